@@ -1,0 +1,1 @@
+"""Benchmarks: the orchestrator against fixed-interval pollers, side by side (``make bench``)."""

@@ -1,0 +1,71 @@
+"""Facts about SpeechKit shared by the daemon and the emulator (see shared/speechkit-api.md)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Endpoints of the real service.
+TRANSCRIBE_URL: Final = "https://transcribe.api.cloud.yandex.net"
+OPERATION_URL: Final = "https://operation.api.cloud.yandex.net"
+STT_V3_URL: Final = "https://stt.api.cloud.yandex.net"
+ASR_XML_URL: Final = "https://asr.yandex.net"
+STORAGE_URL: Final = "https://storage.yandexcloud.net"
+STORAGE_REGION: Final = "ru-central1"
+
+# Paths.
+V2_SUBMIT_PATH: Final = "/speech/stt/v2/longRunningRecognize"
+OPERATION_PATH: Final = "/operations/{operation_id}"
+V3_SUBMIT_PATH: Final = "/stt/v3/recognizeFileAsync"
+V3_RESULT_PATH: Final = "/stt/v3/getRecognition"
+V3_DELETE_PATH: Final = "/stt/v3/deleteRecognition"
+ASR_XML_PATH: Final = "/asr_xml"
+V2_RESPONSE_TYPE: Final = (
+    "type.googleapis.com/yandex.cloud.ai.stt.v2.LongRunningRecognitionResponse"
+)
+
+# Recognition settings (API v2).
+ENCODINGS: Final = ("OGG_OPUS", "MP3", "LINEAR16_PCM")
+LPCM_SAMPLE_RATES: Final = (8000, 16000, 48000)
+DEFAULT_SAMPLE_RATE: Final = 48000
+DEFAULT_LANGUAGE: Final = "ru-RU"
+DEFAULT_MODEL: Final = "general"
+MODELS: Final = ("general", "general:rc", "general:deprecated", "deferred-general")
+DEFERRED_MODELS: Final = ("deferred-general",)
+APIS: Final = ("v2", "v3", "asr_xml")
+
+# Quotas and limits (asynchronous recognition).
+SUBMIT_QUOTA_PER_HOUR: Final = 500
+V2_STATUS_QUOTA_PER_HOUR: Final = 2500
+V3_STATUS_PER_SECOND: Final = 5
+AUDIO_HOURS_PER_DAY: Final = 10_000
+MAX_FILE_BYTES: Final = 1024**3
+MAX_INLINE_BYTES: Final = 60 * 1024**2
+MAX_DURATION_S: Final = 4 * 3600.0
+RESULT_TTL_S: Final = 3 * 24 * 3600.0
+QUOTA_WINDOW_S: Final = 3600.0
+
+# Processing speed: about 10 s per minute of audio, all channels counted.
+PROCESSING_S_PER_AUDIO_S: Final = 10.0 / 60.0
+
+# Billing: 1 s of two-channel audio; channels rounded up to even; at least 15 s per pair.
+BILLING_MIN_S_PER_PAIR: Final = 15.0
+
+# gRPC codes used in error bodies, and their HTTP statuses.
+GRPC_INVALID_ARGUMENT: Final = 3
+GRPC_DEADLINE_EXCEEDED: Final = 4
+GRPC_NOT_FOUND: Final = 5
+GRPC_PERMISSION_DENIED: Final = 7
+GRPC_RESOURCE_EXHAUSTED: Final = 8
+GRPC_INTERNAL: Final = 13
+GRPC_UNAVAILABLE: Final = 14
+GRPC_UNAUTHENTICATED: Final = 16
+GRPC_TO_HTTP: Final = {
+    GRPC_INVALID_ARGUMENT: 400,
+    GRPC_DEADLINE_EXCEEDED: 504,
+    GRPC_NOT_FOUND: 404,
+    GRPC_PERMISSION_DENIED: 403,
+    GRPC_RESOURCE_EXHAUSTED: 429,
+    GRPC_INTERNAL: 500,
+    GRPC_UNAVAILABLE: 503,
+    GRPC_UNAUTHENTICATED: 401,
+}
