@@ -1,0 +1,36 @@
+"""Helpers shared by the subcommands: the --config option and opening the store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from orchestrator.config import Config, load_config
+
+DEFAULT_CONFIG_ENV = "SPEECHKIT_ORCHESTRATOR_CONFIG"
+DEFAULT_CONFIG = Path("/etc/speechkit-orchestrator/config.yaml")
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` (default: $SPEECHKIT_ORCHESTRATOR_CONFIG or /etc/...)."""
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        help=f"the daemon's config file (default: ${DEFAULT_CONFIG_ENV} or {DEFAULT_CONFIG})",
+    )
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """The config file the user meant."""
+    if args.config is not None:
+        return Path(args.config)
+    env = os.environ.get(DEFAULT_CONFIG_ENV)
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def read_config(args: argparse.Namespace, *, resolve_secrets: bool = True) -> Config:
+    """Load the config named on the command line (UserInputError on problems)."""
+    return load_config(config_path(args), resolve_secrets=resolve_secrets)

@@ -1,0 +1,202 @@
+"""``speechkit-orchestrator plan MANIFEST...``: files, audio, billable units and time to finish.
+
+How the time to finish is estimated (a lower bound under the configured quotas, with the
+safety margin taken off each quota; uploads are assumed faster than the quotas):
+
+    submit   = (ceil(jobs / submissions) - 1) * window_s
+    status   = (ceil(1.5 * jobs / status_checks) - 1) * window_s   # ~1-2 checks per job
+    daily    = (ceil(billable_hours / audio_hours_per_day) - 1) * 86400
+    longest  = max over files of duration_s * channels * 10 s per audio minute
+    finish   = max(submit, status, daily) + longest
+
+A quota spent within one window costs no waiting, hence the ``- 1``: the last batch starts
+at the beginning of its window. ``deferred-general`` jobs may take up to 24 h more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from orchestrator import constants as c
+from orchestrator.audio import AudioInfo, billable_seconds
+from orchestrator.config import QuotasConfig, load_config
+from orchestrator.errors import Problem
+from orchestrator.manifest import JobSpec, validate_manifest
+
+STATUS_CHECKS_PER_JOB = 1.5
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The figures of a plan for one manifest or for all of them together."""
+
+    files: int
+    probed_files: int  # local files whose duration is known
+    unknown_files: int  # s3:// objects (not fetched) and files that failed the checks
+    deferred_files: int
+    audio_s: float
+    audio_hours: float
+    billable_s: float  # SpeechKit's billable units: seconds of two-channel audio
+    billable_hours: float
+    submit_wait_s: float
+    status_wait_s: float
+    daily_wait_s: float
+    longest_processing_s: float
+    finish_s: float
+
+
+def _windows_wait(count: float, per_window: float, window_s: float) -> float:
+    if count <= 0:
+        return 0.0
+    return (math.ceil(count / per_window) - 1) * window_s
+
+
+def estimate(
+    jobs: Sequence[JobSpec], infos: dict[str, AudioInfo], quotas: QuotasConfig
+) -> Estimate:
+    """Plan figures for ``jobs`` under ``quotas`` (pure; see the module docstring)."""
+    audio_s = billable = longest = 0.0
+    probed = deferred = 0
+    for job in jobs:
+        if job.settings.model in c.DEFERRED_MODELS:
+            deferred += 1
+        info = infos.get(job.source)
+        if info is None:
+            continue
+        probed += 1
+        audio_s += info.duration_s
+        billable += billable_seconds(info.duration_s, info.channels)
+        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
+    n = len(jobs)
+    submit = _windows_wait(n, quotas.usable(quotas.submissions), quotas.window_s)
+    status = _windows_wait(
+        math.ceil(STATUS_CHECKS_PER_JOB * n), quotas.usable(quotas.status_checks), quotas.window_s
+    )
+    per_day = quotas.audio_hours_per_day * (1.0 - quotas.safety_margin)
+    daily = _windows_wait(billable / 3600.0, per_day, DAY_S)
+    return Estimate(
+        files=n,
+        probed_files=probed,
+        unknown_files=n - probed,
+        deferred_files=deferred,
+        audio_s=audio_s,
+        audio_hours=audio_s / 3600.0,
+        billable_s=billable,
+        billable_hours=billable / 3600.0,
+        submit_wait_s=submit,
+        status_wait_s=status,
+        daily_wait_s=daily,
+        longest_processing_s=longest,
+        finish_s=max(submit, status, daily) + longest,
+    )
+
+
+def human_duration(seconds: float) -> str:
+    """``42s``, ``3m 05s``, ``2h 10m``, ``1d 03h``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``plan`` subcommand."""
+    parser = subparsers.add_parser(
+        "plan",
+        help="files, audio hours, billable units and time to finish under the quotas",
+        description=(
+            "Estimate what recognising the manifests costs and how long it takes under the "
+            "configured quotas (no network). Problems are printed as with 'validate'; "
+            "exit status 2 when there are any."
+        ),
+    )
+    parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
+    parser.add_argument(
+        "--config", type=Path, help="daemon config whose quotas to use (default: SpeechKit's)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the plan for every manifest and the total; 2 when any problem was found."""
+    quotas = QuotasConfig()
+    if args.config is not None:
+        # The plan never talks to the service: secret references are checked, not read.
+        quotas = load_config(args.config, resolve_secrets=False).quotas
+    rows: list[tuple[str, str, Estimate]] = []
+    problems: list[Problem] = []
+    all_jobs: list[JobSpec] = []
+    all_infos: dict[str, AudioInfo] = {}
+    for path in args.manifests:
+        manifest, infos, found = validate_manifest(path)
+        problems.extend(found)
+        jobs = [] if manifest is None else list(manifest.jobs)
+        name = "-" if manifest is None else manifest.name
+        rows.append((str(path), name, estimate(jobs, infos, quotas)))
+        all_jobs.extend(jobs)
+        all_infos.update(infos)
+    total = estimate(all_jobs, all_infos, quotas)
+    if args.json:
+        document = {
+            "manifests": [{"file": file, "name": name, **asdict(est)} for file, name, est in rows],
+            "total": asdict(total),
+            "quotas": asdict(quotas),
+            "problems": [p.as_dict() for p in problems],
+        }
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_table(rows, total, quotas)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def _print_table(rows: list[tuple[str, str, Estimate]], total: Estimate, q: QuotasConfig) -> None:
+    header = ("MANIFEST", "FILES", "AUDIO H", "BILLABLE S", "BILLABLE H", "FINISH")
+    lines = [header]
+    for file, name, est in [*rows, ("", "TOTAL", total)]:
+        label = f"{name} ({file})" if file else name
+        lines.append(
+            (
+                label,
+                str(est.files),
+                f"{est.audio_hours:.3f}",
+                f"{est.billable_s:.0f}",
+                f"{est.billable_hours:.3f}",
+                human_duration(est.finish_s),
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        cells = [line[0].ljust(widths[0])] + [
+            v.rjust(w) for v, w in zip(line[1:], widths[1:], strict=True)
+        ]
+        print("  ".join(cells))
+    print()
+    print(
+        f"quotas: {q.usable(q.submissions)} submissions and {q.usable(q.status_checks)} status "
+        f"checks per {q.window_s:g} s, {q.audio_hours_per_day * (1 - q.safety_margin):g} audio "
+        f"hours per day ({q.safety_margin:.0%} kept unused)"
+    )
+    print(
+        f"finish = max(submissions {human_duration(total.submit_wait_s)}, status checks "
+        f"{human_duration(total.status_wait_s)}, daily audio {human_duration(total.daily_wait_s)})"
+        f" + longest file's processing {human_duration(total.longest_processing_s)}"
+    )
+    if total.unknown_files:
+        print(f"{total.unknown_files} file(s) of unknown duration (s3:// or failed checks)")
+    if total.deferred_files:
+        print(f"{total.deferred_files} deferred-general file(s) may take up to 24 h more")

@@ -1,0 +1,70 @@
+"""``status``, ``retry`` and ``cancel`` read and change the store beside a running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from orchestrator.commands.common import add_config_argument, read_config
+from orchestrator.progress import snapshot
+from orchestrator.store import SQLiteStore
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``status`` subcommand."""
+    parser = sub.add_parser(
+        "status",
+        help="per manifest: jobs by state, progress, ETA, failures with reasons",
+    )
+    add_config_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.set_defaults(handler=run)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def render(snap: dict[str, Any]) -> str:
+    """The snapshot as a table for a terminal."""
+    rows = snap["manifests"]
+    if not rows:
+        return "no manifests yet\n"
+    lines = [f"{'MANIFEST':<28} {'STATE':<9} {'DONE':>9} {'PROGRESS':>8} {'ETA':>7}  STATES"]
+    for m in rows:
+        done = m["counts"].get("done", 0)
+        states = ", ".join(f"{n} {s}" for s, n in m["counts"].items())
+        lines.append(
+            f"{m['name']:<28} {m['state']:<9} {done:>4}/{m['jobs']:<4} "
+            f"{m['progress'] * 100:>7.1f}% {_duration(m['eta_s']):>7}  {states}"
+        )
+        for failure in m.get("failures", []):
+            lines.append(f"    failed: {failure['source']}: {failure['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
+    config = read_config(args, resolve_secrets=False)
+    store = await SQLiteStore.open(config.paths.state_file)
+    try:
+        return await snapshot(store, time.time())
+    finally:
+        await store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the status of every manifest."""
+    snap = asyncio.run(_snapshot(args))
+    if args.json:
+        print(json.dumps(snap, indent=2))
+    else:
+        print(render(snap), end="")
+    return 0

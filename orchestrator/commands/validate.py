@@ -1,0 +1,60 @@
+"""``speechkit-orchestrator validate MANIFEST...``: check manifests and their audio, offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from orchestrator.manifest import validate_manifest
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``validate`` subcommand."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check manifests and their audio without touching the network",
+        description=(
+            "Check job manifests: YAML structure, settings, paths and every local audio file. "
+            "Prints every problem as 'error: FILE:LINE: field: message'. "
+            "Exit status 0 when all are valid, 2 when not."
+        ),
+    )
+    parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate every manifest named; 0 when all are valid, 2 when any is not."""
+    reports: list[dict[str, object]] = []
+    all_valid = True
+    problem_count = bad = 0
+    for path in args.manifests:
+        manifest, _infos, problems = validate_manifest(path)
+        valid = manifest is not None and not problems
+        all_valid = all_valid and valid
+        problem_count += len(problems)
+        bad += 0 if valid else 1
+        reports.append(
+            {
+                "file": str(path),
+                "name": None if manifest is None else manifest.name,
+                "valid": valid,
+                "jobs": None if manifest is None else len(manifest.jobs),
+                "problems": [p.as_dict() for p in problems],
+            }
+        )
+        if args.json:
+            continue
+        if valid and manifest is not None:
+            print(f"ok: {path}: {manifest.name}: {len(manifest.jobs)} jobs")
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+    if args.json:
+        json.dump({"valid": all_valid, "manifests": reports}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif not all_valid:
+        print(f"{problem_count} problem(s) in {bad} of {len(reports)} manifest(s)", file=sys.stderr)
+    return 0 if all_valid else 2

@@ -1,0 +1,636 @@
+"""The daemon's YAML config -> typed, validated, frozen objects.
+
+Every key has a default except ``storage.bucket``; ``config.example.yaml`` documents them.
+Secrets are never written inline: each is named by an environment variable (``*_env``), a
+file (``*_file``) or a systemd credential (``*_credential``, read from
+``$CREDENTIALS_DIRECTORY``), wrapped in :class:`Secret` and registered for log redaction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from orchestrator import constants as c
+from orchestrator.errors import Problem, UserInputError
+from orchestrator.logs import register_secret
+from orchestrator.yamlload import Reader, Section, compose_file, compose_text
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
+LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "critical")
+MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CREDENTIAL_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+class Secret:
+    """A credential: prints as ``***`` everywhere; ``reveal()`` is the only way to the value."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
+        self._value = value
+        self.source = source  # where it came from ("env SPEECHKIT_API_KEY"), safe to show
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The secret value, for the one place that sends it (a header, a client)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SpeechKitConfig:
+    """Endpoints and credentials of the recognition service."""
+
+    transcribe_url: str = c.TRANSCRIBE_URL
+    operation_url: str = c.OPERATION_URL
+    stt_v3_url: str = c.STT_V3_URL
+    asr_xml_url: str = c.ASR_XML_URL
+    api_key: Secret | None = None
+    iam_token: Secret | None = None
+    folder_id: str | None = None  # sent as x-folder-id (needed with a user's IAM token)
+    request_timeout_s: float = 30.0
+
+    def auth_header(self) -> dict[str, str]:
+        """The Authorization header (and x-folder-id when set); UserInputError without a key."""
+        if self.api_key is not None:
+            headers = {"Authorization": f"Api-Key {self.api_key.reveal()}"}
+        elif self.iam_token is not None:
+            headers = {"Authorization": f"Bearer {self.iam_token.reveal()}"}
+        else:
+            raise UserInputError(
+                [
+                    Problem(
+                        "config",
+                        "no credential: set api_key_env, api_key_file or api_key_credential "
+                        "(or the iam_token_* equivalents)",
+                        field="speechkit",
+                    )
+                ]
+            )
+        if self.folder_id:
+            headers["x-folder-id"] = self.folder_id
+        return headers
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """The S3-compatible bucket the audio is uploaded to and SpeechKit fetches from."""
+
+    bucket: str
+    endpoint_url: str = c.STORAGE_URL
+    region: str = c.STORAGE_REGION
+    prefix: str = "speechkit-orchestrator/"
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    public_url_base: str = c.STORAGE_URL
+    delete_after_done: bool = True
+    multipart_threshold_bytes: int = 64 * 1024 * 1024
+    multipart_chunk_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class QuotasConfig:
+    """Service quotas: requests per sliding window, audio per day, a fraction kept unused."""
+
+    submissions: int = c.SUBMIT_QUOTA_PER_HOUR
+    status_checks: int = c.V2_STATUS_QUOTA_PER_HOUR
+    window_s: float = c.QUOTA_WINDOW_S
+    audio_hours_per_day: float = float(c.AUDIO_HOURS_PER_DAY)
+    safety_margin: float = 0.02
+    v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
+
+    def usable(self, quota: int) -> int:
+        """``quota`` less the safety margin, at least 1."""
+        return max(1, int(quota * (1.0 - self.safety_margin)))
+
+
+@dataclass(frozen=True)
+class ConcurrencyConfig:
+    """How many things run at once."""
+
+    uploads: int = 4
+    operations_in_flight: int = 200
+    fetches: int = 4
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Local files and directories (absolute after loading)."""
+
+    state_file: Path = Path("state/orchestrator.sqlite3")
+    inbox: Path = Path("inbox")
+    processed: Path = Path("processed")
+    failed: Path = Path("failed")
+    output: Path = Path("results")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Exponential backoff with full jitter for retryable errors."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 2.0
+    max_delay_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    """When to check an operation: first at the estimated finish, then growing intervals."""
+
+    initial_ratio: float = c.PROCESSING_S_PER_AUDIO_S
+    quantile: float = 0.9
+    growth: float = 1.5
+    min_interval_s: float = 1.0
+    max_interval_s: float = 120.0
+    deferred_max_interval_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Log format (auto: console on a terminal, JSON lines otherwise) and level."""
+
+    format: LogFormat = "auto"
+    level: LogLevel = "info"
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The loopback HTTP status endpoint; ``listen_port`` None turns it off, 0 picks a port."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int | None = 8787
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """systemd integration."""
+
+    drain_timeout_s: float = 30.0
+    watchdog: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole daemon configuration."""
+
+    storage: StorageConfig
+    speechkit: SpeechKitConfig = field(default_factory=SpeechKitConfig)
+    quotas: QuotasConfig = field(default_factory=QuotasConfig)
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    source: str = "<defaults>"  # the config file, for messages
+    base_dir: Path = Path()  # relative paths were resolved against this
+
+
+SECTIONS = (
+    "speechkit",
+    "storage",
+    "quotas",
+    "concurrency",
+    "paths",
+    "retry",
+    "polling",
+    "logging",
+    "status",
+    "service",
+)
+_SECRET_SUFFIXES = ("_env", "_file", "_credential")
+
+
+def _secret_keys(*names: str) -> tuple[str, ...]:
+    return tuple(n + s for n in names for s in _SECRET_SUFFIXES)
+
+
+SPEECHKIT_KEYS = (
+    "transcribe_url",
+    "operation_url",
+    "stt_v3_url",
+    "asr_xml_url",
+    "folder_id",
+    "request_timeout_s",
+    *_secret_keys("api_key", "iam_token"),
+)
+STORAGE_KEYS = (
+    "endpoint_url",
+    "region",
+    "bucket",
+    "prefix",
+    "public_url_base",
+    "delete_after_done",
+    "multipart_threshold_bytes",
+    "multipart_chunk_bytes",
+    *_secret_keys("access_key_id", "secret_access_key"),
+)
+
+
+class _Loader:
+    """One config load: the reader collecting problems plus what secrets resolve against."""
+
+    def __init__(
+        self, reader: Reader, base_dir: Path, env: Mapping[str, str], resolve_secrets: bool
+    ) -> None:
+        self.r = reader
+        self.base_dir = base_dir
+        self.env = env
+        self.resolve_secrets = resolve_secrets
+
+    def path(self, sec: Section, key: str, default: Path) -> Path:
+        """A path; relative ones resolve against the config file's directory."""
+        raw = sec.string(key, str(default))
+        if "\0" in raw:
+            sec.reader.problem(sec.node_of(key), sec.field(key), "must not contain a NUL byte")
+            raw = str(default)
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def secret(self, sec: Section, name: str) -> Secret | None:
+        """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""
+        if name in sec:
+            # The value is deliberately not echoed: it may be the real key.
+            self.r.problem(
+                sec.key_node(name),
+                sec.field(name),
+                f"secrets are never written inline; use {name}_env (an environment variable), "
+                f"{name}_file (a file) or {name}_credential (a systemd credential)",
+            )
+            return None
+        given = [name + s for s in _SECRET_SUFFIXES if name + s in sec]
+        if len(given) > 1:
+            self.r.problem(
+                sec.key_node(given[1]), sec.field(given[1]), f"give only one of {', '.join(given)}"
+            )
+            return None
+        if not given:
+            return None
+        key = given[0]
+        ref = sec.optional_string(key)
+        if ref is None:
+            return None
+        node = sec.node_of(key)
+        if key.endswith("_env"):
+            return self._from_env(node, sec.field(key), ref)
+        if key.endswith("_file"):
+            path = Path(ref).expanduser()
+            path = path if path.is_absolute() else self.base_dir / path
+            return self._from_file(node, sec.field(key), path, f"file {path}")
+        return self._from_credential(node, sec.field(key), ref)
+
+    def _from_env(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
+        if not _ENV_NAME_RE.match(name):
+            self.r.problem(node, fld, "must be an environment variable name like SPEECHKIT_API_KEY")
+            return None
+        if not self.resolve_secrets:
+            return None
+        value = self.env.get(name)
+        if value is None:
+            self.r.problem(node, fld, f"environment variable {name} is not set")
+            return None
+        if not value.strip():
+            self.r.problem(node, fld, f"environment variable {name} is empty")
+            return None
+        return Secret(value.strip(), f"env {name}")
+
+    def _from_file(
+        self, node: yaml.Node | None, fld: str, path: Path, source: str
+    ) -> Secret | None:
+        if not self.resolve_secrets:
+            return None
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            self.r.problem(node, fld, f"secret file {path} does not exist")
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            self.r.problem(node, fld, f"cannot read secret file {path}: {reason}")
+            return None
+        if not value:
+            self.r.problem(node, fld, f"secret file {path} is empty")
+            return None
+        return Secret(value, source)
+
+    def _from_credential(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
+        if not _CREDENTIAL_RE.match(name):
+            self.r.problem(node, fld, "must be a systemd credential name (no '/')")
+            return None
+        if not self.resolve_secrets:
+            return None
+        directory = self.env.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            self.r.problem(
+                node,
+                fld,
+                "CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the systemd unit)",
+            )
+            return None
+        return self._from_file(node, fld, Path(directory) / name, f"credential {name}")
+
+    def speechkit(self, sec: Section) -> SpeechKitConfig:
+        d = SpeechKitConfig()
+        api_key = self.secret(sec, "api_key")
+        iam_token = self.secret(sec, "iam_token")
+        if any(k.startswith("api_key") for k in sec) and any(
+            k.startswith("iam_token") for k in sec
+        ):
+            self.r.problem(sec.anchor, sec.path, "give either an api_key_* or an iam_token_* key")
+        return SpeechKitConfig(
+            transcribe_url=sec.url("transcribe_url", d.transcribe_url),
+            operation_url=sec.url("operation_url", d.operation_url),
+            stt_v3_url=sec.url("stt_v3_url", d.stt_v3_url),
+            asr_xml_url=sec.url("asr_xml_url", d.asr_xml_url),
+            api_key=api_key,
+            iam_token=iam_token,
+            folder_id=sec.optional_string("folder_id"),
+            request_timeout_s=sec.positive_number("request_timeout_s", d.request_timeout_s),
+        )
+
+    def storage(self, sec: Section) -> StorageConfig:
+        d = StorageConfig(bucket="")
+        bucket = sec.optional_string("bucket") or ""
+        if "bucket" not in sec:
+            self.r.problem(sec.anchor, "storage.bucket", "missing: the bucket the audio goes to")
+        elif bucket and not _BUCKET_RE.match(bucket):
+            self.r.problem(
+                sec.node_of("bucket"),
+                sec.field("bucket"),
+                "not a bucket name: 3-63 characters of a-z, 0-9, '.' and '-'",
+            )
+        prefix = sec.string("prefix", d.prefix, allow_empty=True)
+        if prefix.startswith("/") or ".." in prefix.split("/"):
+            self.r.problem(
+                sec.node_of("prefix"), sec.field("prefix"), "must be relative, without '..'"
+            )
+            prefix = d.prefix
+        access_key_id = self.secret(sec, "access_key_id")
+        secret_access_key = self.secret(sec, "secret_access_key")
+        has_id = any(k.startswith("access_key_id") for k in sec)
+        has_secret = any(k.startswith("secret_access_key") for k in sec)
+        if has_id != has_secret:
+            self.r.problem(
+                sec.anchor,
+                sec.path,
+                "give both access_key_id_* and secret_access_key_*, or neither",
+            )
+        threshold = sec.positive_int("multipart_threshold_bytes", d.multipart_threshold_bytes)
+        chunk = sec.integer(
+            "multipart_chunk_bytes", d.multipart_chunk_bytes, minimum=MIN_MULTIPART_CHUNK
+        )
+        return StorageConfig(
+            bucket=bucket,
+            endpoint_url=sec.url("endpoint_url", d.endpoint_url),
+            region=sec.string("region", d.region),
+            prefix=prefix,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            public_url_base=sec.url("public_url_base", d.public_url_base),
+            delete_after_done=sec.boolean("delete_after_done", d.delete_after_done),
+            multipart_threshold_bytes=threshold,
+            multipart_chunk_bytes=chunk,
+        )
+
+    def quotas(self, sec: Section) -> QuotasConfig:
+        d = QuotasConfig()
+        return QuotasConfig(
+            submissions=sec.positive_int("submissions", d.submissions),
+            status_checks=sec.positive_int("status_checks", d.status_checks),
+            window_s=sec.positive_number("window_s", d.window_s),
+            audio_hours_per_day=sec.positive_number("audio_hours_per_day", d.audio_hours_per_day),
+            safety_margin=sec.number("safety_margin", d.safety_margin, minimum=0, maximum=0.5),
+            v3_status_checks_per_second=sec.positive_number(
+                "v3_status_checks_per_second", d.v3_status_checks_per_second
+            ),
+        )
+
+    def concurrency(self, sec: Section) -> ConcurrencyConfig:
+        d = ConcurrencyConfig()
+        return ConcurrencyConfig(
+            uploads=sec.positive_int("uploads", d.uploads),
+            operations_in_flight=sec.positive_int("operations_in_flight", d.operations_in_flight),
+            fetches=sec.positive_int("fetches", d.fetches),
+        )
+
+    def paths(self, sec: Section) -> PathsConfig:
+        d = PathsConfig()
+        return PathsConfig(
+            state_file=self.path(sec, "state_file", d.state_file),
+            inbox=self.path(sec, "inbox", d.inbox),
+            processed=self.path(sec, "processed", d.processed),
+            failed=self.path(sec, "failed", d.failed),
+            output=self.path(sec, "output", d.output),
+        )
+
+    def retry(self, sec: Section) -> RetryConfig:
+        d = RetryConfig()
+        cfg = RetryConfig(
+            max_attempts=sec.positive_int("max_attempts", d.max_attempts),
+            base_delay_s=sec.positive_number("base_delay_s", d.base_delay_s),
+            max_delay_s=sec.positive_number("max_delay_s", d.max_delay_s),
+        )
+        if cfg.max_delay_s < cfg.base_delay_s:
+            self.r.problem(
+                sec.node_of("max_delay_s") or sec.anchor,
+                sec.field("max_delay_s"),
+                "must be at least base_delay_s",
+            )
+        return cfg
+
+    def polling(self, sec: Section) -> PollingConfig:
+        d = PollingConfig()
+        cfg = PollingConfig(
+            initial_ratio=sec.positive_number("initial_ratio", d.initial_ratio),
+            quantile=sec.number(
+                "quantile", d.quantile, minimum=0, maximum=1, exclusive_minimum=True
+            ),
+            growth=sec.number("growth", d.growth, minimum=1),
+            min_interval_s=sec.positive_number("min_interval_s", d.min_interval_s),
+            max_interval_s=sec.positive_number("max_interval_s", d.max_interval_s),
+            deferred_max_interval_s=sec.positive_number(
+                "deferred_max_interval_s", d.deferred_max_interval_s
+            ),
+        )
+        if cfg.max_interval_s < cfg.min_interval_s:
+            self.r.problem(
+                sec.node_of("max_interval_s") or sec.anchor,
+                sec.field("max_interval_s"),
+                "must be at least min_interval_s",
+            )
+        return cfg
+
+    def logging(self, sec: Section) -> LoggingConfig:
+        d = LoggingConfig()
+        return LoggingConfig(
+            format=sec.choice("format", d.format, LOG_FORMATS),
+            level=sec.choice("level", d.level, LOG_LEVELS),
+        )
+
+    def status(self, sec: Section) -> StatusConfig:
+        d = StatusConfig()
+        port: int | None = d.listen_port
+        if "listen_port" in sec:
+            port = sec.optional_integer("listen_port", minimum=0, maximum=65535)
+        return StatusConfig(listen_host=sec.string("listen_host", d.listen_host), listen_port=port)
+
+    def service(self, sec: Section) -> ServiceConfig:
+        d = ServiceConfig()
+        return ServiceConfig(
+            drain_timeout_s=sec.positive_number("drain_timeout_s", d.drain_timeout_s),
+            watchdog=sec.boolean("watchdog", d.watchdog),
+        )
+
+
+_SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "speechkit": SPEECHKIT_KEYS,
+    "storage": STORAGE_KEYS,
+    "quotas": (
+        "submissions",
+        "status_checks",
+        "window_s",
+        "audio_hours_per_day",
+        "safety_margin",
+        "v3_status_checks_per_second",
+    ),
+    "concurrency": ("uploads", "operations_in_flight", "fetches"),
+    "paths": ("state_file", "inbox", "processed", "failed", "output"),
+    "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
+    "polling": (
+        "initial_ratio",
+        "quantile",
+        "growth",
+        "min_interval_s",
+        "max_interval_s",
+        "deferred_max_interval_s",
+    ),
+    "logging": ("format", "level"),
+    "status": ("listen_host", "listen_port"),
+    "service": ("drain_timeout_s", "watchdog"),
+}
+# Inline secret keys are recognised (to be rejected with a helpful message), not "unknown".
+_INLINE_SECRETS = {
+    "speechkit": ("api_key", "iam_token"),
+    "storage": ("access_key_id", "secret_access_key"),
+}
+
+
+def _build(
+    reader: Reader,
+    root: yaml.Node | None,
+    base_dir: Path,
+    env: Mapping[str, str],
+    resolve_secrets: bool,
+) -> Config:
+    if root is None or reader.is_null(root):
+        reader.problem(None, None, "config is empty (storage.bucket at least is required)")
+        raise UserInputError(reader.problems)
+    top = reader.section(root, "", SECTIONS, nullable=False)
+    if top.node is None:
+        raise UserInputError(reader.problems)
+    top.reject_unknown()
+    loader = _Loader(reader, base_dir, env, resolve_secrets)
+    sections: dict[str, Section] = {}
+    for name in SECTIONS:
+        sec = top.section(name, _SECTION_KEYS[name])
+        sec.reject_unknown(_INLINE_SECRETS.get(name, ()))
+        sections[name] = sec
+    config = Config(
+        speechkit=loader.speechkit(sections["speechkit"]),
+        storage=loader.storage(sections["storage"]),
+        quotas=loader.quotas(sections["quotas"]),
+        concurrency=loader.concurrency(sections["concurrency"]),
+        paths=loader.paths(sections["paths"]),
+        retry=loader.retry(sections["retry"]),
+        polling=loader.polling(sections["polling"]),
+        logging=loader.logging(sections["logging"]),
+        status=loader.status(sections["status"]),
+        service=loader.service(sections["service"]),
+        source=reader.file,
+        base_dir=base_dir,
+    )
+    # Problems are sorted by line so the output reads top to bottom like the file.
+    reader.problems.sort(key=lambda p: p.line or 0)
+    reader.raise_if_problems()
+    return config
+
+
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, *, resolve_secrets: bool = True
+) -> Config:
+    """Load and validate a config file; UserInputError lists every problem at once.
+
+    ``resolve_secrets=False`` checks the secret references but reads no value (for commands,
+    like ``plan``, that never talk to the service).
+    """
+    reader = Reader(str(path))
+    root, problem = compose_file(path)
+    if problem is not None:
+        raise UserInputError([problem])
+    base_dir = path.resolve().parent
+    return _build(reader, root, base_dir, os.environ if env is None else env, resolve_secrets)
+
+
+def config_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<mapping>",
+    base_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    resolve_secrets: bool = True,
+) -> Config:
+    """Build a Config from a plain mapping (tests, the demo) with the same validation as a file.
+
+    Problems name ``source`` instead of a file and carry no useful line numbers.
+    """
+    text = yaml.safe_dump(_plain(data), sort_keys=False)
+    root, problem = compose_text(text, source)
+    if problem is not None:
+        raise UserInputError([problem])
+    try:
+        return _build(
+            Reader(source),
+            root,
+            (base_dir or Path.cwd()).resolve(),
+            os.environ if env is None else env,
+            resolve_secrets,
+        )
+    except UserInputError as exc:
+        # Lines would point into YAML the caller never saw.
+        raise UserInputError(
+            [Problem(p.file, p.message, field=p.field) for p in exc.problems]
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    """Paths to strings, mappings to dicts, so a mapping can be dumped as YAML."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,413 @@
+"""The daemon: opens the store, recovers, runs intake and the pipeline, serves status, drains.
+
+Signals: SIGTERM/SIGINT drain (no new work; steps in flight finish or are left recorded in
+the store) and exit 0; a second one exits at once (every store write is a transaction, so
+the store stays consistent). SIGHUP reloads the configuration and rescans the inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from orchestrator import logs, quota
+from orchestrator.backoff import RetryPolicy
+from orchestrator.config import Config, load_config
+from orchestrator.errors import UserInputError
+from orchestrator.intake import Intake, unique_destination
+from orchestrator.jobs import ACTIVE, Job
+from orchestrator.metrics import DaemonMetrics
+from orchestrator.notify import Notifier, watchdog_task
+from orchestrator.outputs import write_atomic
+from orchestrator.pipeline import Pipeline, PipelineSettings
+from orchestrator.polling import PollingPolicy
+from orchestrator.progress import snapshot, status_line
+from orchestrator.reports import build_report, render_report_json, render_report_text
+from orchestrator.speechkit.base import RecognitionClient
+from orchestrator.speechkit.v2 import V2Client
+from orchestrator.storage import ObjectStorage
+from orchestrator.store import SQLiteStore, StoreError
+from orchestrator.web import StatusServer, StatusServerError
+
+log = logs.get_logger()
+
+INBOX_SCAN_S = 1.0
+STATUS_EVERY_S = 5.0
+
+
+def pipeline_settings(config: Config) -> PipelineSettings:
+    """The pipeline's view of the configuration."""
+    q = config.quotas
+    return PipelineSettings(
+        output_root=config.paths.output,
+        key_prefix=config.storage.prefix,
+        delete_after_done=config.storage.delete_after_done,
+        submit_quota=quota.QuotaSpec(
+            limit=q.submissions, window_s=q.window_s, margin=q.safety_margin
+        ),
+        status_quota=quota.QuotaSpec(
+            limit=q.status_checks, window_s=q.window_s, margin=q.safety_margin
+        ),
+        uploads=config.concurrency.uploads,
+        operations_in_flight=config.concurrency.operations_in_flight,
+        fetches=config.concurrency.fetches,
+        retry=RetryPolicy(
+            max_attempts=config.retry.max_attempts,
+            base_delay_s=config.retry.base_delay_s,
+            max_delay_s=config.retry.max_delay_s,
+        ),
+        polling=PollingPolicy(
+            growth=config.polling.growth,
+            min_interval_s=config.polling.min_interval_s,
+            max_interval_s=config.polling.max_interval_s,
+            deferred_max_interval_s=config.polling.deferred_max_interval_s,
+            quantile=config.polling.quantile,
+        ),
+    )
+
+
+def _file_away(source: Path, folder: Path) -> Path:
+    """Move a finished manifest from the active folder to ``folder`` (once)."""
+    if not source.exists():
+        return source
+    folder.mkdir(parents=True, exist_ok=True)
+    # Active manifests carry a digest prefix ("<digest>-<name>") that the user never gave.
+    target = unique_destination(folder, source.name.split("-", 1)[-1])
+    os.replace(source, target)
+    return target
+
+
+def _secret(value: Any) -> str:
+    return "" if value is None else str(value.reveal())
+
+
+@dataclass
+class RunOptions:
+    """How `run` was asked to behave."""
+
+    until_idle: bool = False  # exit once the inbox is empty and every job has ended
+    settle_s: float = 1.0
+
+
+class Daemon:
+    """One daemon process over one state file."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None,
+        options: RunOptions | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.options = options or RunOptions()
+        self.notifier = notifier or Notifier.from_env()
+        self.metrics = DaemonMetrics()
+        self.stop = asyncio.Event()
+        self._stop_requests = 0
+        self._finish_wake = asyncio.Event()
+        self.store: SQLiteStore | None = None
+        self.pipeline: Pipeline | None = None
+        self.intake: Intake | None = None
+        self.status_address: tuple[str, int] | None = None
+
+    # -- signals -------------------------------------------------------------------------
+
+    def request_stop(self, signame: str = "SIGTERM") -> None:
+        """First call drains; a second one exits at once."""
+        self._stop_requests += 1
+        if self._stop_requests > 1:
+            log.warning("daemon.exit_now", signal=signame)
+            # Every store write is one transaction: exiting here leaves the store consistent.
+            os._exit(1)
+        log.info(
+            "daemon.stopping",
+            signal=signame,
+            in_flight=self.pipeline.in_flight if self.pipeline else 0,
+        )
+        self.notifier.stopping("draining: finishing the requests in flight")
+        self.stop.set()
+
+    def reload(self) -> None:
+        """Re-read the config file; keep the old config if the new one is invalid."""
+        if self.config_path is None:
+            log.warning("daemon.reload_failed", reason="no config file to reload")
+            return
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+        except UserInputError as exc:
+            log.error(
+                "daemon.reload_failed",
+                config=str(self.config_path),
+                problems=[str(p) for p in exc.problems],
+            )
+            self.notifier.ready(status="reload refused: the new config is invalid")
+            return
+        restart_needed = [
+            name
+            for name in ("speechkit", "storage", "status")
+            if getattr(new, name) != getattr(self.config, name)
+        ]
+        if new.paths.state_file != self.config.paths.state_file:
+            restart_needed.append("paths.state_file")
+        self.config = new
+        logs.configure(new.logging.level, new.logging.format)
+        if self.pipeline is not None:
+            settings = pipeline_settings(new)
+            self.pipeline.apply(settings)
+        if self.intake is not None:
+            self.intake.inbox = new.paths.inbox
+            self.intake.failed = new.paths.failed
+        log.info(
+            "daemon.reloaded",
+            config=str(self.config_path),
+            restart_needed_for=restart_needed or None,
+        )
+        self.notifier.ready(status="reloaded")
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+
+    # -- main ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped (or idle, with ``until_idle``); the exit status."""
+        config = self.config
+        for folder in (
+            config.paths.inbox,
+            config.paths.processed,
+            config.paths.failed,
+            config.paths.output,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+        store = await SQLiteStore.open(config.paths.state_file)
+        try:
+            store.acquire_daemon_lock()
+        except StoreError:
+            await store.close()
+            raise
+        self.store = store
+        try:
+            return await self._run_with_store(store)
+        finally:
+            await store.close()
+
+    async def _run_with_store(self, store: SQLiteStore) -> int:
+        config = self.config
+        await store.clear_leases()
+        counts = await store.counts_by_state()
+        log.info("daemon.recovered", state_file=str(store.path), jobs=counts)
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
+        storage = ObjectStorage(
+            endpoint_url=config.storage.endpoint_url,
+            region=config.storage.region,
+            bucket=config.storage.bucket,
+            access_key_id=_secret(config.storage.access_key_id),
+            secret_access_key=_secret(config.storage.secret_access_key),
+            public_url_base=config.storage.public_url_base,
+            multipart_threshold=config.storage.multipart_threshold_bytes,
+            multipart_chunk=config.storage.multipart_chunk_bytes,
+        )
+        async with aiohttp.ClientSession(timeout=timeout) as session, storage:
+            clients: dict[str, RecognitionClient] = {
+                "v2": V2Client(
+                    session,
+                    transcribe_url=config.speechkit.transcribe_url,
+                    operation_url=config.speechkit.operation_url,
+                    auth_header=config.speechkit.auth_header,
+                    timeout_s=config.speechkit.request_timeout_s,
+                ),
+            }
+            pipeline = Pipeline(
+                store,
+                storage,
+                clients,
+                pipeline_settings(config),
+                metrics=self.metrics,
+                on_job_ended=self._job_ended,
+            )
+            await pipeline.load_state()
+            self.pipeline = pipeline
+            self.intake = Intake(
+                store,
+                config.paths.inbox,
+                config.paths.failed,
+                settle_s=self.options.settle_s,
+                on_accepted=pipeline.kick,
+            )
+            web = await self._start_web(store)
+            try:
+                return await self._serve(store, pipeline)
+            finally:
+                if web is not None:
+                    await web.stop()
+
+    async def _start_web(self, store: SQLiteStore) -> StatusServer | None:
+        status = self.config.status
+        if status.listen_port is None:
+            return None
+
+        async def health() -> bool:
+            return not self.stop.is_set() and await store.writable()
+
+        async def status_json() -> dict[str, Any]:
+            return await snapshot(store, time.time())
+
+        async def refresh() -> None:
+            self.metrics.set_jobs_by_state(await store.counts_by_state())
+
+        server = StatusServer(
+            status.listen_host,
+            status.listen_port,
+            health,
+            status_json,
+            self.metrics,
+            refresh=refresh,
+        )
+        try:
+            self.status_address = await server.start()
+        except StatusServerError as exc:
+            # The status page is an aid, not the job: carry on without it.
+            log.error("status_server.failed", error=str(exc))
+            return None
+        return server
+
+    async def _serve(self, store: SQLiteStore, pipeline: Pipeline) -> int:
+        assert self.intake is not None
+        await self.intake.scan()
+        await self._finish_manifests()
+        ready = status_line(await store.counts_by_state())
+        self.notifier.ready(status=ready)
+        log.info(
+            "daemon.ready",
+            state_file=str(store.path),
+            inbox=str(self.config.paths.inbox),
+            status_address=(
+                f"http://{self.status_address[0]}:{self.status_address[1]}"
+                if self.status_address
+                else None
+            ),
+            pid=os.getpid(),
+        )
+        helpers = [
+            asyncio.create_task(self._intake_loop(), name="intake"),
+            asyncio.create_task(self._finish_loop(), name="finisher"),
+            asyncio.create_task(self._status_loop(store), name="status"),
+        ]
+        if self.config.service.watchdog:
+            helpers.append(asyncio.create_task(watchdog_task(self.notifier), name="watchdog"))
+        runner = asyncio.create_task(pipeline.run(self.stop), name="pipeline")
+        await self.stop.wait()
+        drain = self.config.service.drain_timeout_s
+        try:
+            await asyncio.wait_for(asyncio.shield(runner), timeout=drain)
+        except TimeoutError:
+            log.warning("daemon.drain_timeout", drain_timeout_s=drain, in_flight=pipeline.in_flight)
+            await pipeline.abort()
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        await self._finish_manifests()
+        log.info("daemon.stopped", jobs=await store.counts_by_state())
+        return 0
+
+    async def _intake_loop(self) -> None:
+        assert self.intake is not None
+        while not self.stop.is_set():
+            try:
+                await self.intake.scan()
+            except Exception as exc:
+                log.error("intake.error", error=str(exc), exc_info=True)
+            if self.options.until_idle and await self._idle():
+                log.info("daemon.idle", reason="the inbox is empty and every job has ended")
+                self.request_stop("idle")
+                return
+            await asyncio.sleep(INBOX_SCAN_S)
+
+    async def _idle(self) -> bool:
+        assert self.intake is not None
+        assert self.store is not None
+        if self.intake.pending() or any(
+            p.is_file() and not p.name.startswith(".") for p in self.config.paths.inbox.iterdir()
+        ):
+            return False
+        if await self.store.count(list(ACTIVE)):
+            return False
+        return not await self.store.manifests_to_finish()
+
+    async def _status_loop(self, store: SQLiteStore) -> None:
+        last = ""
+        while True:
+            counts = await store.counts_by_state()
+            self.metrics.set_jobs_by_state(counts)
+            line = status_line(counts)
+            if line != last:
+                self.notifier.status(line)
+                last = line
+            await asyncio.sleep(STATUS_EVERY_S)
+
+    async def _job_ended(self, _job: Job) -> None:
+        self._finish_wake.set()
+
+    async def _finish_loop(self) -> None:
+        while True:
+            await self._finish_wake.wait()
+            self._finish_wake.clear()
+            try:
+                await self._finish_manifests()
+            except Exception as exc:
+                log.error("manifest.finish_error", error=str(exc), exc_info=True)
+
+    async def _finish_manifests(self) -> None:
+        """Write the report of every manifest whose jobs have all ended and file it away."""
+        store = self.store
+        assert store is not None
+        todo = await store.manifests_to_finish()
+        if not todo:
+            return
+        by_id = {m.id: m for m in await store.manifests()}
+        for manifest_id in todo:
+            manifest = by_id[manifest_id]
+            jobs = await store.manifest_jobs(manifest_id)
+            now = time.time()
+            report = build_report(manifest, jobs, now)
+            folder = self.config.paths.output / manifest.name
+            report_path = folder / "report.json"
+            await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
+            await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
+            failed = bool(report["failures"])
+            source = Path(manifest.path)
+            target_dir = self.config.paths.failed if failed else self.config.paths.processed
+            target = await asyncio.to_thread(_file_away, source, target_dir)
+            await store.finish_manifest(manifest_id, str(report_path), str(target), now)
+            log.info(
+                "manifest.finished",
+                manifest=manifest.name,
+                manifest_id=manifest_id,
+                counts=report["counts"],
+                failed=len(report["failures"]),
+                audio_hours=report["audio_hours"],
+                billable_units=report["billable_units"],
+                submissions=report["submissions"],
+                status_checks=report["status_checks"],
+                elapsed_s=report["elapsed_s"],
+                report=str(report_path),
+                manifest_file=str(target),
+            )

@@ -1,0 +1,140 @@
+"""The HTTP server: middlewares shared by every API, and the in-process start/stop API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from orchestrator import constants
+from orchestrator.emulator import operations_api, v2
+from orchestrator.emulator.core import EMULATOR_KEY, Emulator, emulator_of
+from orchestrator.emulator.errors import ApiError, status_body
+from orchestrator.emulator.settings import EmulatorSettings
+
+STATS_PATH = "/_emulator/stats"
+_log = logging.getLogger(__name__)
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# gRPC codes for errors aiohttp raises itself (no route, wrong method, body too large).
+_HTTP_TO_GRPC = {404: constants.GRPC_NOT_FOUND, 405: 12, 413: constants.GRPC_INVALID_ARGUMENT}
+
+
+class _DroppedConnection(Exception):
+    """Raised after the transport was closed on purpose: there is nothing to answer."""
+
+
+def _endpoint(request: web.Request) -> str:
+    route = request.match_info.route
+    path = route.resource.canonical if route.resource is not None else "unmatched"
+    return f"{request.method} {path}"
+
+
+async def _inject_fault(emulator: Emulator, request: web.Request, endpoint: str) -> None:
+    fault = emulator.faults.draw()
+    if fault is None:
+        return
+    emulator.requests.faults[fault] += 1
+    if fault == "slow":
+        await asyncio.sleep(emulator.settings.slow_s)
+    elif fault == "5xx":
+        code = emulator.faults.server_error_code()
+        raise ApiError(code, "the service is temporarily unavailable (emulated fault)")
+    else:
+        emulator.requests.count_request(endpoint, "reset")
+        if request.transport is not None:
+            request.transport.abort()
+        raise _DroppedConnection
+
+
+@web.middleware
+async def _common(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Faults, error bodies, x-request-id and counting, around every handler."""
+    emulator = emulator_of(request)
+    endpoint = _endpoint(request)
+    response: web.StreamResponse
+    try:
+        if request.path != STATS_PATH:
+            await _inject_fault(emulator, request, endpoint)
+        response = await handler(request)
+    except ApiError as exc:
+        response = exc.response()
+    except web.HTTPException as exc:
+        code = _HTTP_TO_GRPC.get(exc.status, constants.GRPC_INTERNAL)
+        response = web.json_response(status_body(code, exc.reason), status=exc.status)
+    except _DroppedConnection:
+        # aiohttp cannot write this to the closed transport and drops it quietly.
+        return web.Response(status=500)
+    except Exception:
+        _log.exception("emulator: %s failed", endpoint)
+        response = ApiError(constants.GRPC_INTERNAL, "internal error").response()
+    response.headers["x-request-id"] = str(uuid.uuid4())
+    emulator.requests.count_request(endpoint, str(response.status))
+    return response
+
+
+async def _stats(request: web.Request) -> web.Response:
+    """GET /_emulator/stats: every counter (no authentication: it holds no secret)."""
+    return web.json_response(emulator_of(request).stats(), dumps=_pretty_json)
+
+
+def _pretty_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def build_app(emulator: Emulator) -> web.Application:
+    """The aiohttp application serving every API the emulator speaks."""
+    app = web.Application(middlewares=[_common])
+    app[EMULATOR_KEY] = emulator
+    v2.add_routes(app)
+    operations_api.add_routes(app)
+    app.router.add_get(STATS_PATH, _stats)
+    return app
+
+
+class RunningEmulator:
+    """A started emulator: its base URL, its counters, and a way to stop it."""
+
+    def __init__(self, emulator: Emulator, runner: web.AppRunner, url: str) -> None:
+        self.emulator = emulator
+        self.settings = emulator.settings
+        self.url = url
+        self._runner = runner
+
+    def stats(self) -> dict[str, Any]:
+        """The counters /_emulator/stats returns."""
+        return self.emulator.stats()
+
+    async def close(self) -> None:
+        """Stop the server and every operation still running."""
+        await self._runner.cleanup()
+        await self.emulator.close()
+
+    async def __aenter__(self) -> RunningEmulator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start_emulator(settings: EmulatorSettings) -> RunningEmulator:
+    """Start an emulator on ``settings.host``:``settings.port`` (0: a free port)."""
+    emulator = Emulator(settings)
+    await emulator.start()
+    runner = web.AppRunner(build_app(emulator), access_log=None, handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        await emulator.close()
+        raise
+    host, port = runner.addresses[0][:2]
+    shown = f"[{host}]" if ":" in host else host
+    return RunningEmulator(emulator, runner, f"http://{shown}:{port}")

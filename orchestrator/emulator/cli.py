@@ -1,0 +1,148 @@
+"""``speechkit-orchestrator emulator``: run the SpeechKit emulator until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import fields
+from typing import Any
+
+from orchestrator.emulator.app import STATS_PATH, start_emulator
+from orchestrator.emulator.settings import DEMO_API_KEY, EmulatorSettings
+
+DEFAULT_PORT = 8765
+ENV_API_KEY = "SPEECHKIT_EMULATOR_API_KEY"
+ENV_IAM_TOKEN = "SPEECHKIT_EMULATOR_IAM_TOKEN"
+ENV_S3_ACCESS_KEY = "SPEECHKIT_EMULATOR_S3_ACCESS_KEY"
+ENV_S3_SECRET_KEY = "SPEECHKIT_EMULATOR_S3_SECRET_KEY"
+_SECRET_FIELDS = ("api_keys", "iam_tokens", "s3_access_key", "s3_secret_key")
+
+# (option, settings field, type, help); defaults come from EmulatorSettings.
+_TUNING: tuple[tuple[str, str, type, str], ...] = (
+    ("--speed", "speed", float, "clock speed-up: 100 makes a minute of audio take 0.1 s"),
+    ("--seed", "seed", int, "seed of every random choice (noise, faults)"),
+    ("--submit-quota", "submit_quota", int, "recognition requests per quota window"),
+    ("--status-quota", "status_quota", int, "operation status checks per quota window"),
+    ("--quota-window", "quota_window_s", float, "quota window in seconds (default 3600/speed)"),
+    ("--ttl", "ttl_s", float, "seconds results stay readable (default 3 days/speed)"),
+    ("--max-concurrent", "max_concurrent", int, "operations processed at once; others queue"),
+    ("--deferred-factor", "deferred_factor", float, "slowdown of deferred-general"),
+    ("--processing-noise", "processing_noise", float, "sigma of the log-normal time noise"),
+    ("--error-5xx-rate", "error_5xx_rate", float, "share of API requests answered 500/503"),
+    ("--reset-rate", "reset_rate", float, "share of API requests whose connection is reset"),
+    ("--slow-rate", "slow_rate", float, "share of API requests answered after --slow-s"),
+    ("--slow-s", "slow_s", float, "delay of a slow answer, seconds"),
+    ("--op-error-rate", "op_error_rate", float, "share of operations that end with an error"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``emulator`` subcommand."""
+    defaults = EmulatorSettings()
+    parser = subparsers.add_parser(
+        "emulator",
+        help="run a local SpeechKit service (synthetic transcripts) for tests and the demo",
+        description="A local SpeechKit API v2 service: real paths, quotas, expiry and faults; "
+        "the transcripts are synthetic. Stops cleanly on Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port (0: any free port; %(default)s)"
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        help=f"accepted API key, repeatable (default: ${ENV_API_KEY} or {DEMO_API_KEY!r})",
+    )
+    parser.add_argument(
+        "--iam-token",
+        action="append",
+        dest="iam_tokens",
+        help=f"accepted IAM token, repeatable (default: ${ENV_IAM_TOKEN}, if set)",
+    )
+    parser.add_argument(
+        "--s3-endpoint",
+        help="S3 endpoint that stands for https://storage.yandexcloud.net (e.g. a local server)",
+    )
+    parser.add_argument(
+        "--s3-access-key", help=f"S3 access key (default: ${ENV_S3_ACCESS_KEY}; none: anonymous)"
+    )
+    parser.add_argument("--s3-secret-key", help=f"S3 secret key (default: ${ENV_S3_SECRET_KEY})")
+    parser.add_argument("--s3-region", default=defaults.s3_region, help="S3 region")
+    for option, name, kind, text in _TUNING:
+        default = getattr(defaults, name)
+        shown = "" if default is None else f" (default {default})"
+        parser.add_argument(option, dest=name, type=kind, default=default, help=text + shown)
+    parser.set_defaults(handler=run)
+
+
+def settings_from_args(args: argparse.Namespace, env: dict[str, str]) -> EmulatorSettings:
+    """EmulatorSettings from parsed options, with secrets defaulting to the environment."""
+    api_keys = args.api_keys or [env.get(ENV_API_KEY) or DEMO_API_KEY]
+    iam_tokens = args.iam_tokens or ([env[ENV_IAM_TOKEN]] if env.get(ENV_IAM_TOKEN) else [])
+    values: dict[str, Any] = {name: getattr(args, name) for _, name, _, _ in _TUNING}
+    return EmulatorSettings(
+        host=args.host,
+        port=args.port,
+        api_keys=tuple(api_keys),
+        iam_tokens=tuple(iam_tokens),
+        s3_endpoint_url=args.s3_endpoint,
+        s3_access_key=args.s3_access_key or env.get(ENV_S3_ACCESS_KEY),
+        s3_secret_key=args.s3_secret_key or env.get(ENV_S3_SECRET_KEY),
+        s3_region=args.s3_region,
+        **values,
+    )
+
+
+def describe(settings: EmulatorSettings) -> list[str]:
+    """The settings as ``name: value`` lines, secrets reduced to a count or set/unset."""
+    lines = []
+    for item in fields(settings):
+        value = getattr(settings, item.name)
+        if item.name in ("api_keys", "iam_tokens"):
+            value = f"{len(value)} accepted"
+        elif item.name in _SECRET_FIELDS:
+            value = "set" if value else "not set"
+        lines.append(f"  {item.name}: {value}")
+    lines.append(f"  effective quota window: {settings.effective_window_s:g} s")
+    lines.append(f"  effective result TTL: {settings.effective_ttl_s:g} s")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``emulator``: serve until SIGINT or SIGTERM, then exit 0."""
+    try:
+        settings = settings_from_args(args, dict(os.environ))
+    except ValueError as exc:
+        print(f"error: emulator: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(settings))
+    except OSError as exc:
+        print(f"error: emulator: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+async def _serve(settings: EmulatorSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    running = await start_emulator(settings)
+    try:
+        print(f"SpeechKit emulator listening on {running.url}", flush=True)
+        print(f"  stats: {running.url}{STATS_PATH}")
+        print("\n".join(describe(settings)), flush=True)
+        print("Transcripts are synthetic. Press Ctrl-C to stop.", flush=True)
+        await stop.wait()
+    finally:
+        await running.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("SpeechKit emulator stopped", flush=True)

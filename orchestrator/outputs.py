@@ -1,0 +1,359 @@
+"""Transcript outputs: JSON, plain text, SRT and WebVTT, written atomically.
+
+The ``render_*`` functions are pure (a transcript in, a string out); ``write_atomic`` and
+``write_outputs`` are the only I/O. A result file is either absent, the old version, or
+the complete new one: never half written, whatever moment the process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.transcript import Transcript, Utterance, Word
+
+SCHEMA_VERSION = 1
+"""Version of the JSON output's shape; bumped on any incompatible change."""
+
+# Subtitle cue limits: two lines of 42 characters is the common broadcast rule; 7 s is
+# about as long as a viewer keeps reading one cue.
+MAX_LINE_CHARS = 42
+MAX_CUE_LINES = 2
+MAX_CUE_SECONDS = 7.0
+# A cue must last a little; a zero-length cue is dropped by some players.
+_MIN_CUE_SECONDS = 0.001
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds, 3)
+
+
+def _word_json(word: Word) -> dict[str, Any]:
+    return {
+        "text": word.text,
+        "start": _ms(word.start),
+        "end": _ms(word.end),
+        "confidence": word.confidence,
+    }
+
+
+def _sorted_json(value: Any) -> Any:
+    """Mappings with sorted keys, recursively, so that equal inputs give equal bytes."""
+    if isinstance(value, Mapping):
+        return {str(k): _sorted_json(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_sorted_json(v) for v in value]
+    return value
+
+
+def _channels_of(transcript: Transcript) -> tuple[int, ...]:
+    found = set(transcript.channels) | {u.channel for u in transcript.utterances}
+    return tuple(sorted(found))
+
+
+def render_json(transcript: Transcript, *, job: Mapping[str, Any]) -> str:
+    """The normalised JSON document for one audio file.
+
+    ``job`` supplies ``source`` (str), ``settings`` (mapping) and ``audio`` (mapping with
+    ``duration_s`` and ``channels``); any other keys (job id, operation id, ...) go under
+    ``"job"``. Times are seconds rounded to milliseconds; the service's response is kept
+    under ``"raw"`` unchanged.
+    """
+    audio_in = job.get("audio") or {}
+    channels = _channels_of(transcript)
+    audio = {
+        "duration_s": _ms(float(audio_in["duration_s"]))
+        if audio_in.get("duration_s") is not None
+        else None,
+        "channels": int(audio_in["channels"])
+        if audio_in.get("channels") is not None
+        else max(len(channels), 1),
+    }
+    extra = {k: v for k, v in job.items() if k not in {"source", "settings", "audio"}}
+    per_channel = []
+    for channel in channels:
+        utterances = [u for u in transcript.utterances if u.channel == channel]
+        per_channel.append(
+            {
+                "channel": channel,
+                "text": transcript.channel_text(channel),
+                "utterances": [
+                    {"text": u.text, "start": _ms(u.start), "end": _ms(u.end)} for u in utterances
+                ],
+                "words": [_word_json(w) for u in utterances for w in u.words],
+            }
+        )
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "source": job.get("source"),
+        "settings": _sorted_json(job.get("settings") or {}),
+        "audio": audio,
+        "job": _sorted_json(extra),
+        "channels": per_channel,
+        "raw": transcript.raw,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# --- Plain text -------------------------------------------------------------------------
+
+
+def render_txt(transcript: Transcript, channel: int) -> str:
+    """The text of one channel, one utterance per line; empty when nothing was recognised."""
+    text = transcript.channel_text(channel)
+    return text + "\n" if text else ""
+
+
+# --- Subtitles --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle cue: times in seconds and up to two lines of text."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+    channel: int
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _words_for(utterance: Utterance) -> list[Word]:
+    """The utterance's words, or words made up from its text with interpolated times.
+
+    Without word timings the utterance's span is shared out in proportion to each word's
+    length, which keeps long utterances splittable into readable cues.
+    """
+    real = [w for w in utterance.words if _clean(w.text)]
+    if real:
+        return [Word(_clean(w.text), w.start, w.end, w.confidence) for w in real]
+    tokens = _clean(utterance.text).split(" ")
+    tokens = [t for t in tokens if t]
+    if not tokens:
+        return []
+    total = sum(len(t) + 1 for t in tokens)
+    span = max(0.0, utterance.end - utterance.start)
+    words: list[Word] = []
+    offset = 0
+    for token in tokens:
+        start = utterance.start + span * offset / total
+        offset += len(token) + 1
+        words.append(Word(token, start, utterance.start + span * offset / total))
+    return words
+
+
+def _cues_for(utterance: Utterance, prefix: str) -> list[Cue]:
+    """Split one utterance into cues of at most two lines and ``MAX_CUE_SECONDS``."""
+    cues: list[Cue] = []
+    lines: list[str] = []
+    start = end = 0.0
+
+    def flush() -> None:
+        if lines:
+            cues.append(Cue(start, end, tuple(lines), utterance.channel))
+
+    for word in _words_for(utterance):
+        first_in_cue = not lines
+        if first_in_cue:
+            lines, start, end = [prefix + word.text], word.start, word.end
+            continue
+        too_long = word.end - start > MAX_CUE_SECONDS
+        candidate = f"{lines[-1]} {word.text}"
+        if not too_long and len(candidate) <= MAX_LINE_CHARS:
+            lines[-1] = candidate
+        elif not too_long and len(lines) < MAX_CUE_LINES:
+            lines.append(word.text)
+        else:
+            flush()
+            lines, start, end = [prefix + word.text], word.start, word.end
+            continue
+        end = max(end, word.end)
+    flush()
+    return cues
+
+
+def build_cues(transcript: Transcript) -> list[Cue]:
+    """All cues of the transcript in time order; multi-channel cues say their channel."""
+    multi = len(_channels_of(transcript)) > 1
+    cues: list[Cue] = []
+    for utterance in transcript.utterances:
+        prefix = f"[{utterance.channel}] " if multi else ""
+        cues.extend(_cues_for(utterance, prefix))
+    fixed = []
+    for cue in cues:
+        start = max(0.0, cue.start)
+        end = max(cue.end, start + _MIN_CUE_SECONDS)
+        fixed.append(Cue(start, end, cue.lines, cue.channel))
+    # Stable sort: cues of one utterance keep their order even at equal start times.
+    fixed.sort(key=lambda c: (round(c.start, 3), c.channel))
+    return fixed
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    total_ms = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def srt_timestamp(seconds: float) -> str:
+    """``HH:MM:SS,mmm`` as SubRip wants it."""
+    return _timestamp(seconds, ",")
+
+
+def vtt_timestamp(seconds: float) -> str:
+    """``HH:MM:SS.mmm`` as WebVTT wants it."""
+    return _timestamp(seconds, ".")
+
+
+def _cue_times(cue: Cue) -> tuple[float, float]:
+    # Rounded to ms first, then an end that would print equal to the start is pushed on.
+    start = round(cue.start, 3)
+    return start, max(round(cue.end, 3), start + _MIN_CUE_SECONDS)
+
+
+def render_srt(transcript: Transcript) -> str:
+    """SubRip subtitles; an empty transcript gives an empty (valid) file."""
+    blocks = []
+    for index, cue in enumerate(build_cues(transcript), start=1):
+        start, end = _cue_times(cue)
+        text = "\n".join(cue.lines)
+        blocks.append(f"{index}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def _vtt_escape(text: str) -> str:
+    # WebVTT cue text is markup: these three must be escaped (and this also rules out "-->").
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_vtt(transcript: Transcript) -> str:
+    """WebVTT subtitles with the ``WEBVTT`` header; an empty transcript gives just the header."""
+    blocks = ["WEBVTT\n"]
+    for cue in build_cues(transcript):
+        start, end = _cue_times(cue)
+        text = "\n".join(_vtt_escape(line) for line in cue.lines)
+        blocks.append(f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+# --- Paths and writing ------------------------------------------------------------------
+
+
+def txt_keys(channels: Sequence[int]) -> list[str]:
+    """The text outputs' keys: ``txt`` for mono, ``ch1.txt``, ``ch2.txt``... otherwise."""
+    if len(channels) <= 1:
+        return ["txt"]
+    return [f"ch{c}.txt" for c in channels]
+
+
+def output_paths(
+    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
+) -> dict[str, Path]:
+    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
+
+    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
+    ``ValueError`` for a manifest name or relative path that could leave the root.
+    """
+    if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
+        raise ValueError(f"unsafe manifest name for an output directory: {manifest_name!r}")
+    # Checked on the raw string: PurePosixPath would quietly drop "." and "//" parts.
+    parts = relative.split("/")
+    if (
+        relative.startswith("/")
+        or "\\" in relative
+        or "\x00" in relative
+        or any(p in {"", ".", ".."} for p in parts)
+    ):
+        raise ValueError(f"unsafe relative output path: {relative!r}")
+    base = output_root / manifest_name
+    target = base.joinpath(*parts)
+    # A symlink inside the output tree could still point elsewhere: check the real path.
+    if not target.resolve().is_relative_to(base.resolve()):
+        raise ValueError(f"output path escapes the output directory: {relative!r}")
+    keys = ["json", "srt", "vtt", *txt_keys(channels)]
+    return {key: target.with_name(f"{target.name}.{key}") for key in keys}
+
+
+def render_all(
+    transcript: Transcript, *, job: Mapping[str, Any], channels: Sequence[int] | None = None
+) -> dict[str, str]:
+    """Every output rendered, keyed like ``output_paths`` for the same ``channels``."""
+    chans = tuple(channels) if channels is not None else _channels_of(transcript)
+    rendered = {
+        "json": render_json(transcript, job=job),
+        "srt": render_srt(transcript),
+        "vtt": render_vtt(transcript),
+    }
+    if len(chans) <= 1:
+        rendered["txt"] = render_txt(transcript, chans[0] if chans else 1)
+    else:
+        for c in chans:
+            rendered[f"ch{c}.txt"] = render_txt(transcript, c)
+    return rendered
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Replace ``path`` with ``data`` (UTF-8) so that it is always either old or new.
+
+    Writes a temporary file in the same directory, fsyncs it, renames it over the target
+    and fsyncs the directory so the rename survives a power cut. Creates parent dirs.
+    """
+    payload = data.encode("utf-8")
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
+
+
+def write_outputs(paths: Mapping[str, Path], rendered: Mapping[str, str]) -> None:
+    """Write every rendered output to its path (each atomically; JSON last).
+
+    The JSON goes last so that its presence means the whole set is on disk. Raises
+    ``ValueError`` before writing anything if a path has no rendered content.
+    """
+    missing = sorted(set(paths) - set(rendered))
+    if missing:
+        raise ValueError(f"no rendered content for outputs: {', '.join(missing)}")
+    for key in sorted(paths, key=lambda k: (k == "json", k)):
+        write_atomic(paths[key], rendered[key])

@@ -1,0 +1,797 @@
+"""The stages (prepare+upload, submit, poll, fetch+write) and their scheduling, in one loop.
+
+Each stage takes the jobs whose ``next_action_at`` has come, does one step and records the
+outcome in the store before anything else happens to the job. Nothing in memory is the
+only copy of a fact: killed at any moment, a restart continues from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import enum
+import json
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import audio, polling, quota, results
+from orchestrator.backoff import RetryPolicy, retry_at, should_give_up
+from orchestrator.jobs import (
+    FETCH_STATES,
+    POLL_STATES,
+    SUBMIT_STATES,
+    TERMINAL,
+    UPLOAD_STATES,
+    AudioFacts,
+    Job,
+    State,
+    check_transition,
+)
+from orchestrator.logs import get_logger
+from orchestrator.metrics import DaemonMetrics
+from orchestrator.speechkit.base import OperationStatus, RecognitionClient, SubmitRequest
+from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
+from orchestrator.storage import FileRange, ObjectStorage, StorageError
+from orchestrator.store.base import Store
+
+log = get_logger()
+
+SUBMIT_QUOTA = "submit"
+STATUS_QUOTA = "status"
+ESTIMATOR_KEY = "polling.estimator"
+# A lease only matters when several daemons share a store; one daemon clears them at start.
+LEASE_S = 3600.0
+# How long an idle stage sleeps at most before looking at the store again (new work
+# normally wakes it at once; this bounds the cost of a missed wake-up).
+IDLE_S = 30.0
+_EXTENSION_ENCODING = {
+    ".ogg": "OGG_OPUS",
+    ".opus": "OGG_OPUS",
+    ".oga": "OGG_OPUS",
+    ".mp3": "MP3",
+    ".raw": "LINEAR16_PCM",
+    ".pcm": "LINEAR16_PCM",
+    ".lpcm": "LINEAR16_PCM",
+}
+
+
+class Stage(enum.StrEnum):
+    """The pipeline's stages, each a coroutine taking jobs in its own states."""
+
+    UPLOAD = "upload"
+    SUBMIT = "submit"
+    POLL = "poll"
+    FETCH = "fetch"
+
+
+_STAGE_STATES = {
+    Stage.UPLOAD: UPLOAD_STATES,
+    Stage.SUBMIT: SUBMIT_STATES,
+    Stage.POLL: POLL_STATES,
+    Stage.FETCH: FETCH_STATES,
+}
+_DOING = frozenset({State.UPLOADING, State.SUBMITTING})
+_STATE_STAGE = {state: stage for stage, states in _STAGE_STATES.items() for state in states}
+
+
+@dataclass
+class PipelineSettings:
+    """The parts of the configuration the stages use (replaced whole on reload)."""
+
+    output_root: Path
+    key_prefix: str = ""
+    delete_after_done: bool = False
+    submit_quota: quota.QuotaSpec = field(
+        default_factory=lambda: quota.QuotaSpec(limit=500, window_s=3600.0)
+    )
+    status_quota: quota.QuotaSpec = field(
+        default_factory=lambda: quota.QuotaSpec(limit=2500, window_s=3600.0)
+    )
+    uploads: int = 4
+    operations_in_flight: int = 200
+    fetches: int = 4
+    http_concurrency: int = 32
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    polling: polling.PollingPolicy = field(default_factory=polling.PollingPolicy)
+
+
+class Pipeline:
+    """Runs the four stages over the store until asked to stop."""
+
+    def __init__(
+        self,
+        store: Store,
+        storage: ObjectStorage,
+        clients: Mapping[str, RecognitionClient],
+        settings: PipelineSettings,
+        *,
+        metrics: DaemonMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        owner: str | None = None,
+        on_job_ended: Callable[[Job], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.storage = storage
+        self.clients = clients
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else DaemonMetrics()
+        self.clock = clock
+        self.rng = rng if rng is not None else random.Random()
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.on_job_ended = on_job_ended
+        self.estimator = polling.CompletionEstimator()
+        self._wake = {stage: asyncio.Event() for stage in Stage}
+        self._draining = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: dict[Stage, int] = dict.fromkeys(Stage, 0)
+        self._working: set[int] = set()
+        self._failure_class: dict[int, str] = {}  # job ids with a step in flight in this process
+        self._http = asyncio.Semaphore(settings.http_concurrency)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    async def load_state(self) -> None:
+        """Restore what the pipeline learned before a restart (the completion estimator)."""
+        saved = await self.store.kv_get(ESTIMATOR_KEY)
+        if saved:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                self.estimator = polling.CompletionEstimator.from_dict(json.loads(saved))
+
+    def kick(self, stage: Stage | None = None) -> None:
+        """Wake one stage (or all) to look for due work now."""
+        for name in [stage] if stage else list(Stage):
+            self._wake[name].set()
+
+    def apply(self, settings: PipelineSettings) -> None:
+        """Take new settings (on reload); running work finishes under the old ones."""
+        self.settings = settings
+        self._http = asyncio.Semaphore(settings.http_concurrency)
+        self.kick()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every stage until ``stop`` is set, then wait for the steps in flight."""
+        loops = [
+            asyncio.create_task(self._stage_loop(stage, stop), name=f"stage-{stage}")
+            for stage in Stage
+        ]
+        try:
+            await stop.wait()
+        finally:
+            self._draining = True
+            self.kick()
+            await asyncio.gather(*loops, return_exceptions=True)
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def abort(self) -> None:
+        """Cancel the steps still in flight; the store keeps each job where it was."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Steps being worked on right now."""
+        return len(self._tasks)
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    async def _stage_loop(self, stage: Stage, stop: asyncio.Event) -> None:
+        while not stop.is_set() and not self._draining:
+            self._wake[stage].clear()
+            try:
+                wake_at = await self._dispatch(stage)
+            except Exception as exc:
+                # The store is the only state; a failed dispatch is retried after a pause.
+                log.error("stage.error", stage=stage.value, error=str(exc), exc_info=True)
+                wake_at = self.clock() + 5.0
+            timeout = max(0.0, min(wake_at - self.clock(), IDLE_S))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake[stage].wait(), timeout=timeout)
+
+    def _slots(self, stage: Stage) -> int:
+        limit = {
+            Stage.UPLOAD: self.settings.uploads,
+            Stage.FETCH: self.settings.fetches,
+            Stage.SUBMIT: self.settings.http_concurrency,
+            Stage.POLL: self.settings.http_concurrency,
+        }[stage]
+        return max(0, limit - self._busy[stage])
+
+    async def _dispatch(self, stage: Stage) -> float:
+        """Start the stage's due steps; return when it should look again."""
+        now = self.clock()
+        states = _STAGE_STATES[stage]
+        slots = self._slots(stage)
+        spend: str | None = None
+        quota_wake = now + IDLE_S
+        if stage is Stage.SUBMIT:
+            # Jobs being submitted are counted twice here at worst: the cap errs low.
+            in_flight = await self.store.count([State.SUBMITTING, State.RUNNING])
+            room = self.settings.operations_in_flight - in_flight - self._busy[stage]
+            slots, quota_wake = await self._quota_slots(
+                SUBMIT_QUOTA, self.settings.submit_quota, min(slots, room), now
+            )
+            spend = SUBMIT_QUOTA
+        elif stage is Stage.POLL:
+            slots, quota_wake = await self._quota_slots(
+                STATUS_QUOTA, self.settings.status_quota, slots, now
+            )
+            spend = STATUS_QUOTA
+        jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
+        for job in jobs:
+            self._start(stage, job)
+        next_due = await self.store.next_due(states, now)
+        wake_at = now + IDLE_S if next_due is None else next_due
+        if spend is not None and slots == 0:
+            wake_at = max(wake_at, quota_wake)
+        return wake_at
+
+    async def _quota_slots(
+        self, name: str, spec: quota.QuotaSpec, wanted: int, now: float
+    ) -> tuple[int, float]:
+        """How many requests ``name`` allows now, and when one more will be allowed."""
+        if wanted <= 0:
+            return 0, now + IDLE_S
+        spent = await self.store.quota_spent(name, now - spec.window_s)
+        paused = await self.store.quota_paused_until(name)
+        used, left = quota.usage(spent, spec, now)
+        self.metrics.set_quota(name, used, left)
+        granted = quota.grant(spent, spec, now, wanted, paused_until=paused)
+        return granted, quota.next_allowed(spent, spec, now, paused_until=paused)
+
+    def _start(self, stage: Stage, job: Job) -> None:
+        step = {
+            Stage.UPLOAD: self._upload,
+            Stage.SUBMIT: self._submit,
+            Stage.POLL: self._poll,
+            Stage.FETCH: self._fetch,
+        }[stage]
+        if job.id in self._working:
+            return
+        self._working.add(job.id)
+        self._busy[stage] += 1
+
+        async def run() -> None:
+            try:
+                await step(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A bug or an unexpected failure: the job is retried, never lost.
+                log.error(
+                    "job.step_error",
+                    stage=stage.value,
+                    manifest=job.manifest_name,
+                    job_id=job.id,
+                    error=str(exc),
+                    exc_info=True,
+                )
+                await self._retry(job, job.state, f"internal error: {exc}", None)
+            finally:
+                self._working.discard(job.id)
+                self._busy[stage] -= 1
+                self._wake[stage].set()
+
+        task = asyncio.create_task(run(), name=f"{stage}-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- transitions ---------------------------------------------------------------------
+
+    async def _move(
+        self, job: Job, new: State, began: float | None = None, **fields: Any
+    ) -> Job | None:
+        """Record one transition in one row update and log it.
+
+        Returns the job as it now is, or None when it had moved on (cancelled, say).
+        """
+        check_transition(job.state, new)
+        now = self.clock()
+        fields.setdefault("next_action_at", now)
+        if new in TERMINAL:
+            fields.setdefault("finished_at", now)
+        if new != job.state:
+            fields.setdefault("attempts", 0)
+        # Entering a "doing" state, the step goes on: keep the lease so no stage takes it again.
+        applied = await self.store.update_job(
+            job.id, job.state, {"state": new, **fields}, now, keep_lease=new in _DOING
+        )
+        if not applied:
+            log.info(
+                "job.superseded", manifest=job.manifest_name, job_id=job.id, state=job.state.value
+            )
+            return None
+        if new != job.state:
+            log.info(
+                "job.state",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=fields.get("operation_id", job.operation_id),
+                source=job.source,
+                **{"from": job.state.value, "to": new.value},
+                took_s=round(now - (began if began is not None else job.updated_at), 3),
+            )
+        stage = _STATE_STAGE.get(new)
+        if stage is not None and new not in _DOING:
+            self.kick(stage)
+        if new in TERMINAL:
+            await self._ended(job, new, fields)
+        return dataclasses.replace(job, state=new, updated_at=now, **fields)
+
+    async def _ended(self, job: Job, state: State, fields: Mapping[str, Any]) -> None:
+        if state is State.FAILED:
+            reason_class = self._failure_class.pop(job.id, "permanent")
+            log.warning(
+                "job.failed",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=job.operation_id,
+                source=job.source,
+                reason=fields.get("error"),
+                reason_class=reason_class,
+                retryable=reason_class == "retries_exhausted",
+                attempts=job.attempts + 1,
+            )
+            self.metrics.jobs_failed.inc(reason=reason_class)
+            # Jobs waiting on this one try again themselves.
+            await self.store.release_followers(job.id, State.QUEUED, self.clock())
+            self.kick(Stage.UPLOAD)
+        elif state is State.DONE and await self.store.release_followers(
+            job.id, State.FETCHING, self.clock()
+        ):
+            self.kick(Stage.FETCH)
+        if self.on_job_ended is not None:
+            await self.on_job_ended(job)
+
+    async def _fail(
+        self, job: Job, reason: str, began: float | None = None, *, reason_class: str = "permanent"
+    ) -> None:
+        self._failure_class[job.id] = reason_class
+        await self._move(job, State.FAILED, began, error=reason)
+
+    async def _retry(
+        self, job: Job, back_to: State, reason: str, retry_after: float | None
+    ) -> None:
+        """Retry the step later with backoff, or fail the job after the last attempt."""
+        attempts = job.attempts + 1
+        if should_give_up(attempts, self.settings.retry):
+            await self._fail(
+                job,
+                f"gave up after {attempts} attempts: {reason}",
+                reason_class="retries_exhausted",
+            )
+            return
+        when = retry_at(self.clock(), attempts, self.settings.retry, self.rng.random(), retry_after)
+        log.warning(
+            "job.retry",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=job.operation_id,
+            attempt=attempts,
+            retry_in_s=round(when - self.clock(), 3),
+            reason=reason,
+        )
+        check_transition(job.state, back_to)
+        await self.store.update_job(
+            job.id,
+            job.state,
+            {"state": back_to, "attempts": attempts, "next_action_at": when, "error": reason},
+            self.clock(),
+        )
+
+    async def _throttled(self, job: Job, name: str, exc: SpeechKitError, back_to: State) -> None:
+        """A 429: pause the whole quota, put the job back without spending an attempt."""
+        now = self.clock()
+        paused = await self.store.quota_paused_until(name)
+        fallback = retry_at(0.0, job.attempts + 1, self.settings.retry, self.rng.random(), None)
+        until = quota.pause_after_429(
+            now, paused_until=paused, retry_after_s=exc.retry_after, fallback_s=max(1.0, fallback)
+        )
+        await self.store.pause_quota(name, until)
+        self.metrics.throttled.inc(quota=name)
+        log.warning(
+            "quota.throttled",
+            quota=name,
+            manifest=job.manifest_name,
+            job_id=job.id,
+            retry_after_s=exc.retry_after,
+        )
+        log.warning("quota.paused", quota=name, until=until, paused_for_s=round(until - now, 3))
+        await self.store.update_job(
+            job.id, job.state, {"state": back_to, "next_action_at": until}, now
+        )
+
+    # -- stage: prepare and upload -------------------------------------------------------
+
+    async def _upload(self, job: Job) -> None:
+        began = self.clock()
+        if not job.is_local:
+            await self._prepare_remote(job, began)
+            return
+        facts, content_hash = job.audio, job.content_hash
+        if facts is None or content_hash is None:
+            settings = job.settings
+            try:
+                info = await asyncio.to_thread(
+                    audio.probe,
+                    Path(job.source),
+                    encoding=settings.get("encoding"),
+                    sample_rate=settings.get("sample_rate"),
+                    channels=settings.get("channels"),
+                )
+                content_hash = await asyncio.to_thread(audio.content_hash, info)
+            except audio.AudioError as exc:
+                await self._fail(job, str(exc), began, reason_class="audio")
+                return
+            except OSError as exc:
+                reason = f"{job.source}: cannot read: {exc.strerror or exc}"
+                await self._fail(job, reason, began, reason_class="audio")
+                return
+            facts = AudioFacts(
+                encoding=info.encoding,
+                duration_s=info.duration_s,
+                channels=info.channels,
+                sample_rate=info.sample_rate,
+                data_offset=info.data_offset,
+                data_length=info.data_length,
+                container=info.container,
+            )
+        if job.state is State.QUEUED:
+            # The same audio with the same settings is recognised once.
+            if await self.store.get_result(content_hash, job.settings_key) is not None:
+                await self._move(job, State.FETCHING, began, content_hash=content_hash, audio=facts)
+                return
+            leader = await self.store.find_leader(job, content_hash)
+            if leader is not None:
+                await self._move(
+                    job,
+                    State.WAITING,
+                    began,
+                    content_hash=content_hash,
+                    audio=facts,
+                    leader_id=leader.id,
+                    next_action_at=self.clock() + 10 * 365 * 86400.0,
+                )
+                return
+        key = self.storage.object_key(
+            self.settings.key_prefix, content_hash, _suffix(facts.encoding)
+        )
+        if job.state is State.QUEUED:
+            moved = await self._move(
+                job, State.UPLOADING, began, content_hash=content_hash, audio=facts, object_key=key
+            )
+            if moved is None:
+                return
+            job = moved
+        try:
+            uploaded = await self.storage.ensure_uploaded(
+                key,
+                FileRange(Path(job.source), facts.data_offset, facts.data_length),
+                content_hash,
+            )
+        except StorageError as exc:
+            if exc.retryable:
+                await self._retry(job, State.UPLOADING, str(exc), None)
+            else:
+                await self._fail(job, str(exc), began, reason_class="storage")
+            return
+        except OSError as exc:
+            reason = f"{job.source}: cannot read: {exc.strerror or exc}"
+            await self._fail(job, reason, began, reason_class="audio")
+            return
+        if uploaded:
+            self.metrics.uploaded_bytes.inc(facts.data_length)
+        else:
+            log.info("upload.skipped", manifest=job.manifest_name, job_id=job.id, object_key=key)
+        await self._move(job, State.UPLOADED, began, object_key=key)
+
+    async def _prepare_remote(self, job: Job, began: float) -> None:
+        """An ``s3://bucket/key`` entry: already in storage, nothing to probe or upload."""
+        bucket, _, key = job.source.removeprefix("s3://").partition("/")
+        encoding = job.settings.get("encoding") or _EXTENSION_ENCODING.get(Path(key).suffix.lower())
+        if encoding is None:
+            await self._fail(
+                job,
+                f"{job.source}: cannot tell the audio encoding from the key; declare `encoding` "
+                "(OGG_OPUS, MP3 or LINEAR16_PCM) in the manifest",
+                began,
+            )
+            return
+        facts = AudioFacts(
+            encoding=encoding,
+            duration_s=0.0,  # unknown: polling starts from the policy's minimum
+            channels=int(job.settings.get("channels") or 1),
+            sample_rate=int(job.settings.get("sample_rate") or 0),
+            data_offset=0,
+            data_length=0,
+            container="remote",
+        )
+        await self._move(
+            job,
+            State.UPLOADED,
+            began,
+            content_hash=f"s3:{bucket}/{key}",
+            audio=facts,
+            object_key=f"s3://{bucket}/{key}",
+        )
+
+    # -- stage: submit -------------------------------------------------------------------
+
+    def _object_uri(self, job: Job) -> str:
+        key = job.object_key or ""
+        if key.startswith("s3://"):
+            return f"{self.storage.public_url_base}/{key.removeprefix('s3://')}"
+        return self.storage.object_uri(key)
+
+    def _submit_request(self, job: Job) -> SubmitRequest:
+        facts = job.audio
+        assert facts is not None
+        settings = job.settings
+        lpcm = facts.encoding == "LINEAR16_PCM"
+        return SubmitRequest(
+            audio_uri=self._object_uri(job),
+            encoding=facts.encoding,
+            sample_rate=(facts.sample_rate or settings.get("sample_rate")) if lpcm else None,
+            channels=facts.channels if lpcm else 1,
+            language=settings.get("language", "ru-RU"),
+            model=settings.get("model", "general"),
+            profanity_filter=bool(settings.get("profanity_filter", False)),
+            literature_text=bool(settings.get("literature_text", False)),
+            raw_results=bool(settings.get("raw_results", False)),
+        )
+
+    def _client(self, job: Job) -> RecognitionClient | None:
+        return self.clients.get(str(job.settings.get("api", "v2")))
+
+    async def _submit(self, job: Job) -> None:
+        began = self.clock()
+        client = self._client(job)
+        if client is None:
+            await self._fail(
+                job, f"API {job.settings.get('api')!r} is not available in this daemon", began
+            )
+            return
+        if job.state is State.SUBMITTING:
+            log.warning(
+                "job.resubmitting",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                reason="found in `submitting` after a restart: the earlier submission may "
+                "have reached the service (at-least-once)",
+            )
+        else:
+            moved = await self._move(job, State.SUBMITTING, began, submissions=job.submissions + 1)
+            if moved is None:
+                return
+            job = moved
+        try:
+            async with self._http:
+                operation_id = await client.submit(self._submit_request(job))
+            self.metrics.record_request("longRunningRecognize", 200)
+        except SpeechKitError as exc:
+            self.metrics.record_request("longRunningRecognize", exc.http_status or "error")
+            if exc.kind is ErrorKind.QUOTA:
+                await self._throttled(job, SUBMIT_QUOTA, exc, State.UPLOADED)
+            elif exc.kind is ErrorKind.RETRYABLE:
+                await self._retry(job, State.UPLOADED, str(exc), exc.retry_after)
+            else:
+                await self._fail(job, f"submission refused: {exc}", began)
+            return
+        now = self.clock()
+        facts = job.audio
+        audio_s = facts.audio_seconds_all_channels if facts else 0.0
+        if audio_s > 0:
+            first = polling.first_poll_at(now, audio_s, self.estimator, self._estimator_key(job))
+        else:
+            # Unknown duration (an object already in storage): start at the short interval.
+            first = now + self.settings.polling.min_interval_s
+        await self._move(
+            job,
+            State.RUNNING,
+            began,
+            operation_id=operation_id,
+            submitted_at=now,
+            polls=0,
+            last_poll_at=None,
+            next_action_at=first,
+        )
+
+    def _estimator_key(self, job: Job) -> polling.EstimatorKey:
+        return (str(job.settings.get("api", "v2")), str(job.settings.get("model", "general")))
+
+    # -- stage: poll ---------------------------------------------------------------------
+
+    async def _poll(self, job: Job) -> None:
+        began = self.clock()
+        client = self._client(job)
+        if client is None or job.operation_id is None:
+            await self._fail(job, "running without an operation id or a client", began)
+            return
+        try:
+            async with self._http:
+                status = await client.get_operation(job.operation_id)
+            self.metrics.record_request("operations", 200)
+        except SpeechKitError as exc:
+            self.metrics.record_request("operations", exc.http_status or "error")
+            await self._poll_failed(job, exc, began)
+            return
+        now = self.clock()
+        polls = job.polls + 1
+        audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
+        key = self._estimator_key(job)
+        if not status.done:
+            when = polling.next_poll_at(
+                job.submitted_at or now,
+                now,
+                polls,
+                audio_s,
+                self.estimator,
+                key,
+                self.settings.polling,
+            )
+            await self.store.update_job(
+                job.id,
+                State.RUNNING,
+                {"polls": polls, "last_poll_at": now, "next_action_at": when, "attempts": 0},
+                now,
+            )
+            return
+        submitted = job.submitted_at or now
+        if audio_s > 0:
+            self.estimator.observe(
+                key,
+                submitted_at=submitted,
+                audio_s=audio_s,
+                last_not_done_at=job.last_poll_at,
+                done_at=now,
+            )
+            await self.store.kv_set(ESTIMATOR_KEY, json.dumps(self.estimator.to_dict()))
+            self.metrics.status_check_lag.observe(
+                max(0.0, now - max(job.last_poll_at or submitted, submitted))
+            )
+        self.metrics.polls_per_job.observe(polls)
+        failure = status.failure()
+        if failure is not None:
+            await self._move(
+                job,
+                State.FAILED,
+                began,
+                polls=polls,
+                last_poll_at=now,
+                error=f"recognition failed: {failure.message}",
+            )
+            return
+        if job.content_hash is not None:
+            await self.store.put_result(
+                job.content_hash,
+                job.settings_key,
+                job.operation_id,
+                {"operation": status.raw, "response": status.response},
+                now,
+            )
+        await self._move(job, State.FETCHING, began, polls=polls, last_poll_at=now)
+
+    async def _poll_failed(self, job: Job, exc: SpeechKitError, began: float) -> None:
+        if exc.kind is ErrorKind.QUOTA:
+            await self._throttled(job, STATUS_QUOTA, exc, State.RUNNING)
+        elif exc.kind is ErrorKind.NOT_FOUND:
+            self.metrics.operations_expired.inc()
+            log.warning(
+                "operation.expired",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=job.operation_id,
+                reason=exc.message,
+            )
+            if job.submissions >= self.settings.retry.max_attempts:
+                await self._fail(job, f"operation {job.operation_id} not found: {exc}", began)
+            else:
+                # Results are gone (kept 3 days): recognise again from the stored object.
+                await self._move(job, State.UPLOADED, began, operation_id=None)
+        elif exc.kind is ErrorKind.RETRYABLE:
+            await self._retry(job, State.RUNNING, str(exc), exc.retry_after)
+        else:
+            await self._fail(job, f"status check refused: {exc}", began)
+
+    # -- stage: fetch and write ----------------------------------------------------------
+
+    async def _fetch(self, job: Job) -> None:
+        began = self.clock()
+        client = self._client(job)
+        if client is None:
+            await self._fail(job, f"API {job.settings.get('api')!r} is not available", began)
+            return
+        cached = (
+            await self.store.get_result(job.content_hash, job.settings_key)
+            if job.content_hash
+            else None
+        )
+        operation_id = cached[0] if cached else (job.operation_id or "")
+        status = None
+        if cached is not None:
+            payload = cached[1]
+            status = OperationStatus(
+                id=operation_id,
+                done=True,
+                response=payload.get("response"),
+                raw=payload.get("operation") or {},
+            )
+        try:
+            async with self._http:
+                transcript = await client.fetch_result(operation_id, status)
+        except SpeechKitError as exc:
+            if exc.kind is ErrorKind.QUOTA:
+                await self._throttled(job, STATUS_QUOTA, exc, State.FETCHING)
+            elif exc.kind is ErrorKind.NOT_FOUND:
+                await self._poll_failed(job, exc, began)
+            elif exc.retryable:
+                await self._retry(job, State.FETCHING, str(exc), exc.retry_after)
+            else:
+                await self._fail(job, f"fetching the result failed: {exc}", began)
+            return
+        facts = job.audio
+        channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
+        record = {
+            "manifest": job.manifest_name,
+            "job_id": job.id,
+            "source": job.source,
+            "operation_id": operation_id,
+            "content_sha256": job.content_hash,
+            "settings": job.settings,
+            "audio": (
+                {
+                    "encoding": facts.encoding,
+                    "duration_s": facts.duration_s,
+                    "channels": facts.channels,
+                    "sample_rate": facts.sample_rate,
+                }
+                if facts
+                else None
+            ),
+        }
+        try:
+            written = await asyncio.to_thread(
+                results.write_job_outputs,
+                self.settings.output_root,
+                job.manifest_name,
+                job.output,
+                transcript,
+                channels,
+                record,
+            )
+        except (OSError, ValueError) as exc:
+            await self._retry(job, State.FETCHING, f"writing the results failed: {exc}", None)
+            return
+        if (
+            self.settings.delete_after_done
+            and job.object_key
+            and not job.object_key.startswith("s3://")
+            and not await self.store.object_in_use(job.object_key, job.id)
+        ):
+            try:
+                await self.storage.delete(job.object_key)
+            except StorageError as exc:
+                log.warning(
+                    "object.delete_failed", job_id=job.id, object_key=job.object_key, error=str(exc)
+                )
+        log.info(
+            "job.written",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=operation_id,
+            files=[str(p) for p in written],
+        )
+        await self._move(job, State.DONE, began, error=None)
+
+
+def _suffix(encoding: str) -> str:
+    return {"OGG_OPUS": ".ogg", "MP3": ".mp3", "LINEAR16_PCM": ".pcm"}.get(encoding, "")

@@ -1,0 +1,280 @@
+"""When to poll an operation (sans-I/O): learn how long recognition takes, poll once, on time.
+
+The physical limit is one status check per job, made the moment the job is done. We aim
+at it by polling first at ``submitted_at + r * audio_seconds`` where ``r`` (processing
+seconds per audio second, all channels) is learned per (API, model), and, for the few
+jobs not done by then, at short intervals that grow up to a cap.
+
+Why the estimator is a stochastic-approximation quantile tracker, not a window of ratios:
+every observation is censored. A job found done at its first poll was done at some time
+in ``(submitted_at, first_poll]``; we never learn how early. A windowed quantile of upper
+bounds therefore never goes below the value we poll at (if the service gets faster we
+would keep waiting too long), and a windowed quantile of midpoints halves itself whenever
+most first polls succeed, then overshoots back. What we actually want is that the first
+poll finds the job done with probability ``q`` (0.9): each first poll is a yes/no answer
+to "was the ratio <= r?", and the Robbins-Monro update of the pinball (quantile) loss,
+
+    r <- r * exp(-eta * (1 - q))   when the job's interval lies below r (done early)
+    r <- r * exp(+eta * q)          when it lies above r (the estimate was too short)
+
+has exactly that as its fixed point. It works in log space (ratios are positive and
+errors are multiplicative), compares each interval with the CURRENT estimate (so a crowd
+of stale observations from jobs submitted together cannot ratchet it without bound), and
+uses a step that starts large and decays to a floor, so it converges in a few dozen jobs
+yet keeps tracking a service whose speed drifts. When the job's lower bound (its last
+"not done" poll) lies far above the estimate, the estimate jumps up towards that bound
+(capped), since a 10x underestimate would otherwise cost many polls per job to correct.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from orchestrator.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
+
+EstimatorKey = tuple[str, str]
+"""(api, model), e.g. ("v2", "general")."""
+
+_T = TypeVar("_T")
+
+# Below one audio second a ratio is mostly the service's fixed overhead, not speed.
+_MIN_AUDIO_S = 1.0
+# Ratios are clamped to a sane range so one absurd observation cannot wreck the estimate.
+_MIN_RATIO = 1e-4
+_MAX_RATIO = 1e3
+_SERIAL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PollingPolicy:
+    """How polls are spaced once the estimated completion time has passed."""
+
+    growth: float = 1.5
+    min_interval_s: float = 1.0
+    max_interval_s: float = 120.0
+    deferred_max_interval_s: float = 1800.0
+    quantile: float = 0.9
+    # The first re-poll after a miss waits this fraction of the job's expected duration:
+    # a missed estimate is usually a small miss.
+    first_retry_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.growth < 1.0:
+            raise ValueError(f"polling growth must be >= 1, got {self.growth}")
+        if not 0 < self.min_interval_s <= self.max_interval_s <= self.deferred_max_interval_s:
+            raise ValueError(
+                "polling intervals must satisfy 0 < min_interval_s <= max_interval_s"
+                " <= deferred_max_interval_s"
+            )
+        if not 0.0 < self.quantile < 1.0:
+            raise ValueError(f"polling quantile must be in (0, 1), got {self.quantile}")
+        if self.first_retry_fraction <= 0:
+            raise ValueError("first_retry_fraction must be positive")
+
+    def max_interval_for(self, key: EstimatorKey) -> float:
+        """The interval cap for a key: longer for deferred models (they may take a day)."""
+        return self.deferred_max_interval_s if is_deferred(key[1]) else self.max_interval_s
+
+
+def is_deferred(model: str) -> bool:
+    """True for the low-priority models that may take up to 24 hours."""
+    return model in DEFERRED_MODELS or model.startswith("deferred-")
+
+
+@dataclass
+class _KeyState:
+    ratio: float
+    observations: int = 0
+    # Consecutive observations that finished before the estimate (see ``observe``).
+    early_run: int = 0
+
+
+class CompletionEstimator:
+    """Learns ``r`` (processing seconds per audio second) per (api, model), online.
+
+    ``ratio(key)`` is the current estimate of the ``quantile``-th quantile of ``r``; call
+    ``observe`` when an operation is found done. Serialisable with ``to_dict``/``from_dict``.
+    """
+
+    def __init__(
+        self,
+        *,
+        quantile: float = 0.9,
+        initial_ratio: float = PROCESSING_S_PER_AUDIO_S,
+        step: float = 1.0,
+        min_step: float = 0.25,
+        step_halflife: int = 10,
+        max_jump: float = 4.0,
+    ) -> None:
+        if not 0.0 < quantile < 1.0:
+            raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+        if not _MIN_RATIO <= initial_ratio <= _MAX_RATIO:
+            raise ValueError(f"initial_ratio must be in [{_MIN_RATIO}, {_MAX_RATIO}]")
+        if not 0 < min_step <= step or step_halflife < 1 or max_jump < 1:
+            raise ValueError("estimator step settings out of range")
+        self.quantile = quantile
+        self.initial_ratio = initial_ratio
+        self.step = step
+        self.min_step = min_step
+        self.step_halflife = step_halflife
+        self.max_jump = max_jump
+        self._states: dict[EstimatorKey, _KeyState] = {}
+
+    def ratio(self, key: EstimatorKey) -> float:
+        """The current estimate for ``key`` (the initial ratio until it has observations)."""
+        state = self._states.get(key)
+        return self.initial_ratio if state is None else state.ratio
+
+    def observations(self, key: EstimatorKey) -> int:
+        """How many finished operations have informed ``key``."""
+        state = self._states.get(key)
+        return 0 if state is None else state.observations
+
+    def keys(self) -> list[EstimatorKey]:
+        """The keys with state, sorted."""
+        return sorted(self._states)
+
+    def _eta(self, observations: int) -> float:
+        # Robbins-Monro: large steps while little is known, then a floor to keep tracking.
+        return max(self.min_step, self.step / (1.0 + observations / self.step_halflife))
+
+    def observe(
+        self,
+        key: EstimatorKey,
+        *,
+        submitted_at: float,
+        audio_s: float,
+        last_not_done_at: float | None,
+        done_at: float,
+    ) -> None:
+        """Record a finished operation: done some time in ``(last_not_done_at, done_at]``.
+
+        ``last_not_done_at`` is the last poll that found it running (None: the first poll
+        found it done, so all we know is that it finished after ``submitted_at``);
+        ``done_at`` is the poll that found it done; ``audio_s`` counts all channels.
+        """
+        audio = max(audio_s, _MIN_AUDIO_S)
+        lower_t = submitted_at if last_not_done_at is None else max(last_not_done_at, submitted_at)
+        lo = max(0.0, (lower_t - submitted_at) / audio)
+        hi = max(lo, (done_at - submitted_at) / audio)
+        state = self._states.setdefault(key, _KeyState(self.initial_ratio))
+        r = state.ratio
+        eta = self._eta(state.observations)
+        q = self.quantile
+        down = math.exp(-eta * (1.0 - q))
+        if hi <= r:
+            # A long run of early finishes is unlikely (q ** run) if r were right: the
+            # service got faster. Accelerate beyond the expected run length, since plain
+            # quantile steps go down (1 - q) / q times slower than they go up.
+            state.early_run += 1
+            new = r * down ** max(1.0, state.early_run * (1.0 - q) / 2.0)
+        elif lo >= r:
+            # The job outran the estimate: step up, and jump towards its lower bound when
+            # that is far above (bounded, so one straggler cannot dominate).
+            state.early_run = 0
+            new = max(r * math.exp(eta * q), min(lo, r * self.max_jump))
+        elif (lo + hi) / 2.0 <= r:
+            # The interval straddles the estimate: its midpoint decides the side. Such
+            # jobs were scheduled under an older estimate: weak evidence, no acceleration.
+            new = r * down
+        else:
+            state.early_run = 0
+            new = r * math.exp(eta * q)
+        state.ratio = min(_MAX_RATIO, max(_MIN_RATIO, new))
+        state.observations += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready snapshot (settings and per-key state) for the store."""
+        return {
+            "version": _SERIAL_VERSION,
+            "quantile": self.quantile,
+            "initial_ratio": self.initial_ratio,
+            "step": self.step,
+            "min_step": self.min_step,
+            "step_halflife": self.step_halflife,
+            "max_jump": self.max_jump,
+            "keys": [
+                {
+                    "api": api,
+                    "model": model,
+                    "ratio": self._states[(api, model)].ratio,
+                    "observations": self._states[(api, model)].observations,
+                    "early_run": self._states[(api, model)].early_run,
+                }
+                for api, model in self.keys()
+            ],
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, quantile: float | None = None
+    ) -> CompletionEstimator:
+        """Rebuild from ``to_dict`` output; ``quantile`` overrides the stored one (config)."""
+        if data.get("version") != _SERIAL_VERSION:
+            raise ValueError(f"unsupported estimator snapshot version {data.get('version')!r}")
+        est = cls(
+            quantile=float(data["quantile"]) if quantile is None else quantile,
+            initial_ratio=float(data["initial_ratio"]),
+            step=float(data["step"]),
+            min_step=float(data["min_step"]),
+            step_halflife=int(data["step_halflife"]),
+            max_jump=float(data["max_jump"]),
+        )
+        for entry in data.get("keys", []):
+            ratio = float(entry["ratio"])
+            if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
+                raise ValueError(f"estimator ratio out of range: {ratio!r}")
+            est._states[(str(entry["api"]), str(entry["model"]))] = _KeyState(
+                ratio=ratio,
+                observations=int(entry["observations"]),
+                early_run=int(entry.get("early_run", 0)),
+            )
+        return est
+
+
+def expected_duration(audio_s: float, estimator: CompletionEstimator, key: EstimatorKey) -> float:
+    """The estimated processing time of ``audio_s`` seconds of audio (all channels)."""
+    return estimator.ratio(key) * max(audio_s, 0.0)
+
+
+def first_poll_at(
+    submitted_at: float, audio_s: float, estimator: CompletionEstimator, key: EstimatorKey
+) -> float:
+    """The first status check: at the estimated completion time."""
+    return submitted_at + expected_duration(audio_s, estimator, key)
+
+
+def next_poll_at(
+    submitted_at: float,
+    last_poll_at: float,
+    polls_so_far: int,
+    audio_s: float,
+    estimator: CompletionEstimator,
+    key: EstimatorKey,
+    policy: PollingPolicy,
+) -> float:
+    """The next status check after ``polls_so_far`` (>= 1) polls found the job running.
+
+    Intervals start at a fraction of the expected duration (at least ``min_interval_s``)
+    and grow by ``growth`` per poll up to the cap for the model. If the estimate has since
+    grown past the last poll (it learned the service is slower), wait for it instead.
+    """
+    expected = expected_duration(audio_s, estimator, key)
+    first = max(policy.min_interval_s, policy.first_retry_fraction * expected)
+    cap = policy.max_interval_for(key)
+    # Exponent capped: beyond it the interval is at the cap anyway; avoids overflow.
+    exponent = min(max(0, polls_so_far - 1), 200)
+    interval = min(cap, max(policy.min_interval_s, first * policy.growth**exponent))
+    return max(last_poll_at + interval, submitted_at + expected)
+
+
+def order_due(polls: Iterable[tuple[float, _T]], now: float, budget: int) -> list[_T]:
+    """The jobs to poll now, at most ``budget``, earliest-due first (ties keep input order)."""
+    if budget <= 0:
+        return []
+    due = [(due_at, i, job) for i, (due_at, job) in enumerate(polls) if due_at <= now]
+    due.sort(key=lambda item: (item[0], item[1]))
+    return [job for _, _, job in due[:budget]]

@@ -1,0 +1,69 @@
+"""The report written beside a manifest's results when all its jobs have ended."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.audio import billable_seconds
+from orchestrator.jobs import Job, State
+from orchestrator.store.base import ManifestStatus
+
+
+def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> dict[str, Any]:
+    """Counts, every failure with its reason, audio hours and billable units (pure)."""
+    counts = Counter(job.state.value for job in jobs)
+    audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
+    billable = sum(
+        billable_seconds(job.audio.duration_s, job.audio.channels)
+        for job in jobs
+        if job.audio and job.state is State.DONE and job.audio.duration_s > 0
+    )
+    failures = [
+        {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}
+        for job in jobs
+        if job.state in (State.FAILED, State.CANCELLED)
+    ]
+    return {
+        "manifest": manifest.name,
+        "manifest_id": manifest.id,
+        "started_at": manifest.created_at,
+        "finished_at": now,
+        "elapsed_s": round(now - manifest.created_at, 3),
+        "jobs": len(jobs),
+        "counts": dict(sorted(counts.items())),
+        "audio_hours": round(audio_s / 3600.0, 6),
+        "billable_units": round(billable, 3),
+        "billable_hours": round(billable / 3600.0, 6),
+        "submissions": sum(job.submissions for job in jobs),
+        "status_checks": sum(job.polls for job in jobs),
+        "failures": failures,
+        "results": [
+            {"source": job.source, "output": job.output, "operation_id": job.operation_id}
+            for job in jobs
+            if job.state is State.DONE
+        ],
+    }
+
+
+def render_report_json(report: dict[str, Any]) -> str:
+    """The report as indented JSON."""
+    return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_report_text(report: dict[str, Any]) -> str:
+    """The report for a person to read."""
+    counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items())
+    lines = [
+        f"manifest {report['manifest']}: {report['jobs']} jobs ({counts})",
+        f"audio: {report['audio_hours']:.4f} h (all channels); billable units: "
+        f"{report['billable_units']:.0f} ({report['billable_hours']:.4f} h)",
+        f"requests: {report['submissions']} submissions, {report['status_checks']} status checks",
+        f"elapsed: {report['elapsed_s']:.1f} s",
+    ]
+    if report["failures"]:
+        lines.append("failures:")
+        lines.extend(f"  {f['source']}: {f['reason']}" for f in report["failures"])
+    return "\n".join(lines) + "\n"

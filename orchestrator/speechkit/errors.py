@@ -1,0 +1,212 @@
+"""SpeechKit errors and their classification: what the pipeline may retry and what it may not."""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+
+from orchestrator.logs import redact_text
+
+# Long bodies (an HTML page from a proxy) are cut: the message must stay one readable line.
+_MAX_MESSAGE_CHARS = 500
+
+
+class ErrorKind(enum.Enum):
+    """What the caller should do about an error."""
+
+    RETRYABLE = "retryable"  # 5xx, 408, timeouts, connection resets: back off and try again
+    QUOTA = "quota"  # 429: pause this quota for retry_after (or a backoff)
+    PERMANENT = "permanent"  # 400, 403, a failed operation: fail the job with the message
+    AUTH = "auth"  # 401: the credential is wrong; nothing will work until it is fixed
+    NOT_FOUND = "not_found"  # 404: for an operation, its results expired (or never existed)
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same request may succeed later without any change."""
+        return self in (ErrorKind.RETRYABLE, ErrorKind.QUOTA)
+
+
+class SpeechKitError(Exception):
+    """An error from a SpeechKit API or from the connection to it.
+
+    ``message`` is the service's own message (or a description of the transport failure);
+    nothing from the request headers is ever part of it.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        http_status: int | None = None,
+        grpc_code: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.message = message
+        self.http_status = http_status
+        self.grpc_code = grpc_code
+        self.retry_after = retry_after
+        self.request_id = request_id
+        super().__init__(str(self))
+
+    @property
+    def retryable(self) -> bool:
+        """True for RETRYABLE and QUOTA errors."""
+        return self.kind.retryable
+
+    def __str__(self) -> str:
+        parts = [self.kind.value]
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.grpc_code is not None:
+            parts.append(f"code {self.grpc_code}")
+        text = f"{' '.join(parts)}: {self.message}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return f"SpeechKitError({self!s})"
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    # A plain dict is case-sensitive; aiohttp's CIMultiDict is not.
+    lowered = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lowered:
+            return val
+    return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE_CHARS:
+        text = text[:_MAX_MESSAGE_CHARS] + "..."
+    # A service may echo a query string (asr_xml takes its key there): never pass it on.
+    return redact_text(text)
+
+
+def _parse_body(body: Any) -> tuple[int | None, str | None]:
+    """The gRPC code and message of an error body, if it has that shape."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body) if body.strip() else None
+        except ValueError:
+            return None, _clean(body) or None
+    if isinstance(body, Mapping):
+        code = body.get("code")
+        message = body.get("message")
+        grpc_code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        if isinstance(message, str) and message:
+            return grpc_code, _clean(message)
+        return grpc_code, None
+    return None, None
+
+
+def kind_for_status(status: int) -> ErrorKind:
+    """The error kind an HTTP status means."""
+    if status == 401:
+        return ErrorKind.AUTH
+    if status == 404:
+        return ErrorKind.NOT_FOUND
+    if status == 429:
+        return ErrorKind.QUOTA
+    if status == 408 or status >= 500:
+        return ErrorKind.RETRYABLE
+    return ErrorKind.PERMANENT
+
+
+def classify(status: int, body: Any, headers: Mapping[str, str] | None = None) -> SpeechKitError:
+    """Turn a non-success HTTP answer into a SpeechKitError.
+
+    ``body`` is the parsed JSON, the raw text or bytes, or None. Only Retry-After and
+    x-request-id are read from ``headers``; no header value ever reaches the message.
+    """
+    grpc_code, message = _parse_body(body)
+    kind = kind_for_status(status)
+    retry_after = parse_retry_after(_header(headers, "Retry-After")) if kind.retryable else None
+    return SpeechKitError(
+        kind,
+        message or f"HTTP {status} without an error message",
+        http_status=status,
+        grpc_code=grpc_code,
+        retry_after=retry_after,
+        request_id=_header(headers, "x-request-id"),
+    )
+
+
+def operation_error(
+    code: int | None, message: str | None, *, request_id: str | None = None
+) -> SpeechKitError:
+    """The error of an operation that finished with ``error``: permanent, the service's message."""
+    return SpeechKitError(
+        ErrorKind.PERMANENT,
+        _clean(message) if message else f"operation failed with code {code}",
+        grpc_code=code,
+        request_id=request_id,
+    )
+
+
+# What a dropped connection, a reset or a timeout looks like from aiohttp.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def from_transport_error(exc: BaseException, what: str = "request") -> SpeechKitError:
+    """Wrap a connection-level failure (timeout, reset, refused) into a SpeechKitError."""
+    if isinstance(exc, aiohttp.InvalidURL):
+        # A URL that cannot be parsed will not parse tomorrow either.
+        return SpeechKitError(ErrorKind.PERMANENT, f"{what}: invalid URL")
+    if isinstance(exc, TimeoutError):
+        detail = "timed out"
+    else:
+        text = str(exc)
+        detail = f"{type(exc).__name__}: {_clean(text)}" if text else type(exc).__name__
+    return SpeechKitError(ErrorKind.RETRYABLE, f"{what}: {detail}")
+
+
+@contextmanager
+def transport_errors(what: str = "request") -> Iterator[None]:
+    """Re-raise timeouts, resets and connection failures inside the block as RETRYABLE errors."""
+    try:
+        yield
+    except SpeechKitError:
+        raise
+    except TRANSPORT_ERRORS as exc:
+        raise from_transport_error(exc, what) from exc

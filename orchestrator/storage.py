@@ -1,0 +1,468 @@
+"""Object storage (S3-compatible): content-addressed uploads, single or multipart, and cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import math
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from contextlib import AsyncExitStack, aclosing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import aioboto3
+import aiohttp
+from aiobotocore.config import AioConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
+
+from orchestrator.logs import redact_text
+
+MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (every part but the last)
+MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
+READ_CHUNK_BYTES = 1024 * 1024
+SHA256_METADATA = "sha256"  # user metadata key: x-amz-meta-sha256
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# S3 error codes that mean "the server is busy or broken", not "your request is wrong".
+_RETRYABLE_CODES = frozenset(
+    {
+        "InternalError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequests",
+    }
+)
+
+Progress = Callable[[int], None]
+
+
+class StorageErrorKind(enum.Enum):
+    """Whether a storage failure may go away by itself."""
+
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+class StorageError(Exception):
+    """A failed storage operation; the message never contains credentials."""
+
+    def __init__(self, kind: StorageErrorKind, message: str, code: str | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.code = code
+        super().__init__(f"{kind.value}: {message}")
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying again later may succeed."""
+        return self.kind is StorageErrorKind.RETRYABLE
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What HEAD says about an object."""
+
+    key: str
+    size: int
+    sha256: str | None  # our metadata; None for an object we did not upload
+
+
+class UploadSource(Protocol):
+    """A byte range of a local file (audio.AudioInfo has this shape)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def data_offset(self) -> int: ...
+    @property
+    def data_length(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """A byte range of a local file, for callers without an AudioInfo."""
+
+    path: Path
+    data_offset: int
+    data_length: int
+
+
+def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
+    """The key of some audio content: the same bytes always land at the same key."""
+    if not _HEX64.fullmatch(content_hash):
+        raise ValueError("content_hash must be a lowercase sha256 hex digest")
+    if suffix and not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix):
+        raise ValueError(f"suffix {suffix!r} must look like '.ogg'")
+    prefix = prefix.strip("/")
+    name = f"{content_hash}{suffix}"
+    return f"{prefix}/{name}" if prefix else name
+
+
+def iter_file_range(
+    path: Path, offset: int, length: int, chunk: int
+) -> Generator[bytes, None, None]:
+    """The bytes [offset, offset + length) of a file, ``chunk`` bytes at a time (blocking)."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        left = length
+        while left > 0:
+            data = fh.read(min(chunk, left))
+            if not data:
+                raise StorageError(
+                    StorageErrorKind.PERMANENT,
+                    f"{path}: the file ended {left} bytes early (did it change?)",
+                )
+            left -= len(data)
+            yield data
+
+
+async def _aiter(chunks: AsyncIterator[bytes] | Iterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """Iterate either kind; a blocking iterator (a file) is advanced in a worker thread."""
+    if isinstance(chunks, AsyncIterator):
+        async for data in chunks:
+            yield data
+        return
+    end = object()
+    while True:
+        item: Any = await asyncio.to_thread(next, chunks, end)
+        if item is end:
+            return
+        yield item
+
+
+async def _parts(chunks: AsyncIterator[bytes], part_size: int) -> AsyncGenerator[bytes, None]:
+    """Re-cut a stream into parts of exactly ``part_size`` bytes (the last one shorter)."""
+    buffer = bytearray()
+    async for data in chunks:
+        buffer += data
+        while len(buffer) >= part_size:
+            yield bytes(buffer[:part_size])
+            del buffer[:part_size]
+    if buffer:
+        yield bytes(buffer)
+
+
+class ObjectStorage:
+    """One S3 client for the daemon's lifetime: ``async with ObjectStorage(...) as s:``.
+
+    Objects are addressed path-style (``{public_url_base}/{bucket}/{key}``), as SpeechKit
+    fetches them. ``attempts`` bounds botocore's own quick retries of one request.
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        bucket: str,
+        access_key_id: str,
+        secret_access_key: str,
+        public_url_base: str,
+        multipart_threshold: int = 64 * 1024 * 1024,
+        multipart_chunk: int = 16 * 1024 * 1024,
+        *,
+        attempts: int = 3,
+    ) -> None:
+        if multipart_chunk < MIN_PART_BYTES:
+            raise ValueError(f"multipart_chunk must be at least {MIN_PART_BYTES} bytes")
+        self.bucket = bucket
+        self.public_url_base = public_url_base.rstrip("/")
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunk = multipart_chunk
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._access_key_id = access_key_id
+        self._secret_access_key = secret_access_key
+        self._attempts = attempts
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+
+    async def __aenter__(self) -> ObjectStorage:
+        session = aioboto3.Session(
+            aws_access_key_id=self._access_key_id,
+            aws_secret_access_key=self._secret_access_key,
+            region_name=self._region,
+        )
+        config = AioConfig(
+            s3={"addressing_style": "path"},
+            # Our pipeline retries with its own backoff; botocore's should stay short.
+            retries={"max_attempts": self._attempts, "mode": "standard"},
+            # Newer botocore adds CRC checksums that S3-compatible stores may reject.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=30,
+            read_timeout=120,
+        )
+        stack = AsyncExitStack()
+        try:
+            self._client = await stack.enter_async_context(
+                session.client("s3", endpoint_url=self._endpoint_url, config=config)
+            )
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    # -- naming ------------------------------------------------------------------------
+
+    @staticmethod
+    def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
+        """The content-addressed key (see the module-level ``object_key``)."""
+        return object_key(prefix, content_hash, suffix)
+
+    def object_uri(self, key: str) -> str:
+        """The link SpeechKit fetches the object from (path style)."""
+        return f"{self.public_url_base}/{self.bucket}/{key}"
+
+    # -- operations --------------------------------------------------------------------
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        """Size and sha256 metadata of an object, or None if there is none."""
+        try:
+            answer = await self._s3().head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return None
+            raise self._wrap(exc, "head", key) from exc
+        except Exception as exc:
+            raise self._wrap(exc, "head", key) from exc
+        metadata = answer.get("Metadata") or {}
+        sha = metadata.get(SHA256_METADATA)
+        return ObjectInfo(key=key, size=int(answer["ContentLength"]), sha256=sha)
+
+    async def delete(self, key: str) -> None:
+        """Delete an object; deleting a missing object is not an error."""
+        try:
+            await self._s3().delete_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            raise self._wrap(exc, "delete", key) from exc
+
+    async def ensure_uploaded(
+        self, key: str, source: UploadSource, sha256: str, on_progress: Progress | None = None
+    ) -> bool:
+        """Upload a file range unless an object with the same size and sha256 is there already.
+
+        Returns True when it uploaded, False when the object was already in place.
+        """
+        info = await self.head(key)
+        if info is not None and info.size == source.data_length and info.sha256 == sha256:
+            return False
+        chunks = iter_file_range(
+            source.path, source.data_offset, source.data_length, READ_CHUNK_BYTES
+        )
+        try:
+            await self.upload(key, chunks, source.data_length, sha256, on_progress)
+        finally:
+            # A cancelled read may still be running in its thread; then GC closes the file.
+            with suppress(ValueError):
+                chunks.close()
+        return True
+
+    async def upload(
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes] | Iterator[bytes],
+        size: int,
+        sha256: str,
+        on_progress: Progress | None = None,
+    ) -> None:
+        """Store ``size`` bytes under ``key`` with their sha256 as metadata.
+
+        One PUT below the multipart threshold, a multipart upload above it (aborted on
+        any failure). The bytes are checked against ``size`` and ``sha256`` before the
+        object becomes visible, so a content-addressed key never holds other content.
+        """
+        async with aclosing(_aiter(chunks)) as stream:
+            if size < self.multipart_threshold:
+                await self._put(key, stream, size, sha256, on_progress)
+            else:
+                await self._multipart(key, stream, size, sha256, on_progress)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("ObjectStorage is used outside 'async with'")
+        return self._client
+
+    def _check(self, key: str, got_size: int, size: int, digest: str, sha256: str) -> None:
+        if got_size != size:
+            raise StorageError(
+                StorageErrorKind.PERMANENT,
+                f"upload {key}: got {got_size} bytes, expected {size} (did the file change?)",
+            )
+        if digest != sha256:
+            raise StorageError(
+                StorageErrorKind.PERMANENT,
+                f"upload {key}: content sha256 {digest} differs from the expected {sha256}",
+            )
+
+    async def _put(
+        self,
+        key: str,
+        stream: AsyncIterator[bytes],
+        size: int,
+        sha256: str,
+        on_progress: Progress | None,
+    ) -> None:
+        # Below the threshold the body is small enough to hold: a PUT needs it whole.
+        body = bytearray()
+        try:
+            async for data in stream:
+                body += data
+                if len(body) > size:
+                    break
+        except Exception as exc:
+            raise self._wrap(exc, "upload", key) from exc
+        digest = await asyncio.to_thread(lambda: hashlib.sha256(body).hexdigest())
+        self._check(key, len(body), size, digest, sha256)
+        try:
+            await self._s3().put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=bytes(body),
+                ContentLength=size,
+                ContentType="application/octet-stream",
+                Metadata={SHA256_METADATA: sha256},
+            )
+        except Exception as exc:
+            raise self._wrap(exc, "upload", key) from exc
+        if on_progress is not None:
+            on_progress(size)
+
+    async def _multipart(
+        self,
+        key: str,
+        stream: AsyncIterator[bytes],
+        size: int,
+        sha256: str,
+        on_progress: Progress | None,
+    ) -> None:
+        part_size = max(self.multipart_chunk, math.ceil(size / MAX_PARTS))
+        s3 = self._s3()
+        try:
+            created = await s3.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ContentType="application/octet-stream",
+                Metadata={SHA256_METADATA: sha256},
+            )
+        except Exception as exc:
+            raise self._wrap(exc, "upload", key) from exc
+        upload_id = created["UploadId"]
+        try:
+            hasher = hashlib.sha256()
+            done = 0
+            parts: list[dict[str, Any]] = []
+            async with aclosing(_parts(stream, part_size)) as cut:
+                async for part in cut:
+                    await asyncio.to_thread(hasher.update, part)
+                    done += len(part)
+                    if done > size:
+                        break
+                    answer = await s3.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=len(parts) + 1,
+                        Body=part,
+                        ContentLength=len(part),
+                    )
+                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                    if on_progress is not None:
+                        on_progress(done)
+            self._check(key, done, size, hasher.hexdigest(), sha256)
+            await s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException as exc:
+            # Parts of an unfinished upload are billed until aborted: never leave them.
+            await self._abort(key, upload_id)
+            if isinstance(exc, StorageError) or not isinstance(exc, Exception):
+                raise
+            raise self._wrap(exc, "upload", key) from exc
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        # The original failure is the one worth reporting, not a failed clean-up.
+        with suppress(Exception):
+            await asyncio.shield(
+                self._s3().abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            )
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._secret_access_key, self._access_key_id):
+            if secret:
+                text = text.replace(secret, "***")
+        return redact_text(text)
+
+    def _wrap(self, exc: BaseException, action: str, key: str) -> StorageError:
+        """A StorageError for a botocore/aiohttp failure, without credentials in the text."""
+        where = f"{action} s3://{self.bucket}/{key}"
+        if isinstance(exc, StorageError):
+            return exc
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or _status(exc) or "error")
+            message = str(error.get("Message") or "")
+            status = _status(exc)
+            retryable = code in _RETRYABLE_CODES or (status is not None and status >= 500)
+            text = f"{where}: {code}" + (f": {message}" if message else "")
+            return StorageError(
+                StorageErrorKind.RETRYABLE if retryable else StorageErrorKind.PERMANENT,
+                self._scrub(text),
+                code,
+            )
+        transient = (
+            EndpointConnectionError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            ReadTimeoutError,
+            HTTPClientError,
+            aiohttp.ClientError,
+            TimeoutError,
+            ConnectionError,
+        )
+        if isinstance(exc, transient):
+            detail = str(exc) or type(exc).__name__
+            return StorageError(StorageErrorKind.RETRYABLE, self._scrub(f"{where}: {detail}"))
+        if isinstance(exc, BotoCoreError | OSError):
+            detail = str(exc) or type(exc).__name__
+            return StorageError(StorageErrorKind.PERMANENT, self._scrub(f"{where}: {detail}"))
+        return StorageError(
+            StorageErrorKind.PERMANENT, self._scrub(f"{where}: {type(exc).__name__}: {exc}")
+        )
+
+
+def _status(exc: ClientError) -> int | None:
+    meta = exc.response.get("ResponseMetadata", {})
+    status = meta.get("HTTPStatusCode")
+    return status if isinstance(status, int) else None

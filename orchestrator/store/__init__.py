@@ -1,0 +1,24 @@
+"""The state store: every fact about manifests, jobs and quotas lives here, not in memory."""
+
+from __future__ import annotations
+
+from orchestrator.store.base import (
+    JobUpdate,
+    ManifestConflict,
+    ManifestStatus,
+    NewJob,
+    Store,
+    StoreError,
+)
+from orchestrator.store.sqlite import SQLiteStore, StoreLocked
+
+__all__ = [
+    "JobUpdate",
+    "ManifestConflict",
+    "ManifestStatus",
+    "NewJob",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+]

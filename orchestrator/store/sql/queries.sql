@@ -1,0 +1,141 @@
+-- Named queries of the SQLite store. Each starts with a "-- name:" line.
+
+-- name: insert_manifest
+INSERT INTO manifests (name, path, digest, state, created_at)
+VALUES (:name, :path, :digest, 'active', :now)
+RETURNING id;
+
+-- name: manifest_by_digest
+SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LIMIT 1;
+
+-- name: active_manifest_by_name
+SELECT id FROM manifests WHERE name = :name AND state = 'active';
+
+-- name: insert_job
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, state,
+                  next_action_at, created_at, updated_at)
+VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, 'queued',
+        :now, :now, :now);
+
+-- name: select_due
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.state IN (SELECT value FROM json_each(:states))
+  AND jobs.next_action_at <= :now
+  AND (jobs.lease_until IS NULL OR jobs.lease_until < :now)
+ORDER BY jobs.priority DESC, jobs.next_action_at, jobs.id
+LIMIT :limit;
+
+-- name: lease_job
+UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = :id;
+
+-- name: next_due
+SELECT MIN(next_action_at) FROM jobs
+WHERE state IN (SELECT value FROM json_each(:states))
+  AND (lease_until IS NULL OR lease_until < :now);
+
+-- name: count_states
+SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(:states));
+
+-- name: job_by_id
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id WHERE jobs.id = :id;
+
+-- name: find_leader
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.content_hash = :content_hash AND jobs.settings_key = :settings_key
+  AND jobs.id != :id AND jobs.leader_id IS NULL
+  AND jobs.state IN ('uploading', 'uploaded', 'submitting', 'running', 'fetching')
+ORDER BY jobs.id LIMIT 1;
+
+-- name: release_followers
+UPDATE jobs SET state = :state, leader_id = NULL, next_action_at = :now, updated_at = :now,
+                attempts = 0
+WHERE leader_id = :leader_id AND state = 'waiting';
+
+-- name: get_result
+SELECT operation_id, response FROM results
+WHERE content_hash = :content_hash AND settings_key = :settings_key;
+
+-- name: put_result
+INSERT INTO results (content_hash, settings_key, operation_id, response, created_at)
+VALUES (:content_hash, :settings_key, :operation_id, :response, :now)
+ON CONFLICT (content_hash, settings_key) DO UPDATE
+SET operation_id = excluded.operation_id, response = excluded.response,
+    created_at = excluded.created_at;
+
+-- name: spend_quota
+INSERT INTO quota_ledger (quota, spent_at) VALUES (:quota, :now);
+
+-- name: quota_spent
+SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
+
+-- name: prune_quota
+DELETE FROM quota_ledger WHERE spent_at <= :before;
+
+-- name: set_pause
+INSERT INTO quota_pauses (quota, until) VALUES (:quota, :until)
+ON CONFLICT (quota) DO UPDATE SET until = MAX(until, excluded.until);
+
+-- name: get_pause
+SELECT until FROM quota_pauses WHERE quota = :quota;
+
+-- name: clear_leases
+UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL;
+
+-- name: manifest_counts
+SELECT manifests.id, manifests.name, manifests.path, manifests.state, manifests.created_at,
+       manifests.finished_at, manifests.report_path, jobs.state AS job_state, COUNT(jobs.id) AS n
+FROM manifests LEFT JOIN jobs ON jobs.manifest_id = manifests.id
+GROUP BY manifests.id, jobs.state
+ORDER BY manifests.id;
+
+-- name: manifest_jobs
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.manifest_id = :manifest_id ORDER BY jobs.id;
+
+-- name: unfinished_manifests_without_active_jobs
+SELECT manifests.id FROM manifests
+WHERE manifests.state = 'active'
+  AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.manifest_id = manifests.id
+                  AND jobs.state NOT IN ('done', 'failed', 'cancelled'));
+
+-- name: finish_manifest
+UPDATE manifests SET state = 'finished', finished_at = :now, report_path = :report_path,
+                     path = :path
+WHERE id = :id;
+
+-- name: reopen_manifest
+UPDATE manifests SET state = 'active', finished_at = NULL WHERE id = :id;
+
+-- name: latest_manifest_by_name
+SELECT id, state FROM manifests WHERE name = :name ORDER BY id DESC LIMIT 1;
+
+-- name: retry_jobs
+UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
+                updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
+                lease_owner = NULL, lease_until = NULL
+WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
+
+-- name: cancel_jobs
+UPDATE jobs SET state = 'cancelled', error = 'cancelled by the operator', updated_at = :now,
+                finished_at = :now
+WHERE manifest_id = :manifest_id AND state NOT IN ('done', 'failed', 'cancelled');
+
+-- name: counts_by_state
+SELECT state, COUNT(*) FROM jobs GROUP BY state;
+
+-- name: kv_get
+SELECT value FROM kv WHERE key = :key;
+
+-- name: kv_set
+INSERT INTO kv (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: object_in_use
+SELECT 1 FROM jobs
+WHERE object_key = :object_key AND id != :id
+  AND state IN ('uploading', 'uploaded', 'submitting', 'running')
+LIMIT 1;

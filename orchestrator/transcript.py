@@ -1,0 +1,43 @@
+"""The normalised transcript: one shape for every API (v2, v3, asr_xml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its times in seconds from the start of the audio."""
+
+    text: str
+    start: float
+    end: float
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One recognised phrase (a v2 chunk, a v3 final) on one channel."""
+
+    channel: int
+    text: str
+    start: float
+    end: float
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Everything recognised in one audio file, utterances in time order per channel.
+
+    ``raw`` keeps the service's own response so that nothing it said is lost.
+    """
+
+    channels: tuple[int, ...]
+    utterances: tuple[Utterance, ...]
+    raw: Any = field(default=None, compare=False)
+
+    def channel_text(self, channel: int) -> str:
+        """The text of one channel, utterances joined by newlines."""
+        return "\n".join(u.text for u in self.utterances if u.channel == channel and u.text)

@@ -1,0 +1,133 @@
+"""The status server on loopback: ``/healthz``, ``/metrics`` (Prometheus) and ``/status`` (JSON).
+
+It has no authentication, so it refuses to listen beyond loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from orchestrator.logs import get_logger
+from orchestrator.metrics import DaemonMetrics
+
+_log = get_logger()
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Scrapes are quick; on stop, an in-flight request gets this long before it is cut.
+_SHUTDOWN_TIMEOUT_S = 2.0
+
+
+class StatusServerError(Exception):
+    """The status server cannot start as configured (address not allowed, port taken)."""
+
+
+async def _is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback address."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    return bool(addresses) and all(address.is_loopback for address in addresses)
+
+
+class StatusServer:
+    """An aiohttp server answering ``/healthz``, ``/metrics`` and ``/status``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        health: Callable[[], Awaitable[bool]],
+        status: Callable[[], Awaitable[dict[str, Any]]],
+        metrics: DaemonMetrics,
+        *,
+        allow_non_loopback: bool = False,
+        refresh: Callable[[], Awaitable[None]] | None = None,
+        health_timeout_s: float = 5.0,
+    ) -> None:
+        """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job counts)."""
+        self.host = host
+        self.port = port
+        self._health = health
+        self._status = status
+        self._metrics = metrics
+        self._allow_non_loopback = allow_non_loopback
+        self._refresh = refresh
+        self._health_timeout_s = health_timeout_s
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> tuple[str, int]:
+        """Listen and return the actual ``(host, port)`` (port 0 picks a free one)."""
+        if self._runner is not None:
+            raise RuntimeError("the status server is already running")
+        if not self._allow_non_loopback and not await _is_loopback(self.host):
+            raise StatusServerError(
+                f"status.listen_host: {self.host!r} is not a loopback address; the status "
+                "server has no authentication, so use 127.0.0.1, ::1 or localhost"
+            )
+        app = web.Application()
+        app.router.add_get("/healthz", self._handle_healthz)
+        app.router.add_get("/metrics", self._handle_metrics)
+        app.router.add_get("/status", self._handle_status)
+        # Scrapes every few seconds would drown the journal: no access log.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StatusServerError(
+                f"status.listen_port: cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            ) from exc
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        _log.info("status_server.started", host=host, port=port)
+        return str(host), int(port)
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections; a no-op when not running."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _handle_healthz(self, _request: web.Request) -> web.Response:
+        try:
+            healthy = await asyncio.wait_for(self._health(), self._health_timeout_s)
+        except Exception as exc:
+            # The reason goes to the log only: the answer is for a probe, not a person.
+            _log.warning("status_server.health_check_failed", error=f"{type(exc).__name__}: {exc}")
+            healthy = False
+        if healthy:
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "unavailable"}, status=503)
+
+    async def _handle_metrics(self, _request: web.Request) -> web.Response:
+        if self._refresh is not None:
+            try:
+                await self._refresh()
+            except Exception as exc:
+                # Stale figures beat no figures: the scrape goes on with what is known.
+                _log.warning("status_server.refresh_failed", error=f"{type(exc).__name__}: {exc}")
+        return web.Response(
+            body=self._metrics.render().encode(),
+            headers={"Content-Type": METRICS_CONTENT_TYPE},
+        )
+
+    async def _handle_status(self, _request: web.Request) -> web.Response:
+        payload = await self._status()
+        return web.json_response(
+            payload, dumps=functools.partial(json.dumps, default=str, ensure_ascii=False)
+        )

@@ -1,0 +1,59 @@
+"""Fixtures of the emulator tests: audio in the moto bucket, a running emulator, a session."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from orchestrator.emulator import RunningEmulator
+from tests.conftest import S3Server
+from tests.emulator.helpers import MONO_MP3, STEREO_OGG, sine_lpcm
+from tests.support.emulator import emulator, object_uri
+
+
+def _wav(pcm: bytes, rate: int, channels: int) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def audio(s3_server: S3Server, s3_bucket: str) -> dict[str, str]:
+    """Sample objects in a fresh bucket, by name -> storage link."""
+    objects = {
+        "stereo.ogg": STEREO_OGG.read_bytes(),
+        "mono.mp3": MONO_MP3.read_bytes(),
+        # 1 s of 16 kHz stereo raw LPCM.
+        "stereo16k.raw": sine_lpcm(1.0, 16000, 2),
+        # 60 s of 8 kHz mono silence: long enough for numbers and the "profane" word.
+        "long8k.raw": bytes(60 * 8000 * 2),
+        "odd.raw": b"\x01\x02\x03",
+        "tone.wav": _wav(sine_lpcm(0.5, 16000, 1), 16000, 1),
+        "empty.ogg": b"",
+    }
+    client = s3_server.client()
+    for key, data in objects.items():
+        client.put_object(Bucket=s3_bucket, Key=key, Body=data)  # type: ignore[attr-defined]
+    return {key: object_uri(s3_bucket, key) for key in objects}
+
+
+@pytest.fixture
+async def emu(s3_server: S3Server) -> AsyncIterator[RunningEmulator]:
+    """An emulator with the test defaults (fast clock, no faults)."""
+    async with emulator(s3_server) as running:
+        yield running
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session, closed after the test."""
+    async with aiohttp.ClientSession() as client:
+        yield client

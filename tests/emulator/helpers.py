@@ -1,0 +1,78 @@
+"""Requests and audio the emulator tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from orchestrator.constants import OPERATION_PATH, V2_SUBMIT_PATH
+from tests.support.emulator import AUTH_HEADERS
+
+DATA = Path(__file__).parent / "data"
+STEREO_OGG = DATA / "stereo-3s.ogg"  # Ogg Opus, 3.0 s, 2 channels
+MONO_MP3 = DATA / "mono-2s.mp3"  # MP3, about 2.09 s, 1 channel
+WAIT_S = 20.0
+
+
+def sine_lpcm(seconds: float, rate: int, channels: int, freq: float = 440.0) -> bytes:
+    """Raw 16-bit little-endian LPCM (no header): a sine on every channel."""
+    frames = int(seconds * rate)
+    samples = [int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(frames)]
+    return b"".join(struct.pack("<" + "h" * channels, *([s] * channels)) for s in samples)
+
+
+def v2_body(uri: str, **spec: Any) -> dict[str, Any]:
+    """A v2 request body as the documentation shows it."""
+    return {"config": {"specification": spec}, "audio": {"uri": uri}}
+
+
+def op_url(base: str, operation_id: str) -> str:
+    """URL of GET /operations/{id}."""
+    return base + OPERATION_PATH.format(operation_id=operation_id)
+
+
+async def submit(session: aiohttp.ClientSession, base: str, body: Any) -> dict[str, Any]:
+    """POST a v2 submission that must be accepted; the Operation."""
+    async with session.post(base + V2_SUBMIT_PATH, json=body, headers=AUTH_HEADERS) as answer:
+        payload: dict[str, Any] = await answer.json()
+        assert answer.status == 200, payload
+        return payload
+
+
+async def wait_done(session: aiohttp.ClientSession, base: str, operation_id: str) -> dict[str, Any]:
+    """Poll GET /operations/{id} until done (or fail after WAIT_S)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        async with session.get(op_url(base, operation_id), headers=AUTH_HEADERS) as answer:
+            payload: dict[str, Any] = await answer.json()
+            assert answer.status == 200, payload
+        if payload["done"]:
+            return payload
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"operation {operation_id} not done after {WAIT_S} s")
+
+
+async def recognize(session: aiohttp.ClientSession, base: str, body: Any) -> dict[str, Any]:
+    """Submit and wait: the finished Operation."""
+    operation = await submit(session, base, body)
+    return await wait_done(session, base, operation["id"])
+
+
+def seconds(duration: str) -> float:
+    """A protobuf Duration string ("0.879999999s") as seconds."""
+    assert duration.endswith("s"), duration
+    return float(duration[:-1])
+
+
+def texts(operation: dict[str, Any]) -> dict[str, list[str]]:
+    """The chunk texts of a finished v2 operation, per channelTag."""
+    result: dict[str, list[str]] = {}
+    for chunk in operation["response"].get("chunks", []):
+        result.setdefault(chunk["channelTag"], []).append(chunk["alternatives"][0]["text"])
+    return result

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: ready-made real components (the SpeechKit emulator, ...)."""

@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import Config, Secret, config_from_mapping, load_config
+from orchestrator.errors import Problem, UserInputError
+from orchestrator.logs import redact_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path, env: dict[str, str] | None = None) -> list[Problem]:
+    with pytest.raises(UserInputError) as info:
+        load_config(path, env=env or {})
+    return info.value.problems
+
+
+def one(found: list[Problem]) -> Problem:
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_example_config_loads_with_every_default(tmp_path: Path) -> None:
+    env = {
+        "SPEECHKIT_API_KEY": "example-api-key-1",
+        "S3_ACCESS_KEY_ID": "example-key-id",
+        "S3_SECRET_ACCESS_KEY": "example-secret",
+    }
+    config = load_config(ROOT / "config.example.yaml", env=env)
+    defaults = config_from_mapping({"storage": {"bucket": "my-speechkit-audio"}}, base_dir=ROOT)
+    # The example documents the defaults: apart from credentials they must be the same.
+    assert config.quotas == defaults.quotas
+    assert config.concurrency == defaults.concurrency
+    assert config.retry == defaults.retry
+    assert config.polling == defaults.polling
+    assert config.logging == defaults.logging
+    assert config.status == defaults.status
+    assert config.service == defaults.service
+    assert config.paths == defaults.paths
+    assert config.speechkit.transcribe_url == defaults.speechkit.transcribe_url
+    assert config.storage.public_url_base == defaults.storage.public_url_base
+    assert config.speechkit.auth_header() == {"Authorization": "Api-Key example-api-key-1"}
+    assert config.storage.secret_access_key == Secret("example-secret")
+
+
+def test_minimal_config_and_relative_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  bucket: audio\npaths:\n  output: out/here\n")
+    config = load_config(path, env={})
+    assert isinstance(config, Config)
+    assert config.storage.bucket == "audio"
+    assert config.paths.output == tmp_path.resolve() / "out" / "here"
+    assert config.paths.state_file == tmp_path.resolve() / "state" / "orchestrator.sqlite3"
+    assert config.quotas.submissions == 500
+    assert config.speechkit.api_key is None
+    with pytest.raises(UserInputError):
+        config.speechkit.auth_header()
+
+
+def test_inline_secret_is_rejected_without_echo(tmp_path: Path) -> None:
+    path = write(tmp_path, "speechkit:\n  api_key: AQVNtopsecret\nstorage:\n  bucket: audio\n")
+    p = one(problems(path))
+    assert (p.line, p.field) == (2, "speechkit.api_key")
+    assert "api_key_env" in p.message
+    assert "api_key_file" in p.message
+    assert "AQVN" not in str(p)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "speechkit:\n"  # 1
+        "  transcribe_url: ftp://nowhere\n"  # 2
+        "  request_timeout_s: -1\n"  # 3
+        "storage:\n"  # 4
+        "  bucket: audio\n"  # 5
+        "  multipart_chunk_bytes: 1024\n"  # 6
+        "quotas:\n"  # 7
+        "  submisions: 10\n"  # 8
+        "  status_checks: 0\n"  # 9
+        "  window_s: many\n"  # 10
+        "concurrency:\n"  # 11
+        "  uploads: 2.5\n"  # 12
+        "logging:\n"  # 13
+        "  level: loud\n"  # 14
+        "retry:\n"  # 15
+        "  base_delay_s: 10\n"  # 16
+        "  max_delay_s: 5\n"  # 17
+        "status:\n"  # 18
+        "  listen_port: 70000\n"  # 19
+        "servce: {}\n",  # 20
+    )
+    found = {(p.line, p.field): p.message for p in problems(path)}
+    assert found[(2, "speechkit.transcribe_url")].startswith("must be an http")
+    assert found[(3, "speechkit.request_timeout_s")] == "must be positive, got -1"
+    assert "at least 5.24288e+06" in found[(6, "storage.multipart_chunk_bytes")]
+    assert "did you mean 'submissions'?" in found[(8, "quotas.submisions")]
+    assert found[(9, "quotas.status_checks")] == "must be at least 1, got 0"
+    assert found[(10, "quotas.window_s")] == "must be a number, got a string"
+    assert found[(12, "concurrency.uploads")] == "must be an integer, got a number"
+    assert "allowed: debug, info" in found[(14, "logging.level")]
+    assert found[(17, "retry.max_delay_s")] == "must be at least base_delay_s"
+    assert found[(19, "status.listen_port")] == "must be at most 65535, got 70000"
+    assert "did you mean 'service'?" in found[(20, "servce")]
+    assert len(found) == 11
+    lines = [line for line, _field in found]
+    assert lines == sorted(lines)
+
+
+def test_missing_bucket(tmp_path: Path) -> None:
+    path = write(tmp_path, "quotas:\n  submissions: 5\n")
+    p = one(problems(path))
+    assert p.field == "storage.bucket"
+    assert "missing" in p.message
+
+
+def test_bad_bucket_name(tmp_path: Path) -> None:
+    p = one(problems(write(tmp_path, "storage:\n  bucket: My_Bucket\n")))
+    assert (p.line, p.field) == (2, "storage.bucket")
+
+
+def test_empty_config(tmp_path: Path) -> None:
+    assert "empty" in one(problems(write(tmp_path, "# nothing\n"))).message
+
+
+def test_config_not_a_mapping(tmp_path: Path) -> None:
+    p = one(problems(write(tmp_path, "- a\n- b\n")))
+    assert "must be a mapping, got a list" in p.message
+
+
+def test_yaml_syntax_error(tmp_path: Path) -> None:
+    p = one(problems(write(tmp_path, "storage:\n  bucket: [audio\n")))
+    assert p.line is not None
+    assert "invalid YAML" in p.message
+
+
+def test_env_var_not_set(tmp_path: Path) -> None:
+    path = write(tmp_path, "speechkit:\n  api_key_env: MY_KEY\nstorage:\n  bucket: audio\n")
+    p = one(problems(path))
+    assert (p.line, p.field) == (2, "speechkit.api_key_env")
+    assert p.message == "environment variable MY_KEY is not set"
+    config = load_config(path, env={"MY_KEY": "from-env-value\n"})
+    assert config.speechkit.api_key is not None
+    assert config.speechkit.api_key.reveal() == "from-env-value"
+
+
+def test_env_var_name_must_be_a_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "speechkit:\n  api_key_env: not a name\nstorage:\n  bucket: audio\n")
+    assert "environment variable name" in one(problems(path)).message
+
+
+def test_secret_file_missing_and_present(tmp_path: Path) -> None:
+    text = "speechkit:\n  iam_token_file: secrets/token\nstorage:\n  bucket: audio\n"
+    path = write(tmp_path, text)
+    p = one(problems(path))
+    assert (p.line, p.field) == (2, "speechkit.iam_token_file")
+    assert "does not exist" in p.message
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "token").write_text("t0ken-value\n", encoding="utf-8")
+    config = load_config(path, env={})
+    assert config.speechkit.auth_header() == {"Authorization": "Bearer t0ken-value"}
+
+
+def test_empty_secret_file(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("\n", encoding="utf-8")
+    path = write(tmp_path, "speechkit:\n  api_key_file: key\nstorage:\n  bucket: audio\n")
+    assert "is empty" in one(problems(path)).message
+
+
+def test_systemd_credential(tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "s3-secret").write_text("s3-secret-value", encoding="utf-8")
+    (creds / "s3-id").write_text("s3-id-value", encoding="utf-8")
+    path = write(
+        tmp_path,
+        "storage:\n  bucket: audio\n"
+        "  access_key_id_credential: s3-id\n  secret_access_key_credential: s3-secret\n",
+    )
+    p = problems(path)[0]
+    assert (p.line, p.field) == (3, "storage.access_key_id_credential")
+    assert "CREDENTIALS_DIRECTORY" in p.message
+    config = load_config(path, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert config.storage.secret_access_key is not None
+    assert config.storage.secret_access_key.reveal() == "s3-secret-value"
+
+
+def test_two_sources_for_one_secret(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "speechkit:\n  api_key_env: A\n  api_key_file: f\nstorage:\n  bucket: audio\n",
+    )
+    p = one(problems(path, {"A": "value"}))
+    assert (p.line, p.field) == (3, "speechkit.api_key_file")
+    assert "only one of" in p.message
+
+
+def test_api_key_and_iam_token_together(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "speechkit:\n  api_key_env: A\n  iam_token_env: B\nstorage:\n  bucket: audio\n"
+    )
+    p = one(problems(path, {"A": "aaaa", "B": "bbbb"}))
+    assert p.field == "speechkit"
+
+
+def test_s3_keys_come_in_pairs(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  bucket: audio\n  access_key_id_env: A\n")
+    p = one(problems(path, {"A": "aaaa"}))
+    assert (p.line, p.field) == (1, "storage")
+    assert "both" in p.message
+
+
+def test_resolve_secrets_false_reads_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, "speechkit:\n  api_key_env: UNSET_VAR\nstorage:\n  bucket: audio\n")
+    config = load_config(path, env={}, resolve_secrets=False)
+    assert config.speechkit.api_key is None
+
+
+def test_secret_prints_as_stars_and_is_redacted_from_logs() -> None:
+    secret = Secret("super-secret-value-42")
+    assert str(secret) == "***"
+    assert "super" not in repr(secret)
+    assert "super" not in repr(
+        config_from_mapping(
+            {"storage": {"bucket": "audio"}, "speechkit": {"api_key_env": "K"}},
+            env={"K": "super-secret-value-42"},
+        )
+    )
+    assert "super-secret-value-42" not in redact_text("sent super-secret-value-42 away")
+
+
+def test_config_from_mapping_reports_problems_without_lines(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError) as info:
+        config_from_mapping(
+            {"storage": {"bucket": "audio"}, "quotas": {"window_s": 0}}, source="<demo>"
+        )
+    p = one(info.value.problems)
+    assert (p.file, p.line, p.field) == ("<demo>", None, "quotas.window_s")
+
+
+def test_config_from_mapping_accepts_paths(tmp_path: Path) -> None:
+    config = config_from_mapping(
+        {
+            "storage": {"bucket": "audio"},
+            "paths": {"output": tmp_path / "o"},
+            "status": {"listen_port": None},
+        },
+        base_dir=tmp_path,
+    )
+    assert config.paths.output == tmp_path / "o"
+    assert config.status.listen_port is None

@@ -1,0 +1,347 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import Problem, UserInputError
+from orchestrator.manifest import (
+    RecognitionSettings,
+    check_audio,
+    load_manifest,
+    safe_output_problem,
+    validate_manifest,
+)
+
+AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
+
+
+@pytest.fixture
+def audio_dir(tmp_path: Path) -> Path:
+    """A copy of the sample recordings: calls/ (two ogg), podcasts/ (one mp3), a wav at the top."""
+    root = tmp_path / "audio"
+    (root / "calls" / "2024").mkdir(parents=True)
+    (root / "podcasts").mkdir()
+    shutil.copy(AUDIO / "greeting-mono.ogg", root / "calls" / "a.ogg")
+    shutil.copy(AUDIO / "call-stereo.ogg", root / "calls" / "2024" / "b.ogg")
+    shutil.copy(AUDIO / "podcast-mono.mp3", root / "podcasts" / "ep1.mp3")
+    shutil.copy(AUDIO / "voicemail-mono.wav", root / "vm.wav")
+    (root / "calls" / ".hidden.ogg").write_bytes(b"not audio")
+    (root / "calls" / "notes.txt").write_text("not audio", encoding="utf-8")
+    return root
+
+
+def write(directory: Path, text: str, name: str = "m.yaml") -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[Problem]:
+    with pytest.raises(UserInputError) as info:
+        load_manifest(path)
+    return info.value.problems
+
+
+def one(found: list[Problem]) -> Problem:
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_defaults_overrides_and_outputs(audio_dir: Path) -> None:
+    path = write(
+        audio_dir.parent,
+        "name: calls-2024\n"  # 1
+        "base_dir: audio\n"  # 2
+        "defaults:\n"  # 3
+        "  language: en-US\n"  # 4
+        "  model: general:rc\n"  # 5
+        "  literature_text: true\n"  # 6
+        "jobs:\n"  # 7
+        "  - audio: calls/a.ogg\n"  # 8
+        "    output: greetings/hello\n"  # 9
+        "  - audio: podcasts/ep1.mp3\n"  # 10
+        "    language: ru-RU\n"  # 11
+        "    priority: 5\n"  # 12
+        "  - vm.wav\n"  # 13
+        "  - audio: s3://my-bucket/in/x.ogg\n"  # 14
+        "    api: v3\n",  # 15
+    )
+    manifest = load_manifest(path)
+    assert manifest.name == "calls-2024"
+    assert manifest.path == path
+    greet, podcast, voicemail, s3 = manifest.jobs
+    assert greet.source == str(audio_dir / "calls" / "a.ogg")
+    assert (greet.output, greet.line) == ("greetings/hello", 8)
+    assert greet.settings == RecognitionSettings(
+        language="en-US", model="general:rc", literature_text=True
+    )
+    assert (podcast.output, podcast.line) == ("podcasts/ep1", 10)
+    assert podcast.settings.language == "ru-RU"
+    assert podcast.settings.priority == 5
+    assert podcast.settings.model == "general:rc"
+    assert (voicemail.output, voicemail.line) == ("vm", 13)
+    assert (s3.source, s3.output, s3.line, s3.is_s3) == (
+        "s3://my-bucket/in/x.ogg",
+        "in/x",
+        14,
+        True,
+    )
+    assert s3.settings.api == "v3"
+
+
+def test_relative_paths_default_to_the_manifest_directory(audio_dir: Path) -> None:
+    manifest = load_manifest(write(audio_dir, "name: m\njobs:\n  - audio: calls/a.ogg\n"))
+    assert manifest.jobs[0].source == str(audio_dir / "calls" / "a.ogg")
+
+
+def test_glob_is_recursive_and_mirrors_paths(audio_dir: Path) -> None:
+    path = write(audio_dir, "name: m\njobs:\n  - audio: 'calls/**/*.ogg'\n")
+    jobs = load_manifest(path).jobs
+    assert [j.output for j in jobs] == ["calls/2024/b", "calls/a"]
+    assert {j.line for j in jobs} == {3}
+
+
+def test_glob_outside_base_dir_is_relative_to_its_root(audio_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "manifests"
+    elsewhere.mkdir()
+    path = write(elsewhere, f"name: m\njobs:\n  - audio: '{audio_dir}/calls/**/*.ogg'\n")
+    assert [j.output for j in load_manifest(path).jobs] == ["2024/b", "a"]
+
+
+def test_file_outside_base_dir_keeps_its_name(audio_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "manifests"
+    elsewhere.mkdir()
+    path = write(elsewhere, f"name: m\njobs:\n  - audio: {audio_dir}/podcasts/ep1.mp3\n")
+    assert load_manifest(path).jobs[0].output == "ep1"
+
+
+def test_directory_with_default_and_given_patterns(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\njobs:\n  - audio: calls\n  - audio: .\n    include: ['*.mp3', 'vm.*']\n",
+    )
+    jobs = load_manifest(path).jobs
+    # Hidden files and other extensions are skipped.
+    assert [j.output for j in jobs] == ["calls/2024/b", "calls/a", "podcasts/ep1", "vm"]
+    assert [j.line for j in jobs] == [3, 3, 4, 4]
+
+
+def test_language_model_and_value_checks(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\n"  # 1
+        "defaults:\n"  # 2
+        "  language: russian\n"  # 3
+        "  model: generl\n"  # 4
+        "  encoding: WAV\n"  # 5
+        "  sample_rate: 44100\n"  # 6
+        "  channels: 0\n"  # 7
+        "  api: v4\n"  # 8
+        "  priority: 1.5\n"  # 9
+        "  profanity_filter: maybe\n"  # 10
+        "  langauge: ru-RU\n"  # 11
+        "jobs:\n"  # 12
+        "  - audio: calls/a.ogg\n"  # 13
+        "    channels: 9\n"  # 14
+        "    modle: general\n",  # 15
+    )
+    found = {(p.line, p.field): p.message for p in problems(path)}
+    assert "language code like ru-RU" in found[(3, "defaults.language")]
+    assert "did you mean 'general'?" in found[(4, "defaults.model")]
+    assert "allowed: OGG_OPUS, MP3, LINEAR16_PCM" in found[(5, "defaults.encoding")]
+    assert found[(6, "defaults.sample_rate")] == "must be one of: 8000, 16000, 48000; got 44100"
+    assert found[(7, "defaults.channels")] == "must be at least 1, got 0"
+    assert "allowed: v2, v3, asr_xml" in found[(8, "defaults.api")]
+    assert found[(9, "defaults.priority")] == "must be an integer, got a number"
+    assert "true or false" in found[(10, "defaults.profanity_filter")]
+    assert "did you mean 'language'?" in found[(11, "defaults.langauge")]
+    assert found[(14, "jobs[0].channels")] == "must be at most 8, got 9"
+    assert "did you mean 'model'?" in found[(15, "jobs[0].modle")]
+    assert len(found) == 11
+
+
+def test_v3_and_asr_xml_and_auto_language(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\ndefaults:\n  api: v3\n  language: auto\njobs:\n"
+        "  - audio: calls/a.ogg\n  - audio: vm.wav\n    api: asr_xml\n    language: en-US\n",
+    )
+    jobs = load_manifest(path).jobs
+    assert [(j.settings.api, j.settings.language) for j in jobs] == [
+        ("v3", "auto"),
+        ("asr_xml", "en-US"),
+    ]
+    bad = write(audio_dir, "name: m\ndefaults:\n  language: auto\njobs: [calls/a.ogg]\n", "b.yaml")
+    p = one(problems(bad))
+    assert (p.line, p.field) == (3, "defaults.language")
+    assert "api: v3" in p.message
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ("/etc/passwd", "must be a relative path"),
+        ("../../x", "must not contain '..'"),
+        ("a/../../x", "must not contain '..'"),
+        ('"a\\0b"', "NUL byte"),
+        ('"a\\nb"', "control character"),
+        ("'.'", "must not be empty"),
+    ],
+)
+def test_hostile_outputs(audio_dir: Path, output: str, reason: str) -> None:
+    path = write(audio_dir, f"name: m\njobs:\n  - audio: calls/a.ogg\n    output: {output}\n")
+    p = one(problems(path))
+    assert (p.line, p.field) == (4, "jobs[0].output")
+    assert reason in p.message
+
+
+def test_safe_output_problem() -> None:
+    assert safe_output_problem("a/b c") is None
+    assert safe_output_problem("C:/x") is not None
+    assert safe_output_problem("..") is not None
+
+
+def test_hostile_s3_key(audio_dir: Path) -> None:
+    path = write(audio_dir, "name: m\njobs:\n  - audio: s3://bucket/../../etc/x.ogg\n")
+    p = one(problems(path))
+    assert (p.line, p.field) == (3, "jobs[0].audio")
+    assert "'..'" in p.message
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3://bucket", "s3://bucket/", "s3://B_x/k", "s3://b/*"])
+def test_bad_s3_uris(audio_dir: Path, uri: str) -> None:
+    p = one(problems(write(audio_dir, f"name: m\njobs:\n  - audio: '{uri}'\n")))
+    assert (p.line, p.field) == (3, "jobs[0].audio")
+
+
+def test_duplicate_outputs_name_both_lines(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\njobs:\n"  # 1-2
+        "  - audio: calls/a.ogg\n"  # 3
+        "    output: same\n"  # 4
+        "  - audio: vm.wav\n"  # 5
+        "    output: same\n",  # 6
+    )
+    p = one(problems(path))
+    assert (p.line, p.field) == (6, "jobs[1].output")
+    assert "line 3" in p.message
+    assert "line 5" in p.message
+
+
+def test_same_name_different_extension_in_a_directory(audio_dir: Path) -> None:
+    shutil.copy(AUDIO / "podcast-mono.mp3", audio_dir / "calls" / "a.mp3")
+    p = one(problems(write(audio_dir, "name: m\njobs:\n  - audio: calls\n")))
+    assert (p.line, p.field) == (3, "jobs[0].audio")
+    assert "'calls/a' is produced twice" in p.message
+
+
+def test_glob_and_directory_matching_nothing(audio_dir: Path) -> None:
+    (audio_dir / "empty").mkdir()
+    path = write(
+        audio_dir,
+        "name: m\njobs:\n  - audio: 'nothing/**/*.ogg'\n  - audio: empty\n"
+        "  - audio: podcasts\n    include: '*.flac'\n",
+    )
+    found = problems(path)
+    assert [(p.line, p.field) for p in found] == [
+        (3, "jobs[0].audio"),
+        (4, "jobs[1].audio"),
+        (5, "jobs[2].audio"),
+    ]
+    assert "matches no file" in found[0].message
+    assert "holds no file matching *.ogg" in found[1].message
+    assert "*.flac" in found[2].message
+
+
+def test_output_and_include_only_where_they_apply(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\njobs:\n"
+        "  - audio: calls\n    output: x\n"  # 3-4
+        "  - audio: vm.wav\n    include: '*.wav'\n",  # 5-6
+    )
+    found = {(p.line, p.field): p.message for p in problems(path)}
+    assert "only for a single file" in found[(4, "jobs[0].output")]
+    assert "only for a directory" in found[(6, "jobs[1].include")]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("name: m\njobs: []\n", 2, "jobs", "is empty"),
+        ("name: m\n", 1, "jobs", "missing"),
+        ("name: m\njobs: vm.wav\n", 2, "jobs", "must be a list"),
+        ("jobs: [vm.wav]\n", 1, "name", "missing"),
+        ("name: a/b\njobs: [vm.wav]\n", 1, "name", "A-Z, a-z"),
+        ("name: m\nbase_dir: nowhere\njobs: [vm.wav]\n", 2, "base_dir", "not a directory"),
+        ("name: m\njob: [vm.wav]\njobs: [vm.wav]\n", 2, "job", "did you mean 'jobs'?"),
+        ("name: m\njobs:\n  - output: x\n", 3, "jobs[0].audio", "missing"),
+        ("name: m\njobs:\n  - [vm.wav]\n", 3, "jobs[0]", "must be a mapping"),
+        ("name: m\njobs: [1]\n", 2, "jobs[0].audio", "must be a string"),
+        ("name: m\njobs: [[\n", 3, None, "invalid YAML"),
+    ],
+)
+def test_structure_problems(
+    audio_dir: Path, text: str, line: int, field: str | None, message: str
+) -> None:
+    p = one(problems(write(audio_dir, text)))
+    assert (p.file, p.line, p.field) == (str(audio_dir / "m.yaml"), line, field)
+    assert message in p.message
+
+
+def test_empty_and_missing_manifest(audio_dir: Path) -> None:
+    assert "empty" in one(problems(write(audio_dir, "# nothing\n"))).message
+    assert one(problems(audio_dir / "absent.yaml")).message == "file not found"
+
+
+def test_settings_key_ignores_priority() -> None:
+    a = RecognitionSettings(priority=1)
+    assert a.key() == RecognitionSettings(priority=9).key()
+    assert a.key() != RecognitionSettings(language="en-US").key()
+
+
+def test_check_audio_probes_local_files(audio_dir: Path) -> None:
+    shutil.copy(AUDIO / "podcast-mono.mp3", audio_dir / "fake.ogg")
+    path = write(
+        audio_dir,
+        "name: m\njobs:\n"
+        "  - audio: calls/a.ogg\n"  # 3
+        "  - audio: missing.ogg\n"  # 4
+        "  - audio: fake.ogg\n"  # 5
+        "  - audio: s3://bucket/k.ogg\n",  # 6
+    )
+    manifest = load_manifest(path)
+    infos, found = check_audio(manifest)
+    assert set(infos) == {str(audio_dir / "calls" / "a.ogg")}
+    assert infos[str(audio_dir / "calls" / "a.ogg")].channels == 1
+    assert [(p.file, p.line, p.field) for p in found] == [
+        (str(path), 4, "audio"),
+        (str(path), 5, "audio"),
+    ]
+    assert "missing.ogg" in found[0].message
+    assert "fake.ogg" in found[1].message
+
+
+def test_validate_manifest_reports_structure_and_audio_together(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\ndefaults:\n  modle: general\njobs:\n  - audio: missing.ogg\n  - audio: vm.wav\n",
+    )
+    manifest, infos, found = validate_manifest(path)
+    assert manifest is None
+    assert [(p.line, p.field) for p in found] == [(3, "defaults.modle"), (5, "audio")]
+    assert set(infos) == {str(audio_dir / "vm.wav")}
+
+
+def test_the_examples_are_valid_and_the_broken_one_is_not() -> None:
+    examples = AUDIO.parent / "manifests"
+    for path in sorted(examples.glob("*.yaml")):
+        manifest, _infos, found = validate_manifest(path)
+        assert found == [], path
+        assert manifest is not None
+    _m, _i, found = validate_manifest(examples / "broken" / "broken.yaml")
+    assert len(found) >= 8
+    assert all(p.line is not None for p in found)

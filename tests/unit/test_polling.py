@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import heapq
+import json
+import random
+import statistics
+from dataclasses import dataclass
+
+import pytest
+
+from orchestrator.polling import (
+    CompletionEstimator,
+    PollingPolicy,
+    first_poll_at,
+    is_deferred,
+    next_poll_at,
+    order_due,
+)
+
+KEY = ("v2", "general")
+DEFERRED = ("v2", "deferred-general")
+
+
+def test_start_value_is_ten_seconds_per_audio_minute() -> None:
+    est = CompletionEstimator()
+    assert est.ratio(KEY) == pytest.approx(10 / 60)
+    assert first_poll_at(1000.0, 120.0, est, KEY) == pytest.approx(1020.0)
+
+
+def test_first_poll_counts_all_channels() -> None:
+    est = CompletionEstimator()
+    # The caller passes duration x channels; two channels of 60 s wait like 120 s.
+    assert first_poll_at(0.0, 2 * 60.0, est, KEY) == pytest.approx(20.0)
+
+
+def test_done_at_first_poll_lowers_the_estimate_and_late_raises_it() -> None:
+    est = CompletionEstimator()
+    start = est.ratio(KEY)
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=10.0)
+    lowered = est.ratio(KEY)
+    assert lowered < start
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=12.0, done_at=14.0)
+    assert est.ratio(KEY) > lowered
+    assert est.observations(KEY) == 2
+    # Keys learn separately.
+    assert est.ratio(("v3", "general")) == pytest.approx(10 / 60)
+
+
+def test_a_far_underestimate_jumps_but_boundedly() -> None:
+    est = CompletionEstimator(max_jump=4.0)
+    r0 = est.ratio(KEY)
+    # Still running at 100x the estimate: jump, but at most 4x per observation.
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=1000.0, done_at=1100.0)
+    assert est.ratio(KEY) == pytest.approx(4 * r0)
+
+
+def test_stale_observations_cannot_ratchet_without_bound() -> None:
+    # 100 jobs submitted together, all polled late against the same old estimate: once the
+    # estimate passes their lower bound, they stop pushing it up.
+    est = CompletionEstimator()
+    for _ in range(100):
+        est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=15.0, done_at=20.0)
+    assert est.ratio(KEY) < 20.0 / 60.0 * 1.5
+
+
+def test_estimator_round_trips_through_json() -> None:
+    est = CompletionEstimator(quantile=0.8)
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=9.0)
+    est.observe(DEFERRED, submitted_at=0.0, audio_s=60.0, last_not_done_at=300.0, done_at=900.0)
+    snapshot = json.loads(json.dumps(est.to_dict()))
+    back = CompletionEstimator.from_dict(snapshot)
+    assert back.to_dict() == est.to_dict()
+    assert back.ratio(DEFERRED) == est.ratio(DEFERRED)
+    assert back.keys() == [DEFERRED, KEY]
+    assert CompletionEstimator.from_dict(snapshot, quantile=0.95).quantile == 0.95
+
+
+def test_from_dict_refuses_garbage() -> None:
+    good = CompletionEstimator().to_dict()
+    with pytest.raises(ValueError, match="version"):
+        CompletionEstimator.from_dict({**good, "version": 99})
+    bad = {**good, "keys": [{"api": "v2", "model": "general", "ratio": -1, "observations": 1}]}
+    with pytest.raises(ValueError, match="ratio"):
+        CompletionEstimator.from_dict(bad)
+
+
+def test_later_polls_start_small_and_grow_to_the_cap() -> None:
+    est = CompletionEstimator()
+    policy = PollingPolicy()
+    audio = 600.0  # expected 100 s
+    due = first_poll_at(0.0, audio, est, KEY)
+    intervals = []
+    last = due
+    for polls in range(1, 15):
+        nxt = next_poll_at(0.0, last, polls, audio, est, KEY, policy)
+        intervals.append(nxt - last)
+        last = nxt
+    assert intervals[0] == pytest.approx(10.0)  # 10% of the expected duration
+    assert intervals[1] == pytest.approx(15.0)
+    assert intervals == sorted(intervals)
+    assert max(intervals) == policy.max_interval_s
+
+
+def test_short_jobs_respect_the_minimum_interval() -> None:
+    est = CompletionEstimator()
+    policy = PollingPolicy(min_interval_s=1.0)
+    assert next_poll_at(0.0, 2.5, 1, 15.0, est, KEY, policy) == pytest.approx(3.5)
+
+
+def test_deferred_models_have_a_longer_cap() -> None:
+    assert is_deferred("deferred-general")
+    assert not is_deferred("general:rc")
+    est = CompletionEstimator()
+    policy = PollingPolicy()
+    gap = next_poll_at(0.0, 1e6, 60, 600.0, est, DEFERRED, policy) - 1e6
+    assert gap == policy.deferred_max_interval_s
+    gap = next_poll_at(0.0, 1e6, 60, 600.0, est, KEY, policy) - 1e6
+    assert gap == policy.max_interval_s
+
+
+def test_a_grown_estimate_postpones_the_next_poll() -> None:
+    est = CompletionEstimator.from_dict(
+        {
+            **CompletionEstimator().to_dict(),
+            "keys": [{"api": "v2", "model": "general", "ratio": 1.0, "observations": 50}],
+        }
+    )
+    # Polled at 10 s under an old estimate; the estimate now says 60 s.
+    assert next_poll_at(0.0, 10.0, 1, 60.0, est, KEY, PollingPolicy()) == 60.0
+
+
+def test_bad_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="intervals"):
+        PollingPolicy(min_interval_s=10.0, max_interval_s=5.0)
+    with pytest.raises(ValueError, match="quantile"):
+        PollingPolicy(quantile=1.0)
+
+
+def test_order_due_takes_the_earliest_due_within_budget() -> None:
+    polls = [(50.0, "c"), (10.0, "a"), (200.0, "late"), (30.0, "b"), (10.0, "a2")]
+    assert order_due(polls, 100.0, 2) == ["a", "a2"]
+    assert order_due(polls, 100.0, 10) == ["a", "a2", "b", "c"]
+    assert order_due(polls, 100.0, 0) == []
+    assert order_due([], 100.0, 5) == []
+
+
+@dataclass
+class SimJob:
+    submitted: float
+    audio: float
+    done: float
+    polls: int = 0
+    last_not_done: float | None = None
+    finished: float = 0.0
+    finished_before_submit: int = 0
+
+
+def simulate(true_ratio: float, *, seed: int, n: int = 200) -> list[SimJob]:
+    """Jobs submitted at a steady pace, polled as the module says; the estimator learns.
+
+    The pace is the default submission quota (500/h, one per 7.2 s) or slower, so that
+    about 25 jobs are in flight, as the in-flight limit would keep it.
+    """
+    rng = random.Random(seed)
+    est = CompletionEstimator()
+    policy = PollingPolicy()
+    gap = max(7.2, true_ratio * 900.0 / 25)
+    jobs = []
+    for i in range(n):
+        audio = rng.uniform(15.0, 1800.0)
+        processing = true_ratio * audio * rng.uniform(0.8, 1.2)
+        jobs.append(SimJob(i * gap, audio, i * gap + processing))
+    # (time, kind, index): kind 0 = submit (decides the first poll), 1 = poll.
+    events = [(job.submitted, 0, i) for i, job in enumerate(jobs)]
+    heapq.heapify(events)
+    finished = 0
+    while events:
+        now, kind, i = heapq.heappop(events)
+        job = jobs[i]
+        if kind == 0:
+            job.finished_before_submit = finished
+            heapq.heappush(events, (first_poll_at(now, job.audio, est, KEY), 1, i))
+            continue
+        job.polls += 1
+        if now >= job.done:
+            est.observe(
+                KEY,
+                submitted_at=job.submitted,
+                audio_s=job.audio,
+                last_not_done_at=job.last_not_done,
+                done_at=now,
+            )
+            job.finished = now
+            finished += 1
+        else:
+            job.last_not_done = now
+            nxt = next_poll_at(job.submitted, now, job.polls, job.audio, est, KEY, policy)
+            heapq.heappush(events, (nxt, 1, i))
+    return jobs
+
+
+def after_warmup(jobs: list[SimJob]) -> list[SimJob]:
+    """Jobs submitted once 30 others had finished (the estimator had something to learn)."""
+    warm = [j for j in jobs if j.finished_before_submit >= 30]
+    assert len(warm) >= 50  # the scenario must leave enough jobs to judge
+    return warm
+
+
+@pytest.mark.parametrize(
+    "true_ratio",
+    [10 / 60, 1 / 60, 0.5, 2.0],
+    ids=["as-documented", "10x-faster", "3x-slower", "12x-slower"],
+)
+@pytest.mark.parametrize("seed", [1, 20240601])
+def test_simulation_about_one_poll_per_job(true_ratio: float, seed: int) -> None:
+    jobs = simulate(true_ratio, seed=seed)
+    assert all(j.polls >= 1 for j in jobs)
+    warm = after_warmup(jobs)
+    assert statistics.mean(j.polls for j in warm) <= 1.6
+    # Lag in simulated seconds relative to the job's processing time: small, typically.
+    lags = [(j.finished - j.done) / (j.done - j.submitted) for j in warm]
+    assert statistics.median(lags) < 0.5
+
+
+def test_simulation_all_jobs_including_warmup_stay_under_two_polls() -> None:
+    jobs = simulate(10 / 60, seed=7)
+    assert statistics.mean(j.polls for j in jobs) <= 2.0
+
+
+def test_a_long_run_of_early_finishes_accelerates_the_descent() -> None:
+    # The service became 10x faster: everything finishes well before the first poll.
+    # (A fixed step isolates the acceleration from the warm-up's large steps.)
+    est = CompletionEstimator(step=0.25, min_step=0.25)
+    for i in range(60):
+        r = est.ratio(KEY)
+        est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=r * 60.0)
+        if i == 9:
+            after_ten = est.ratio(KEY)
+    assert est.ratio(KEY) < (10 / 60) / 5
+    # ...but a short run (ten early finishes is what q=0.9 expects) is not accelerated much.
+    assert after_ten > (10 / 60) * 0.7
+    # One late job resets the run: the next early one steps down gently again.
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=60.0, done_at=61.0)
+    before = est.ratio(KEY)
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=0.1)
+    assert est.ratio(KEY) > before * 0.9
+    back = CompletionEstimator.from_dict(est.to_dict())
+    assert back.to_dict() == est.to_dict()
