@@ -50,11 +50,15 @@ def pipeline_settings(config: Config) -> PipelineSettings:
         output_root=config.paths.output,
         key_prefix=config.storage.prefix,
         delete_after_done=config.storage.delete_after_done,
+        # The margin is kept in count and in time: a request spent at the very end of our
+        # window may reach the service a little later than the one it replaces expires.
         submit_quota=quota.QuotaSpec(
-            limit=q.submissions, window_s=q.window_s, margin=q.safety_margin
+            limit=q.submissions, window_s=q.window_s * (1 + q.safety_margin), margin=q.safety_margin
         ),
         status_quota=quota.QuotaSpec(
-            limit=q.status_checks, window_s=q.window_s, margin=q.safety_margin
+            limit=q.status_checks,
+            window_s=q.window_s * (1 + q.safety_margin),
+            margin=q.safety_margin,
         ),
         uploads=config.concurrency.uploads,
         operations_in_flight=config.concurrency.operations_in_flight,
@@ -71,6 +75,7 @@ def pipeline_settings(config: Config) -> PipelineSettings:
             deferred_max_interval_s=config.polling.deferred_max_interval_s,
             quantile=config.polling.quantile,
         ),
+        initial_ratio=config.polling.initial_ratio,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from orchestrator import audio, polling, quota, results
 from orchestrator.backoff import RetryPolicy, retry_at, should_give_up
+from orchestrator.constants import PROCESSING_S_PER_AUDIO_S
 from orchestrator.jobs import (
     FETCH_STATES,
     POLL_STATES,
@@ -99,6 +100,7 @@ class PipelineSettings:
     http_concurrency: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     polling: polling.PollingPolicy = field(default_factory=polling.PollingPolicy)
+    initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
 
 
 class Pipeline:
@@ -126,7 +128,9 @@ class Pipeline:
         self.rng = rng if rng is not None else random.Random()
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
         self.on_job_ended = on_job_ended
-        self.estimator = polling.CompletionEstimator()
+        self.estimator = polling.CompletionEstimator(
+            quantile=settings.polling.quantile, initial_ratio=settings.initial_ratio
+        )
         self._wake = {stage: asyncio.Event() for stage in Stage}
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,7 +146,11 @@ class Pipeline:
         saved = await self.store.kv_get(ESTIMATOR_KEY)
         if saved:
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                self.estimator = polling.CompletionEstimator.from_dict(json.loads(saved))
+                self.estimator = polling.CompletionEstimator.from_dict(
+                    json.loads(saved),
+                    quantile=self.settings.polling.quantile,
+                    initial_ratio=self.settings.initial_ratio,
+                )
 
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
@@ -783,13 +791,22 @@ class Pipeline:
                 log.warning(
                     "object.delete_failed", job_id=job.id, object_key=job.object_key, error=str(exc)
                 )
-        log.info(
-            "job.written",
-            manifest=job.manifest_name,
-            job_id=job.id,
-            operation_id=operation_id,
-            files=[str(p) for p in written],
-        )
+        if written:
+            log.info(
+                "job.written",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                files=[str(p) for p in written],
+            )
+        else:
+            # Written before a restart cut the step short: not written again.
+            log.info(
+                "job.already_written",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+            )
         await self._move(job, State.DONE, began, error=None)
 
 

@@ -18,12 +18,17 @@ to "was the ratio <= r?", and the Robbins-Monro update of the pinball (quantile)
     r <- r * exp(+eta * q)          when it lies above r (the estimate was too short)
 
 has exactly that as its fixed point. It works in log space (ratios are positive and
-errors are multiplicative), compares each interval with the CURRENT estimate (so a crowd
-of stale observations from jobs submitted together cannot ratchet it without bound), and
-uses a step that starts large and decays to a floor, so it converges in a few dozen jobs
-yet keeps tracking a service whose speed drifts. When the job's lower bound (its last
-"not done" poll) lies far above the estimate, the estimate jumps up towards that bound
-(capped), since a 10x underestimate would otherwise cost many polls per job to correct.
+errors are multiplicative) and compares each interval with the CURRENT estimate, so a
+crowd of stale observations from jobs submitted together cannot ratchet it without bound.
+An interval that straddles the estimate moves it by the expected gradient instead of a
+guess: a job found done at a first poll that came late (scheduled under an older, higher
+estimate, or delayed by the quota) is, by our own belief, below r with probability q, so
+it is no news; a job seen running before r and done after it moves r by how much of the
+interval lies above. The step starts large and decays to a floor, so it converges in a few
+dozen jobs yet keeps tracking a service whose speed drifts. Two asymmetries are corrected:
+a job still running far past the estimate makes it jump towards that job's lower bound
+(capped), and a long run of early finishes accelerates the (otherwise nine times slower)
+descent, because such a run is improbable if the estimate were right.
 """
 
 from __future__ import annotations
@@ -108,12 +113,13 @@ class CompletionEstimator:
         min_step: float = 0.25,
         step_halflife: int = 10,
         max_jump: float = 4.0,
+        tail_spread: float = 0.5,
     ) -> None:
         if not 0.0 < quantile < 1.0:
             raise ValueError(f"quantile must be in (0, 1), got {quantile}")
         if not _MIN_RATIO <= initial_ratio <= _MAX_RATIO:
             raise ValueError(f"initial_ratio must be in [{_MIN_RATIO}, {_MAX_RATIO}]")
-        if not 0 < min_step <= step or step_halflife < 1 or max_jump < 1:
+        if not 0 < min_step <= step or step_halflife < 1 or max_jump < 1 or tail_spread <= 0:
             raise ValueError("estimator step settings out of range")
         self.quantile = quantile
         self.initial_ratio = initial_ratio
@@ -121,6 +127,7 @@ class CompletionEstimator:
         self.min_step = min_step
         self.step_halflife = step_halflife
         self.max_jump = max_jump
+        self.tail_spread = tail_spread
         self._states: dict[EstimatorKey, _KeyState] = {}
 
     def ratio(self, key: EstimatorKey) -> float:
@@ -164,25 +171,31 @@ class CompletionEstimator:
         r = state.ratio
         eta = self._eta(state.observations)
         q = self.quantile
-        down = math.exp(-eta * (1.0 - q))
-        if hi <= r:
-            # A long run of early finishes is unlikely (q ** run) if r were right: the
-            # service got faster. Accelerate beyond the expected run length, since plain
-            # quantile steps go down (1 - q) / q times slower than they go up.
-            state.early_run += 1
-            new = r * down ** max(1.0, state.early_run * (1.0 - q) / 2.0)
-        elif lo >= r:
+        if lo >= r:
             # The job outran the estimate: step up, and jump towards its lower bound when
             # that is far above (bounded, so one straggler cannot dominate).
             state.early_run = 0
             new = max(r * math.exp(eta * q), min(lo, r * self.max_jump))
-        elif (lo + hi) / 2.0 <= r:
-            # The interval straddles the estimate: its midpoint decides the side. Such
-            # jobs were scheduled under an older estimate: weak evidence, no acceleration.
-            new = r * down
+        elif hi <= r or last_not_done_at is None:
+            # Done by hi. If hi <= r that says "below r": the plain quantile step down.
+            # If hi > r (a first poll scheduled under an older, higher estimate, or delayed
+            # by the quota), our own belief says it finished below r with probability
+            # q / F(hi), F rising from q at r to 1 at r * (1 + tail_spread); the expected
+            # gradient q * (1 - 1 / F(hi)) fades from the full step to no news at all.
+            f_hi = q + (1.0 - q) * min(1.0, max(0.0, (hi - r) / (r * self.tail_spread)))
+            gradient = q * (1.0 - 1.0 / f_hi)
+            if gradient < 0:
+                # A long run of early finishes is unlikely (q ** run) if r were right: the
+                # service got faster. Accelerate past twice the expected run length, as
+                # plain quantile steps go down (1 - q) / q times slower than they go up.
+                state.early_run += 1
+                gradient *= max(1.0, state.early_run * (1.0 - q) / 2.0)
+            new = r * math.exp(eta * gradient)
         else:
-            state.early_run = 0
-            new = r * math.exp(eta * q)
+            # Not done at lo < r, done by hi > r: step by the expected gradient, taking the
+            # finish time as uniform over the interval.
+            above = (hi - r) / (hi - lo)
+            new = r * math.exp(eta * (q * above - (1.0 - q) * (1.0 - above)))
         state.ratio = min(_MAX_RATIO, max(_MIN_RATIO, new))
         state.observations += 1
 
@@ -196,6 +209,7 @@ class CompletionEstimator:
             "min_step": self.min_step,
             "step_halflife": self.step_halflife,
             "max_jump": self.max_jump,
+            "tail_spread": self.tail_spread,
             "keys": [
                 {
                     "api": api,
@@ -210,18 +224,27 @@ class CompletionEstimator:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, quantile: float | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        quantile: float | None = None,
+        initial_ratio: float | None = None,
     ) -> CompletionEstimator:
-        """Rebuild from ``to_dict`` output; ``quantile`` overrides the stored one (config)."""
+        """Rebuild from ``to_dict`` output; the keyword arguments override stored settings.
+
+        The overrides come from the config, which may have changed since the snapshot;
+        learned ratios are kept.
+        """
         if data.get("version") != _SERIAL_VERSION:
             raise ValueError(f"unsupported estimator snapshot version {data.get('version')!r}")
         est = cls(
             quantile=float(data["quantile"]) if quantile is None else quantile,
-            initial_ratio=float(data["initial_ratio"]),
+            initial_ratio=float(data["initial_ratio"]) if initial_ratio is None else initial_ratio,
             step=float(data["step"]),
             min_step=float(data["min_step"]),
             step_halflife=int(data["step_halflife"]),
             max_jump=float(data["max_jump"]),
+            tail_spread=float(data.get("tail_spread", 0.5)),
         )
         for entry in data.get("keys", []):
             ratio = float(entry["ratio"])

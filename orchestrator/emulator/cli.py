@@ -56,27 +56,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--api-key",
         action="append",
         dest="api_keys",
+        metavar="KEY",
         help=f"accepted API key, repeatable (default: ${ENV_API_KEY} or {DEMO_API_KEY!r})",
     )
     parser.add_argument(
         "--iam-token",
         action="append",
         dest="iam_tokens",
+        metavar="TOKEN",
         help=f"accepted IAM token, repeatable (default: ${ENV_IAM_TOKEN}, if set)",
     )
     parser.add_argument(
         "--s3-endpoint",
+        metavar="URL",
         help="S3 endpoint that stands for https://storage.yandexcloud.net (e.g. a local server)",
     )
     parser.add_argument(
-        "--s3-access-key", help=f"S3 access key (default: ${ENV_S3_ACCESS_KEY}; none: anonymous)"
+        "--s3-access-key",
+        metavar="KEY",
+        help=f"S3 access key (default: ${ENV_S3_ACCESS_KEY}; none: anonymous)",
     )
-    parser.add_argument("--s3-secret-key", help=f"S3 secret key (default: ${ENV_S3_SECRET_KEY})")
+    parser.add_argument(
+        "--s3-secret-key", metavar="KEY", help=f"S3 secret key (default: ${ENV_S3_SECRET_KEY})"
+    )
     parser.add_argument("--s3-region", default=defaults.s3_region, help="S3 region")
     for option, name, kind, text in _TUNING:
         default = getattr(defaults, name)
         shown = "" if default is None else f" (default {default})"
-        parser.add_argument(option, dest=name, type=kind, default=default, help=text + shown)
+        parser.add_argument(
+            option, dest=name, type=kind, default=default, metavar="N", help=text + shown
+        )
     parser.set_defaults(handler=run)
 
 

@@ -54,6 +54,7 @@ class Operation:
     created_at: float
     modified_at: float
     done: bool = False
+    started_at: float | None = None
     finished_at: float | None = None
     finished_monotonic: float | None = None
     response: dict[str, Any] | None = None
@@ -89,6 +90,7 @@ class Operation:
             "api": self.api,
             "model": self.model,
             "created_at": self.created_at,
+            "started_at": self.started_at,
             "finished_at": self.finished_at,
             "outcome": "error" if self.error else ("response" if self.done else "running"),
             "error_code": self.error["code"] if self.error else None,
@@ -206,6 +208,7 @@ class Processor:
         operation.audio_seconds = audio.duration_s
         operation.channels = audio.channels
         async with self._slots:
+            operation.started_at = time.time()
             await asyncio.sleep(self.processing_seconds(audio, job.deferred))
         if self._rng.random() < self._settings.op_error_rate:
             code, message = self._rng.choice(_OP_FAULTS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import aiohttp
 import pytest
 
@@ -109,3 +111,16 @@ async def test_deferred_model_is_recorded(
     operation = await recognize(session, emu.url, body)
     assert "response" in operation
     assert emu.stats()["operations"][operation["id"]]["model"] == "deferred-general"
+
+
+async def test_concurrency_limit_queues_operations(
+    s3_server: S3Server, session: aiohttp.ClientSession, audio: dict[str, str]
+) -> None:
+    async with emulator(s3_server, max_concurrent=1, speed=20) as emu:
+        submitted = [await submit(session, emu.url, v2_body(audio["stereo.ogg"])) for _ in range(3)]
+        for operation in submitted:
+            await wait_done(session, emu.url, operation["id"])
+        entries = sorted(emu.stats()["operations"].values(), key=lambda op: op["started_at"])
+    # One slot: each operation starts only after the one before it has finished.
+    for before, after in itertools.pairwise(entries):
+        assert after["started_at"] >= before["finished_at"]

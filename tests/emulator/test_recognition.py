@@ -95,9 +95,9 @@ async def test_profanity_filter_masks_with_asterisks(
     uri = audio["long8k.raw"]
     plain = " ".join(texts(await recognize(session, emu.url, v2_body(uri, **LONG_LPCM)))["1"])
     masked = " ".join(
-        texts(
-            await recognize(session, emu.url, v2_body(uri, profanityFilter=True, **LONG_LPCM))
-        )["1"]
+        texts(await recognize(session, emu.url, v2_body(uri, profanityFilter=True, **LONG_LPCM)))[
+            "1"
+        ]
     )
     assert "*" not in plain
     assert "****" in masked

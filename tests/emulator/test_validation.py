@@ -99,7 +99,9 @@ INVALID: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("body", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
+@pytest.mark.parametrize(
+    ("body", "fragment"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
 async def test_invalid_body_is_400_naming_the_field(
     emu: RunningEmulator, session: aiohttp.ClientSession, body: Any, fragment: str
 ) -> None:
@@ -155,7 +157,10 @@ async def test_body_that_is_not_json_is_400(
             id="presigned query ignored",
         ),
         pytest.param(
-            {"config": {"folderId": "b1g", "specification": {"model": None}}, "audio": {"uri": URI}},
+            {
+                "config": {"folderId": "b1g", "specification": {"model": None}},
+                "audio": {"uri": URI},
+            },
             id="folderId and null as absent",
         ),
     ],

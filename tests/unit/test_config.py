@@ -110,7 +110,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert found[(19, "status.listen_port")] == "must be at most 65535, got 70000"
     assert "did you mean 'service'?" in found[(20, "servce")]
     assert len(found) == 11
-    lines = [line for line, _field in found]
+    lines = [line or 0 for line, _field in found]
     assert lines == sorted(lines)
 
 

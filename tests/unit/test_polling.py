@@ -72,7 +72,9 @@ def test_estimator_round_trips_through_json() -> None:
     assert back.to_dict() == est.to_dict()
     assert back.ratio(DEFERRED) == est.ratio(DEFERRED)
     assert back.keys() == [DEFERRED, KEY]
-    assert CompletionEstimator.from_dict(snapshot, quantile=0.95).quantile == 0.95
+    over = CompletionEstimator.from_dict(snapshot, quantile=0.95, initial_ratio=0.5)
+    assert (over.quantile, over.initial_ratio) == (0.95, 0.5)
+    assert over.ratio(KEY) == est.ratio(KEY)
 
 
 def test_from_dict_refuses_garbage() -> None:
@@ -246,3 +248,31 @@ def test_a_long_run_of_early_finishes_accelerates_the_descent() -> None:
     assert est.ratio(KEY) > before * 0.9
     back = CompletionEstimator.from_dict(est.to_dict())
     assert back.to_dict() == est.to_dict()
+
+
+def test_a_first_poll_delayed_far_past_the_estimate_is_no_news() -> None:
+    # The quota held the first poll back to 5x the estimate; it found the job done. That
+    # says nothing about whether the estimate was long enough: it must not push it up.
+    est = CompletionEstimator()
+    r = est.ratio(KEY)
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=5 * r * 60)
+    assert est.ratio(KEY) == r
+    # Slightly past the estimate still counts as (mostly) early.
+    est.observe(KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=None, done_at=1.1 * r * 60)
+    assert r * 0.9 < est.ratio(KEY) < r
+
+
+def test_straddling_interval_moves_by_how_much_lies_above() -> None:
+    up = CompletionEstimator()
+    r = up.ratio(KEY)
+    # Running at 0.9r, done by 3r: most of the interval is above r.
+    up.observe(
+        KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=0.9 * r * 60, done_at=3 * r * 60
+    )
+    assert up.ratio(KEY) > r
+    down = CompletionEstimator()
+    # Running at 0.1r, done by 1.01r: almost all of it is below r.
+    down.observe(
+        KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=0.1 * r * 60, done_at=1.01 * r * 60
+    )
+    assert down.ratio(KEY) < r

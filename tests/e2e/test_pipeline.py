@@ -1,0 +1,195 @@
+"""The daemon end to end: the real CLI as a subprocess, moto's S3 server, the emulator."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import S3Server
+from tests.support.daemon import DEMO_FILES, DaemonEnv
+from tests.support.emulator import emulator
+
+pytestmark = pytest.mark.e2e
+
+SRT_TIME = re.compile(r"^\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}$")
+VTT_TIME = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}$")
+
+
+def check_srt(text: str) -> int:
+    """Well-formed SRT: numbered cues, a time line each; returns the cue count."""
+    blocks = [b for b in text.strip().split("\n\n") if b.strip()]
+    for number, block in enumerate(blocks, start=1):
+        lines = block.splitlines()
+        assert lines[0] == str(number), block
+        assert SRT_TIME.match(lines[1]), block
+        assert lines[2:], block
+    return len(blocks)
+
+
+def check_vtt(text: str) -> int:
+    """Well-formed WebVTT: the header, then cues with a time line; returns the cue count."""
+    assert text.startswith("WEBVTT")
+    cues = [b for b in text.strip().split("\n\n")[1:] if b.strip()]
+    for cue in cues:
+        assert any(VTT_TIME.match(line) for line in cue.splitlines()), cue
+    return len(cues)
+
+
+def s3_keys(s3: S3Server, bucket: str) -> list[str]:
+    """Every object in the bucket."""
+    answer: dict[str, Any] = s3.client().list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
+    return [item["Key"] for item in answer.get("Contents", [])]
+
+
+async def test_demo_manifest_end_to_end(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server, speed=1000) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio()
+        jobs: list[dict[str, Any]] = [{"audio": name} for name in DEMO_FILES]
+        jobs[0]["output"] = "greetings/hello"
+        env.put_manifest("demo", jobs, base_dir=audio, defaults={"literature_text": True})
+        assert await env.run_until_idle() == 0
+        stats = emu.stats()
+
+    folder = env.results / "demo"
+    expected = ["greetings/hello", *(Path(n).stem for n in DEMO_FILES[1:])]
+    for rel in expected:
+        document = json.loads((folder / f"{rel}.json").read_text("utf-8"))
+        stereo = "stereo" in document["source"]
+        assert document["audio"]["channels"] == (2 if stereo else 1)
+        assert [c["channel"] for c in document["channels"]] == ([1, 2] if stereo else [1])
+        for channel in document["channels"]:
+            assert channel["text"]
+            assert channel["words"]
+            starts = [w["start"] for w in channel["words"]]
+            assert starts == sorted(starts)
+            assert all(w["end"] >= w["start"] for w in channel["words"])
+        assert document["raw"]["chunks"]
+        assert document["settings"]["literature_text"] is True
+        texts = ["ch1.txt", "ch2.txt"] if stereo else ["txt"]
+        for suffix in texts:
+            assert (folder / f"{rel}.{suffix}").read_text("utf-8").strip()
+        assert check_srt((folder / f"{rel}.srt").read_text("utf-8")) > 0
+        assert check_vtt((folder / f"{rel}.vtt").read_text("utf-8")) > 0
+
+    report = json.loads((folder / "report.json").read_text("utf-8"))
+    assert report["counts"] == {"done": 6}
+    assert report["failures"] == []
+    assert report["jobs"] == 6
+    assert report["audio_hours"] > 0
+    # Billing: 1 s of two-channel audio, at least 15 s per pair of channels.
+    assert report["billable_units"] == pytest.approx(6 * 15.0)
+    assert (folder / "report.txt").read_text("utf-8").startswith("manifest demo: 6 jobs")
+    assert (env.root / "processed" / "demo.yaml").exists()
+    assert not list(env.inbox.glob("*.yaml"))
+
+    # Every request under the quotas, each audio submitted once, about one check per job.
+    assert stats["summary"]["operations"] == 6
+    assert stats["summary"]["succeeded"] == 6
+    assert stats["throttled_total"] == 0
+    assert stats["summary"]["status_checks"] <= 6 * 3
+    # Objects are deleted once the transcripts are on disk.
+    assert s3_keys(s3_server, s3_bucket) == []
+
+    transitions = env.events("job.state")
+    assert {e["to"] for e in transitions} >= {"uploading", "uploaded", "submitting", "running"}
+    assert all(e["manifest"] == "demo" and "job_id" in e and "took_s" in e for e in transitions)
+    assert any(e.get("operation_id") for e in transitions if e["to"] == "done")
+    (finished,) = env.events("manifest.finished")
+    assert finished["counts"] == {"done": 6}
+
+
+async def test_bad_input_is_reported_and_the_rest_is_done(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio()
+        # An MP3 named .ogg, an empty file, and a file that is gone by the time it is read.
+        (audio / "liar.ogg").write_bytes((audio / "podcast-mono.mp3").read_bytes())
+        (audio / "empty.wav").write_bytes(b"")
+        (audio / "gone.ogg").write_bytes((audio / "greeting-mono.ogg").read_bytes())
+        env.put_manifest(
+            "mixed",
+            [
+                {"audio": "greeting-mono.ogg"},
+                {"audio": "liar.ogg"},
+                {"audio": "empty.wav"},
+                {"audio": "gone.ogg", "language": "en-US"},
+            ],
+            base_dir=audio,
+        )
+        (audio / "gone.ogg").unlink()
+        # A manifest with problems is moved aside; the daemon carries on.
+        env.inbox.joinpath("broken.yaml").write_text(
+            "name: broken\njobs:\n  - audio: x.ogg\n    langauge: en-US\n", "utf-8"
+        )
+        assert await env.run_until_idle() == 0
+        status = await env.cli("status", "--json")
+
+    failed_dir = env.root / "failed"
+    assert (failed_dir / "broken.yaml").exists()
+    problems = (failed_dir / "broken.yaml.problems.txt").read_text("utf-8")
+    assert "langauge" in problems
+    assert "language" in problems  # the suggestion
+    assert "Traceback" not in env.output()
+    rejected = env.events("manifest.rejected")
+    assert len(rejected) == 1
+
+    report = json.loads((env.results / "mixed" / "report.json").read_text("utf-8"))
+    assert report["counts"] == {"done": 1, "failed": 3}
+    reasons = {Path(f["source"]).name: f["reason"] for f in report["failures"]}
+    assert "liar.ogg" in reasons["liar.ogg"]
+    assert "mp3" in reasons["liar.ogg"].lower()
+    assert "empty" in reasons["empty.wav"].lower()
+    assert "gone.ogg" in reasons["gone.ogg"]
+    assert (failed_dir / "mixed.yaml").exists()
+    assert (env.results / "mixed" / "greeting-mono.txt").exists()
+
+    assert status.returncode == 0
+    snap = json.loads(status.stdout)
+    (mixed,) = [m for m in snap["manifests"] if m["name"] == "mixed"]
+    assert mixed["counts"] == {"done": 1, "failed": 3}
+    assert {Path(f["source"]).name for f in mixed["failures"]} == set(reasons)
+
+
+async def test_retry_and_cancel(tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> None:
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio(("greeting-mono.ogg",))
+        env.put_manifest(
+            "again", [{"audio": "greeting-mono.ogg"}, {"audio": "late.ogg"}], base_dir=audio
+        )
+        assert await env.run_until_idle() == 0
+        report = json.loads((env.results / "again" / "report.json").read_text("utf-8"))
+        assert report["counts"] == {"done": 1, "failed": 1}
+
+        # The missing file arrives; `retry` queues the failed job again.
+        (audio / "late.ogg").write_bytes((audio / "greeting-mono.ogg").read_bytes() + b"")
+        retry = await env.cli("retry", "again")
+        assert retry.returncode == 0, retry.stderr
+        assert "1 job(s) queued again" in retry.stdout
+        assert await env.run_until_idle() == 0
+        report = json.loads((env.results / "again" / "report.json").read_text("utf-8"))
+        assert report["counts"] == {"done": 2}
+        assert (env.results / "again" / "late.json").exists()
+        # Same content and settings as greeting-mono: recognised once, the result reused.
+        assert emu.stats()["summary"]["operations"] == 1
+
+        unknown = await env.cli("retry", "nope")
+        assert unknown.returncode == 2
+        assert "no manifest named 'nope'" in unknown.stderr
+        assert "Traceback" not in unknown.stderr
+
+        env.put_manifest(
+            "stopme", [{"audio": "greeting-mono.ogg", "language": "kk-KZ"}], base_dir=audio
+        )
+        cancel = await env.cli("cancel", "stopme")
+        # Not taken from the inbox yet: nothing known by that name.
+        assert cancel.returncode == 2

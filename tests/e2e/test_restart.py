@@ -1,0 +1,105 @@
+"""Killed with SIGKILL at any moment and started again, the daemon loses and repeats nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import wave
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import S3Server
+from tests.support.daemon import DaemonEnv
+from tests.support.emulator import emulator
+
+pytestmark = pytest.mark.e2e
+
+JOBS = 36
+KILLS = 5
+
+
+def make_wavs(folder: Path, count: int, seed: int = 7) -> list[str]:
+    """Distinct short 16 kHz mono WAV files (noise), so no two share a content hash."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for index in range(count):
+        name = f"call-{index:03d}.wav"
+        frames = 16000 * rng.randint(2, 6)
+        with wave.open(str(folder / name), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            out.writeframes(rng.randbytes(frames * 2))
+        names.append(name)
+    return names
+
+
+async def test_sigkill_many_times_then_everything_done_once(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # A slow service and tight quotas: the run spans several quota windows, and restarts
+    # land while uploads, submissions and polls are in flight.
+    quotas = {"submit_quota": 12, "status_quota": 30, "quota_window_s": 2.0}
+    async with emulator(s3_server, speed=20, **quotas) as emu:
+        env = DaemonEnv.create(
+            tmp_path,
+            s3_server,
+            s3_bucket,
+            emu.url,
+            speed=20,
+            quotas={"submissions": 12, "status_checks": 30, "window_s": 2.0, "safety_margin": 0.1},
+            concurrency={"uploads": 3},
+        )
+        names = make_wavs(env.root / "audio", JOBS)
+        env.put_manifest("calls", [{"audio": n} for n in names], base_dir=env.root / "audio")
+
+        rng = random.Random(3)
+        seen = 0
+        for _ in range(KILLS):
+            daemon = await env.start()
+            # Kill after a random number of new transitions: mid-upload, mid-submit, mid-poll.
+            seen += rng.randint(8, 30)
+            try:
+                await env.wait_for_event("job.state", count=seen, limit_s=90)
+            except AssertionError:
+                if daemon.returncode is not None:
+                    raise
+            daemon.send_signal(signal.SIGKILL)
+            assert await daemon.wait() == -signal.SIGKILL
+            seen = len(env.events("job.state"))
+        assert await env.run_until_idle(limit_s=180) == 0
+        stats = emu.stats()
+
+    report_path = env.results / "calls" / "report.json"
+    assert report_path.exists(), env.output()[-3000:]
+    report = json.loads(report_path.read_text("utf-8"))
+    assert report["counts"] == {"done": JOBS}, report["failures"]
+
+    # Each result written once, whatever the kills interrupted: a set found complete on
+    # disk after a restart is not written again (a kill may fall between the write and
+    # its log line, so such a job has no `job.written` line, only `job.already_written`).
+    written = Counter(e["job_id"] for e in env.events("job.written"))
+    found = {e["job_id"] for e in env.events("job.already_written")}
+    assert set(written.values()) == {1}
+    assert set(written) | found == set(range(1, JOBS + 1))
+    for name in names:
+        assert (env.results / "calls" / f"{Path(name).stem}.json").exists()
+
+    # No 429 at any time: the quota ledger survived every restart.
+    assert stats["throttled_total"] == 0, stats["throttled"]
+    # No audio submitted twice, except a submission cut by a kill (logged as at-least-once).
+    operations = stats["operations"].values()
+    assert len(operations) == stats["summary"]["operations"]
+    resubmitted = len(env.events("job.resubmitting"))
+    assert stats["summary"]["operations"] <= JOBS + resubmitted
+    # Status checks stay small per job even across restarts.
+    assert stats["summary"]["status_checks"] <= JOBS * 4
+    # Nothing uploaded is left behind.
+    answer = s3_server.client().list_objects_v2(Bucket=s3_bucket)  # type: ignore[attr-defined]
+    assert answer.get("KeyCount", 0) == 0
+    await asyncio.sleep(0)

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = "examples/manifests/demo.yaml"
+BROKEN = "examples/manifests/broken/broken.yaml"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_validate_good_manifests() -> None:
+    examples = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "examples/manifests").glob("*.yaml")
+    )
+    result = cli("validate", *examples)
+    assert result.returncode == 0, result.stderr
+    assert f"ok: {DEMO}: demo: 6 jobs" in result.stdout.splitlines()
+    assert result.stdout.count("ok: ") == len(examples)
+    assert result.stderr == ""
+
+
+def test_validate_reports_every_problem_with_file_and_line() -> None:
+    result = cli("validate", DEMO, BROKEN)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) >= 8
+    pattern = re.compile(rf"^error: {re.escape(BROKEN)}:\d+: \S+: .+")
+    assert all(pattern.match(line) for line in errors), errors
+    text = "\n".join(errors)
+    assert f"{BROKEN}:6: defaults.langauge: unknown key; did you mean 'language'?" in text
+    assert "missing-file.ogg" in text
+    assert "matches no file" in text
+    assert "produced twice" in text
+    assert "ok: examples/manifests/demo.yaml" in result.stdout
+
+
+def test_validate_json() -> None:
+    result = cli("validate", "--json", DEMO, BROKEN)
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document["valid"] is False
+    demo, broken = document["manifests"]
+    assert (demo["valid"], demo["jobs"], demo["problems"]) == (True, 6, [])
+    assert broken["valid"] is False
+    assert all(p["file"] == BROKEN and p["line"] for p in broken["problems"])
+
+
+def test_validate_missing_manifest() -> None:
+    result = cli("validate", "no/such/manifest.yaml")
+    assert result.returncode == 2
+    assert "error: no/such/manifest.yaml: file not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_prints_totals() -> None:
+    examples = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "examples/manifests").glob("*.yaml")
+    )
+    result = cli("plan", *examples)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "MANIFEST",
+        "FILES",
+        "AUDIO",
+        "H",
+        "BILLABLE",
+        "S",
+        "BILLABLE",
+        "H",
+        "FINISH",
+    ]
+    total = next(line for line in lines if line.startswith("TOTAL"))
+    assert total.split()[1] == "13"
+    assert any(line.startswith("quotas: 490 submissions") for line in lines)
+
+
+def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "speechkit:\n  api_key_env: SURELY_UNSET_VARIABLE_FOR_PLAN\n"
+        "storage:\n  bucket: audio\n"
+        "quotas:\n  submissions: 2\n  status_checks: 2\n  window_s: 60\n  safety_margin: 0\n",
+        encoding="utf-8",
+    )
+    result = cli("plan", "--json", "--config", str(config), DEMO)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    total = document["total"]
+    assert total["files"] == 6
+    assert total["probed_files"] == 6
+    # Six 15 s-minimum-or-longer files, three of them stereo (still one pair each).
+    assert total["billable_s"] >= 6 * 15
+    assert total["billable_hours"] == pytest.approx(total["billable_s"] / 3600)
+    assert total["submit_wait_s"] == (3 - 1) * 60  # 6 jobs, 2 per window
+    assert total["status_wait_s"] == (5 - 1) * 60  # 9 checks, 2 per window
+    assert total["daily_wait_s"] == 0
+    assert total["finish_s"] == pytest.approx(240 + total["longest_processing_s"])
+    assert total["longest_processing_s"] > 0
+    assert document["manifests"][0]["name"] == "demo"
+    assert document["problems"] == []
+
+
+def test_plan_reports_problems_and_exits_2() -> None:
+    result = cli("plan", DEMO, BROKEN)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"error: {BROKEN}:" in result.stderr
+    assert any(line.startswith("TOTAL") for line in result.stdout.splitlines())
+
+
+def test_plan_with_a_bad_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  bucket: audio\nquotas:\n  submissions: -1\n", encoding="utf-8")
+    result = cli("plan", "--config", str(config), DEMO)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"error: {config}:4: quotas.submissions: must be at least 1, got -1" in result.stderr
