@@ -1,0 +1,164 @@
+"""The SQLite store: schema, migrations, leases, compare-and-set updates, the quota ledger."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.jobs import AudioFacts, State
+from orchestrator.store import ManifestConflict, NewJob, SQLiteStore, StoreError, StoreLocked
+from orchestrator.store.sqlite import SCHEMA_VERSION
+
+
+def new_jobs(count: int, prefix: str = "a") -> list[NewJob]:
+    return [
+        NewJob(
+            source=f"/audio/{prefix}{i}.ogg",
+            output=f"{prefix}{i}",
+            settings={"language": "ru-RU", "model": "general"},
+            settings_key='{"language":"ru-RU"}',
+            priority=i % 2,
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(tmp_path / "state" / "s.sqlite3")
+    yield opened
+    await opened.close()
+
+
+async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Opening again does not re-run migrations.
+    again = await SQLiteStore.open(path)
+    await again.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer"):
+        await SQLiteStore.open(path)
+
+
+async def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"s\.sqlite3"):
+        await SQLiteStore.open(path)
+
+
+async def test_one_daemon_per_state_file(store: SQLiteStore) -> None:
+    store.acquire_daemon_lock()
+    other = await SQLiteStore.open(store.path)
+    try:
+        with pytest.raises(StoreLocked):
+            other.acquire_daemon_lock()
+    finally:
+        await other.close()
+
+
+async def test_manifest_once_and_one_active_name(store: SQLiteStore) -> None:
+    first, new = await store.add_manifest("calls", "/in/a.yaml", "d1", new_jobs(3), 100.0)
+    assert new
+    again, new = await store.add_manifest("calls", "/in/a.yaml", "d1", new_jobs(3), 101.0)
+    assert (again, new) == (first, False)
+    with pytest.raises(ManifestConflict, match="calls"):
+        await store.add_manifest("calls", "/in/b.yaml", "d2", new_jobs(1, "b"), 102.0)
+    (status,) = await store.manifests()
+    assert status.counts == {"queued": 3}
+    assert status.total == 3
+
+
+async def test_claim_leases_and_orders_by_priority_then_due(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(4), 10.0)
+    claimed = await store.claim([State.QUEUED], 20.0, 2, "me", 60.0)
+    assert [job.priority for job in claimed] == [1, 1]
+    # Leased jobs are not claimed again until the lease runs out.
+    rest = await store.claim([State.QUEUED], 21.0, 10, "me", 60.0)
+    assert {job.id for job in rest}.isdisjoint({job.id for job in claimed})
+    assert len(rest) == 2
+    assert await store.claim([State.QUEUED], 22.0, 10, "me", 60.0) == []
+    assert len(await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)) == 4
+    await store.clear_leases()
+    assert len(await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)) == 4
+
+
+async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(3), 10.0)
+    jobs = await store.claim([State.QUEUED], 20.0, 5, "me", 60.0, spend="submit")
+    assert len(jobs) == 3
+    assert await store.quota_spent("submit", 0.0) == [20.0, 20.0, 20.0]
+    assert await store.quota_spent("status", 0.0) == []
+    await store.prune_quota(20.0)
+    assert await store.quota_spent("submit", 0.0) == []
+
+
+async def test_update_is_compare_and_set(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(1), 10.0)
+    (job,) = await store.claim([State.QUEUED], 20.0, 1, "me", 60.0)
+    facts = AudioFacts("OGG_OPUS", 12.5, 2, 48000, 0, 1000, "ogg_opus")
+    assert await store.update_job(
+        job.id, State.QUEUED, {"state": State.UPLOADING, "audio": facts}, 21.0, keep_lease=True
+    )
+    # The lease is kept: no other stage takes the job mid-step.
+    assert await store.claim([State.UPLOADING], 22.0, 1, "me", 60.0) == []
+    # An update expecting the old state no longer applies.
+    assert not await store.update_job(job.id, State.QUEUED, {"state": State.FAILED}, 22.0)
+    got = await store.get_job(job.id)
+    assert got is not None
+    assert got.state is State.UPLOADING
+    assert got.audio == facts
+    assert got.audio.audio_seconds_all_channels == 25.0
+    with pytest.raises(ValueError, match="not job fields"):
+        await store.update_job(job.id, None, {"lease_owner": "x"}, 23.0)
+
+
+async def test_cancel_then_retry(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
+    assert await store.cancel_manifest("m", 11.0) == 2
+    assert await store.counts_by_state() == {"cancelled": 2}
+    assert await store.manifests_to_finish() == [1]
+    assert await store.retry_manifest("m", 12.0) == 2
+    assert await store.counts_by_state() == {"queued": 2}
+    with pytest.raises(StoreError, match="no manifest named 'x'"):
+        await store.retry_manifest("x", 13.0)
+
+
+async def test_results_and_followers(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
+    leader, follower = await store.claim([State.QUEUED], 20.0, 2, "me", 60.0)
+    await store.update_job(leader.id, None, {"state": State.RUNNING, "content_hash": "h"}, 21.0)
+    found = await store.find_leader(follower, "h")
+    assert found is not None
+    assert found.id == leader.id
+    await store.update_job(
+        follower.id,
+        None,
+        {"state": State.WAITING, "leader_id": leader.id, "content_hash": "h"},
+        21.0,
+    )
+    assert await store.release_followers(leader.id, State.FETCHING, 22.0) == 1
+    assert await store.get_result("h", follower.settings_key) is None
+    await store.put_result("h", follower.settings_key, "op1", {"chunks": []}, 23.0)
+    assert await store.get_result("h", follower.settings_key) == ("op1", {"chunks": []})
+
+
+async def test_quota_pause_never_shortens(store: SQLiteStore) -> None:
+    await store.pause_quota("status", 50.0)
+    await store.pause_quota("status", 40.0)
+    assert await store.quota_paused_until("status") == 50.0
+    assert await store.quota_paused_until("submit") is None
+    assert await store.writable()
