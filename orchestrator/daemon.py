@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from orchestrator.jobs import ACTIVE, Job
 from orchestrator.metrics import DaemonMetrics
 from orchestrator.notify import Notifier, watchdog_task
 from orchestrator.outputs import write_atomic
-from orchestrator.pipeline import Pipeline, PipelineSettings
+from orchestrator.pipeline import STATUS_QUOTA, SUBMIT_QUOTA, Pipeline, PipelineSettings
 from orchestrator.polling import PollingPolicy
 from orchestrator.progress import snapshot, status_line
 from orchestrator.reports import build_report, render_report_json, render_report_text
@@ -40,7 +41,12 @@ from orchestrator.web import StatusServer, StatusServerError
 log = logs.get_logger()
 
 INBOX_SCAN_S = 1.0
+# STATUS= is sent when a manifest comes in or a job ends, at most once per gap, and at
+# least every STATUS_EVERY_S when it changed.
 STATUS_EVERY_S = 5.0
+STATUS_MIN_GAP_S = 1.0
+# A second SIGTERM/SIGINT during the drain: exit at once with this status.
+EXIT_NOW_STATUS = 1
 
 
 def pipeline_settings(config: Config) -> PipelineSettings:
@@ -120,6 +126,8 @@ class Daemon:
         self.stop = asyncio.Event()
         self._stop_requests = 0
         self._finish_wake = asyncio.Event()
+        self._status_wake = asyncio.Event()
+        self._health_probe: asyncio.Task[bool] | None = None
         self.store: SQLiteStore | None = None
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
@@ -131,9 +139,13 @@ class Daemon:
         """First call drains; a second one exits at once."""
         self._stop_requests += 1
         if self._stop_requests > 1:
-            log.warning("daemon.exit_now", signal=signame)
+            log.warning("daemon.exit_now", signal=signame, exit_status=EXIT_NOW_STATUS)
+            # os._exit skips the interpreter's flush: the journal would miss the line above.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
             # Every store write is one transaction: exiting here leaves the store consistent.
-            os._exit(1)
+            os._exit(EXIT_NOW_STATUS)
         log.info(
             "daemon.stopping",
             signal=signame,
@@ -252,7 +264,7 @@ class Daemon:
                 config.paths.inbox,
                 config.paths.failed,
                 settle_s=self.options.settle_s,
-                on_accepted=pipeline.kick,
+                on_accepted=self._accepted,
             )
             web = await self._start_web(store)
             try:
@@ -267,13 +279,14 @@ class Daemon:
             return None
 
         async def health() -> bool:
-            return not self.stop.is_set() and await store.writable()
+            return not self.stop.is_set() and await self._store_writable(store)
 
         async def status_json() -> dict[str, Any]:
             return await snapshot(store, time.time())
 
         async def refresh() -> None:
             self.metrics.set_jobs_by_state(await store.counts_by_state())
+            await self._refresh_quota_metrics(store)
 
         server = StatusServer(
             status.listen_host,
@@ -290,6 +303,31 @@ class Daemon:
             log.error("status_server.failed", error=str(exc))
             return None
         return server
+
+    async def _store_writable(self, store: SQLiteStore) -> bool:
+        """Whether a write to the store succeeds; one probe at a time, never cancelled.
+
+        The status server gives up on a slow probe (the store locked by another process,
+        say). Cancelling the write itself could cut it between its BEGIN and COMMIT and
+        leave the daemon's one connection inside a transaction, so the probe is shielded:
+        it finishes in the background and the next request starts a fresh one.
+        """
+        probe = self._health_probe
+        if probe is None or probe.done():
+            probe = asyncio.create_task(store.writable(), name="health-probe")
+            self._health_probe = probe
+        return await asyncio.shield(probe)
+
+    async def _refresh_quota_metrics(self, store: SQLiteStore) -> None:
+        """Quota used/left as of now (the pipeline only updates them when it dispatches)."""
+        settings = pipeline_settings(self.config)
+        now = time.time()
+        for name, spec in (
+            (SUBMIT_QUOTA, settings.submit_quota),
+            (STATUS_QUOTA, settings.status_quota),
+        ):
+            used, left = quota.usage(await store.quota_spent(name, now - spec.window_s), spec, now)
+            self.metrics.set_quota(name, used, left)
 
     async def _serve(self, store: SQLiteStore, pipeline: Pipeline) -> int:
         assert self.intake is not None
@@ -360,16 +398,29 @@ class Daemon:
     async def _status_loop(self, store: SQLiteStore) -> None:
         last = ""
         while True:
+            self._status_wake.clear()
             counts = await store.counts_by_state()
             self.metrics.set_jobs_by_state(counts)
             line = status_line(counts)
             if line != last:
                 self.notifier.status(line)
                 last = line
-            await asyncio.sleep(STATUS_EVERY_S)
+            # A burst of endings (a manifest finishing) makes one STATUS=, not one per job.
+            await asyncio.sleep(STATUS_MIN_GAP_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._status_wake.wait(), max(0.0, STATUS_EVERY_S - STATUS_MIN_GAP_S)
+                )
+
+    def _accepted(self) -> None:
+        """A manifest came in: start its jobs and show them in STATUS=."""
+        assert self.pipeline is not None
+        self.pipeline.kick()
+        self._status_wake.set()
 
     async def _job_ended(self, _job: Job) -> None:
         self._finish_wake.set()
+        self._status_wake.set()
 
     async def _finish_loop(self) -> None:
         while True:

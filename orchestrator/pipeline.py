@@ -15,7 +15,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from orchestrator.metrics import DaemonMetrics
 from orchestrator.speechkit.base import OperationStatus, RecognitionClient, SubmitRequest
 from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
 from orchestrator.storage import FileRange, ObjectStorage, StorageError
-from orchestrator.store.base import Store
+from orchestrator.store.base import DuplicateRecognition, Store
 
 log = get_logger()
 
@@ -51,6 +51,8 @@ LEASE_S = 3600.0
 # How long an idle stage sleeps at most before looking at the store again (new work
 # normally wakes it at once; this bounds the cost of a missed wake-up).
 IDLE_S = 30.0
+# A follower is woken by its leader's end; this only bounds a lost wake-up.
+WAIT_FOR_LEADER_S = 3600.0
 _EXTENSION_ENCODING = {
     ".ogg": "OGG_OPUS",
     ".opus": "OGG_OPUS",
@@ -136,7 +138,10 @@ class Pipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: dict[Stage, int] = dict.fromkeys(Stage, 0)
         self._working: set[int] = set()
-        self._failure_class: dict[int, str] = {}  # job ids with a step in flight in this process
+        self._failure_class: dict[int, str] = {}
+        self._key_locks: dict[
+            str, asyncio.Lock
+        ] = {}  # job ids with a step in flight in this process
         self._http = asyncio.Semaphore(settings.http_concurrency)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -453,39 +458,24 @@ class Pipeline:
                 data_length=info.data_length,
                 container=info.container,
             )
-        if job.state is State.QUEUED:
-            # The same audio with the same settings is recognised once.
-            if await self.store.get_result(content_hash, job.settings_key) is not None:
-                await self._move(job, State.FETCHING, began, content_hash=content_hash, audio=facts)
-                return
-            leader = await self.store.find_leader(job, content_hash)
-            if leader is not None:
-                await self._move(
-                    job,
-                    State.WAITING,
-                    began,
-                    content_hash=content_hash,
-                    audio=facts,
-                    leader_id=leader.id,
-                    next_action_at=self.clock() + 10 * 365 * 86400.0,
-                )
-                return
         key = self.storage.object_key(
             self.settings.key_prefix, content_hash, _suffix(facts.encoding)
         )
         if job.state is State.QUEUED:
-            moved = await self._move(
+            moved = await self._lead_or_follow(
                 job, State.UPLOADING, began, content_hash=content_hash, audio=facts, object_key=key
             )
             if moved is None:
                 return
             job = moved
         try:
-            uploaded = await self.storage.ensure_uploaded(
-                key,
-                FileRange(Path(job.source), facts.data_offset, facts.data_length),
-                content_hash,
-            )
+            # Jobs with the same audio (other settings) share the object: one uploads it.
+            async with self._key_lock(key):
+                uploaded = await self.storage.ensure_uploaded(
+                    key,
+                    FileRange(Path(job.source), facts.data_offset, facts.data_length),
+                    content_hash,
+                )
         except StorageError as exc:
             if exc.retryable:
                 await self._retry(job, State.UPLOADING, str(exc), None)
@@ -498,9 +488,63 @@ class Pipeline:
             return
         if uploaded:
             self.metrics.uploaded_bytes.inc(facts.data_length)
+            log.info(
+                "upload.done",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                object_key=key,
+                bytes=facts.data_length,
+            )
         else:
             log.info("upload.skipped", manifest=job.manifest_name, job_id=job.id, object_key=key)
         await self._move(job, State.UPLOADED, began, object_key=key)
+
+    async def _lead_or_follow(
+        self, job: Job, lead: State, began: float, *, content_hash: str, **fields: Any
+    ) -> Job | None:
+        """Recognise this content, or reuse (or wait for) another job's recognition of it.
+
+        Returns the job moved to ``lead`` when it is the one to do the work, else None. The
+        store enforces one leader per (content, settings), so two jobs racing here cannot
+        both submit the same audio.
+        """
+        facts = fields.get("audio")
+        for _ in range(3):
+            if await self.store.get_result(content_hash, job.settings_key) is not None:
+                await self._move(job, State.FETCHING, began, content_hash=content_hash, audio=facts)
+                return None
+            leader = await self.store.find_leader(job, content_hash)
+            if leader is not None:
+                await self._move(
+                    job,
+                    State.WAITING,
+                    began,
+                    content_hash=content_hash,
+                    audio=facts,
+                    leader_id=leader.id,
+                    next_action_at=self.clock() + WAIT_FOR_LEADER_S,
+                )
+                return None
+            try:
+                return await self._move(job, lead, began, content_hash=content_hash, **fields)
+            except DuplicateRecognition:
+                continue  # another job became the leader meanwhile: follow it
+        await self._retry(job, job.state, "could not settle which job recognises this audio", None)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _key_lock(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._key_locks.get(key, (asyncio.Lock(), 0))
+        self._key_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._key_locks[key]
+            if users == 1:
+                del self._key_locks[key]
+            else:
+                self._key_locks[key] = (lock, users - 1)
 
     async def _prepare_remote(self, job: Job, began: float) -> None:
         """An ``s3://bucket/key`` entry: already in storage, nothing to probe or upload."""
@@ -523,7 +567,7 @@ class Pipeline:
             data_length=0,
             container="remote",
         )
-        await self._move(
+        await self._lead_or_follow(
             job,
             State.UPLOADED,
             began,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.store.base import (
+    DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
     ManifestStatus,
@@ -13,6 +14,7 @@ from orchestrator.store.base import (
 from orchestrator.store.sqlite import SQLiteStore, StoreLocked
 
 __all__ = [
+    "DuplicateRecognition",
     "JobUpdate",
     "ManifestConflict",
     "ManifestStatus",

@@ -17,6 +17,10 @@ class StoreError(Exception):
     """The store could not do what was asked (corrupt file, newer schema, locked)."""
 
 
+class DuplicateRecognition(StoreError):
+    """Another job already leads the recognition of the same content with the same settings."""
+
+
 class ManifestConflict(StoreError):
     """Another manifest with the same name is still active."""
 

@@ -18,6 +18,7 @@ import aiosqlite
 
 from orchestrator.jobs import AudioFacts, Job, State
 from orchestrator.store.base import (
+    DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
     ManifestStatus,
@@ -289,8 +290,13 @@ class SQLiteStore:
         if expect is not None:
             sql += " AND state = :_expect"
             params["_expect"] = expect.value
-        async with self._tx() as db, db.execute(sql, params) as cur:
-            return cur.rowcount == 1
+        try:
+            async with self._tx() as db, db.execute(sql, params) as cur:
+                return cur.rowcount == 1
+        except sqlite3.IntegrityError as exc:
+            if "jobs.content_hash" in str(exc):
+                raise DuplicateRecognition(str(exc)) from exc
+            raise
 
     async def get_job(self, job_id: int) -> Job | None:
         """One job by id."""

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.support.daemon import DEMO_FILES, DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.emulator import TEST_API_KEY, emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +104,43 @@ async def test_demo_manifest_end_to_end(
     (finished,) = env.events("manifest.finished")
     assert finished["counts"] == {"done": 6}
 
+    # No secret in any log line or output file.
+    written = env.output() + "".join(
+        p.read_text("utf-8") for p in env.results.rglob("*") if p.is_file()
+    )
+    for secret in (TEST_API_KEY, s3_server.secret_key):
+        assert secret not in written
+
+
+async def test_submit_to_a_stopped_daemon(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio(("voicemail-mono.wav",))
+        elsewhere = tmp_path / "mine"
+        elsewhere.mkdir()
+        manifest = elsewhere / "mine.yaml"
+        # Relative to the manifest's own directory: still right once it is in the inbox.
+        manifest.write_text(
+            f"name: mine\nbase_dir: ../{audio.name}\njobs:\n  - voicemail-mono.wav\n", "utf-8"
+        )
+        broken = elsewhere / "broken.yaml"
+        broken.write_text("name: broken\njobs:\n  - audio: nowhere.ogg\n", "utf-8")
+
+        refused = await env.cli("submit", str(broken), str(manifest))
+        assert refused.returncode == 2
+        assert "broken.yaml:3: audio:" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert not env.inbox.exists() or not list(env.inbox.iterdir())
+
+        accepted = await env.cli("submit", str(manifest))
+        assert accepted.returncode == 0, accepted.stderr
+        assert [p.name for p in env.inbox.iterdir()] == ["mine.yaml"]
+        assert await env.run_until_idle() == 0
+    assert (env.results / "mine" / "voicemail-mono.txt").exists()
+    assert manifest.exists()  # the user's file is left where it was
+
 
 async def test_bad_input_is_reported_and_the_rest_is_done(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
@@ -193,3 +230,29 @@ async def test_retry_and_cancel(tmp_path: Path, s3_server: S3Server, s3_bucket: 
         cancel = await env.cli("cancel", "stopme")
         # Not taken from the inbox yet: nothing known by that name.
         assert cancel.returncode == 2
+
+
+async def test_same_audio_in_two_manifests_is_recognised_once(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio(("call-stereo.ogg",))
+        env.put_manifest("first", [{"audio": "call-stereo.ogg"}], base_dir=audio)
+        env.put_manifest(
+            "second",
+            [
+                {"audio": "call-stereo.ogg", "output": "same"},
+                {"audio": "call-stereo.ogg", "output": "other-settings", "raw_results": True},
+            ],
+            base_dir=audio,
+        )
+        assert await env.run_until_idle() == 0
+        stats = emu.stats()
+    # Two settings, so two recognitions; the third job reuses the first's result.
+    assert stats["summary"]["operations"] == 2
+    assert len(env.events("upload.done")) == 1
+    first = json.loads((env.results / "first" / "call-stereo.json").read_text("utf-8"))
+    same = json.loads((env.results / "second" / "same.json").read_text("utf-8"))
+    assert first["channels"] == same["channels"]
+    assert (env.results / "second" / "other-settings.ch2.txt").exists()

@@ -90,6 +90,10 @@ async def test_sigkill_many_times_then_everything_done_once(
     for name in names:
         assert (env.results / "calls" / f"{Path(name).stem}.json").exists()
 
+    # No object uploaded twice (a kill mid-upload leaves no object, so that is not a second).
+    uploads = Counter(e["object_key"] for e in env.events("upload.done"))
+    assert set(uploads.values()) == {1}
+
     # No 429 at any time: the quota ledger survived every restart.
     assert stats["throttled_total"] == 0, stats["throttled"]
     # No audio submitted twice, except a submission cut by a kill (logged as at-least-once).

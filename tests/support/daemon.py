@@ -119,6 +119,15 @@ class DaemonEnv:
         env.pop("WATCHDOG_USEC", None)
         return cls(root=root, config_path=config_path, env=env, config=config)
 
+    def update_config(self, **overrides: Any) -> None:
+        """Merge ``overrides`` (section -> values) into the config and rewrite the file."""
+        for section, values in overrides.items():
+            self.config.setdefault(section, {}).update(values)
+        tmp = self.config_path.with_name(f".{self.config_path.name}.tmp")
+        tmp.write_text(yaml.safe_dump(self.config, sort_keys=False), "utf-8")
+        # Atomically, as an operator's editor would: a reload never reads half a file.
+        tmp.replace(self.config_path)
+
     # -- paths ---------------------------------------------------------------------------
 
     @property

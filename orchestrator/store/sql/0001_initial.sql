@@ -45,6 +45,10 @@ CREATE INDEX jobs_due ON jobs (state, next_action_at);
 CREATE INDEX jobs_by_manifest ON jobs (manifest_id, state);
 CREATE INDEX jobs_by_content ON jobs (content_hash, settings_key);
 CREATE INDEX jobs_by_leader ON jobs (leader_id) WHERE leader_id IS NOT NULL;
+-- One job at a time recognises a given content with given settings (the others wait for
+-- it or reuse its result): a database rule, so racing stages cannot both submit it.
+CREATE UNIQUE INDEX jobs_one_leader ON jobs (content_hash, settings_key)
+    WHERE leader_id IS NULL AND state IN ('uploading', 'uploaded', 'submitting', 'running');
 
 -- A recognition already paid for: the same audio with the same settings is recognised once.
 CREATE TABLE results (
