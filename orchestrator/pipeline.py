@@ -137,11 +137,9 @@ class Pipeline:
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: dict[Stage, int] = dict.fromkeys(Stage, 0)
-        self._working: set[int] = set()
+        self._working: set[int] = set()  # job ids with a step in flight in this process
         self._failure_class: dict[int, str] = {}
-        self._key_locks: dict[
-            str, asyncio.Lock
-        ] = {}  # job ids with a step in flight in this process
+        self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
         self._http = asyncio.Semaphore(settings.http_concurrency)
 
     # -- life cycle ----------------------------------------------------------------------
