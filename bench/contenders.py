@@ -93,6 +93,17 @@ def _manifest(workload: Workload) -> dict[str, Any]:
     }
 
 
+def _prepare_daemon(services: Services, workload: Workload, speed: float, work: Path) -> Path:
+    """Write the daemon's config and put the manifest in its inbox; the config's path."""
+    inbox = work / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    config_path = work / "config.yaml"
+    config = daemon_config(services, speed, work)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+    (inbox / "bench.yaml").write_text(yaml.safe_dump(_manifest(workload), sort_keys=False))
+    return config_path
+
+
 async def _measure_child(
     args: list[str], env: dict[str, str], log: Path, limit_s: float
 ) -> tuple[int, int | None, float, bool]:
@@ -125,13 +136,7 @@ async def run_orchestrator(
     limit_s: float,
 ) -> ContenderRun:
     """The real daemon, given the workload as one manifest in its inbox, until idle."""
-    work.mkdir(parents=True, exist_ok=True)
-    config_path = work / "config.yaml"
-    config = daemon_config(services, speed, work)
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
-    inbox = work / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    (inbox / "bench.yaml").write_text(yaml.safe_dump(_manifest(workload), sort_keys=False))
+    config_path = await asyncio.to_thread(_prepare_daemon, services, workload, speed, work)
     child_env = {
         **env,
         "BENCH_SPEECHKIT_API_KEY": creds.api_key,
@@ -164,7 +169,7 @@ async def run_baseline(
     limit_s: float,
 ) -> ContenderRun:
     """Upload the raw audio for the baseline (not timed), then run its poller process."""
-    work.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     await upload_raw(services.s3_endpoint, creds, services.bucket, workload.files)
     spec = PollerSpec(
         schedule=schedule.key,

@@ -108,7 +108,7 @@ async def emulator(
     env: dict[str, str],
     log: Path,
 ) -> AsyncIterator[str]:
-    """The SpeechKit emulator in a child process with its default (scaled) quotas; yields its URL."""
+    """The emulator in a child process, its quotas the defaults (scaled); yields its URL."""
     child_env = {
         **env,
         "SPEECHKIT_EMULATOR_API_KEY": creds.api_key,
@@ -157,7 +157,7 @@ async def services(
     *, creds: Credentials, speed: float, seed: int, env: dict[str, str], logs: Path
 ) -> AsyncIterator[Services]:
     """A fresh S3 server with an empty bench bucket and a fresh emulator reading from it."""
-    logs.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
     async with s3_server(env, logs / "s3.log") as endpoint:
         async with _s3_client(endpoint, creds) as client:
             await client.create_bucket(

@@ -79,6 +79,9 @@ _STAGE_STATES = {
     Stage.POLL: POLL_STATES,
     Stage.FETCH: FETCH_STATES,
 }
+# A refused credential (401) is usually fixed by the operator within minutes: retried with
+# backoff like a 5xx, so a bad key does not fail a whole batch at once.
+_RETRY_KINDS = frozenset({ErrorKind.RETRYABLE, ErrorKind.AUTH})
 _DOING = frozenset({State.UPLOADING, State.SUBMITTING})
 _STATE_STAGE = {state: stage for stage, states in _STAGE_STATES.items() for state in states}
 
@@ -310,7 +313,10 @@ class Pipeline:
         fields.setdefault("next_action_at", now)
         if new in TERMINAL:
             fields.setdefault("finished_at", now)
-        if new != job.state:
+        # A step that succeeded starts the next one with no failed attempts; entering the
+        # "doing" state of a step keeps the count, or a step failing over and over would
+        # never be given up.
+        if new != job.state and new not in _DOING:
             fields.setdefault("attempts", 0)
         # Entering a "doing" state, the step goes on: keep the lease so no stage takes it again.
         applied = await self.store.update_job(
@@ -631,7 +637,7 @@ class Pipeline:
             self.metrics.record_request("longRunningRecognize", exc.http_status or "error")
             if exc.kind is ErrorKind.QUOTA:
                 await self._throttled(job, SUBMIT_QUOTA, exc, State.UPLOADED)
-            elif exc.kind is ErrorKind.RETRYABLE:
+            elif exc.kind in _RETRY_KINDS:
                 await self._retry(job, State.UPLOADED, str(exc), exc.retry_after)
             else:
                 await self._fail(job, f"submission refused: {exc}", began)
@@ -747,7 +753,7 @@ class Pipeline:
             else:
                 # Results are gone (kept 3 days): recognise again from the stored object.
                 await self._move(job, State.UPLOADED, began, operation_id=None)
-        elif exc.kind is ErrorKind.RETRYABLE:
+        elif exc.kind in _RETRY_KINDS:
             await self._retry(job, State.RUNNING, str(exc), exc.retry_after)
         else:
             await self._fail(job, f"status check refused: {exc}", began)

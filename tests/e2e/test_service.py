@@ -67,6 +67,8 @@ class GatedProxy:
         self.url = ""
         self.held = 0  # requests waiting at the gate right now
         self.passed: Counter[str] = Counter()  # requests forwarded, by path
+        self.dropped = 0  # requests whose client hung up while held
+        self._waiting: set[web.Request] = set()
         self._open = asyncio.Event()
         self._open.set()
         self._changed = asyncio.Condition()
@@ -97,6 +99,14 @@ class GatedProxy:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: self.held >= count), LIMIT_S)
 
+    async def wait_clients_gone(self) -> None:
+        """Wait until every held request's client has hung up (the daemon exited)."""
+        async with asyncio.timeout(LIMIT_S):
+            # aiohttp tells a waiting handler nothing when its client hangs up; the request
+            # only loses its transport. So this polls (it is over within a loop turn or two).
+            while any(r.transport is not None for r in self._waiting):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
     async def close(self) -> None:
         """Let held requests go, stop listening, close the client session."""
         self.release()
@@ -109,18 +119,25 @@ class GatedProxy:
         if not self._open.is_set():
             async with self._changed:
                 self.held += 1
+                self._waiting.add(request)
                 self._changed.notify_all()
             await self._open.wait()
             async with self._changed:
                 self.held -= 1
+                self._waiting.discard(request)
         assert self._session is not None
+        try:
+            if request.transport is None:
+                raise ConnectionResetError
+            body = await request.read()
+        except ConnectionResetError:
+            # The daemon hung up while held (it exited): the request is lost in transit.
+            self.dropped += 1
+            return web.Response(status=502)
         self.passed[request.path] += 1
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         async with self._session.request(
-            request.method,
-            self.upstream + request.rel_url.path_qs,
-            headers=headers,
-            data=await request.read(),
+            request.method, self.upstream + request.rel_url.path_qs, headers=headers, data=body
         ) as answer:
             body = await answer.read()
             back = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
@@ -232,7 +249,9 @@ class NotifyListener:
                 self.messages.append(Message(fields, self.observe()))
                 self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[dict[str, str]], bool], count: int = 1) -> Message:
+    async def wait_for(
+        self, predicate: Callable[[dict[str, str]], bool], count: int = 1
+    ) -> Message:
         """The ``count``-th message whose fields satisfy ``predicate``."""
 
         def found() -> list[Message]:
@@ -399,13 +418,18 @@ async def test_drain_timeout_records_the_jobs_and_exits_0(
         (stopped,) = events_of(env, 0, "daemon.stopped")
         assert stopped["jobs"] == {"submitting": JOBS}
 
-        # The cut submissions may have reached the service: the next run says so and
+        # The cut submissions might have reached the service: the next run says so and
         # submits again (at-least-once), then finishes everything.
+        await proxy.wait_clients_gone()
         proxy.release()
         assert await env.run_until_idle(limit_s=LIMIT_S) == 0
+        stats = stack.emu.stats()
 
     check_all_done_once(env, "batch", JOBS)
     assert len(events_of(env, 1, "job.resubmitting")) == JOBS
+    # Here they never did (the proxy dropped them): each audio was recognised once.
+    assert proxy.dropped == JOBS
+    assert stats["summary"]["operations"] == JOBS
 
 
 async def test_second_signal_exits_at_once_and_the_next_run_finishes(
@@ -432,12 +456,17 @@ async def test_second_signal_exits_at_once_and_the_next_run_finishes(
         assert exit_now["exit_status"] == EXIT_NOW_STATUS
         assert not events_of(env, 0, "daemon.stopped")
 
+        await proxy.wait_clients_gone()
         proxy.release()
         assert await env.run_until_idle(limit_s=LIMIT_S) == 0
         (recovered,) = events_of(env, 1, "daemon.recovered")
         assert recovered["jobs"] == {"submitting": JOBS}
+        stats = stack.emu.stats()
 
     check_all_done_once(env, "batch", JOBS)
+    assert len(events_of(env, 1, "job.resubmitting")) == JOBS
+    assert proxy.dropped == JOBS
+    assert stats["summary"]["operations"] == JOBS
 
 
 # -- SIGHUP ---------------------------------------------------------------------------------
@@ -526,9 +555,7 @@ async def test_sighup_refuses_a_bad_config_and_keeps_the_old_one(
 
 def parse_metrics(text: str) -> dict[str, list[Sample]]:
     """Samples by family name, through prometheus_client's own parser."""
-    return {
-        family.name: list(family.samples) for family in text_string_to_metric_families(text)
-    }
+    return {family.name: list(family.samples) for family in text_string_to_metric_families(text)}
 
 
 def value(families: dict[str, list[Sample]], family: str, sample: str, **labels: str) -> float:
@@ -611,7 +638,9 @@ async def test_healthz_metrics_and_status_from_the_real_daemon(
         endpoint="longRunningRecognize",
         status="200",
     )
-    polls = value(families, "api_requests", "api_requests_total", endpoint="operations", status="200")
+    polls = value(
+        families, "api_requests", "api_requests_total", endpoint="operations", status="200"
+    )
     assert submits == jobs == stats["summary"]["operations"]
     assert polls == stats["summary"]["status_checks"] >= jobs
     # Quotas as of the scrape: every submission and check of this run is in the window.
@@ -620,11 +649,12 @@ async def test_healthz_metrics_and_status_from_the_real_daemon(
     assert value(families, "quota_left", "quota_left", quota="submit") > 0
     assert value(families, "throttled", "throttled_total", quota="submit") == 0
     assert value(families, "throttled", "throttled_total", quota="status") == 0
-    lag_count = value(
-        families, "status_check_lag_seconds", "status_check_lag_seconds_count"
-    )
+    lag_count = value(families, "status_check_lag_seconds", "status_check_lag_seconds_count")
     assert lag_count == jobs
-    assert value(families, "status_check_lag_seconds", "status_check_lag_seconds_bucket", le="+Inf") == jobs
+    assert (
+        value(families, "status_check_lag_seconds", "status_check_lag_seconds_bucket", le="+Inf")
+        == jobs
+    )
     audio_bytes = sum((audio / name).stat().st_size for name in DEMO_FILES[:jobs])
     uploaded = value(families, "uploaded_bytes", "uploaded_bytes_total")
     assert 0 < uploaded <= audio_bytes
