@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from orchestrator.config import Config, load_config
+from orchestrator.errors import Problem, UserInputError
+from orchestrator.store import SQLiteStore, StoreError
 
 DEFAULT_CONFIG_ENV = "SPEECHKIT_ORCHESTRATOR_CONFIG"
 DEFAULT_CONFIG = Path("/etc/speechkit-orchestrator/config.yaml")
@@ -34,3 +39,25 @@ def config_path(args: argparse.Namespace) -> Path:
 def read_config(args: argparse.Namespace, *, resolve_secrets: bool = True) -> Config:
     """Load the config named on the command line (UserInputError on problems)."""
     return load_config(config_path(args), resolve_secrets=resolve_secrets)
+
+
+def change_manifest(
+    args: argparse.Namespace, action: Callable[[SQLiteStore, str, float], Awaitable[int]]
+) -> int:
+    """Run ``action(store, name, now)`` on the store the config names; how many jobs changed.
+
+    Safe beside a running daemon: each change is one transaction, and the daemon reads
+    every job's state from the store before it acts on it.
+    """
+
+    async def go() -> int:
+        config = read_config(args, resolve_secrets=False)
+        store = await SQLiteStore.open(config.paths.state_file)
+        try:
+            return await action(store, args.manifest, time.time())
+        except StoreError as exc:
+            raise UserInputError([Problem(str(config.paths.state_file), str(exc))]) from None
+        finally:
+            await store.close()
+
+    return asyncio.run(go())

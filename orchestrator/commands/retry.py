@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 
-from orchestrator.commands.common import add_config_argument, read_config
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.store import SQLiteStore, StoreError
+from orchestrator.commands.common import add_config_argument, change_manifest
+from orchestrator.store import SQLiteStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,19 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
-async def _retry(args: argparse.Namespace) -> int:
-    config = read_config(args, resolve_secrets=False)
-    store = await SQLiteStore.open(config.paths.state_file)
-    try:
-        return await store.retry_manifest(args.manifest, time.time())
-    except StoreError as exc:
-        raise UserInputError([Problem(str(config.paths.state_file), str(exc))]) from None
-    finally:
-        await store.close()
-
-
 def run(args: argparse.Namespace) -> int:
     """Queue the jobs again; the daemon picks them up."""
-    count = asyncio.run(_retry(args))
+    count = change_manifest(args, SQLiteStore.retry_manifest)
     print(f"{args.manifest}: {count} job(s) queued again")
     return 0

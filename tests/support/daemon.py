@@ -17,11 +17,11 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
-from tests.support.emulator import TEST_API_KEY
+from tests.support.emulator import TEST_API_KEY, S3ServerLike
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO = REPO / "examples" / "audio"
@@ -33,17 +33,6 @@ DEMO_FILES = (
     "voicemail-mono.wav",
     "interview-stereo.wav",
 )
-
-
-class S3Like(Protocol):
-    """The S3 fixture's shape."""
-
-    @property
-    def endpoint_url(self) -> str: ...
-    @property
-    def access_key(self) -> str: ...
-    @property
-    def secret_key(self) -> str: ...
 
 
 @dataclass
@@ -69,7 +58,7 @@ class DaemonEnv:
     def create(
         cls,
         root: Path,
-        s3: S3Like,
+        s3: S3ServerLike,
         bucket: str,
         emulator_url: str,
         speed: float = 1000.0,
