@@ -118,7 +118,8 @@ async def _measure_child(
         except TimeoutError:
             timed_out = True
         finally:
-            # Read the high-water mark before the child is reaped (or stopped).
+            # Once wait() returns the child is reaped and /proc forgets it: the sampler's
+            # last reading (at most RSS_SAMPLE_S old) is the peak.
             peak = await sampler.close()
             await procs.stop(process)
         wall = time.monotonic() - began

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -217,6 +218,10 @@ def header(workload: Workload, opts: Options) -> list[str]:
 
 async def run(opts: Options) -> int:
     """Run every contender, print the report, write the JSON; the exit status."""
+    # SIGTERM stops the bench the way Ctrl-C does: every child stopped, the workdir removed.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     env = _child_env()
     work = opts.workdir or Path(tempfile.mkdtemp(prefix="speechkit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = options(sys.argv[1:] if argv is None else argv)
     try:
         return asyncio.run(run(opts))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         # asyncio.run has cancelled the run: every child was stopped on the way out.
         _say("interrupted")
         return 130

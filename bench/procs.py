@@ -16,16 +16,30 @@ STOP_GRACE_S = 10.0
 RSS_SAMPLE_S = 0.05
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    # Resolved once in the parent: the child, between fork and exec, only makes the call.
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if the bench is killed (even with -9), the
-    # kernel sends SIGTERM to every child, so no server is left listening behind it.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    # If the bench is killed (even with -9), the kernel sends SIGTERM to every child, so
+    # no server is left listening behind it.
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def preexec() -> Callable[[], None] | None:
     """A preexec_fn tying a child's life to ours (Linux only; None elsewhere)."""
-    return _die_with_parent if sys.platform.startswith("linux") else None
+    return _die_with_parent if _PRCTL is not None else None
 
 
 async def spawn(
@@ -101,6 +115,7 @@ class RssSampler:
         if value is not None:
             self.peak_kib = max(value, self.peak_kib or 0)
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # asyncio.wait, not `suppress(CancelledError)`: a Ctrl-C arriving right now must
+        # cancel the caller, not be swallowed with the sampler's own cancellation.
+        await asyncio.wait([self._task])
         return self.peak_kib

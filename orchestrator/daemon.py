@@ -258,6 +258,7 @@ class Daemon:
                 on_job_ended=self._job_ended,
             )
             await pipeline.load_state()
+            await pipeline.reschedule_first_polls()
             self.pipeline = pipeline
             self.intake = Intake(
                 store,

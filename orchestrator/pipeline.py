@@ -158,6 +158,31 @@ class Pipeline:
                     initial_ratio=self.settings.initial_ratio,
                 )
 
+    async def reschedule_first_polls(self) -> int:
+        """Bring forward the first check of running jobs not yet checked, to the current
+        estimate (it may have learned, or the config changed, since they were submitted).
+
+        Never delays a check. Returns how many moved.
+        """
+        moved = 0
+        for job in await self.store.jobs_in([State.RUNNING]):
+            if job.polls or job.submitted_at is None or job.audio is None:
+                continue
+            audio_s = job.audio.audio_seconds_all_channels
+            if audio_s <= 0:
+                continue
+            when = polling.first_poll_at(
+                job.submitted_at, audio_s, self.estimator, self._estimator_key(job)
+            )
+            if when < job.next_action_at and await self.store.update_job(
+                job.id, State.RUNNING, {"next_action_at": when}, self.clock()
+            ):
+                moved += 1
+        if moved:
+            log.info("polling.rescheduled", jobs=moved)
+            self.kick(Stage.POLL)
+        return moved
+
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
         for name in [stage] if stage else list(Stage):
@@ -167,6 +192,18 @@ class Pipeline:
         """Take new settings (on reload); running work finishes under the old ones."""
         self.settings = settings
         self._http = asyncio.Semaphore(settings.http_concurrency)
+        self.estimator = polling.CompletionEstimator.from_dict(
+            self.estimator.to_dict(),
+            quantile=settings.polling.quantile,
+            initial_ratio=settings.initial_ratio,
+        )
+
+        async def reschedule() -> None:
+            await self.reschedule_first_polls()
+
+        task = asyncio.get_running_loop().create_task(reschedule())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         self.kick()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -104,6 +104,10 @@ class Store(Protocol):
         """One job by id."""
         ...
 
+    async def jobs_in(self, states: Sequence[State]) -> list[Job]:
+        """Every job in ``states``."""
+        ...
+
     async def next_due(self, states: Sequence[State], now: float) -> float | None:
         """When the earliest unleased job in ``states`` becomes due."""
         ...

@@ -303,6 +303,11 @@ class SQLiteStore:
         row = await self._one("job_by_id", {"id": job_id})
         return _row_to_job(row) if row else None
 
+    async def jobs_in(self, states: Sequence[State]) -> list[Job]:
+        """Every job in ``states``."""
+        rows = await self._all("jobs_in_states", {"states": json.dumps([s.value for s in states])})
+        return [_row_to_job(row) for row in rows]
+
     async def next_due(self, states: Sequence[State], now: float) -> float | None:
         """When the earliest unleased job in ``states`` becomes due."""
         row = await self._one(

@@ -6,14 +6,16 @@ import asyncio
 import json
 import random
 import signal
+import time
 import wave
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
+from tests.support.daemon import DaemonEnv, eventually
 from tests.support.emulator import emulator
 
 pytestmark = pytest.mark.e2e
@@ -107,3 +109,40 @@ async def test_sigkill_many_times_then_everything_done_once(
     answer = s3_server.client().list_objects_v2(Bucket=s3_bucket)  # type: ignore[attr-defined]
     assert answer.get("KeyCount", 0) == 0
     await asyncio.sleep(0)
+
+
+async def test_results_expired_while_down_are_recognised_again(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server, speed=50, ttl_s=0.5) as emu:
+        env = DaemonEnv.create(
+            tmp_path,
+            s3_server,
+            s3_bucket,
+            emu.url,
+            speed=50,
+            # A first check far too late: the daemon will be "down" past the results' TTL.
+            polling={"initial_ratio": 1000.0},
+        )
+        names = make_wavs(env.root / "audio", 3, seed=21)
+        env.put_manifest("late", [{"audio": n} for n in names], base_dir=env.root / "audio")
+        daemon = await env.start()
+        await env.wait_for_event("job.state", count=3, to="running")
+        daemon.send_signal(signal.SIGKILL)
+        await daemon.wait()
+
+        # Wait (on the emulator's own clock) until every operation is done and expired.
+        async def expired() -> bool:
+            ops = emu.stats()["operations"].values()
+            return all(op["finished_at"] and op["finished_at"] + 0.5 < time.time() for op in ops)
+
+        await eventually(expired)
+        env.config["polling"] = {"initial_ratio": 10.0 / 60.0 / 50, "min_interval_s": 0.05}
+        env.config_path.write_text(yaml.safe_dump(env.config), "utf-8")
+        assert await env.run_until_idle() == 0
+        stats = emu.stats()
+
+    report = json.loads((env.results / "late" / "report.json").read_text("utf-8"))
+    assert report["counts"] == {"done": 3}
+    assert len(env.events("operation.expired")) == 3
+    assert stats["summary"]["operations"] == 6  # each audio recognised again, once

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,16 @@ class DaemonEnv:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"no {count} x {name} {fields} in:\n{self.output()[-4000:]}")
             await asyncio.sleep(0.05)
+
+
+async def eventually(
+    predicate: Callable[[], Awaitable[bool]], limit_s: float = 60.0, step_s: float = 0.05
+) -> None:
+    """Wait until ``predicate()`` is true (for state outside the daemon, such as the
+    emulator's clock); AssertionError after ``limit_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"still false after {limit_s} s: {predicate}")
+        await asyncio.sleep(step_s)

@@ -139,3 +139,8 @@ SELECT 1 FROM jobs
 WHERE object_key = :object_key AND id != :id
   AND state IN ('uploading', 'uploaded', 'submitting', 'running')
 LIMIT 1;
+
+-- name: jobs_in_states
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.state IN (SELECT value FROM json_each(:states)) ORDER BY jobs.id;
