@@ -66,6 +66,11 @@ def pipeline_settings(config: Config) -> PipelineSettings:
             window_s=q.window_s * (1 + q.safety_margin),
             margin=q.safety_margin,
         ),
+        audio_quota=quota.QuotaSpec(
+            limit=max(1, int(q.audio_hours_per_day * 3600)),
+            window_s=86400.0 * (1 + q.safety_margin),
+            margin=q.safety_margin,
+        ),
         uploads=config.concurrency.uploads,
         operations_in_flight=config.concurrency.operations_in_flight,
         fetches=config.concurrency.fetches,
@@ -127,6 +132,7 @@ class Daemon:
         self._stop_requests = 0
         self._finish_wake = asyncio.Event()
         self._status_wake = asyncio.Event()
+        self._scan_wake = asyncio.Event()
         self._health_probe: asyncio.Task[bool] | None = None
         self.store: SQLiteStore | None = None
         self.pipeline: Pipeline | None = None
@@ -185,6 +191,8 @@ class Daemon:
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
+        # Rescan now rather than at the next tick: the inbox may be a new directory.
+        self._scan_wake.set()
         log.info(
             "daemon.reloaded",
             config=str(self.config_path),
@@ -383,7 +391,9 @@ class Daemon:
                 log.info("daemon.idle", reason="the inbox is empty and every job has ended")
                 self.request_stop("idle")
                 return
-            await asyncio.sleep(INBOX_SCAN_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._scan_wake.wait(), INBOX_SCAN_S)
+            self._scan_wake.clear()
 
     async def _idle(self) -> bool:
         assert self.intake is not None

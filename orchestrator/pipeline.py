@@ -45,6 +45,8 @@ log = get_logger()
 
 SUBMIT_QUOTA = "submit"
 STATUS_QUOTA = "status"
+AUDIO_QUOTA = "audio"
+MAINTAIN_EVERY_S = 60.0
 ESTIMATOR_KEY = "polling.estimator"
 # A lease only matters when several daemons share a store; one daemon clears them at start.
 LEASE_S = 3600.0
@@ -99,6 +101,10 @@ class PipelineSettings:
     status_quota: quota.QuotaSpec = field(
         default_factory=lambda: quota.QuotaSpec(limit=2500, window_s=3600.0)
     )
+    # Billable audio seconds per day (SpeechKit: 10,000 hours).
+    audio_quota: quota.QuotaSpec = field(
+        default_factory=lambda: quota.QuotaSpec(limit=10_000 * 3600, window_s=86400.0)
+    )
     uploads: int = 4
     operations_in_flight: int = 200
     fetches: int = 4
@@ -143,6 +149,7 @@ class Pipeline:
         self._working: set[int] = set()  # job ids with a step in flight in this process
         self._failure_class: dict[int, str] = {}
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
+        self._audio_lock = asyncio.Lock()  # check-and-spend of the daily audio quota
         self._http = asyncio.Semaphore(settings.http_concurrency)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -212,6 +219,7 @@ class Pipeline:
             asyncio.create_task(self._stage_loop(stage, stop), name=f"stage-{stage}")
             for stage in Stage
         ]
+        loops.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
         try:
             await stop.wait()
         finally:
@@ -247,6 +255,49 @@ class Pipeline:
             timeout = max(0.0, min(wake_at - self.clock(), IDLE_S))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake[stage].wait(), timeout=timeout)
+
+    async def _maintain(self, stop: asyncio.Event) -> None:
+        """Forget quota ledger entries that no window can count any more."""
+        while not stop.is_set() and not self._draining:
+            now = self.clock()
+            try:
+                for name, spec in (
+                    (SUBMIT_QUOTA, self.settings.submit_quota),
+                    (STATUS_QUOTA, self.settings.status_quota),
+                    (AUDIO_QUOTA, self.settings.audio_quota),
+                ):
+                    await self.store.prune_quota(name, quota.prune_before(spec, now))
+            except Exception as exc:
+                log.error("maintenance.error", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=MAINTAIN_EVERY_S)
+
+    async def _spend_audio(self, job: Job) -> bool:
+        """Charge the job's billable audio to the daily quota, or put it back until it fits."""
+        facts = job.audio
+        if facts is None or facts.duration_s <= 0:
+            return True  # unknown duration (an object already in storage): not counted
+        amount = audio.billable_seconds(facts.duration_s, facts.channels)
+        spec = self.settings.audio_quota
+        async with self._audio_lock:
+            now = self.clock()
+            spent = await self.store.quota_amounts(AUDIO_QUOTA, now - spec.window_s)
+            try:
+                when = quota.next_allowed_amount(spent, spec, now, amount)
+            except ValueError:
+                await self._fail(
+                    job,
+                    f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
+                    f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
+                    reason_class="quota",
+                )
+                return False
+            if when > now:
+                log.warning("quota.paused", quota=AUDIO_QUOTA, until=when, job_id=job.id)
+                await self.store.update_job(job.id, job.state, {"next_action_at": when}, now)
+                return False
+            await self.store.spend_amount(AUDIO_QUOTA, now, amount)
+            return True
 
     def _slots(self, stage: Stage) -> int:
         limit = {
@@ -662,6 +713,8 @@ class Pipeline:
                 "have reached the service (at-least-once)",
             )
         else:
+            if not await self._spend_audio(job):
+                return
             moved = await self._move(job, State.SUBMITTING, began, submissions=job.submissions + 1)
             if moved is None:
                 return

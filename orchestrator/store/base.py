@@ -146,8 +146,16 @@ class Store(Protocol):
         """Record requests spent outside ``claim`` (e.g. fetches that count as checks)."""
         ...
 
-    async def prune_quota(self, before: float) -> None:
-        """Forget ledger entries too old to matter."""
+    async def quota_amounts(self, quota: str, since: float) -> list[tuple[float, float]]:
+        """``(time, amount)`` of what was spent against ``quota`` after ``since``."""
+        ...
+
+    async def spend_amount(self, quota: str, at: float, amount: float) -> None:
+        """Record ``amount`` spent against a quota counted in amounts (audio seconds)."""
+        ...
+
+    async def prune_quota(self, quota: str, before: float) -> None:
+        """Forget ``quota``'s ledger entries too old to matter."""
         ...
 
     async def pause_quota(self, quota: str, until: float) -> None:

@@ -377,10 +377,20 @@ class SQLiteStore:
         async with self._tx() as db:
             await db.executemany(Q["spend_quota"], [{"quota": quota, "now": t} for t in times])
 
-    async def prune_quota(self, before: float) -> None:
-        """Forget ledger entries too old to matter."""
+    async def quota_amounts(self, quota: str, since: float) -> list[tuple[float, float]]:
+        """``(time, amount)`` of what was spent against ``quota`` after ``since``."""
+        rows = await self._all("quota_amounts", {"quota": quota, "since": since})
+        return [(float(row[0]), float(row[1])) for row in rows]
+
+    async def spend_amount(self, quota: str, at: float, amount: float) -> None:
+        """Record ``amount`` spent against a quota counted in amounts (audio seconds)."""
         async with self._tx() as db:
-            await db.execute(Q["prune_quota"], {"before": before})
+            await db.execute(Q["spend_amount"], {"quota": quota, "now": at, "amount": amount})
+
+    async def prune_quota(self, quota: str, before: float) -> None:
+        """Forget ``quota``'s ledger entries too old to matter."""
+        async with self._tx() as db:
+            await db.execute(Q["prune_quota"], {"quota": quota, "before": before})
 
     async def pause_quota(self, quota: str, until: float) -> None:
         """Spend nothing on ``quota`` before ``until``."""

@@ -68,7 +68,7 @@ class GatedProxy:
         self.held = 0  # requests waiting at the gate right now
         self.passed: Counter[str] = Counter()  # requests forwarded, by path
         self.dropped = 0  # requests whose client hung up while held
-        self._waiting: set[web.Request] = set()
+        self._waiting: dict[int, web.Request] = {}  # Request is unhashable
         self._open = asyncio.Event()
         self._open.set()
         self._changed = asyncio.Condition()
@@ -104,7 +104,7 @@ class GatedProxy:
         async with asyncio.timeout(LIMIT_S):
             # aiohttp tells a waiting handler nothing when its client hangs up; the request
             # only loses its transport. So this polls (it is over within a loop turn or two).
-            while any(r.transport is not None for r in self._waiting):  # noqa: ASYNC110
+            while any(r.transport is not None for r in self._waiting.values()):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
 
     async def close(self) -> None:
@@ -119,12 +119,12 @@ class GatedProxy:
         if not self._open.is_set():
             async with self._changed:
                 self.held += 1
-                self._waiting.add(request)
+                self._waiting[id(request)] = request
                 self._changed.notify_all()
             await self._open.wait()
             async with self._changed:
                 self.held -= 1
-                self._waiting.discard(request)
+                del self._waiting[id(request)]
         assert self._session is not None
         try:
             if request.transport is None:

@@ -102,8 +102,11 @@ async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteSt
     assert len(jobs) == 3
     assert await store.quota_spent("submit", 0.0) == [20.0, 20.0, 20.0]
     assert await store.quota_spent("status", 0.0) == []
-    await store.prune_quota(20.0)
+    await store.spend_amount("audio", 20.0, 90.0)
+    assert await store.quota_amounts("audio", 0.0) == [(20.0, 90.0)]
+    await store.prune_quota("submit", 20.0)
     assert await store.quota_spent("submit", 0.0) == []
+    assert await store.quota_amounts("audio", 0.0) == [(20.0, 90.0)]
 
 
 async def test_update_is_compare_and_set(store: SQLiteStore) -> None:

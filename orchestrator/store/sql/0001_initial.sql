@@ -63,7 +63,8 @@ CREATE TABLE results (
 -- Every request spent against a quota, recorded before it is sent.
 CREATE TABLE quota_ledger (
     quota     TEXT NOT NULL,
-    spent_at  REAL NOT NULL
+    spent_at  REAL NOT NULL,
+    amount    REAL NOT NULL DEFAULT 1.0   -- 1 per request; seconds for the audio quota
 );
 CREATE INDEX quota_ledger_by_time ON quota_ledger (quota, spent_at);
 

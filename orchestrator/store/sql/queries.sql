@@ -72,7 +72,7 @@ INSERT INTO quota_ledger (quota, spent_at) VALUES (:quota, :now);
 SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
 
 -- name: prune_quota
-DELETE FROM quota_ledger WHERE spent_at <= :before;
+DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
 
 -- name: set_pause
 INSERT INTO quota_pauses (quota, until) VALUES (:quota, :until)
@@ -144,3 +144,10 @@ LIMIT 1;
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.state IN (SELECT value FROM json_each(:states)) ORDER BY jobs.id;
+
+-- name: spend_amount
+INSERT INTO quota_ledger (quota, spent_at, amount) VALUES (:quota, :now, :amount);
+
+-- name: quota_amounts
+SELECT spent_at, amount FROM quota_ledger
+WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
