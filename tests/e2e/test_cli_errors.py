@@ -1,0 +1,52 @@
+"""Bad configuration and bad arguments: one line per problem, exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "status", "submit", "retry", "cancel"])
+def test_every_problem_of_a_bad_config(tmp_path: Path, command: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  buckt: x\nquotas:\n  submissions: -1\n", "utf-8")
+    extra = {"submit": ["m.yaml"], "retry": ["m"], "cancel": ["m"]}.get(command, [])
+    result = cli(command, "--config", str(config), *extra)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert f"{config}:2: storage.buckt: unknown key; did you mean 'bucket'?" in "\n".join(lines)
+    assert any(":4: quotas.submissions:" in line for line in lines)
+    assert all(line.startswith("error: ") for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = cli("run", "--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.yaml'}: file not found"
+
+
+def test_secret_inline_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "speechkit:\n  api_key: AQVNsuper-secret-value\nstorage:\n  bucket: demo\n", "utf-8"
+    )
+    result = cli("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "speechkit.api_key" in result.stderr
+    assert "AQVNsuper-secret-value" not in result.stderr + result.stdout
