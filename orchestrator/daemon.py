@@ -41,6 +41,8 @@ from orchestrator.web import StatusServer, StatusServerError
 log = logs.get_logger()
 
 INBOX_SCAN_S = 1.0
+# The watchdog stops pinging when the store has not answered for this long.
+STORE_STALE_S = 120.0
 # STATUS= is sent when a manifest comes in or a job ends, at most once per gap, and at
 # least every STATUS_EVERY_S when it changed.
 STATUS_EVERY_S = 5.0
@@ -138,6 +140,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
         self.status_address: tuple[str, int] | None = None
+        self._store_seen_at = time.monotonic()
 
     # -- signals -------------------------------------------------------------------------
 
@@ -361,7 +364,11 @@ class Daemon:
             asyncio.create_task(self._status_loop(store), name="status"),
         ]
         if self.config.service.watchdog:
-            helpers.append(asyncio.create_task(watchdog_task(self.notifier), name="watchdog"))
+            helpers.append(
+                asyncio.create_task(
+                    watchdog_task(self.notifier, health=self._store_answers), name="watchdog"
+                )
+            )
         runner = asyncio.create_task(pipeline.run(self.stop), name="pipeline")
         await self.stop.wait()
         drain = self.config.service.drain_timeout_s
@@ -406,11 +413,17 @@ class Daemon:
             return False
         return not await self.store.manifests_to_finish()
 
+    def _store_answers(self) -> bool:
+        """For the watchdog: the store answered lately (a store stuck for good, like a
+        blocked loop, gets the service restarted)."""
+        return time.monotonic() - self._store_seen_at < STORE_STALE_S
+
     async def _status_loop(self, store: SQLiteStore) -> None:
         last = ""
         while True:
             self._status_wake.clear()
             counts = await store.counts_by_state()
+            self._store_seen_at = time.monotonic()
             self.metrics.set_jobs_by_state(counts)
             line = status_line(counts)
             if line != last:

@@ -181,15 +181,25 @@ class SQLiteStore:
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        # The statements run on aiosqlite's thread in order; a caller cancelled mid-way
+        # (a drain timeout) must still leave the connection outside any transaction, so
+        # the end of the transaction is shielded and a cancelled BEGIN is rolled back.
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
+                await self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                await asyncio.shield(self._rollback())
                 raise
             else:
-                await self._db.execute("COMMIT")
+                await asyncio.shield(self._db.execute("COMMIT"))
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
 
     async def _one(self, query: str, params: dict[str, Any]) -> aiosqlite.Row | None:
         async with self._lock, self._db.execute(Q[query], params) as cur:

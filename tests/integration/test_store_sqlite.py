@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -165,3 +167,18 @@ async def test_quota_pause_never_shortens(store: SQLiteStore) -> None:
     assert await store.quota_paused_until("status") == 50.0
     assert await store.quota_paused_until("submit") is None
     assert await store.writable()
+
+
+async def test_a_cancelled_write_leaves_no_transaction_open(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(1), 10.0)
+    # Cancel at every point of a write in turn (before BEGIN, after it, around COMMIT).
+    for yields in range(12):
+        task = asyncio.create_task(store.kv_set("k", str(yields)))
+        for _ in range(yields):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # The next write goes through: the connection is not stuck in a transaction.
+        await store.kv_set("after", str(yields))
+        assert await store.kv_get("after") == str(yields)
