@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+
+import pytest
+import structlog
 
 from orchestrator import logs
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """Tests here configure structlog for the process: put the defaults back after each."""
+    yield
+    structlog.reset_defaults()
 
 
 def emit(**fields: object) -> dict[str, object]:
