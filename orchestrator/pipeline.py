@@ -330,7 +330,12 @@ class Pipeline:
             spend = STATUS_QUOTA
         jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
         for job in jobs:
-            self._start(stage, job)
+            if job.id in self._working:
+                # Its step is finishing (the store already has its outcome): let the lease
+                # go, or the job would wait for the lease to run out.
+                await self.store.update_job(job.id, None, {}, now)
+            else:
+                self._start(stage, job)
         next_due = await self.store.next_due(states, now)
         wake_at = now + IDLE_S if next_due is None else next_due
         if spend is not None and slots == 0:
@@ -357,8 +362,6 @@ class Pipeline:
             Stage.POLL: self._poll,
             Stage.FETCH: self._fetch,
         }[stage]
-        if job.id in self._working:
-            return
         self._working.add(job.id)
         self._busy[stage] += 1
 
@@ -377,7 +380,9 @@ class Pipeline:
                     error=str(exc),
                     exc_info=True,
                 )
-                await self._retry(job, job.state, f"internal error: {exc}", None)
+                current = await self.store.get_job(job.id)  # the step may have moved it
+                if current is not None and current.state not in TERMINAL:
+                    await self._retry(current, current.state, f"internal error: {exc}", None)
             finally:
                 self._working.discard(job.id)
                 self._busy[stage] -= 1
