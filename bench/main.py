@@ -55,13 +55,14 @@ def parser() -> argparse.ArgumentParser:
         "submissions, 2500 status checks) apply per 3600/speed wall seconds, so quota "
         "pressure is real. Every interval of every contender is scaled by 1/speed.",
     )
-    p.add_argument("--jobs", type=int, default=60, help="number of audio files (default 60)")
+    p.add_argument("--jobs", type=int, default=100, help="number of audio files (default 100)")
     p.add_argument(
         "--speed",
         type=float,
-        default=20.0,
+        default=10.0,
         help="emulator clock speed-up; every contender's intervals are divided by it "
-        "(default 20: one service hour takes 3 minutes)",
+        "(default 10: one service hour takes 6 minutes; jobs x speed should stay near "
+        "1000 or below, the requests per second a 1 s poller then needs)",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of durations, audio and emulator")
     p.add_argument(

@@ -797,28 +797,34 @@ class Pipeline:
             )
             return
         submitted = job.submitted_at or now
+        processing = status.processing_s()
         if audio_s > 0:
-            self.estimator.observe(
-                key,
-                submitted_at=submitted,
-                audio_s=audio_s,
-                last_not_done_at=job.last_poll_at,
-                done_at=now,
-            )
+            if processing is not None:
+                self.estimator.observe_exact(key, audio_s=audio_s, processing_s=processing)
+            else:
+                self.estimator.observe(
+                    key,
+                    submitted_at=submitted,
+                    audio_s=audio_s,
+                    last_not_done_at=job.last_poll_at,
+                    done_at=now,
+                )
             await self.store.kv_set(ESTIMATOR_KEY, json.dumps(self.estimator.to_dict()))
-            self.metrics.status_check_lag.observe(
-                max(0.0, now - max(job.last_poll_at or submitted, submitted))
-            )
+        # Lag: from the service finishing (its own timestamps) to this check seeing it; without
+        # them, from the last "not done" check, an upper bound.
+        finished_at = submitted + processing if processing is not None else job.last_poll_at
+        self.metrics.status_check_lag.observe(max(0.0, now - (finished_at or submitted)))
         self.metrics.polls_per_job.observe(polls)
         failure = status.failure()
         if failure is not None:
-            await self._move(
-                job,
-                State.FAILED,
+            await self.store.update_job(
+                job.id, State.RUNNING, {"polls": polls, "last_poll_at": now}, now, keep_lease=True
+            )
+            await self._fail(
+                dataclasses.replace(job, polls=polls, last_poll_at=now),
+                f"recognition failed: {failure.message}",
                 began,
-                polls=polls,
-                last_poll_at=now,
-                error=f"recognition failed: {failure.message}",
+                reason_class="recognition",
             )
             return
         if job.content_hash is not None:

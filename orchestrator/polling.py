@@ -34,8 +34,8 @@ descent, because such a run is improbable if the estimate were right.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from orchestrator.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
@@ -51,6 +51,9 @@ _MIN_AUDIO_S = 1.0
 _MIN_RATIO = 1e-4
 _MAX_RATIO = 1e3
 _SERIAL_VERSION = 1
+# Exact observations: how many recent ones are kept, and how many make a quantile.
+EXACT_WINDOW = 200
+EXACT_MIN = 5
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class _KeyState:
     observations: int = 0
     # Consecutive observations that finished before the estimate (see ``observe``).
     early_run: int = 0
+    # Recent exact ratios, when the service said when it finished (``observe_exact``).
+    exact: list[float] = field(default_factory=list)
 
 
 class CompletionEstimator:
@@ -199,6 +204,27 @@ class CompletionEstimator:
         state.ratio = min(_MAX_RATIO, max(_MIN_RATIO, new))
         state.observations += 1
 
+    def observe_exact(self, key: EstimatorKey, *, audio_s: float, processing_s: float) -> None:
+        """Record a finished operation whose processing time is known exactly.
+
+        The service's Operation carries ``createdAt`` and ``modifiedAt`` (its finish time,
+        on its own clock): no censoring, so the estimate is simply the ``quantile`` of the
+        recent ratios, once there are a few; until then the tracker above moves towards it.
+        """
+        if processing_s < 0 or not math.isfinite(processing_s):
+            return
+        audio = max(audio_s, _MIN_AUDIO_S)
+        ratio = min(_MAX_RATIO, max(_MIN_RATIO, processing_s / audio))
+        state = self._states.setdefault(key, _KeyState(self.initial_ratio))
+        state.exact.append(ratio)
+        del state.exact[:-EXACT_WINDOW]
+        state.observations += 1
+        if len(state.exact) >= EXACT_MIN:
+            state.ratio = _upper_quantile(state.exact, self.quantile)
+        else:
+            # Too few to trust a quantile: move halfway (in log space) towards the largest.
+            state.ratio = math.sqrt(state.ratio * max(state.exact))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (settings and per-key state) for the store."""
         return {
@@ -217,6 +243,7 @@ class CompletionEstimator:
                     "ratio": self._states[(api, model)].ratio,
                     "observations": self._states[(api, model)].observations,
                     "early_run": self._states[(api, model)].early_run,
+                    "exact": list(self._states[(api, model)].exact),
                 }
                 for api, model in self.keys()
             ],
@@ -254,8 +281,21 @@ class CompletionEstimator:
                 ratio=ratio,
                 observations=int(entry["observations"]),
                 early_run=int(entry.get("early_run", 0)),
+                exact=[
+                    float(r)
+                    for r in entry.get("exact", [])
+                    if math.isfinite(float(r)) and _MIN_RATIO <= float(r) <= _MAX_RATIO
+                ][-EXACT_WINDOW:],
             )
         return est
+
+
+def _upper_quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of a small sample, rounded up to an order statistic: erring late
+    costs lag, erring early costs a status check."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q * (len(ordered) + 1)) - 1))
+    return ordered[index]
 
 
 def expected_duration(audio_s: float, estimator: CompletionEstimator, key: EstimatorKey) -> float:

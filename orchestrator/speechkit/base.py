@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from orchestrator.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
@@ -49,6 +51,17 @@ class OperationStatus:
         """True when the operation finished with an error."""
         return self.done and self.error is not None
 
+    def processing_s(self) -> float | None:
+        """Seconds from ``createdAt`` to ``modifiedAt`` of a finished operation (both on the
+        service's clock), or None when either is missing or unreadable."""
+        if not self.done:
+            return None
+        created = _timestamp(self.raw.get("createdAt"))
+        modified = _timestamp(self.raw.get("modifiedAt"))
+        if created is None or modified is None or modified < created:
+            return None
+        return modified - created
+
     def failure(self) -> SpeechKitError | None:
         """The operation's error as a PERMANENT SpeechKitError, or None if it did not fail."""
         if self.error is None:
@@ -75,3 +88,21 @@ class RecognitionClient(Protocol):
     ) -> Transcript:
         """The transcript of a finished operation (raises its error if it failed)."""
         ...
+
+
+def _timestamp(value: Any) -> float | None:
+    """An RFC 3339 timestamp ("2024-05-01T10:00:00.123456Z") as seconds since the epoch."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Python before 3.11 could not read more than 6 digits of fraction; the service may send 9.
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)", text)
+    if match is None:
+        return None
+    head, fraction, zone = match.groups()
+    fraction = (fraction or "")[:7]
+    try:
+        moment = datetime.fromisoformat(f"{head}{fraction}{zone or '+00:00'}")
+    except ValueError:
+        return None
+    return moment.timestamp()

@@ -156,3 +156,17 @@ def test_parse_duration(value: Any, seconds: float) -> None:
 )
 def test_parse_channel(value: Any, channel: int) -> None:
     assert parse_channel(value) == channel
+
+
+def test_processing_seconds_from_the_operation_timestamps() -> None:
+    from orchestrator.speechkit.base import OperationStatus
+
+    raw = {"createdAt": "2024-05-01T10:00:00.250Z", "modifiedAt": "2024-05-01T10:00:12.750Z"}
+    assert OperationStatus(id="x", done=True, raw=raw).processing_s() == 12.5
+    assert OperationStatus(id="x", done=False, raw=raw).processing_s() is None
+    nanos = {"createdAt": "2024-05-01T10:00:00Z", "modifiedAt": "2024-05-01T10:00:01.123456789Z"}
+    assert OperationStatus(id="x", done=True, raw=nanos).processing_s() == pytest.approx(1.123457)
+    broken = {"createdAt": "yesterday", "modifiedAt": "2024-05-01T10:00:01Z"}
+    assert OperationStatus(id="x", done=True, raw=broken).processing_s() is None
+    backwards = {"createdAt": "2024-05-01T10:00:05Z", "modifiedAt": "2024-05-01T10:00:01Z"}
+    assert OperationStatus(id="x", done=True, raw=backwards).processing_s() is None

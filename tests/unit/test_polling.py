@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import random
 import statistics
 from dataclasses import dataclass
@@ -276,3 +277,29 @@ def test_straddling_interval_moves_by_how_much_lies_above() -> None:
         KEY, submitted_at=0.0, audio_s=60.0, last_not_done_at=0.1 * r * 60, done_at=1.01 * r * 60
     )
     assert down.ratio(KEY) < r
+
+
+def test_exact_observations_give_the_quantile_directly() -> None:
+    rng = random.Random(4)
+    est = CompletionEstimator(quantile=0.9, initial_ratio=1.0)
+    key = ("v2", "general")
+    true_ratios = [0.1 * math.exp(rng.gauss(0, 0.15)) for _ in range(200)]
+    for ratio in true_ratios:
+        est.observe_exact(key, audio_s=60.0, processing_s=ratio * 60.0)
+    ordered = sorted(true_ratios)
+    # Within a few order statistics of the true 0.9 quantile: no censoring, no overshoot.
+    assert ordered[175] <= est.ratio(key) <= ordered[185]
+    # A snapshot keeps the sample.
+    again = CompletionEstimator.from_dict(est.to_dict())
+    assert again.ratio(key) == est.ratio(key)
+    again.observe_exact(key, audio_s=60.0, processing_s=0.1 * 60.0)
+    assert again.observations(key) == 201
+
+
+def test_few_exact_observations_move_cautiously() -> None:
+    est = CompletionEstimator(quantile=0.9, initial_ratio=1.0)
+    key = ("v2", "general")
+    est.observe_exact(key, audio_s=100.0, processing_s=10.0)  # ratio 0.1
+    assert 0.1 < est.ratio(key) < 1.0
+    est.observe_exact(key, audio_s=100.0, processing_s=-1.0)  # nonsense is ignored
+    assert est.observations(key) == 1
