@@ -256,3 +256,36 @@ async def test_same_audio_in_two_manifests_is_recognised_once(
     same = json.loads((env.results / "second" / "same.json").read_text("utf-8"))
     assert first["channels"] == same["channels"]
     assert (env.results / "second" / "other-settings.ch2.txt").exists()
+
+
+async def test_objects_already_in_storage_are_not_uploaded_or_deleted(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    client = s3_server.client()
+    source = Path(__file__).resolve().parents[2] / "examples" / "audio"
+    client.put_object(  # type: ignore[attr-defined]
+        Bucket=s3_bucket,
+        Key="archive/2024/call.ogg",
+        Body=(source / "call-stereo.ogg").read_bytes(),
+    )
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        env.put_manifest(
+            "remote",
+            [
+                {"audio": f"s3://{s3_bucket}/archive/2024/call.ogg"},
+                {"audio": f"s3://{s3_bucket}/archive/missing.ogg"},
+            ],
+        )
+        assert await env.run_until_idle() == 0
+        stats = emu.stats()
+    report = json.loads((env.results / "remote" / "report.json").read_text("utf-8"))
+    assert report["counts"] == {"done": 1, "failed": 1}
+    (failure,) = report["failures"]
+    assert "recognition failed" in failure["reason"]
+    document = json.loads((env.results / "remote" / "archive/2024/call.json").read_text("utf-8"))
+    assert [c["channel"] for c in document["channels"]] == [1, 2]
+    assert not env.events("upload.done")
+    assert stats["summary"]["operations"] == 2
+    # The user's own objects stay where they were.
+    assert "archive/2024/call.ogg" in s3_keys(s3_server, s3_bucket)
