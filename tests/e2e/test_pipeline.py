@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DEMO_FILES, DaemonEnv
+from tests.support.daemon import AUDIO, DEMO_FILES, DaemonEnv
 from tests.support.emulator import TEST_API_KEY, emulator
 
 pytestmark = pytest.mark.e2e
@@ -262,11 +262,10 @@ async def test_objects_already_in_storage_are_not_uploaded_or_deleted(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     client = s3_server.client()
-    source = Path(__file__).resolve().parents[2] / "examples" / "audio"
     client.put_object(  # type: ignore[attr-defined]
         Bucket=s3_bucket,
         Key="archive/2024/call.ogg",
-        Body=(source / "call-stereo.ogg").read_bytes(),
+        Body=(AUDIO / "call-stereo.ogg").read_bytes(),
     )
     async with emulator(s3_server) as emu:
         env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
