@@ -32,6 +32,8 @@ DEFAULT_MODEL: Final = "general"
 MODELS: Final = ("general", "general:rc", "general:deprecated", "deferred-general")
 DEFERRED_MODELS: Final = ("deferred-general",)
 APIS: Final = ("v2", "v3", "asr_xml")
+# The APIs this version's daemon sends jobs to; manifests may already name the others.
+DAEMON_APIS: Final = ("v2",)
 
 # Quotas and limits (asynchronous recognition).
 SUBMIT_QUOTA_PER_HOUR: Final = 500

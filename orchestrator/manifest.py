@@ -529,4 +529,19 @@ def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioInfo]
     # Audio is probed even when the structure has problems, so one run reports everything.
     infos, audio_problems = check_audio(manifest)
     valid = manifest if not problems else None
-    return valid, infos, _by_line(problems + audio_problems)
+    return valid, infos, _by_line(problems + audio_problems + _unhandled_apis(manifest))
+
+
+def _unhandled_apis(manifest: Manifest) -> list[Problem]:
+    """Jobs whose API the format accepts but this version's daemon cannot send to yet."""
+    return [
+        Problem(
+            str(manifest.path),
+            f"api {job.settings.api!r} is not handled by this version of the daemon yet "
+            f"(it handles: {', '.join(c.DAEMON_APIS)}); its jobs would fail",
+            line=job.line,
+            field="api",
+        )
+        for job in manifest.jobs
+        if job.settings.api not in c.DAEMON_APIS
+    ]

@@ -706,7 +706,10 @@ class Pipeline:
         client = self._client(job)
         if client is None:
             await self._fail(
-                job, f"API {job.settings.get('api')!r} is not available in this daemon", began
+                job,
+                f"api {job.settings.get('api')!r} is not handled by this version of the daemon "
+                "yet (it handles: v2)",
+                began,
             )
             return
         if job.state is State.SUBMITTING:
@@ -865,7 +868,7 @@ class Pipeline:
         began = self.clock()
         client = self._client(job)
         if client is None:
-            await self._fail(job, f"API {job.settings.get('api')!r} is not available", began)
+            await self._fail(job, f"api {job.settings.get('api')!r} is not handled", began)
             return
         cached = (
             await self.store.get_result(job.content_hash, job.settings_key)

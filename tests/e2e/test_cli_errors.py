@@ -50,3 +50,16 @@ def test_secret_inline_is_refused_without_echoing_it(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "speechkit.api_key" in result.stderr
     assert "AQVNsuper-secret-value" not in result.stderr + result.stdout
+
+
+def test_validate_says_which_apis_this_daemon_cannot_handle_yet(tmp_path: Path) -> None:
+    audio = Path(__file__).resolve().parents[2] / "examples" / "audio"
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        f"name: m\nbase_dir: {audio}\njobs:\n  - greeting-mono.ogg\n"
+        "  - audio: podcast-mono.mp3\n    api: v3\n",
+        "utf-8",
+    )
+    result = cli("validate", str(manifest))
+    assert result.returncode == 2
+    assert f"{manifest}:5: api: api 'v3' is not handled by this version" in result.stderr
