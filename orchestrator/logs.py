@@ -52,6 +52,19 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
+_OPTIONAL_IDS = ("operation_id", "job_id", "manifest")
+
+
+def drop_empty_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: leave out ``operation_id`` and friends when they have no value."""
+    for key in _OPTIONAL_IDS:
+        if key in event_dict and event_dict[key] is None:
+            del event_dict[key]
+    return event_dict
+
+
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -82,6 +95,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | Non
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        drop_empty_ids,
         redact_secrets,
         renderer,
     ]

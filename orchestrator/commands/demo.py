@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -52,6 +53,8 @@ def _start_s3() -> tuple[Any, str]:
             file=sys.stderr,
         )
         raise SystemExit(1) from None
+    # Its per-request access log would drown the daemon's progress lines.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

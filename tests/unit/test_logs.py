@@ -68,3 +68,9 @@ def test_console_format_for_a_terminal() -> None:
     assert "hidden" not in out
     assert "shown" in out
     assert not out.startswith("{")
+
+
+def test_ids_without_a_value_are_left_out() -> None:
+    event = emit(manifest="m", job_id=1, operation_id=None)
+    assert "operation_id" not in event
+    assert event["job_id"] == 1
