@@ -25,10 +25,11 @@ from orchestrator.config import Config, load_config
 from orchestrator.errors import UserInputError
 from orchestrator.intake import Intake, unique_destination
 from orchestrator.jobs import ACTIVE, Job
+from orchestrator.ledger import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.metrics import DaemonMetrics
 from orchestrator.notify import Notifier, watchdog_task
 from orchestrator.outputs import write_atomic
-from orchestrator.pipeline import STATUS_QUOTA, SUBMIT_QUOTA, Pipeline, PipelineSettings
+from orchestrator.pipeline import Pipeline, PipelineSettings
 from orchestrator.polling import PollingPolicy
 from orchestrator.progress import snapshot, status_line
 from orchestrator.reports import build_report, render_report_json, render_report_text
@@ -298,7 +299,7 @@ class Daemon:
 
         async def refresh() -> None:
             self.metrics.set_jobs_by_state(await store.counts_by_state())
-            await self._refresh_quota_metrics(store)
+            await self._refresh_quota_metrics()
 
         server = StatusServer(
             status.listen_host,
@@ -330,16 +331,14 @@ class Daemon:
             self._health_probe = probe
         return await asyncio.shield(probe)
 
-    async def _refresh_quota_metrics(self, store: SQLiteStore) -> None:
+    async def _refresh_quota_metrics(self) -> None:
         """Quota used/left as of now (the pipeline only updates them when it dispatches)."""
-        settings = pipeline_settings(self.config)
-        now = time.time()
-        for name, spec in (
-            (SUBMIT_QUOTA, settings.submit_quota),
-            (STATUS_QUOTA, settings.status_quota),
-        ):
-            used, left = quota.usage(await store.quota_spent(name, now - spec.window_s), spec, now)
-            self.metrics.set_quota(name, used, left)
+        if self.pipeline is None:
+            return
+        settings = self.pipeline.settings
+        await self.pipeline.ledger.report(
+            {SUBMIT_QUOTA: settings.submit_quota, STATUS_QUOTA: settings.status_quota}
+        )
 
     async def _serve(self, store: SQLiteStore, pipeline: Pipeline) -> int:
         assert self.intake is not None

@@ -34,18 +34,22 @@ from orchestrator.jobs import (
     State,
     check_transition,
 )
+from orchestrator.ledger import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaLedger
 from orchestrator.logs import get_logger
 from orchestrator.metrics import DaemonMetrics
-from orchestrator.speechkit.base import OperationStatus, RecognitionClient, SubmitRequest
+from orchestrator.speechkit.base import OperationStatus, RecognitionClient
 from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
 from orchestrator.storage import FileRange, ObjectStorage, StorageError
 from orchestrator.store.base import DuplicateRecognition, Store
+from orchestrator.submission import (
+    object_suffix,
+    object_uri,
+    remote_encoding,
+    submit_request,
+)
 
 log = get_logger()
 
-SUBMIT_QUOTA = "submit"
-STATUS_QUOTA = "status"
-AUDIO_QUOTA = "audio"
 MAINTAIN_EVERY_S = 60.0
 ESTIMATOR_KEY = "polling.estimator"
 # A lease only matters when several daemons share a store; one daemon clears them at start.
@@ -55,15 +59,6 @@ LEASE_S = 3600.0
 IDLE_S = 30.0
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
-_EXTENSION_ENCODING = {
-    ".ogg": "OGG_OPUS",
-    ".opus": "OGG_OPUS",
-    ".oga": "OGG_OPUS",
-    ".mp3": "MP3",
-    ".raw": "LINEAR16_PCM",
-    ".pcm": "LINEAR16_PCM",
-    ".lpcm": "LINEAR16_PCM",
-}
 
 
 class Stage(enum.StrEnum):
@@ -139,6 +134,7 @@ class Pipeline:
         self.rng = rng if rng is not None else random.Random()
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
         self.on_job_ended = on_job_ended
+        self.ledger = QuotaLedger(store, self.metrics, clock)
         self.estimator = polling.CompletionEstimator(
             quantile=settings.polling.quantile, initial_ratio=settings.initial_ratio
         )
@@ -149,7 +145,6 @@ class Pipeline:
         self._working: set[int] = set()  # job ids with a step in flight in this process
         self._failure_class: dict[int, str] = {}
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
-        self._audio_lock = asyncio.Lock()  # check-and-spend of the daily audio quota
         self._http = asyncio.Semaphore(settings.http_concurrency)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -259,14 +254,14 @@ class Pipeline:
     async def _maintain(self, stop: asyncio.Event) -> None:
         """Forget quota ledger entries that no window can count any more."""
         while not stop.is_set() and not self._draining:
-            now = self.clock()
             try:
-                for name, spec in (
-                    (SUBMIT_QUOTA, self.settings.submit_quota),
-                    (STATUS_QUOTA, self.settings.status_quota),
-                    (AUDIO_QUOTA, self.settings.audio_quota),
-                ):
-                    await self.store.prune_quota(name, quota.prune_before(spec, now))
+                await self.ledger.prune(
+                    {
+                        SUBMIT_QUOTA: self.settings.submit_quota,
+                        STATUS_QUOTA: self.settings.status_quota,
+                        AUDIO_QUOTA: self.settings.audio_quota,
+                    }
+                )
             except Exception as exc:
                 log.error("maintenance.error", error=str(exc))
             with contextlib.suppress(TimeoutError):
@@ -279,25 +274,21 @@ class Pipeline:
             return True  # unknown duration (an object already in storage): not counted
         amount = audio.billable_seconds(facts.duration_s, facts.channels)
         spec = self.settings.audio_quota
-        async with self._audio_lock:
-            now = self.clock()
-            spent = await self.store.quota_amounts(AUDIO_QUOTA, now - spec.window_s)
-            try:
-                when = quota.next_allowed_amount(spent, spec, now, amount)
-            except ValueError:
-                await self._fail(
-                    job,
-                    f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
-                    f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
-                    reason_class="quota",
-                )
-                return False
-            if when > now:
-                log.warning("quota.paused", quota=AUDIO_QUOTA, until=when, job_id=job.id)
-                await self.store.update_job(job.id, job.state, {"next_action_at": when}, now)
-                return False
-            await self.store.spend_amount(AUDIO_QUOTA, now, amount)
+        try:
+            when = await self.ledger.charge(AUDIO_QUOTA, spec, amount)
+        except ValueError:
+            await self._fail(
+                job,
+                f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
+                f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
+                reason_class="quota",
+            )
+            return False
+        if when is None:
             return True
+        log.warning("quota.paused", quota=AUDIO_QUOTA, until=when, job_id=job.id)
+        await self.store.update_job(job.id, job.state, {"next_action_at": when}, self.clock())
+        return False
 
     def _slots(self, stage: Stage) -> int:
         limit = {
@@ -314,20 +305,20 @@ class Pipeline:
         states = _STAGE_STATES[stage]
         slots = self._slots(stage)
         spend: str | None = None
-        quota_wake = now + IDLE_S
+        quota_wake: float | None = None
         if stage is Stage.SUBMIT:
             # Jobs being submitted are counted twice here at worst: the cap errs low.
             in_flight = await self.store.count([State.SUBMITTING, State.RUNNING])
             room = self.settings.operations_in_flight - in_flight - self._busy[stage]
-            slots, quota_wake = await self._quota_slots(
-                SUBMIT_QUOTA, self.settings.submit_quota, min(slots, room), now
-            )
             spend = SUBMIT_QUOTA
-        elif stage is Stage.POLL:
-            slots, quota_wake = await self._quota_slots(
-                STATUS_QUOTA, self.settings.status_quota, slots, now
+            slots, quota_wake = await self.ledger.grant(
+                spend, self.settings.submit_quota, min(slots, room), now
             )
+        elif stage is Stage.POLL:
             spend = STATUS_QUOTA
+            slots, quota_wake = await self.ledger.grant(
+                spend, self.settings.status_quota, slots, now
+            )
         jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
         for job in jobs:
             if job.id in self._working:
@@ -338,22 +329,9 @@ class Pipeline:
                 self._start(stage, job)
         next_due = await self.store.next_due(states, now)
         wake_at = now + IDLE_S if next_due is None else next_due
-        if spend is not None and slots == 0:
+        if slots == 0 and quota_wake is not None:
             wake_at = max(wake_at, quota_wake)
         return wake_at
-
-    async def _quota_slots(
-        self, name: str, spec: quota.QuotaSpec, wanted: int, now: float
-    ) -> tuple[int, float]:
-        """How many requests ``name`` allows now, and when one more will be allowed."""
-        if wanted <= 0:
-            return 0, now + IDLE_S
-        spent = await self.store.quota_spent(name, now - spec.window_s)
-        paused = await self.store.quota_paused_until(name)
-        used, left = quota.usage(spent, spec, now)
-        self.metrics.set_quota(name, used, left)
-        granted = quota.grant(spent, spec, now, wanted, paused_until=paused)
-        return granted, quota.next_allowed(spent, spec, now, paused_until=paused)
 
     def _start(self, stage: Stage, job: Job) -> None:
         step = {
@@ -500,14 +478,9 @@ class Pipeline:
 
     async def _throttled(self, job: Job, name: str, exc: SpeechKitError, back_to: State) -> None:
         """A 429: pause the whole quota, put the job back without spending an attempt."""
-        now = self.clock()
-        paused = await self.store.quota_paused_until(name)
         fallback = retry_at(0.0, job.attempts + 1, self.settings.retry, self.rng.random(), None)
-        until = quota.pause_after_429(
-            now, paused_until=paused, retry_after_s=exc.retry_after, fallback_s=max(1.0, fallback)
-        )
-        await self.store.pause_quota(name, until)
-        self.metrics.throttled.inc(quota=name)
+        until = await self.ledger.pause(name, exc.retry_after, max(1.0, fallback))
+        now = self.clock()
         log.warning(
             "quota.throttled",
             quota=name,
@@ -556,7 +529,7 @@ class Pipeline:
                 container=info.container,
             )
         key = self.storage.object_key(
-            self.settings.key_prefix, content_hash, _suffix(facts.encoding)
+            self.settings.key_prefix, content_hash, object_suffix(facts.encoding)
         )
         if job.state is State.QUEUED:
             moved = await self._lead_or_follow(
@@ -646,7 +619,7 @@ class Pipeline:
     async def _prepare_remote(self, job: Job, began: float) -> None:
         """An ``s3://bucket/key`` entry: already in storage, nothing to probe or upload."""
         bucket, _, key = job.source.removeprefix("s3://").partition("/")
-        encoding = job.settings.get("encoding") or _EXTENSION_ENCODING.get(Path(key).suffix.lower())
+        encoding = remote_encoding(key, job.settings.get("encoding"))
         if encoding is None:
             await self._fail(
                 job,
@@ -674,29 +647,6 @@ class Pipeline:
         )
 
     # -- stage: submit -------------------------------------------------------------------
-
-    def _object_uri(self, job: Job) -> str:
-        key = job.object_key or ""
-        if key.startswith("s3://"):
-            return f"{self.storage.public_url_base}/{key.removeprefix('s3://')}"
-        return self.storage.object_uri(key)
-
-    def _submit_request(self, job: Job) -> SubmitRequest:
-        facts = job.audio
-        assert facts is not None
-        settings = job.settings
-        lpcm = facts.encoding == "LINEAR16_PCM"
-        return SubmitRequest(
-            audio_uri=self._object_uri(job),
-            encoding=facts.encoding,
-            sample_rate=(facts.sample_rate or settings.get("sample_rate")) if lpcm else None,
-            channels=facts.channels if lpcm else 1,
-            language=settings.get("language", "ru-RU"),
-            model=settings.get("model", "general"),
-            profanity_filter=bool(settings.get("profanity_filter", False)),
-            literature_text=bool(settings.get("literature_text", False)),
-            raw_results=bool(settings.get("raw_results", False)),
-        )
 
     def _client(self, job: Job) -> RecognitionClient | None:
         return self.clients.get(str(job.settings.get("api", "v2")))
@@ -729,7 +679,8 @@ class Pipeline:
             job = moved
         try:
             async with self._http:
-                operation_id = await client.submit(self._submit_request(job))
+                uri = object_uri(job, self.storage.public_url_base, self.storage.bucket)
+                operation_id = await client.submit(submit_request(job, uri))
             self.metrics.record_request("longRunningRecognize", 200)
         except SpeechKitError as exc:
             self.metrics.record_request("longRunningRecognize", exc.http_status or "error")
@@ -960,7 +911,3 @@ class Pipeline:
                 operation_id=operation_id,
             )
         await self._move(job, State.DONE, began, error=None)
-
-
-def _suffix(encoding: str) -> str:
-    return {"OGG_OPUS": ".ogg", "MP3": ".mp3", "LINEAR16_PCM": ".pcm"}.get(encoding, "")
