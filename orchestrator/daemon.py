@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
+import hashlib
 import os
 import signal
 import sys
@@ -93,15 +95,21 @@ def pipeline_settings(config: Config) -> PipelineSettings:
     )
 
 
-def _file_away(source: Path, folder: Path) -> Path:
-    """Move a finished manifest from the active folder to ``folder`` (once)."""
-    if not source.exists():
-        return source
-    folder.mkdir(parents=True, exist_ok=True)
+def file_away(source: Path, folder: Path) -> Path:
+    """Move a finished manifest from the active folder to ``folder`` (once); its new path."""
     # Active manifests carry a digest prefix ("<digest>-<name>") that the user never gave.
-    target = unique_destination(folder, source.name.split("-", 1)[-1])
-    os.replace(source, target)
-    return target
+    prefix, _, name = source.name.partition("-")
+    if source.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        target = unique_destination(folder, name)
+        os.replace(source, target)
+        return target
+    # Moved by a run that stopped before the store recorded it: find it by its content.
+    stem, suffix = os.path.splitext(name)
+    for candidate in sorted(folder.glob(f"{glob.escape(stem)}*{glob.escape(suffix)}")):
+        if hashlib.sha256(candidate.read_bytes()).hexdigest().startswith(prefix):
+            return candidate
+    return source
 
 
 def _secret(value: Any) -> str:
@@ -474,7 +482,7 @@ class Daemon:
             failed = bool(report["failures"])
             source = Path(manifest.path)
             target_dir = self.config.paths.failed if failed else self.config.paths.processed
-            target = await asyncio.to_thread(_file_away, source, target_dir)
+            target = await asyncio.to_thread(file_away, source, target_dir)
             await store.finish_manifest(manifest_id, str(report_path), str(target), now)
             log.info(
                 "manifest.finished",
