@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import enum
 import json
+import math
 import os
 import random
 import time
@@ -59,6 +60,8 @@ LEASE_S = 3600.0
 IDLE_S = 30.0
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
+# Re-time pending first checks when the estimate moves by more than this (log ratio, ~10%).
+RESCHEDULE_AT_CHANGE = 0.1
 
 
 class Stage(enum.StrEnum):
@@ -144,6 +147,7 @@ class Pipeline:
         self._busy: dict[Stage, int] = dict.fromkeys(Stage, 0)
         self._working: set[int] = set()  # job ids with a step in flight in this process
         self._failure_class: dict[int, str] = {}
+        self._retiming: asyncio.Task[None] | None = None
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
         self._http = asyncio.Semaphore(settings.http_concurrency)
 
@@ -160,30 +164,54 @@ class Pipeline:
                     initial_ratio=self.settings.initial_ratio,
                 )
 
-    async def reschedule_first_polls(self) -> int:
-        """Bring forward the first check of running jobs not yet checked, to the current
-        estimate (it may have learned, or the config changed, since they were submitted).
+    async def reschedule_first_polls(
+        self, key: polling.EstimatorKey | None = None, *, later_too: bool = False
+    ) -> int:
+        """Move the first check of running jobs not yet checked to the current estimate.
 
-        Never delays a check. Returns how many moved.
+        At start and on reload (the config may have changed) checks are only brought
+        forward. When the estimator has just learned (``later_too``), a check it now
+        expects to find the job still running is also put off: that check would be wasted.
+        Returns how many moved.
         """
         moved = 0
+        now = self.clock()
         for job in await self.store.jobs_in([State.RUNNING]):
             if job.polls or job.submitted_at is None or job.audio is None:
                 continue
+            job_key = self._estimator_key(job)
             audio_s = job.audio.audio_seconds_all_channels
-            if audio_s <= 0:
+            if audio_s <= 0 or job.id in self._working or key not in (None, job_key):
                 continue
-            when = polling.first_poll_at(
-                job.submitted_at, audio_s, self.estimator, self._estimator_key(job)
+            when = max(
+                now, polling.first_poll_at(job.submitted_at, audio_s, self.estimator, job_key)
             )
-            if when < job.next_action_at and await self.store.update_job(
-                job.id, State.RUNNING, {"next_action_at": when}, self.clock()
+            earlier = when < job.next_action_at
+            if (earlier or (later_too and when > job.next_action_at)) and (
+                await self.store.update_job(job.id, State.RUNNING, {"next_action_at": when}, now)
             ):
                 moved += 1
         if moved:
             log.info("polling.rescheduled", jobs=moved)
             self.kick(Stage.POLL)
         return moved
+
+    def _learned(self, key: polling.EstimatorKey, before: float) -> None:
+        """The estimate for ``key`` moved: re-time the first checks still to come (at most
+        one re-timing runs at a time; a big move while it runs is caught by the next)."""
+        after = self.estimator.ratio(key)
+        if abs(math.log(after / before)) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
+            return
+
+        async def retime() -> None:
+            try:
+                await self.reschedule_first_polls(key, later_too=True)
+            finally:
+                self._retiming = None
+
+        self._retiming = asyncio.get_running_loop().create_task(retime())
+        self._tasks.add(self._retiming)
+        self._retiming.add_done_callback(self._tasks.discard)
 
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
@@ -319,7 +347,15 @@ class Pipeline:
             slots, quota_wake = await self.ledger.grant(
                 spend, self.settings.status_quota, slots, now
             )
-        jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
+        jobs = await self.store.claim(
+            states,
+            now,
+            slots,
+            self.owner,
+            LEASE_S,
+            spend=spend,
+            largest_first=stage in (Stage.UPLOAD, Stage.SUBMIT),
+        )
         for job in jobs:
             if job.id in self._working:
                 # Its step is finishing (the store already has its outcome): let the lease
@@ -753,6 +789,7 @@ class Pipeline:
         submitted = job.submitted_at or now
         processing = status.processing_s()
         if audio_s > 0:
+            before = self.estimator.ratio(key)
             if processing is not None:
                 self.estimator.observe_exact(key, audio_s=audio_s, processing_s=processing)
             else:
@@ -764,6 +801,7 @@ class Pipeline:
                     done_at=now,
                 )
             await self.store.kv_set(ESTIMATOR_KEY, json.dumps(self.estimator.to_dict()))
+            self._learned(key, before)
         # Lag: from the service finishing (its own timestamps) to this check seeing it; without
         # them, from the last "not done" check, an upper bound.
         finished_at = submitted + processing if processing is not None else job.last_poll_at
