@@ -49,20 +49,9 @@ def new_jobs(manifest: Manifest) -> list[NewJob]:
             settings=dataclasses.asdict(spec.settings),
             settings_key=spec.settings.key(),
             priority=spec.settings.priority,
-            weight=_size(spec.source),
         )
         for spec in manifest.jobs
     ]
-
-
-def _size(source: str) -> float:
-    """A local file's size (0 for storage objects and missing files): how much work it is."""
-    if source.startswith("s3://"):
-        return 0.0
-    try:
-        return float(os.stat(source).st_size)
-    except OSError:
-        return 0.0
 
 
 @dataclass

@@ -60,7 +60,7 @@ LEASE_S = 3600.0
 IDLE_S = 30.0
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
-# Re-time pending first checks when the estimate moves by more than this (log ratio, ~10%).
+# Re-time pending first checks when the estimate drops by more than this (log ratio, ~10%).
 RESCHEDULE_AT_CHANGE = 0.1
 
 
@@ -164,14 +164,11 @@ class Pipeline:
                     initial_ratio=self.settings.initial_ratio,
                 )
 
-    async def reschedule_first_polls(
-        self, key: polling.EstimatorKey | None = None, *, later_too: bool = False
-    ) -> int:
-        """Move the first check of running jobs not yet checked to the current estimate.
-
-        At start and on reload (the config may have changed) checks are only brought
-        forward. When the estimator has just learned (``later_too``), a check it now
-        expects to find the job still running is also put off: that check would be wasted.
+    async def reschedule_first_polls(self, key: polling.EstimatorKey | None = None) -> int:
+        """Bring forward the first check of running jobs not yet checked (of ``key``, or
+        all) to the current estimate: it may have learned, or the config changed, since
+        they were submitted. Never delays a check: a late check costs lag, which a wrong
+        estimate (queueing on the service's side inflates it) must not make unbounded.
         Returns how many moved.
         """
         moved = 0
@@ -186,9 +183,8 @@ class Pipeline:
             when = max(
                 now, polling.first_poll_at(job.submitted_at, audio_s, self.estimator, job_key)
             )
-            earlier = when < job.next_action_at
-            if (earlier or (later_too and when > job.next_action_at)) and (
-                await self.store.update_job(job.id, State.RUNNING, {"next_action_at": when}, now)
+            if when < job.next_action_at and await self.store.update_job(
+                job.id, State.RUNNING, {"next_action_at": when}, now
             ):
                 moved += 1
         if moved:
@@ -197,15 +193,15 @@ class Pipeline:
         return moved
 
     def _learned(self, key: polling.EstimatorKey, before: float) -> None:
-        """The estimate for ``key`` moved: re-time the first checks still to come (at most
-        one re-timing runs at a time; a big move while it runs is caught by the next)."""
+        """The estimate for ``key`` went down: bring the first checks still to come forward
+        (one re-timing at a time; a further drop while it runs is caught by the next)."""
         after = self.estimator.ratio(key)
-        if abs(math.log(after / before)) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
+        if math.log(before / after) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
             return
 
         async def retime() -> None:
             try:
-                await self.reschedule_first_polls(key, later_too=True)
+                await self.reschedule_first_polls(key)
             finally:
                 self._retiming = None
 
@@ -347,15 +343,7 @@ class Pipeline:
             slots, quota_wake = await self.ledger.grant(
                 spend, self.settings.status_quota, slots, now
             )
-        jobs = await self.store.claim(
-            states,
-            now,
-            slots,
-            self.owner,
-            LEASE_S,
-            spend=spend,
-            largest_first=stage in (Stage.UPLOAD, Stage.SUBMIT),
-        )
+        jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
         for job in jobs:
             if job.id in self._working:
                 # Its step is finishing (the store already has its outcome): let the lease

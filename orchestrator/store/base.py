@@ -34,7 +34,6 @@ class NewJob:
     settings: Mapping[str, Any]
     settings_key: str
     priority: int = 0
-    weight: float = 0.0  # how much work (bytes of audio): larger goes first
 
 
 # Fields of a job that a stage may change; the store writes them in one row update.
@@ -82,10 +81,8 @@ class Store(Protocol):
         owner: str,
         lease_s: float,
         spend: str | None = None,
-        largest_first: bool = False,
     ) -> list[Job]:
-        """Lease up to ``limit`` due jobs (highest priority, then earliest due or, with
-        ``largest_first``, most work first); with ``spend``, one quota request per job."""
+        """Lease up to ``limit`` due jobs; with ``spend``, record one quota request per job."""
         ...
 
     async def update_job(

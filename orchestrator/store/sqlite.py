@@ -242,7 +242,6 @@ class SQLiteStore:
                         "settings": json.dumps(dict(job.settings), sort_keys=True),
                         "settings_key": job.settings_key,
                         "priority": job.priority,
-                        "weight": job.weight,
                         "now": now,
                     }
                     for job in jobs
@@ -258,16 +257,13 @@ class SQLiteStore:
         owner: str,
         lease_s: float,
         spend: str | None = None,
-        largest_first: bool = False,
     ) -> list[Job]:
-        """Lease up to ``limit`` due jobs (highest priority, then earliest due or, with
-        ``largest_first``, most work first); with ``spend``, one quota request per job."""
+        """Lease up to ``limit`` due jobs; with ``spend``, record one quota request per job."""
         if limit <= 0:
             return []
         async with self._tx() as db:
             params = {"states": json.dumps([s.value for s in states]), "now": now, "limit": limit}
-            query = Q["select_due_largest" if largest_first else "select_due"]
-            async with db.execute(query, params) as cur:
+            async with db.execute(Q["select_due"], params) as cur:
                 rows = list(await cur.fetchall())
             await db.executemany(
                 Q["lease_job"],

@@ -182,18 +182,3 @@ async def test_a_cancelled_write_leaves_no_transaction_open(store: SQLiteStore) 
         # The next write goes through: the connection is not stuck in a transaction.
         await store.kv_set("after", str(yields))
         assert await store.kv_get("after") == str(yields)
-
-
-async def test_largest_first_for_uploads_and_submissions(store: SQLiteStore) -> None:
-    jobs = [
-        NewJob(f"/a/{i}.ogg", f"o{i}", {}, "k", priority=0, weight=w)
-        for i, w in enumerate([10.0, 3000.0, 200.0])
-    ]
-    jobs.append(NewJob("/a/urgent.ogg", "urgent", {}, "k", priority=5, weight=1.0))
-    await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
-    claimed = await store.claim([State.QUEUED], 20.0, 10, "me", 60.0, largest_first=True)
-    # Priority still comes first; then the most work.
-    assert [job.output for job in claimed] == ["urgent", "o1", "o2", "o0"]
-    await store.clear_leases()
-    claimed = await store.claim([State.QUEUED], 20.0, 10, "me", 60.0)
-    assert [job.output for job in claimed] == ["urgent", "o0", "o1", "o2"]

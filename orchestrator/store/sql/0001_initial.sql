@@ -21,7 +21,6 @@ CREATE TABLE jobs (
     settings        TEXT NOT NULL,       -- JSON of the recognition settings
     settings_key    TEXT NOT NULL,       -- canonical form of what changes the result
     priority        INTEGER NOT NULL DEFAULT 0,
-    weight          REAL NOT NULL DEFAULT 0,   -- bytes of audio: larger files go first
     state           TEXT NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,   -- failed tries of the current step
     next_action_at  REAL NOT NULL,

@@ -12,9 +12,9 @@ SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LI
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
 -- name: insert_job
-INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, weight, state,
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, state,
                   next_action_at, created_at, updated_at)
-VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :weight, 'queued',
+VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, 'queued',
         :now, :now, :now);
 
 -- name: select_due
@@ -24,17 +24,6 @@ WHERE jobs.state IN (SELECT value FROM json_each(:states))
   AND jobs.next_action_at <= :now
   AND (jobs.lease_until IS NULL OR jobs.lease_until < :now)
 ORDER BY jobs.priority DESC, jobs.next_action_at, jobs.id
-LIMIT :limit;
-
--- name: select_due_largest
--- Uploads and submissions: the longest work first, so the batch does not end waiting on a
--- long file that started last (longest-processing-time-first keeps the makespan short).
-SELECT jobs.*, manifests.name AS manifest_name
-FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.state IN (SELECT value FROM json_each(:states))
-  AND jobs.next_action_at <= :now
-  AND (jobs.lease_until IS NULL OR jobs.lease_until < :now)
-ORDER BY jobs.priority DESC, jobs.weight DESC, jobs.next_action_at, jobs.id
 LIMIT :limit;
 
 -- name: lease_job
