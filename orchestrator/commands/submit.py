@@ -12,6 +12,7 @@ import yaml
 
 from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.errors import UserInputError
+from orchestrator.intake import unique_destination
 from orchestrator.manifest import validate_manifest
 
 
@@ -50,11 +51,7 @@ def with_base_dir(text: str, manifest: Path) -> str:
 def place(inbox: Path, manifest: Path, text: str) -> Path:
     """Write ``text`` to the inbox under the manifest's name: temporary file, then rename."""
     inbox.mkdir(parents=True, exist_ok=True)
-    target = inbox / manifest.name
-    number = 1
-    while target.exists():
-        target = inbox / f"{manifest.stem}.{number}{manifest.suffix}"
-        number += 1
+    target = unique_destination(inbox, manifest.name)
     fd, tmp = tempfile.mkstemp(dir=inbox, prefix=f".{manifest.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
