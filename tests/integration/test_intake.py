@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from orchestrator.intake import Intake, is_candidate
 from orchestrator.store import SQLiteStore
+from tests.support.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "s.sqlite3")
-    yield opened
-    await opened.close()
 
 
 def manifest_text(name: str) -> str:

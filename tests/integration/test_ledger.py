@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from orchestrator.ledger import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaLedger
 from orchestrator.metrics import DaemonMetrics
 from orchestrator.quota import QuotaSpec
 from orchestrator.store import SQLiteStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "s.sqlite3")
-    yield opened
-    await opened.close()
+from tests.support.clock import Clock
 
 
 async def test_grants_within_the_window_across_a_restart(store: SQLiteStore) -> None:

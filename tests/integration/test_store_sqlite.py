@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,6 @@ def new_jobs(count: int, prefix: str = "a") -> list[NewJob]:
         )
         for i in range(count)
     ]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "state" / "s.sqlite3")
-    yield opened
-    await opened.close()
 
 
 async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:

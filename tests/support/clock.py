@@ -1,0 +1,13 @@
+"""A clock the test moves by hand, for code that takes ``clock: Callable[[], float]``."""
+
+from __future__ import annotations
+
+
+class Clock:
+    """Returns ``now``; the test sets it."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
