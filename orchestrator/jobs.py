@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -119,7 +119,6 @@ class Job:
     error: str | None = None
     finished_at: float | None = None
     submissions: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:

@@ -34,7 +34,7 @@ descent, because such a run is improbable if the estimate were right.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -332,12 +332,3 @@ def next_poll_at(
     exponent = min(max(0, polls_so_far - 1), 200)
     interval = min(cap, max(policy.min_interval_s, first * policy.growth**exponent))
     return max(last_poll_at + interval, submitted_at + expected)
-
-
-def order_due(polls: Iterable[tuple[float, _T]], now: float, budget: int) -> list[_T]:
-    """The jobs to poll now, at most ``budget``, earliest-due first (ties keep input order)."""
-    if budget <= 0:
-        return []
-    due = [(due_at, i, job) for i, (due_at, job) in enumerate(polls) if due_at <= now]
-    due.sort(key=lambda item: (item[0], item[1]))
-    return [job for _, _, job in due[:budget]]

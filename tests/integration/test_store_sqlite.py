@@ -174,3 +174,18 @@ async def test_a_cancelled_write_leaves_no_transaction_open(store: SQLiteStore) 
         # The next write goes through: the connection is not stuck in a transaction.
         await store.kv_set("after", str(yields))
         assert await store.kv_get("after") == str(yields)
+
+
+async def test_when_more_is_due_than_allowed_the_earliest_due_go_first(
+    store: SQLiteStore,
+) -> None:
+    jobs = [NewJob(f"/a/p{i}.ogg", f"p{i}", {}, "k") for i in range(5)]
+    await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
+    due = {"p0": 50.0, "p1": 10.0, "p2": 200.0, "p3": 30.0, "p4": 10.0}
+    for job in await store.claim([State.QUEUED], 11.0, 10, "me", 60.0):
+        await store.update_job(job.id, None, {"next_action_at": due[job.output]}, 11.0)
+    first = await store.claim([State.QUEUED], 100.0, 2, "me", 60.0)
+    assert [job.output for job in first] == ["p1", "p4"]  # ties in the order they came
+    rest = await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)
+    assert [job.output for job in rest] == ["p3", "p0"]  # p2 is not due yet
+    assert await store.claim([State.QUEUED], 100.0, 0, "me", 60.0) == []

@@ -15,7 +15,6 @@ from orchestrator.polling import (
     first_poll_at,
     is_deferred,
     next_poll_at,
-    order_due,
 )
 
 KEY = ("v2", "general")
@@ -137,14 +136,6 @@ def test_bad_policy_is_refused() -> None:
         PollingPolicy(min_interval_s=10.0, max_interval_s=5.0)
     with pytest.raises(ValueError, match="quantile"):
         PollingPolicy(quantile=1.0)
-
-
-def test_order_due_takes_the_earliest_due_within_budget() -> None:
-    polls = [(50.0, "c"), (10.0, "a"), (200.0, "late"), (30.0, "b"), (10.0, "a2")]
-    assert order_due(polls, 100.0, 2) == ["a", "a2"]
-    assert order_due(polls, 100.0, 10) == ["a", "a2", "b", "c"]
-    assert order_due(polls, 100.0, 0) == []
-    assert order_due([], 100.0, 5) == []
 
 
 @dataclass
