@@ -36,14 +36,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from orchestrator.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
 
 EstimatorKey = tuple[str, str]
 """(api, model), e.g. ("v2", "general")."""
 
-_T = TypeVar("_T")
 
 # Below one audio second a ratio is mostly the service's fixed overhead, not speed.
 _MIN_AUDIO_S = 1.0
