@@ -1,12 +1,13 @@
 """The quota ledger's I/O shell: the store keeps what was spent, ``quota`` decides.
 
-Every request is recorded before it is sent (see ``Store.claim``), so a crash can only
-over-count; windows are sliding and survive restarts because they live in the store.
+Quota is granted and spent by ``Store.claim``, in the transaction that hands the jobs to
+a stage, right before their requests go out: a crash can only over-count, and the ledger's
+times are the requests' times. Windows are sliding and survive restarts because they live
+in the store. This module pauses a quota after a 429, reports usage and prunes.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 
 from orchestrator import quota
@@ -25,24 +26,6 @@ class QuotaLedger:
         self.store = store
         self.metrics = metrics
         self.clock = clock
-        # Check-and-charge of an amount must not interleave with another one.
-        self._amount_lock = asyncio.Lock()
-
-    async def grant(
-        self, name: str, spec: quota.QuotaSpec, wanted: int, now: float
-    ) -> tuple[int, float | None]:
-        """How many of ``wanted`` requests ``name`` allows now, and (when fewer than
-        wanted) the time one more will be allowed."""
-        if wanted <= 0:
-            return 0, None
-        spent = await self.store.quota_spent(name, now - spec.window_s)
-        paused = await self.store.quota_paused_until(name)
-        used, left = quota.usage(spent, spec, now)
-        self.metrics.set_quota(name, used, left)
-        granted = quota.grant(spent, spec, now, wanted, paused_until=paused)
-        if granted >= wanted:
-            return granted, None
-        return granted, quota.next_allowed(spent, spec, now, paused_until=paused)
 
     async def report(self, specs: Mapping[str, quota.QuotaSpec]) -> None:
         """Set the used/left metrics of each quota as of now (for a scrape)."""
@@ -62,18 +45,6 @@ class QuotaLedger:
         await self.store.pause_quota(name, until)
         self.metrics.throttled.inc(quota=name)
         return until
-
-    async def charge(self, name: str, spec: quota.QuotaSpec, amount: float) -> float | None:
-        """Charge ``amount`` to a quota counted in amounts; None when charged, else the time
-        it would fit. ValueError when it can never fit (larger than the whole quota)."""
-        async with self._amount_lock:
-            now = self.clock()
-            spent = await self.store.quota_amounts(name, now - spec.window_s)
-            when = quota.next_allowed_amount(spent, spec, now, amount)
-            if when > now:
-                return when
-            await self.store.spend_amount(name, now, amount)
-            return None
 
     async def prune(self, specs: Mapping[str, quota.QuotaSpec]) -> None:
         """Forget the entries no window can count any more."""

@@ -41,7 +41,7 @@ from orchestrator.metrics import DaemonMetrics
 from orchestrator.speechkit.base import OperationStatus, RecognitionClient
 from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
 from orchestrator.storage import FileRange, ObjectStorage, StorageError
-from orchestrator.store.base import DuplicateRecognition, Store
+from orchestrator.store.base import Claim, DuplicateRecognition, Spend, Store
 from orchestrator.submission import (
     object_suffix,
     object_uri,
@@ -150,6 +150,8 @@ class Pipeline:
         self._retiming: asyncio.Task[None] | None = None
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
         self._http = asyncio.Semaphore(settings.http_concurrency)
+        # Quotas holding each stage's claims back, and until when (logged once per hold).
+        self._held: dict[Stage, Mapping[str, float]] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -291,28 +293,13 @@ class Pipeline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=MAINTAIN_EVERY_S)
 
-    async def _spend_audio(self, job: Job) -> bool:
-        """Charge the job's billable audio to the daily quota, or put it back until it fits."""
+    def _billable(self, job: Job) -> float:
+        """The job's billable audio seconds for the daily quota; 0 when its duration is
+        unknown (an object already in storage): not counted."""
         facts = job.audio
         if facts is None or facts.duration_s <= 0:
-            return True  # unknown duration (an object already in storage): not counted
-        amount = audio.billable_seconds(facts.duration_s, facts.channels)
-        spec = self.settings.audio_quota
-        try:
-            when = await self.ledger.charge(AUDIO_QUOTA, spec, amount)
-        except ValueError:
-            await self._fail(
-                job,
-                f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
-                f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
-                reason_class="quota",
-            )
-            return False
-        if when is None:
-            return True
-        log.warning("quota.paused", quota=AUDIO_QUOTA, until=when, job_id=job.id)
-        await self.store.update_job(job.id, job.state, {"next_action_at": when}, self.clock())
-        return False
+            return 0.0
+        return audio.billable_seconds(facts.duration_s, facts.channels)
 
     def _slots(self, stage: Stage) -> int:
         limit = {
@@ -323,44 +310,76 @@ class Pipeline:
         }[stage]
         return max(0, limit - self._busy[stage])
 
+    def _claim(self, stage: Stage, slots: int) -> Claim:
+        """What the stage asks of the store: due jobs, and the quota their requests spend."""
+        states = _STAGE_STATES[stage]
+        settings = self.settings
+        if stage is Stage.SUBMIT:
+            # Granted, spent and moved to `submitting` in one transaction, right before the
+            # requests go out: the ledger's times are the requests' times.
+            return Claim(
+                states,
+                slots,
+                LEASE_S,
+                spends=(
+                    Spend(SUBMIT_QUOTA, settings.submit_quota),
+                    Spend(AUDIO_QUOTA, settings.audio_quota, amount=self._billable),
+                ),
+                enter=State.SUBMITTING,
+                count="submissions",
+            )
+        if stage is Stage.POLL:
+            return Claim(
+                states, slots, LEASE_S, spends=(Spend(STATUS_QUOTA, settings.status_quota),)
+            )
+        return Claim(states, slots, LEASE_S)
+
     async def _dispatch(self, stage: Stage) -> float:
         """Start the stage's due steps; return when it should look again."""
         now = self.clock()
-        states = _STAGE_STATES[stage]
         slots = self._slots(stage)
-        spend: str | None = None
-        quota_wake: float | None = None
         if stage is Stage.SUBMIT:
             # Jobs being submitted are counted twice here at worst: the cap errs low.
             in_flight = await self.store.count([State.SUBMITTING, State.RUNNING])
             room = self.settings.operations_in_flight - in_flight - self._busy[stage]
-            spend = SUBMIT_QUOTA
-            slots, quota_wake = await self.ledger.grant(
-                spend, self.settings.submit_quota, min(slots, room), now
-            )
-        elif stage is Stage.POLL:
-            spend = STATUS_QUOTA
-            slots, quota_wake = await self.ledger.grant(
-                spend, self.settings.status_quota, slots, now
-            )
-        jobs = await self.store.claim(states, now, slots, self.owner, LEASE_S, spend=spend)
-        for job in jobs:
+            slots = max(0, min(slots, room))
+        claimed = await self.store.claim(self._claim(stage, slots), self.owner, now)
+        for name, (used, left) in claimed.usage.items():
+            self.metrics.set_quota(name, used, left)
+        self._report_held(stage, claimed.held, now)
+        for job in claimed.jobs:
             if job.id in self._working:
                 # Its step is finishing (the store already has its outcome): let the lease
                 # go, or the job would wait for the lease to run out.
                 await self.store.update_job(job.id, None, {}, now)
             else:
-                self._start(stage, job)
-        next_due = await self.store.next_due(states, now)
+                self._start(stage, job, entered=job.id in claimed.entered)
+        next_due = await self.store.next_due(_STAGE_STATES[stage], now)
         wake_at = now + IDLE_S if next_due is None else next_due
-        if slots == 0 and quota_wake is not None:
-            wake_at = max(wake_at, quota_wake)
+        if claimed.wake_at is not None:
+            wake_at = max(wake_at, claimed.wake_at)
         return wake_at
 
-    def _start(self, stage: Stage, job: Job) -> None:
-        step = {
+    def _report_held(self, stage: Stage, held: Mapping[str, float], now: float) -> None:
+        """Log each quota that starts holding the stage's claims back (once, until it lets
+        them through again). The daily audio quota is worth a warning; a full request quota
+        is the normal state of a backlog."""
+        before = self._held.get(stage, {})
+        for name, until in held.items():
+            if name not in before:
+                emit = log.warning if name == AUDIO_QUOTA else log.info
+                emit(
+                    "quota.paused" if name == AUDIO_QUOTA else "quota.full",
+                    quota=name,
+                    until=until,
+                    paused_for_s=round(until - now, 3),
+                )
+        self._held[stage] = held
+
+    def _start(self, stage: Stage, job: Job, *, entered: bool = False) -> None:
+        step: Callable[[Job], Awaitable[None]] = {
             Stage.UPLOAD: self._upload,
-            Stage.SUBMIT: self._submit,
+            Stage.SUBMIT: lambda claimed: self._submit(claimed, entered=entered),
             Stage.POLL: self._poll,
             Stage.FETCH: self._fetch,
         }[stage]
@@ -423,14 +442,13 @@ class Pipeline:
             )
             return None
         if new != job.state:
-            log.info(
-                "job.state",
-                manifest=job.manifest_name,
-                job_id=job.id,
+            self._log_transition(
+                job,
+                job.state,
+                new,
+                began if began is not None else job.updated_at,
                 operation_id=fields.get("operation_id", job.operation_id),
-                source=job.source,
-                **{"from": job.state.value, "to": new.value},
-                took_s=round(now - (began if began is not None else job.updated_at), 3),
+                now=now,
             )
         stage = _STATE_STAGE.get(new)
         if stage is not None and new not in _DOING:
@@ -438,6 +456,26 @@ class Pipeline:
         if new in TERMINAL:
             await self._ended(job, new, fields)
         return dataclasses.replace(job, state=new, updated_at=now, **fields)
+
+    def _log_transition(
+        self,
+        job: Job,
+        old: State,
+        new: State,
+        began: float,
+        *,
+        operation_id: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        log.info(
+            "job.state",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=operation_id or job.operation_id,
+            source=job.source,
+            **{"from": old.value, "to": new.value},
+            took_s=round((self.clock() if now is None else now) - began, 3),
+        )
 
     async def _ended(self, job: Job, state: State, fields: Mapping[str, Any]) -> None:
         if state is State.FAILED:
@@ -675,7 +713,9 @@ class Pipeline:
     def _client(self, job: Job) -> RecognitionClient | None:
         return self.clients.get(str(job.settings.get("api", "v2")))
 
-    async def _submit(self, job: Job) -> None:
+    async def _submit(self, job: Job, *, entered: bool) -> None:
+        """Send the submission of a job the claim moved to ``submitting`` (``entered``) or
+        found there after a restart."""
         began = self.clock()
         client = self._client(job)
         if client is None:
@@ -686,7 +726,7 @@ class Pipeline:
                 began,
             )
             return
-        if job.state is State.SUBMITTING:
+        if not entered:
             log.warning(
                 "job.resubmitting",
                 manifest=job.manifest_name,
@@ -695,12 +735,17 @@ class Pipeline:
                 "have reached the service (at-least-once)",
             )
         else:
-            if not await self._spend_audio(job):
+            self._log_transition(job, State.UPLOADED, State.SUBMITTING, began)
+            spec = self.settings.audio_quota
+            amount = self._billable(job)
+            if amount > spec.effective_limit:
+                await self._fail(
+                    job,
+                    f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
+                    f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
+                    reason_class="quota",
+                )
                 return
-            moved = await self._move(job, State.SUBMITTING, began, submissions=job.submissions + 1)
-            if moved is None:
-                return
-            job = moved
         try:
             async with self._http:
                 uri = object_uri(job, self.storage.public_url_base, self.storage.bucket)

@@ -158,6 +158,35 @@ def next_allowed_amount(
     return max(earliest, _effective_pause(paused_until, now))
 
 
+def fit_amounts(
+    spent: Sequence[tuple[float, float]],
+    spec: QuotaSpec,
+    now: float,
+    amounts: Sequence[float],
+    *,
+    paused_until: float | None = None,
+) -> tuple[int, float | None]:
+    """How many of ``amounts`` (in order) may be charged at ``now``, and, when not all of
+    them, the time the first one left out would fit.
+
+    An amount larger than the whole effective limit can never fit: it is let through
+    uncharged (counted among those granted) so that it does not hold up the others; the
+    caller refuses that request itself.
+    """
+    if paused_until is not None and now < paused_until:
+        return (0, paused_until) if amounts else (0, None)
+    limit = spec.effective_limit
+    taken = [*spent]
+    for index, amount in enumerate(amounts):
+        if amount <= 0 or amount > limit:
+            continue
+        when = next_allowed_amount(taken, spec, now, amount)
+        if when > now:
+            return index, when
+        taken.append((now, amount))
+    return len(amounts), None
+
+
 def usage_amount(
     spent: Sequence[tuple[float, float]], spec: QuotaSpec, now: float
 ) -> tuple[float, float]:

@@ -6,11 +6,12 @@ LOCKED, a shared ledger) can fill the same interface, so nothing here assumes SQ
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.jobs import Job, State
+from orchestrator.quota import QuotaSpec
 
 
 class StoreError(Exception):
@@ -34,6 +35,47 @@ class NewJob:
     settings: Mapping[str, Any]
     settings_key: str
     priority: int = 0
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A quota a claim draws on: one request per job, or each job's ``amount`` (audio
+    seconds) when given; a job whose amount is 0 is not charged."""
+
+    quota: str
+    spec: QuotaSpec
+    amount: Callable[[Job], float] | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a stage asks for: due jobs in ``states``, leased, with every quota in
+    ``spends`` granted and spent and the jobs moved to ``enter`` in the same transaction,
+    so that nothing happens between the ledger entry and the request it stands for."""
+
+    states: tuple[State, ...]
+    limit: int
+    lease_s: float
+    spends: tuple[Spend, ...] = ()
+    enter: State | None = None
+    # A job counter incremented for each job that enters ``enter`` ("submissions").
+    count: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The outcome of a claim."""
+
+    jobs: list[Job]  # as they are now (moved to the claim's ``enter`` state)
+    entered: frozenset[int]  # ids of the jobs that entered it now (others were in it)
+    usage: Mapping[str, tuple[float, float]]  # (used, left) of each quota after the claim
+    # The quotas that cut the claim short, each with the time it grants again.
+    held: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def wake_at(self) -> float | None:
+        """When every quota that cut the claim short grants again."""
+        return max(self.held.values()) if self.held else None
 
 
 # Fields of a job that a stage may change; the store writes them in one row update.
@@ -73,16 +115,9 @@ class Store(Protocol):
         """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
         ...
 
-    async def claim(
-        self,
-        states: Sequence[State],
-        now: float,
-        limit: int,
-        owner: str,
-        lease_s: float,
-        spend: str | None = None,
-    ) -> list[Job]:
-        """Lease up to ``limit`` due jobs; with ``spend``, record one quota request per job."""
+    async def claim(self, claim: Claim, owner: str, now: float) -> Claimed:
+        """Lease up to ``claim.limit`` due jobs, earliest due first within priority; grant
+        and spend ``claim.spends`` and enter ``claim.enter``, all in one transaction."""
         ...
 
     async def update_job(

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs import AudioFacts, State
+from orchestrator.jobs import AudioFacts, Job, State
+from orchestrator.quota import QuotaSpec
 from orchestrator.store import ManifestConflict, NewJob, SQLiteStore, StoreError, StoreLocked
+from orchestrator.store.base import Claim, Spend
 from orchestrator.store.sqlite import SCHEMA_VERSION
+
+
+async def take(store: SQLiteStore, state: State, now: float, limit: int) -> list[Job]:
+    """Claim due jobs in ``state`` with a one-minute lease, spending nothing."""
+    return (await store.claim(Claim((state,), limit, 60.0), "me", now)).jobs
 
 
 def new_jobs(count: int, prefix: str = "a") -> list[NewJob]:
@@ -78,22 +85,24 @@ async def test_manifest_once_and_one_active_name(store: SQLiteStore) -> None:
 
 async def test_claim_leases_and_orders_by_priority_then_due(store: SQLiteStore) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(4), 10.0)
-    claimed = await store.claim([State.QUEUED], 20.0, 2, "me", 60.0)
+    claimed = await take(store, State.QUEUED, 20.0, 2)
     assert [job.priority for job in claimed] == [1, 1]
     # Leased jobs are not claimed again until the lease runs out.
-    rest = await store.claim([State.QUEUED], 21.0, 10, "me", 60.0)
+    rest = await take(store, State.QUEUED, 21.0, 10)
     assert {job.id for job in rest}.isdisjoint({job.id for job in claimed})
     assert len(rest) == 2
-    assert await store.claim([State.QUEUED], 22.0, 10, "me", 60.0) == []
-    assert len(await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)) == 4
+    assert await take(store, State.QUEUED, 22.0, 10) == []
+    assert len(await take(store, State.QUEUED, 100.0, 10)) == 4
     await store.clear_leases()
-    assert len(await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)) == 4
+    assert len(await take(store, State.QUEUED, 100.0, 10)) == 4
 
 
 async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteStore) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(3), 10.0)
-    jobs = await store.claim([State.QUEUED], 20.0, 5, "me", 60.0, spend="submit")
-    assert len(jobs) == 3
+    spend = Spend("submit", QuotaSpec(limit=100, window_s=60.0))
+    claimed = await store.claim(Claim((State.QUEUED,), 5, 60.0, spends=(spend,)), "me", 20.0)
+    assert len(claimed.jobs) == 3
+    assert claimed.usage == {"submit": (3.0, 97.0)}
     assert await store.quota_spent("submit", 0.0) == [20.0, 20.0, 20.0]
     assert await store.quota_spent("status", 0.0) == []
     await store.spend_amount("audio", 20.0, 90.0)
@@ -103,15 +112,85 @@ async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteSt
     assert await store.quota_amounts("audio", 0.0) == [(20.0, 90.0)]
 
 
+async def test_claim_grants_within_the_window_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(8), 10.0)
+    spend = Spend("submit", QuotaSpec(limit=3, window_s=60.0))
+
+    def ask(limit: int) -> Claim:
+        return Claim((State.QUEUED,), limit, 1.0, spends=(spend,))
+
+    first = await store.claim(ask(2), "me", 1000.0)
+    assert (len(first.jobs), first.wake_at) == (2, None)
+    await store.close()
+    # A new store on the same file (a restarted daemon) sees what the old one spent.
+    store = await SQLiteStore.open(path)
+    again = await store.claim(ask(5), "me", 1010.0)
+    assert len(again.jobs) == 1
+    assert again.usage == {"submit": (3.0, 0.0)}
+    # Full: nothing until the first two leave the window, and the claim says when.
+    full = await store.claim(ask(5), "me", 1020.0)
+    assert (full.jobs, full.wake_at) == ([], 1060.0)
+    assert len((await store.claim(ask(5), "me", 1060.0)).jobs) == 2
+    await store.close()
+
+
+async def test_a_pause_holds_every_claim_until_it_ends(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(4), 10.0)
+    spend = Spend("status", QuotaSpec(limit=100, window_s=60.0))
+    await store.pause_quota("status", 1007.0)
+    ask = Claim((State.QUEUED,), 4, 1.0, spends=(spend,))
+    held = await store.claim(ask, "me", 1000.0)
+    assert (held.jobs, held.wake_at) == ([], 1007.0)
+    assert len((await store.claim(ask, "me", 1007.0)).jobs) == 4
+
+
+async def test_amounts_are_charged_until_the_day_is_full(store: SQLiteStore) -> None:
+    jobs = [NewJob(f"/a/{i}.ogg", f"o{i}", {}, f"k{i}") for i in range(4)]
+    await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
+    seconds = {"o0": 60.0, "o1": 40.0, "o2": 1.0, "o3": 101.0}
+    spend = Spend(
+        "audio", QuotaSpec(limit=100, window_s=86400.0), amount=lambda j: seconds[j.output]
+    )
+    ask = Claim((State.QUEUED,), 4, 1.0, spends=(spend,), enter=State.UPLOADING)
+    claimed = await store.claim(ask, "me", 1000.0)
+    # 60 + 40 fill the day; the third waits for the first to leave the window.
+    assert [j.output for j in claimed.jobs] == ["o0", "o1"]
+    assert claimed.wake_at == 1000.0 + 86400.0
+    assert await store.quota_amounts("audio", 0.0) == [(1000.0, 60.0), (1000.0, 40.0)]
+    later = await store.claim(ask, "me", 1000.0 + 86400.0)
+    # An amount larger than the whole day never fits: it goes through uncharged, for its
+    # stage to refuse, and does not hold up the others.
+    assert [j.output for j in later.jobs] == ["o2", "o3"]
+    assert [a for _, a in await store.quota_amounts("audio", 1000.0)] == [1.0]
+
+
+async def test_claim_enters_a_state_and_counts_it_once(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
+    ask = Claim((State.QUEUED, State.UPLOADING), 5, 1.0, enter=State.UPLOADING, count="submissions")
+    claimed = await store.claim(ask, "me", 20.0)
+    assert {j.state for j in claimed.jobs} == {State.UPLOADING}
+    assert claimed.entered == {j.id for j in claimed.jobs}
+    assert [j.submissions for j in claimed.jobs] == [1, 1]
+    # Claimed again after the lease ran out: already in the state, so not counted again.
+    again = await store.claim(ask, "me", 30.0)
+    assert again.entered == frozenset()
+    assert [j.submissions for j in again.jobs] == [1, 1]
+    stored = await store.get_job(claimed.jobs[0].id)
+    assert stored is not None
+    assert (stored.state, stored.submissions) == (State.UPLOADING, 1)
+
+
 async def test_update_is_compare_and_set(store: SQLiteStore) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(1), 10.0)
-    (job,) = await store.claim([State.QUEUED], 20.0, 1, "me", 60.0)
+    (job,) = await take(store, State.QUEUED, 20.0, 1)
     facts = AudioFacts("OGG_OPUS", 12.5, 2, 48000, 0, 1000, "ogg_opus")
     assert await store.update_job(
         job.id, State.QUEUED, {"state": State.UPLOADING, "audio": facts}, 21.0, keep_lease=True
     )
     # The lease is kept: no other stage takes the job mid-step.
-    assert await store.claim([State.UPLOADING], 22.0, 1, "me", 60.0) == []
+    assert await take(store, State.UPLOADING, 22.0, 1) == []
     # An update expecting the old state no longer applies.
     assert not await store.update_job(job.id, State.QUEUED, {"state": State.FAILED}, 22.0)
     got = await store.get_job(job.id)
@@ -136,7 +215,7 @@ async def test_cancel_then_retry(store: SQLiteStore) -> None:
 
 async def test_results_and_followers(store: SQLiteStore) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
-    leader, follower = await store.claim([State.QUEUED], 20.0, 2, "me", 60.0)
+    leader, follower = await take(store, State.QUEUED, 20.0, 2)
     await store.update_job(leader.id, None, {"state": State.RUNNING, "content_hash": "h"}, 21.0)
     found = await store.find_leader(follower, "h")
     assert found is not None
@@ -182,10 +261,10 @@ async def test_when_more_is_due_than_allowed_the_earliest_due_go_first(
     jobs = [NewJob(f"/a/p{i}.ogg", f"p{i}", {}, "k") for i in range(5)]
     await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
     due = {"p0": 50.0, "p1": 10.0, "p2": 200.0, "p3": 30.0, "p4": 10.0}
-    for job in await store.claim([State.QUEUED], 11.0, 10, "me", 60.0):
+    for job in await take(store, State.QUEUED, 11.0, 10):
         await store.update_job(job.id, None, {"next_action_at": due[job.output]}, 11.0)
-    first = await store.claim([State.QUEUED], 100.0, 2, "me", 60.0)
+    first = await take(store, State.QUEUED, 100.0, 2)
     assert [job.output for job in first] == ["p1", "p4"]  # ties in the order they came
-    rest = await store.claim([State.QUEUED], 100.0, 10, "me", 60.0)
+    rest = await take(store, State.QUEUED, 100.0, 10)
     assert [job.output for job in rest] == ["p3", "p0"]  # p2 is not due yet
-    assert await store.claim([State.QUEUED], 100.0, 0, "me", 60.0) == []
+    assert await take(store, State.QUEUED, 100.0, 0) == []

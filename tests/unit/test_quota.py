@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from orchestrator.quota import (
     QuotaSpec,
+    fit_amounts,
     grant,
     next_allowed,
     next_allowed_amount,
@@ -184,3 +185,16 @@ def test_property_weighted_windows_stay_within_limit(
     for start, _ in spent:
         inside = sum(w for s, w in spent if start <= s < start + spec.window_s)
         assert inside <= spec.effective_limit + 1e-9
+
+
+def test_fit_amounts_takes_the_prefix_that_fits_and_says_when_the_next_does() -> None:
+    spec = QuotaSpec(limit=100, window_s=10.0)
+    spent = [(0.0, 50.0)]
+    assert fit_amounts(spent, spec, 5.0, [30.0, 10.0, 20.0]) == (2, 10.0)
+    # Nothing spent before: all fit; zero amounts cost nothing.
+    assert fit_amounts([], spec, 5.0, [0.0, 60.0, 40.0]) == (3, None)
+    # Larger than the whole limit: let through uncharged, the others still counted.
+    assert fit_amounts([], spec, 5.0, [500.0, 100.0, 1.0]) == (2, 15.0)
+    # A pause holds everything until it ends.
+    assert fit_amounts([], spec, 5.0, [1.0], paused_until=8.0) == (0, 8.0)
+    assert fit_amounts([], spec, 5.0, [], paused_until=8.0) == (0, None)
