@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from orchestrator import __version__
-from orchestrator.errors import UserInputError
+from orchestrator.core.errors import UserInputError
 
 # Order is the order of `--help`.
 COMMAND_MODULES = (

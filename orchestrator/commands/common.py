@@ -9,8 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from orchestrator.config import Config, load_config
-from orchestrator.errors import Problem, UserInputError
+from orchestrator.config.loader import Config, load_config
+from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.store import SQLiteStore, StoreError
 
 DEFAULT_CONFIG_ENV = "SPEECHKIT_ORCHESTRATOR_CONFIG"

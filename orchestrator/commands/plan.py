@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator import constants as c
-from orchestrator.audio import AudioInfo, billable_seconds
-from orchestrator.config import QuotasConfig, load_config
-from orchestrator.errors import Problem
-from orchestrator.manifest import JobSpec, validate_manifest
+from orchestrator.config.loader import QuotasConfig, load_config
+from orchestrator.core import constants as c
+from orchestrator.core.errors import Problem
+from orchestrator.intake.audio import AudioInfo, billable_seconds
+from orchestrator.intake.manifest import JobSpec, validate_manifest
 
 STATUS_CHECKS_PER_JOB = 1.5
 DAY_S = 86400.0

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import sys
 
-from orchestrator import logs
 from orchestrator.commands.common import add_config_argument, config_path, read_config
-from orchestrator.daemon import Daemon, RunOptions
+from orchestrator.service.daemon import Daemon, RunOptions
 from orchestrator.store import StoreError
+from orchestrator.telemetry import logs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

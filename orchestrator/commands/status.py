@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from orchestrator.commands.common import add_config_argument, read_config
-from orchestrator.progress import snapshot
+from orchestrator.service.progress import snapshot
 from orchestrator.store import SQLiteStore
 
 

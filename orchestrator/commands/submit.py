@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from orchestrator.commands.common import add_config_argument, read_config
-from orchestrator.errors import UserInputError
-from orchestrator.intake import unique_destination
-from orchestrator.manifest import validate_manifest
+from orchestrator.core.errors import UserInputError
+from orchestrator.intake.inbox import unique_destination
+from orchestrator.intake.manifest import validate_manifest
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

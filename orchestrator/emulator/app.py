@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator import constants
+from orchestrator.core import constants
 from orchestrator.emulator import operations_api, v2
 from orchestrator.emulator.core import EMULATOR_KEY, Emulator, emulator_of
 from orchestrator.emulator.errors import ApiError, status_body

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-from orchestrator import constants
+from orchestrator.core import constants
 
 Container = Literal["ogg_opus", "ogg_other", "mp3", "wav", "unknown"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator import constants
+from orchestrator.core import constants
 from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.faults import FaultInjector
 from orchestrator.emulator.operations import OperationStore, Processor

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator import constants
+from orchestrator.core import constants
 
 
 class ApiError(Exception):

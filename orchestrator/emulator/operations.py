@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator import constants
+from orchestrator.core import constants
 from orchestrator.emulator.audio import AudioDecodeError, ProbedAudio, probe
 from orchestrator.emulator.errors import status_body
 from orchestrator.emulator.settings import EmulatorSettings

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from orchestrator import constants
+from orchestrator.core import constants
 from orchestrator.emulator.core import emulator_of
 from orchestrator.emulator.errors import ApiError
 

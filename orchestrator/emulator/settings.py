@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator import constants
+from orchestrator.core import constants
 
 # A key anyone may use with a local emulator; it opens nothing real.
 DEMO_API_KEY = "emulator-demo-key"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
-from orchestrator import constants
+from orchestrator.core import constants
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Objects up to this size stay in memory while they are probed; larger ones go to disk.

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator import constants
+from orchestrator.core import constants
 from orchestrator.emulator.audio import ProbedAudio
 from orchestrator.emulator.core import emulator_of, read_json
 from orchestrator.emulator.errors import invalid

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from orchestrator.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
-from orchestrator.transcript import Transcript
+from orchestrator.core.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
+from orchestrator.core.transcript import Transcript
 
 from .errors import SpeechKitError, operation_error
 

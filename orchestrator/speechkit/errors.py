@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.logs import redact_text
+from orchestrator.telemetry.logs import redact_text
 
 # Long bodies (an HTML page from a proxy) are cut: the message must stay one readable line.
 _MAX_MESSAGE_CHARS = 500

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.transcript import Transcript, Utterance, Word
+from orchestrator.core.transcript import Transcript, Utterance, Word
 
 # v2 numbers channels from 1 ("channelTag": "1"); a chunk without a tag is the first channel.
 _DEFAULT_CHANNEL = 1

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from orchestrator.constants import ENCODINGS, OPERATION_PATH, V2_SUBMIT_PATH
-from orchestrator.transcript import Transcript
+from orchestrator.core.constants import ENCODINGS, OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.core.transcript import Transcript
 
 from .base import OperationFailure, OperationStatus, SubmitRequest
 from .errors import ErrorKind, SpeechKitError, classify, transport_errors

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.jobs import Job, State
-from orchestrator.quota import QuotaSpec
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.quota import QuotaSpec
 
 
 class StoreError(Exception):

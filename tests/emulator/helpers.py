@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.constants import OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.core.constants import OPERATION_PATH, V2_SUBMIT_PATH
 from tests.support.emulator import AUTH_HEADERS
 
 DATA = Path(__file__).parent / "data"

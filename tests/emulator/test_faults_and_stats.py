@@ -7,7 +7,7 @@ import itertools
 import aiohttp
 import pytest
 
-from orchestrator.constants import OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.core.constants import OPERATION_PATH, V2_SUBMIT_PATH
 from orchestrator.emulator import STATS_PATH, RunningEmulator
 from tests.conftest import S3Server
 from tests.emulator.helpers import op_url, recognize, submit, v2_body, wait_done

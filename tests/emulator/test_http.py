@@ -8,7 +8,7 @@ import time
 import aiohttp
 import pytest
 
-from orchestrator.constants import V2_SUBMIT_PATH
+from orchestrator.core.constants import V2_SUBMIT_PATH
 from orchestrator.emulator import RunningEmulator
 from tests.conftest import S3Server
 from tests.emulator.helpers import op_url, submit, v2_body, wait_done

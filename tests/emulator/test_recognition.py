@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from orchestrator.constants import V2_RESPONSE_TYPE
+from orchestrator.core.constants import V2_RESPONSE_TYPE
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
 from tests.emulator.helpers import recognize, seconds, texts, v2_body
 

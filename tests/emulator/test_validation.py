@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from orchestrator.constants import V2_SUBMIT_PATH
+from orchestrator.core.constants import V2_SUBMIT_PATH
 from orchestrator.emulator import RunningEmulator
 from tests.emulator.helpers import submit, v2_body
 from tests.support.emulator import AUTH_HEADERS

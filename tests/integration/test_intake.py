@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.intake import Intake, is_candidate
+from orchestrator.intake.inbox import Intake, is_candidate
 from orchestrator.store import SQLiteStore
 from tests.support.clock import Clock
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.ledger import AUDIO_QUOTA, STATUS_QUOTA, QuotaLedger
-from orchestrator.metrics import DaemonMetrics
-from orchestrator.quota import QuotaSpec
+from orchestrator.core.quota import QuotaSpec
+from orchestrator.pipeline.ledger import AUDIO_QUOTA, STATUS_QUOTA, QuotaLedger
 from orchestrator.store import SQLiteStore
+from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support.clock import Clock
 
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from orchestrator.constants import STORAGE_URL
+from orchestrator.core.constants import STORAGE_URL
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
 from orchestrator.speechkit import (
     ErrorKind,
@@ -24,7 +24,7 @@ from orchestrator.speechkit import (
     V2Client,
     v2_request_body,
 )
-from orchestrator.storage import FileRange, ObjectStorage
+from orchestrator.storage.s3 import FileRange, ObjectStorage
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.storage import (
+from orchestrator.storage.s3 import (
     FileRange,
     ObjectStorage,
     StorageError,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs import AudioFacts, Job, State
-from orchestrator.quota import QuotaSpec
+from orchestrator.core.jobs import AudioFacts, Job, State
+from orchestrator.core.quota import QuotaSpec
 from orchestrator.store import ManifestConflict, NewJob, SQLiteStore, StoreError, StoreLocked
 from orchestrator.store.base import Claim, Spend
 from orchestrator.store.sqlite import SCHEMA_VERSION

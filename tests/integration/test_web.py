@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from orchestrator.metrics import DaemonMetrics
-from orchestrator.web import METRICS_CONTENT_TYPE, StatusServer, StatusServerError
+from orchestrator.service.status_server import METRICS_CONTENT_TYPE, StatusServer, StatusServerError
+from orchestrator.telemetry.metrics import DaemonMetrics
 
 P = "speechkit_orchestrator_"
 

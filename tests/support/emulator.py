@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from orchestrator.constants import STORAGE_URL
+from orchestrator.core.constants import STORAGE_URL
 from orchestrator.emulator import EmulatorSettings, RunningEmulator, start_emulator
 
 TEST_API_KEY = "test-emulator-api-key"

@@ -1,4 +1,4 @@
-"""Tests for orchestrator.audio: formats, limits and every rejection, on real files."""
+"""Tests for orchestrator.intake.audio: formats, limits and every rejection, on real files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.audio import (
+from orchestrator.intake.audio import (
     AudioError,
     AudioInfo,
     Encoding,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.backoff import RetryPolicy, backoff_delay, retry_at, should_give_up
+from orchestrator.core.backoff import RetryPolicy, backoff_delay, retry_at, should_give_up
 
 
 def test_delay_is_full_jitter_of_an_exponential_ceiling() -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import Config, Secret, config_from_mapping, load_config
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.logs import redact_text
+from orchestrator.config.loader import Config, Secret, config_from_mapping, load_config
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.telemetry.logs import redact_text
 
 ROOT = Path(__file__).resolve().parents[2]
 

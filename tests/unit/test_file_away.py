@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from orchestrator.daemon import file_away
+from orchestrator.service.daemon import file_away
 
 
 def active(folder: Path, name: str, text: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.jobs import ACTIVE, TERMINAL, InvalidTransition, State, check_transition
+from orchestrator.core.jobs import ACTIVE, TERMINAL, InvalidTransition, State, check_transition
 
 
 @pytest.mark.parametrize(

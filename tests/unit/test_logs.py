@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from orchestrator import logs
+from orchestrator.telemetry import logs
 
 
 @pytest.fixture(autouse=True)

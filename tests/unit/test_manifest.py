@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.manifest import (
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.intake.manifest import (
     RecognitionSettings,
     check_audio,
     load_manifest,

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from structlog.testing import capture_logs
 
-from orchestrator.metrics import (
+from orchestrator.telemetry.metrics import (
     LAG_BUCKETS,
     Counter,
     DaemonMetrics,

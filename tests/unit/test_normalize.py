@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.constants import V2_RESPONSE_TYPE
+from orchestrator.core.constants import V2_RESPONSE_TYPE
+from orchestrator.core.transcript import Word
 from orchestrator.speechkit.normalize import normalize_v2, parse_channel, parse_duration
-from orchestrator.transcript import Word
 
 
 def _word(word: str, start: str, end: str) -> dict[str, Any]:

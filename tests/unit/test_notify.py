@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from orchestrator.notify import Notifier, watchdog_task
+from orchestrator.service.notify import Notifier, watchdog_task
 
 
 def _fields(datagram: bytes) -> dict[str, str]:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.outputs import (
+from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.outputs.render import (
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     SCHEMA_VERSION,
@@ -27,7 +28,6 @@ from orchestrator.outputs import (
     write_atomic,
     write_outputs,
 )
-from orchestrator.transcript import Transcript, Utterance, Word
 
 RAW = {"chunks": [{"channelTag": "1", "alternatives": [{"text": "hello world"}]}]}
 
@@ -320,7 +320,7 @@ def test_write_atomic_failure_keeps_the_old_file_and_cleans_up(tmp_path: Path) -
 WRITER = """
 import sys
 from pathlib import Path
-from orchestrator.outputs import write_atomic
+from orchestrator.outputs.render import write_atomic
 target = Path(sys.argv[1])
 versions = ["A" * 2_000_000 + "\\n", "B" * 2_000_000 + "\\n"]
 i = 0

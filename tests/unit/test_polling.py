@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from orchestrator.polling import (
+from orchestrator.core.polling import (
     CompletionEstimator,
     PollingPolicy,
     first_poll_at,

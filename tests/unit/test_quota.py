@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.quota import (
+from orchestrator.core.quota import (
     QuotaSpec,
     fit_amounts,
     grant,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.jobs import AudioFacts, Job, State
-from orchestrator.submission import object_suffix, object_uri, remote_encoding, submit_request
+from orchestrator.core.jobs import AudioFacts, Job, State
+from orchestrator.pipeline.requests import (
+    object_suffix,
+    object_uri,
+    remote_encoding,
+    submit_request,
+)
 
 
 def job(facts: AudioFacts | None, object_key: str = "p/abc.pcm", **settings: object) -> Job:

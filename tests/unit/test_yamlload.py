@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.yamlload import Reader, Section, compose_file, compose_text, suggest
+from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text, suggest
+from orchestrator.core.errors import Problem, UserInputError
 
 
 def section(text: str, allowed: tuple[str, ...]) -> tuple[Reader, Section]:

@@ -113,7 +113,7 @@ def pause_after_429(
 ) -> float:
     """The new pause deadline after a 429: the server's Retry-After, or ``fallback_s``.
 
-    ``fallback_s`` is the caller's backoff (see ``orchestrator.backoff``); a pause never
+    ``fallback_s`` is the caller's backoff (see ``orchestrator.core.backoff``); a pause never
     shortens an earlier one still in force.
     """
     wait = retry_after_s if retry_after_s is not None and retry_after_s > 0 else fallback_s

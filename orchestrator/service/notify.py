@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 
-from orchestrator.logs import get_logger
+from orchestrator.telemetry.logs import get_logger
 
 _log = get_logger()
 

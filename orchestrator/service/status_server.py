@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator.logs import get_logger
-from orchestrator.metrics import DaemonMetrics
+from orchestrator.telemetry.logs import get_logger
+from orchestrator.telemetry.metrics import DaemonMetrics
 
 _log = get_logger()
 

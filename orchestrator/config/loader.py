@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import yaml
 
-from orchestrator import constants as c
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.logs import register_secret
-from orchestrator.yamlload import Reader, Section, compose_file, compose_text
+from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text
+from orchestrator.core import constants as c
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.telemetry.logs import register_secret
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from orchestrator.errors import Problem, UserInputError
+from orchestrator.core.errors import Problem, UserInputError
 
 T = TypeVar("T")
 

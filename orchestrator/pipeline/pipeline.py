@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import audio, polling, quota, results
-from orchestrator.backoff import RetryPolicy, retry_at, should_give_up
-from orchestrator.constants import PROCESSING_S_PER_AUDIO_S
-from orchestrator.jobs import (
+from orchestrator.core import polling, quota
+from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
+from orchestrator.core.constants import PROCESSING_S_PER_AUDIO_S
+from orchestrator.core.jobs import (
     FETCH_STATES,
     POLL_STATES,
     SUBMIT_STATES,
@@ -35,19 +35,21 @@ from orchestrator.jobs import (
     State,
     check_transition,
 )
-from orchestrator.ledger import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaLedger
-from orchestrator.logs import get_logger
-from orchestrator.metrics import DaemonMetrics
-from orchestrator.speechkit.base import OperationStatus, RecognitionClient
-from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
-from orchestrator.storage import FileRange, ObjectStorage, StorageError
-from orchestrator.store.base import Claim, DuplicateRecognition, Spend, Store
-from orchestrator.submission import (
+from orchestrator.intake import audio
+from orchestrator.outputs import write as results
+from orchestrator.pipeline.ledger import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaLedger
+from orchestrator.pipeline.requests import (
     object_suffix,
     object_uri,
     remote_encoding,
     submit_request,
 )
+from orchestrator.speechkit.base import OperationStatus, RecognitionClient
+from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
+from orchestrator.storage.s3 import FileRange, ObjectStorage, StorageError
+from orchestrator.store.base import Claim, DuplicateRecognition, Spend, Store
+from orchestrator.telemetry.logs import get_logger
+from orchestrator.telemetry.metrics import DaemonMetrics
 
 log = get_logger()
 

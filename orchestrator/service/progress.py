@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.jobs import State
+from orchestrator.core.jobs import State
 from orchestrator.store.base import ManifestStatus, Store
 
 

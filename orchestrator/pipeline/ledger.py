@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from orchestrator import quota
-from orchestrator.metrics import DaemonMetrics
+from orchestrator.core import quota
 from orchestrator.store.base import Store
+from orchestrator.telemetry.metrics import DaemonMetrics
 
 SUBMIT_QUOTA = "submit"
 STATUS_QUOTA = "status"

@@ -17,8 +17,8 @@ from typing import Any
 
 import aiosqlite
 
-from orchestrator import quota
-from orchestrator.jobs import AudioFacts, Job, State
+from orchestrator.core import quota
+from orchestrator.core.jobs import AudioFacts, Job, State
 from orchestrator.store.base import (
     Claim,
     Claimed,
@@ -55,8 +55,11 @@ _JOB_FIELDS = frozenset(
 _COUNTERS = frozenset({"submissions", "attempts", "polls"})
 
 
+_SQL = resources.files("orchestrator.store.sqlite").joinpath("sql")
+
+
 def _load_queries() -> dict[str, str]:
-    text = resources.files("orchestrator.store").joinpath("sql/queries.sql").read_text("utf-8")
+    text = _SQL.joinpath("queries.sql").read_text("utf-8")
     queries: dict[str, str] = {}
     for block in re.split(r"^-- name: ", text, flags=re.M)[1:]:
         name, _, body = block.partition("\n")
@@ -65,9 +68,8 @@ def _load_queries() -> dict[str, str]:
 
 
 def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("orchestrator.store").joinpath("sql")
     found = []
-    for entry in folder.iterdir():
+    for entry in _SQL.iterdir():
         match = re.fullmatch(r"(\d{4})_[a-z0-9_]+\.sql", entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text("utf-8")))

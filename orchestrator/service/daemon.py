@@ -21,25 +21,26 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator import logs, quota
-from orchestrator.backoff import RetryPolicy
-from orchestrator.config import Config, load_config
-from orchestrator.errors import UserInputError
-from orchestrator.intake import Intake, unique_destination
-from orchestrator.jobs import ACTIVE, Job
-from orchestrator.ledger import STATUS_QUOTA, SUBMIT_QUOTA
-from orchestrator.metrics import DaemonMetrics
-from orchestrator.notify import Notifier, watchdog_task
-from orchestrator.outputs import write_atomic
-from orchestrator.pipeline import Pipeline, PipelineSettings
-from orchestrator.polling import PollingPolicy
-from orchestrator.progress import snapshot, status_line
-from orchestrator.reports import build_report, render_report_json, render_report_text
+from orchestrator.config.loader import Config, load_config
+from orchestrator.core import quota
+from orchestrator.core.backoff import RetryPolicy
+from orchestrator.core.errors import UserInputError
+from orchestrator.core.jobs import ACTIVE, Job
+from orchestrator.core.polling import PollingPolicy
+from orchestrator.intake.inbox import Intake, unique_destination
+from orchestrator.outputs.render import write_atomic
+from orchestrator.outputs.report import build_report, render_report_json, render_report_text
+from orchestrator.pipeline.ledger import STATUS_QUOTA, SUBMIT_QUOTA
+from orchestrator.pipeline.pipeline import Pipeline, PipelineSettings
+from orchestrator.service.notify import Notifier, watchdog_task
+from orchestrator.service.progress import snapshot, status_line
+from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.speechkit.v2 import V2Client
-from orchestrator.storage import ObjectStorage
+from orchestrator.storage.s3 import ObjectStorage
 from orchestrator.store import SQLiteStore, StoreError
-from orchestrator.web import StatusServer, StatusServerError
+from orchestrator.telemetry import logs
+from orchestrator.telemetry.metrics import DaemonMetrics
 
 log = logs.get_logger()
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.audio import billable_seconds
-from orchestrator.jobs import Job, State
+from orchestrator.core.jobs import Job, State
+from orchestrator.intake.audio import billable_seconds
 from orchestrator.store.base import ManifestStatus
 
 

@@ -27,7 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from orchestrator.logs import redact_text
+from orchestrator.telemetry.logs import redact_text
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (every part but the last)
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload

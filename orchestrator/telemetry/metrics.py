@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar, TypeVar
 
-from orchestrator.logs import get_logger
+from orchestrator.telemetry.logs import get_logger
 
 _log = get_logger()
 

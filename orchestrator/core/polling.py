@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
+from orchestrator.core.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
 
 EstimatorKey = tuple[str, str]
 """(api, model), e.g. ("v2", "general")."""

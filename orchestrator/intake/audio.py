@@ -20,7 +20,7 @@ from typing import BinaryIO, Literal
 from mutagen import MutagenError
 from mutagen.mp3 import MPEGInfo
 
-from orchestrator.constants import (
+from orchestrator.core.constants import (
     BILLING_MIN_S_PER_PAIR,
     LPCM_SAMPLE_RATES,
     MAX_DURATION_S,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.transcript import Transcript, Utterance, Word
+from orchestrator.core.transcript import Transcript, Utterance, Word
 
 SCHEMA_VERSION = 1
 """Version of the JSON output's shape; bumped on any incompatible change."""

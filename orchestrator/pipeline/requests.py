@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from orchestrator.jobs import Job
+from orchestrator.core.jobs import Job
 from orchestrator.speechkit.base import SubmitRequest
 
 _EXTENSION_ENCODING = {

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.logs import get_logger
-from orchestrator.manifest import Manifest, load_manifest
-from orchestrator.outputs import write_atomic
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.intake.manifest import Manifest, load_manifest
+from orchestrator.outputs.render import write_atomic
 from orchestrator.store.base import ManifestConflict, NewJob, Store
+from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
 

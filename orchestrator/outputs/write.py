@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.outputs import output_paths, render_all, write_outputs
-from orchestrator.transcript import Transcript
+from orchestrator.core.transcript import Transcript
+from orchestrator.outputs.render import output_paths, render_all, write_outputs
 
 
 def already_written(json_path: Path, operation_id: str) -> bool:

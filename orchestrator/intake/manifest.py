@@ -20,10 +20,10 @@ from typing import Literal
 
 import yaml
 
-from orchestrator import constants as c
-from orchestrator.audio import AudioError, AudioInfo, Encoding, probe
-from orchestrator.errors import Problem, UserInputError
-from orchestrator.yamlload import Reader, Section, compose_file, join_path, line_of
+from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
+from orchestrator.core import constants as c
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.intake.audio import AudioError, AudioInfo, Encoding, probe
 
 Api = Literal["v2", "v3", "asr_xml"]
 

@@ -1,0 +1,1 @@
+"""The daemon's YAML config -> typed, validated, frozen objects."""

@@ -1,0 +1,1 @@
+"""Pure: job states, quotas, polling, backoff, billing, transcripts, decisions. No I/O, no clock."""

@@ -1,0 +1,1 @@
+"""What comes in: manifests, audio probing, the inbox (a manifest file's whole life)."""

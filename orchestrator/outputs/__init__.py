@@ -1,0 +1,1 @@
+"""What goes out: rendered transcripts, atomic files, manifest reports."""

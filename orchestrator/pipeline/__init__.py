@@ -1,0 +1,1 @@
+"""The stages over the store: scheduler, transitions, upload, submit, poll, fetch."""

@@ -1,0 +1,1 @@
+"""The daemon process: wiring, signals and reload, sd_notify, status server."""

@@ -1,0 +1,1 @@
+"""Object storage (S3-compatible): content-addressed upload, exists, delete."""
