@@ -25,8 +25,9 @@ from pathlib import Path
 
 from orchestrator.config.loader import QuotasConfig, load_config
 from orchestrator.core import constants as c
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
-from orchestrator.intake.audio import AudioInfo, billable_seconds
 from orchestrator.intake.manifest import JobSpec, validate_manifest
 
 STATUS_CHECKS_PER_JOB = 1.5
@@ -59,7 +60,7 @@ def _windows_wait(count: float, per_window: float, window_s: float) -> float:
 
 
 def estimate(
-    jobs: Sequence[JobSpec], infos: dict[str, AudioInfo], quotas: QuotasConfig
+    jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], quotas: QuotasConfig
 ) -> Estimate:
     """Plan figures for ``jobs`` under ``quotas`` (pure; see the module docstring)."""
     audio_s = billable = longest = 0.0
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
-    all_infos: dict[str, AudioInfo] = {}
+    all_infos: dict[str, AudioFacts] = {}
     for path in args.manifests:
         manifest, infos, found = validate_manifest(path)
         problems.extend(found)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.refs import is_object_uri
+from orchestrator.core.settings import RecognitionSettings
 
 
 class State(enum.StrEnum):
@@ -26,12 +28,34 @@ class State(enum.StrEnum):
 TERMINAL = frozenset({State.DONE, State.FAILED, State.CANCELLED})
 ACTIVE = frozenset(set(State) - TERMINAL)
 
+# "Doing" states: the step goes on after entering them, so the job keeps its lease.
+DOING = frozenset({State.UPLOADING, State.SUBMITTING})
+
+
+class Stage(enum.StrEnum):
+    """The pipeline's stages, each a coroutine taking jobs in its own states."""
+
+    UPLOAD = "upload"
+    SUBMIT = "submit"
+    POLL = "poll"
+    FETCH = "fetch"
+
+
 # Which states each stage takes. A job found in a "doing" state (uploading,
 # submitting, fetching) after a crash is simply taken again by its stage.
 UPLOAD_STATES = (State.QUEUED, State.UPLOADING)
 SUBMIT_STATES = (State.UPLOADED, State.SUBMITTING)
 POLL_STATES = (State.RUNNING,)
 FETCH_STATES = (State.FETCHING,)
+STAGE_STATES: dict[Stage, tuple[State, ...]] = {
+    Stage.UPLOAD: UPLOAD_STATES,
+    Stage.SUBMIT: SUBMIT_STATES,
+    Stage.POLL: POLL_STATES,
+    Stage.FETCH: FETCH_STATES,
+}
+STAGE_OF: dict[State, Stage] = {
+    state: stage for stage, states in STAGE_STATES.items() for state in states
+}
 
 _ALLOWED: dict[State, frozenset[State]] = {
     State.QUEUED: frozenset({State.UPLOADING, State.WAITING, State.FETCHING, State.UPLOADED}),
@@ -64,34 +88,6 @@ def check_transition(current: State, new: State) -> None:
 
 
 @dataclass(frozen=True)
-class AudioFacts:
-    """What the probe found, persisted so that a restart need not probe again."""
-
-    encoding: str
-    duration_s: float
-    channels: int
-    sample_rate: int
-    data_offset: int
-    data_length: int
-    container: str
-
-    def to_json(self) -> str:
-        """Compact JSON for the store."""
-        return json.dumps(self.__dict__, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> AudioFacts:
-        """Inverse of to_json."""
-        data = json.loads(text)
-        return cls(**data)
-
-    @property
-    def audio_seconds_all_channels(self) -> float:
-        """Processing time scales with the audio of every channel."""
-        return self.duration_s * self.channels
-
-
-@dataclass(frozen=True)
 class Job:
     """One row of the jobs table."""
 
@@ -100,7 +96,7 @@ class Job:
     manifest_name: str
     source: str
     output: str
-    settings: dict[str, Any]
+    settings: RecognitionSettings
     settings_key: str
     priority: int
     state: State
@@ -123,4 +119,28 @@ class Job:
     @property
     def is_local(self) -> bool:
         """A local file (to probe and upload), not an object already in storage."""
-        return not self.source.startswith("s3://")
+        return not is_object_uri(self.source)
+
+
+@dataclass(frozen=True)
+class ManifestStatus:
+    """One manifest and its jobs counted by state."""
+
+    id: int
+    name: str
+    path: str
+    state: str
+    created_at: float
+    finished_at: float | None
+    report_path: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Number of jobs."""
+        return sum(self.counts.values())
+
+    @property
+    def ended(self) -> int:
+        """Jobs that reached a terminal state."""
+        return sum(self.counts.get(s.value, 0) for s in TERMINAL)

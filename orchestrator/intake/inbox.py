@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import os
 import time
@@ -42,16 +41,7 @@ def unique_destination(folder: Path, name: str) -> Path:
 
 def new_jobs(manifest: Manifest) -> list[NewJob]:
     """The store's rows for a manifest's jobs."""
-    return [
-        NewJob(
-            source=spec.source,
-            output=spec.output,
-            settings=dataclasses.asdict(spec.settings),
-            settings_key=spec.settings.key(),
-            priority=spec.settings.priority,
-        )
-        for spec in manifest.jobs
-    ]
+    return [NewJob(spec.source, spec.output, spec.settings) for spec in manifest.jobs]
 
 
 @dataclass

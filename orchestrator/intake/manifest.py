@@ -10,22 +10,21 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import glob
-import json
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
 
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
 from orchestrator.core import constants as c
+from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
-from orchestrator.intake.audio import AudioError, AudioInfo, Encoding, probe
-
-Api = Literal["v2", "v3", "asr_xml"]
+from orchestrator.core.refs import ObjectRef, is_object_uri
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.intake.audio import AudioError, probe
 
 SETTING_KEYS = (
     "language",
@@ -48,30 +47,7 @@ MAX_CHANNELS = 8
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class RecognitionSettings:
-    """How one file is recognised (the manifest's defaults merged with the entry's overrides)."""
-
-    language: str = c.DEFAULT_LANGUAGE
-    model: str = c.DEFAULT_MODEL
-    profanity_filter: bool = False
-    literature_text: bool = False
-    raw_results: bool = False
-    encoding: Encoding | None = None  # None: detected from the bytes
-    sample_rate: int | None = None
-    channels: int | None = None
-    api: Api = "v2"
-    priority: int = 0
-
-    def key(self) -> str:
-        """Canonical JSON of the fields that change the result (all but priority), for dedup."""
-        fields = dataclasses.asdict(self)
-        del fields["priority"]
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -86,7 +62,7 @@ class JobSpec:
     @property
     def is_s3(self) -> bool:
         """True when the audio is already in object storage."""
-        return self.source.startswith("s3://")
+        return is_object_uri(self.source)
 
 
 @dataclass(frozen=True)
@@ -274,7 +250,7 @@ class _ManifestReader:
         if "\0" in audio:
             self.r.problem(audio_node, audio_field, "contains a NUL byte")
             return []
-        if audio.startswith("s3://"):
+        if is_object_uri(audio):
             return self.s3(audio, audio_node, output, output_node, include, sec, path, settings)
         local = Path(audio).expanduser()
         absolute = local if local.is_absolute() else self.base_dir / local
@@ -379,11 +355,10 @@ class _ManifestReader:
         settings: RecognitionSettings,
     ) -> list[JobSpec]:
         """An object already in storage: checked for shape only, never fetched."""
-        bucket, _, key = audio[len("s3://") :].partition("/")
-        if not _BUCKET_RE.match(bucket) or not key or key.endswith("/"):
-            self.r.problem(
-                audio_node, join_path(path, "audio"), "must be s3://BUCKET/KEY naming one object"
-            )
+        try:
+            key = ObjectRef.parse(audio).key
+        except ValueError as exc:
+            self.r.problem(audio_node, join_path(path, "audio"), str(exc))
             return []
         if glob.has_magic(key):
             self.r.problem(
@@ -432,7 +407,7 @@ class _ManifestReader:
 
     def show(self, source: str) -> str:
         """A source as the user would recognise it: relative to base_dir when inside."""
-        if source.startswith("s3://"):
+        if is_object_uri(source):
             return source
         return _relative_to(Path(source), self.base_dir) or source
 
@@ -492,9 +467,9 @@ def load_manifest(path: Path) -> Manifest:
     return manifest
 
 
-def check_audio(manifest: Manifest) -> tuple[dict[str, AudioInfo], list[Problem]]:
+def check_audio(manifest: Manifest) -> tuple[dict[str, AudioFacts], list[Problem]]:
     """Probe every local job's file; each problem names the manifest, the entry's line and why."""
-    infos: dict[str, AudioInfo] = {}
+    infos: dict[str, AudioFacts] = {}
     problems: list[Problem] = []
     for job in manifest.jobs:
         if job.is_s3:
@@ -517,7 +492,7 @@ def check_audio(manifest: Manifest) -> tuple[dict[str, AudioInfo], list[Problem]
     return infos, problems
 
 
-def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioInfo], list[Problem]]:
+def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioFacts], list[Problem]]:
     """Load a manifest and check its audio; every problem found, never an exception.
 
     The manifest is None when its structure is invalid; the audio of its valid entries is

@@ -7,9 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.core.jobs import Job, State
-from orchestrator.intake.audio import billable_seconds
-from orchestrator.store.base import ManifestStatus
+from orchestrator.core.billing import billable_seconds
+from orchestrator.core.jobs import Job, ManifestStatus, State
 
 
 def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> dict[str, Any]:

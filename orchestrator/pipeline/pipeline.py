@@ -18,11 +18,14 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from orchestrator.core import polling, quota
+from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
+from orchestrator.core.billing import billable_seconds
 from orchestrator.core.constants import PROCESSING_S_PER_AUDIO_S
 from orchestrator.core.jobs import (
     FETCH_STATES,
@@ -30,7 +33,6 @@ from orchestrator.core.jobs import (
     SUBMIT_STATES,
     TERMINAL,
     UPLOAD_STATES,
-    AudioFacts,
     Job,
     State,
     check_transition,
@@ -38,15 +40,10 @@ from orchestrator.core.jobs import (
 from orchestrator.intake import audio
 from orchestrator.outputs import write as results
 from orchestrator.pipeline.ledger import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaLedger
-from orchestrator.pipeline.requests import (
-    object_suffix,
-    object_uri,
-    remote_encoding,
-    submit_request,
-)
+from orchestrator.pipeline.requests import object_ref, submit_request
 from orchestrator.speechkit.base import OperationStatus, RecognitionClient
 from orchestrator.speechkit.errors import ErrorKind, SpeechKitError
-from orchestrator.storage.s3 import FileRange, ObjectStorage, StorageError
+from orchestrator.storage.s3 import ObjectStorage, StorageError
 from orchestrator.store.base import Claim, DuplicateRecognition, Spend, Store
 from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -301,7 +298,7 @@ class Pipeline:
         facts = job.audio
         if facts is None or facts.duration_s <= 0:
             return 0.0
-        return audio.billable_seconds(facts.duration_s, facts.channels)
+        return billable_seconds(facts.duration_s, facts.channels)
 
     def _slots(self, stage: Stage) -> int:
         limit = {
@@ -568,14 +565,14 @@ class Pipeline:
         if facts is None or content_hash is None:
             settings = job.settings
             try:
-                info = await asyncio.to_thread(
+                facts = await asyncio.to_thread(
                     audio.probe,
                     Path(job.source),
-                    encoding=settings.get("encoding"),
-                    sample_rate=settings.get("sample_rate"),
-                    channels=settings.get("channels"),
+                    encoding=settings.encoding,
+                    sample_rate=settings.sample_rate,
+                    channels=settings.channels,
                 )
-                content_hash = await asyncio.to_thread(audio.content_hash, info)
+                content_hash = await asyncio.to_thread(audio.content_hash, Path(job.source), facts)
             except audio.AudioError as exc:
                 await self._fail(job, str(exc), began, reason_class="audio")
                 return
@@ -583,15 +580,6 @@ class Pipeline:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
                 await self._fail(job, reason, began, reason_class="audio")
                 return
-            facts = AudioFacts(
-                encoding=info.encoding,
-                duration_s=info.duration_s,
-                channels=info.channels,
-                sample_rate=info.sample_rate,
-                data_offset=info.data_offset,
-                data_length=info.data_length,
-                container=info.container,
-            )
         key = self.storage.object_key(
             self.settings.key_prefix, content_hash, object_suffix(facts.encoding)
         )
@@ -607,8 +595,11 @@ class Pipeline:
             async with self._key_lock(key):
                 uploaded = await self.storage.ensure_uploaded(
                     key,
-                    FileRange(Path(job.source), facts.data_offset, facts.data_length),
+                    facts.data_length,
                     content_hash,
+                    partial(
+                        audio.read_range, Path(job.source), facts.data_offset, facts.data_length
+                    ),
                 )
         except StorageError as exc:
             if exc.retryable:
@@ -616,9 +607,9 @@ class Pipeline:
             else:
                 await self._fail(job, str(exc), began, reason_class="storage")
             return
-        except OSError as exc:
-            reason = f"{job.source}: cannot read: {exc.strerror or exc}"
-            await self._fail(job, reason, began, reason_class="audio")
+        except audio.AudioError as exc:
+            # The file changed or went away since it was probed.
+            await self._fail(job, str(exc), began, reason_class="audio")
             return
         if uploaded:
             self.metrics.uploaded_bytes.inc(facts.data_length)
@@ -683,7 +674,7 @@ class Pipeline:
     async def _prepare_remote(self, job: Job, began: float) -> None:
         """An ``s3://bucket/key`` entry: already in storage, nothing to probe or upload."""
         bucket, _, key = job.source.removeprefix("s3://").partition("/")
-        encoding = remote_encoding(key, job.settings.get("encoding"))
+        encoding = job.settings.encoding or encoding_of_key(key)
         if encoding is None:
             await self._fail(
                 job,
@@ -695,8 +686,8 @@ class Pipeline:
         facts = AudioFacts(
             encoding=encoding,
             duration_s=0.0,  # unknown: polling starts from the policy's minimum
-            channels=int(job.settings.get("channels") or 1),
-            sample_rate=int(job.settings.get("sample_rate") or 0),
+            channels=job.settings.channels or 1,
+            sample_rate=job.settings.sample_rate or 0,
             data_offset=0,
             data_length=0,
             container="remote",
@@ -713,7 +704,7 @@ class Pipeline:
     # -- stage: submit -------------------------------------------------------------------
 
     def _client(self, job: Job) -> RecognitionClient | None:
-        return self.clients.get(str(job.settings.get("api", "v2")))
+        return self.clients.get(job.settings.api)
 
     async def _submit(self, job: Job, *, entered: bool) -> None:
         """Send the submission of a job the claim moved to ``submitting`` (``entered``) or
@@ -723,7 +714,7 @@ class Pipeline:
         if client is None:
             await self._fail(
                 job,
-                f"api {job.settings.get('api')!r} is not handled by this version of the daemon "
+                f"api {job.settings.api!r} is not handled by this version of the daemon "
                 "yet (it handles: v2)",
                 began,
             )
@@ -750,7 +741,7 @@ class Pipeline:
                 return
         try:
             async with self._http:
-                uri = object_uri(job, self.storage.public_url_base, self.storage.bucket)
+                uri = object_ref(job, self.storage.bucket).link(self.storage.public_url_base)
                 operation_id = await client.submit(submit_request(job, uri))
             self.metrics.record_request("longRunningRecognize", 200)
         except SpeechKitError as exc:
@@ -782,7 +773,7 @@ class Pipeline:
         )
 
     def _estimator_key(self, job: Job) -> polling.EstimatorKey:
-        return (str(job.settings.get("api", "v2")), str(job.settings.get("model", "general")))
+        return (job.settings.api, job.settings.model)
 
     # -- stage: poll ---------------------------------------------------------------------
 
@@ -892,7 +883,7 @@ class Pipeline:
         began = self.clock()
         client = self._client(job)
         if client is None:
-            await self._fail(job, f"api {job.settings.get('api')!r} is not handled", began)
+            await self._fail(job, f"api {job.settings.api!r} is not handled", began)
             return
         cached = (
             await self.store.get_result(job.content_hash, job.settings_key)
@@ -930,7 +921,7 @@ class Pipeline:
             "source": job.source,
             "operation_id": operation_id,
             "content_sha256": job.content_hash,
-            "settings": job.settings,
+            "settings": job.settings.to_dict(),
             "audio": (
                 {
                     "encoding": facts.encoding,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.core.jobs import State
-from orchestrator.store.base import ManifestStatus, Store
+from orchestrator.core.jobs import ManifestStatus, State
+from orchestrator.store.base import Store
 
 
 def eta_seconds(manifest: ManifestStatus, now: float) -> float | None:

@@ -7,12 +7,11 @@ import enum
 import hashlib
 import math
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, aclosing, suppress
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 import aioboto3
 import aiohttp
@@ -31,7 +30,6 @@ from orchestrator.telemetry.logs import redact_text
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (every part but the last)
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
-READ_CHUNK_BYTES = 1024 * 1024
 SHA256_METADATA = "sha256"  # user metadata key: x-amz-meta-sha256
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -83,26 +81,6 @@ class ObjectInfo:
     sha256: str | None  # our metadata; None for an object we did not upload
 
 
-class UploadSource(Protocol):
-    """A byte range of a local file (audio.AudioInfo has this shape)."""
-
-    @property
-    def path(self) -> Path: ...
-    @property
-    def data_offset(self) -> int: ...
-    @property
-    def data_length(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class FileRange:
-    """A byte range of a local file, for callers without an AudioInfo."""
-
-    path: Path
-    data_offset: int
-    data_length: int
-
-
 def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
     """The key of some audio content: the same bytes always land at the same key."""
     if not _HEX64.fullmatch(content_hash):
@@ -114,33 +92,26 @@ def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-def iter_file_range(
-    path: Path, offset: int, length: int, chunk: int
-) -> Generator[bytes, None, None]:
-    """The bytes [offset, offset + length) of a file, ``chunk`` bytes at a time (blocking)."""
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        left = length
-        while left > 0:
-            data = fh.read(min(chunk, left))
-            if not data:
-                raise StorageError(
-                    StorageErrorKind.PERMANENT,
-                    f"{path}: the file ended {left} bytes early (did it change?)",
-                )
-            left -= len(data)
-            yield data
+class _SourceError(Exception):
+    """The bytes to upload could not be read: the caller's failure, passed on unchanged."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 async def _aiter(chunks: AsyncIterator[bytes] | Iterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """Iterate either kind; a blocking iterator (a file) is advanced in a worker thread."""
-    if isinstance(chunks, AsyncIterator):
-        async for data in chunks:
-            yield data
-        return
+    """Iterate either kind; a blocking iterator (a file) is advanced in a worker thread.
+    A failure of the source itself is marked, so that it is not taken for storage's."""
     end = object()
     while True:
-        item: Any = await asyncio.to_thread(next, chunks, end)
+        try:
+            if isinstance(chunks, AsyncIterator):
+                item: Any = await anext(chunks, end)
+            else:
+                item = await asyncio.to_thread(next, chunks, end)
+        except Exception as exc:
+            raise _SourceError(exc) from exc
         if item is end:
             return
         yield item
@@ -264,24 +235,32 @@ class ObjectStorage:
             raise self._wrap(exc, "delete", key) from exc
 
     async def ensure_uploaded(
-        self, key: str, source: UploadSource, sha256: str, on_progress: Progress | None = None
+        self,
+        key: str,
+        size: int,
+        sha256: str,
+        open_chunks: Callable[[], Iterator[bytes]],
+        on_progress: Progress | None = None,
     ) -> bool:
-        """Upload a file range unless an object with the same size and sha256 is there already.
+        """Upload the bytes ``open_chunks()`` yields unless an object with the same size and
+        sha256 is there already (the source is only opened when it is needed).
 
-        Returns True when it uploaded, False when the object was already in place.
+        Returns True when it uploaded, False when the object was already in place. An error
+        raised by the source (a file that cannot be read) passes through unchanged: it is
+        not a storage failure.
         """
         info = await self.head(key)
-        if info is not None and info.size == source.data_length and info.sha256 == sha256:
+        if info is not None and info.size == size and info.sha256 == sha256:
             return False
-        chunks = iter_file_range(
-            source.path, source.data_offset, source.data_length, READ_CHUNK_BYTES
-        )
+        chunks = open_chunks()
         try:
-            await self.upload(key, chunks, source.data_length, sha256, on_progress)
+            await self.upload(key, chunks, size, sha256, on_progress)
         finally:
             # A cancelled read may still be running in its thread; then GC closes the file.
-            with suppress(ValueError):
-                chunks.close()
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                with suppress(ValueError):
+                    close()
         return True
 
     async def upload(
@@ -298,11 +277,14 @@ class ObjectStorage:
         any failure). The bytes are checked against ``size`` and ``sha256`` before the
         object becomes visible, so a content-addressed key never holds other content.
         """
-        async with aclosing(_aiter(chunks)) as stream:
-            if size < self.multipart_threshold:
-                await self._put(key, stream, size, sha256, on_progress)
-            else:
-                await self._multipart(key, stream, size, sha256, on_progress)
+        try:
+            async with aclosing(_aiter(chunks)) as stream:
+                if size < self.multipart_threshold:
+                    await self._put(key, stream, size, sha256, on_progress)
+                else:
+                    await self._multipart(key, stream, size, sha256, on_progress)
+        except _SourceError as exc:
+            raise exc.original from exc.original.__cause__
 
     # -- internals ---------------------------------------------------------------------
 
@@ -333,13 +315,10 @@ class ObjectStorage:
     ) -> None:
         # Below the threshold the body is small enough to hold: a PUT needs it whole.
         body = bytearray()
-        try:
-            async for data in stream:
-                body += data
-                if len(body) > size:
-                    break
-        except Exception as exc:
-            raise self._wrap(exc, "upload", key) from exc
+        async for data in stream:
+            body += data
+            if len(body) > size:
+                break
         digest = await asyncio.to_thread(lambda: hashlib.sha256(body).hexdigest())
         self._check(key, len(body), size, digest, sha256)
         try:
@@ -407,7 +386,7 @@ class ObjectStorage:
         except BaseException as exc:
             # Parts of an unfinished upload are billed until aborted: never leave them.
             await self._abort(key, upload_id)
-            if isinstance(exc, StorageError) or not isinstance(exc, Exception):
+            if isinstance(exc, StorageError | _SourceError) or not isinstance(exc, Exception):
                 raise
             raise self._wrap(exc, "upload", key) from exc
 

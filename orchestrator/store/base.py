@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.core.jobs import Job, State
+from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.settings import RecognitionSettings
 
 
 class StoreError(Exception):
@@ -32,9 +33,12 @@ class NewJob:
 
     source: str
     output: str
-    settings: Mapping[str, Any]
-    settings_key: str
-    priority: int = 0
+    settings: RecognitionSettings
+
+    @property
+    def priority(self) -> int:
+        """Higher first among due jobs."""
+        return self.settings.priority
 
 
 @dataclass(frozen=True)
@@ -80,30 +84,6 @@ class Claimed:
 
 # Fields of a job that a stage may change; the store writes them in one row update.
 JobUpdate = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ManifestStatus:
-    """One manifest and its jobs counted by state."""
-
-    id: int
-    name: str
-    path: str
-    state: str
-    created_at: float
-    finished_at: float | None
-    report_path: str | None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        """Number of jobs."""
-        return sum(self.counts.values())
-
-    @property
-    def ended(self) -> int:
-        """Jobs that reached a terminal state."""
-        return sum(self.counts.get(s.value, 0) for s in (State.DONE, State.FAILED, State.CANCELLED))
 
 
 class Store(Protocol):

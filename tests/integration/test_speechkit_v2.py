@@ -15,6 +15,7 @@ from aiohttp import web
 
 from orchestrator.core.constants import STORAGE_URL
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
+from orchestrator.intake.audio import read_range
 from orchestrator.speechkit import (
     ErrorKind,
     OperationStatus,
@@ -24,7 +25,7 @@ from orchestrator.speechkit import (
     V2Client,
     v2_request_body,
 )
-from orchestrator.storage.s3 import FileRange, ObjectStorage
+from orchestrator.storage.s3 import ObjectStorage
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 
@@ -166,7 +167,9 @@ async def _upload(s3: S3Server, bucket: str, name: str) -> str:
         s3.endpoint_url, s3.region, bucket, s3.access_key, s3.secret_key, STORAGE_URL
     ) as storage:
         key = storage.object_key("audio", digest, path.suffix)
-        await storage.ensure_uploaded(key, FileRange(path, 0, len(data)), digest)
+        await storage.ensure_uploaded(
+            key, len(data), digest, lambda: read_range(path, 0, len(data))
+        )
         return storage.object_uri(key)
 
 

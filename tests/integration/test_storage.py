@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.intake.audio import AudioError, read_range
 from orchestrator.storage.s3 import (
-    FileRange,
     ObjectStorage,
     StorageError,
     StorageErrorKind,
@@ -94,13 +95,20 @@ async def test_multipart_upload_of_a_file_range(
 ) -> None:
     path, payload = big_file
     digest = hashlib.sha256(payload).hexdigest()
-    source = FileRange(path, data_offset=44, data_length=len(payload))
+    size = len(payload)
+    opened: list[int] = []
+
+    def source() -> Iterator[bytes]:
+        opened.append(1)
+        return read_range(path, 44, size)
+
     seen: list[int] = []
     async with _storage(s3_server, s3_bucket) as storage:
         key = storage.object_key("audio", digest, ".pcm")
-        assert await storage.ensure_uploaded(key, source, digest, seen.append) is True
-        # Same content, same key: found by HEAD, not uploaded again.
-        assert await storage.ensure_uploaded(key, source, digest, seen.append) is False
+        assert await storage.ensure_uploaded(key, size, digest, source, seen.append) is True
+        # Same content, same key: found by HEAD, not uploaded again (nor read).
+        assert await storage.ensure_uploaded(key, size, digest, source, seen.append) is False
+    assert opened == [1]
     assert seen == [5 * MIB, 10 * MIB, 12 * MIB]
     answer = _get(s3_server, s3_bucket, key)
     assert answer["Body"].read() == payload
@@ -124,7 +132,8 @@ async def test_async_chunks_and_reupload_when_metadata_differs(
 
     async with _storage(s3_server, s3_bucket) as storage:
         # An object without our metadata does not count as uploaded.
-        assert await storage.ensure_uploaded(key, FileRange(path, 0, len(data)), digest) is True
+        reader = partial(read_range, path, 0, len(data))
+        assert await storage.ensure_uploaded(key, len(data), digest, reader) is True
         await storage.upload(key, agen(), len(data), digest)
         info = await storage.head(key)
     assert info is not None
@@ -161,10 +170,12 @@ async def test_failed_multipart_upload_is_aborted(s3_server: S3Server, s3_bucket
         raise OSError("disk went away")
 
     async with _storage(s3_server, s3_bucket) as storage:
-        with pytest.raises(StorageError) as caught:
+        # The source's own failure comes back as it was (not a storage failure)...
+        with pytest.raises(OSError, match="disk went away") as caught:
             await storage.upload("k", failing(), 12 * MIB, "0" * 64)
         assert await storage.head("k") is None
-    assert "disk went away" in str(caught.value)
+    assert not isinstance(caught.value, StorageError)
+    # ...and the upload is aborted all the same.
     pending = s3_server.client().list_multipart_uploads(Bucket=s3_bucket)  # type: ignore[attr-defined]
     assert pending.get("Uploads", []) == []
 
@@ -181,15 +192,23 @@ async def test_content_must_match_declared_hash(
     assert caught.value.kind is StorageErrorKind.PERMANENT
 
 
-async def test_short_file_is_permanent(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+async def test_a_source_that_fails_is_its_own_error_not_storages(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
     path = tmp_path / "short"
     path.write_bytes(b"abc")
     async with _storage(s3_server, s3_bucket) as storage:
-        with pytest.raises(StorageError, match="ended"):
-            await storage.ensure_uploaded("k", FileRange(path, 0, 10), "0" * 64)
-        with pytest.raises(StorageError, match="gone") as caught:
-            await storage.ensure_uploaded("k", FileRange(tmp_path / "gone", 0, 10), "0" * 64)
-    assert caught.value.kind is StorageErrorKind.PERMANENT
+        with pytest.raises(AudioError, match="changed after it was checked"):
+            await storage.ensure_uploaded("k", 10, "0" * 64, partial(read_range, path, 0, 10))
+        gone = partial(read_range, tmp_path / "gone", 0, 10)
+        with pytest.raises(AudioError, match="cannot read") as caught:
+            await storage.ensure_uploaded("k", 10, "0" * 64, gone)
+        # Above the multipart threshold too, and nothing is left behind.
+        big = 20 * MIB
+        with pytest.raises(AudioError, match="changed after it was checked"):
+            await storage.ensure_uploaded("k", big, "0" * 64, partial(read_range, path, 0, big))
+        assert await storage.head("k") is None
+    assert caught.value.path == str(tmp_path / "gone")
 
 
 async def test_unreachable_endpoint_is_retryable(s3_server: S3Server) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.core.jobs import AudioFacts, Job, State
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.jobs import Job, State
 from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import ManifestConflict, NewJob, SQLiteStore, StoreError, StoreLocked
 from orchestrator.store.base import Claim, Spend
 from orchestrator.store.sqlite import SCHEMA_VERSION
@@ -26,9 +28,7 @@ def new_jobs(count: int, prefix: str = "a") -> list[NewJob]:
         NewJob(
             source=f"/audio/{prefix}{i}.ogg",
             output=f"{prefix}{i}",
-            settings={"language": "ru-RU", "model": "general"},
-            settings_key='{"language":"ru-RU"}',
-            priority=i % 2,
+            settings=RecognitionSettings(language="ru-RU", model="general", priority=i % 2),
         )
         for i in range(count)
     ]
@@ -147,7 +147,7 @@ async def test_a_pause_holds_every_claim_until_it_ends(store: SQLiteStore) -> No
 
 
 async def test_amounts_are_charged_until_the_day_is_full(store: SQLiteStore) -> None:
-    jobs = [NewJob(f"/a/{i}.ogg", f"o{i}", {}, f"k{i}") for i in range(4)]
+    jobs = [NewJob(f"/a/{i}.ogg", f"o{i}", RecognitionSettings()) for i in range(4)]
     await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
     seconds = {"o0": 60.0, "o1": 40.0, "o2": 1.0, "o3": 101.0}
     spend = Spend(
@@ -258,7 +258,7 @@ async def test_a_cancelled_write_leaves_no_transaction_open(store: SQLiteStore) 
 async def test_when_more_is_due_than_allowed_the_earliest_due_go_first(
     store: SQLiteStore,
 ) -> None:
-    jobs = [NewJob(f"/a/p{i}.ogg", f"p{i}", {}, "k") for i in range(5)]
+    jobs = [NewJob(f"/a/p{i}.ogg", f"p{i}", RecognitionSettings()) for i in range(5)]
     await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
     due = {"p0": 50.0, "p1": 10.0, "p2": 200.0, "p3": 30.0, "p4": 10.0}
     for job in await take(store, State.QUEUED, 11.0, 10):

@@ -7,19 +7,40 @@ import os
 import shutil
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestrator.intake.audio import (
-    AudioError,
-    AudioInfo,
-    Encoding,
-    billable_seconds,
-    content_hash,
-    iter_upload_chunks,
-    probe,
-)
+from orchestrator.core.audio import AudioFacts, Encoding
+from orchestrator.core.billing import billable_seconds
+from orchestrator.intake import audio
+from orchestrator.intake.audio import AudioError, read_range
+
+
+@dataclass(frozen=True)
+class Probed:
+    """A probed file: its path beside what ``probe`` found (the facts do not hold the path)."""
+
+    path: Path
+    facts: AudioFacts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.facts, name)
+
+
+def probe(path: Path, **declared: Any) -> Probed:
+    return Probed(path, audio.probe(path, **declared))
+
+
+def iter_upload_chunks(info: Probed, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    return read_range(info.path, info.data_offset, info.data_length, chunk_size)
+
+
+def content_hash(info: Probed) -> str:
+    return audio.content_hash(info.path, info.facts)
+
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -690,8 +711,8 @@ def test_content_hash_is_sha256_of_the_upload_bytes(tmp_path: Path) -> None:
 
 
 def test_audio_info_is_immutable() -> None:
-    info = probe(DATA / "tone-mono.ogg")
-    assert isinstance(info, AudioInfo)
+    info = audio.probe(DATA / "tone-mono.ogg")
+    assert isinstance(info, AudioFacts)
     with pytest.raises(AttributeError):
         info.channels = 2  # type: ignore[misc]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.manifest import (
-    RecognitionSettings,
     check_audio,
     load_manifest,
     safe_output_problem,

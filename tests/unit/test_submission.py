@@ -1,26 +1,27 @@
-"""What is asked of the service for a job."""
+"""What is asked of the service for a job, and the object facts it rests on."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from orchestrator.core.jobs import AudioFacts, Job, State
-from orchestrator.pipeline.requests import (
-    object_suffix,
-    object_uri,
-    remote_encoding,
-    submit_request,
-)
+from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.refs import ObjectRef
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.pipeline.requests import object_ref, submit_request
 
 
 def job(facts: AudioFacts | None, object_key: str = "p/abc.pcm", **settings: object) -> Job:
+    base = RecognitionSettings(language="en-US", model="general")
     return Job(
         id=7,
         manifest_id=1,
         manifest_name="m",
         source="/a/b.wav",
         output="b",
-        settings={"language": "en-US", "model": "general", **settings},
+        settings=dataclasses.replace(base, **settings),  # type: ignore[arg-type]
         settings_key="k",
         priority=0,
         state=State.UPLOADED,
@@ -50,10 +51,32 @@ def test_lpcm_carries_rate_and_channels_others_do_not() -> None:
 
 def test_object_links_and_names() -> None:
     base = "https://storage.yandexcloud.net"
-    assert object_uri(job(WAV), base, "bucket") == f"{base}/bucket/p/abc.pcm"
-    assert object_uri(job(WAV, "s3://other/x/y.ogg"), base, "bucket") == f"{base}/other/x/y.ogg"
+    assert object_ref(job(WAV), "bucket").link(base) == f"{base}/bucket/p/abc.pcm"
+    other = object_ref(job(WAV, "s3://other/x/y.ogg"), "bucket")
+    assert other.link(base) == f"{base}/other/x/y.ogg"
     assert object_suffix("MP3") == ".mp3"
     assert object_suffix("LINEAR16_PCM") == ".pcm"
-    assert remote_encoding("in/x.OPUS", None) == "OGG_OPUS"
-    assert remote_encoding("in/x.wav", None) is None  # a WAV header is not raw LPCM
-    assert remote_encoding("in/x.bin", "MP3") == "MP3"
+    assert encoding_of_key("in/x.OPUS") == "OGG_OPUS"
+    assert encoding_of_key("in/x.wav") is None  # a WAV header is not raw LPCM
+    assert encoding_of_key("in/x.bin") is None
+
+
+def test_object_refs_parse_and_percent_encode_their_keys() -> None:
+    ref = ObjectRef.parse("s3://calls.2024/in/a b#1?.ogg")
+    assert (ref.bucket, ref.key, str(ref)) == (
+        "calls.2024",
+        "in/a b#1?.ogg",
+        "s3://calls.2024/in/a b#1?.ogg",
+    )
+    assert ref.link("https://s/") == "https://s/calls.2024/in/a%20b%231%3F.ogg"
+    assert ObjectRef("b-1", "д/ж.mp3").link("https://s") == "https://s/b-1/%D0%B4/%D0%B6.mp3"
+    for bad in (
+        "s3://",
+        "s3://bucket",
+        "s3://bucket/",
+        "s3://Bad_Bucket/k",
+        "http://b/k",
+        "s3://ab/k/",
+    ):
+        with pytest.raises(ValueError, match="s3://"):
+            ObjectRef.parse(bad)

@@ -18,14 +18,15 @@ from typing import Any
 import aiosqlite
 
 from orchestrator.core import quota
-from orchestrator.core.jobs import AudioFacts, Job, State
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.base import (
     Claim,
     Claimed,
     DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
-    ManifestStatus,
     NewJob,
     Spend,
     StoreError,
@@ -93,7 +94,7 @@ def _row_to_job(row: aiosqlite.Row) -> Job:
         manifest_name=row["manifest_name"],
         source=row["source"],
         output=row["output"],
-        settings=json.loads(row["settings"]),
+        settings=RecognitionSettings.from_dict(json.loads(row["settings"])),
         settings_key=row["settings_key"],
         priority=row["priority"],
         state=State(row["state"]),
@@ -250,8 +251,8 @@ class SQLiteStore:
                         "manifest_id": manifest_id,
                         "source": job.source,
                         "output": job.output,
-                        "settings": json.dumps(dict(job.settings), sort_keys=True),
-                        "settings_key": job.settings_key,
+                        "settings": json.dumps(job.settings.to_dict(), sort_keys=True),
+                        "settings_key": job.settings.key(),
                         "priority": job.priority,
                         "now": now,
                     }

@@ -1,0 +1,8 @@
+"""Audio probing: one module per format, ``probe`` to tell them apart and check the limits."""
+
+from __future__ import annotations
+
+from orchestrator.intake.audio.common import AudioError
+from orchestrator.intake.audio.probe import content_hash, probe, read_range
+
+__all__ = ["AudioError", "content_hash", "probe", "read_range"]
