@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from orchestrator.config.loader import Config, load_config
+from orchestrator.config import Config, load_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.store import SQLiteStore, StoreError
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator.config.loader import QuotasConfig, load_config
+from orchestrator.config import QuotasConfig, load_config
 from orchestrator.core import constants as c
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds

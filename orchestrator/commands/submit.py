@@ -12,8 +12,8 @@ import yaml
 
 from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.core.errors import UserInputError
-from orchestrator.intake.inbox import unique_destination
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.outputs.files import unique_destination
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

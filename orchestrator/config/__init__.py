@@ -1,1 +1,36 @@
-"""The daemon's YAML config -> typed, validated, frozen objects."""
+"""The daemon's YAML config -> typed, validated, frozen objects (``schema``, ``loader``)."""
+
+from __future__ import annotations
+
+from orchestrator.config.loader import config_from_mapping, load_config
+from orchestrator.config.schema import (
+    ConcurrencyConfig,
+    Config,
+    LoggingConfig,
+    PathsConfig,
+    PollingConfig,
+    QuotasConfig,
+    RetryConfig,
+    Secret,
+    ServiceConfig,
+    SpeechKitConfig,
+    StatusConfig,
+    StorageConfig,
+)
+
+__all__ = [
+    "ConcurrencyConfig",
+    "Config",
+    "LoggingConfig",
+    "PathsConfig",
+    "PollingConfig",
+    "QuotasConfig",
+    "RetryConfig",
+    "Secret",
+    "ServiceConfig",
+    "SpeechKitConfig",
+    "StatusConfig",
+    "StorageConfig",
+    "config_from_mapping",
+    "load_config",
+]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.intake.manifest import Manifest, load_manifest
-from orchestrator.outputs.render import write_atomic
+from orchestrator.outputs.files import unique_destination, write_atomic
 from orchestrator.store.base import ManifestConflict, NewJob, Store
 from orchestrator.telemetry.logs import get_logger
 
@@ -26,17 +26,6 @@ def is_candidate(path: Path) -> bool:
     """A file the inbox should consider: a YAML manifest, not hidden, not a temporary file."""
     name = path.name
     return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
-
-
-def unique_destination(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``folder/stem.N.suffix`` when that name is taken."""
-    target = folder / name
-    stem, suffix = os.path.splitext(name)
-    number = 1
-    while target.exists():
-        target = folder / f"{stem}.{number}{suffix}"
-        number += 1
-    return target
 
 
 def new_jobs(manifest: Manifest) -> list[NewJob]:

@@ -1,20 +1,13 @@
-"""Transcript outputs: JSON, plain text, SRT and WebVTT, written atomically.
+"""Transcript outputs rendered (pure: a transcript in, a string out): JSON, text, SRT, WebVTT.
 
-The ``render_*`` functions are pure (a transcript in, a string out); ``write_atomic`` and
-``write_outputs`` are the only I/O. A result file is either absent, the old version, or
-the complete new one: never half written, whatever moment the process dies.
+``outputs.write`` puts them on disk.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from orchestrator.core.transcript import Transcript, Utterance, Word
@@ -29,8 +22,6 @@ MAX_CUE_LINES = 2
 MAX_CUE_SECONDS = 7.0
 # A cue must last a little; a zero-length cue is dropped by some players.
 _MIN_CUE_SECONDS = 0.001
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 # --- JSON -------------------------------------------------------------------------------
@@ -253,42 +244,11 @@ def render_vtt(transcript: Transcript) -> str:
     return "\n".join(blocks)
 
 
-# --- Paths and writing ------------------------------------------------------------------
-
-
 def txt_keys(channels: Sequence[int]) -> list[str]:
     """The text outputs' keys: ``txt`` for mono, ``ch1.txt``, ``ch2.txt``... otherwise."""
     if len(channels) <= 1:
         return ["txt"]
     return [f"ch{c}.txt" for c in channels]
-
-
-def output_paths(
-    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
-) -> dict[str, Path]:
-    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
-
-    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
-    ``ValueError`` for a manifest name or relative path that could leave the root.
-    """
-    if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
-        raise ValueError(f"unsafe manifest name for an output directory: {manifest_name!r}")
-    # Checked on the raw string: PurePosixPath would quietly drop "." and "//" parts.
-    parts = relative.split("/")
-    if (
-        relative.startswith("/")
-        or "\\" in relative
-        or "\x00" in relative
-        or any(p in {"", ".", ".."} for p in parts)
-    ):
-        raise ValueError(f"unsafe relative output path: {relative!r}")
-    base = output_root / manifest_name
-    target = base.joinpath(*parts)
-    # A symlink inside the output tree could still point elsewhere: check the real path.
-    if not target.resolve().is_relative_to(base.resolve()):
-        raise ValueError(f"output path escapes the output directory: {relative!r}")
-    keys = ["json", "srt", "vtt", *txt_keys(channels)]
-    return {key: target.with_name(f"{target.name}.{key}") for key in keys}
 
 
 def render_all(
@@ -307,53 +267,3 @@ def render_all(
         for c in chans:
             rendered[f"ch{c}.txt"] = render_txt(transcript, c)
     return rendered
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: str) -> None:
-    """Replace ``path`` with ``data`` (UTF-8) so that it is always either old or new.
-
-    Writes a temporary file in the same directory, fsyncs it, renames it over the target
-    and fsyncs the directory so the rename survives a power cut. Creates parent dirs.
-    """
-    payload = data.encode("utf-8")
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(directory)
-
-
-def write_outputs(paths: Mapping[str, Path], rendered: Mapping[str, str]) -> None:
-    """Write every rendered output to its path (each atomically; JSON last).
-
-    The JSON goes last so that its presence means the whole set is on disk. Raises
-    ``ValueError`` before writing anything if a path has no rendered content.
-    """
-    missing = sorted(set(paths) - set(rendered))
-    if missing:
-        raise ValueError(f"no rendered content for outputs: {', '.join(missing)}")
-    for key in sorted(paths, key=lambda k: (k == "json", k)):
-        write_atomic(paths[key], rendered[key])

@@ -1,14 +1,63 @@
-"""Writing one job's transcripts to disk, once: a restart never writes a finished set again."""
+"""Writing one job's transcripts to disk, once: a restart never writes a finished set again.
+
+Each file is replaced atomically and the JSON goes last, so a result file is either absent,
+the old version or the complete new one, whatever moment the process dies.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from orchestrator.core.transcript import Transcript
-from orchestrator.outputs.render import output_paths, render_all, write_outputs
+from orchestrator.outputs.files import write_atomic
+from orchestrator.outputs.render import render_all, txt_keys
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def output_paths(
+    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
+) -> dict[str, Path]:
+    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
+
+    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
+    ``ValueError`` for a manifest name or relative path that could leave the root.
+    """
+    if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
+        raise ValueError(f"unsafe manifest name for an output directory: {manifest_name!r}")
+    # Checked on the raw string: PurePosixPath would quietly drop "." and "//" parts.
+    parts = relative.split("/")
+    if (
+        relative.startswith("/")
+        or "\\" in relative
+        or "\x00" in relative
+        or any(p in {"", ".", ".."} for p in parts)
+    ):
+        raise ValueError(f"unsafe relative output path: {relative!r}")
+    base = output_root / manifest_name
+    target = base.joinpath(*parts)
+    # A symlink inside the output tree could still point elsewhere: check the real path.
+    if not target.resolve().is_relative_to(base.resolve()):
+        raise ValueError(f"output path escapes the output directory: {relative!r}")
+    keys = ["json", "srt", "vtt", *txt_keys(channels)]
+    return {key: target.with_name(f"{target.name}.{key}") for key in keys}
+
+
+def write_outputs(paths: Mapping[str, Path], rendered: Mapping[str, str]) -> None:
+    """Write every rendered output to its path (each atomically; JSON last).
+
+    The JSON goes last so that its presence means the whole set is on disk. Raises
+    ``ValueError`` before writing anything if a path has no rendered content.
+    """
+    missing = sorted(set(paths) - set(rendered))
+    if missing:
+        raise ValueError(f"no rendered content for outputs: {', '.join(missing)}")
+    for key in sorted(paths, key=lambda k: (k == "json", k)):
+        write_atomic(paths[key], rendered[key])
 
 
 def already_written(json_path: Path, operation_id: str) -> bool:

@@ -21,14 +21,14 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.config.loader import Config, load_config
+from orchestrator.config import Config, load_config
 from orchestrator.core import quota
 from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, Job
 from orchestrator.core.polling import PollingPolicy
-from orchestrator.intake.inbox import Intake, unique_destination
-from orchestrator.outputs.render import write_atomic
+from orchestrator.intake.inbox import Intake
+from orchestrator.outputs.files import unique_destination, write_atomic
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
 from orchestrator.pipeline.ledger import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.pipeline.pipeline import Pipeline, PipelineSettings

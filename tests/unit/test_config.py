@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.loader import Config, Secret, config_from_mapping, load_config
+from orchestrator.config import Config, Secret, config_from_mapping, load_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.telemetry.logs import redact_text
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.outputs.files import write_atomic
 from orchestrator.outputs.render import (
     MAX_CUE_SECONDS,
     MAX_LINE_CHARS,
     SCHEMA_VERSION,
     build_cues,
-    output_paths,
     render_all,
     render_json,
     render_srt,
@@ -25,9 +25,8 @@ from orchestrator.outputs.render import (
     render_vtt,
     srt_timestamp,
     vtt_timestamp,
-    write_atomic,
-    write_outputs,
 )
+from orchestrator.outputs.write import output_paths, write_outputs
 
 RAW = {"chunks": [{"channelTag": "1", "alternatives": [{"text": "hello world"}]}]}
 
@@ -320,7 +319,7 @@ def test_write_atomic_failure_keeps_the_old_file_and_cleans_up(tmp_path: Path) -
 WRITER = """
 import sys
 from pathlib import Path
-from orchestrator.outputs.render import write_atomic
+from orchestrator.outputs.files import write_atomic
 target = Path(sys.argv[1])
 versions = ["A" * 2_000_000 + "\\n", "B" * 2_000_000 + "\\n"]
 i = 0

@@ -1,0 +1,199 @@
+"""The daemon's configuration as typed, frozen objects: every key and its default.
+
+``config.example.yaml`` documents them; ``config.loader`` reads and checks a file into them.
+Secrets are never written inline: each is named by an environment variable (``*_env``), a
+file (``*_file``) or a systemd credential (``*_credential``), wrapped in :class:`Secret`
+and registered for log redaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from orchestrator.core import constants as c
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.telemetry.logs import register_secret
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
+LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "critical")
+
+
+class Secret:
+    """A credential: prints as ``***`` everywhere; ``reveal()`` is the only way to the value."""
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str, source: str = "") -> None:
+        self._value = value
+        self.source = source  # where it came from ("env SPEECHKIT_API_KEY"), safe to show
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The secret value, for the one place that sends it (a header, a client)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SpeechKitConfig:
+    """Endpoints and credentials of the recognition service."""
+
+    transcribe_url: str = c.TRANSCRIBE_URL
+    operation_url: str = c.OPERATION_URL
+    stt_v3_url: str = c.STT_V3_URL
+    asr_xml_url: str = c.ASR_XML_URL
+    api_key: Secret | None = None
+    iam_token: Secret | None = None
+    folder_id: str | None = None  # sent as x-folder-id (needed with a user's IAM token)
+    request_timeout_s: float = 30.0
+
+    def auth_header(self) -> dict[str, str]:
+        """The Authorization header (and x-folder-id when set); UserInputError without a key."""
+        if self.api_key is not None:
+            headers = {"Authorization": f"Api-Key {self.api_key.reveal()}"}
+        elif self.iam_token is not None:
+            headers = {"Authorization": f"Bearer {self.iam_token.reveal()}"}
+        else:
+            raise UserInputError(
+                [
+                    Problem(
+                        "config",
+                        "no credential: set api_key_env, api_key_file or api_key_credential "
+                        "(or the iam_token_* equivalents)",
+                        field="speechkit",
+                    )
+                ]
+            )
+        if self.folder_id:
+            headers["x-folder-id"] = self.folder_id
+        return headers
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """The S3-compatible bucket the audio is uploaded to and SpeechKit fetches from."""
+
+    bucket: str
+    endpoint_url: str = c.STORAGE_URL
+    region: str = c.STORAGE_REGION
+    prefix: str = "speechkit-orchestrator/"
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    public_url_base: str = c.STORAGE_URL
+    delete_after_done: bool = True
+    multipart_threshold_bytes: int = 64 * 1024 * 1024
+    multipart_chunk_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class QuotasConfig:
+    """Service quotas: requests per sliding window, audio per day, a fraction kept unused."""
+
+    submissions: int = c.SUBMIT_QUOTA_PER_HOUR
+    status_checks: int = c.V2_STATUS_QUOTA_PER_HOUR
+    window_s: float = c.QUOTA_WINDOW_S
+    audio_hours_per_day: float = float(c.AUDIO_HOURS_PER_DAY)
+    safety_margin: float = 0.02
+    v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
+
+    def usable(self, quota: int) -> int:
+        """``quota`` less the safety margin, at least 1."""
+        return max(1, int(quota * (1.0 - self.safety_margin)))
+
+
+@dataclass(frozen=True)
+class ConcurrencyConfig:
+    """How many things run at once."""
+
+    uploads: int = 4
+    operations_in_flight: int = 200
+    fetches: int = 4
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Local files and directories (absolute after loading)."""
+
+    state_file: Path = Path("state/orchestrator.sqlite3")
+    inbox: Path = Path("inbox")
+    processed: Path = Path("processed")
+    failed: Path = Path("failed")
+    output: Path = Path("results")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Exponential backoff with full jitter for retryable errors."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 2.0
+    max_delay_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    """When to check an operation: first at the estimated finish, then growing intervals."""
+
+    initial_ratio: float = c.PROCESSING_S_PER_AUDIO_S
+    quantile: float = 0.9
+    growth: float = 1.5
+    min_interval_s: float = 1.0
+    max_interval_s: float = 120.0
+    deferred_max_interval_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Log format (auto: console on a terminal, JSON lines otherwise) and level."""
+
+    format: LogFormat = "auto"
+    level: LogLevel = "info"
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    """The loopback HTTP status endpoint; ``listen_port`` None turns it off, 0 picks a port."""
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int | None = 8787
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """systemd integration."""
+
+    drain_timeout_s: float = 30.0
+    watchdog: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole daemon configuration."""
+
+    storage: StorageConfig
+    speechkit: SpeechKitConfig = field(default_factory=SpeechKitConfig)
+    quotas: QuotasConfig = field(default_factory=QuotasConfig)
+    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    polling: PollingConfig = field(default_factory=PollingConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    source: str = "<defaults>"  # the config file, for messages
+    base_dir: Path = Path()  # relative paths were resolved against this

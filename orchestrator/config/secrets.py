@@ -1,0 +1,116 @@
+"""Secrets in the config: named by an environment variable, a file or a systemd credential,
+never written inline, never echoed in a message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from orchestrator.config.schema import Secret
+from orchestrator.config.yamlload import Reader, Section
+
+SECRET_SUFFIXES = ("_env", "_file", "_credential")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CREDENTIAL_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def secret_keys(*names: str) -> tuple[str, ...]:
+    """Every key that may name the secrets ``names`` (``api_key_env``, ``api_key_file``...)."""
+    return tuple(n + s for n in names for s in SECRET_SUFFIXES)
+
+
+class SecretReader:
+    """Reads secrets for one config load; problems go to the load's reader."""
+
+    def __init__(
+        self, reader: Reader, base_dir: Path, env: Mapping[str, str], resolve: bool
+    ) -> None:
+        self.r = reader
+        self.base_dir = base_dir
+        self.env = env
+        self.resolve = resolve  # False: check the references, read no value (plan, validate)
+
+    def read(self, sec: Section, name: str) -> Secret | None:
+        """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""
+        if name in sec:
+            # The value is deliberately not echoed: it may be the real key.
+            self.r.problem(
+                sec.key_node(name),
+                sec.field(name),
+                f"secrets are never written inline; use {name}_env (an environment variable), "
+                f"{name}_file (a file) or {name}_credential (a systemd credential)",
+            )
+            return None
+        given = [name + s for s in SECRET_SUFFIXES if name + s in sec]
+        if len(given) > 1:
+            self.r.problem(
+                sec.key_node(given[1]), sec.field(given[1]), f"give only one of {', '.join(given)}"
+            )
+            return None
+        if not given:
+            return None
+        key = given[0]
+        ref = sec.optional_string(key)
+        if ref is None:
+            return None
+        node = sec.node_of(key)
+        if key.endswith("_env"):
+            return self._from_env(node, sec.field(key), ref)
+        if key.endswith("_file"):
+            path = Path(ref).expanduser()
+            path = path if path.is_absolute() else self.base_dir / path
+            return self._from_file(node, sec.field(key), path, f"file {path}")
+        return self._from_credential(node, sec.field(key), ref)
+
+    def _from_env(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
+        if not _ENV_NAME_RE.match(name):
+            self.r.problem(node, fld, "must be an environment variable name like SPEECHKIT_API_KEY")
+            return None
+        if not self.resolve:
+            return None
+        value = self.env.get(name)
+        if value is None:
+            self.r.problem(node, fld, f"environment variable {name} is not set")
+            return None
+        if not value.strip():
+            self.r.problem(node, fld, f"environment variable {name} is empty")
+            return None
+        return Secret(value.strip(), f"env {name}")
+
+    def _from_file(
+        self, node: yaml.Node | None, fld: str, path: Path, source: str
+    ) -> Secret | None:
+        if not self.resolve:
+            return None
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            self.r.problem(node, fld, f"secret file {path} does not exist")
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            self.r.problem(node, fld, f"cannot read secret file {path}: {reason}")
+            return None
+        if not value:
+            self.r.problem(node, fld, f"secret file {path} is empty")
+            return None
+        return Secret(value, source)
+
+    def _from_credential(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
+        if not _CREDENTIAL_RE.match(name):
+            self.r.problem(node, fld, "must be a systemd credential name (no '/')")
+            return None
+        if not self.resolve:
+            return None
+        directory = self.env.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            self.r.problem(
+                node,
+                fld,
+                "CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the systemd unit)",
+            )
+            return None
+        return self._from_file(node, fld, Path(directory) / name, f"credential {name}")
