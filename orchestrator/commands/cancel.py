@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from orchestrator.commands.common import add_config_argument, change_manifest
-from orchestrator.store import SQLiteStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +17,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Cancel the jobs; `retry` brings them back."""
-    count = change_manifest(args, SQLiteStore.cancel_manifest)
+    count = change_manifest(args, lambda store, name, now: store.cancel_manifest(name, now))
     print(f"{args.manifest}: {count} job(s) cancelled")
     return 0

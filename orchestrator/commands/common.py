@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import Problem, UserInputError
-from orchestrator.store import SQLiteStore, StoreError
+from orchestrator.store import Store, StoreError, open_store
 
 DEFAULT_CONFIG_ENV = "SPEECHKIT_ORCHESTRATOR_CONFIG"
 DEFAULT_CONFIG = Path("/etc/speechkit-orchestrator/config.yaml")
@@ -42,7 +42,7 @@ def read_config(args: argparse.Namespace, *, resolve_secrets: bool = True) -> Co
 
 
 def change_manifest(
-    args: argparse.Namespace, action: Callable[[SQLiteStore, str, float], Awaitable[int]]
+    args: argparse.Namespace, action: Callable[[Store, str, float], Awaitable[int]]
 ) -> int:
     """Run ``action(store, name, now)`` on the store the config names; how many jobs changed.
 
@@ -52,7 +52,7 @@ def change_manifest(
 
     async def go() -> int:
         config = read_config(args, resolve_secrets=False)
-        store = await SQLiteStore.open(config.paths.state_file)
+        store = await open_store(config)
         try:
             return await action(store, args.manifest, time.time())
         except StoreError as exc:

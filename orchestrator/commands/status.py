@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.service.progress import snapshot
-from orchestrator.store import SQLiteStore
+from orchestrator.store import open_store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +53,7 @@ def render(snap: dict[str, Any]) -> str:
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
     config = read_config(args, resolve_secrets=False)
-    store = await SQLiteStore.open(config.paths.state_file)
+    store = await open_store(config)
     try:
         return await snapshot(store, time.time())
     finally:

@@ -30,6 +30,8 @@ ACTIVE = frozenset(set(State) - TERMINAL)
 
 # "Doing" states: the step goes on after entering them, so the job keeps its lease.
 DOING = frozenset({State.UPLOADING, State.SUBMITTING})
+# Operations the service may be working on: what the in-flight cap counts.
+IN_FLIGHT = (State.SUBMITTING, State.RUNNING)
 
 
 class Stage(enum.StrEnum):
@@ -134,6 +136,7 @@ class ManifestStatus:
     finished_at: float | None
     report_path: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    digest: str = ""  # sha256 of the manifest file's bytes
 
     @property
     def total(self) -> int:

@@ -224,6 +224,37 @@ class CompletionEstimator:
             # Too few to trust a quantile: move halfway (in log space) towards the largest.
             state.ratio = math.sqrt(state.ratio * max(state.exact))
 
+    def key_state(self, key: EstimatorKey) -> dict[str, Any] | None:
+        """What was learned for one key, JSON-ready (None: nothing yet): stored per key, so
+        that daemons sharing a store each merge their observations into it."""
+        state = self._states.get(key)
+        if state is None:
+            return None
+        return {
+            "ratio": state.ratio,
+            "observations": state.observations,
+            "early_run": state.early_run,
+            "exact": list(state.exact),
+        }
+
+    def load_key_state(self, key: EstimatorKey, data: Mapping[str, Any]) -> None:
+        """Take ``key_state`` output as what is known of ``key``; ValueError if it is not."""
+        try:
+            ratio = float(data["ratio"])
+            if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
+                raise ValueError(f"estimator ratio out of range: {ratio!r}")
+            exact = [float(r) for r in data.get("exact", [])]
+            self._states[key] = _KeyState(
+                ratio=ratio,
+                observations=int(data["observations"]),
+                early_run=int(data.get("early_run", 0)),
+                exact=[r for r in exact if math.isfinite(r) and _MIN_RATIO <= r <= _MAX_RATIO][
+                    -EXACT_WINDOW:
+                ],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not an estimator key state: {exc}") from exc
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (settings and per-key state) for the store."""
         return {
@@ -273,19 +304,7 @@ class CompletionEstimator:
             tail_spread=float(data.get("tail_spread", 0.5)),
         )
         for entry in data.get("keys", []):
-            ratio = float(entry["ratio"])
-            if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
-                raise ValueError(f"estimator ratio out of range: {ratio!r}")
-            est._states[(str(entry["api"]), str(entry["model"]))] = _KeyState(
-                ratio=ratio,
-                observations=int(entry["observations"]),
-                early_run=int(entry.get("early_run", 0)),
-                exact=[
-                    float(r)
-                    for r in entry.get("exact", [])
-                    if math.isfinite(float(r)) and _MIN_RATIO <= float(r) <= _MAX_RATIO
-                ][-EXACT_WINDOW:],
-            )
+            est.load_key_state((str(entry["api"]), str(entry["model"])), entry)
         return est
 
 

@@ -23,6 +23,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# The quotas by name: what the ledger, the metrics and the API profiles call them.
+SUBMIT_QUOTA = "submit"  # recognition requests, shared by the asynchronous APIs
+STATUS_QUOTA = "status"  # API v2 operation status checks
+AUDIO_QUOTA = "audio"  # billable audio seconds per day, counted in amounts
+
 # floor(limit * (1 - margin)) must not lose a whole unit to 48.99999999 style rounding.
 _FLOOR_EPSILON = 1e-9
 

@@ -1,8 +1,11 @@
-"""Taking manifests from the inbox: only settled files, bad ones moved aside with a report."""
+"""A manifest file's whole life: seen in the inbox, taken once settled (bad ones moved to
+``failed/`` with a problems report), kept under ``.active/`` while its jobs run, and filed
+away to ``processed/`` or ``failed/`` when they have all ended."""
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import hashlib
 import os
 import time
@@ -13,19 +16,46 @@ from pathlib import Path
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.intake.manifest import Manifest, load_manifest
 from orchestrator.outputs.files import unique_destination, write_atomic
-from orchestrator.store.base import ManifestConflict, NewJob, Store
+from orchestrator.store.protocol import Store
+from orchestrator.store.types import ManifestConflict, NewJob
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 ACTIVE_DIR = ".active"
+DIGEST_CHARS = 12
 
 
 def is_candidate(path: Path) -> bool:
     """A file the inbox should consider: a YAML manifest, not hidden, not a temporary file."""
     name = path.name
     return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
+
+
+def active_path(active_dir: Path, digest: str, name: str) -> Path:
+    """Where an accepted manifest waits while its jobs run: its name behind the start of
+    its digest, so two files of the same name never meet there."""
+    return active_dir / f"{digest[:DIGEST_CHARS]}-{name}"
+
+
+def file_away(source: Path, folder: Path, digest: str) -> Path:
+    """Move a finished manifest from the active folder to ``folder`` (once); its new path.
+
+    A run that stopped after the move but before the store recorded it finds the file
+    again by its content.
+    """
+    name = source.name.removeprefix(f"{digest[:DIGEST_CHARS]}-")
+    if source.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        target = unique_destination(folder, name)
+        os.replace(source, target)
+        return target
+    stem, suffix = os.path.splitext(name)
+    for candidate in sorted(folder.glob(f"{glob.escape(stem)}*{glob.escape(suffix)}")):
+        if hashlib.sha256(candidate.read_bytes()).hexdigest() == digest:
+            return candidate
+    return source
 
 
 def new_jobs(manifest: Manifest) -> list[NewJob]:
@@ -119,7 +149,7 @@ class Intake:
         except UserInputError as exc:
             await self.reject(path, exc.problems)
             return False
-        destination = self.active_dir / f"{digest[:12]}-{path.name}"
+        destination = active_path(self.active_dir, digest, path.name)
         try:
             manifest_id, new = await self.store.add_manifest(
                 manifest.name, str(destination), digest, new_jobs(manifest), self.clock()

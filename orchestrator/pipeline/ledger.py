@@ -11,16 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from orchestrator.core import quota
-from orchestrator.store.base import Store
+from orchestrator.store.protocol import Store
 from orchestrator.telemetry.metrics import DaemonMetrics
-
-SUBMIT_QUOTA = "submit"
-STATUS_QUOTA = "status"
-AUDIO_QUOTA = "audio"  # billable audio seconds per day, counted in amounts
 
 
 class QuotaLedger:
-    """Grants, pauses and charges against the stored ledger of each quota."""
+    """Pauses quotas after a 429, reports their usage, prunes old entries."""
 
     def __init__(self, store: Store, metrics: DaemonMetrics, clock: Callable[[], float]) -> None:
         self.store = store

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
-import hashlib
 import os
 import signal
 import sys
@@ -22,23 +20,19 @@ from typing import Any
 import aiohttp
 
 from orchestrator.config import Config, load_config
-from orchestrator.core import quota
-from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, Job
-from orchestrator.core.polling import PollingPolicy
+from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.intake.inbox import Intake
-from orchestrator.outputs.files import unique_destination, write_atomic
-from orchestrator.outputs.report import build_report, render_report_json, render_report_text
-from orchestrator.pipeline.ledger import STATUS_QUOTA, SUBMIT_QUOTA
-from orchestrator.pipeline.pipeline import Pipeline, PipelineSettings
+from orchestrator.pipeline.pipeline import Pipeline
+from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.service.finisher import Finisher
 from orchestrator.service.notify import Notifier, watchdog_task
 from orchestrator.service.progress import snapshot, status_line
 from orchestrator.service.status_server import StatusServer, StatusServerError
-from orchestrator.speechkit.base import RecognitionClient
-from orchestrator.speechkit.v2 import V2Client
+from orchestrator.speechkit.clients import make_clients
 from orchestrator.storage.s3 import ObjectStorage
-from orchestrator.store import SQLiteStore, StoreError
+from orchestrator.store import Store, StoreError, open_store
 from orchestrator.telemetry import logs
 from orchestrator.telemetry.metrics import DaemonMetrics
 
@@ -53,64 +47,6 @@ STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
 # A second SIGTERM/SIGINT during the drain: exit at once with this status.
 EXIT_NOW_STATUS = 1
-
-
-def pipeline_settings(config: Config) -> PipelineSettings:
-    """The pipeline's view of the configuration."""
-    q = config.quotas
-    return PipelineSettings(
-        output_root=config.paths.output,
-        key_prefix=config.storage.prefix,
-        delete_after_done=config.storage.delete_after_done,
-        # The margin is kept in count and in time: a request spent at the very end of our
-        # window may reach the service a little later than the one it replaces expires.
-        submit_quota=quota.QuotaSpec(
-            limit=q.submissions, window_s=q.window_s * (1 + q.safety_margin), margin=q.safety_margin
-        ),
-        status_quota=quota.QuotaSpec(
-            limit=q.status_checks,
-            window_s=q.window_s * (1 + q.safety_margin),
-            margin=q.safety_margin,
-        ),
-        audio_quota=quota.QuotaSpec(
-            limit=max(1, int(q.audio_hours_per_day * 3600)),
-            window_s=86400.0 * (1 + q.safety_margin),
-            margin=q.safety_margin,
-        ),
-        uploads=config.concurrency.uploads,
-        operations_in_flight=config.concurrency.operations_in_flight,
-        fetches=config.concurrency.fetches,
-        retry=RetryPolicy(
-            max_attempts=config.retry.max_attempts,
-            base_delay_s=config.retry.base_delay_s,
-            max_delay_s=config.retry.max_delay_s,
-        ),
-        polling=PollingPolicy(
-            growth=config.polling.growth,
-            min_interval_s=config.polling.min_interval_s,
-            max_interval_s=config.polling.max_interval_s,
-            deferred_max_interval_s=config.polling.deferred_max_interval_s,
-            quantile=config.polling.quantile,
-        ),
-        initial_ratio=config.polling.initial_ratio,
-    )
-
-
-def file_away(source: Path, folder: Path) -> Path:
-    """Move a finished manifest from the active folder to ``folder`` (once); its new path."""
-    # Active manifests carry a digest prefix ("<digest>-<name>") that the user never gave.
-    prefix, _, name = source.name.partition("-")
-    if source.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        target = unique_destination(folder, name)
-        os.replace(source, target)
-        return target
-    # Moved by a run that stopped before the store recorded it: find it by its content.
-    stem, suffix = os.path.splitext(name)
-    for candidate in sorted(folder.glob(f"{glob.escape(stem)}*{glob.escape(suffix)}")):
-        if hashlib.sha256(candidate.read_bytes()).hexdigest().startswith(prefix):
-            return candidate
-    return source
 
 
 def _secret(value: Any) -> str:
@@ -146,9 +82,10 @@ class Daemon:
         self._status_wake = asyncio.Event()
         self._scan_wake = asyncio.Event()
         self._health_probe: asyncio.Task[bool] | None = None
-        self.store: SQLiteStore | None = None
+        self.store: Store | None = None
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
+        self.finisher: Finisher | None = None
         self.status_address: tuple[str, int] | None = None
         self._store_seen_at = time.monotonic()
 
@@ -199,8 +136,7 @@ class Daemon:
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         if self.pipeline is not None:
-            settings = pipeline_settings(new)
-            self.pipeline.apply(settings)
+            self.pipeline.apply(settings_from_config(new))
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
@@ -230,9 +166,9 @@ class Daemon:
             config.paths.output,
         ):
             folder.mkdir(parents=True, exist_ok=True)
-        store = await SQLiteStore.open(config.paths.state_file)
+        store = await open_store(config)
         try:
-            store.acquire_daemon_lock()
+            await store.acquire()
         except StoreError:
             await store.close()
             raise
@@ -242,11 +178,12 @@ class Daemon:
         finally:
             await store.close()
 
-    async def _run_with_store(self, store: SQLiteStore) -> int:
+    async def _run_with_store(self, store: Store) -> int:
         config = self.config
-        await store.clear_leases()
+        settings = settings_from_config(config)
+        released = await store.recover(settings.node, time.time())
         counts = await store.counts_by_state()
-        log.info("daemon.recovered", state_file=str(store.path), jobs=counts)
+        log.info("daemon.recovered", state_file=store.description, jobs=counts, leases=released)
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
@@ -261,26 +198,18 @@ class Daemon:
             multipart_chunk=config.storage.multipart_chunk_bytes,
         )
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
-            clients: dict[str, RecognitionClient] = {
-                "v2": V2Client(
-                    session,
-                    transcribe_url=config.speechkit.transcribe_url,
-                    operation_url=config.speechkit.operation_url,
-                    auth_header=config.speechkit.auth_header,
-                    timeout_s=config.speechkit.request_timeout_s,
-                ),
-            }
             pipeline = Pipeline(
                 store,
                 storage,
-                clients,
-                pipeline_settings(config),
+                make_clients(session, config.speechkit),
+                settings,
                 metrics=self.metrics,
                 on_job_ended=self._job_ended,
             )
             await pipeline.load_state()
             await pipeline.reschedule_first_polls()
             self.pipeline = pipeline
+            self.finisher = Finisher(store, lambda: self.config.paths)
             self.intake = Intake(
                 store,
                 config.paths.inbox,
@@ -295,7 +224,7 @@ class Daemon:
                 if web is not None:
                     await web.stop()
 
-    async def _start_web(self, store: SQLiteStore) -> StatusServer | None:
+    async def _start_web(self, store: Store) -> StatusServer | None:
         status = self.config.status
         if status.listen_port is None:
             return None
@@ -326,7 +255,7 @@ class Daemon:
             return None
         return server
 
-    async def _store_writable(self, store: SQLiteStore) -> bool:
+    async def _store_writable(self, store: Store) -> bool:
         """Whether a write to the store succeeds; one probe at a time, never cancelled.
 
         The status server gives up on a slow probe (the store locked by another process,
@@ -346,10 +275,10 @@ class Daemon:
             return
         settings = self.pipeline.settings
         await self.pipeline.ledger.report(
-            {SUBMIT_QUOTA: settings.submit_quota, STATUS_QUOTA: settings.status_quota}
+            {name: settings.quota(name) for name in (SUBMIT_QUOTA, STATUS_QUOTA)}
         )
 
-    async def _serve(self, store: SQLiteStore, pipeline: Pipeline) -> int:
+    async def _serve(self, store: Store, pipeline: Pipeline) -> int:
         assert self.intake is not None
         await self.intake.scan()
         await self._finish_manifests()
@@ -357,7 +286,7 @@ class Daemon:
         self.notifier.ready(status=ready)
         log.info(
             "daemon.ready",
-            state_file=str(store.path),
+            state_file=store.description,
             inbox=str(self.config.paths.inbox),
             status_address=(
                 f"http://{self.status_address[0]}:{self.status_address[1]}"
@@ -426,7 +355,7 @@ class Daemon:
         blocked loop, gets the service restarted)."""
         return time.monotonic() - self._store_seen_at < STORE_STALE_S
 
-    async def _status_loop(self, store: SQLiteStore) -> None:
+    async def _status_loop(self, store: Store) -> None:
         last = ""
         while True:
             self._status_wake.clear()
@@ -465,37 +394,5 @@ class Daemon:
 
     async def _finish_manifests(self) -> None:
         """Write the report of every manifest whose jobs have all ended and file it away."""
-        store = self.store
-        assert store is not None
-        todo = await store.manifests_to_finish()
-        if not todo:
-            return
-        by_id = {m.id: m for m in await store.manifests()}
-        for manifest_id in todo:
-            manifest = by_id[manifest_id]
-            jobs = await store.manifest_jobs(manifest_id)
-            now = time.time()
-            report = build_report(manifest, jobs, now)
-            folder = self.config.paths.output / manifest.name
-            report_path = folder / "report.json"
-            await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
-            await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
-            failed = bool(report["failures"])
-            source = Path(manifest.path)
-            target_dir = self.config.paths.failed if failed else self.config.paths.processed
-            target = await asyncio.to_thread(file_away, source, target_dir)
-            await store.finish_manifest(manifest_id, str(report_path), str(target), now)
-            log.info(
-                "manifest.finished",
-                manifest=manifest.name,
-                manifest_id=manifest_id,
-                counts=report["counts"],
-                failed=len(report["failures"]),
-                audio_hours=report["audio_hours"],
-                billable_units=report["billable_units"],
-                submissions=report["submissions"],
-                status_checks=report["status_checks"],
-                elapsed_s=report["elapsed_s"],
-                report=str(report_path),
-                manifest_file=str(target),
-            )
+        assert self.finisher is not None
+        await self.finisher.finish_all()

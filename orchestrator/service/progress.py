@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.core.jobs import ManifestStatus, State
-from orchestrator.store.base import Store
+from orchestrator.store.protocol import Store
 
 
 def eta_seconds(manifest: ManifestStatus, now: float) -> float | None:

@@ -1,4 +1,6 @@
-"""The one client interface for every recognition API (v2 now; v3 and asr_xml later)."""
+"""The one client interface for every recognition API, and the profile each API gives of
+itself: which quota each call spends, its metric labels, what a 404 means at each step,
+whether fetching the result is a request of its own. The pipeline knows no API but these."""
 
 from __future__ import annotations
 
@@ -8,9 +10,37 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from orchestrator.core.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
+from orchestrator.core.decisions import NotFoundMeans
 from orchestrator.core.transcript import Transcript
 
 from .errors import SpeechKitError, operation_error
+
+
+@dataclass(frozen=True)
+class ApiProfile:
+    """What the pipeline needs to know of one API, told by its client."""
+
+    name: str  # "v2": the value of a manifest's `api:`
+    submit_quota: str  # the quota a submission spends
+    status_quota: str  # the quota a status check spends
+    # The quota a request for the result spends; None when the finished status carries
+    # the result (API v2): then fetching costs nothing.
+    result_quota: str | None
+    # Metric labels (``endpoint``) of each request.
+    submit_endpoint: str
+    status_endpoint: str
+    result_endpoint: str | None
+    # What a 404 means when checking the status, and when fetching the result.
+    status_not_found: NotFoundMeans
+    result_not_found: NotFoundMeans
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's answer: the operation to check on."""
+
+    operation_id: str
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,11 +76,6 @@ class OperationStatus:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     request_id: str | None = None
 
-    @property
-    def failed(self) -> bool:
-        """True when the operation finished with an error."""
-        return self.done and self.error is not None
-
     def processing_s(self) -> float | None:
         """Seconds from ``createdAt`` to ``modifiedAt`` of a finished operation (both on the
         service's clock), or None when either is missing or unreadable."""
@@ -71,22 +96,29 @@ class OperationStatus:
 
 @runtime_checkable
 class RecognitionClient(Protocol):
-    """Submit, poll and fetch for one recognition API; every failure is a SpeechKitError."""
+    """Submit, check and fetch for one recognition API; every failure is a SpeechKitError."""
 
-    api: str
+    profile: ApiProfile
 
-    async def submit(self, request: SubmitRequest) -> str:
-        """Start recognition; return the operation id."""
+    async def submit(self, request: SubmitRequest) -> Submitted:
+        """Start recognition (one request of ``profile.submit_quota``)."""
         ...
 
     async def get_operation(self, operation_id: str) -> OperationStatus:
-        """Ask once whether the operation is done (one status check of the quota)."""
+        """Ask once whether the operation is done (one request of ``profile.status_quota``)."""
         ...
 
-    async def fetch_result(
-        self, operation_id: str, status: OperationStatus | None = None
-    ) -> Transcript:
-        """The transcript of a finished operation (raises its error if it failed)."""
+    def result_of(self, status: OperationStatus) -> Transcript | None:
+        """The transcript a finished status carries, or None when it carries none (the
+        result is then fetched with ``fetch_result``)."""
+        ...
+
+    async def fetch_result(self, operation_id: str) -> Transcript:
+        """The transcript of a finished operation (one request of ``profile.result_quota``)."""
+        ...
+
+    def from_cache(self, payload: Any) -> Transcript | None:
+        """A transcript cached by an older version in this API's own shape, if it is one."""
         ...
 
 

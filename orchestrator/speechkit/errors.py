@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 
+from orchestrator.core.decisions import Failure
+from orchestrator.core.failures import ErrorKind
 from orchestrator.telemetry.logs import redact_text
+
+__all__ = [
+    "ErrorKind",
+    "SpeechKitError",
+    "classify",
+    "from_transport_error",
+    "operation_error",
+    "parse_retry_after",
+    "transport_errors",
+]
 
 # Long bodies (an HTML page from a proxy) are cut: the message must stay one readable line.
 _MAX_MESSAGE_CHARS = 500
-
-
-class ErrorKind(enum.Enum):
-    """What the caller should do about an error."""
-
-    RETRYABLE = "retryable"  # 5xx, 408, timeouts, connection resets: back off and try again
-    QUOTA = "quota"  # 429: pause this quota for retry_after (or a backoff)
-    PERMANENT = "permanent"  # 400, 403, a failed operation: fail the job with the message
-    AUTH = "auth"  # 401: the credential is wrong; nothing will work until it is fixed
-    NOT_FOUND = "not_found"  # 404: for an operation, its results expired (or never existed)
-
-    @property
-    def retryable(self) -> bool:
-        """True when the same request may succeed later without any change."""
-        return self in (ErrorKind.RETRYABLE, ErrorKind.QUOTA)
 
 
 class SpeechKitError(Exception):
@@ -77,6 +72,10 @@ class SpeechKitError(Exception):
     def __repr__(self) -> str:
         return f"SpeechKitError({self!s})"
 
+    def failure(self) -> Failure:
+        """The error as the pipeline's decisions take it."""
+        return Failure(self.kind, str(self), self.retry_after)
+
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     if not headers:
@@ -93,7 +92,11 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent."""
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; None if absent.
+
+    An HTTP date needs ``now`` (the caller's clock: nothing here reads one); without it a
+    date is not understood and the caller's own backoff applies.
+    """
     if value is None:
         return None
     value = value.strip()
@@ -107,10 +110,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
+    if when.tzinfo is None or now is None:
         return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return max(0.0, when.timestamp() - now)
 
 
 def _clean(text: str) -> str:
@@ -153,15 +155,20 @@ def kind_for_status(status: int) -> ErrorKind:
     return ErrorKind.PERMANENT
 
 
-def classify(status: int, body: Any, headers: Mapping[str, str] | None = None) -> SpeechKitError:
+def classify(
+    status: int, body: Any, headers: Mapping[str, str] | None = None, now: float | None = None
+) -> SpeechKitError:
     """Turn a non-success HTTP answer into a SpeechKitError.
 
     ``body`` is the parsed JSON, the raw text or bytes, or None. Only Retry-After and
     x-request-id are read from ``headers``; no header value ever reaches the message.
+    ``now`` (the caller's clock) reads a Retry-After given as an HTTP date.
     """
     grpc_code, message = _parse_body(body)
     kind = kind_for_status(status)
-    retry_after = parse_retry_after(_header(headers, "Retry-After")) if kind.retryable else None
+    retry_after = (
+        parse_retry_after(_header(headers, "Retry-After"), now) if kind.retryable else None
+    )
     return SpeechKitError(
         kind,
         message or f"HTTP {status} without an error message",

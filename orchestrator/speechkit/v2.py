@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -11,13 +12,29 @@ from urllib.parse import quote
 import aiohttp
 
 from orchestrator.core.constants import ENCODINGS, OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.core.decisions import NotFoundMeans
+from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.core.transcript import Transcript
 
-from .base import OperationFailure, OperationStatus, SubmitRequest
+from .base import ApiProfile, OperationFailure, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError, classify, transport_errors
 from .normalize import normalize_v2
 
 AuthHeader = Callable[[], Mapping[str, str]] | Mapping[str, str]
+
+V2_PROFILE = ApiProfile(
+    name="v2",
+    submit_quota=SUBMIT_QUOTA,
+    status_quota=STATUS_QUOTA,
+    # The finished Operation carries the response: fetching costs no request.
+    result_quota=None,
+    submit_endpoint="longRunningRecognize",
+    status_endpoint="operations",
+    result_endpoint=None,
+    # Results are kept for 3 days; after that the operation cannot be read.
+    status_not_found=NotFoundMeans.EXPIRED,
+    result_not_found=NotFoundMeans.EXPIRED,
+)
 
 
 def v2_request_body(request: SubmitRequest) -> dict[str, Any]:
@@ -76,7 +93,7 @@ class V2Client:
     returning one (so an IAM token can be refreshed between requests).
     """
 
-    api = "v2"
+    profile = V2_PROFILE
 
     def __init__(
         self,
@@ -87,6 +104,7 @@ class V2Client:
         timeout_s: float = 30.0,
         *,
         data_logging: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
         self._submit_url = transcribe_url.rstrip("/") + V2_SUBMIT_PATH
@@ -94,6 +112,7 @@ class V2Client:
         self._auth_header = auth_header
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._data_logging = data_logging
+        self._clock = clock
 
     def _headers(self) -> dict[str, str]:
         auth = self._auth_header() if callable(self._auth_header) else self._auth_header
@@ -116,7 +135,7 @@ class V2Client:
                 headers = resp.headers
         request_id = headers.get("x-request-id")
         if not 200 <= status < 300:
-            raise classify(status, payload, headers)
+            raise classify(status, payload, headers, now=self._clock())
         try:
             data = json.loads(payload)
         except ValueError:
@@ -131,8 +150,8 @@ class V2Client:
             )
         return data, request_id
 
-    async def submit(self, request: SubmitRequest) -> str:
-        """Start recognition of ``request.audio_uri``; return the operation id."""
+    async def submit(self, request: SubmitRequest) -> Submitted:
+        """Start recognition of ``request.audio_uri``; the operation to check on."""
         try:
             body = v2_request_body(request)
         except ValueError as exc:
@@ -157,7 +176,7 @@ class V2Client:
                 "submit: the answer has no operation id",
                 request_id=request_id,
             )
-        return op_id
+        return Submitted(op_id, request_id)
 
     async def get_operation(self, operation_id: str) -> OperationStatus:
         """One status check; NOT_FOUND means the operation expired or never existed."""
@@ -166,32 +185,39 @@ class V2Client:
         status = parse_operation(data, request_id)
         return status if status.id else _with_id(status, operation_id)
 
-    async def fetch_result(
-        self, operation_id: str, status: OperationStatus | None = None
-    ) -> Transcript:
-        """The transcript of a finished operation.
-
-        v2 carries the result in the operation itself: without a ``status`` that has it
-        (after a restart, say), the operation is read again, which costs one status check.
-        """
-        if status is None or (status.done and status.response is None and status.error is None):
-            status = await self.get_operation(operation_id)
+    def result_of(self, status: OperationStatus) -> Transcript | None:
+        """The transcript a finished Operation carries (raises its error if it failed)."""
         if not status.done:
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                f"operation {operation_id} is not done yet",
-                request_id=status.request_id,
-            )
+            return None
         failure = status.failure()
         if failure is not None:
             raise failure
         if status.response is None:
             raise SpeechKitError(
                 ErrorKind.PERMANENT,
-                f"operation {operation_id} is done without a response or an error",
+                f"operation {status.id} is done without a response or an error",
                 request_id=status.request_id,
             )
         return normalize_v2(status.response)
+
+    async def fetch_result(self, operation_id: str) -> Transcript:
+        """The transcript of a finished operation, read again from the operation (one
+        status check: v2 has no request of its own for the result)."""
+        status = await self.get_operation(operation_id)
+        transcript = self.result_of(status)
+        if transcript is None:
+            raise SpeechKitError(
+                ErrorKind.RETRYABLE,
+                f"operation {operation_id} is not done yet",
+                request_id=status.request_id,
+            )
+        return transcript
+
+    def from_cache(self, payload: Any) -> Transcript | None:
+        """A result cached before the cache held transcripts: ``{"operation", "response"}``."""
+        if isinstance(payload, Mapping) and isinstance(payload.get("response"), Mapping):
+            return normalize_v2(payload["response"])
+        return None
 
 
 def _with_id(status: OperationStatus, operation_id: str) -> OperationStatus:

@@ -1,24 +1,35 @@
-"""The state store: every fact about manifests, jobs and quotas lives here, not in memory."""
+"""The state store: every fact about manifests, jobs and quotas lives here, not in memory.
+
+Reach it through ``Store`` (``store.protocol``) and ``open_store(config)``
+(``store.factory``); nothing outside this folder knows which database it is.
+"""
 
 from __future__ import annotations
 
-from orchestrator.store.base import (
+from orchestrator.store.factory import open_store
+from orchestrator.store.protocol import Store
+from orchestrator.store.types import (
+    Claim,
+    Claimed,
     DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
     NewJob,
-    Store,
+    Spend,
     StoreError,
+    StoreLocked,
 )
-from orchestrator.store.sqlite import SQLiteStore, StoreLocked
 
 __all__ = [
+    "Claim",
+    "Claimed",
     "DuplicateRecognition",
     "JobUpdate",
     "ManifestConflict",
     "NewJob",
-    "SQLiteStore",
+    "Spend",
     "Store",
     "StoreError",
     "StoreLocked",
+    "open_store",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store import SQLiteStore
+from orchestrator.store.sqlite import SQLiteStore
 
 
 @pytest.fixture

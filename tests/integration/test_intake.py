@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.intake.inbox import Intake, is_candidate
-from orchestrator.store import SQLiteStore
+from orchestrator.store.sqlite import SQLiteStore
 from tests.support.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from orchestrator.core.quota import QuotaSpec
-from orchestrator.pipeline.ledger import AUDIO_QUOTA, STATUS_QUOTA, QuotaLedger
-from orchestrator.store import SQLiteStore
+from orchestrator.core.jobs import State
+from orchestrator.core.quota import AUDIO_QUOTA, STATUS_QUOTA, QuotaSpec
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.pipeline.ledger import QuotaLedger
+from orchestrator.store import Claim, NewJob, Spend
+from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support.clock import Clock
 
@@ -24,7 +27,11 @@ async def test_prune_forgets_what_no_window_counts(store: SQLiteStore) -> None:
     clock = Clock()
     spec = QuotaSpec(limit=100, window_s=86400.0)
     ledger = QuotaLedger(store, DaemonMetrics(), clock)
-    await store.spend_amount(AUDIO_QUOTA, clock.now, 60.0)
+    await store.add_manifest(
+        "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+    )
+    spend = Spend(AUDIO_QUOTA, spec, amount=lambda _job: 60.0)
+    await store.claim(Claim((State.QUEUED,), 1, 60.0, spends=(spend,)), "me", clock.now)
     await ledger.prune({AUDIO_QUOTA: spec})
     assert await store.quota_amounts(AUDIO_QUOTA, 0.0) == [(1000.0, 60.0)]
     clock.now += 3 * 86400

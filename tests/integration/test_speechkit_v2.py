@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from orchestrator.core.constants import STORAGE_URL
+from orchestrator.core.transcript import Transcript
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
 from orchestrator.intake.audio import read_range
 from orchestrator.speechkit import (
@@ -197,15 +199,20 @@ async def test_submit_poll_fetch(
     async with emulator(s3_server) as emu:
         client = _client(session, emu, lambda: {"Authorization": f"Bearer {TEST_IAM_TOKEN}"})
         assert isinstance(client, RecognitionClient)
-        op_id = await client.submit(SubmitRequest(audio_uri=uri, encoding="OGG_OPUS"))
+        submitted = await client.submit(SubmitRequest(audio_uri=uri, encoding="OGG_OPUS"))
+        op_id = submitted.operation_id
         status = await _wait_done(client, op_id)
-        transcript = await client.fetch_result(op_id, status)
+        transcript = client.result_of(status)
         # Without a status (after a restart) the client reads the operation again.
         again = await client.fetch_result(op_id)
+    assert submitted.request_id
     assert status.id == op_id
     assert status.error is None
+    assert transcript is not None
     assert transcript == again
     assert transcript.channels == (1, 2)
+    # A transcript survives the result cache's JSON whole.
+    assert Transcript.from_dict(json.loads(json.dumps(transcript.to_dict()))) == transcript
     words = [w for u in transcript.utterances for w in u.words]
     assert words
     assert words[0].text == EMULATED_MARK
@@ -220,8 +227,9 @@ async def test_lpcm_submission_is_accepted(
     request = SubmitRequest(audio_uri=uri, encoding="LINEAR16_PCM", sample_rate=48000)
     async with emulator(s3_server) as emu:
         client = _client(session, emu)
-        op_id = await client.submit(request)
-        transcript = await client.fetch_result(op_id, await _wait_done(client, op_id))
+        op_id = (await client.submit(request)).operation_id
+        transcript = client.result_of(await _wait_done(client, op_id))
+    assert transcript is not None
     assert transcript.channels == (1,)
     assert transcript.utterances
 
@@ -303,11 +311,11 @@ async def test_failed_operation_is_permanent(
     missing = f"{STORAGE_URL}/{s3_bucket}/audio/missing.ogg"
     async with emulator(s3_server) as emu:
         client = _client(session, emu)
-        op_id = await client.submit(SubmitRequest(audio_uri=missing, encoding="OGG_OPUS"))
-        status = await _wait_done(client, op_id)
+        submitted = await client.submit(SubmitRequest(audio_uri=missing, encoding="OGG_OPUS"))
+        status = await _wait_done(client, submitted.operation_id)
         with pytest.raises(SpeechKitError) as caught:
-            await client.fetch_result(op_id, status)
-    assert status.failed
+            client.result_of(status)
+    assert status.done
     assert status.error is not None
     assert caught.value.kind is ErrorKind.PERMANENT
     assert caught.value.message == status.error.message

@@ -13,14 +13,17 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
 from orchestrator.core.quota import QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.store import ManifestConflict, NewJob, SQLiteStore, StoreError, StoreLocked
-from orchestrator.store.base import Claim, Spend
-from orchestrator.store.sqlite import SCHEMA_VERSION
+from orchestrator.store import Claim, ManifestConflict, NewJob, Spend, StoreError, StoreLocked
+from orchestrator.store.sqlite import SCHEMA_VERSION, SQLiteStore
+
+ME = "node1:100:run1"  # a lease owner: node, process, run
 
 
-async def take(store: SQLiteStore, state: State, now: float, limit: int) -> list[Job]:
+async def take(
+    store: SQLiteStore, state: State, now: float, limit: int, owner: str = ME
+) -> list[Job]:
     """Claim due jobs in ``state`` with a one-minute lease, spending nothing."""
-    return (await store.claim(Claim((state,), limit, 60.0), "me", now)).jobs
+    return (await store.claim(Claim((state,), limit, 60.0), owner, now)).jobs
 
 
 def new_jobs(count: int, prefix: str = "a") -> list[NewJob]:
@@ -62,11 +65,11 @@ async def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_one_daemon_per_state_file(store: SQLiteStore) -> None:
-    store.acquire_daemon_lock()
+    await store.acquire()
     other = await SQLiteStore.open(store.path)
     try:
         with pytest.raises(StoreLocked):
-            other.acquire_daemon_lock()
+            await other.acquire()
     finally:
         await other.close()
 
@@ -93,8 +96,28 @@ async def test_claim_leases_and_orders_by_priority_then_due(store: SQLiteStore) 
     assert len(rest) == 2
     assert await take(store, State.QUEUED, 22.0, 10) == []
     assert len(await take(store, State.QUEUED, 100.0, 10)) == 4
-    await store.clear_leases()
+    # A restart on the same node takes back its earlier run's leases at once.
+    assert await store.recover("node1", 100.0) == 4
     assert len(await take(store, State.QUEUED, 100.0, 10)) == 4
+
+
+async def test_leases_are_renewed_by_their_owner_and_recovered_only_when_dead(
+    store: SQLiteStore,
+) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(3), 10.0)
+    mine = await take(store, State.QUEUED, 20.0, 2)
+    (theirs,) = await take(store, State.QUEUED, 20.0, 1, owner="node2:7:x")
+    # The heartbeat extends only the owner's own leases.
+    assert await store.renew_leases(ME, [j.id for j in mine] + [theirs.id], 200.0) == 2
+    assert await take(store, State.QUEUED, 75.0, 10) == []
+    # A dead owner's job is claimable once its lease has run out; a live one's is not.
+    (freed,) = await take(store, State.QUEUED, 150.0, 10)
+    assert freed.id == theirs.id
+    # Recovery releases no lease that may still be alive on another node, and every lease
+    # of the node that restarts.
+    assert await store.recover("node3", 150.0) == 0
+    assert await store.recover("node1", 150.0) == 3
+    assert len(await take(store, State.QUEUED, 150.0, 10)) == 3
 
 
 async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteStore) -> None:
@@ -105,11 +128,13 @@ async def test_claim_records_quota_spend_in_the_same_transaction(store: SQLiteSt
     assert claimed.usage == {"submit": (3.0, 97.0)}
     assert await store.quota_spent("submit", 0.0) == [20.0, 20.0, 20.0]
     assert await store.quota_spent("status", 0.0) == []
-    await store.spend_amount("audio", 20.0, 90.0)
-    assert await store.quota_amounts("audio", 0.0) == [(20.0, 90.0)]
+    audio = Spend("audio", QuotaSpec(limit=1000, window_s=60.0), amount=lambda _job: 30.0)
+    ask = Claim((State.QUEUED,), 5, 60.0, spends=(audio,), enter=State.UPLOADING)
+    assert len((await store.claim(ask, "me", 90.0)).jobs) == 3
+    assert await store.quota_amounts("audio", 0.0) == [(90.0, 30.0)] * 3
     await store.prune_quota("submit", 20.0)
     assert await store.quota_spent("submit", 0.0) == []
-    assert await store.quota_amounts("audio", 0.0) == [(20.0, 90.0)]
+    assert await store.quota_amounts("audio", 0.0) == [(90.0, 30.0)] * 3
 
 
 async def test_claim_grants_within_the_window_across_a_restart(tmp_path: Path) -> None:

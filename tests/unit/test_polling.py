@@ -294,3 +294,22 @@ def test_few_exact_observations_move_cautiously() -> None:
     assert 0.1 < est.ratio(key) < 1.0
     est.observe_exact(key, audio_s=100.0, processing_s=-1.0)  # nonsense is ignored
     assert est.observations(key) == 1
+
+
+def test_one_key_state_travels_alone_and_is_checked() -> None:
+    est = CompletionEstimator(quantile=0.9, initial_ratio=0.2)
+    key = ("v2", "general")
+    assert est.key_state(key) is None
+    for _ in range(6):
+        est.observe_exact(key, audio_s=60.0, processing_s=9.0)
+    state = est.key_state(key)
+    assert state is not None
+    other = CompletionEstimator(quantile=0.9, initial_ratio=0.2)
+    other.load_key_state(key, state)
+    assert other.ratio(key) == est.ratio(key) == 0.15
+    assert other.observations(key) == 6
+    assert other.key_state(("v2", "deferred-general")) is None
+    with pytest.raises(ValueError, match="out of range"):
+        other.load_key_state(key, {**state, "ratio": 1e9})
+    with pytest.raises(ValueError, match="not an estimator key state"):
+        other.load_key_state(key, {"ratio": 0.1})

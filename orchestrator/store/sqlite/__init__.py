@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from orchestrator.store.sqlite.store import SCHEMA_VERSION, SQLiteStore, StoreLocked
+from orchestrator.store.sqlite.store import SCHEMA_VERSION, SQLiteStore
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore", "StoreLocked"]
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]

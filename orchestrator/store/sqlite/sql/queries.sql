@@ -12,15 +12,16 @@ SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LI
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
 -- name: insert_job
-INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, state,
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, api, state,
                   next_action_at, created_at, updated_at)
-VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, 'queued',
+VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :api, 'queued',
         :now, :now, :now);
 
 -- name: select_due
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.state IN (SELECT value FROM json_each(:states))
+  AND (:apis IS NULL OR jobs.api IN (SELECT value FROM json_each(:apis)))
   AND jobs.next_action_at <= :now
   AND (jobs.lease_until IS NULL OR jobs.lease_until < :now)
 ORDER BY jobs.priority DESC, jobs.next_action_at, jobs.id
@@ -32,6 +33,7 @@ UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = :id;
 -- name: next_due
 SELECT MIN(next_action_at) FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states))
+  AND (:apis IS NULL OR api IN (SELECT value FROM json_each(:apis)))
   AND (lease_until IS NULL OR lease_until < :now);
 
 -- name: count_states
@@ -65,9 +67,6 @@ ON CONFLICT (content_hash, settings_key) DO UPDATE
 SET operation_id = excluded.operation_id, response = excluded.response,
     created_at = excluded.created_at;
 
--- name: spend_quota
-INSERT INTO quota_ledger (quota, spent_at) VALUES (:quota, :now);
-
 -- name: quota_spent
 SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
 
@@ -81,12 +80,21 @@ ON CONFLICT (quota) DO UPDATE SET until = MAX(until, excluded.until);
 -- name: get_pause
 SELECT until FROM quota_pauses WHERE quota = :quota;
 
--- name: clear_leases
-UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL;
+-- name: recover_leases
+UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+WHERE lease_owner IS NOT NULL
+  AND (lease_until < :now OR substr(lease_owner, 1, length(:node) + 1) = :node || ':');
+
+-- name: renew_lease
+UPDATE jobs SET lease_until = :until WHERE id = :id AND lease_owner = :owner;
+
+-- name: kv_prefix
+SELECT key, value FROM kv WHERE substr(key, 1, length(:prefix)) = :prefix ORDER BY key;
 
 -- name: manifest_counts
 SELECT manifests.id, manifests.name, manifests.path, manifests.state, manifests.created_at,
-       manifests.finished_at, manifests.report_path, jobs.state AS job_state, COUNT(jobs.id) AS n
+       manifests.finished_at, manifests.report_path, manifests.digest,
+       jobs.state AS job_state, COUNT(jobs.id) AS n
 FROM manifests LEFT JOIN jobs ON jobs.manifest_id = manifests.id
 GROUP BY manifests.id, jobs.state
 ORDER BY manifests.id;

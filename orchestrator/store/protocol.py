@@ -1,93 +1,21 @@
-"""The store's interface: what the pipeline and the commands may ask of any implementation.
+"""The store's interface, by role: what intake, the pipeline, the quota ledger, the operators'
+commands and the daemon's life cycle may ask of any implementation. ``Store`` is all of
+them; nothing outside ``store/`` knows which database answers.
 
-SQLite implements it today; a PostgreSQL implementation (leases with FOR UPDATE SKIP
-LOCKED, a shared ledger) can fill the same interface, so nothing here assumes SQLite.
+Each method is one atomic transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
-from orchestrator.core.quota import QuotaSpec
-from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store.types import Claim, Claimed, JobUpdate, NewJob
 
 
-class StoreError(Exception):
-    """The store could not do what was asked (corrupt file, newer schema, locked)."""
-
-
-class DuplicateRecognition(StoreError):
-    """Another job already leads the recognition of the same content with the same settings."""
-
-
-class ManifestConflict(StoreError):
-    """Another manifest with the same name is still active."""
-
-
-@dataclass(frozen=True)
-class NewJob:
-    """A job to insert, as the manifest describes it."""
-
-    source: str
-    output: str
-    settings: RecognitionSettings
-
-    @property
-    def priority(self) -> int:
-        """Higher first among due jobs."""
-        return self.settings.priority
-
-
-@dataclass(frozen=True)
-class Spend:
-    """A quota a claim draws on: one request per job, or each job's ``amount`` (audio
-    seconds) when given; a job whose amount is 0 is not charged."""
-
-    quota: str
-    spec: QuotaSpec
-    amount: Callable[[Job], float] | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What a stage asks for: due jobs in ``states``, leased, with every quota in
-    ``spends`` granted and spent and the jobs moved to ``enter`` in the same transaction,
-    so that nothing happens between the ledger entry and the request it stands for."""
-
-    states: tuple[State, ...]
-    limit: int
-    lease_s: float
-    spends: tuple[Spend, ...] = ()
-    enter: State | None = None
-    # A job counter incremented for each job that enters ``enter`` ("submissions").
-    count: str | None = None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """The outcome of a claim."""
-
-    jobs: list[Job]  # as they are now (moved to the claim's ``enter`` state)
-    entered: frozenset[int]  # ids of the jobs that entered it now (others were in it)
-    usage: Mapping[str, tuple[float, float]]  # (used, left) of each quota after the claim
-    # The quotas that cut the claim short, each with the time it grants again.
-    held: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def wake_at(self) -> float | None:
-        """When every quota that cut the claim short grants again."""
-        return max(self.held.values()) if self.held else None
-
-
-# Fields of a job that a stage may change; the store writes them in one row update.
-JobUpdate = Mapping[str, Any]
-
-
-class Store(Protocol):
-    """What every state store offers. Each method is one atomic transaction."""
+class IntakeStore(Protocol):
+    """Manifests coming in."""
 
     async def add_manifest(
         self, name: str, path: str, digest: str, jobs: Sequence[NewJob], now: float
@@ -95,9 +23,18 @@ class Store(Protocol):
         """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
         ...
 
+
+class JobStore(Protocol):
+    """The pipeline's jobs: claims under leases, one-row transitions, shared results."""
+
     async def claim(self, claim: Claim, owner: str, now: float) -> Claimed:
         """Lease up to ``claim.limit`` due jobs, earliest due first within priority; grant
         and spend ``claim.spends`` and enter ``claim.enter``, all in one transaction."""
+        ...
+
+    async def renew_leases(self, owner: str, job_ids: Sequence[int], until: float) -> int:
+        """Extend ``owner``'s leases on ``job_ids`` to ``until`` (a heartbeat while their
+        steps run); how many it still held."""
         ...
 
     async def update_job(
@@ -123,8 +60,10 @@ class Store(Protocol):
         """Every job in ``states``."""
         ...
 
-    async def next_due(self, states: Sequence[State], now: float) -> float | None:
-        """When the earliest unleased job in ``states`` becomes due."""
+    async def next_due(
+        self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
+    ) -> float | None:
+        """When the earliest unleased job in ``states`` (of ``apis``) becomes due."""
         ...
 
     async def count(self, states: Sequence[State]) -> int:
@@ -144,29 +83,25 @@ class Store(Protocol):
         ...
 
     async def get_result(self, content_hash: str, settings_key: str) -> tuple[str, Any] | None:
-        """A recognition already done: (operation id, response)."""
+        """A recognition already done: (operation id, cached payload)."""
         ...
 
     async def put_result(
-        self, content_hash: str, settings_key: str, operation_id: str, response: Any, now: float
+        self, content_hash: str, settings_key: str, operation_id: str, payload: Any, now: float
     ) -> None:
         """Remember a finished recognition for reuse."""
         ...
+
+
+class QuotaStore(Protocol):
+    """The quota ledger (spent by claims) and the pauses after a 429."""
 
     async def quota_spent(self, quota: str, since: float) -> list[float]:
         """Times of the requests spent against ``quota`` after ``since``, oldest first."""
         ...
 
-    async def spend_quota(self, quota: str, times: Sequence[float]) -> None:
-        """Record requests spent outside ``claim`` (e.g. fetches that count as checks)."""
-        ...
-
     async def quota_amounts(self, quota: str, since: float) -> list[tuple[float, float]]:
         """``(time, amount)`` of what was spent against ``quota`` after ``since``."""
-        ...
-
-    async def spend_amount(self, quota: str, at: float, amount: float) -> None:
-        """Record ``amount`` spent against a quota counted in amounts (audio seconds)."""
         ...
 
     async def prune_quota(self, quota: str, before: float) -> None:
@@ -180,6 +115,10 @@ class Store(Protocol):
     async def quota_paused_until(self, quota: str) -> float | None:
         """The pause deadline of ``quota``, if any."""
         ...
+
+
+class ManifestStore(Protocol):
+    """Manifests as the reports and the operators' commands see them."""
 
     async def manifests(self) -> list[ManifestStatus]:
         """Every manifest with its job counts."""
@@ -211,12 +150,44 @@ class Store(Protocol):
         """All jobs counted by state."""
         ...
 
+
+class StateStore(Protocol):
+    """Small pieces of learned state (the polling estimator, per key)."""
+
     async def kv_get(self, key: str) -> str | None:
         """A small stored value."""
         ...
 
     async def kv_set(self, key: str, value: str) -> None:
         """Store a small value."""
+        ...
+
+    async def kv_update(self, key: str, change: Callable[[str | None], str]) -> str:
+        """Replace the value of ``key`` with ``change(current)`` in one transaction, so
+        that two daemons updating it merge instead of overwriting; the new value."""
+        ...
+
+    async def kv_prefix(self, prefix: str) -> dict[str, str]:
+        """Every stored value whose key starts with ``prefix``."""
+        ...
+
+
+class Lifecycle(Protocol):
+    """The daemon's hold on the store."""
+
+    @property
+    def description(self) -> str:
+        """Where the store is, for logs (never a password)."""
+        ...
+
+    async def acquire(self) -> None:
+        """Become a working daemon on this store; StoreLocked when the store allows one
+        daemon only (SQLite: one per file) and another one holds it."""
+        ...
+
+    async def recover(self, node: str, now: float) -> int:
+        """Release the leases no live daemon holds: those of this node's earlier runs and
+        every expired one; how many were released."""
         ...
 
     async def writable(self) -> bool:
@@ -226,3 +197,7 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release the store."""
         ...
+
+
+class Store(IntakeStore, JobStore, QuotaStore, ManifestStore, StateStore, Lifecycle, Protocol):
+    """Everything a state store offers."""

@@ -1,0 +1,43 @@
+"""What every part of the pipeline shares: the outside worlds, the settings, the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from orchestrator.core.decisions import Circumstances
+from orchestrator.core.jobs import Job, Stage
+from orchestrator.pipeline.ledger import QuotaLedger
+from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.speechkit.base import RecognitionClient
+from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.store.protocol import Store
+from orchestrator.telemetry.metrics import DaemonMetrics
+
+
+@dataclass
+class Context:
+    """One pipeline's collaborators. ``settings`` is replaced whole on reload; ``kick``
+    wakes a stage to look for due work now."""
+
+    store: Store
+    storage: ObjectStorage
+    clients: Mapping[str, RecognitionClient]
+    settings: PipelineSettings
+    metrics: DaemonMetrics
+    ledger: QuotaLedger
+    clock: Callable[[], float]
+    rng: random.Random
+    owner: str
+    kick: Callable[[Stage], None]
+    http: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
+
+    def client(self, job: Job) -> RecognitionClient | None:
+        """The client of the job's API, or None when this daemon does not drive it."""
+        return self.clients.get(job.settings.api)
+
+    def circumstances(self) -> Circumstances:
+        """Now, a fresh random draw and the retry policy: what a decision may depend on."""
+        return Circumstances(self.clock(), self.rng.random(), self.settings.retry)

@@ -1,0 +1,166 @@
+"""Fetching and writing: the transcript (from the result cache, or a request of its own
+where the API has one) becomes the job's output files, written once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from orchestrator.core.decisions import Failure, after_failure
+from orchestrator.core.failures import ErrorKind
+from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.transcript import Transcript
+from orchestrator.outputs import write as outputs
+from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.transitions import Transitions
+from orchestrator.speechkit.base import RecognitionClient
+from orchestrator.speechkit.errors import SpeechKitError
+from orchestrator.storage.s3 import StorageError
+from orchestrator.telemetry.logs import get_logger
+
+log = get_logger()
+
+
+def cached_transcript(client: RecognitionClient, payload: Any) -> Transcript | None:
+    """A cached result as a transcript: the normalised form, or an older one the client
+    reads back; None when it is neither."""
+    if isinstance(payload, dict) and "transcript" in payload:
+        try:
+            return Transcript.from_dict(payload["transcript"])
+        except (KeyError, TypeError, ValueError):
+            return None
+    return client.from_cache(payload)
+
+
+class Fetch:
+    """The last step: outputs on disk, the uploaded object deleted when no job needs it."""
+
+    def __init__(self, ctx: Context, transitions: Transitions) -> None:
+        self.ctx = ctx
+        self.transitions = transitions
+
+    async def step(self, job: Job, _entered: bool) -> None:
+        """Write one finished job's outputs."""
+        began = self.ctx.clock()
+        client = self.ctx.client(job)
+        if client is None:
+            await self.transitions.fail(job, f"api {job.settings.api!r} is not handled", began)
+            return
+        store = self.ctx.store
+        cached = (
+            await store.get_result(job.content_hash, job.settings_key) if job.content_hash else None
+        )
+        operation_id = cached[0] if cached else (job.operation_id or "")
+        transcript = cached_transcript(client, cached[1]) if cached else None
+        if transcript is None:
+            transcript = await self._request(job, client, operation_id, began)
+            if transcript is None:
+                return
+        await self._write(job, transcript, operation_id, began)
+
+    async def _request(
+        self, job: Job, client: RecognitionClient, operation_id: str, began: float
+    ) -> Transcript | None:
+        """The result, asked of the service (the claim spent its quota); None when the step
+        ends otherwise."""
+        profile = client.profile
+        if profile.result_quota is None:
+            # The finished status carries the result and none was kept: check it again.
+            await self.transitions.move(job, State.RUNNING, began)
+            return None
+        try:
+            async with self.ctx.http:
+                transcript = await client.fetch_result(operation_id)
+            self.ctx.metrics.record_request(profile.result_endpoint or "result", 200)
+        except SpeechKitError as exc:
+            self.ctx.metrics.record_request(
+                profile.result_endpoint or "result", exc.http_status or "error"
+            )
+            decision = after_failure(
+                Stage.FETCH,
+                exc.failure(),
+                job,
+                self.ctx.circumstances(),
+                quota=profile.result_quota,
+                not_found=profile.result_not_found,
+            )
+            await self.transitions.apply(job, decision, began)
+            return None
+        if job.content_hash is not None:
+            await self.ctx.store.put_result(
+                job.content_hash,
+                job.settings_key,
+                operation_id,
+                {"transcript": transcript.to_dict()},
+                self.ctx.clock(),
+            )
+        return transcript
+
+    async def _write(
+        self, job: Job, transcript: Transcript, operation_id: str, began: float
+    ) -> None:
+        facts = job.audio
+        channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
+        record = {
+            "manifest": job.manifest_name,
+            "job_id": job.id,
+            "source": job.source,
+            "operation_id": operation_id,
+            "content_sha256": job.content_hash,
+            "settings": job.settings.to_dict(),
+            "audio": (
+                {
+                    "encoding": facts.encoding,
+                    "duration_s": facts.duration_s,
+                    "channels": facts.channels,
+                    "sample_rate": facts.sample_rate,
+                }
+                if facts
+                else None
+            ),
+        }
+        try:
+            written = await asyncio.to_thread(
+                outputs.write_job_outputs,
+                self.ctx.settings.output_root,
+                job.manifest_name,
+                job.output,
+                transcript,
+                channels,
+                record,
+            )
+        except (OSError, ValueError) as exc:
+            failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {exc}")
+            decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
+            await self.transitions.apply(job, decision, began)
+            return
+        await self._delete_object(job)
+        if written:
+            log.info(
+                "job.written",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                files=[str(p) for p in written],
+            )
+        else:
+            # Written before a restart cut the step short: not written again.
+            log.info(
+                "job.already_written",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+            )
+        await self.transitions.move(job, State.DONE, began, error=None)
+
+    async def _delete_object(self, job: Job) -> None:
+        """Delete the object we uploaded for this job once no other job needs it."""
+        key = job.object_key
+        if not (self.ctx.settings.delete_after_done and key and job.is_local):
+            return
+        if await self.ctx.store.object_in_use(key, job.id):
+            return
+        try:
+            await self.ctx.storage.delete(key)
+        except StorageError as exc:
+            log.warning("object.delete_failed", job_id=job.id, object_key=key, error=str(exc))

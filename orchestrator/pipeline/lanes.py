@@ -1,0 +1,88 @@
+"""Which jobs each stage claims together, and what their requests spend (pure).
+
+A lane is the jobs of the APIs that share a quota for a stage's request: v2 and v3 share
+the submission quota, each has its status-check quota of its own, and fetching a result
+costs a request only where the API says so. The scheduler claims lane by lane, so one API's
+quota never holds back another's jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from orchestrator.core.jobs import STAGE_STATES, Job, Stage, State
+from orchestrator.core.quota import AUDIO_QUOTA
+from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.speechkit.base import ApiProfile
+from orchestrator.store.types import Claim, Spend
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Jobs of ``apis`` (None: any API) at one stage, claimed together."""
+
+    stage: Stage
+    apis: tuple[str, ...] | None
+    spends: tuple[Spend, ...] = ()
+    enter: State | None = None
+    count: str | None = None
+
+    def claim(self, limit: int, lease_s: float) -> Claim:
+        """The store's claim for up to ``limit`` jobs of this lane."""
+        return Claim(
+            STAGE_STATES[self.stage],
+            limit,
+            lease_s,
+            apis=self.apis,
+            spends=self.spends,
+            enter=self.enter,
+            count=self.count,
+        )
+
+
+def _by_quota(
+    profiles: Sequence[ApiProfile], quota_of: Callable[[ApiProfile], str | None]
+) -> dict[str | None, tuple[str, ...]]:
+    groups: dict[str | None, list[str]] = {}
+    for profile in profiles:
+        groups.setdefault(quota_of(profile), []).append(profile.name)
+    return {quota: tuple(sorted(names)) for quota, names in sorted(groups.items(), key=str)}
+
+
+def lanes(
+    stage: Stage,
+    profiles: Sequence[ApiProfile],
+    settings: PipelineSettings,
+    billable: Callable[[Job], float],
+) -> list[Lane]:
+    """The lanes of ``stage`` for the APIs of ``profiles``; ``billable`` is a job's billable
+    audio seconds, charged to the daily audio quota when it is submitted."""
+    if stage is Stage.UPLOAD:
+        # Any API: a job whose API no client drives is refused at this first step.
+        return [Lane(stage, None)]
+    if stage is Stage.SUBMIT:
+        audio = Spend(AUDIO_QUOTA, settings.quota(AUDIO_QUOTA), amount=billable)
+        return [
+            # Granted, spent and moved to `submitting` in one transaction, right before
+            # the requests go out: the ledger's times are the requests' times.
+            Lane(
+                stage,
+                apis,
+                (Spend(quota, settings.quota(quota)), audio),
+                enter=State.SUBMITTING,
+                count="submissions",
+            )
+            for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items()
+            if quota is not None
+        ]
+    if stage is Stage.POLL:
+        return [
+            Lane(stage, apis, (Spend(quota, settings.quota(quota)),))
+            for quota, apis in _by_quota(profiles, lambda p: p.status_quota).items()
+            if quota is not None
+        ]
+    return [
+        Lane(stage, apis, () if quota is None else (Spend(quota, settings.quota(quota)),))
+        for quota, apis in _by_quota(profiles, lambda p: p.result_quota).items()
+    ]

@@ -1,0 +1,194 @@
+"""What the pipeline learns of the service's speed, kept per (API, model) in the store.
+
+Each finished operation is an observation. It is merged into the stored state of its key
+in one store transaction (not written over it), so daemons sharing a store learn together
+and a restart starts from what was learned. When the estimate drops, the first checks
+still to come are brought forward; they are never delayed (see ``reschedule``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import Callable
+
+from orchestrator.core import polling
+from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.pipeline.context import Context
+from orchestrator.telemetry.logs import get_logger
+
+log = get_logger()
+
+KEY_PREFIX = "polling.estimator/"
+# Before the estimator was kept per key it was one snapshot under this key.
+LEGACY_KEY = "polling.estimator"
+# Re-time pending first checks when the estimate drops by more than this (log ratio, ~10%).
+RESCHEDULE_AT_CHANGE = 0.1
+
+Observation = Callable[[polling.CompletionEstimator, polling.EstimatorKey], None]
+
+
+def store_key(key: polling.EstimatorKey) -> str:
+    """Where one key's state is stored."""
+    return f"{KEY_PREFIX}{key[0]}/{key[1]}"
+
+
+def estimator_key(job: Job) -> polling.EstimatorKey:
+    """The key a job's processing time is learned under: its API and model."""
+    return (job.settings.api, job.settings.model)
+
+
+class Learning:
+    """The completion-time estimator, its persistence and the re-timing it triggers."""
+
+    def __init__(
+        self, ctx: Context, working: set[int], track: Callable[[asyncio.Task[None]], None]
+    ) -> None:
+        self.ctx = ctx
+        self.working = working  # jobs with a step in flight: not re-timed under them
+        self.track = track
+        self.estimator = self._fresh()
+        self._retiming: asyncio.Task[None] | None = None
+
+    def _fresh(self) -> polling.CompletionEstimator:
+        settings = self.ctx.settings
+        return polling.CompletionEstimator(
+            quantile=settings.polling.quantile, initial_ratio=settings.initial_ratio
+        )
+
+    async def load(self) -> None:
+        """Restore what was learned before a restart."""
+        estimator = self._fresh()
+        legacy = await self.ctx.store.kv_get(LEGACY_KEY)
+        if legacy:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                estimator = polling.CompletionEstimator.from_dict(
+                    json.loads(legacy),
+                    quantile=self.ctx.settings.polling.quantile,
+                    initial_ratio=self.ctx.settings.initial_ratio,
+                )
+        for name, value in (await self.ctx.store.kv_prefix(KEY_PREFIX)).items():
+            api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
+            with contextlib.suppress(ValueError, TypeError):
+                estimator.load_key_state((api, model), json.loads(value))
+        self.estimator = estimator
+
+    def apply_settings(self) -> None:
+        """Take the quantile and first guess of new settings, keeping what was learned."""
+        settings = self.ctx.settings
+        self.estimator = polling.CompletionEstimator.from_dict(
+            self.estimator.to_dict(),
+            quantile=settings.polling.quantile,
+            initial_ratio=settings.initial_ratio,
+        )
+
+    # -- when to check ---------------------------------------------------------------------
+
+    def first_check_at(self, job: Job, submitted_at: float) -> float:
+        """The first status check of a job just submitted: at its estimated completion."""
+        audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
+        if audio_s <= 0:
+            # Unknown duration (an object already in storage): start at the short interval.
+            return submitted_at + self.ctx.settings.polling.min_interval_s
+        return polling.first_poll_at(submitted_at, audio_s, self.estimator, estimator_key(job))
+
+    def next_check_at(self, job: Job, now: float, polls: int) -> float:
+        """The next status check after ``polls`` found the job running."""
+        audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
+        return polling.next_poll_at(
+            job.submitted_at or now,
+            now,
+            polls,
+            audio_s,
+            self.estimator,
+            estimator_key(job),
+            self.ctx.settings.polling,
+        )
+
+    # -- learning --------------------------------------------------------------------------
+
+    async def observe(self, job: Job, processing_s: float | None, now: float) -> None:
+        """A job was found done ``now``: learn from it. ``processing_s`` is the service's
+        own measure (its timestamps), else the check times bound it."""
+        audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
+        if audio_s <= 0:
+            return
+        key = estimator_key(job)
+        submitted = job.submitted_at or now
+
+        def observation(est: polling.CompletionEstimator, key: polling.EstimatorKey) -> None:
+            if processing_s is not None:
+                est.observe_exact(key, audio_s=audio_s, processing_s=processing_s)
+            else:
+                est.observe(
+                    key,
+                    submitted_at=submitted,
+                    audio_s=audio_s,
+                    last_not_done_at=job.last_poll_at,
+                    done_at=now,
+                )
+
+        before = self.estimator.ratio(key)
+        await self._merge(key, observation)
+        self._learned(key, before)
+
+    async def _merge(self, key: polling.EstimatorKey, observation: Observation) -> None:
+        """Apply ``observation`` to the stored state of ``key`` (as another daemon may have
+        left it) in one transaction, and take the result as ours."""
+
+        def change(stored: str | None) -> str:
+            est = self._fresh()
+            current = self.estimator.key_state(key)
+            if stored is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    current = json.loads(stored)
+            if current is not None:
+                est.load_key_state(key, current)
+            observation(est, key)
+            return json.dumps(est.key_state(key))
+
+        merged = await self.ctx.store.kv_update(store_key(key), change)
+        self.estimator.load_key_state(key, json.loads(merged))
+
+    def _learned(self, key: polling.EstimatorKey, before: float) -> None:
+        """The estimate for ``key`` went down: bring the first checks still to come forward
+        (one re-timing at a time; a further drop while it runs is caught by the next)."""
+        after = self.estimator.ratio(key)
+        if math.log(before / after) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
+            return
+
+        async def retime() -> None:
+            try:
+                await self.reschedule(key)
+            finally:
+                self._retiming = None
+
+        self._retiming = asyncio.get_running_loop().create_task(retime())
+        self.track(self._retiming)
+
+    async def reschedule(self, key: polling.EstimatorKey | None = None) -> int:
+        """Bring forward the first check of running jobs not yet checked (of ``key``, or
+        all) to the current estimate: it may have learned, or the config changed, since
+        they were submitted. Never delays a check: a late check costs lag, which a wrong
+        estimate (queueing on the service's side inflates it) must not make unbounded.
+        Returns how many moved.
+        """
+        moved = 0
+        store, now = self.ctx.store, self.ctx.clock()
+        for job in await store.jobs_in([State.RUNNING]):
+            if job.polls or job.submitted_at is None or job.audio is None:
+                continue
+            audio_s = job.audio.audio_seconds_all_channels
+            if audio_s <= 0 or job.id in self.working or key not in (None, estimator_key(job)):
+                continue
+            when = max(now, self.first_check_at(job, job.submitted_at))
+            if when < job.next_action_at and await store.update_job(
+                job.id, State.RUNNING, {"next_action_at": when}, now
+            ):
+                moved += 1
+        if moved:
+            log.info("polling.rescheduled", jobs=moved)
+            self.ctx.kick(Stage.POLL)
+        return moved

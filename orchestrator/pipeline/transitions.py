@@ -1,0 +1,214 @@
+"""The one writer of job state: every transition is one row update, logged, and what
+follows a decision (retry, fail, pause a quota, recognise again) is carried out here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from orchestrator.core.decisions import (
+    AskLater,
+    Decision,
+    Fail,
+    Recognise,
+    Retry,
+    Throttle,
+)
+from orchestrator.core.jobs import (
+    DOING,
+    IN_FLIGHT,
+    STAGE_OF,
+    TERMINAL,
+    Job,
+    Stage,
+    State,
+    check_transition,
+)
+from orchestrator.pipeline.context import Context
+from orchestrator.telemetry.logs import get_logger
+
+log = get_logger()
+
+
+class Transitions:
+    """Moves jobs between states in the store, and tells whoever must know."""
+
+    def __init__(self, ctx: Context, on_job_ended: Callable[[Job], Awaitable[None]] | None) -> None:
+        self.ctx = ctx
+        self.on_job_ended = on_job_ended
+
+    async def move(
+        self, job: Job, new: State, began: float | None = None, **fields: Any
+    ) -> Job | None:
+        """Record one transition in one row update and log it.
+
+        Returns the job as it now is, or None when it had moved on (cancelled, say).
+        """
+        return await self._move(job, new, began, "permanent", fields)
+
+    async def fail(
+        self, job: Job, reason: str, began: float | None = None, *, reason_class: str = "permanent"
+    ) -> None:
+        """End the job as failed with ``reason``."""
+        await self._move(job, State.FAILED, began, reason_class, {"error": reason})
+
+    async def apply(self, job: Job, decision: Decision, began: float | None = None) -> None:
+        """Carry out what a decision says of ``job``."""
+        match decision:
+            case Fail(reason, reason_class):
+                await self.fail(job, reason, began, reason_class=reason_class)
+            case Retry(back_to, at, attempts, reason):
+                await self._retry(job, back_to, at, attempts, reason)
+            case Throttle():
+                await self._throttle(job, decision)
+            case Recognise(reason):
+                await self._recognise(job, reason, began)
+            case AskLater(back_to, at):
+                check_transition(job.state, back_to)
+                await self.ctx.store.update_job(
+                    job.id, job.state, {"state": back_to, "next_action_at": at}, self.ctx.clock()
+                )
+
+    def log_transition(
+        self,
+        job: Job,
+        old: State,
+        new: State,
+        began: float,
+        *,
+        operation_id: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """The ``job.state`` event of one transition."""
+        log.info(
+            "job.state",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=operation_id or job.operation_id,
+            source=job.source,
+            **{"from": old.value, "to": new.value},
+            took_s=round((self.ctx.clock() if now is None else now) - began, 3),
+        )
+
+    async def _move(
+        self,
+        job: Job,
+        new: State,
+        began: float | None,
+        reason_class: str,
+        fields: dict[str, Any],
+    ) -> Job | None:
+        check_transition(job.state, new)
+        now = self.ctx.clock()
+        fields.setdefault("next_action_at", now)
+        if new in TERMINAL:
+            fields.setdefault("finished_at", now)
+        # A step that succeeded starts the next one with no failed attempts; entering the
+        # "doing" state of a step keeps the count, or a step failing over and over would
+        # never be given up.
+        if new != job.state and new not in DOING:
+            fields.setdefault("attempts", 0)
+        # Entering a "doing" state, the step goes on: keep the lease so no stage takes it again.
+        applied = await self.ctx.store.update_job(
+            job.id, job.state, {"state": new, **fields}, now, keep_lease=new in DOING
+        )
+        if not applied:
+            log.info(
+                "job.superseded", manifest=job.manifest_name, job_id=job.id, state=job.state.value
+            )
+            return None
+        if new != job.state:
+            self.log_transition(
+                job,
+                job.state,
+                new,
+                began if began is not None else job.updated_at,
+                operation_id=fields.get("operation_id", job.operation_id),
+                now=now,
+            )
+        stage = STAGE_OF.get(new)
+        if stage is not None and new not in DOING:
+            self.ctx.kick(stage)
+        if job.state in IN_FLIGHT and new not in IN_FLIGHT:
+            # One operation fewer in flight: room for a submission held back by the cap.
+            self.ctx.kick(Stage.SUBMIT)
+        if new in TERMINAL:
+            await self._ended(job, new, fields, reason_class)
+        return dataclasses.replace(job, state=new, updated_at=now, **fields)
+
+    async def _ended(
+        self, job: Job, state: State, fields: dict[str, Any], reason_class: str
+    ) -> None:
+        store, now = self.ctx.store, self.ctx.clock()
+        if state is State.FAILED:
+            log.warning(
+                "job.failed",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=job.operation_id,
+                source=job.source,
+                reason=fields.get("error"),
+                reason_class=reason_class,
+                retryable=reason_class == "retries_exhausted",
+                attempts=job.attempts + 1,
+            )
+            self.ctx.metrics.jobs_failed.inc(reason=reason_class)
+            # Jobs waiting on this one try again themselves.
+            await store.release_followers(job.id, State.QUEUED, now)
+            self.ctx.kick(Stage.UPLOAD)
+        elif state is State.DONE and await store.release_followers(job.id, State.FETCHING, now):
+            self.ctx.kick(Stage.FETCH)
+        if self.on_job_ended is not None:
+            await self.on_job_ended(job)
+
+    async def _retry(self, job: Job, back_to: State, at: float, attempts: int, reason: str) -> None:
+        now = self.ctx.clock()
+        log.warning(
+            "job.retry",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=job.operation_id,
+            attempt=attempts,
+            retry_in_s=round(at - now, 3),
+            reason=reason,
+        )
+        check_transition(job.state, back_to)
+        await self.ctx.store.update_job(
+            job.id,
+            job.state,
+            {"state": back_to, "attempts": attempts, "next_action_at": at, "error": reason},
+            now,
+        )
+
+    async def _throttle(self, job: Job, decision: Throttle) -> None:
+        """A 429: pause the whole quota, put the job back without spending an attempt."""
+        until = await self.ctx.ledger.pause(
+            decision.quota, decision.retry_after, decision.fallback_s
+        )
+        now = self.ctx.clock()
+        log.warning(
+            "quota.throttled",
+            quota=decision.quota,
+            manifest=job.manifest_name,
+            job_id=job.id,
+            retry_after_s=decision.retry_after,
+        )
+        log.warning(
+            "quota.paused", quota=decision.quota, until=until, paused_for_s=round(until - now, 3)
+        )
+        await self.ctx.store.update_job(
+            job.id, job.state, {"state": decision.back_to, "next_action_at": until}, now
+        )
+
+    async def _recognise(self, job: Job, reason: str, began: float | None) -> None:
+        """The results are gone (kept 3 days): recognise again from the stored object."""
+        self.ctx.metrics.operations_expired.inc()
+        log.warning(
+            "operation.expired",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=job.operation_id,
+            reason=reason,
+        )
+        await self.move(job, State.UPLOADED, began, operation_id=None)

@@ -1,0 +1,200 @@
+"""The first step: probe a local file and upload it (once per content), or take an object
+already in storage as it is; then decide which job recognises that content."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
+from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
+from orchestrator.core.failures import ErrorKind
+from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.refs import ObjectRef
+from orchestrator.intake import audio
+from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.transitions import Transitions
+from orchestrator.storage.s3 import StorageError
+from orchestrator.store.types import DuplicateRecognition
+from orchestrator.telemetry.logs import get_logger
+
+log = get_logger()
+
+# A follower is woken by its leader's end; this only bounds a lost wake-up.
+WAIT_FOR_LEADER_S = 3600.0
+
+
+class Upload:
+    """Probe, upload, and settle which job leads the recognition of each content."""
+
+    def __init__(self, ctx: Context, transitions: Transitions) -> None:
+        self.ctx = ctx
+        self.transitions = transitions
+        self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # a lock and its users
+
+    async def step(self, job: Job, _entered: bool) -> None:
+        """One job of the upload stage."""
+        began = self.ctx.clock()
+        if self.ctx.client(job) is None:
+            handled = ", ".join(sorted(self.ctx.clients))
+            await self.transitions.fail(
+                job,
+                f"api {job.settings.api!r} is not handled by this version of the daemon "
+                f"yet (it handles: {handled})",
+                began,
+            )
+            return
+        if not job.is_local:
+            await self._prepare_remote(job, began)
+            return
+        facts, content_hash = job.audio, job.content_hash
+        if facts is None or content_hash is None:
+            settings = job.settings
+            try:
+                facts = await asyncio.to_thread(
+                    audio.probe,
+                    Path(job.source),
+                    encoding=settings.encoding,
+                    sample_rate=settings.sample_rate,
+                    channels=settings.channels,
+                )
+                content_hash = await asyncio.to_thread(audio.content_hash, Path(job.source), facts)
+            except audio.AudioError as exc:
+                await self.transitions.fail(job, str(exc), began, reason_class="audio")
+                return
+            except OSError as exc:
+                reason = f"{job.source}: cannot read: {exc.strerror or exc}"
+                await self.transitions.fail(job, reason, began, reason_class="audio")
+                return
+        key = self.ctx.storage.object_key(
+            self.ctx.settings.key_prefix, content_hash, object_suffix(facts.encoding)
+        )
+        if job.state is State.QUEUED:
+            moved = await self._lead_or_follow(
+                job, State.UPLOADING, began, content_hash=content_hash, audio=facts, object_key=key
+            )
+            if moved is None:
+                return
+            job = moved
+        await self._upload(job, facts, content_hash, key, began)
+
+    async def _upload(
+        self, job: Job, facts: AudioFacts, content_hash: str, key: str, began: float
+    ) -> None:
+        try:
+            # Jobs with the same audio (other settings) share the object: one uploads it.
+            async with self._key_lock(key):
+                uploaded = await self.ctx.storage.ensure_uploaded(
+                    key,
+                    facts.data_length,
+                    content_hash,
+                    partial(
+                        audio.read_range, Path(job.source), facts.data_offset, facts.data_length
+                    ),
+                )
+        except StorageError as exc:
+            kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
+            failure = Failure(kind, str(exc), reason_class="storage")
+            decision = after_failure(Stage.UPLOAD, failure, job, self.ctx.circumstances())
+            await self.transitions.apply(job, decision, began)
+            return
+        except audio.AudioError as exc:
+            # The file changed or went away since it was probed.
+            await self.transitions.fail(job, str(exc), began, reason_class="audio")
+            return
+        if uploaded:
+            self.ctx.metrics.uploaded_bytes.inc(facts.data_length)
+            log.info(
+                "upload.done",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                object_key=key,
+                bytes=facts.data_length,
+            )
+        else:
+            log.info("upload.skipped", manifest=job.manifest_name, job_id=job.id, object_key=key)
+        await self.transitions.move(job, State.UPLOADED, began, object_key=key)
+
+    async def _lead_or_follow(
+        self, job: Job, lead: State, began: float, *, content_hash: str, **fields: Any
+    ) -> Job | None:
+        """Recognise this content, or reuse (or wait for) another job's recognition of it.
+
+        Returns the job moved to ``lead`` when it is the one to do the work, else None. The
+        store enforces one leader per (content, settings), so two jobs racing here cannot
+        both submit the same audio.
+        """
+        store, move = self.ctx.store, self.transitions.move
+        facts = fields.get("audio")
+        for _ in range(3):
+            if await store.get_result(content_hash, job.settings_key) is not None:
+                await move(job, State.FETCHING, began, content_hash=content_hash, audio=facts)
+                return None
+            leader = await store.find_leader(job, content_hash)
+            if leader is not None:
+                await move(
+                    job,
+                    State.WAITING,
+                    began,
+                    content_hash=content_hash,
+                    audio=facts,
+                    leader_id=leader.id,
+                    next_action_at=self.ctx.clock() + WAIT_FOR_LEADER_S,
+                )
+                return None
+            try:
+                return await move(job, lead, began, content_hash=content_hash, **fields)
+            except DuplicateRecognition:
+                continue  # another job became the leader meanwhile: follow it
+        reason = "could not settle which job recognises this audio"
+        decision = retry_or_give_up(job, job.state, reason, None, self.ctx.circumstances())
+        await self.transitions.apply(job, decision)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _key_lock(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._key_locks.get(key, (asyncio.Lock(), 0))
+        self._key_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._key_locks[key]
+            if users == 1:
+                del self._key_locks[key]
+            else:
+                self._key_locks[key] = (lock, users - 1)
+
+    async def _prepare_remote(self, job: Job, began: float) -> None:
+        """An ``s3://bucket/key`` entry: already in storage, nothing to probe or upload."""
+        ref = ObjectRef.parse(job.source)
+        encoding = job.settings.encoding or encoding_of_key(ref.key)
+        if encoding is None:
+            await self.transitions.fail(
+                job,
+                f"{job.source}: cannot tell the audio encoding from the key; declare `encoding` "
+                "(OGG_OPUS, MP3 or LINEAR16_PCM) in the manifest",
+                began,
+            )
+            return
+        facts = AudioFacts(
+            encoding=encoding,
+            duration_s=0.0,  # unknown: polling starts from the policy's minimum
+            channels=job.settings.channels or 1,
+            sample_rate=job.settings.sample_rate or 0,
+            data_offset=0,
+            data_length=0,
+            container="remote",
+        )
+        await self._lead_or_follow(
+            job,
+            State.UPLOADED,
+            began,
+            content_hash=f"s3:{ref.bucket}/{ref.key}",
+            audio=facts,
+            object_key=str(ref),
+        )

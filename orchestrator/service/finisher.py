@@ -1,0 +1,70 @@
+"""A manifest whose jobs have all ended gets its report, and its file is filed away."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestrator.config import PathsConfig
+from orchestrator.intake.inbox import file_away
+from orchestrator.outputs.files import write_atomic
+from orchestrator.outputs.report import build_report, render_report_json, render_report_text
+from orchestrator.store.protocol import Store
+from orchestrator.telemetry.logs import get_logger
+
+log = get_logger()
+
+
+class Finisher:
+    """Writes ``report.json``/``report.txt`` beside a manifest's results and moves its file
+    to ``processed/`` (or ``failed/`` when a job failed), once."""
+
+    def __init__(
+        self,
+        store: Store,
+        paths: Callable[[], PathsConfig],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.paths = paths  # read at each call: a reload may change them
+        self.clock = clock
+
+    async def finish_all(self) -> None:
+        """Finish every manifest whose jobs have all ended."""
+        store = self.store
+        todo = await store.manifests_to_finish()
+        if not todo:
+            return
+        by_id = {m.id: m for m in await store.manifests()}
+        paths = self.paths()
+        for manifest_id in todo:
+            manifest = by_id[manifest_id]
+            jobs = await store.manifest_jobs(manifest_id)
+            now = self.clock()
+            report = build_report(manifest, jobs, now)
+            folder = paths.output / manifest.name
+            report_path = folder / "report.json"
+            await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
+            await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
+            failed = bool(report["failures"])
+            target_dir = paths.failed if failed else paths.processed
+            target = await asyncio.to_thread(
+                file_away, Path(manifest.path), target_dir, manifest.digest
+            )
+            await store.finish_manifest(manifest_id, str(report_path), str(target), now)
+            log.info(
+                "manifest.finished",
+                manifest=manifest.name,
+                manifest_id=manifest_id,
+                counts=report["counts"],
+                failed=len(report["failures"]),
+                audio_hours=report["audio_hours"],
+                billable_units=report["billable_units"],
+                submissions=report["submissions"],
+                status_checks=report["status_checks"],
+                elapsed_s=report["elapsed_s"],
+                report=str(report_path),
+                manifest_file=str(target),
+            )

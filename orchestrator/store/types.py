@@ -1,0 +1,87 @@
+"""What goes in and out of the store: errors, new jobs, claims and their outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.settings import RecognitionSettings
+
+
+class StoreError(Exception):
+    """The store could not do what was asked (corrupt file, newer schema, locked)."""
+
+
+class DuplicateRecognition(StoreError):
+    """Another job already leads the recognition of the same content with the same settings."""
+
+
+class ManifestConflict(StoreError):
+    """Another manifest with the same name is still active."""
+
+
+class StoreLocked(StoreError):
+    """Another daemon already works on a store that allows only one."""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert, as the manifest describes it."""
+
+    source: str
+    output: str
+    settings: RecognitionSettings
+
+    @property
+    def priority(self) -> int:
+        """Higher first among due jobs."""
+        return self.settings.priority
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A quota a claim draws on: one request per job, or each job's ``amount`` (audio
+    seconds) when given; a job whose amount is 0 is not charged."""
+
+    quota: str
+    spec: QuotaSpec
+    amount: Callable[[Job], float] | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a stage asks for: due jobs in ``states``, leased, with every quota in
+    ``spends`` granted and spent and the jobs moved to ``enter`` in the same transaction,
+    so that nothing happens between the ledger entry and the request it stands for."""
+
+    states: tuple[State, ...]
+    limit: int
+    lease_s: float
+    apis: tuple[str, ...] | None = None  # only jobs of these APIs (None: any)
+    spends: tuple[Spend, ...] = ()
+    enter: State | None = None
+    # A job counter incremented for each job that enters ``enter`` ("submissions").
+    count: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The outcome of a claim."""
+
+    jobs: list[Job]  # as they are now (moved to the claim's ``enter`` state)
+    entered: frozenset[int]  # ids of the jobs that entered it now (others were in it)
+    usage: Mapping[str, tuple[float, float]]  # (used, left) of each quota after the claim
+    # The quotas that cut the claim short, each with the time it grants again.
+    held: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def wake_at(self) -> float | None:
+        """When every quota that cut the claim short grants again."""
+        return max(self.held.values()) if self.held else None
+
+
+# Fields of a job that a stage may change; the store writes them in one row update.
+JobUpdate = Mapping[str, Any]
