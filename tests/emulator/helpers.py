@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.constants import OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.constants import OPERATION_PATH, REQUEST_INFO_TYPE, V2_SUBMIT_PATH
 from tests.support.emulator import AUTH_HEADERS
 
 DATA = Path(__file__).parent / "data"
@@ -62,6 +62,15 @@ async def recognize(session: aiohttp.ClientSession, base: str, body: Any) -> dic
     """Submit and wait: the finished Operation."""
     operation = await submit(session, base, body)
     return await wait_done(session, base, operation["id"])
+
+
+def assert_error(payload: Any, code: int, headers: Any) -> None:
+    """An error body in the service's shape, its RequestInfo matching x-request-id."""
+    assert payload["code"] == code, payload
+    assert isinstance(payload["message"], str)
+    assert payload["details"] == [
+        {"@type": REQUEST_INFO_TYPE, "requestId": headers["x-request-id"]}
+    ]
 
 
 def seconds(duration: str) -> float:

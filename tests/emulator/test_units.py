@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.emulator.audio import ProbedAudio, detect_container
-from orchestrator.emulator.operations import Processor
+from orchestrator.emulator.processor import Processor
 from orchestrator.emulator.quota import SlidingWindow, retry_after_header
 from orchestrator.emulator.settings import EmulatorSettings
 from orchestrator.emulator.storage import ObjectFetcher, ObjectRef, parse_object_uri

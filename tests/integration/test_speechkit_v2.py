@@ -261,7 +261,8 @@ async def test_submit_past_the_quota_is_quota_with_retry_after(
     s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:
     request = SubmitRequest(audio_uri=f"{STORAGE_URL}/{s3_bucket}/a.ogg", encoding="OGG_OPUS")
-    async with emulator(s3_server, submit_quota=1, quota_window_s=600.0) as emu:
+    # The real service documents no Retry-After; the emulator sends one when asked to.
+    async with emulator(s3_server, submit_quota=1, quota_window_s=600.0, retry_after=True) as emu:
         client = _client(session, emu)
         assert await client.submit(request)  # the one submission the quota allows
         with pytest.raises(SpeechKitError) as caught:
