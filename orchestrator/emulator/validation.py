@@ -77,7 +77,10 @@ def check_object(value: Any, schema: Schema, path: str) -> dict[str, Any]:
             raise invalid(f"{full}: field given twice (as {canonical} too)")
         if field_value is None:
             continue
-        result[canonical] = _convert(field_value, kind, full)
+        # Name the field by its canonical path, whichever spelling the client used.
+        result[canonical] = _convert(
+            field_value, kind, f"{path}.{canonical}" if path else canonical
+        )
     return result
 
 

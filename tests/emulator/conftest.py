@@ -41,6 +41,8 @@ def audio(s3_server: S3Server, s3_bucket: str) -> dict[str, str]:
         "silence.wav": _wav(bytes(16000 * 2), 16000, 1),
         "odd.raw": b"\x01\x02\x03",
         "tone.wav": _wav(sine_lpcm(0.5, 16000, 1), 16000, 1),
+        # 4 s of 8 kHz stereo WAV: long enough for a few utterances per channel.
+        "stereo.wav": _wav(sine_lpcm(4.0, 8000, 2), 8000, 2),
         "empty.ogg": b"",
     }
     client = s3_server.client()
