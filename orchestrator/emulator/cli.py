@@ -188,8 +188,10 @@ def describe(settings: EmulatorSettings) -> list[str]:
     lines = []
     for item in fields(settings):
         value = getattr(settings, item.name)
-        if item.name in ("api_keys", "iam_tokens", "asr_xml_locked_keys"):
+        if item.name in ("api_keys", "iam_tokens"):
             value = f"{len(value)} accepted"
+        elif item.name == "asr_xml_locked_keys":
+            value = f"{len(value)} locked"
         elif item.name in _SECRET_FIELDS:
             value = "set" if value else "not set"
         lines.append(f"  {item.name}: {value}")

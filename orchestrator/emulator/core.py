@@ -136,10 +136,12 @@ class Emulator:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON; a 400 when it is not JSON."""
-    text = await request.text()
+    """The request body as JSON; a 400 when it is not JSON (or not UTF-8)."""
+    data = await request.read()
     try:
-        return json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise invalid(f"request body is not UTF-8: byte {exc.start} cannot be decoded") from exc
     except json.JSONDecodeError as exc:
         raise invalid(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
 

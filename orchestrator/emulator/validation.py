@@ -16,6 +16,8 @@ Schema = Mapping[str, tuple[str, Kind]]
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
     if isinstance(value, dict):

@@ -124,6 +124,12 @@ async def test_body_that_is_not_json_is_400(
         assert answer.status == 400
     assert payload["code"] == 3
     assert "not valid JSON" in payload["message"]
+    async with session.post(
+        emu.url + V2_SUBMIT_PATH, data=b"\xff\xfe{}", headers=AUTH_HEADERS
+    ) as answer:
+        payload = await answer.json()
+        assert answer.status == 400
+    assert "not UTF-8" in payload["message"]
 
 
 @pytest.mark.parametrize(
