@@ -12,8 +12,9 @@ from aiohttp import web
 
 from orchestrator import constants
 from orchestrator.emulator import asr_xml, operations_api, v2, v3
-from orchestrator.emulator.core import API_TAG, EMULATOR_KEY, REQUEST_ID, Emulator, emulator_of
+from orchestrator.emulator.core import EMULATOR_KEY, REQUEST_ID, Emulator, emulator_of
 from orchestrator.emulator.errors import ApiError, status_body
+from orchestrator.emulator.operations import api_of_operation_id
 from orchestrator.emulator.settings import EmulatorSettings
 
 STATS_PATH = "/_emulator/stats"
@@ -56,8 +57,22 @@ async def _inject_fault(emulator: Emulator, request: web.Request, endpoint: str)
         raise _DroppedConnection
 
 
+# Which API each route belongs to, for the counters (the Operation API's by the id).
+_ROUTE_APIS = {
+    constants.V2_SUBMIT_PATH: "v2",
+    constants.V3_SUBMIT_PATH: "v3",
+    constants.V3_RESULT_PATH: "v3",
+    constants.V3_DELETE_PATH: "v3",
+    constants.ASR_XML_PATH: "asr_xml",
+}
+
+
 def _api_of(request: web.Request) -> str | None:
-    return request.get(API_TAG)
+    route = request.match_info.route
+    path = route.resource.canonical if route.resource is not None else None
+    if path == constants.OPERATION_PATH:
+        return api_of_operation_id(request.match_info["operation_id"])
+    return _ROUTE_APIS.get(path or "")
 
 
 @web.middleware

@@ -37,7 +37,7 @@ from orchestrator.emulator.audio import (
     probe_content_type,
     require_decodable,
 )
-from orchestrator.emulator.core import API_TAG, Emulator, emulator_of, matches
+from orchestrator.emulator.core import Emulator, emulator_of, matches
 from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.processor import inline_object
 from orchestrator.emulator.synth import RenderOptions, utterances
@@ -155,7 +155,6 @@ def render(found: list[tuple[float, str]] | None) -> str:
 async def recognize(request: web.Request) -> web.Response:
     """POST /asr_xml: read the audio, wait the processing time, answer the variants."""
     emulator = emulator_of(request)
-    request[API_TAG] = "asr_xml"
     received_at = time.time()
     _check_key(emulator, request.query.get("key", ""))
     emulator.spend("asr_xml")

@@ -20,8 +20,6 @@ from orchestrator.emulator.settings import EmulatorSettings
 from orchestrator.emulator.stats import RequestStats
 from orchestrator.emulator.storage import ObjectFetcher
 
-# Which API a request belongs to (v2, v3, asr_xml), for the counters; set by the handlers.
-API_TAG = web.RequestKey("emulator_api", str)
 # The id every answer carries in x-request-id and in its error details.
 REQUEST_ID = web.RequestKey("emulator_request_id", str)
 

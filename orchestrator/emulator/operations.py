@@ -52,6 +52,11 @@ def new_operation_id(api: str) -> str:
     return ID_PREFIXES.get(api, "e03") + "".join(chars)
 
 
+def api_of_operation_id(operation_id: str) -> str:
+    """The API an operation id belongs to, by its prefix (v2 for anything unknown)."""
+    return "v3" if operation_id.startswith(ID_PREFIXES["v3"]) else "v2"
+
+
 @dataclass
 class Operation:
     """One recognition operation and what the emulator counts about it."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from orchestrator import constants
-from orchestrator.emulator.core import API_TAG, emulator_of
+from orchestrator.emulator.core import emulator_of
 from orchestrator.emulator.errors import not_found
-from orchestrator.emulator.operations import ID_PREFIXES
+from orchestrator.emulator.operations import api_of_operation_id
 
 
 async def get_operation(request: web.Request) -> web.Response:
@@ -21,11 +21,7 @@ async def get_operation(request: web.Request) -> web.Response:
     emulator = emulator_of(request)
     operation_id = request.match_info["operation_id"]
     operation = emulator.operations.get(operation_id)
-    if operation is not None:
-        api = operation.api
-    else:
-        api = "v3" if operation_id.startswith(ID_PREFIXES["v3"]) else "v2"
-    request[API_TAG] = api
+    api = operation.api if operation is not None else api_of_operation_id(operation_id)
     emulator.authenticate(request)
     emulator.spend("v3_status" if api == "v3" else "status")
     if operation is None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from orchestrator import constants
 from orchestrator.emulator.audio import ProbedAudio
-from orchestrator.emulator.core import API_TAG, emulator_of, read_json
+from orchestrator.emulator.core import emulator_of, read_json
 from orchestrator.emulator.errors import invalid
 from orchestrator.emulator.processor import AudioJob, Recognition
 from orchestrator.emulator.storage import ObjectRef, parse_object_uri
@@ -156,7 +156,6 @@ def response_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 async def submit(request: web.Request) -> web.Response:
     """POST /speech/stt/v2/longRunningRecognize: check, create the operation, answer it."""
     emulator = emulator_of(request)
-    request[API_TAG] = "v2"
     account = emulator.authenticate(request)
     # Every authenticated request spends quota, valid or not, as the client cannot tell.
     emulator.spend("submit")

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from orchestrator import constants
 from orchestrator.emulator.audio import ProbedAudio
-from orchestrator.emulator.core import API_TAG, Emulator, emulator_of, read_json
+from orchestrator.emulator.core import Emulator, emulator_of, read_json
 from orchestrator.emulator.errors import ApiError, invalid, not_found
 from orchestrator.emulator.operations import Operation
 from orchestrator.emulator.processor import AudioJob, Recognition
@@ -30,7 +30,6 @@ _RESULTS_CONTENT_TYPE = "application/json"
 async def submit(request: web.Request) -> web.Response:
     """POST /stt/v3/recognizeFileAsync: check, create the operation, answer it."""
     emulator = emulator_of(request)
-    request[API_TAG] = "v3"
     account = emulator.authenticate(request)
     # v2 and v3 submissions share the 500-per-hour recognition-request quota.
     emulator.spend("submit")
@@ -86,7 +85,6 @@ def _finished(emulator: Emulator, operation_id: str) -> Operation:
 async def get_recognition(request: web.Request) -> web.Response:
     """GET /stt/v3/getRecognition?operationId=...: the results, one JSON object per line."""
     emulator = emulator_of(request)
-    request[API_TAG] = "v3"
     emulator.authenticate(request)
     emulator.spend("v3_status")
     operation_id = _operation_id(request)
@@ -103,7 +101,6 @@ async def get_recognition(request: web.Request) -> web.Response:
 async def delete_recognition(request: web.Request) -> web.Response:
     """DELETE /stt/v3/deleteRecognition?operationId=...: forget the results; ``{}``."""
     emulator = emulator_of(request)
-    request[API_TAG] = "v3"
     emulator.authenticate(request)
     operation = _finished(emulator, _operation_id(request))
     operation.results = None
