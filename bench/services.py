@@ -133,6 +133,8 @@ async def emulator(
             repr(speed),
             "--seed",
             str(seed),
+            # The pollers honour Retry-After; the emulator no longer sends it by default.
+            "--retry-after",
         ],
         env=child_env,
         stdout=asyncio.subprocess.PIPE,

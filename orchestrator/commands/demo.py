@@ -92,6 +92,8 @@ def _start_emulator(
         s3_endpoint,
         "--speed",
         str(DEMO_SPEED),
+        # Keep the 429 answers the daemon is tuned for (the emulator's default sends none).
+        "--retry-after",
     ]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

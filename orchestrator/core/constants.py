@@ -22,6 +22,10 @@ ASR_XML_PATH: Final = "/asr_xml"
 V2_RESPONSE_TYPE: Final = (
     "type.googleapis.com/yandex.cloud.ai.stt.v2.LongRunningRecognitionResponse"
 )
+# What a google.protobuf.Empty looks like inside an Operation's `response` (operation.proto).
+EMPTY_RESPONSE_TYPE: Final = "type.googleapis.com/google.protobuf.Empty"
+# Error details carry one of these (speechkit-api.md section 1).
+REQUEST_INFO_TYPE: Final = "type.googleapis.com/google.rpc.RequestInfo"
 
 # Recognition settings (API v2).
 ENCODINGS: Final = ("OGG_OPUS", "MP3", "LINEAR16_PCM")
@@ -30,7 +34,48 @@ DEFAULT_SAMPLE_RATE: Final = 48000
 DEFAULT_LANGUAGE: Final = "ru-RU"
 DEFAULT_MODEL: Final = "general"
 MODELS: Final = ("general", "general:rc", "general:deprecated", "deferred-general")
+# Recognition languages (the documentation's models page); v2 also takes "auto".
+RECOGNITION_LANGUAGES: Final = (
+    "ru-RU", "en-US", "de-DE", "es-ES", "fi-FI", "fr-FR", "he-HE", "it-IT", "kk-KZ",
+    "nl-NL", "pl-PL", "pt-PT", "pt-BR", "sv-SE", "tr-TR", "uz-UZ",
+)  # fmt: skip
 DEFERRED_MODELS: Final = ("deferred-general",)
+
+# Recognition settings (API v3): stt.proto's RecognitionModelOptions.model comment and
+# ContainerAudio.ContainerAudioType; stt_service.proto limits operation_id to 50 characters.
+V3_MODELS: Final = (
+    "general",
+    "general:rc",
+    "general:deprecated",
+    "deferred-general",
+    "deferred-general:rc",
+    "deferred-general:deprecated",
+)
+V3_DEFERRED_MODELS: Final = tuple(model for model in V3_MODELS if model.startswith("deferred-"))
+V3_CONTAINERS: Final = ("WAV", "OGG_OPUS", "MP3")
+V3_OPERATION_DESCRIPTION: Final = "STT v3 async recognition"
+V3_MAX_OPERATION_ID: Final = 50
+
+# The legacy synchronous API (SpeechKit Cloud `asr_xml`, speechkit-api.md section 5).
+ASR_XML_CONTENT_TYPES: Final = (
+    "audio/x-wav",
+    "audio/x-mpeg-3",
+    "audio/x-speex",
+    "audio/ogg;codecs=opus",
+    "audio/webm;codecs=opus",
+    "audio/x-pcm;bit=16;rate=16000",
+    "audio/x-pcm;bit=16;rate=8000",
+    "audio/x-alaw;bit=13;rate=8000",
+)
+ASR_XML_LANGUAGES: Final = ("ru-RU", "en-US", "uk-UK", "tr-TR")
+ASR_XML_DEFAULT_LANGUAGE: Final = "ru-RU"
+# The documented topics, then two that code in the wild sends.
+ASR_XML_TOPICS: Final = (
+    "queries", "maps", "dates", "names", "numbers", "music", "buying", "notes", "general",
+)  # fmt: skip
+ASR_XML_MAX_BODY_BYTES: Final = 1024 * 1024  # with Content-Length
+ASR_XML_MAX_VARIANTS: Final = 5
+
 APIS: Final = ("v2", "v3", "asr_xml")
 # The APIs this version's daemon sends jobs to; manifests may already name the others.
 DAEMON_APIS: Final = ("v2",)
@@ -39,6 +84,9 @@ DAEMON_APIS: Final = ("v2",)
 SUBMIT_QUOTA_PER_HOUR: Final = 500
 V2_STATUS_QUOTA_PER_HOUR: Final = 2500
 V3_STATUS_PER_SECOND: Final = 5
+# Today's synchronous recognition quota (the documentation's quotas page); the legacy
+# asr_xml API's own rate was never published, so the emulator assumes the same.
+SYNC_REQUESTS_PER_SECOND: Final = 20
 AUDIO_HOURS_PER_DAY: Final = 10_000
 MAX_FILE_BYTES: Final = 1024**3
 MAX_INLINE_BYTES: Final = 60 * 1024**2
@@ -58,6 +106,7 @@ GRPC_DEADLINE_EXCEEDED: Final = 4
 GRPC_NOT_FOUND: Final = 5
 GRPC_PERMISSION_DENIED: Final = 7
 GRPC_RESOURCE_EXHAUSTED: Final = 8
+GRPC_UNIMPLEMENTED: Final = 12
 GRPC_INTERNAL: Final = 13
 GRPC_UNAVAILABLE: Final = 14
 GRPC_UNAUTHENTICATED: Final = 16
@@ -70,4 +119,5 @@ GRPC_TO_HTTP: Final = {
     GRPC_INTERNAL: 500,
     GRPC_UNAVAILABLE: 503,
     GRPC_UNAUTHENTICATED: 401,
+    GRPC_UNIMPLEMENTED: 501,
 }

@@ -1,8 +1,9 @@
 """A local SpeechKit service for tests, benchmarks and the demo.
 
-It speaks API v2 over real HTTP with the real paths, validation, quotas, expiry and
-faults; its transcripts are synthetic. Start it in-process with :func:`start_emulator`
-or from the command line with ``speechkit-orchestrator emulator``.
+It speaks asynchronous API v2 and v3 and the legacy synchronous asr_xml API over real HTTP,
+with the real paths, validation, quotas, expiry and faults; its transcripts are synthetic.
+Start it in-process with :func:`start_emulator` or from the command line with
+``speechkit-orchestrator emulator``.
 """
 
 from __future__ import annotations

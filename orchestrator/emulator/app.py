@@ -11,16 +11,23 @@ from typing import Any
 from aiohttp import web
 
 from orchestrator.core import constants
-from orchestrator.emulator import operations_api, v2
-from orchestrator.emulator.core import EMULATOR_KEY, Emulator, emulator_of
+from orchestrator.emulator import asr_xml, operations_api, v2, v3
+from orchestrator.emulator.core import EMULATOR_KEY, REQUEST_ID, Emulator, emulator_of
 from orchestrator.emulator.errors import ApiError, status_body
+from orchestrator.emulator.operations import api_of_operation_id
 from orchestrator.emulator.settings import EmulatorSettings
 
 STATS_PATH = "/_emulator/stats"
 _log = logging.getLogger(__name__)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # gRPC codes for errors aiohttp raises itself (no route, wrong method, body too large).
-_HTTP_TO_GRPC = {404: constants.GRPC_NOT_FOUND, 405: 12, 413: constants.GRPC_INVALID_ARGUMENT}
+_HTTP_TO_GRPC = {
+    404: constants.GRPC_NOT_FOUND,
+    405: constants.GRPC_UNIMPLEMENTED,
+    413: constants.GRPC_INVALID_ARGUMENT,
+}
+# Large enough for API v3's inline `content` (60 MB of audio, base64 in JSON).
+_MAX_JSON_BYTES = constants.MAX_INLINE_BYTES * 4 // 3 + 1024 * 1024
 
 
 class _DroppedConnection(Exception):
@@ -44,10 +51,28 @@ async def _inject_fault(emulator: Emulator, request: web.Request, endpoint: str)
         code = emulator.faults.server_error_code()
         raise ApiError(code, "the service is temporarily unavailable (emulated fault)")
     else:
-        emulator.requests.count_request(endpoint, "reset")
+        emulator.requests.count_request(endpoint, "reset", _api_of(request))
         if request.transport is not None:
             request.transport.abort()
         raise _DroppedConnection
+
+
+# Which API each route belongs to, for the counters (the Operation API's by the id).
+_ROUTE_APIS = {
+    constants.V2_SUBMIT_PATH: "v2",
+    constants.V3_SUBMIT_PATH: "v3",
+    constants.V3_RESULT_PATH: "v3",
+    constants.V3_DELETE_PATH: "v3",
+    constants.ASR_XML_PATH: "asr_xml",
+}
+
+
+def _api_of(request: web.Request) -> str | None:
+    route = request.match_info.route
+    path = route.resource.canonical if route.resource is not None else None
+    if path == constants.OPERATION_PATH:
+        return api_of_operation_id(request.match_info["operation_id"])
+    return _ROUTE_APIS.get(path or "")
 
 
 @web.middleware
@@ -55,24 +80,27 @@ async def _common(request: web.Request, handler: _Handler) -> web.StreamResponse
     """Faults, error bodies, x-request-id and counting, around every handler."""
     emulator = emulator_of(request)
     endpoint = _endpoint(request)
+    request_id = str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
     response: web.StreamResponse
     try:
         if request.path != STATS_PATH:
             await _inject_fault(emulator, request, endpoint)
         response = await handler(request)
     except ApiError as exc:
-        response = exc.response()
+        response = exc.response(request_id)
     except web.HTTPException as exc:
         code = _HTTP_TO_GRPC.get(exc.status, constants.GRPC_INTERNAL)
-        response = web.json_response(status_body(code, exc.reason), status=exc.status)
+        body = status_body(code, exc.reason, request_id)
+        response = web.json_response(body, status=exc.status)
     except _DroppedConnection:
         # aiohttp cannot write this to the closed transport and drops it quietly.
         return web.Response(status=500)
     except Exception:
         _log.exception("emulator: %s failed", endpoint)
-        response = ApiError(constants.GRPC_INTERNAL, "internal error").response()
-    response.headers["x-request-id"] = str(uuid.uuid4())
-    emulator.requests.count_request(endpoint, str(response.status))
+        response = ApiError(constants.GRPC_INTERNAL, "internal error").response(request_id)
+    response.headers["x-request-id"] = request_id
+    emulator.requests.count_request(endpoint, str(response.status), _api_of(request))
     return response
 
 
@@ -89,9 +117,11 @@ def _pretty_json(value: Any) -> str:
 
 def build_app(emulator: Emulator) -> web.Application:
     """The aiohttp application serving every API the emulator speaks."""
-    app = web.Application(middlewares=[_common])
+    app = web.Application(middlewares=[_common], client_max_size=_MAX_JSON_BYTES)
     app[EMULATOR_KEY] = emulator
     v2.add_routes(app)
+    v3.add_routes(app)
+    asr_xml.add_routes(app)
     operations_api.add_routes(app)
     app.router.add_get(STATS_PATH, _stats)
     return app

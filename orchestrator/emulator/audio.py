@@ -1,11 +1,14 @@
-"""What the emulator learns from the fetched bytes: format, duration, channels.
+"""What the emulator learns from the audio bytes: format, duration, channels, silence.
 
-The declared ``audioEncoding`` must agree with the bytes; otherwise the operation ends with
-an error, as the real service cannot decode such audio either.
+The declared format must agree with the bytes; otherwise the operation ends with an error,
+as the real service cannot decode such audio either. Silence is only known for
+uncompressed audio (raw LPCM, WAV, A-law), where it is read from the samples.
 """
 
 from __future__ import annotations
 
+import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
@@ -20,10 +23,17 @@ _NAMES: dict[Container, str] = {
     "wav": "WAV",
     "unknown": "unrecognised data",
 }
+_BLOCK = 1024 * 1024
+# A-law codes of a zero sample (0xD5 and, for the other sign, 0x55).
+_ALAW_SILENCE = frozenset(b"\xd5\x55")
 
 
 class AudioDecodeError(Exception):
     """The bytes cannot be decoded as declared; the message is the operation's error text."""
+
+
+class UnsupportedFormatError(Exception):
+    """A format the real service accepts but this emulator cannot decode."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class ProbedAudio:
 
     duration_s: float
     channels: int
+    silent: bool = False
 
 
 def detect_container(head: bytes) -> Container:
@@ -51,7 +62,11 @@ def detect_container(head: bytes) -> Container:
 def probe(
     data: IO[bytes], size: int, encoding: str, sample_rate: int, channels: int
 ) -> ProbedAudio:
-    """Duration and channels of ``data`` declared as ``encoding``; raises AudioDecodeError."""
+    """Duration, channels and silence of ``data`` declared as ``encoding``.
+
+    ``encoding`` is ``LINEAR16_PCM`` (raw, no header), ``WAV``, ``OGG_OPUS`` or ``MP3``;
+    raises AudioDecodeError when the bytes are not that.
+    """
     if size == 0:
         raise AudioDecodeError("audio is empty")
     if size > constants.MAX_FILE_BYTES:
@@ -60,7 +75,9 @@ def probe(
     container = detect_container(data.read(128))
     data.seek(0)
     if encoding == "LINEAR16_PCM":
-        result = _probe_lpcm(container, size, sample_rate, channels)
+        result = _probe_lpcm(data, container, size, sample_rate, channels)
+    elif encoding == "WAV":
+        result = _probe_wav(data, container)
     else:
         expected: Container = "ogg_opus" if encoding == "OGG_OPUS" else "mp3"
         if container != expected:
@@ -75,7 +92,62 @@ def probe(
     return result
 
 
-def _probe_lpcm(container: Container, size: int, sample_rate: int, channels: int) -> ProbedAudio:
+def require_decodable(content_type: str) -> None:
+    """Raise UnsupportedFormatError for an asr_xml format the emulator cannot decode."""
+    # No pure-Python Speex or WebM reader is at hand; the real service takes both.
+    if content_type in ("audio/x-speex", "audio/webm;codecs=opus"):
+        raise UnsupportedFormatError(
+            f"{content_type} is accepted by the real service, but this emulator cannot "
+            "decode it; send audio/x-wav, audio/x-mpeg-3, audio/ogg;codecs=opus, "
+            "audio/x-pcm;bit=16;rate=16000 or 8000, or audio/x-alaw;bit=13;rate=8000"
+        )
+
+
+def probe_content_type(data: IO[bytes], size: int, content_type: str) -> ProbedAudio:
+    """Probe asr_xml audio by its (normalised) Content-Type, as the server hears it.
+
+    Raises UnsupportedFormatError for formats the emulator cannot decode, AudioDecodeError
+    for bytes that are not what the Content-Type says.
+    """
+    require_decodable(content_type)
+    if content_type == "audio/x-alaw;bit=13;rate=8000":
+        if size == 0:
+            raise AudioDecodeError("audio is empty")
+        data.seek(0)
+        silent = _all_blocks(data, lambda block: set(block) <= _ALAW_SILENCE)
+        return ProbedAudio(duration_s=size / 8000, channels=1, silent=silent)
+    encodings = {
+        "audio/x-wav": "WAV",
+        "audio/x-mpeg-3": "MP3",
+        "audio/ogg;codecs=opus": "OGG_OPUS",
+        "audio/x-pcm;bit=16;rate=16000": "LINEAR16_PCM",
+        "audio/x-pcm;bit=16;rate=8000": "LINEAR16_PCM",
+    }
+    rate = 8000 if content_type.endswith("rate=8000") else 16000
+    return probe(data, size, encodings[content_type], rate, 1)
+
+
+def _all_blocks(data: IO[bytes], check: Callable[[bytes], bool], limit: int | None = None) -> bool:
+    """True when ``check`` holds for every block of ``data`` (up to ``limit`` bytes)."""
+    left = limit
+    while left is None or left > 0:
+        block = data.read(_BLOCK if left is None else min(_BLOCK, left))
+        if not block:
+            return True
+        if not check(block):
+            return False
+        if left is not None:
+            left -= len(block)
+    return True
+
+
+def _is_zero(block: bytes) -> bool:
+    return block.count(0) == len(block)
+
+
+def _probe_lpcm(
+    data: IO[bytes], container: Container, size: int, sample_rate: int, channels: int
+) -> ProbedAudio:
     # Raw LPCM has no header; a recognisable container means the client forgot to strip it.
     if container != "unknown":
         raise AudioDecodeError(
@@ -87,7 +159,33 @@ def _probe_lpcm(container: Container, size: int, sample_rate: int, channels: int
             f"LINEAR16_PCM audio of {size} bytes is not a whole number of "
             f"{channels}-channel 16-bit samples"
         )
-    return ProbedAudio(duration_s=size / (frame * sample_rate), channels=channels)
+    data.seek(0)
+    silent = _all_blocks(data, _is_zero)
+    return ProbedAudio(duration_s=size / (frame * sample_rate), channels=channels, silent=silent)
+
+
+def _probe_wav(data: IO[bytes], container: Container) -> ProbedAudio:
+    if container != "wav":
+        raise AudioDecodeError(f"audio cannot be decoded as WAV: the data is {_NAMES[container]}")
+    try:
+        with wave.open(data, "rb") as reader:
+            channels = reader.getnchannels()
+            width = reader.getsampwidth()
+            rate = reader.getframerate()
+            if width != 2:
+                raise AudioDecodeError(
+                    f"WAV audio must hold 16-bit linear PCM, not {8 * width}-bit samples"
+                )
+            # A streamed WAV may claim more frames than the file holds: count what is there.
+            frames, silent = 0, True
+            while block := reader.readframes(_BLOCK // (2 * channels)):
+                frames += len(block) // (2 * channels)
+                silent = silent and _is_zero(block)
+    except (wave.Error, EOFError) as exc:
+        raise AudioDecodeError(f"audio cannot be decoded as WAV: {exc}") from exc
+    if frames == 0 or rate <= 0:
+        raise AudioDecodeError("audio cannot be decoded as WAV: no audio frames")
+    return ProbedAudio(duration_s=frames / rate, channels=channels, silent=silent)
 
 
 def _probe_with_mutagen(data: IO[bytes], encoding: str) -> ProbedAudio:

@@ -18,7 +18,13 @@ ENV_API_KEY = "SPEECHKIT_EMULATOR_API_KEY"
 ENV_IAM_TOKEN = "SPEECHKIT_EMULATOR_IAM_TOKEN"
 ENV_S3_ACCESS_KEY = "SPEECHKIT_EMULATOR_S3_ACCESS_KEY"
 ENV_S3_SECRET_KEY = "SPEECHKIT_EMULATOR_S3_SECRET_KEY"
-_SECRET_FIELDS = ("api_keys", "iam_tokens", "s3_access_key", "s3_secret_key")
+_SECRET_FIELDS = (
+    "api_keys",
+    "iam_tokens",
+    "asr_xml_locked_keys",
+    "s3_access_key",
+    "s3_secret_key",
+)
 
 # (option, settings field, type, help); defaults come from EmulatorSettings.
 _TUNING: tuple[tuple[str, str, type, str], ...] = (
@@ -36,7 +42,56 @@ _TUNING: tuple[tuple[str, str, type, str], ...] = (
     ("--slow-rate", "slow_rate", float, "share of API requests answered after --slow-s"),
     ("--slow-s", "slow_s", float, "delay of a slow answer, seconds"),
     ("--op-error-rate", "op_error_rate", float, "share of operations that end with an error"),
+    (
+        "--op-error-undone-rate",
+        "op_error_undone_rate",
+        float,
+        "share of failed operations that say done: false beside their error",
+    ),
+    ("--v3-status-quota", "v3_status_quota", int, "API v3 status checks per v3 window"),
+    (
+        "--v3-status-window",
+        "v3_status_window_s",
+        float,
+        "v3 status-check window in seconds (default 1/speed)",
+    ),
+    ("--asr-xml-quota", "asr_xml_quota", int, "asr_xml requests per asr_xml window"),
+    (
+        "--asr-xml-window",
+        "asr_xml_window_s",
+        float,
+        "asr_xml request-rate window in seconds (default 1/speed)",
+    ),
+    (
+        "--asr-xml-max-stream-bytes",
+        "asr_xml_max_stream_bytes",
+        int,
+        "longest chunked asr_xml body accepted",
+    ),
+    (
+        "--timestamp-resolution",
+        "timestamp_resolution_s",
+        float,
+        "Operation timestamps cut to this many service seconds (0: microseconds)",
+    ),
 )
+# (option, settings field, help) of on/off switches, off by default.
+_SWITCHES: tuple[tuple[str, str, str], ...] = (
+    ("--retry-after", "retry_after", "send Retry-After on 429 (the real service documents none)"),
+    (
+        "--v3-empty-response",
+        "v3_empty_response",
+        "finished v3 operations carry response: google.protobuf.Empty (the docs show none)",
+    ),
+)
+
+
+def _codes(text: str) -> tuple[int, ...]:
+    """A comma-separated list of gRPC codes."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from exc
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,8 +100,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "emulator",
         help="run a local SpeechKit service (synthetic transcripts) for tests and the demo",
-        description="A local SpeechKit API v2 service: real paths, quotas, expiry and faults; "
-        "the transcripts are synthetic. Stops cleanly on Ctrl-C or SIGTERM.",
+        description="A local SpeechKit service (API v2, API v3 and the legacy asr_xml): real "
+        "paths, quotas, expiry and faults; the transcripts are synthetic. Stops cleanly on "
+        "Ctrl-C or SIGTERM.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
@@ -86,6 +142,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument(
             option, dest=name, type=kind, default=default, metavar="N", help=text + shown
         )
+    for option, name, text in _SWITCHES:
+        parser.add_argument(option, dest=name, action="store_true", help=text)
+    parser.add_argument(
+        "--op-error-codes",
+        type=_codes,
+        default=defaults.op_error_codes,
+        metavar="CODES",
+        help="gRPC codes failed operations end with, comma-separated, from 3, 4, 7, 13, 14 "
+        f"(default {','.join(str(c) for c in defaults.op_error_codes)})",
+    )
+    parser.add_argument(
+        "--asr-xml-locked-key",
+        action="append",
+        dest="asr_xml_locked_keys",
+        metavar="KEY",
+        help="an asr_xml key answered 423 (locked), repeatable",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -94,6 +167,7 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str]) -> Emulato
     api_keys = args.api_keys or [env.get(ENV_API_KEY) or DEMO_API_KEY]
     iam_tokens = args.iam_tokens or ([env[ENV_IAM_TOKEN]] if env.get(ENV_IAM_TOKEN) else [])
     values: dict[str, Any] = {name: getattr(args, name) for _, name, _, _ in _TUNING}
+    values.update({name: getattr(args, name) for _, name, _ in _SWITCHES})
     return EmulatorSettings(
         host=args.host,
         port=args.port,
@@ -103,6 +177,8 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str]) -> Emulato
         s3_access_key=args.s3_access_key or env.get(ENV_S3_ACCESS_KEY),
         s3_secret_key=args.s3_secret_key or env.get(ENV_S3_SECRET_KEY),
         s3_region=args.s3_region,
+        op_error_codes=args.op_error_codes,
+        asr_xml_locked_keys=tuple(args.asr_xml_locked_keys or ()),
         **values,
     )
 
@@ -114,11 +190,15 @@ def describe(settings: EmulatorSettings) -> list[str]:
         value = getattr(settings, item.name)
         if item.name in ("api_keys", "iam_tokens"):
             value = f"{len(value)} accepted"
+        elif item.name == "asr_xml_locked_keys":
+            value = f"{len(value)} locked"
         elif item.name in _SECRET_FIELDS:
             value = "set" if value else "not set"
         lines.append(f"  {item.name}: {value}")
     lines.append(f"  effective quota window: {settings.effective_window_s:g} s")
     lines.append(f"  effective result TTL: {settings.effective_ttl_s:g} s")
+    lines.append(f"  effective v3 status window: {settings.effective_v3_status_window_s:g} s")
+    lines.append(f"  effective asr_xml window: {settings.effective_asr_xml_window_s:g} s")
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from typing import Any
@@ -9,13 +10,47 @@ from typing import Any
 from aiohttp import web
 
 from orchestrator.core import constants
+from orchestrator.emulator import stats
 from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.faults import FaultInjector
-from orchestrator.emulator.operations import OperationStore, Processor
-from orchestrator.emulator.quota import SlidingWindow, retry_after_header
+from orchestrator.emulator.operations import OperationStore
+from orchestrator.emulator.processor import Processor
+from orchestrator.emulator.quota import QuotaMeter, retry_after_header
 from orchestrator.emulator.settings import EmulatorSettings
 from orchestrator.emulator.stats import RequestStats
 from orchestrator.emulator.storage import ObjectFetcher
+
+# The id every answer carries in x-request-id and in its error details.
+REQUEST_ID = web.RequestKey("emulator_request_id", str)
+
+# What each quota counts, for the 429 message.
+_QUOTA_WHAT = {
+    "submit": "recognition requests",
+    "status": "operation status checks (API v2)",
+    "v3_status": "status checks (API v3: operation and getRecognition requests)",
+    "asr_xml": "asr_xml requests",
+}
+_ACCOUNT_ALPHABET = "abcdefghijklmnopqrstuv0123456789"
+
+
+def account_id(credential: str) -> str:
+    """A service-account id for a credential: 20 characters starting "aje", like the docs'.
+
+    Derived from the credential's hash, so each key has its own account and none is shown.
+    """
+    number = int.from_bytes(hashlib.sha256(credential.encode()).digest()[:16], "big")
+    chars = []
+    for _ in range(17):
+        number, digit = divmod(number, len(_ACCOUNT_ALPHABET))
+        chars.append(_ACCOUNT_ALPHABET[digit])
+    return "aje" + "".join(chars)
+
+
+def matches(credential: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``credential`` is one of ``allowed``, compared in constant time."""
+    return bool(credential) and any(
+        hmac.compare_digest(credential.encode(), key.encode()) for key in allowed
+    )
 
 
 class Emulator:
@@ -29,12 +64,19 @@ class Emulator:
             settings.s3_secret_key,
             settings.s3_region,
         )
-        self.operations = OperationStore(ttl_s=settings.effective_ttl_s)
+        self.operations = OperationStore(
+            ttl_s=settings.effective_ttl_s, resolution_s=settings.timestamp_resolution_wall_s
+        )
         self.processor = Processor(settings, self.fetcher)
         window = settings.effective_window_s
         self.quotas = {
-            "submit": SlidingWindow(settings.submit_quota, window),
-            "status": SlidingWindow(settings.status_quota, window),
+            # v2 and v3 submissions share the recognition-request quota.
+            "submit": QuotaMeter(settings.submit_quota, window),
+            "status": QuotaMeter(settings.status_quota, window),
+            "v3_status": QuotaMeter(
+                settings.v3_status_quota, settings.effective_v3_status_window_s
+            ),
+            "asr_xml": QuotaMeter(settings.asr_xml_quota, settings.effective_asr_xml_window_s),
         }
         self.requests = RequestStats()
         self.faults = FaultInjector(settings)
@@ -48,8 +90,11 @@ class Emulator:
         await self.processor.close()
         await self.fetcher.close()
 
-    def authenticate(self, request: web.Request) -> None:
-        """Accept ``Api-Key <key>`` or ``Bearer <token>`` from the settings; else 401."""
+    def authenticate(self, request: web.Request) -> str:
+        """Accept ``Api-Key <key>`` or ``Bearer <token>`` from the settings; else 401.
+
+        Returns the service-account id the Operation's ``createdBy`` shows.
+        """
         scheme, _, credential = request.headers.get("Authorization", "").strip().partition(" ")
         credential = credential.strip()
         allowed: tuple[str, ...] = ()
@@ -57,66 +102,44 @@ class Emulator:
             allowed = self.settings.api_keys
         elif scheme.lower() == "bearer":
             allowed = self.settings.iam_tokens
-        # Compare every candidate in constant time; never echo the credential back.
-        if not credential or not any(
-            hmac.compare_digest(credential.encode(), key.encode()) for key in allowed
-        ):
+        # Never echo the credential back.
+        if not matches(credential, allowed):
             raise ApiError(
                 constants.GRPC_UNAUTHENTICATED,
                 "the request is not authenticated: send 'Authorization: Api-Key <key>' "
                 "or 'Authorization: Bearer <IAM token>' with a valid credential",
             )
+        return account_id(credential)
 
     def spend(self, quota: str) -> None:
-        """Count one request against ``quota`` ("submit" or "status"); 429 when it is used up."""
-        window = self.quotas[quota]
-        wait_s = window.try_acquire()
+        """Count one request against ``quota``; 429 (code 8) when it is used up."""
+        meter = self.quotas[quota]
+        wait_s = meter.try_acquire()
         if wait_s is None:
             return
         self.requests.throttled[quota] += 1
-        what = "recognition requests" if quota == "submit" else "operation status checks"
+        window = meter.window
+        # No Yandex page documents Retry-After on 429, so it is only sent when asked for.
+        headers = {"Retry-After": retry_after_header(wait_s)} if self.settings.retry_after else {}
         raise ApiError(
             constants.GRPC_RESOURCE_EXHAUSTED,
-            f"quota exceeded: at most {window.limit} {what} per {window.window_s:g} s; "
-            f"retry in {wait_s:.3f} s",
-            headers={"Retry-After": retry_after_header(wait_s)},
+            f"quota exceeded: at most {window.limit} {_QUOTA_WHAT[quota]} per "
+            f"{window.window_s:g} s",
+            headers=headers,
         )
 
     def stats(self) -> dict[str, Any]:
         """Every counter, as JSON for /_emulator/stats."""
-        operations = {op.id: op.stats() for op in self.operations.operations.values()}
-        finished = [op for op in operations.values() if op["finished_at"] is not None]
-        checks = sum(op["status_checks"] for op in operations.values())
-        summary = {
-            "operations": len(operations),
-            "running": len(operations) - len(finished),
-            "succeeded": sum(1 for op in finished if op["outcome"] == "response"),
-            "failed": sum(1 for op in finished if op["outcome"] == "error"),
-            "status_checks": checks,
-            "checks_per_operation": checks / len(operations) if operations else None,
-        }
-        s = self.settings
-        return {
-            "settings": {
-                "speed": s.speed,
-                "seed": s.seed,
-                "submit_quota": s.submit_quota,
-                "status_quota": s.status_quota,
-                "quota_window_s": s.effective_window_s,
-                "ttl_s": s.effective_ttl_s,
-                "max_concurrent": s.max_concurrent,
-            },
-            "summary": summary,
-            **self.requests.as_json(),
-            "operations": operations,
-        }
+        return stats.build(self.settings, self.requests, self.quotas, self.operations)
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body as JSON; a 400 when it is not JSON."""
-    text = await request.text()
+    """The request body as JSON; a 400 when it is not JSON (or not UTF-8)."""
+    data = await request.read()
     try:
-        return json.loads(text)
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise invalid(f"request body is not UTF-8: byte {exc.start} cannot be decoded") from exc
     except json.JSONDecodeError as exc:
         raise invalid(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
 

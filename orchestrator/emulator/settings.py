@@ -8,6 +8,9 @@ from orchestrator.core import constants
 
 # A key anyone may use with a local emulator; it opens nothing real.
 DEMO_API_KEY = "emulator-demo-key"
+# gRPC codes a failed operation may end with: 3 (bad audio or settings) and 7 (no access)
+# are the client's fault; 4, 13 and 14 are the service's own trouble, worth resubmitting.
+OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,8 @@ class EmulatorSettings:
     """How the emulator listens, whom it lets in, how fast its clock runs and what goes wrong.
 
     Durations are wall-clock seconds. ``speed`` divides processing times; ``ttl_s`` and
-    ``quota_window_s`` left as None are the real service's values divided by ``speed``.
+    the quota windows left as None are the real service's values divided by ``speed``.
+    ``timestamp_resolution_s`` is in service seconds (so at speed 100, 1 is 10 ms of wall time).
     """
 
     host: str = "127.0.0.1"
@@ -44,9 +48,36 @@ class EmulatorSettings:
     slow_rate: float = 0.0
     slow_s: float = 1.0
     op_error_rate: float = 0.0
+    # The codes failed operations end with, drawn evenly (default: one transient, one not).
+    op_error_codes: tuple[int, ...] = (13, 3)
+    # Share of failed operations that report `done: false` with `error` (operation.proto
+    # allows it; speechkit-api.md asks clients to treat it as finished).
+    op_error_undone_rate: float = 0.0
+    # API v3 status checks (operation GETs of v3 operations and getRecognition).
+    v3_status_quota: int = constants.V3_STATUS_PER_SECOND
+    v3_status_window_s: float | None = None
+    # The legacy asr_xml API's request rate.
+    asr_xml_quota: int = constants.SYNC_REQUESTS_PER_SECOND
+    asr_xml_window_s: float | None = None
+    # Send Retry-After on 429 (the real service documents none).
+    retry_after: bool = False
+    # Operation timestamps are cut to this many service seconds (0: microseconds).
+    timestamp_resolution_s: float = 1.0
+    # A chunked asr_xml body longer than this is refused (413).
+    asr_xml_max_stream_bytes: int = 32 * 1024 * 1024
+    # asr_xml keys that are known but locked (answered 423).
+    asr_xml_locked_keys: tuple[str, ...] = ()
+    # A finished v3 Operation carries `response: {"@type": ...Empty}` instead of nothing.
+    v3_empty_response: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("error_5xx_rate", "reset_rate", "slow_rate", "op_error_rate"):
+        for name in (
+            "error_5xx_rate",
+            "reset_rate",
+            "slow_rate",
+            "op_error_rate",
+            "op_error_undone_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value}")
@@ -54,11 +85,19 @@ class EmulatorSettings:
             raise ValueError("error_5xx_rate + reset_rate + slow_rate must not exceed 1")
         if self.speed <= 0:
             raise ValueError(f"speed must be positive, not {self.speed}")
-        if self.submit_quota < 1 or self.status_quota < 1:
+        quotas = (self.submit_quota, self.status_quota, self.v3_status_quota, self.asr_xml_quota)
+        if min(quotas) < 1:
             raise ValueError("quotas must be at least 1")
+        if not self.op_error_codes or not set(self.op_error_codes) <= set(OPERATION_ERROR_CODES):
+            allowed = ", ".join(str(code) for code in OPERATION_ERROR_CODES)
+            raise ValueError(f"op_error_codes must be some of {allowed}, not {self.op_error_codes}")
+        if self.timestamp_resolution_s < 0:
+            raise ValueError("timestamp_resolution_s must not be negative")
+        if self.asr_xml_max_stream_bytes < 1:
+            raise ValueError("asr_xml_max_stream_bytes must be at least 1")
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        for name in ("quota_window_s", "ttl_s"):
+        for name in ("quota_window_s", "ttl_s", "v3_status_window_s", "asr_xml_window_s"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
@@ -78,3 +117,22 @@ class EmulatorSettings:
         if self.ttl_s is not None:
             return self.ttl_s
         return constants.RESULT_TTL_S / self.speed
+
+    @property
+    def effective_v3_status_window_s(self) -> float:
+        """The v3 status-check window in wall-clock seconds (one service second by default)."""
+        if self.v3_status_window_s is not None:
+            return self.v3_status_window_s
+        return 1.0 / self.speed
+
+    @property
+    def effective_asr_xml_window_s(self) -> float:
+        """The asr_xml request-rate window in wall-clock seconds."""
+        if self.asr_xml_window_s is not None:
+            return self.asr_xml_window_s
+        return 1.0 / self.speed
+
+    @property
+    def timestamp_resolution_wall_s(self) -> float:
+        """The Operation timestamps' resolution in wall-clock seconds (0: exact)."""
+        return self.timestamp_resolution_s / self.speed

@@ -1,10 +1,12 @@
-"""Synthetic transcripts: deterministic pseudo-text with real timings.
+"""Synthetic transcripts: deterministic pseudo-text with real timings, for every API.
 
 The text is made up (the emulator recognises nothing): every channel's first word is
 ``[emulated]``, then words drawn from a small vocabulary by a generator seeded with the audio's
 content hash, so the same audio always gets the same transcript. Timings spread over the
 audio's real duration. ``raw_results`` spells numbers out, ``literature_text`` adds
 capitals and punctuation, ``profanity_filter`` masks the one synthetic "profane" word.
+``utterances`` is the neutral form; each API module renders it in its own shape (``synthesize``
+is API v2's ``chunks``).
 """
 
 from __future__ import annotations
@@ -146,21 +148,42 @@ def _word_texts(token: _Token, lang: str, options: RenderOptions) -> list[str]:
     return [_VOCABULARY[lang][int(token.text)]]
 
 
-def _chunk(tokens: list[_Token], channel: int, lang: str, options: RenderOptions) -> dict[str, Any]:
-    words: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class Word:
+    """One recognised word and its times in seconds from the start of the audio."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance of one audio channel (``channel`` counts from 0)."""
+
+    channel: int
+    words: tuple[Word, ...]
+    text: str
+
+    @property
+    def start(self) -> float:
+        """When the first word starts."""
+        return self.words[0].start
+
+    @property
+    def end(self) -> float:
+        """When the last word ends."""
+        return self.words[-1].end
+
+
+def _render(tokens: list[_Token], channel: int, lang: str, options: RenderOptions) -> Utterance:
+    words: list[Word] = []
     text_parts: list[str] = []
     for token in tokens:
         texts = _word_texts(token, lang, options)
         step = (token.end - token.start) / len(texts)
         for i, text in enumerate(texts):
-            words.append(
-                {
-                    "startTime": duration_string(token.start + i * step),
-                    "endTime": duration_string(token.start + (i + 1) * step),
-                    "word": text,
-                    "confidence": 1,
-                }
-            )
+            words.append(Word(text, token.start + i * step, token.start + (i + 1) * step))
         phrase = " ".join(texts)
         if options.literature_text and token.comma_after and token is not tokens[-1]:
             phrase += ","
@@ -170,19 +193,47 @@ def _chunk(tokens: list[_Token], channel: int, lang: str, options: RenderOptions
         index = 1 if text_parts[0] == EMULATED_MARK and len(text_parts) > 1 else 0
         text_parts[index] = text_parts[index][:1].upper() + text_parts[index][1:]
         text_parts[-1] = text_parts[-1].rstrip(",") + "."
-    alternative = {"words": words, "text": " ".join(text_parts), "confidence": 1}
-    return {"alternatives": [alternative], "channelTag": str(channel)}
+    return Utterance(channel=channel, words=tuple(words), text=" ".join(text_parts))
+
+
+def utterances(
+    content_hash: str, duration_s: float, channels: int, options: RenderOptions
+) -> list[Utterance]:
+    """Every channel's utterances, interleaved in time order as the service sends them."""
+    lang = _lang(options.language)
+    result = [
+        _render(tokens, channel, lang, options)
+        for channel in range(channels)
+        # Seeded by the 1-based channel number, as transcripts always have been.
+        for tokens in _utterances(content_hash, channel + 1, duration_s)
+    ]
+    result.sort(key=lambda utterance: (utterance.start, utterance.channel))
+    return result
 
 
 def synthesize(
     content_hash: str, duration_s: float, channels: int, options: RenderOptions
 ) -> list[dict[str, Any]]:
     """The v2 ``chunks`` for audio with this content hash, duration and channel count."""
-    lang = _lang(options.language)
-    timed: list[tuple[float, int, dict[str, Any]]] = []
-    for channel in range(1, channels + 1):
-        for tokens in _utterances(content_hash, channel, duration_s):
-            timed.append((tokens[0].start, channel, _chunk(tokens, channel, lang, options)))
-    # The service interleaves the channels' utterances in time order.
-    timed.sort(key=lambda item: (item[0], item[1]))
-    return [chunk for _, _, chunk in timed]
+    return [
+        {
+            "alternatives": [
+                {
+                    "words": [
+                        {
+                            "startTime": duration_string(word.start),
+                            "endTime": duration_string(word.end),
+                            "word": word.text,
+                            "confidence": 1,
+                        }
+                        for word in utterance.words
+                    ],
+                    "text": utterance.text,
+                    "confidence": 1,
+                }
+            ],
+            # v2 numbers channels from 1.
+            "channelTag": str(utterance.channel + 1),
+        }
+        for utterance in utterances(content_hash, duration_s, channels, options)
+    ]

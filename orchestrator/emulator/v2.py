@@ -1,4 +1,10 @@
-"""API v2: ``POST /speech/stt/v2/longRunningRecognize`` (validation, defaults, submission)."""
+"""API v2: ``POST /speech/stt/v2/longRunningRecognize`` (validation, defaults, submission).
+
+Field names: protobuf's JSON parser accepts a field's proto (snake_case) name beside its JSON
+(lowerCamelCase) name, and ``literature_text`` has its proto name as JSON name, so
+``literatureText`` is accepted too. Language codes are matched case-insensitively, as the
+documentation says.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from orchestrator.core import constants
 from orchestrator.emulator.audio import ProbedAudio
 from orchestrator.emulator.core import emulator_of, read_json
 from orchestrator.emulator.errors import invalid
-from orchestrator.emulator.operations import AudioJob
+from orchestrator.emulator.processor import AudioJob, Recognition
 from orchestrator.emulator.storage import ObjectRef, parse_object_uri
 from orchestrator.emulator.synth import RenderOptions, synthesize
 from orchestrator.emulator.validation import Kind, check_object
@@ -32,8 +38,9 @@ _SPEC: dict[str, tuple[str, Kind]] = {
     "model": ("model", "string"),
     "profanityFilter": ("profanityFilter", "bool"),
     "profanity_filter": ("profanityFilter", "bool"),
-    # The proto sets json_name = "literature_text": there is no camelCase spelling.
+    # The proto sets json_name = "literature_text"; the parser takes the camelCase too.
     "literature_text": ("literature_text", "bool"),
+    "literatureText": ("literature_text", "bool"),
     "audioEncoding": ("audioEncoding", "string"),
     "audio_encoding": ("audioEncoding", "string"),
     "sampleRateHertz": ("sampleRateHertz", "int"),
@@ -53,10 +60,8 @@ _AUDIO: dict[str, tuple[str, Kind]] = {
     "content": ("content", "string"),
 }
 
-LANGUAGES = (
-    "auto", "ru-RU", "en-US", "de-DE", "es-ES", "fi-FI", "fr-FR", "he-HE", "it-IT", "kk-KZ",
-    "nl-NL", "pl-PL", "pt-PT", "pt-BR", "sv-SE", "tr-TR", "uz-UZ",
-)  # fmt: skip
+LANGUAGES = ("auto", *constants.RECOGNITION_LANGUAGES)
+_LANGUAGE_BY_LOWER = {code.lower(): code for code in LANGUAGES}
 MAX_LPCM_CHANNELS = 8
 _SPEC_PATH = "config.specification"
 
@@ -80,10 +85,11 @@ def parse_request(body: Any) -> V2Request:
     spec = check_object(config.get("specification", {}), _SPEC, _SPEC_PATH)
     audio = check_object(request.get("audio", {}), _AUDIO, "audio")
 
-    language = spec.get("languageCode", constants.DEFAULT_LANGUAGE)
-    if language not in LANGUAGES:
+    given_language = spec.get("languageCode", constants.DEFAULT_LANGUAGE)
+    language = _LANGUAGE_BY_LOWER.get(given_language.lower())
+    if language is None:
         raise invalid(
-            f"{_SPEC_PATH}.languageCode: unsupported language {language!r} "
+            f"{_SPEC_PATH}.languageCode: unsupported language {given_language!r} "
             f"(supported: {', '.join(LANGUAGES)})"
         )
     model = spec.get("model", constants.DEFAULT_MODEL)
@@ -150,27 +156,31 @@ def response_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 async def submit(request: web.Request) -> web.Response:
     """POST /speech/stt/v2/longRunningRecognize: check, create the operation, answer it."""
     emulator = emulator_of(request)
-    emulator.authenticate(request)
+    account = emulator.authenticate(request)
     # Every authenticated request spends quota, valid or not, as the client cannot tell.
     emulator.spend("submit")
     parsed = parse_request(await read_json(request))
-    operation = emulator.operations.create(api="v2", model=parsed.model)
+    operation = emulator.operations.create(api="v2", model=parsed.model, created_by=account)
 
-    def build(content_hash: str, audio: ProbedAudio) -> dict[str, Any]:
-        return response_body(
-            synthesize(content_hash, audio.duration_s, audio.channels, parsed.options)
+    def recognise(content_hash: str, audio: ProbedAudio) -> Recognition:
+        # Silence has nothing to recognise: the response comes without `chunks`.
+        chunks = (
+            []
+            if audio.silent
+            else synthesize(content_hash, audio.duration_s, audio.channels, parsed.options)
         )
+        return Recognition(response=response_body(chunks))
 
     job = AudioJob(
-        ref=parsed.ref,
+        source=parsed.ref,
         encoding=parsed.encoding,
         sample_rate=parsed.sample_rate,
         channels=parsed.channels,
         deferred=parsed.model in constants.DEFERRED_MODELS,
-        build_response=build,
+        recognise=recognise,
     )
     emulator.processor.start(operation, job)
-    return web.json_response(operation.to_json())
+    return web.json_response(operation.submit_json())
 
 
 def add_routes(app: web.Application) -> None:

@@ -11,11 +11,13 @@ from typing import Any, Literal
 
 from orchestrator.emulator.errors import invalid
 
-Kind = Literal["string", "bool", "int", "object"]
+Kind = Literal["string", "bool", "int", "object", "list", "enum", "any"]
 Schema = Mapping[str, tuple[str, Kind]]
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
     if isinstance(value, dict):
@@ -34,15 +36,28 @@ def _convert(value: Any, kind: Kind, path: str) -> Any:
         return value
     if kind == "object" and isinstance(value, dict):
         return value
+    if kind == "list" and isinstance(value, list):
+        return value
+    if kind == "any":
+        return value
+    # Protobuf JSON takes an enum by its name or by its number.
+    if kind == "enum" and (
+        isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    ):
+        return value
     if kind == "int":
         # Protobuf JSON carries int64 as a number or as a decimal string.
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lstrip("-").isdigit():
             return int(value)
-    wanted = {"string": "a string", "bool": "true or false", "int": "an integer"}.get(
-        kind, "an object"
-    )
+    wanted = {
+        "string": "a string",
+        "bool": "true or false",
+        "int": "an integer",
+        "list": "a list",
+        "enum": "an enum name or number",
+    }.get(kind, "an object")
     raise invalid(f"{path}: expected {wanted}, got {_describe(value)}")
 
 
@@ -64,5 +79,31 @@ def check_object(value: Any, schema: Schema, path: str) -> dict[str, Any]:
             raise invalid(f"{full}: field given twice (as {canonical} too)")
         if field_value is None:
             continue
-        result[canonical] = _convert(field_value, kind, full)
+        # Name the field by its canonical path, whichever spelling the client used.
+        result[canonical] = _convert(
+            field_value, kind, f"{path}.{canonical}" if path else canonical
+        )
     return result
+
+
+def proto_schema(*fields: tuple[str, Kind]) -> dict[str, tuple[str, Kind]]:
+    """A schema accepting each proto field (given by its snake_case name) under both names.
+
+    The canonical name is the JSON (lowerCamelCase) one, as protobuf's JSON printer uses it.
+    """
+    schema: dict[str, tuple[str, Kind]] = {}
+    for snake, kind in fields:
+        head, *rest = snake.split("_")
+        camel = head + "".join(part[:1].upper() + part[1:] for part in rest)
+        schema[snake] = (camel, kind)
+        schema[camel] = (camel, kind)
+    return schema
+
+
+def check_enum(value: Any, names: tuple[str, ...], path: str) -> str:
+    """The enum value's name; ``names`` are in number order (UNSPECIFIED first)."""
+    if isinstance(value, int) and 0 <= value < len(names):
+        return names[value]
+    if isinstance(value, str) and value in names:
+        return value
+    raise invalid(f"{path}: invalid value {_describe(value)} (allowed: {', '.join(names)})")

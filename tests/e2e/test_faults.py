@@ -46,7 +46,8 @@ async def test_a_429_pauses_the_quota_and_the_work_goes_on(
 ) -> None:
     # The service allows fewer submissions than the daemon was told: 429s must follow,
     # and the daemon must pause, honour Retry-After, and still finish everything.
-    async with emulator(s3_server, speed=200, submit_quota=4, quota_window_s=1.0) as emu:
+    quota = {"submit_quota": 4, "quota_window_s": 1.0, "retry_after": True}
+    async with emulator(s3_server, speed=200, **quota) as emu:
         env = DaemonEnv.create(
             tmp_path,
             s3_server,

@@ -33,10 +33,16 @@ def audio(s3_server: S3Server, s3_bucket: str) -> dict[str, str]:
         "mono.mp3": MONO_MP3.read_bytes(),
         # 1 s of 16 kHz stereo raw LPCM.
         "stereo16k.raw": sine_lpcm(1.0, 16000, 2),
-        # 60 s of 8 kHz mono silence: long enough for numbers and the "profane" word.
-        "long8k.raw": bytes(60 * 8000 * 2),
+        # 60 s of 8 kHz mono, quiet but not silent: long enough for numbers and the
+        # "profane" word.
+        "long8k.raw": b"\x01\x00" * (60 * 8000),
+        # 2 s of 16 kHz mono digital silence: nothing to recognise.
+        "silence16k.raw": bytes(2 * 16000 * 2),
+        "silence.wav": _wav(bytes(16000 * 2), 16000, 1),
         "odd.raw": b"\x01\x02\x03",
         "tone.wav": _wav(sine_lpcm(0.5, 16000, 1), 16000, 1),
+        # 4 s of 8 kHz stereo WAV: long enough for a few utterances per channel.
+        "stereo.wav": _wav(sine_lpcm(4.0, 8000, 2), 8000, 2),
         "empty.ogg": b"",
     }
     client = s3_server.client()

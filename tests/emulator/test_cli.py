@@ -15,12 +15,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from orchestrator.core.constants import V3_RESULT_PATH
 from orchestrator.emulator import STATS_PATH
 from tests.conftest import S3Server
 from tests.support.emulator import TEST_API_KEY, emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FLOW = ROOT / "examples" / "doc_flow.py"
+DOC_FLOW_V3 = ROOT / "examples" / "doc_flow_v3.py"
 SECRET_KEY = "cli-secret-api-key-1234"
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +131,40 @@ async def test_documentation_flow_works_against_the_emulator(
     assert lines[lines.index("Text chunks:") + 1 :] == [
         chunk["alternatives"][0]["text"] for chunk in chunks
     ]
+
+
+async def test_documentation_v3_flow_works_against_the_emulator(
+    s3_server: S3Server, s3_bucket: str, audio: dict[str, str]
+) -> None:
+    async with emulator(s3_server, speed=1000) as emu:
+        env = _env()
+        env.update(
+            SPEECHKIT_API_KEY=TEST_API_KEY,
+            SPEECHKIT_STT_URL=emu.url,
+            SPEECHKIT_OPERATION_URL=emu.url,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(DOC_FLOW_V3),
+            audio["stereo.wav"],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 0, err.decode()
+        (operation_id,) = emu.stats()["operations"]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{emu.url}{V3_RESULT_PATH}?operationId={operation_id}",
+                headers={"Authorization": f"Api-Key {TEST_API_KEY}"},
+            ) as answer,
+        ):
+            lines = [json.loads(line)["result"] for line in (await answer.text()).splitlines()]
+    expected = [
+        f"{r['channelTag']}: {r['final']['alternatives'][0]['text']}" for r in lines if "final" in r
+    ]
+    printed = out.decode().splitlines()
+    assert printed[printed.index("Final texts:") + 1 :] == expected
+    assert {line.split(":")[0] for line in expected} == {"0", "1"}

@@ -7,11 +7,21 @@ import itertools
 import aiohttp
 import pytest
 
-from orchestrator.core.constants import OPERATION_PATH, V2_SUBMIT_PATH
+from orchestrator.core.constants import ASR_XML_PATH, OPERATION_PATH, V2_SUBMIT_PATH, V3_SUBMIT_PATH
 from orchestrator.emulator import STATS_PATH, RunningEmulator
 from tests.conftest import S3Server
-from tests.emulator.helpers import op_url, recognize, submit, v2_body, wait_done
-from tests.support.emulator import AUTH_HEADERS, emulator
+from tests.emulator.helpers import (
+    assert_error,
+    op_url,
+    recognize,
+    results_v3,
+    submit,
+    submit_v3,
+    v2_body,
+    v3_body,
+    wait_done,
+)
+from tests.support.emulator import AUTH_HEADERS, TEST_API_KEY, emulator
 
 URI = "https://storage.yandexcloud.net/bucket/audio.ogg"
 
@@ -34,6 +44,33 @@ async def test_5xx_faults_have_error_bodies(
         async with session.get(emu.url + STATS_PATH) as a:
             assert a.status == 200
             assert (await a.json())["faults"] == {"5xx": 8}
+
+
+async def test_faults_reach_v3_and_asr_xml_too(
+    s3_server: S3Server, session: aiohttp.ClientSession
+) -> None:
+    asr_xml = f"{ASR_XML_PATH}?uuid={'0' * 32}&key={TEST_API_KEY}&topic=queries"
+    async with emulator(s3_server, error_5xx_rate=1.0) as emu:
+        for path in (V3_SUBMIT_PATH, asr_xml):
+            async with session.post(emu.url + path, data=b"{}", headers=AUTH_HEADERS) as a:
+                assert a.status in (500, 503)
+                assert_error(await a.json(), {500: 13, 503: 14}[a.status], a.headers)
+    async with emulator(s3_server, reset_rate=1.0) as emu:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with session.post(emu.url + asr_xml, data=b"x", headers=AUTH_HEADERS):
+                pass
+        assert emu.stats()["requests_by_api"]["asr_xml"][f"POST {ASR_XML_PATH}"] == {"reset": 1}
+
+
+async def test_failed_v3_operations_answer_their_error_from_get_recognition(
+    s3_server: S3Server, session: aiohttp.ClientSession, audio: dict[str, str]
+) -> None:
+    async with emulator(s3_server, op_error_rate=1.0, op_error_codes=(14,)) as emu:
+        submitted = await submit_v3(session, emu.url, v3_body(audio["stereo.ogg"]))
+        operation = await wait_done(session, emu.url, submitted["id"])
+        status, (payload,) = await results_v3(session, emu.url, submitted["id"])
+    assert operation["error"]["code"] == 14
+    assert (status, payload["code"]) == (503, 14)
 
 
 async def test_reset_faults_drop_the_connection(

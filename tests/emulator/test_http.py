@@ -11,7 +11,7 @@ import pytest
 from orchestrator.core.constants import V2_SUBMIT_PATH
 from orchestrator.emulator import RunningEmulator
 from tests.conftest import S3Server
-from tests.emulator.helpers import op_url, submit, v2_body, wait_done
+from tests.emulator.helpers import assert_error, op_url, submit, v2_body, wait_done
 from tests.support.emulator import AUTH_HEADERS, TEST_API_KEY, TEST_IAM_TOKEN, emulator
 
 URI = "https://storage.yandexcloud.net/bucket/audio.ogg"
@@ -34,13 +34,12 @@ async def test_bad_credentials_are_401_on_both_endpoints(
     async with session.post(emu.url + V2_SUBMIT_PATH, json=v2_body(URI), headers=headers) as a:
         submitted = await a.json()
         assert a.status == 401
-        assert a.headers["x-request-id"]
+        assert_error(submitted, 16, a.headers)
     async with session.get(op_url(emu.url, "e03whatever"), headers=headers) as a:
         polled = await a.json()
         assert a.status == 401
+        assert_error(polled, 16, a.headers)
     for payload in (submitted, polled):
-        assert payload["code"] == 16
-        assert payload["details"] == []
         assert "wrong-key" not in payload["message"]
         assert TEST_API_KEY not in payload["message"]
 
@@ -70,7 +69,7 @@ async def test_unknown_operation_is_404_and_every_answer_has_a_request_id(
         assert a.headers["x-request-id"]
 
 
-async def test_submission_quota_answers_429_with_retry_after(
+async def test_submission_quota_answers_429_without_retry_after(
     s3_server: S3Server, session: aiohttp.ClientSession
 ) -> None:
     async with emulator(s3_server, submit_quota=2, quota_window_s=60) as emu:
@@ -83,15 +82,26 @@ async def test_submission_quota_answers_429_with_retry_after(
         ) as a:
             payload = await a.json()
             assert a.status == 429
-            assert 1 <= int(a.headers["Retry-After"]) <= 60
-            assert a.headers["x-request-id"]
-        assert payload["code"] == 8
-        assert payload["details"] == []
+            # No Yandex page documents Retry-After, so by default there is none.
+            assert "Retry-After" not in a.headers
+            assert_error(payload, 8, a.headers)
         assert "quota" in payload["message"]
         stats = emu.stats()
         assert stats["throttled"] == {"submit": 1}
         assert stats["requests"][f"POST {V2_SUBMIT_PATH}"]["429"] == 1
         assert len(stats["operations"]) == 1
+
+
+async def test_retry_after_is_sent_when_asked_for(
+    s3_server: S3Server, session: aiohttp.ClientSession
+) -> None:
+    async with emulator(s3_server, status_quota=1, quota_window_s=60, retry_after=True) as emu:
+        url = op_url(emu.url, "e03nosuchoperation00")
+        async with session.get(url, headers=AUTH_HEADERS) as a:
+            assert a.status == 404
+        async with session.get(url, headers=AUTH_HEADERS) as a:
+            assert a.status == 429
+            assert 1 <= int(a.headers["Retry-After"]) <= 60
 
 
 async def test_status_quota_slides_and_frees_a_slot(

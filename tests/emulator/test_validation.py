@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.core.constants import V2_SUBMIT_PATH
 from orchestrator.emulator import RunningEmulator
-from tests.emulator.helpers import submit, v2_body
+from tests.emulator.helpers import assert_error, submit, v2_body
 from tests.support.emulator import AUTH_HEADERS
 
 URI = "https://storage.yandexcloud.net/bucket/audio.ogg"
@@ -27,9 +27,9 @@ INVALID: list[tuple[str, Any, str]] = [
         "unknown field config.bar",
     ),
     (
-        "camelCase literature_text",
-        _spec(literatureText=True),
-        "unknown field config.specification.literatureText",
+        "literature_text twice",
+        _spec(literatureText=True, literature_text=False),
+        "config.specification.literature_text: field given twice",
     ),
     ("unknown audio field", {"config": {}, "audio": {"url": URI}}, "unknown field audio.url"),
     ("body not an object", [1, 2], "request body: expected an object"),
@@ -109,9 +109,8 @@ async def test_invalid_body_is_400_naming_the_field(
         payload = await answer.json()
         assert answer.status == 400
         assert answer.headers["x-request-id"]
-    assert payload["code"] == 3
+        assert_error(payload, 3, answer.headers)
     assert fragment in payload["message"]
-    assert payload["details"] == []
     assert emu.stats()["operations"] == {}
 
 
@@ -125,6 +124,12 @@ async def test_body_that_is_not_json_is_400(
         assert answer.status == 400
     assert payload["code"] == 3
     assert "not valid JSON" in payload["message"]
+    async with session.post(
+        emu.url + V2_SUBMIT_PATH, data=b"\xff\xfe{}", headers=AUTH_HEADERS
+    ) as answer:
+        payload = await answer.json()
+        assert answer.status == 400
+    assert "not UTF-8" in payload["message"]
 
 
 @pytest.mark.parametrize(
@@ -162,6 +167,11 @@ async def test_body_that_is_not_json_is_400(
                 "audio": {"uri": URI},
             },
             id="folderId and null as absent",
+        ),
+        pytest.param(_spec(literatureText=True), id="literatureText beside literature_text"),
+        pytest.param(
+            _spec(language_code="EN-us", profanity_filter=True, raw_results=True),
+            id="language case-insensitive, proto names",
         ),
     ],
 )

@@ -13,11 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from orchestrator.intake.audio import read_range
+from orchestrator.storage.s3 import ObjectStorage
 
 from orchestrator.core.constants import STORAGE_URL
 from orchestrator.core.transcript import Transcript
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
-from orchestrator.intake.audio import read_range
 from orchestrator.speechkit import (
     ErrorKind,
     OperationStatus,
@@ -27,7 +28,6 @@ from orchestrator.speechkit import (
     V2Client,
     v2_request_body,
 )
-from orchestrator.storage.s3 import ObjectStorage
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 
@@ -272,7 +272,8 @@ async def test_submit_past_the_quota_is_quota_with_retry_after(
     s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:
     request = SubmitRequest(audio_uri=f"{STORAGE_URL}/{s3_bucket}/a.ogg", encoding="OGG_OPUS")
-    async with emulator(s3_server, submit_quota=1, quota_window_s=600.0) as emu:
+    # The real service documents no Retry-After; the emulator sends one when asked to.
+    async with emulator(s3_server, submit_quota=1, quota_window_s=600.0, retry_after=True) as emu:
         client = _client(session, emu)
         assert await client.submit(request)  # the one submission the quota allows
         with pytest.raises(SpeechKitError) as caught:
