@@ -207,10 +207,6 @@ class ObjectStorage:
         """The content-addressed key (see the module-level ``object_key``)."""
         return object_key(prefix, content_hash, suffix)
 
-    def object_uri(self, key: str) -> str:
-        """The link SpeechKit fetches the object from (path style)."""
-        return f"{self.public_url_base}/{self.bucket}/{key}"
-
     # -- operations --------------------------------------------------------------------
 
     async def head(self, key: str) -> ObjectInfo | None:

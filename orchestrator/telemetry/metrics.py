@@ -145,12 +145,6 @@ class Gauge(Metric):
         self._values.pop(key, None)
         self._functions[key] = fn
 
-    def remove(self, **labels: str | int) -> None:
-        """Forget the series named by ``labels`` (it disappears from the output)."""
-        key = self._key(labels)
-        self._values.pop(key, None)
-        self._functions.pop(key, None)
-
     def series(self) -> list[LabelValues]:
         """The label values of every series, set or computed."""
         return [*self._values, *self._functions]

@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from orchestrator.intake.audio import read_range
-from orchestrator.storage.s3 import ObjectStorage
 
 from orchestrator.core.constants import STORAGE_URL
+from orchestrator.core.refs import ObjectRef
 from orchestrator.core.transcript import Transcript
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
+from orchestrator.intake.audio import read_range
 from orchestrator.speechkit import (
     ErrorKind,
     OperationStatus,
@@ -28,6 +28,7 @@ from orchestrator.speechkit import (
     V2Client,
     v2_request_body,
 )
+from orchestrator.storage.s3 import ObjectStorage
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 
@@ -172,7 +173,7 @@ async def _upload(s3: S3Server, bucket: str, name: str) -> str:
         await storage.ensure_uploaded(
             key, len(data), digest, lambda: read_range(path, 0, len(data))
         )
-        return storage.object_uri(key)
+        return ObjectRef(bucket, key).link(STORAGE_URL)
 
 
 def _client(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.audio import AudioError, read_range
 from orchestrator.storage.s3 import (
     ObjectStorage,
@@ -81,7 +82,10 @@ async def test_single_put_then_head_and_uri(s3_server: S3Server, s3_bucket: str)
         assert await storage.head(key) is None
         await storage.upload(key, _chunks(data, 7), len(data), digest, seen.append)
         info = await storage.head(key)
-        assert storage.object_uri(key) == f"{PUBLIC}/{s3_bucket}/audio/{digest}.ogg"
+        assert (
+            ObjectRef(storage.bucket, key).link(PUBLIC)
+            == f"{PUBLIC}/{s3_bucket}/audio/{digest}.ogg"
+        )
     assert info is not None
     assert (info.size, info.sha256) == (len(data), digest)
     assert seen == [len(data)]
