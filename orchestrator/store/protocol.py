@@ -63,7 +63,8 @@ class JobStore(Protocol):
     async def next_due(
         self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
     ) -> float | None:
-        """When the earliest unleased job in ``states`` (of ``apis``) becomes due."""
+        """When the earliest job in ``states`` (of ``apis``) becomes due: its own time, or,
+        for a leased one, the end of its lease if that is later."""
         ...
 
     async def count(self, states: Sequence[State]) -> int:

@@ -293,3 +293,14 @@ async def test_when_more_is_due_than_allowed_the_earliest_due_go_first(
     rest = await take(store, State.QUEUED, 100.0, 10)
     assert [job.output for job in rest] == ["p3", "p0"]  # p2 is not due yet
     assert await take(store, State.QUEUED, 100.0, 0) == []
+
+
+async def test_a_leased_job_comes_due_when_its_lease_runs_out(store: SQLiteStore) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
+    (first, second) = await take(store, State.QUEUED, 20.0, 2)
+    await store.update_job(second.id, None, {"next_action_at": 500.0}, 20.0, keep_lease=True)
+    # Both leased until 80: the stage wakes then for the first, later for the second.
+    assert await store.next_due([State.QUEUED], 21.0) == 80.0
+    assert await store.next_due([State.QUEUED], 21.0, ["v3"]) is None
+    await store.update_job(first.id, None, {"next_action_at": 30.0}, 21.0)  # lease dropped
+    assert await store.next_due([State.QUEUED], 22.0) == 30.0

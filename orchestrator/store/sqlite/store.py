@@ -113,7 +113,7 @@ class SQLiteStore(Claims):
     async def next_due(
         self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
     ) -> float | None:
-        """When the earliest unleased job in ``states`` (of ``apis``) becomes due."""
+        """When the earliest job in ``states`` (of ``apis``) becomes due, leases counted."""
         params = {
             "states": json.dumps([s.value for s in states]),
             "apis": None if apis is None else json.dumps(list(apis)),

@@ -31,10 +31,12 @@ LIMIT :limit;
 UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = :id;
 
 -- name: next_due
-SELECT MIN(next_action_at) FROM jobs
+-- A leased job comes due when its lease runs out (a dead daemon's job is taken over then).
+SELECT MIN(CASE WHEN lease_until IS NULL OR lease_until < :now THEN next_action_at
+                ELSE MAX(next_action_at, lease_until) END)
+FROM jobs
 WHERE state IN (SELECT value FROM json_each(:states))
-  AND (:apis IS NULL OR api IN (SELECT value FROM json_each(:apis)))
-  AND (lease_until IS NULL OR lease_until < :now);
+  AND (:apis IS NULL OR api IN (SELECT value FROM json_each(:apis)));
 
 -- name: count_states
 SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(:states));
