@@ -346,7 +346,7 @@ class Daemon:
             p.is_file() and not p.name.startswith(".") for p in self.config.paths.inbox.iterdir()
         ):
             return False
-        if await self.store.count(list(ACTIVE)):
+        if await self.store.any_in(list(ACTIVE)):
             return False
         return not await self.store.manifests_to_finish()
 

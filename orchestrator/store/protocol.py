@@ -7,7 +7,7 @@ Each method is one atomic transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
@@ -18,9 +18,11 @@ class IntakeStore(Protocol):
     """Manifests coming in."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Sequence[NewJob], now: float
+        self, name: str, path: str, digest: str, jobs: Iterable[NewJob], now: float
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
+        """Insert a manifest and its jobs; (id, False) when the same file was already taken.
+        ``jobs`` may be a stream: it is consumed in batches within the transaction, and an
+        exception it raises rolls the whole manifest back."""
         ...
 
 
@@ -69,6 +71,10 @@ class JobStore(Protocol):
 
     async def count(self, states: Sequence[State]) -> int:
         """Jobs in ``states``."""
+        ...
+
+    async def any_in(self, states: Sequence[State]) -> bool:
+        """True when some job is in one of ``states`` (cheap at any size)."""
         ...
 
     async def find_leader(self, job: Job, content_hash: str) -> Job | None:

@@ -26,14 +26,7 @@ class Claims(Connection):
         if claim.limit <= 0:
             return Claimed([], frozenset(), {})
         async with self._tx() as db:
-            params = {
-                "states": json.dumps([s.value for s in claim.states]),
-                "apis": None if claim.apis is None else json.dumps(list(claim.apis)),
-                "now": now,
-                "limit": claim.limit,
-            }
-            async with db.execute(Q["select_due"], params) as cur:
-                jobs = [row_to_job(row) for row in await cur.fetchall()]
+            jobs = await self._due(db, claim, now)
             held: dict[str, float] = {}
             usage: dict[str, tuple[float, float]] = {}
             charges: list[tuple[str, float, float]] = []
@@ -70,6 +63,42 @@ class Claims(Connection):
             )
         moved = [self._entered(job, claim, now) if job.id in entered else job for job in jobs]
         return Claimed(moved, entered, usage, held)
+
+    async def _due(self, db: aiosqlite.Connection, claim: Claim, now: float) -> list[Job]:
+        """Up to ``claim.limit`` due, unleased jobs: highest priority first, then earliest
+        due, then oldest. One index walk per (priority, state, API), each stopping after
+        ``limit`` rows, so the cost does not grow with the backlog."""
+        found: list[tuple[int, float, int]] = []
+        for priority, api in await self._classes(db, claim.apis):
+            if len(found) >= claim.limit and found[claim.limit - 1][0] > priority:
+                break  # the lower priorities come after everything found already
+            for state in claim.states:
+                params = {
+                    "state": state.value,
+                    "api": api,
+                    "priority": priority,
+                    "now": now,
+                    "limit": claim.limit,
+                }
+                async with db.execute(Q["due_ids"], params) as cur:
+                    found.extend((priority, row[1], row[0]) for row in await cur.fetchall())
+            found.sort(key=lambda item: (-item[0], item[1], item[2]))
+            del found[claim.limit :]
+        if not found:
+            return []
+        ids = json.dumps([job_id for _, _, job_id in found])
+        async with db.execute(Q["jobs_by_ids"], {"ids": ids}) as cur:
+            by_id = {row["id"]: row_to_job(row) for row in await cur.fetchall()}
+        return [by_id[job_id] for _, _, job_id in found if job_id in by_id]
+
+    @staticmethod
+    async def _classes(
+        db: aiosqlite.Connection, apis: Sequence[str] | None
+    ) -> list[tuple[int, str]]:
+        """The (priority, API) pairs jobs have, highest priority first; of ``apis`` only."""
+        async with db.execute(Q["job_classes"]) as cur:
+            rows = [(int(row[0]), str(row[1])) for row in await cur.fetchall()]
+        return [(p, a) for p, a in rows if apis is None or a in apis]
 
     @staticmethod
     def _entered(job: Job, claim: Claim, now: float) -> Job:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
 from orchestrator.store.types import (
@@ -22,14 +25,19 @@ from orchestrator.store.types import (
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
+INSERT_BATCH = 2000
+
 
 class SQLiteStore(Claims):
     """The store in one SQLite file. Use ``await SQLiteStore.open(path)``."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Sequence[NewJob], now: float
+        self, name: str, path: str, digest: str, jobs: Iterable[NewJob], now: float
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
+        """Insert a manifest and its jobs; (id, False) when the same file was already taken.
+
+        ``jobs`` is consumed in batches; an exception it raises (a manifest found invalid
+        half-way through its expansion) rolls everything back."""
         async with self._tx() as db:
             async with db.execute(Q["manifest_by_digest"], {"digest": digest}) as cur:
                 row = await cur.fetchone()
@@ -47,23 +55,40 @@ class SQLiteStore(Claims):
                 inserted = await cur.fetchone()
             assert inserted is not None
             manifest_id = int(inserted[0])
-            await db.executemany(
-                Q["insert_job"],
-                [
+            await self._insert_jobs(db, manifest_id, jobs, now)
+            return manifest_id, True
+
+    async def _insert_jobs(
+        self, db: aiosqlite.Connection, manifest_id: int, jobs: Iterable[NewJob], now: float
+    ) -> None:
+        """Insert jobs in batches, pulling each batch from ``jobs`` in a worker thread (a
+        manifest's expansion may walk a directory of 100,000 files)."""
+        source = iter(jobs)
+        encoded: dict[RecognitionSettings, tuple[str, str]] = {}  # settings -> (json, key)
+        while batch := await asyncio.to_thread(list, itertools.islice(source, INSERT_BATCH)):
+            rows = []
+            for job in batch:
+                settings = job.settings
+                if settings not in encoded:
+                    text = json.dumps(settings.to_dict(), sort_keys=True)
+                    encoded[settings] = (text, settings.key())
+                    await db.execute(
+                        Q["add_job_class"], {"priority": settings.priority, "api": settings.api}
+                    )
+                text, key = encoded[settings]
+                rows.append(
                     {
                         "manifest_id": manifest_id,
                         "source": job.source,
                         "output": job.output,
-                        "settings": json.dumps(job.settings.to_dict(), sort_keys=True),
-                        "settings_key": job.settings.key(),
-                        "api": job.settings.api,
-                        "priority": job.priority,
+                        "settings": text,
+                        "settings_key": key,
+                        "api": settings.api,
+                        "priority": settings.priority,
                         "now": now,
                     }
-                    for job in jobs
-                ],
-            )
-            return manifest_id, True
+                )
+            await db.executemany(Q["insert_job"], rows)
 
     async def update_job(
         self,
@@ -114,13 +139,31 @@ class SQLiteStore(Claims):
         self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
     ) -> float | None:
         """When the earliest job in ``states`` (of ``apis``) becomes due, leases counted."""
-        params = {
-            "states": json.dumps([s.value for s in states]),
-            "apis": None if apis is None else json.dumps(list(apis)),
-            "now": now,
-        }
-        row = await self._one("next_due", params)
-        return None if row is None or row[0] is None else float(row[0])
+        times: list[float] = []
+        async with self._lock:
+            db = self._db
+            for priority, api in await self._classes(db, apis):
+                for state in states:
+                    params = {"state": state.value, "api": api, "priority": priority, "now": now}
+                    async with db.execute(Q["next_unleased"], params) as cur:
+                        row = await cur.fetchone()
+                    if row is not None:
+                        times.append(float(row[0]))
+            params_leased = {
+                "states": json.dumps([s.value for s in states]),
+                "apis": None if apis is None else json.dumps(list(apis)),
+                "now": now,
+            }
+            async with db.execute(Q["next_lease_end"], params_leased) as cur:
+                row = await cur.fetchone()
+            if row is not None and row[0] is not None:
+                times.append(float(row[0]))
+        return min(times) if times else None
+
+    async def any_in(self, states: Sequence[State]) -> bool:
+        """True when some job is in one of ``states``."""
+        found = await self._one("any_in_states", {"states": json.dumps([s.value for s in states])})
+        return found is not None
 
     async def count(self, states: Sequence[State]) -> int:
         """Jobs in ``states``."""
@@ -199,23 +242,23 @@ class SQLiteStore(Claims):
 
     async def manifests(self) -> list[ManifestStatus]:
         """Every manifest with its job counts."""
-        rows = await self._all("manifest_counts", {})
-        found: dict[int, ManifestStatus] = {}
-        for row in rows:
-            status = found.get(row["id"])
-            if status is None:
-                status = found[row["id"]] = ManifestStatus(
-                    id=row["id"],
-                    name=row["name"],
-                    path=row["path"],
-                    state=row["state"],
-                    created_at=row["created_at"],
-                    finished_at=row["finished_at"],
-                    report_path=row["report_path"],
-                    digest=row["digest"],
-                )
-            if row["job_state"] is not None:
-                status.counts[row["job_state"]] = int(row["n"])
+        found = {
+            row["id"]: ManifestStatus(
+                id=row["id"],
+                name=row["name"],
+                path=row["path"],
+                state=row["state"],
+                created_at=row["created_at"],
+                finished_at=row["finished_at"],
+                report_path=row["report_path"],
+                digest=row["digest"],
+            )
+            for row in await self._all("all_manifests", {})
+        }
+        for row in await self._all("manifest_counts", {}):
+            status = found.get(row["manifest_id"])
+            if status is not None:
+                status.counts[row["state"]] = int(row["n"])
         return list(found.values())
 
     async def manifest_jobs(self, manifest_id: int) -> list[Job]:

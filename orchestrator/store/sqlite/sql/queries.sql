@@ -17,26 +17,45 @@ INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority,
 VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :api, 'queued',
         :now, :now, :now);
 
--- name: select_due
+-- name: job_classes
+SELECT priority, api FROM job_classes ORDER BY priority DESC, api DESC;
+
+-- name: add_job_class
+INSERT OR IGNORE INTO job_classes (priority, api) VALUES (:priority, :api);
+
+-- name: due_ids
+-- Walks jobs_claim in order: equality on (state, api, priority), a range on the due time.
+SELECT id, next_action_at FROM jobs INDEXED BY jobs_claim
+WHERE state = :state AND api = :api AND priority = :priority AND next_action_at <= :now
+  AND (lease_until IS NULL OR lease_until < :now)
+ORDER BY next_action_at, id
+LIMIT :limit;
+
+-- name: jobs_by_ids
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.state IN (SELECT value FROM json_each(:states))
-  AND (:apis IS NULL OR jobs.api IN (SELECT value FROM json_each(:apis)))
-  AND jobs.next_action_at <= :now
-  AND (jobs.lease_until IS NULL OR jobs.lease_until < :now)
-ORDER BY jobs.priority DESC, jobs.next_action_at, jobs.id
-LIMIT :limit;
+WHERE jobs.id IN (SELECT value FROM json_each(:ids));
 
 -- name: lease_job
 UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = :id;
 
--- name: next_due
--- A leased job comes due when its lease runs out (a dead daemon's job is taken over then).
-SELECT MIN(CASE WHEN lease_until IS NULL OR lease_until < :now THEN next_action_at
-                ELSE MAX(next_action_at, lease_until) END)
-FROM jobs
-WHERE state IN (SELECT value FROM json_each(:states))
+-- name: next_unleased
+SELECT next_action_at FROM jobs INDEXED BY jobs_claim
+WHERE state = :state AND api = :api AND priority = :priority
+  AND (lease_until IS NULL OR lease_until < :now)
+ORDER BY next_action_at
+LIMIT 1;
+
+-- name: next_lease_end
+-- A leased job comes due when its lease runs out (a dead daemon's job is taken over then);
+-- only the leased rows are read, through their partial index.
+SELECT MIN(MAX(next_action_at, lease_until)) FROM jobs INDEXED BY jobs_by_lease_owner
+WHERE lease_owner IS NOT NULL AND lease_until >= :now
+  AND state IN (SELECT value FROM json_each(:states))
   AND (:apis IS NULL OR api IN (SELECT value FROM json_each(:apis)));
+
+-- name: any_in_states
+SELECT 1 FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) LIMIT 1;
 
 -- name: count_states
 SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(:states));
@@ -93,13 +112,13 @@ UPDATE jobs SET lease_until = :until WHERE id = :id AND lease_owner = :owner;
 -- name: kv_prefix
 SELECT key, value FROM kv WHERE substr(key, 1, length(:prefix)) = :prefix ORDER BY key;
 
+-- name: all_manifests
+SELECT id, name, path, state, created_at, finished_at, report_path, digest
+FROM manifests ORDER BY id;
+
 -- name: manifest_counts
-SELECT manifests.id, manifests.name, manifests.path, manifests.state, manifests.created_at,
-       manifests.finished_at, manifests.report_path, manifests.digest,
-       jobs.state AS job_state, COUNT(jobs.id) AS n
-FROM manifests LEFT JOIN jobs ON jobs.manifest_id = manifests.id
-GROUP BY manifests.id, jobs.state
-ORDER BY manifests.id;
+-- In the order of jobs_by_manifest (a covering index): no sort.
+SELECT manifest_id, state, COUNT(*) AS n FROM jobs GROUP BY manifest_id, state;
 
 -- name: manifest_jobs
 SELECT jobs.*, manifests.name AS manifest_name
