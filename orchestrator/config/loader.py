@@ -34,6 +34,7 @@ from orchestrator.config.yamlload import Reader, Section, compose_file, compose_
 from orchestrator.core.errors import Problem, UserInputError
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
+MAX_CHECKS_PER_JOB = 20.0
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -218,6 +219,8 @@ class _Loader:
             deferred_max_interval_s=sec.positive_number(
                 "deferred_max_interval_s", d.deferred_max_interval_s
             ),
+            checks_per_job=self.checks_per_job(sec),
+            check_reserve=sec.number("check_reserve", d.check_reserve, minimum=0, maximum=0.9),
         )
         if cfg.max_interval_s < cfg.min_interval_s:
             self.r.problem(
@@ -226,6 +229,13 @@ class _Loader:
                 "must be at least min_interval_s",
             )
         return cfg
+
+    def checks_per_job(self, sec: Section) -> float | None:
+        """``auto`` (None: what the quotas allow), 0 (no planned schedule) or a number."""
+        node = sec.node_of("checks_per_job")
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "auto"):
+            return None
+        return sec.number("checks_per_job", 0.0, minimum=0, maximum=MAX_CHECKS_PER_JOB)
 
     def logging(self, sec: Section) -> LoggingConfig:
         d = LoggingConfig()
@@ -270,6 +280,8 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "min_interval_s",
         "max_interval_s",
         "deferred_max_interval_s",
+        "checks_per_job",
+        "check_reserve",
     ),
     "logging": ("format", "level"),
     "status": ("listen_host", "listen_port"),

@@ -155,6 +155,11 @@ class PollingConfig:
     min_interval_s: float = 1.0
     max_interval_s: float = 120.0
     deferred_max_interval_s: float = 1800.0
+    # Status checks a job may cost on average: None ("auto") takes what the quotas allow
+    # (status checks per submission) less ``check_reserve``; 0 turns the planned schedule
+    # off (one check at the ``quantile``, then growing intervals).
+    checks_per_job: float | None = None
+    check_reserve: float = 0.1
 
 
 @dataclass(frozen=True)

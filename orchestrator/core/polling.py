@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.constants import DEFERRED_MODELS, PROCESSING_S_PER_AUDIO_S
+from orchestrator.core.schedule import plan_checks
 
 EstimatorKey = tuple[str, str]
 """(api, model), e.g. ("v2", "general")."""
@@ -99,6 +100,10 @@ class _KeyState:
     early_run: int = 0
     # Recent exact ratios, when the service said when it finished (``observe_exact``).
     exact: list[float] = field(default_factory=list)
+    # The check schedule planned from ``exact`` (not stored: planned again when needed).
+    plan: tuple[float, ...] = ()
+    planned_at: int = -1  # ``observations`` when it was planned
+    planned_for: float = 0.0  # the budget it was planned for
 
 
 class CompletionEstimator:
@@ -143,6 +148,22 @@ class CompletionEstimator:
         """How many finished operations have informed ``key``."""
         state = self._states.get(key)
         return 0 if state is None else state.observations
+
+    def schedule(self, key: EstimatorKey, budget: float) -> tuple[float, ...]:
+        """The check times (ratios, ascending) that minimise the expected lag for ``budget``
+        checks per job (see ``core.schedule``); empty until enough exact observations.
+
+        Planned again as observations come in, not after each one: a sample of a few
+        hundred changes slowly, and planning costs tens of milliseconds.
+        """
+        state = self._states.get(key)
+        if state is None or len(state.exact) < EXACT_MIN:
+            return ()
+        since = state.observations - state.planned_at
+        if state.planned_for != budget or since >= max(5, min(50, len(state.exact) // 4)):
+            state.plan = plan_checks(state.exact, budget)
+            state.planned_at, state.planned_for = state.observations, budget
+        return state.plan
 
     def keys(self) -> list[EstimatorKey]:
         """The keys with state, sorted."""
@@ -322,9 +343,18 @@ def expected_duration(audio_s: float, estimator: CompletionEstimator, key: Estim
 
 
 def first_poll_at(
-    submitted_at: float, audio_s: float, estimator: CompletionEstimator, key: EstimatorKey
+    submitted_at: float,
+    audio_s: float,
+    estimator: CompletionEstimator,
+    key: EstimatorKey,
+    budget: float | None = None,
 ) -> float:
-    """The first status check: at the estimated completion time."""
+    """The first status check: the first of the schedule planned for ``budget`` checks per
+    job, or (without a budget, or before the schedule can be planned) at the estimated
+    completion time."""
+    plan = estimator.schedule(key, budget) if budget is not None else ()
+    if plan:
+        return submitted_at + plan[0] * max(audio_s, 0.0)
     return submitted_at + expected_duration(audio_s, estimator, key)
 
 
@@ -336,17 +366,28 @@ def next_poll_at(
     estimator: CompletionEstimator,
     key: EstimatorKey,
     policy: PollingPolicy,
+    budget: float | None = None,
 ) -> float:
     """The next status check after ``polls_so_far`` (>= 1) polls found the job running.
 
-    Intervals start at a fraction of the expected duration (at least ``min_interval_s``)
+    With a planned schedule, its next check after the last one. Past it (or without one),
+    intervals start at a fraction of the expected duration (at least ``min_interval_s``)
     and grow by ``growth`` per poll up to the cap for the model. If the estimate has since
     grown past the last poll (it learned the service is slower), wait for it instead.
     """
+    plan = estimator.schedule(key, budget) if budget is not None else ()
+    audio = max(audio_s, 0.0)
+    for ratio in plan[polls_so_far:]:
+        when = submitted_at + ratio * audio
+        if when >= last_poll_at + policy.min_interval_s:
+            return when
+    beyond = polls_so_far - len(plan) if plan else polls_so_far
     expected = expected_duration(audio_s, estimator, key)
     first = max(policy.min_interval_s, policy.first_retry_fraction * expected)
     cap = policy.max_interval_for(key)
     # Exponent capped: beyond it the interval is at the cap anyway; avoids overflow.
-    exponent = min(max(0, polls_so_far - 1), 200)
+    exponent = min(max(0, beyond - 1), 200)
     interval = min(cap, max(policy.min_interval_s, first * policy.growth**exponent))
+    if plan:
+        return last_poll_at + interval
     return max(last_poll_at + interval, submitted_at + expected)

@@ -86,13 +86,32 @@ class Learning:
 
     # -- when to check ---------------------------------------------------------------------
 
+    def budget(self, job: Job) -> float | None:
+        """The checks per job the job's schedule is planned for."""
+        return self._budget(estimator_key(job))
+
+    def _budget(self, key: polling.EstimatorKey) -> float | None:
+        client = self.ctx.clients.get(key[0])
+        if client is None:
+            return None
+        profile = client.profile
+        return self.ctx.settings.check_budget(profile.status_quota, profile.submit_quota)
+
+    def _first_ratio(self, key: polling.EstimatorKey) -> float:
+        """Where a job's first check goes, per audio second: the plan's first point."""
+        budget = self._budget(key)
+        plan = self.estimator.schedule(key, budget) if budget is not None else ()
+        return plan[0] if plan else self.estimator.ratio(key)
+
     def first_check_at(self, job: Job, submitted_at: float) -> float:
-        """The first status check of a job just submitted: at its estimated completion."""
+        """The first status check of a job just submitted: the first of its schedule."""
         audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
         if audio_s <= 0:
             # Unknown duration (an object already in storage): start at the short interval.
             return submitted_at + self.ctx.settings.polling.min_interval_s
-        return polling.first_poll_at(submitted_at, audio_s, self.estimator, estimator_key(job))
+        return polling.first_poll_at(
+            submitted_at, audio_s, self.estimator, estimator_key(job), self.budget(job)
+        )
 
     def next_check_at(self, job: Job, now: float, polls: int) -> float:
         """The next status check after ``polls`` found the job running."""
@@ -105,6 +124,7 @@ class Learning:
             self.estimator,
             estimator_key(job),
             self.ctx.settings.polling,
+            self.budget(job),
         )
 
     # -- learning --------------------------------------------------------------------------
@@ -130,7 +150,7 @@ class Learning:
                     done_at=now,
                 )
 
-        before = self.estimator.ratio(key)
+        before = self._first_ratio(key)
         await self._merge(key, observation)
         self._learned(key, before)
 
@@ -153,9 +173,10 @@ class Learning:
         self.estimator.load_key_state(key, json.loads(merged))
 
     def _learned(self, key: polling.EstimatorKey, before: float) -> None:
-        """The estimate for ``key`` went down: bring the first checks still to come forward
-        (one re-timing at a time; a further drop while it runs is caught by the next)."""
-        after = self.estimator.ratio(key)
+        """The first check for ``key`` moved earlier: bring the first checks still to come
+        forward (one re-timing at a time; a further drop while it runs is caught by the
+        next)."""
+        after = self._first_ratio(key)
         if math.log(before / after) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
             return
 

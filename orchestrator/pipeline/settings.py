@@ -51,10 +51,29 @@ class PipelineSettings:
     initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
     lease_s: float = LEASE_S
     node: str = field(default_factory=lambda: os.uname().nodename)
+    # Status checks a job may cost on average: None = what the quotas allow (see
+    # ``check_budget``), 0 = no planned schedule.
+    checks_per_job: float | None = None
+    check_reserve: float = 0.1
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
         return self.quotas[name]
+
+    def check_budget(self, status_quota: str, submit_quota: str) -> float | None:
+        """Checks per job to plan each job's checks for (None: no planned schedule).
+
+        In a backlog, jobs finish as fast as they are submitted, so each may cost the status
+        checks the quota allows per submission; a reserve is kept for the jobs that outrun
+        their schedule, retries and other clients of the same quota.
+        """
+        if self.checks_per_job is not None:
+            return self.checks_per_job or None
+        status, submit = self.quota(status_quota), self.quota(submit_quota)
+        per_submission = (status.effective_limit / status.window_s) / (
+            submit.effective_limit / submit.window_s
+        )
+        return per_submission * (1.0 - self.check_reserve)
 
 
 def settings_from_config(config: Config) -> PipelineSettings:
@@ -94,4 +113,6 @@ def settings_from_config(config: Config) -> PipelineSettings:
             quantile=config.polling.quantile,
         ),
         initial_ratio=config.polling.initial_ratio,
+        checks_per_job=config.polling.checks_per_job,
+        check_reserve=config.polling.check_reserve,
     )
