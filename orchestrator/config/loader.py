@@ -179,7 +179,15 @@ class _Loader:
             uploads=sec.positive_int("uploads", d.uploads),
             operations_in_flight=sec.positive_int("operations_in_flight", d.operations_in_flight),
             fetches=sec.positive_int("fetches", d.fetches),
+            upload_ahead=self.auto_int(sec, "upload_ahead"),
         )
+
+    def auto_int(self, sec: Section, key: str) -> int | None:
+        """A positive integer, or ``auto`` (None: the default the daemon derives)."""
+        node = sec.node_of(key)
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "auto"):
+            return None
+        return sec.positive_int(key, 1)
 
     def paths(self, sec: Section) -> PathsConfig:
         d = PathsConfig()
@@ -270,7 +278,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "safety_margin",
         "v3_status_checks_per_second",
     ),
-    "concurrency": ("uploads", "operations_in_flight", "fetches"),
+    "concurrency": ("uploads", "operations_in_flight", "fetches", "upload_ahead"),
     "paths": ("state_file", "inbox", "processed", "failed", "output"),
     "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
     "polling": (

@@ -123,6 +123,9 @@ class ConcurrencyConfig:
     uploads: int = 4
     operations_in_flight: int = 200
     fetches: int = 4
+    # Jobs uploaded (or being uploaded) ahead of their submission; None: one submission
+    # quota window's worth, so objects do not sit in the bucket for days.
+    upload_ahead: int | None = None
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 
-from orchestrator.core.jobs import IN_FLIGHT, STAGE_STATES, Job, Stage
+from orchestrator.core.jobs import IN_FLIGHT, STAGE_STATES, Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.lanes import Lane
+from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
@@ -25,6 +26,14 @@ log = get_logger()
 IDLE_S = 30.0
 # A dispatch that failed (the store is locked, say) is tried again after this.
 DISPATCH_RETRY_S = 5.0
+
+# Stages that may hold only so many jobs: a limit from the settings over the jobs in states.
+_CAPS: dict[Stage, tuple[Callable[[PipelineSettings], int], tuple[State, ...]]] = {
+    Stage.SUBMIT: (lambda s: s.operations_in_flight, IN_FLIGHT),
+    Stage.UPLOAD: (lambda s: s.uploads_ahead(), (State.UPLOADING, State.UPLOADED)),
+}
+# A claim of the first stage makes room in the second.
+_MAKES_ROOM = {Stage.SUBMIT: Stage.UPLOAD}
 
 Step = Callable[[Job, bool], Awaitable[None]]
 """One step of a stage for one job; the flag says the claim moved the job into its state."""
@@ -120,16 +129,22 @@ class Scheduler:
         }[stage]
         return max(0, limit - self._busy[stage])
 
+    async def _room(self, stage: Stage) -> int:
+        """How many more jobs a capped stage may take: operations in flight at the service
+        for submissions, jobs waiting uploaded for uploads. Steps in flight are counted
+        twice here at worst: the cap errs low."""
+        cap = _CAPS.get(stage)
+        if cap is None:
+            return self._slots(stage)
+        limit_of, states = cap
+        taken = await self.ctx.store.count(list(states))
+        return max(0, limit_of(self.ctx.settings) - taken - self._busy[stage])
+
     async def _dispatch(self, stage: Stage) -> float:
         """Start the stage's due steps, lane by lane; return when it should look again."""
         ctx = self.ctx
         now = ctx.clock()
-        slots = self._slots(stage)
-        if stage is Stage.SUBMIT:
-            # Jobs being submitted are counted twice here at worst: the cap errs low.
-            in_flight = await ctx.store.count(list(IN_FLIGHT))
-            room = ctx.settings.operations_in_flight - in_flight - self._busy[stage]
-            slots = max(0, min(slots, room))
+        slots = min(self._slots(stage), await self._room(stage))
         wake_at = now + IDLE_S
         held: dict[str, float] = {}
         for lane in self.lanes_of(stage):
@@ -138,6 +153,8 @@ class Scheduler:
             for name, (used, left) in claimed.usage.items():
                 ctx.metrics.set_quota(name, used, left)
             held.update(claimed.held)
+            if claimed.jobs and stage in _MAKES_ROOM:
+                self.kick(_MAKES_ROOM[stage])
             for job in claimed.jobs:
                 if job.id in self.working:
                     # Its step is finishing (the store already has its outcome): let the

@@ -45,6 +45,7 @@ class PipelineSettings:
     uploads: int = 4
     operations_in_flight: int = 200
     fetches: int = 4
+    upload_ahead: int | None = None  # None: one submission quota window's worth
     http_concurrency: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     polling: PollingPolicy = field(default_factory=PollingPolicy)
@@ -59,6 +60,14 @@ class PipelineSettings:
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
         return self.quotas[name]
+
+    def uploads_ahead(self) -> int:
+        """How many jobs may wait uploaded for their submission: uploads run just ahead of
+        the submission quota, so an object does not sit in the bucket for days and a
+        cancelled manifest leaves little to clean up."""
+        if self.upload_ahead is not None:
+            return self.upload_ahead
+        return self.quota(quota.SUBMIT_QUOTA).effective_limit
 
     def check_budget(self, status_quota: str, submit_quota: str) -> float | None:
         """Checks per job to plan each job's checks for (None: no planned schedule).
@@ -100,6 +109,7 @@ def settings_from_config(config: Config) -> PipelineSettings:
         uploads=config.concurrency.uploads,
         operations_in_flight=config.concurrency.operations_in_flight,
         fetches=config.concurrency.fetches,
+        upload_ahead=config.concurrency.upload_ahead,
         retry=RetryPolicy(
             max_attempts=config.retry.max_attempts,
             base_delay_s=config.retry.base_delay_s,

@@ -35,7 +35,7 @@ from orchestrator.store import Claim, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.conftest import S3Server
-from tests.support.daemon import AUDIO
+from tests.support.daemon import AUDIO, eventually
 from tests.support.emulator import AUTH_HEADERS, DEFAULT_TEST_SPEED, emulator
 
 SPEED = DEFAULT_TEST_SPEED
@@ -272,3 +272,38 @@ async def test_the_heartbeat_keeps_a_long_step_leased(tmp_path: Path) -> None:
         await asyncio.gather(*loops, *scheduler.tasks)
         await store.close()
     assert len(seen) == 1
+
+
+async def test_uploads_run_only_a_bounded_buffer_ahead_of_submissions(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, audio: Path
+) -> None:
+    # One submission per half minute: the rest of the batch waits on the quota, and only
+    # `upload_ahead` of it is uploaded meanwhile.
+    quotas = {**default_quotas(), SUBMIT_QUOTA: QuotaSpec(1, 30.0)}
+    config = settings(tmp_path, quotas=quotas, upload_ahead=1)
+    names = [f"copy-{i}.ogg" for i in range(4)]
+    for i, name in enumerate(names):
+        # Distinct content (a different tail), so no two jobs share a recognition.
+        (audio / name).write_bytes((audio / FILES[0]).read_bytes() + bytes([i]) * (i + 1))
+    async with (
+        emulator(s3_server, speed=SPEED) as emu,
+        rig(tmp_path, s3_server, s3_bucket, emu.url) as r,
+    ):
+        await add_manifest(r.store, audio, names)
+        pipeline = r.pipeline(config)
+        stop = asyncio.Event()
+        task = asyncio.create_task(pipeline.run(stop))
+        settled = {"done": 1, "uploaded": 1, "queued": 2}
+        try:
+
+            async def buffer_full() -> bool:
+                return await r.store.counts_by_state() == settled
+
+            # The first job is submitted and done; one more uploaded, two left queued.
+            await eventually(buffer_full, limit_s=25.0)
+            objects = s3_server.client().list_objects_v2(Bucket=s3_bucket)  # type: ignore[attr-defined]
+        finally:
+            stop.set()
+            await task
+    # The done job's object was deleted; the one waiting is the only one in the bucket.
+    assert objects.get("KeyCount", 0) == 1
