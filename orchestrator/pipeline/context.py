@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from orchestrator.core.decisions import Circumstances
 from orchestrator.core.jobs import Job, Stage
@@ -32,7 +31,6 @@ class Context:
     rng: random.Random
     owner: str
     kick: Callable[[Stage], None]
-    http: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
 
     def client(self, job: Job) -> RecognitionClient | None:
         """The client of the job's API, or None when this daemon does not drive it."""

@@ -69,8 +69,7 @@ class Fetch:
             await self.transitions.move(job, State.RUNNING, began)
             return None
         try:
-            async with self.ctx.http:
-                transcript = await client.fetch_result(operation_id)
+            transcript = await client.fetch_result(operation_id)
             self.ctx.metrics.record_request(profile.result_endpoint or "result", 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(

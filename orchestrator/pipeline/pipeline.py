@@ -74,7 +74,6 @@ class Pipeline:
             rng=rng if rng is not None else random.Random(),
             owner=owner or new_owner(settings.node),
             kick=self.kick,
-            http=asyncio.Semaphore(settings.http_concurrency),
         )
         self.transitions = Transitions(self.ctx, on_job_ended)
         self.scheduler = Scheduler(
@@ -128,7 +127,6 @@ class Pipeline:
     def apply(self, settings: PipelineSettings) -> None:
         """Take new settings (on reload); running work finishes under the old ones."""
         self.ctx.settings = settings
-        self.ctx.http = asyncio.Semaphore(settings.http_concurrency)
         self.learning.apply_settings()
 
         async def reschedule() -> None:

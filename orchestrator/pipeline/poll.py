@@ -31,8 +31,7 @@ class Poll:
             return
         profile = client.profile
         try:
-            async with self.ctx.http:
-                status = await client.get_operation(job.operation_id)
+            status = await client.get_operation(job.operation_id)
             self.ctx.metrics.record_request(profile.status_endpoint, 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(profile.status_endpoint, exc.http_status or "error")

@@ -46,6 +46,9 @@ class PipelineSettings:
     operations_in_flight: int = 200
     fetches: int = 4
     upload_ahead: int | None = None  # None: one submission quota window's worth
+    # Requests in flight at once per stage (submissions, status checks): each step sends
+    # its request as soon as its claim spent the quota, so the ledger's times are the
+    # requests' times.
     http_concurrency: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     polling: PollingPolicy = field(default_factory=PollingPolicy)

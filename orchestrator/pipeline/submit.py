@@ -63,11 +63,8 @@ class Submit:
                 return
         profile = client.profile
         try:
-            async with self.ctx.http:
-                uri = object_ref(job, self.ctx.storage.bucket).link(
-                    self.ctx.storage.public_url_base
-                )
-                submitted = await client.submit(submit_request(job, uri))
+            uri = object_ref(job, self.ctx.storage.bucket).link(self.ctx.storage.public_url_base)
+            submitted = await client.submit(submit_request(job, uri))
             self.ctx.metrics.record_request(profile.submit_endpoint, 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(profile.submit_endpoint, exc.http_status or "error")
