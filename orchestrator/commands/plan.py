@@ -76,9 +76,10 @@ def estimate(
         billable += billable_seconds(info.duration_s, info.channels)
         longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
     n = len(jobs)
-    submit = _windows_wait(n, quotas.usable(quotas.submissions), quotas.window_s)
+    window = quotas.counted_window_s()  # as the daemon counts it: the same figures
+    submit = _windows_wait(n, quotas.usable(quotas.submissions), window)
     status = _windows_wait(
-        math.ceil(STATUS_CHECKS_PER_JOB * n), quotas.usable(quotas.status_checks), quotas.window_s
+        math.ceil(STATUS_CHECKS_PER_JOB * n), quotas.usable(quotas.status_checks), window
     )
     per_day = quotas.audio_hours_per_day * (1.0 - quotas.safety_margin)
     daily = _windows_wait(billable / 3600.0, per_day, DAY_S)
@@ -189,8 +190,9 @@ def _print_table(rows: list[tuple[str, str, Estimate]], total: Estimate, q: Quot
     print()
     print(
         f"quotas: {q.usable(q.submissions)} submissions and {q.usable(q.status_checks)} status "
-        f"checks per {q.window_s:g} s, {q.audio_hours_per_day * (1 - q.safety_margin):g} audio "
-        f"hours per day ({q.safety_margin:.0%} kept unused)"
+        f"checks per {q.counted_window_s():g} s, "
+        f"{q.audio_hours_per_day * (1 - q.safety_margin):g} audio hours per day "
+        f"({q.safety_margin:.0%} kept unused)"
     )
     print(
         f"finish = max(submissions {human_duration(total.submit_wait_s)}, status checks "

@@ -168,6 +168,7 @@ class _Loader:
             window_s=sec.positive_number("window_s", d.window_s),
             audio_hours_per_day=sec.positive_number("audio_hours_per_day", d.audio_hours_per_day),
             safety_margin=sec.number("safety_margin", d.safety_margin, minimum=0, maximum=0.5),
+            window_margin_s=self.auto_number(sec, "window_margin_s"),
             v3_status_checks_per_second=sec.positive_number(
                 "v3_status_checks_per_second", d.v3_status_checks_per_second
             ),
@@ -181,6 +182,13 @@ class _Loader:
             fetches=sec.positive_int("fetches", d.fetches),
             upload_ahead=self.auto_int(sec, "upload_ahead"),
         )
+
+    def auto_number(self, sec: Section, key: str) -> float | None:
+        """A number >= 0, or ``auto`` (None: the default the daemon derives)."""
+        node = sec.node_of(key)
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value == "auto"):
+            return None
+        return sec.number(key, 0.0, minimum=0)
 
     def auto_int(self, sec: Section, key: str) -> int | None:
         """A positive integer, or ``auto`` (None: the default the daemon derives)."""
@@ -276,6 +284,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "window_s",
         "audio_hours_per_day",
         "safety_margin",
+        "window_margin_s",
         "v3_status_checks_per_second",
     ),
     "concurrency": ("uploads", "operations_in_flight", "fetches", "upload_ahead"),

@@ -18,6 +18,8 @@ from orchestrator.telemetry.logs import register_secret
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+# The default window margin is at most this share of the window: at least 99% of a quota.
+WINDOW_MARGIN_SHARE = 0.01
 LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "console")
 LOG_LEVELS: tuple[LogLevel, ...] = ("debug", "info", "warning", "error", "critical")
 
@@ -102,18 +104,37 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class QuotasConfig:
-    """Service quotas: requests per sliding window, audio per day, a fraction kept unused."""
+    """Service quotas: requests per sliding window, audio per day, and the margins kept.
+
+    The ledger records each request in the transaction that hands it to a stage, right
+    before it is sent, so the service counts it at most the request's latency later: the
+    window is lengthened by ``window_margin_s`` to cover that (by default the request
+    timeout, an upper bound on it since a request is abandoned then, capped at 1% of the
+    window so that at least 99% of the quota is used). ``safety_margin`` leaves a share of
+    each quota unused, for other clients of the same cloud folder: none by default.
+    """
 
     submissions: int = c.SUBMIT_QUOTA_PER_HOUR
     status_checks: int = c.V2_STATUS_QUOTA_PER_HOUR
     window_s: float = c.QUOTA_WINDOW_S
     audio_hours_per_day: float = float(c.AUDIO_HOURS_PER_DAY)
-    safety_margin: float = 0.02
+    safety_margin: float = 0.0
+    window_margin_s: float | None = None  # None until loaded: see ``margin_s``
     v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
         return max(1, int(quota * (1.0 - self.safety_margin)))
+
+    def margin_s(self, request_timeout_s: float = 30.0) -> float:
+        """Seconds added to each sliding window (the configured value, else the default)."""
+        if self.window_margin_s is not None:
+            return self.window_margin_s
+        return min(request_timeout_s, WINDOW_MARGIN_SHARE * self.window_s)
+
+    def counted_window_s(self, request_timeout_s: float = 30.0) -> float:
+        """The window the ledger counts requests in: the service's plus the margin."""
+        return self.window_s + self.margin_s(request_timeout_s)
 
 
 @dataclass(frozen=True)

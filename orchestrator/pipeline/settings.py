@@ -91,20 +91,17 @@ class PipelineSettings:
 def settings_from_config(config: Config) -> PipelineSettings:
     """The pipeline's view of the configuration."""
     q = config.quotas
-    # The margin is kept in count and in time: a request spent at the very end of our
-    # window may reach the service a little later than the one it replaces expires.
-    stretch = 1 + q.safety_margin
+    # A request reaches the service a little after the ledger recorded it: each window is
+    # lengthened by the margin (see QuotasConfig), the daily one in the same proportion.
+    window = q.counted_window_s(config.speechkit.request_timeout_s)
+    stretch = window / q.window_s
     return PipelineSettings(
         output_root=config.paths.output,
         key_prefix=config.storage.prefix,
         delete_after_done=config.storage.delete_after_done,
         quotas={
-            quota.SUBMIT_QUOTA: quota.QuotaSpec(
-                q.submissions, q.window_s * stretch, margin=q.safety_margin
-            ),
-            quota.STATUS_QUOTA: quota.QuotaSpec(
-                q.status_checks, q.window_s * stretch, margin=q.safety_margin
-            ),
+            quota.SUBMIT_QUOTA: quota.QuotaSpec(q.submissions, window, margin=q.safety_margin),
+            quota.STATUS_QUOTA: quota.QuotaSpec(q.status_checks, window, margin=q.safety_margin),
             quota.AUDIO_QUOTA: quota.QuotaSpec(
                 max(1, int(q.audio_hours_per_day * 3600)), DAY_S * stretch, margin=q.safety_margin
             ),

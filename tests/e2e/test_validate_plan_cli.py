@@ -91,7 +91,9 @@ def test_plan_prints_totals() -> None:
     ]
     total = next(line for line in lines if line.startswith("TOTAL"))
     assert total.split()[1] == "13"
-    assert any(line.startswith("quotas: 490 submissions") for line in lines)
+    # The whole quota by default: no share kept unused, the window lengthened by the margin.
+    assert any(line.startswith("quotas: 500 submissions") for line in lines)
+    assert any("per 3630 s" in line for line in lines)
 
 
 def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
@@ -99,7 +101,8 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
     config.write_text(
         "speechkit:\n  api_key_env: SURELY_UNSET_VARIABLE_FOR_PLAN\n"
         "storage:\n  bucket: audio\n"
-        "quotas:\n  submissions: 2\n  status_checks: 2\n  window_s: 60\n  safety_margin: 0\n",
+        "quotas:\n  submissions: 2\n  status_checks: 2\n  window_s: 60\n  safety_margin: 0\n"
+        "  window_margin_s: 0\n",
         encoding="utf-8",
     )
     result = cli("plan", "--json", "--config", str(config), DEMO)
@@ -118,6 +121,11 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
     assert total["longest_processing_s"] > 0
     assert document["manifests"][0]["name"] == "demo"
     assert document["problems"] == []
+    # The daemon lengthens each window by its margin; plan counts the same way.
+    text = config.read_text("utf-8").replace("window_margin_s: 0", "window_margin_s: 6")
+    config.write_text(text, encoding="utf-8")
+    again = json.loads(cli("plan", "--json", "--config", str(config), DEMO).stdout)["total"]
+    assert again["submit_wait_s"] == pytest.approx((3 - 1) * 66)
 
 
 def test_plan_reports_problems_and_exits_2() -> None:
