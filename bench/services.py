@@ -12,14 +12,14 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench import procs
-from bench.workload import WAV_HEADER_BYTES, AudioFile
+from bench.workload import AudioFile
 
 STATS_PATH = "/_emulator/stats"
 S3_REGION = "ru-central1"
@@ -44,6 +44,30 @@ class Credentials:
             s3_access_key="bench-access-key",
             s3_secret_key=secrets.token_urlsafe(16),
         )
+
+
+@dataclass(frozen=True)
+class EmulatorKnobs:
+    """Emulator options a regime sets; None leaves the emulator's own default.
+
+    Names are the emulator's options (``--submit-quota`` ...); the quota window is in
+    wall seconds, as the emulator counts it.
+    """
+
+    submit_quota: int | None = None
+    status_quota: int | None = None
+    quota_window: float | None = None
+    processing_noise: float | None = None
+    max_concurrent: int | None = None
+
+    def args(self) -> list[str]:
+        """The command-line options, in field order."""
+        out: list[str] = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                out += ["--" + item.name.replace("_", "-"), repr(value)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -105,10 +129,11 @@ async def emulator(
     creds: Credentials,
     speed: float,
     seed: int,
+    knobs: EmulatorKnobs,
     env: dict[str, str],
     log: Path,
 ) -> AsyncIterator[str]:
-    """The emulator in a child process, its quotas the defaults (scaled); yields its URL."""
+    """The emulator in a child process with ``knobs`` (else its defaults); yields its URL."""
     child_env = {
         **env,
         "SPEECHKIT_EMULATOR_API_KEY": creds.api_key,
@@ -133,6 +158,7 @@ async def emulator(
             repr(speed),
             "--seed",
             str(seed),
+            *knobs.args(),
         ],
         env=child_env,
         stdout=asyncio.subprocess.PIPE,
@@ -154,7 +180,13 @@ async def emulator(
 
 @asynccontextmanager
 async def services(
-    *, creds: Credentials, speed: float, seed: int, env: dict[str, str], logs: Path
+    *,
+    creds: Credentials,
+    speed: float,
+    seed: int,
+    env: dict[str, str],
+    logs: Path,
+    knobs: EmulatorKnobs | None = None,
 ) -> AsyncIterator[Services]:
     """A fresh S3 server with an empty bench bucket and a fresh emulator reading from it."""
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
@@ -168,6 +200,7 @@ async def services(
             creds=creds,
             speed=speed,
             seed=seed,
+            knobs=knobs or EmulatorKnobs(),
             env=env,
             log=logs / "emulator.log",
         ) as url:
@@ -192,14 +225,15 @@ async def _s3_client(endpoint: str, creds: Credentials) -> AsyncIterator[Any]:
 
 
 def object_key(audio: AudioFile) -> str:
-    """Where a baseline's copy of ``audio`` (raw PCM, header stripped) is stored."""
-    return f"baseline/{Path(audio.name).stem}.pcm"
+    """Where a baseline's copy of ``audio`` (raw PCM without its header, or Ogg) is stored."""
+    suffix = ".pcm" if audio.encoding == "LINEAR16_PCM" else ".ogg"
+    return f"baseline/{Path(audio.name).stem}{suffix}"
 
 
 async def upload_raw(
     endpoint: str, creds: Credentials, bucket: str, files: tuple[AudioFile, ...]
 ) -> None:
-    """Upload each file's PCM data without its WAV header, as LINEAR16_PCM requires."""
+    """Upload what the service reads of each file: PCM without its WAV header, Ogg whole."""
     gate = asyncio.Semaphore(UPLOADS_AT_ONCE)
     async with _s3_client(endpoint, creds) as client:
 
@@ -207,7 +241,7 @@ async def upload_raw(
             async with gate:
                 data = await asyncio.to_thread(audio.path.read_bytes)
                 await client.put_object(
-                    Bucket=bucket, Key=object_key(audio), Body=data[WAV_HEADER_BYTES:]
+                    Bucket=bucket, Key=object_key(audio), Body=data[audio.data_offset :]
                 )
 
         await asyncio.gather(*(one(a) for a in files))
