@@ -1,10 +1,11 @@
 """The backlog chart: median lag as a share of processing against checks per job.
 
-One panel per ratio of status checks to submissions, one point per contender. The
-dashed line is the budget (status quota / submission quota): in steady state a
-contender to its right must be refused, and pays for it in lag. Both axes are
-logarithmic, since a throttled poller's lag is whole quota windows. matplotlib (the
-``bench`` extra) is imported only when a chart is drawn.
+One panel per ratio of status checks to submissions, one point per contender (the
+orchestrator a star), lower and further left is better. The dashed line is the budget
+(status quota / submission quota): in steady state a contender to its right must be
+refused, and pays for it in lag. The lag axis is logarithmic, since a throttled poller's
+lag is whole quota windows. matplotlib (the ``bench`` extra) is imported only when a
+chart is drawn.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from pathlib import Path
 
 from bench.regimes import ratio_label
 
-# Plotted where a value is missing or zero, so that every contender appears.
+# Plotted where a share is missing or zero, so that every contender appears.
 _FLOOR_SHARE = 1e-3
-_FLOOR_CHECKS = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,49 +45,52 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
 
     matplotlib.use("Agg")  # files only: no display, whatever the environment says
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    labels = list(dict.fromkeys(p.label for panel in panels for p in panel.points))
+    colours = plt.get_cmap("tab10")
+    style = {label: colours(i % 10) for i, label in enumerate(labels)}
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(6.4 * len(panels), 5.2), squeeze=False, sharey=True
+        1, len(panels), figsize=(5.6 * len(panels) + 2.6, 4.8), squeeze=False, sharey=True
     )
     try:
         for ax, panel in zip(axes[0], panels, strict=True):
             for point in panel.points:
-                x = max(point.checks_per_job, _FLOOR_CHECKS)
                 y = max(point.lag_share_p50 or 0.0, _FLOOR_SHARE) * 100.0
                 ax.scatter(
-                    [x],
+                    [max(point.checks_per_job, 0.0)],
                     [y],
-                    s=70 if point.ours else 40,
+                    s=160 if point.ours else 60,
                     marker="*" if point.ours else "o",
-                    color="tab:red" if point.ours else "tab:blue",
+                    color=style[point.label],
+                    edgecolors="black",
+                    linewidths=0.5,
+                    label=point.label,
                     zorder=3,
-                )
-                ax.annotate(
-                    point.label,
-                    (x, y),
-                    textcoords="offset points",
-                    xytext=(6, 4),
-                    fontsize=8,
-                    fontweight="bold" if point.ours else "normal",
                 )
             ax.axvline(panel.budget, linestyle="--", color="grey", linewidth=1)
             ax.annotate(
-                f"budget {panel.budget:g}/job",
-                (panel.budget, 1.0),
+                f"budget: {panel.budget:g} checks/job",
+                (panel.budget, 0.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(3, -12),
+                xytext=(4, 6),
                 textcoords="offset points",
                 fontsize=8,
                 color="grey",
             )
-            ax.set_xscale("log")
+            widest = max([panel.budget, *(p.checks_per_job for p in panel.points)])
+            ax.set_xlim(0.0, widest * 1.15)
             ax.set_yscale("log")
-            ax.set_title(f"status checks : submissions = {ratio_label(panel.ratio)}")
-            ax.set_xlabel("status checks per job (log)")
-            ax.grid(True, which="both", linewidth=0.3)
-        axes[0][0].set_ylabel("median lag, % of the job's processing time (log)")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_title(f"status checks : submissions = {ratio_label(panel.ratio)}", fontsize=10)
+            ax.set_xlabel("status checks per job")
+            ax.grid(True, which="major", linewidth=0.4)
+        axes[0][0].set_ylabel("median lag, share of the job's processing time (log)")
+        handles, names = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="center right", fontsize=8, frameon=False)
         fig.suptitle(title, fontsize=10)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0.0, 0.0, 1.0 - 2.4 / fig.get_figwidth(), 1.0))
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120)
     finally:
