@@ -228,6 +228,11 @@ def _draw(
                     checks_per_job=row.metrics.checks_per_job,
                     lag_share_p50=row.metrics.lag_share_p50,
                     ours=row.key == contenders.ORCHESTRATOR_KEY,
+                    note=(
+                        f"gave up on {row.metrics.never_seen_done}"
+                        if row.metrics.never_seen_done
+                        else ""
+                    ),
                 )
                 for row in rows
             ),

@@ -28,6 +28,7 @@ class Point:
     checks_per_job: float
     lag_share_p50: float | None
     ours: bool = False
+    note: str = ""  # written beside the point (e.g. how many jobs the tool gave up on)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
                     label=point.label,
                     zorder=3,
                 )
+                if point.note:
+                    ax.annotate(
+                        point.note,
+                        (max(point.checks_per_job, 0.0), y),
+                        xytext=(7, -3),
+                        textcoords="offset points",
+                        fontsize=7,
+                        color=style[point.label],
+                    )
             ax.axvline(panel.budget, linestyle="--", color="grey", linewidth=1)
             ax.annotate(
                 f"budget: {panel.budget:g} checks/job",
