@@ -45,6 +45,9 @@ class BacklogMetrics:
     steady_quota_share: float | None  # None: fewer than three windows
     makespan_s: float | None  # first submission -> last job seen done; None if one never was
     limit_s: float | None
+    # jobs / quota x window + the last job's processing: the steady-state throughput's
+    # bound, which a fresh quota's first window beats by up to a window (JSON only)
+    fluid_limit_s: float | None
     checks_per_job: float  # answered status checks (429s not included)
     lag_p50_s: float | None
     lag_p95_s: float | None
@@ -145,12 +148,13 @@ def measure_backlog(stats: dict[str, Any], jobs: int) -> BacklogMetrics:
     lags = [float(op["lag_s"]) * speed for op in seen if op.get("lag_s") is not None]
     shares = lag_shares(seen)
     durations = [p * speed for p in map(processing_s, finished) if p is not None]
-    makespan = limit = None
+    makespan = limit = fluid_limit = None
     if operations:
         last = max(operations, key=lambda op: float(op["created_at"]))
         last_processing = processing_s(last)
         if last_processing is not None:
             limit = physical_limit_s(jobs, submit_quota, window, last_processing) * speed
+            fluid_limit = (jobs / submit_quota * window + last_processing) * speed
         if len(seen) == len(operations) == jobs:
             end = max(float(op["first_check_after_done"]) for op in seen)
             makespan = (end - min(created)) * speed
@@ -168,6 +172,7 @@ def measure_backlog(stats: dict[str, Any], jobs: int) -> BacklogMetrics:
         steady_quota_share=steady_share(counts, submit_quota),
         makespan_s=makespan,
         limit_s=limit,
+        fluid_limit_s=fluid_limit,
         checks_per_job=sum(int(op.get("status_checks", 0)) for op in operations) / jobs,
         lag_p50_s=percentile(lags, 0.5),
         lag_p95_s=percentile(lags, 0.95),

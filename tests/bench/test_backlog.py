@@ -86,6 +86,7 @@ def test_a_steady_backlog_measured_end_to_end() -> None:
     assert m.makespan_s == pytest.approx(252.0)
     # The last job could go at 2 windows (20 s) and takes 4 s: 240 service s.
     assert m.limit_s == pytest.approx(240.0)
+    assert m.fluid_limit_s == pytest.approx(340.0)  # 6 / 2 windows of 100 s, + 40 s
     assert m.makespan_vs_limit == pytest.approx(252.0 / 240.0)
     assert m.checks_per_job == 2.0
     assert m.lag_p50_s == pytest.approx(10.0)
