@@ -18,6 +18,10 @@ never depends on what the bench believes it asked for.
   finished; the time the job waited in the service's queue is not processing.
 - Lag: from done on the server to the first check that saw it. Its share is per job, lag
   over that job's processing time; the percentiles are of those shares.
+- Service pace: the median of each job's processing time over what the service's
+  documented pace (10 s per audio minute and channel) gives it. The emulator's noise has
+  a median of 1, so this is about 1 when the emulator keeps time; well above 1, it was
+  starved of CPU and every time in the run is stretched.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.metrics import percentile
+
+PROCESSING_S_PER_AUDIO_S = 10.0 / 60.0  # the service's documented pace, per channel
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class BacklogMetrics:
     lag_share_p50: float | None  # lag / the job's processing time
     lag_share_p95: float | None
     processing_p50_s: float | None
+    service_pace: float | None  # ~1 when the emulator kept time (see the module's notes)
     throttled_submits: int
     throttled_checks: int
 
@@ -132,6 +139,17 @@ def lag_shares(operations: list[dict[str, Any]]) -> list[float]:
     return shares
 
 
+def service_pace(operations: list[dict[str, Any]], speed: float) -> float | None:
+    """Median processing time over the documented pace's, across ``operations``."""
+    paces = []
+    for op in operations:
+        processing, audio = processing_s(op), op.get("audio_seconds")
+        if processing is not None and audio:
+            expected = float(audio) * int(op.get("channels") or 1) * PROCESSING_S_PER_AUDIO_S
+            paces.append(processing * speed / expected)
+    return percentile(paces, 0.5)
+
+
 def measure_backlog(stats: dict[str, Any], jobs: int) -> BacklogMetrics:
     """The figures of a run of ``jobs`` jobs from ``stats`` (GET /_emulator/stats)."""
     if jobs < 1:
@@ -179,6 +197,7 @@ def measure_backlog(stats: dict[str, Any], jobs: int) -> BacklogMetrics:
         lag_share_p50=percentile(shares, 0.5),
         lag_share_p95=percentile(shares, 0.95),
         processing_p50_s=percentile(durations, 0.5),
+        service_pace=service_pace(finished, speed),
         throttled_submits=int(throttled.get("submit", 0)),
         throttled_checks=int(throttled.get("status", 0)),
     )

@@ -155,6 +155,7 @@ def _record(run: contenders.ContenderRun, m: BacklogMetrics, problem: str | None
         "exit_code": run.exit_code,
         "problem": problem,
         "poller_counts": run.counts,
+        "service_cpu_s": run.service_cpu_s,
         "emulator": run.stats,
     }
 

@@ -10,6 +10,10 @@ from bench.regimes import BacklogRegime, ratio_label
 from bench.report import table
 from bench.schedules import BACKLOG_BASELINES, THROTTLE_BACKOFF
 
+# The median of a run's paces is within a few percent of 1 when the emulator keeps time
+# (log-normal noise of sigma 0.25 over 175 jobs); this much above 1, it did not.
+SLOW_SERVICE = 1.10
+
 
 @dataclass(frozen=True)
 class BacklogRow:
@@ -130,6 +134,16 @@ def render_ratio(regime: BacklogRegime, ratio: float, rows: Sequence[BacklogRow]
         f"{regime.status_quota(ratio) / regime.submit_quota:.2f} checks per job)",
     ]
     lines += table(_COLUMNS, [_cells(r) for r in rows])
+    slow = [
+        f"{r.label} {r.metrics.service_pace * 100 - 100:.0f}%"
+        for r in rows
+        if r.metrics.service_pace is not None and r.metrics.service_pace > SLOW_SERVICE
+    ]
+    if slow:
+        lines.append(
+            "(~) the emulator's processing ran slow (starved of CPU?), stretching every time "
+            "in: " + ", ".join(slow)
+        )
     problems = [r for r in rows if r.problem]
     if problems:
         lines.append("(!) not to be trusted:")

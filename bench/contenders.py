@@ -41,6 +41,7 @@ class ContenderRun:
     exit_code: int
     cpu: CpuTimes | None = None
     counts: dict[str, Any] | None = None  # a baseline's own counts (its last output line)
+    service_cpu_s: dict[str, float | None] | None = None  # the emulator's and S3 server's
     problem: str | None = None  # why the run is not to be trusted, if it is not
 
 
@@ -151,6 +152,7 @@ async def run_orchestrator(
     log = work / "daemon.log"
     child = await procs.run_measured(args, env=child_env, log=log, limit_s=limit_s)
     stats = await emulator_stats(services.emulator_url)
+    service_cpu = services.cpu_s()
     problem = None
     if child.timed_out:
         problem = f"stopped after {limit_s:g} s; see {log}"
@@ -164,6 +166,7 @@ async def run_orchestrator(
         child.wall_s,
         child.exit_code,
         cpu=child.cpu,
+        service_cpu_s=service_cpu,
         problem=problem,
     )
 
@@ -207,6 +210,7 @@ async def run_baseline(
         limit_s=limit_s,
     )
     stats = await emulator_stats(services.emulator_url)
+    service_cpu = services.cpu_s()
     counts = _counts(log)
     problem = None
     if child.timed_out:
@@ -222,6 +226,7 @@ async def run_baseline(
         child.exit_code,
         cpu=child.cpu,
         counts=counts,
+        service_cpu_s=service_cpu,
         problem=problem,
     )
 

@@ -142,6 +142,7 @@ async def run_default(
                 "exit_code": result.exit_code,
                 "problem": problem,
                 "poller_counts": result.counts,
+                "service_cpu_s": result.service_cpu_s,
                 "emulator": result.stats,
             }
         )

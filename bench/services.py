@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from bench import procs
+from bench.cpu import live_cpu
 from bench.workload import AudioFile
 
 STATS_PATH = "/_emulator/stats"
@@ -71,12 +72,30 @@ class EmulatorKnobs:
 
 
 @dataclass(frozen=True)
+class Served:
+    """A service child: where it answers, and its process id."""
+
+    address: str
+    pid: int
+
+
+@dataclass(frozen=True)
 class Services:
     """A running S3 endpoint with the bench bucket, and a running emulator."""
 
     s3_endpoint: str
     emulator_url: str
     bucket: str
+    s3_pid: int = 0
+    emulator_pid: int = 0
+
+    def cpu_s(self) -> dict[str, float | None]:
+        """CPU seconds the emulator and the S3 server have used so far (None: unknown).
+
+        Not a contender's figure: a sign of how loaded the bench's own services were.
+        """
+        times = {"emulator": live_cpu(self.emulator_pid), "s3": live_cpu(self.s3_pid)}
+        return {name: None if t is None else round(t.total_s, 3) for name, t in times.items()}
 
 
 async def _first_line(process: asyncio.subprocess.Process, what: str, log: Path) -> str:
@@ -100,8 +119,8 @@ async def _drain(stream: asyncio.StreamReader | None, log: Path) -> None:
 
 
 @asynccontextmanager
-async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
-    """moto's S3 server in a child process; yields its endpoint URL."""
+async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[Served]:
+    """moto's S3 server in a child process; yields its endpoint URL and pid."""
     process = await procs.spawn(
         [sys.executable, "-m", "bench.s3server"],
         env=env,
@@ -113,7 +132,7 @@ async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
     try:
         endpoint = await _first_line(process, "the S3 server", log)
         drain = asyncio.create_task(_drain(process.stdout, log))
-        yield endpoint
+        yield Served(endpoint, process.pid)
     finally:
         if process.stdin is not None:
             process.stdin.close()
@@ -132,7 +151,7 @@ async def emulator(
     knobs: EmulatorKnobs,
     env: dict[str, str],
     log: Path,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[Served]:
     """The emulator in a child process with ``knobs`` (else its defaults); yields its URL."""
     child_env = {
         **env,
@@ -171,7 +190,7 @@ async def emulator(
             raise RuntimeError(f"the emulator said {line!r} instead of its address; see {log}")
         url = line.rsplit("listening on ", 1)[1].strip()
         drain = asyncio.create_task(_drain(process.stdout, log))
-        yield url
+        yield Served(url, process.pid)
     finally:
         await procs.stop(process)
         if drain is not None:
@@ -190,7 +209,8 @@ async def services(
 ) -> AsyncIterator[Services]:
     """A fresh S3 server with an empty bench bucket and a fresh emulator reading from it."""
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
-    async with s3_server(env, logs / "s3.log") as endpoint:
+    async with s3_server(env, logs / "s3.log") as s3:
+        endpoint = s3.address
         async with _s3_client(endpoint, creds) as client:
             await client.create_bucket(
                 Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION}
@@ -203,8 +223,14 @@ async def services(
             knobs=knobs or EmulatorKnobs(),
             env=env,
             log=logs / "emulator.log",
-        ) as url:
-            yield Services(s3_endpoint=endpoint, emulator_url=url, bucket=BUCKET)
+        ) as emu:
+            yield Services(
+                s3_endpoint=endpoint,
+                emulator_url=emu.address,
+                bucket=BUCKET,
+                s3_pid=s3.pid,
+                emulator_pid=emu.pid,
+            )
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from bench.backlog import (
     per_window,
     physical_limit_s,
     processing_s,
+    service_pace,
     steady_share,
 )
 from tests.bench.helpers import T0, operation, stats
@@ -115,3 +116,13 @@ def test_jobs_never_submitted_leave_no_makespan() -> None:
     assert (m.operations, m.makespan_s) == (1, None)
     with pytest.raises(ValueError, match="at least 1"):
         measure_backlog(stats([]), jobs=0)
+
+
+def test_the_service_pace_is_processing_over_the_documented_ten_seconds_a_minute() -> None:
+    # speed 10: 60 s of audio should take 10 service s, 1 wall s.
+    on_time = operation(0.0, 0.0, 1.0, 1.5, audio_s=60.0)
+    late = operation(0.0, 0.0, 1.5, 2.0, audio_s=60.0)
+    stereo = {**operation(0.0, 0.0, 2.0, 2.5, audio_s=60.0), "channels": 2}
+    assert service_pace([on_time, stereo], speed=10.0) == pytest.approx(1.0)
+    assert service_pace([on_time, late, late], speed=10.0) == pytest.approx(1.5)
+    assert service_pace([operation(0.0, None, None, None)], speed=10.0) is None

@@ -16,11 +16,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def rows() -> list[BacklogRow]:
     """Two contenders: one that saw every job, one that gave up on one."""
-    # One job per 10 s window (speed 10), processed in 4 s, seen 1 s late.
+    # One job per 10 s window (speed 10), 4 minutes of audio processed in 4 s (40 service
+    # s, the documented pace), seen 1 s late.
     seen_all = [
-        operation(w * 10.0, w * 10.0 + 0.2, w * 10.0 + 4.2, w * 10.0 + 5.2) for w in range(3)
+        operation(w * 10.0, w * 10.0 + 0.2, w * 10.0 + 4.2, w * 10.0 + 5.2, audio_s=240.0)
+        for w in range(3)
     ]
-    gave_up = [*seen_all[:2], operation(20.0, 20.2, 24.2, None)]
+    gave_up = [*seen_all[:2], operation(20.0, 20.2, 24.2, None, audio_s=240.0)]
     return [
         BacklogRow(
             "orchestrator",
@@ -76,6 +78,7 @@ def test_each_ratio_gets_a_table_with_every_figure() -> None:
     assert theirs[2:4] == ["-", "-"]  # no makespan: a job was never seen done
     assert theirs[10:] == ["1", "-", "-"]  # gave up on one; CPU and RSS unmeasured
     assert "SpeechKitty (audio/6, 10x3 s): stopped after 900 s" in text
+    assert "(~)" not in text  # the emulator kept time
     assert text.rstrip().endswith("a note")
 
 
@@ -99,3 +102,12 @@ def test_the_chart_is_a_png_with_a_panel_per_ratio(tmp_path: Path) -> None:
     ]
     path = draw(panels, "test", tmp_path / "deep" / "chart.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_run_whose_emulator_ran_late_is_pointed_out() -> None:
+    # A minute of audio processed in 15 service s instead of 10: the emulator ran 50% slow.
+    late = [operation(w * 10.0, w * 10.0, w * 10.0 + 1.5, w * 10.0 + 2.0) for w in range(3)]
+    row = BacklogRow("docs", "docs sample (1 s)", measure_backlog(stats(late), 3), None, None)
+    text = render([], BacklogRegime(), [(5.0, [row])])
+    assert "(~) the emulator's processing ran slow" in text
+    assert "docs sample (1 s) 50%" in text

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench.cpu import CpuTimes, per_job_ms
+from bench.cpu import CpuTimes, live_cpu, parse_proc_stat, per_job_ms
 from bench.procs import run_measured
 
 
@@ -57,3 +58,26 @@ async def test_a_child_past_its_limit_is_stopped_and_its_own_memory_measured(
     assert (tmp_path / "child.log").read_text() == "ready\n"
     assert measured.peak_rss_kib is not None
     assert 40 * 1024 < measured.peak_rss_kib < 200 * 1024
+
+
+def test_proc_stat_counts_own_and_reaped_childrens_ticks() -> None:
+    # A real line's shape, with a command name that holds spaces and parentheses.
+    line = (
+        "4242 (python (x) y) S 4000 4242 4000 0 -1 4194304 9876 0 0 0 "
+        "250 50 30 20 20 0 3 0 322800 3133440 380 18446744073709551615 0 0 0 0 0 0 0 0 0 "
+        "0 0 0 17 1 0 0 0 0 0"
+    )
+    times = parse_proc_stat(line, ticks_per_s=100.0)
+    assert times == CpuTimes(user_s=2.8, system_s=0.7)
+    with pytest.raises(ValueError, match="ticks"):
+        parse_proc_stat(line, ticks_per_s=0.0)
+
+
+def test_a_running_process_is_read_from_proc() -> None:
+    ours = live_cpu(os.getpid())
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert ours is not None
+    # Ours and our reaped children's; clock ticks are coarser than getrusage's answer.
+    assert ours.user_s == pytest.approx(own.ru_utime + children.ru_utime, abs=0.05)
+    assert live_cpu(2**22 + 1) is None  # above any pid this kernel hands out
