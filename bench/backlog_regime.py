@@ -2,10 +2,12 @@
 
 At each ratio the orchestrator runs alone; then the baselines run side by side, each
 against its own fresh S3 server and emulator (``serial`` runs them one after another).
-The baselines sleep nearly all the time (their CPU is a few seconds a run), so running
-them together costs their figures little and the bench a lot less time: it is what
-lets a quota window last 36 wall seconds, so that the daemon is asked for about the job
-rate of the issue's own measurement rather than several times more.
+A baseline's run costs about 2 CPU seconds in the poller and 10 in its emulator over
+two and a half minutes, so five at once load two cores by about a quarter, and the
+bench takes half the time: that is what lets a quota window last 36 wall seconds, so
+that the daemon is asked for about the job rate of the issue's own measurement rather
+than several times more. Should the emulators still fall behind (a busy machine), each
+table says so (:func:`bench.backlog.service_pace`).
 """
 
 from __future__ import annotations

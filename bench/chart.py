@@ -46,7 +46,7 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
 
     matplotlib.use("Agg")  # files only: no display, whatever the environment says
     from matplotlib import pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     labels = list(dict.fromkeys(p.label for panel in panels for p in panel.points))
     colours = plt.get_cmap("tab10")
@@ -91,6 +91,8 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
             widest = max([panel.budget, *(p.checks_per_job for p in panel.points)])
             ax.set_xlim(0.0, widest * 1.15)
             ax.set_yscale("log")
+            # 1, 2, 5 per decade: a decade or two of lag needs more than its powers of ten.
+            ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"status checks : submissions = {ratio_label(panel.ratio)}", fontsize=10)
