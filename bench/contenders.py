@@ -1,8 +1,9 @@
 """Run one contender against fresh services and collect the emulator's counters.
 
-The orchestrator is the real daemon (``python -m orchestrator run --until-idle``); each
-baseline is ``python -m bench.poller``. Both are child processes, so their peak RSS is
-measured the same way (VmHWM sampled from /proc).
+The orchestrator is the real daemon (``python -m orchestrator run --until-idle``), driven
+only by its CLI and its YAML config; each baseline is ``python -m bench.poller``. Both are
+child processes, so their peak RSS (VmHWM sampled from /proc) and CPU time (the kernel's
+accounting of the ended process tree, :mod:`bench.cpu`) are measured the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from bench import procs
-from bench.poller import API_KEY_ENV, PollerSpec
+from bench.cpu import CpuTimes
+from bench.poller import API_KEY_ENV, PollerJob, PollerSpec
 from bench.schedules import Schedule
 from bench.services import Credentials, Services, emulator_stats, object_key, upload_raw
 from bench.workload import SAMPLE_RATE, Workload
@@ -38,15 +39,29 @@ class ContenderRun:
     peak_rss_kib: int | None
     process_wall_s: float
     exit_code: int
+    cpu: CpuTimes | None = None
+    counts: dict[str, Any] | None = None  # a baseline's own counts (its last output line)
+    service_cpu_s: dict[str, float | None] | None = None  # the emulator's and S3 server's
     problem: str | None = None  # why the run is not to be trusted, if it is not
 
 
-def daemon_config(services: Services, speed: float, work: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Quotas:
+    """Requests allowed per quota window (one service hour: 3600/speed wall seconds)."""
+
+    submissions: int = 500
+    status_checks: int = 2500
+
+
+def daemon_config(
+    services: Services, speed: float, work: Path, quotas: Quotas | None = None
+) -> dict[str, Any]:
     """The daemon's config: the real service's settings with every duration divided by ``speed``.
 
-    Quotas and their window match the emulator's (500 and 2500 per 3600/speed s), so the
+    Quotas and their window match the emulator's (``quotas`` per 3600/speed s), so the
     daemon plans against the limits the emulator enforces.
     """
+    q = quotas or Quotas()
     return {
         "speechkit": {
             "transcribe_url": services.emulator_url,
@@ -69,7 +84,11 @@ def daemon_config(services: Services, speed: float, work: Path) -> dict[str, Any
             "failed": str(work / "failed"),
             "output": str(work / "results"),
         },
-        "quotas": {"submissions": 500, "status_checks": 2500, "window_s": 3600.0 / speed},
+        "quotas": {
+            "submissions": q.submissions,
+            "status_checks": q.status_checks,
+            "window_s": 3600.0 / speed,
+        },
         "polling": {
             "initial_ratio": 10.0 / 60.0 / speed,
             "min_interval_s": 1.0 / speed,
@@ -93,38 +112,17 @@ def _manifest(workload: Workload) -> dict[str, Any]:
     }
 
 
-def _prepare_daemon(services: Services, workload: Workload, speed: float, work: Path) -> Path:
+def _prepare_daemon(
+    services: Services, workload: Workload, speed: float, work: Path, quotas: Quotas
+) -> Path:
     """Write the daemon's config and put the manifest in its inbox; the config's path."""
     inbox = work / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     config_path = work / "config.yaml"
-    config = daemon_config(services, speed, work)
+    config = daemon_config(services, speed, work, quotas)
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
     (inbox / "bench.yaml").write_text(yaml.safe_dump(_manifest(workload), sort_keys=False))
     return config_path
-
-
-async def _measure_child(
-    args: list[str], env: dict[str, str], log: Path, limit_s: float
-) -> tuple[int, int | None, float, bool]:
-    """Run a child to its end: (exit code, peak RSS KiB, wall seconds, timed out)."""
-    with log.open("wb") as out:
-        began = time.monotonic()
-        process = await procs.spawn(args, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT)
-        sampler = procs.RssSampler(process.pid)
-        timed_out = False
-        try:
-            await asyncio.wait_for(process.wait(), limit_s)
-        except TimeoutError:
-            timed_out = True
-        finally:
-            # Once wait() returns the child is reaped and /proc forgets it: the sampler's
-            # last reading (at most RSS_SAMPLE_S old) is the peak.
-            peak = await sampler.close()
-            await procs.stop(process)
-        wall = time.monotonic() - began
-    assert process.returncode is not None
-    return process.returncode, peak, wall, timed_out
 
 
 async def run_orchestrator(
@@ -135,9 +133,12 @@ async def run_orchestrator(
     work: Path,
     env: dict[str, str],
     limit_s: float,
+    quotas: Quotas | None = None,
 ) -> ContenderRun:
     """The real daemon, given the workload as one manifest in its inbox, until idle."""
-    config_path = await asyncio.to_thread(_prepare_daemon, services, workload, speed, work)
+    config_path = await asyncio.to_thread(
+        _prepare_daemon, services, workload, speed, work, quotas or Quotas()
+    )
     child_env = {
         **env,
         "BENCH_SPEECHKIT_API_KEY": creds.api_key,
@@ -149,14 +150,25 @@ async def run_orchestrator(
     args = [sys.executable, "-m", "orchestrator", "run", "--config", str(config_path)]
     args += ["--until-idle", "--settle-seconds", "0"]
     log = work / "daemon.log"
-    code, peak, wall, timed_out = await _measure_child(args, child_env, log, limit_s)
+    child = await procs.run_measured(args, env=child_env, log=log, limit_s=limit_s)
     stats = await emulator_stats(services.emulator_url)
+    service_cpu = services.cpu_s()
     problem = None
-    if timed_out:
+    if child.timed_out:
         problem = f"stopped after {limit_s:g} s; see {log}"
-    elif code != 0:
-        problem = f"the daemon exited with status {code}; see {log}"
-    return ContenderRun(ORCHESTRATOR_KEY, ORCHESTRATOR_LABEL, stats, peak, wall, code, problem)
+    elif child.exit_code != 0:
+        problem = f"the daemon exited with status {child.exit_code}; see {log}"
+    return ContenderRun(
+        ORCHESTRATOR_KEY,
+        ORCHESTRATOR_LABEL,
+        stats,
+        child.peak_rss_kib,
+        child.wall_s,
+        child.exit_code,
+        cpu=child.cpu,
+        service_cpu_s=service_cpu,
+        problem=problem,
+    )
 
 
 async def run_baseline(
@@ -168,42 +180,70 @@ async def run_baseline(
     work: Path,
     env: dict[str, str],
     limit_s: float,
+    seed: int = 0,
 ) -> ContenderRun:
-    """Upload the raw audio for the baseline (not timed), then run its poller process."""
+    """Upload the audio for the baseline (not timed), then run its poller process."""
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     await upload_raw(services.s3_endpoint, creds, services.bucket, workload.files)
     spec = PollerSpec(
         schedule=schedule.key,
         emulator_url=services.emulator_url,
-        uris=[f"{STORAGE_URL}/{services.bucket}/{object_key(f)}" for f in workload.files],
+        jobs=[
+            PollerJob(
+                uri=f"{STORAGE_URL}/{services.bucket}/{object_key(f)}",
+                audio_s=f.duration_s,
+                encoding=f.encoding,
+            )
+            for f in workload.files
+        ],
         speed=speed,
         sample_rate=SAMPLE_RATE,
+        seed=seed,
     )
     spec_path = work / "spec.json"
     spec.dump(spec_path)
     log = work / "poller.log"
-    code, peak, wall, timed_out = await _measure_child(
+    child = await procs.run_measured(
         [sys.executable, "-m", "bench.poller", str(spec_path)],
-        {**env, API_KEY_ENV: creds.api_key},
-        log,
-        limit_s,
+        env={**env, API_KEY_ENV: creds.api_key},
+        log=log,
+        limit_s=limit_s,
     )
     stats = await emulator_stats(services.emulator_url)
+    service_cpu = services.cpu_s()
+    counts = _counts(log)
     problem = None
-    if timed_out:
+    if child.timed_out:
         problem = f"stopped after {limit_s:g} s; see {log}"
-    elif code != 0:
-        problem = f"the poller exited with status {code}: {_last_line(log)}"
-    return ContenderRun(schedule.key, schedule.label, stats, peak, wall, code, problem)
+    elif child.exit_code != 0:
+        problem = f"the poller exited with status {child.exit_code}: {_failure(log, counts)}"
+    return ContenderRun(
+        schedule.key,
+        schedule.label,
+        stats,
+        child.peak_rss_kib,
+        child.wall_s,
+        child.exit_code,
+        cpu=child.cpu,
+        counts=counts,
+        service_cpu_s=service_cpu,
+        problem=problem,
+    )
 
 
-def _last_line(log: Path) -> str:
+def _counts(log: Path) -> dict[str, Any] | None:
+    """The poller's own counts: the JSON object on its last output line, if any."""
     lines = log.read_text("utf-8", errors="replace").strip().splitlines()
-    if not lines:
-        return "(no output)"
     try:
-        counts = json.loads(lines[-1])
+        counts = json.loads(lines[-1]) if lines else None
     except ValueError:
-        return lines[-1][:300]
+        return None
+    return counts if isinstance(counts, dict) else None
+
+
+def _failure(log: Path, counts: dict[str, Any] | None) -> str:
+    if counts is None:
+        lines = log.read_text("utf-8", errors="replace").strip().splitlines()
+        return lines[-1][:300] if lines else "(no output)"
     errors = counts.get("errors") or []
-    return f"{len(errors)} jobs failed, e.g. {errors[0][:300]}" if errors else lines[-1][:300]
+    return f"{len(errors)} jobs failed, e.g. {errors[0][:300]}" if errors else "(no error named)"

@@ -1,11 +1,17 @@
-"""``python -m bench.poller SPEC``: a fixed-schedule client, as other tools poll SpeechKit v2.
+"""``python -m bench.poller SPEC``: a client that polls SpeechKit v2 as another tool does.
 
-It knows nothing of the orchestrator: plain aiohttp, submit every file at once (as fast
-as the service lets it), then check each operation on the tool's schedule until done.
-A 429 is retried after its Retry-After (the real tools would crash; retrying keeps the
-comparison about polling). SPEC is a JSON file (see :class:`PollerSpec`); the API key
-comes from ``$BENCH_SPEECHKIT_API_KEY``. It prints one JSON line with its own counts,
-which the bench only uses to report failures: the figures come from the emulator.
+It knows nothing of the orchestrator: plain aiohttp. One submitter sends the files in
+order, each as soon as the previous one was accepted (as fast as the service lets it, as
+a tool's loop over files does); each accepted operation is then checked on the tool's
+schedule (:mod:`bench.schedules`) until done, or until the tool gives up. A 429 is
+retried after its Retry-After when the answer has one, else after an exponential backoff
+with full jitter that grows with each consecutive 429 of that request (the real tools
+would mostly crash; retrying keeps the comparison about quotas and polling).
+
+SPEC is a JSON file (see :class:`PollerSpec`); the API key comes from
+``$BENCH_SPEECHKIT_API_KEY``. It prints one JSON line with its own counts, which the bench
+uses for failures and for how 429s were answered: every other figure comes from the
+emulator.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,28 +28,42 @@ from typing import Any
 
 import aiohttp
 
-from bench.schedules import Schedule, by_key
+from bench.schedules import THROTTLE_BACKOFF, Schedule, by_key, parse_retry_after, throttle_wait_s
 
 API_KEY_ENV = "BENCH_SPEECHKIT_API_KEY"
 SUBMIT_PATH = "/speech/stt/v2/longRunningRecognize"
 OPERATION_PATH = "/operations/"
 REQUEST_TIMEOUT_S = 60.0
+# More connections than aiohttp's default 100: a fixed-interval tool with hundreds of
+# operations pending must not be held back by this client's pool.
+CONNECTIONS = 400
+
+
+@dataclass(frozen=True)
+class PollerJob:
+    """One file to recognise: its object link, and what the tool knows of it."""
+
+    uri: str
+    audio_s: float  # duration x channels
+    encoding: str  # LINEAR16_PCM or OGG_OPUS
 
 
 @dataclass(frozen=True)
 class PollerSpec:
     """What one baseline run does."""
 
-    schedule: str  # a key of bench.schedules.BASELINES
+    schedule: str  # a key of bench.schedules
     emulator_url: str
-    uris: list[str]
+    jobs: list[PollerJob]
     speed: float
-    sample_rate: int
+    sample_rate: int  # of LINEAR16_PCM jobs
+    seed: int = 0  # of the backoff's jitter
 
     @classmethod
     def load(cls, path: Path) -> PollerSpec:
         """Read a spec written by the bench."""
         data = json.loads(path.read_text("utf-8"))
+        data["jobs"] = [PollerJob(**job) for job in data["jobs"]]
         return cls(**data)
 
     def dump(self, path: Path) -> None:
@@ -56,9 +77,11 @@ class PollerCounts:
 
     jobs: int = 0
     done: int = 0
+    gave_up: int = 0
     submits: int = 0
     checks: int = 0
     throttled: int = 0
+    throttled_with_retry_after: int = 0
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
@@ -67,33 +90,48 @@ class PollerError(Exception):
     """An answer the baseline cannot handle (anything but 200 or 429)."""
 
 
-def retry_after_s(value: str | None, fallback_s: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds); ``fallback_s`` when absent or odd."""
-    try:
-        return max(0.0, float(value)) if value is not None else fallback_s
-    except ValueError:
-        return fallback_s
+def request_body(job: PollerJob, sample_rate: int) -> dict[str, Any]:
+    """The documented v2 request for ``job``."""
+    specification: dict[str, Any] = {
+        "languageCode": "ru-RU",
+        "model": "general",
+        "audioEncoding": job.encoding,
+    }
+    if job.encoding == "LINEAR16_PCM":
+        specification |= {"sampleRateHertz": sample_rate, "audioChannelCount": 1}
+    return {"config": {"specification": specification}, "audio": {"uri": job.uri}}
 
 
 class Poller:
-    """Submits every file and polls every operation on one schedule."""
+    """Submits every file in order and polls every operation on one schedule."""
 
     def __init__(self, spec: PollerSpec, schedule: Schedule, api_key: str) -> None:
         self.spec = spec
         self.schedule = schedule
         self.headers = {"Authorization": f"Api-Key {api_key}"}
-        self.counts = PollerCounts(jobs=len(spec.uris))
+        self.counts = PollerCounts(jobs=len(spec.jobs))
+        self._rng = random.Random(f"{spec.seed}:backoff:{schedule.key}")
+        self._epoch = 0.0
+
+    def _elapsed_service_s(self) -> float:
+        return (time.monotonic() - self._epoch) * self.spec.speed
 
     async def _call(
         self, session: aiohttp.ClientSession, method: str, url: str, body: Any = None
     ) -> dict[str, Any]:
+        refused = 0
         while True:
             async with session.request(method, url, headers=self.headers, json=body) as answer:
                 text = await answer.text()
                 if answer.status == 429:
+                    refused += 1
                     self.counts.throttled += 1
-                    # Retry-After is on the service's (here: the emulator's wall) clock.
-                    wait = retry_after_s(answer.headers.get("Retry-After"), 1.0 / self.spec.speed)
+                    header = answer.headers.get("Retry-After")
+                    if parse_retry_after(header) is not None:
+                        self.counts.throttled_with_retry_after += 1
+                    wait = throttle_wait_s(
+                        header, refused, self.spec.speed, self._rng.random(), THROTTLE_BACKOFF
+                    )
                     await asyncio.sleep(wait)
                     continue
                 if answer.status != 200:
@@ -101,38 +139,42 @@ class Poller:
                 data: dict[str, Any] = json.loads(text)
                 return data
 
-    async def _job(self, session: aiohttp.ClientSession, uri: str) -> None:
-        body = {
-            "config": {
-                "specification": {
-                    "languageCode": "ru-RU",
-                    "model": "general",
-                    "audioEncoding": "LINEAR16_PCM",
-                    "sampleRateHertz": self.spec.sample_rate,
-                    "audioChannelCount": 1,
-                }
-            },
-            "audio": {"uri": uri},
-        }
-        operation = await self._call(session, "POST", self.spec.emulator_url + SUBMIT_PATH, body)
-        self.counts.submits += 1
-        url = self.spec.emulator_url + OPERATION_PATH + str(operation["id"])
-        for delay_s in self.schedule.delays():
+    async def _poll(self, session: aiohttp.ClientSession, job: PollerJob, op_id: str) -> None:
+        url = self.spec.emulator_url + OPERATION_PATH + op_id
+        check = 0
+        while True:
+            delay_s = self.schedule.delay_before(
+                check, audio_s=job.audio_s, elapsed_s=self._elapsed_service_s()
+            )
+            if delay_s is None:
+                self.counts.gave_up += 1
+                return
             await asyncio.sleep(delay_s / self.spec.speed)
             status = await self._call(session, "GET", url)
             self.counts.checks += 1
+            check += 1
             if status.get("done"):
                 self.counts.done += 1
                 return
 
     async def run(self) -> PollerCounts:
         """Every job to the end; errors are counted, not raised."""
-        began = time.monotonic()
+        self._epoch = began = time.monotonic()
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            outcomes = await asyncio.gather(
-                *(self._job(session, uri) for uri in self.spec.uris), return_exceptions=True
-            )
+        connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+        polls: list[asyncio.Task[None]] = []
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            submit_url = self.spec.emulator_url + SUBMIT_PATH
+            for job in self.spec.jobs:
+                try:
+                    body = request_body(job, self.spec.sample_rate)
+                    operation = await self._call(session, "POST", submit_url, body)
+                except (PollerError, aiohttp.ClientError, TimeoutError) as exc:
+                    self.counts.errors.append(f"submit: {type(exc).__name__}: {exc}")
+                    continue
+                self.counts.submits += 1
+                polls.append(asyncio.create_task(self._poll(session, job, str(operation["id"]))))
+            outcomes = await asyncio.gather(*polls, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 self.counts.errors.append(f"{type(outcome).__name__}: {outcome}")

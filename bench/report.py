@@ -16,6 +16,7 @@ class Row:
     metrics: Metrics
     peak_rss_kib: int | None
     problem: str | None = None
+    cpu_ms_per_job: float | None = None
 
 
 def _num(value: float | None, digits: int, unit: str = "") -> str:
@@ -58,6 +59,7 @@ _ABSOLUTE = (
     "429s",
     "submits/job",
     "wall",
+    "CPU/job",
     "peak RSS",
 )
 
@@ -74,6 +76,7 @@ def _absolute(row: Row) -> list[str]:
         str(m.throttled),
         _num(m.submissions_per_job, 2),
         _num(m.wall_h, 3, " h"),
+        _num(row.cpu_ms_per_job, 1, " ms"),
         _mib(row.peak_rss_kib),
     ]
 
@@ -85,6 +88,7 @@ _RATIOS: tuple[tuple[str, Callable[[Row], float | None]], ...] = (
     ("429s", lambda r: float(r.metrics.throttled)),
     ("submits/job", lambda r: r.metrics.submissions_per_job),
     ("wall", lambda r: r.metrics.wall_h),
+    ("CPU/job", lambda r: r.cpu_ms_per_job),
     ("peak RSS", lambda r: None if r.peak_rss_kib is None else float(r.peak_rss_kib)),
 )
 

@@ -12,14 +12,15 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench import procs
-from bench.workload import WAV_HEADER_BYTES, AudioFile
+from bench.cpu import live_cpu
+from bench.workload import AudioFile
 
 STATS_PATH = "/_emulator/stats"
 S3_REGION = "ru-central1"
@@ -47,12 +48,54 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class EmulatorKnobs:
+    """Emulator options a regime sets; None leaves the emulator's own default.
+
+    Names are the emulator's options (``--submit-quota`` ...); the quota window is in
+    wall seconds, as the emulator counts it.
+    """
+
+    submit_quota: int | None = None
+    status_quota: int | None = None
+    quota_window: float | None = None
+    processing_noise: float | None = None
+    max_concurrent: int | None = None
+
+    def args(self) -> list[str]:
+        """The command-line options, in field order."""
+        out: list[str] = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                out += ["--" + item.name.replace("_", "-"), repr(value)]
+        return out
+
+
+@dataclass(frozen=True)
+class Served:
+    """A service child: where it answers, and its process id."""
+
+    address: str
+    pid: int
+
+
+@dataclass(frozen=True)
 class Services:
     """A running S3 endpoint with the bench bucket, and a running emulator."""
 
     s3_endpoint: str
     emulator_url: str
     bucket: str
+    s3_pid: int = 0
+    emulator_pid: int = 0
+
+    def cpu_s(self) -> dict[str, float | None]:
+        """CPU seconds the emulator and the S3 server have used so far (None: unknown).
+
+        Not a contender's figure: a sign of how loaded the bench's own services were.
+        """
+        times = {"emulator": live_cpu(self.emulator_pid), "s3": live_cpu(self.s3_pid)}
+        return {name: None if t is None else round(t.total_s, 3) for name, t in times.items()}
 
 
 async def _first_line(process: asyncio.subprocess.Process, what: str, log: Path) -> str:
@@ -76,8 +119,8 @@ async def _drain(stream: asyncio.StreamReader | None, log: Path) -> None:
 
 
 @asynccontextmanager
-async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
-    """moto's S3 server in a child process; yields its endpoint URL."""
+async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[Served]:
+    """moto's S3 server in a child process; yields its endpoint URL and pid."""
     process = await procs.spawn(
         [sys.executable, "-m", "bench.s3server"],
         env=env,
@@ -89,7 +132,7 @@ async def s3_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
     try:
         endpoint = await _first_line(process, "the S3 server", log)
         drain = asyncio.create_task(_drain(process.stdout, log))
-        yield endpoint
+        yield Served(endpoint, process.pid)
     finally:
         if process.stdin is not None:
             process.stdin.close()
@@ -105,10 +148,11 @@ async def emulator(
     creds: Credentials,
     speed: float,
     seed: int,
+    knobs: EmulatorKnobs,
     env: dict[str, str],
     log: Path,
-) -> AsyncIterator[str]:
-    """The emulator in a child process, its quotas the defaults (scaled); yields its URL."""
+) -> AsyncIterator[Served]:
+    """The emulator in a child process with ``knobs`` (else its defaults); yields its URL."""
     child_env = {
         **env,
         "SPEECHKIT_EMULATOR_API_KEY": creds.api_key,
@@ -135,6 +179,7 @@ async def emulator(
             str(seed),
             # The pollers honour Retry-After; the emulator no longer sends it by default.
             "--retry-after",
+            *knobs.args(),
         ],
         env=child_env,
         stdout=asyncio.subprocess.PIPE,
@@ -147,7 +192,7 @@ async def emulator(
             raise RuntimeError(f"the emulator said {line!r} instead of its address; see {log}")
         url = line.rsplit("listening on ", 1)[1].strip()
         drain = asyncio.create_task(_drain(process.stdout, log))
-        yield url
+        yield Served(url, process.pid)
     finally:
         await procs.stop(process)
         if drain is not None:
@@ -156,11 +201,18 @@ async def emulator(
 
 @asynccontextmanager
 async def services(
-    *, creds: Credentials, speed: float, seed: int, env: dict[str, str], logs: Path
+    *,
+    creds: Credentials,
+    speed: float,
+    seed: int,
+    env: dict[str, str],
+    logs: Path,
+    knobs: EmulatorKnobs | None = None,
 ) -> AsyncIterator[Services]:
     """A fresh S3 server with an empty bench bucket and a fresh emulator reading from it."""
     await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
-    async with s3_server(env, logs / "s3.log") as endpoint:
+    async with s3_server(env, logs / "s3.log") as s3:
+        endpoint = s3.address
         async with _s3_client(endpoint, creds) as client:
             await client.create_bucket(
                 Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION}
@@ -170,10 +222,17 @@ async def services(
             creds=creds,
             speed=speed,
             seed=seed,
+            knobs=knobs or EmulatorKnobs(),
             env=env,
             log=logs / "emulator.log",
-        ) as url:
-            yield Services(s3_endpoint=endpoint, emulator_url=url, bucket=BUCKET)
+        ) as emu:
+            yield Services(
+                s3_endpoint=endpoint,
+                emulator_url=emu.address,
+                bucket=BUCKET,
+                s3_pid=s3.pid,
+                emulator_pid=emu.pid,
+            )
 
 
 @asynccontextmanager
@@ -194,14 +253,15 @@ async def _s3_client(endpoint: str, creds: Credentials) -> AsyncIterator[Any]:
 
 
 def object_key(audio: AudioFile) -> str:
-    """Where a baseline's copy of ``audio`` (raw PCM, header stripped) is stored."""
-    return f"baseline/{Path(audio.name).stem}.pcm"
+    """Where a baseline's copy of ``audio`` (raw PCM without its header, or Ogg) is stored."""
+    suffix = ".pcm" if audio.encoding == "LINEAR16_PCM" else ".ogg"
+    return f"baseline/{Path(audio.name).stem}{suffix}"
 
 
 async def upload_raw(
     endpoint: str, creds: Credentials, bucket: str, files: tuple[AudioFile, ...]
 ) -> None:
-    """Upload each file's PCM data without its WAV header, as LINEAR16_PCM requires."""
+    """Upload what the service reads of each file: PCM without its WAV header, Ogg whole."""
     gate = asyncio.Semaphore(UPLOADS_AT_ONCE)
     async with _s3_client(endpoint, creds) as client:
 
@@ -209,7 +269,7 @@ async def upload_raw(
             async with gate:
                 data = await asyncio.to_thread(audio.path.read_bytes)
                 await client.put_object(
-                    Bucket=bucket, Key=object_key(audio), Body=data[WAV_HEADER_BYTES:]
+                    Bucket=bucket, Key=object_key(audio), Body=data[audio.data_offset :]
                 )
 
         await asyncio.gather(*(one(a) for a in files))

@@ -1,4 +1,9 @@
-"""The workload: N distinct WAV files of seeded noise and seeded durations (8 kHz mono, small)."""
+"""The workloads: N distinct files of seeded durations, log-uniform between two bounds.
+
+The default regime uses WAV files of seeded noise (8 kHz mono); the backlog regime, whose
+recordings last minutes, uses silent Ogg Opus files (:mod:`bench.oggopus`) a few kilobytes
+each. Either way the service takes the duration from the file, as it would from speech.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,31 @@ import random
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from bench.oggopus import silent_opus
+
+Encoding = Literal["LINEAR16_PCM", "OGG_OPUS"]
 SAMPLE_RATE = 8000  # the lowest rate SpeechKit v2 takes: the smallest files for a duration
 WAV_HEADER_BYTES = 44
 
 
 @dataclass(frozen=True)
 class AudioFile:
-    """One generated file: a WAV on disk whose PCM data starts at ``WAV_HEADER_BYTES``."""
+    """One generated file; the service is sent its bytes from ``data_offset`` on.
+
+    A WAV's header is stripped (API v2 wants raw LINEAR16_PCM); Ogg Opus goes whole.
+    """
 
     name: str
     path: Path
     duration_s: float
+    encoding: Encoding = "LINEAR16_PCM"
 
     @property
-    def pcm_bytes(self) -> int:
-        """Bytes of raw 16-bit mono PCM after the header."""
-        return self.path.stat().st_size - WAV_HEADER_BYTES
+    def data_offset(self) -> int:
+        """Where the bytes the service reads start."""
+        return WAV_HEADER_BYTES if self.encoding == "LINEAR16_PCM" else 0
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Workload:
     min_s: float
     max_s: float
     seed: int
+    kind: str = "WAV files of noise (8000 Hz mono)"
 
     @property
     def audio_seconds(self) -> float:
@@ -80,3 +94,27 @@ def generate(folder: Path, n: int, min_s: float, max_s: float, seed: int) -> Wor
         path.write_bytes(wav_header(samples * 2) + noise)
         files.append(AudioFile(name=name, path=path, duration_s=samples / SAMPLE_RATE))
     return Workload(files=tuple(files), min_s=min_s, max_s=max_s, seed=seed)
+
+
+def generate_opus(folder: Path, n: int, min_s: float, max_s: float, seed: int) -> Workload:
+    """Write ``n`` silent Ogg Opus files of seeded, log-uniform durations into ``folder``."""
+    if n < 1:
+        raise ValueError("the workload needs at least one file")
+    if not 0 < min_s <= max_s:
+        raise ValueError("durations must satisfy 0 < min <= max")
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for index, duration in enumerate(durations(n, min_s, max_s, seed)):
+        name = f"silence-{index:04d}.opus"
+        path = folder / name
+        # The index in the tags keeps two files of equal length distinct.
+        data = silent_opus(duration, serial=index + 1, comments=(f"BENCH_FILE={seed}:{index}",))
+        path.write_bytes(data)
+        files.append(AudioFile(name=name, path=path, duration_s=duration, encoding="OGG_OPUS"))
+    return Workload(
+        files=tuple(files),
+        min_s=min_s,
+        max_s=max_s,
+        seed=seed,
+        kind="silent Ogg Opus files (mono)",
+    )
