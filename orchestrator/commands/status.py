@@ -52,7 +52,7 @@ def render(snap: dict[str, Any]) -> str:
 
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
-    config = read_config(args, resolve_secrets=False)
+    config = read_config(args, resolve_secrets=False, resolve_state=True)
     store = await open_store(config)
     try:
         return await snapshot(store, time.time())

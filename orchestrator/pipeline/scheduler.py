@@ -145,7 +145,7 @@ class Scheduler:
                     await ctx.store.update_job(job.id, None, {}, now)
                 else:
                     self._start(stage, job, entered=job.id in claimed.entered)
-            due = await ctx.store.next_due(STAGE_STATES[stage], now, lane.apis)
+            due = await ctx.store.next_due(STAGE_STATES[stage], now, lane.apis, lane.affinity)
             lane_wake = now + IDLE_S if due is None else due
             if claimed.wake_at is not None:
                 lane_wake = max(lane_wake, claimed.wake_at)

@@ -51,6 +51,9 @@ class PipelineSettings:
     initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
     lease_s: float = LEASE_S
     node: str = field(default_factory=lambda: os.uname().nodename)
+    # Transcripts go to objects under this prefix instead of ``output_root`` (any node
+    # may then write them); None: to the output directory of the manifest's node.
+    outputs_prefix: str | None = None
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -94,4 +97,7 @@ def settings_from_config(config: Config) -> PipelineSettings:
             quantile=config.polling.quantile,
         ),
         initial_ratio=config.polling.initial_ratio,
+        lease_s=config.service.lease_s,
+        node=config.service.node,
+        outputs_prefix=config.outputs.s3_prefix,
     )

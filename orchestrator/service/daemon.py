@@ -133,6 +133,10 @@ class Daemon:
         ]
         if new.paths.state_file != self.config.paths.state_file:
             restart_needed.append("paths.state_file")
+        if new.service.node != self.config.service.node:
+            restart_needed.append("service.node")
+        if new.state != self.config.state:
+            restart_needed.append("state")
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         if self.pipeline is not None:
@@ -168,7 +172,7 @@ class Daemon:
             folder.mkdir(parents=True, exist_ok=True)
         store = await open_store(config)
         try:
-            await store.acquire()
+            await store.acquire(config.service.node)
         except StoreError:
             await store.close()
             raise
@@ -183,7 +187,13 @@ class Daemon:
         settings = settings_from_config(config)
         released = await store.recover(settings.node, time.time())
         counts = await store.counts_by_state()
-        log.info("daemon.recovered", state_file=store.description, jobs=counts, leases=released)
+        log.info(
+            "daemon.recovered",
+            state_file=store.description,
+            node=settings.node,
+            jobs=counts,
+            leases=released,
+        )
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
@@ -209,13 +219,14 @@ class Daemon:
             await pipeline.load_state()
             await pipeline.reschedule_first_polls()
             self.pipeline = pipeline
-            self.finisher = Finisher(store, lambda: self.config.paths)
+            self.finisher = Finisher(store, lambda: self.config.paths, node=settings.node)
             self.intake = Intake(
                 store,
                 config.paths.inbox,
                 config.paths.failed,
                 settle_s=self.options.settle_s,
                 on_accepted=self._accepted,
+                node=settings.node,
             )
             web = await self._start_web(store)
             try:
@@ -348,7 +359,7 @@ class Daemon:
             return False
         if await self.store.count(list(ACTIVE)):
             return False
-        return not await self.store.manifests_to_finish()
+        return not await self.store.manifests_to_finish(self.config.service.node)
 
     def _store_answers(self) -> bool:
         """For the watchdog: the store answered lately (a store stuck for good, like a

@@ -26,15 +26,19 @@ class Finisher:
         store: Store,
         paths: Callable[[], PathsConfig],
         clock: Callable[[], float] = time.time,
+        node: str | None = None,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
         self.clock = clock
+        # This daemon's node: it finishes the manifests it took in (their files and
+        # results are on its disk); None: every manifest.
+        self.node = node
 
     async def finish_all(self) -> None:
         """Finish every manifest whose jobs have all ended."""
         store = self.store
-        todo = await store.manifests_to_finish()
+        todo = await store.manifests_to_finish(self.node)
         if not todo:
             return
         by_id = {m.id: m for m in await store.manifests()}

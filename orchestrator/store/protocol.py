@@ -11,16 +11,23 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
-from orchestrator.store.types import Claim, Claimed, JobUpdate, NewJob
+from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
 
 
 class IntakeStore(Protocol):
     """Manifests coming in."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Sequence[NewJob], now: float
+        self,
+        name: str,
+        path: str,
+        digest: str,
+        jobs: Sequence[NewJob],
+        now: float,
+        node: str = "",
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
+        """Insert a manifest taken in on ``node`` and its jobs; (id, False) when the same
+        file was already taken (by any daemon: two racing on one inbox take it once)."""
         ...
 
 
@@ -61,9 +68,14 @@ class JobStore(Protocol):
         ...
 
     async def next_due(
-        self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
+        self,
+        states: Sequence[State],
+        now: float,
+        apis: Sequence[str] | None = None,
+        affinity: Affinity | None = None,
     ) -> float | None:
-        """When the earliest unleased job in ``states`` (of ``apis``) becomes due."""
+        """When the earliest unleased job in ``states`` (of ``apis``, that ``affinity``
+        lets this daemon take) becomes due."""
         ...
 
     async def count(self, states: Sequence[State]) -> int:
@@ -128,8 +140,8 @@ class ManifestStore(Protocol):
         """The jobs of one manifest."""
         ...
 
-    async def manifests_to_finish(self) -> list[int]:
-        """Active manifests whose jobs have all ended."""
+    async def manifests_to_finish(self, node: str | None = None) -> list[int]:
+        """Active manifests (taken in on ``node``, when given) whose jobs have all ended."""
         ...
 
     async def finish_manifest(
@@ -180,9 +192,10 @@ class Lifecycle(Protocol):
         """Where the store is, for logs (never a password)."""
         ...
 
-    async def acquire(self) -> None:
-        """Become a working daemon on this store; StoreLocked when the store allows one
-        daemon only (SQLite: one per file) and another one holds it."""
+    async def acquire(self, node: str = "") -> None:
+        """Become a working daemon of ``node`` on this store; StoreLocked when another one
+        holds it (SQLite: one daemon per file; PostgreSQL: one per node name, because a
+        daemon's recovery releases every lease of its node)."""
         ...
 
     async def recover(self, node: str, now: float) -> int:

@@ -102,8 +102,9 @@ class Connection:
         """Where the store is, for logs."""
         return str(self.path)
 
-    async def acquire(self) -> None:
-        """Make sure no second daemon works on the same state file (released on close)."""
+    async def acquire(self, node: str = "") -> None:
+        """Make sure no second daemon works on the same state file (released on close),
+        whatever its node."""
         fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

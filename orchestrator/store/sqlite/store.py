@@ -13,6 +13,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
 from orchestrator.store.types import (
+    Affinity,
     DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
@@ -27,9 +28,16 @@ class SQLiteStore(Claims):
     """The store in one SQLite file. Use ``await SQLiteStore.open(path)``."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Sequence[NewJob], now: float
+        self,
+        name: str,
+        path: str,
+        digest: str,
+        jobs: Sequence[NewJob],
+        now: float,
+        node: str = "",
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken."""
+        """Insert a manifest and its jobs; (id, False) when the same file was already taken.
+        (One daemon per file: ``node`` is not kept, every manifest is that daemon's.)"""
         async with self._tx() as db:
             async with db.execute(Q["manifest_by_digest"], {"digest": digest}) as cur:
                 row = await cur.fetchone()
@@ -111,9 +119,14 @@ class SQLiteStore(Claims):
         return [row_to_job(row) for row in rows]
 
     async def next_due(
-        self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
+        self,
+        states: Sequence[State],
+        now: float,
+        apis: Sequence[str] | None = None,
+        affinity: Affinity | None = None,
     ) -> float | None:
-        """When the earliest unleased job in ``states`` (of ``apis``) becomes due."""
+        """When the earliest unleased job in ``states`` (of ``apis``) becomes due. (One
+        daemon per file: every job is its own, whatever ``affinity`` says.)"""
         params = {
             "states": json.dumps([s.value for s in states]),
             "apis": None if apis is None else json.dumps(list(apis)),
@@ -223,8 +236,8 @@ class SQLiteStore(Claims):
         rows = await self._all("manifest_jobs", {"manifest_id": manifest_id})
         return [row_to_job(row) for row in rows]
 
-    async def manifests_to_finish(self) -> list[int]:
-        """Active manifests whose jobs have all ended."""
+    async def manifests_to_finish(self, node: str | None = None) -> list[int]:
+        """Active manifests whose jobs have all ended (every one is this daemon's)."""
         rows = await self._all("unfinished_manifests_without_active_jobs", {})
         return [int(row[0]) for row in rows]
 
