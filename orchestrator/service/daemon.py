@@ -21,7 +21,7 @@ import aiohttp
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
-from orchestrator.core.jobs import ACTIVE, Job
+from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.intake.inbox import Intake
 from orchestrator.pipeline.pipeline import Pipeline
@@ -218,6 +218,7 @@ class Daemon:
             )
             await pipeline.load_state()
             await pipeline.reschedule_first_polls()
+            await store.watch(self._heard)
             self.pipeline = pipeline
             self.finisher = Finisher(store, lambda: self.config.paths, node=settings.node)
             self.intake = Intake(
@@ -389,6 +390,15 @@ class Daemon:
         assert self.pipeline is not None
         self.pipeline.kick()
         self._status_wake.set()
+
+    def _heard(self, state: State) -> None:
+        """A job entered ``state`` (maybe through another daemon sharing the store): wake
+        the stage that takes it, or see whether a manifest is finished."""
+        if state in TERMINAL:
+            self._finish_wake.set()
+            self._status_wake.set()
+        elif (stage := STAGE_OF.get(state)) is not None and self.pipeline is not None:
+            self.pipeline.kick(stage)
 
     async def _job_ended(self, _job: Job) -> None:
         self._finish_wake.set()

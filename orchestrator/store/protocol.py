@@ -198,6 +198,12 @@ class Lifecycle(Protocol):
         daemon's recovery releases every lease of its node)."""
         ...
 
+    async def watch(self, changed: Callable[[State], None]) -> None:
+        """From now on, call ``changed(state)`` soon after any daemon moves a job into
+        ``state`` or makes one due (so that the others' stages look at once); a store that
+        one daemon uses alone never calls it."""
+        ...
+
     async def recover(self, node: str, now: float) -> int:
         """Release the leases no live daemon holds: those of this node's earlier runs and
         every expired one; how many were released."""

@@ -124,12 +124,23 @@ async def test_local_audio_is_taken_only_by_its_node(daemons: list[PostgresStore
     assert await b.next_due([State.QUEUED], 5.0, affinity=upload_b.affinity) == 1.0
     taken = (await b.claim(upload_b, "b:1:x", 5.0)).jobs
     assert sorted(job.source for job in taken) == ["s3://bucket/r0.ogg", "s3://bucket/r1.ogg"]
-    assert await b.next_due([State.QUEUED], 5.0, affinity=upload_b.affinity) is None
+    # What b holds comes due for the others when its lease runs out, should b die.
+    assert await b.next_due([State.QUEUED], 5.0, affinity=upload_b.affinity) == 6.0
     mine = await a.claim(Claim((State.QUEUED,), 10, 1.0, affinity=Affinity("a")), "a:1:x", 5.0)
     assert sorted(job.source for job in mine.jobs) == ["/audio/l0.ogg", "/audio/l1.ogg"]
     (status, _) = await a.manifests()
     assert status.node == "a"
     assert await b.manifests_to_finish("b") == []
+
+
+async def test_a_daemon_hears_of_work_another_one_brings(daemons: list[PostgresStore]) -> None:
+    heard: asyncio.Queue[State] = asyncio.Queue()
+    await daemons[0].watch(heard.put_nowait)
+    await daemons[1].add_manifest("m", "/m.yaml", "d", new_jobs(3), 1.0, node="b")
+    assert await asyncio.wait_for(heard.get(), 30) is State.QUEUED
+    (job, *_) = (await daemons[1].claim(Claim((State.QUEUED,), 1, 60.0), "b:1:x", 2.0)).jobs
+    await daemons[1].update_job(job.id, State.QUEUED, {"state": State.UPLOADED}, 3.0)
+    assert await asyncio.wait_for(heard.get(), 30) is State.UPLOADED
 
 
 async def test_one_daemon_per_node_name(daemons: list[PostgresStore]) -> None:

@@ -4,12 +4,13 @@ hold a daemon keeps on its node name."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Self, TypeAlias
 from urllib.parse import urlsplit
 
 import asyncpg
 
+from orchestrator.core.jobs import State
 from orchestrator.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, Q
 from orchestrator.store.types import StoreError, StoreLocked
 
@@ -19,6 +20,8 @@ CONNECT_TIMEOUT_S = 10.0
 # Every daemon migrating at start takes this lock first, so one migrates and the others
 # find the schema up to date.
 MIGRATION_LOCK = "speechkit-orchestrator migrations"
+# Where the jobs table's triggers announce a job's new state (see 0001_initial.sql).
+CHANNEL = "speechkit_orchestrator_jobs"
 NODE_LOCK = "speechkit-orchestrator node "
 
 # A pooled connection, inside one transaction (subscripted for the type checker only).
@@ -47,6 +50,7 @@ class Connection:
         self._password = password
         self.description = describe(url)
         self._node_hold: asyncpg.Connection | None = None
+        self._listener: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, url: str, password: str | None = None) -> Self:
@@ -149,6 +153,23 @@ class Connection:
             )
         self._node_hold = hold
 
+    async def watch(self, changed: Callable[[State], None]) -> None:
+        """Call ``changed(state)`` for every job state another daemon (or this one) makes
+        due, LISTENing on a connection of its own."""
+
+        def heard(_connection: object, _pid: int, _channel: str, payload: object) -> None:
+            with contextlib.suppress(ValueError):
+                changed(State(str(payload)))
+
+        if self._listener is None:
+            try:
+                self._listener = await asyncpg.connect(
+                    self._url, password=self._password, timeout=CONNECT_TIMEOUT_S
+                )
+            except Errors as exc:
+                raise StoreError(f"{self.description}: cannot connect: {exc}") from None
+        await self._listener.add_listener(CHANNEL, heard)
+
     async def writable(self) -> bool:
         """True while a write transaction succeeds (for /healthz)."""
         try:
@@ -160,10 +181,11 @@ class Connection:
 
     async def close(self) -> None:
         """Close the pool and let the node name go."""
-        if self._node_hold is not None:
-            with contextlib.suppress(*Errors):
-                await self._node_hold.close()
-            self._node_hold = None
+        for held in (self._node_hold, self._listener):
+            if held is not None:
+                with contextlib.suppress(*Errors):
+                    await held.close()
+        self._node_hold = self._listener = None
         await self._pool.close()
 
 

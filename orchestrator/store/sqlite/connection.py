@@ -7,12 +7,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
+from orchestrator.core.jobs import State
 from orchestrator.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, Q
 from orchestrator.store.types import StoreError, StoreLocked
 
@@ -116,6 +117,9 @@ class Connection:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._daemon_lock = fd
+
+    async def watch(self, changed: Callable[[State], None]) -> None:
+        """One daemon per file: nobody else changes a job, so ``changed`` is never called."""
 
     async def writable(self) -> bool:
         """True while a write transaction succeeds (for /healthz)."""

@@ -63,6 +63,23 @@ CREATE INDEX jobs_by_lease_owner ON jobs (lease_owner) WHERE lease_owner IS NOT 
 CREATE UNIQUE INDEX jobs_one_leader ON jobs (content_hash, settings_key)
     WHERE leader_id IS NULL AND state IN ('uploading', 'uploaded', 'submitting', 'running');
 
+-- Other daemons learn at once that work came in or moved to another stage (each daemon
+-- LISTENs; the payload is the job's new state, one notification per state and transaction).
+CREATE FUNCTION notify_job_state() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('speechkit_orchestrator_jobs', NEW.state);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
+    FOR EACH ROW EXECUTE FUNCTION notify_job_state();
+CREATE TRIGGER jobs_moved AFTER UPDATE OF state, next_action_at, lease_until ON jobs
+    FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state
+          OR OLD.next_action_at IS DISTINCT FROM NEW.next_action_at
+          OR (NEW.lease_until IS NULL AND OLD.lease_until IS NOT NULL))
+    EXECUTE FUNCTION notify_job_state();
+
 -- A recognition already paid for: the same audio with the same settings is recognised once.
 CREATE TABLE results (
     content_hash  TEXT NOT NULL,

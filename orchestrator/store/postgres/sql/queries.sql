@@ -79,15 +79,26 @@ INSERT INTO quota_ledger (quota, spent_at, amount)
 SELECT * FROM unnest(:quotas::text[], :times::float8[], :amounts::float8[]);
 
 -- name: next_due
-SELECT min(c.next_action_at)
-FROM unnest(:states::text[]) AS s, unnest(:apis::text[]) AS a, LATERAL (
-    SELECT j.next_action_at FROM jobs j
-    WHERE j.state = s AND j.api = a
-      AND (j.lease_until IS NULL OR j.lease_until < :now)
-      AND (:node::text IS NULL OR j.node = :node OR (NOT :every_job::boolean AND NOT j.local))
-    ORDER BY j.next_action_at
-    LIMIT 1
-) c;
+-- The first unleased job of each (state, api) in jobs_due order; a leased job counts from
+-- when its lease runs out (so a dead daemon's jobs are taken over on time; a live one's
+-- heartbeat has moved that time on by then).
+SELECT least(
+    (SELECT min(c.next_action_at)
+     FROM unnest(:states::text[]) AS s, unnest(:apis::text[]) AS a, LATERAL (
+         SELECT j.next_action_at FROM jobs j
+         WHERE j.state = s AND j.api = a
+           AND (j.lease_until IS NULL OR j.lease_until < :now)
+           AND (:node::text IS NULL OR j.node = :node
+                OR (NOT :every_job::boolean AND NOT j.local))
+         ORDER BY j.next_action_at
+         LIMIT 1
+     ) c),
+    (SELECT min(greatest(j.next_action_at, j.lease_until)) FROM jobs j
+     WHERE j.lease_owner IS NOT NULL AND j.lease_until >= :now
+       AND j.state = ANY(:states::text[]) AND j.api = ANY(:apis::text[])
+       AND (:node::text IS NULL OR j.node = :node
+            OR (NOT :every_job::boolean AND NOT j.local)))
+);
 
 -- name: count_states
 SELECT count(*) FROM jobs WHERE state = ANY(:states::text[]);
