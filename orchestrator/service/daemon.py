@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -135,12 +136,23 @@ class Daemon:
             restart_needed.append("paths.state_file")
         if new.service.node != self.config.service.node:
             restart_needed.append("service.node")
-        if new.state != self.config.state:
-            restart_needed.append("state")
+        restart_needed.extend(
+            name
+            for name in ("state", "outputs")
+            if getattr(new, name) != getattr(self.config, name)
+        )
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         if self.pipeline is not None:
-            self.pipeline.apply(settings_from_config(new))
+            # The node and where results go stay as they were until a restart.
+            running = self.pipeline.settings
+            self.pipeline.apply(
+                dataclasses.replace(
+                    settings_from_config(new),
+                    node=running.node,
+                    outputs_prefix=running.outputs_prefix,
+                )
+            )
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
@@ -220,7 +232,13 @@ class Daemon:
             await pipeline.reschedule_first_polls()
             await store.watch(self._heard)
             self.pipeline = pipeline
-            self.finisher = Finisher(store, lambda: self.config.paths, node=settings.node)
+            self.finisher = Finisher(
+                store,
+                lambda: self.config.paths,
+                node=settings.node,
+                storage=storage,
+                outputs_prefix=config.outputs.s3_prefix,
+            )
             self.intake = Intake(
                 store,
                 config.paths.inbox,

@@ -252,3 +252,45 @@ async def test_a_429_seen_by_one_daemon_pauses_them_all(
         assert not inside, (node, paused_at, until, inside)
     # The 429s were few: one daemon's pause held the others back.
     assert stats["throttled"].get("submit", 0) <= len(pauses) + 3 * 2, stats["throttled"]
+
+
+async def test_results_in_object_storage_are_written_by_any_daemon(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, postgres_server: PostgresServer
+) -> None:
+    quotas = {"submit_quota": SUBMITS, "status_quota": CHECKS, "quota_window_s": WINDOW_S}
+    async with emulator(s3_server, speed=SPEED, **quotas) as emu:
+        envs = cluster(
+            tmp_path,
+            s3_server,
+            s3_bucket,
+            emu.url,
+            postgres_server,
+            ("a", "b"),
+            outputs={"s3_prefix": "transcripts"},
+        )
+        processes = await start(envs)
+        try:
+            names = manifest_with_audio(envs["a"], "calls-a", 8, 4)
+            await envs["a"].wait_for_event("manifest.finished", manifest="calls-a", limit_s=180)
+            codes = [await DaemonEnv.stop(p) for p in processes.values()]
+            assert codes == [0, 0]
+        finally:
+            await kill_all(processes)
+        assert emu.stats()["throttled_total"] == 0
+
+    client = s3_server.client()
+    listing = client.list_objects_v2(Bucket=s3_bucket, Prefix="transcripts/")  # type: ignore[attr-defined]
+    keys = {item["Key"] for item in listing.get("Contents", [])}
+    for name in names:
+        stem = name.removesuffix(".wav")
+        assert {
+            f"transcripts/calls-a/{stem}.{ext}" for ext in ("json", "txt", "srt", "vtt")
+        } <= keys
+    answer = client.get_object(Bucket=s3_bucket, Key="transcripts/calls-a/report.json")  # type: ignore[attr-defined]
+    assert json.loads(answer["Body"].read())["counts"] == {"done": 8}
+    (finished,) = envs["a"].events("manifest.finished")
+    assert finished["report"] == f"s3://{s3_bucket}/transcripts/calls-a/report.json"
+    # Nothing on the disk of either node: any daemon may fetch and write.
+    assert not any(env.results.joinpath("calls-a").exists() for env in envs.values())
+    written = {e["job_id"] for evs in events(envs, "job.written").values() for e in evs}
+    assert len(written) == 8
