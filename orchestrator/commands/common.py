@@ -58,7 +58,10 @@ def change_manifest(
 
     async def go() -> int:
         config = read_config(args, resolve_secrets=False, resolve_state=True)
-        store = await open_store(config)
+        try:
+            store = await open_store(config)
+        except StoreError as exc:
+            raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
         try:
             return await action(store, args.manifest, time.time())
         except StoreError as exc:

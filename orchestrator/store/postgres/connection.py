@@ -51,11 +51,18 @@ class Connection:
         self.description = describe(url)
         self._node_hold: asyncpg.Connection | None = None
         self._listener: asyncpg.Connection | None = None
+        self._own_pids: set[int] = set()  # server processes of this store's pool
 
     @classmethod
     async def open(cls, url: str, password: str | None = None) -> Self:
         """Connect to the database at ``url`` and bring its schema up to date."""
         where = describe(url)
+        own: set[int] = set()
+
+        async def remember(connection: asyncpg.Connection) -> None:
+            # Our own changes wake our stages directly: their notifications are skipped.
+            own.add(connection.get_server_pid())
+
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -63,10 +70,12 @@ class Connection:
                 min_size=1,
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT_S,
+                init=remember,
             )
         except Errors as exc:
             raise StoreError(f"{where}: cannot connect to the state database: {exc}") from None
         store = cls(pool, url, password)
+        store._own_pids = own
         try:
             await store._migrate()
         except BaseException as exc:
@@ -154,10 +163,13 @@ class Connection:
         self._node_hold = hold
 
     async def watch(self, changed: Callable[[State], None]) -> None:
-        """Call ``changed(state)`` for every job state another daemon (or this one) makes
-        due, LISTENing on a connection of its own."""
+        """Call ``changed(state)`` for every job state another daemon makes due, LISTENing
+        on a connection of its own (this store's own changes are left out: the pipeline
+        that made them has woken its stages already)."""
 
-        def heard(_connection: object, _pid: int, _channel: str, payload: object) -> None:
+        def heard(_connection: object, pid: int, _channel: str, payload: object) -> None:
+            if pid in self._own_pids:
+                return
             with contextlib.suppress(ValueError):
                 changed(State(str(payload)))
 

@@ -73,11 +73,9 @@ END
 $$;
 CREATE TRIGGER jobs_inserted AFTER INSERT ON jobs
     FOR EACH ROW EXECUTE FUNCTION notify_job_state();
-CREATE TRIGGER jobs_moved AFTER UPDATE OF state, next_action_at, lease_until ON jobs
+CREATE TRIGGER jobs_moved AFTER UPDATE OF state, next_action_at ON jobs
     FOR EACH ROW
-    WHEN (OLD.state IS DISTINCT FROM NEW.state
-          OR OLD.next_action_at IS DISTINCT FROM NEW.next_action_at
-          OR (NEW.lease_until IS NULL AND OLD.lease_until IS NOT NULL))
+    WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.next_action_at IS DISTINCT FROM NEW.next_action_at)
     EXECUTE FUNCTION notify_job_state();
 
 -- A recognition already paid for: the same audio with the same settings is recognised once.
