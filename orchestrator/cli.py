@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "orchestrator.commands.status",
     "orchestrator.commands.retry",
     "orchestrator.commands.cancel",
+    "orchestrator.commands.migrate_state",
     "orchestrator.commands.validate",
     "orchestrator.commands.plan",
     "orchestrator.emulator.cli",

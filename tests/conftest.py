@@ -1,4 +1,5 @@
-"""Shared fixtures: a real S3 server (moto) on a free loopback port."""
+"""Shared fixtures: a real S3 server (moto) on a free loopback port, and a throwaway
+PostgreSQL server (started only by the tests that need one)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from tests.support.postgres import PostgresServer
 
 S3_ACCESS_KEY = "test-access-key"
 S3_SECRET_KEY = "test-secret-key-do-not-log"
@@ -54,3 +57,10 @@ def s3_bucket(s3_server: S3Server) -> str:
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": s3_server.region}
     )
     return name
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster made with initdb for this session; tests make databases in it."""
+    with PostgresServer.start() as server:
+        yield server

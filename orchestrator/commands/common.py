@@ -36,9 +36,15 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def read_config(args: argparse.Namespace, *, resolve_secrets: bool = True) -> Config:
-    """Load the config named on the command line (UserInputError on problems)."""
-    return load_config(config_path(args), resolve_secrets=resolve_secrets)
+def read_config(
+    args: argparse.Namespace, *, resolve_secrets: bool = True, resolve_state: bool | None = None
+) -> Config:
+    """Load the config named on the command line (UserInputError on problems);
+    ``resolve_state`` reads the state store's password even when ``resolve_secrets`` is
+    False (for the commands that open the store and nothing else)."""
+    return load_config(
+        config_path(args), resolve_secrets=resolve_secrets, resolve_state=resolve_state
+    )
 
 
 def change_manifest(
@@ -51,12 +57,15 @@ def change_manifest(
     """
 
     async def go() -> int:
-        config = read_config(args, resolve_secrets=False)
-        store = await open_store(config)
+        config = read_config(args, resolve_secrets=False, resolve_state=True)
+        try:
+            store = await open_store(config)
+        except StoreError as exc:
+            raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
         try:
             return await action(store, args.manifest, time.time())
         except StoreError as exc:
-            raise UserInputError([Problem(str(config.paths.state_file), str(exc))]) from None
+            raise UserInputError([Problem(store.description, str(exc))]) from None
         finally:
             await store.close()
 

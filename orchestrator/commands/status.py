@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 from orchestrator.commands.common import add_config_argument, read_config
+from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.service.progress import snapshot
-from orchestrator.store import open_store
+from orchestrator.store import StoreError, open_store
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,8 +53,11 @@ def render(snap: dict[str, Any]) -> str:
 
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
-    config = read_config(args, resolve_secrets=False)
-    store = await open_store(config)
+    config = read_config(args, resolve_secrets=False, resolve_state=True)
+    try:
+        store = await open_store(config)
+    except StoreError as exc:
+        raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
     try:
         return await snapshot(store, time.time())
     finally:

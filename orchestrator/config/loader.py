@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -19,6 +20,7 @@ from orchestrator.config.schema import (
     ConcurrencyConfig,
     Config,
     LoggingConfig,
+    OutputsConfig,
     PathsConfig,
     PollingConfig,
     QuotasConfig,
@@ -26,6 +28,7 @@ from orchestrator.config.schema import (
     Secret,
     ServiceConfig,
     SpeechKitConfig,
+    StateConfig,
     StatusConfig,
     StorageConfig,
 )
@@ -36,6 +39,9 @@ from orchestrator.core.errors import Problem, UserInputError
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
+_NODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 SECTIONS = (
@@ -49,6 +55,8 @@ SECTIONS = (
     "logging",
     "status",
     "service",
+    "state",
+    "outputs",
 )
 
 
@@ -78,11 +86,17 @@ class _Loader:
     """One config load: the reader collecting problems plus what secrets resolve against."""
 
     def __init__(
-        self, reader: Reader, base_dir: Path, env: Mapping[str, str], resolve_secrets: bool
+        self,
+        reader: Reader,
+        base_dir: Path,
+        env: Mapping[str, str],
+        resolve_secrets: bool,
+        resolve_state: bool,
     ) -> None:
         self.r = reader
         self.base_dir = base_dir
         self.secrets = SecretReader(reader, base_dir, env, resolve_secrets)
+        self.state_secrets = SecretReader(reader, base_dir, env, resolve_state)
 
     def path(self, sec: Section, key: str, default: Path) -> Path:
         """A path; relative ones resolve against the config file's directory."""
@@ -269,10 +283,66 @@ class _Loader:
 
     def service(self, sec: Section) -> ServiceConfig:
         d = ServiceConfig()
+        node = sec.string("node", d.node)
+        if not _NODE_RE.match(node):
+            self.r.problem(
+                sec.node_of("node") or sec.anchor,
+                sec.field("node"),
+                "must be 1-63 of A-Z a-z 0-9 . _ - (it names this daemon among those "
+                "sharing a store)",
+            )
+            node = d.node
         return ServiceConfig(
             drain_timeout_s=sec.positive_number("drain_timeout_s", d.drain_timeout_s),
             watchdog=sec.boolean("watchdog", d.watchdog),
+            node=node,
+            lease_s=sec.number("lease_s", d.lease_s, minimum=1, maximum=3600),
         )
+
+    def state(self, sec: Section) -> StateConfig:
+        url = sec.optional_string("url")
+        password = self.state_secrets.read(sec, "password")
+        if url is not None:
+            try:
+                parts = urlsplit(url.strip())
+                _ = parts.port  # raises ValueError for a bad port
+                valid = parts.scheme in POSTGRES_SCHEMES and bool(parts.hostname or parts.path)
+            except ValueError:
+                parts, valid = None, False
+            if not valid or parts is None:
+                self.r.problem(
+                    sec.node_of("url"),
+                    sec.field("url"),
+                    "must be a postgresql://USER@HOST[:PORT]/DATABASE URL",
+                )
+                url = None
+            elif parts.password is not None:
+                # The value is deliberately not echoed: it holds the password.
+                self.r.problem(
+                    sec.node_of("url"),
+                    sec.field("url"),
+                    "the URL holds a password; secrets are never written inline: remove "
+                    "it and use password_env, password_file or password_credential",
+                )
+                url = None
+            else:
+                url = url.strip()
+        elif password is not None or any(k.startswith("password") for k in sec):
+            self.r.problem(sec.anchor, sec.field("url"), "missing: a password needs a url")
+        return StateConfig(url=url, password=password)
+
+    def outputs(self, sec: Section) -> OutputsConfig:
+        prefix = sec.optional_string("s3_prefix")
+        if prefix is not None and (
+            prefix.startswith("/") or ".." in prefix.split("/") or "\0" in prefix
+        ):
+            self.r.problem(
+                sec.node_of("s3_prefix"), sec.field("s3_prefix"), "must be relative, without '..'"
+            )
+            prefix = None
+        if prefix is not None and not prefix.endswith("/"):
+            prefix += "/"
+        return OutputsConfig(s3_prefix=prefix)
 
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -302,12 +372,15 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "logging": ("format", "level"),
     "status": ("listen_host", "listen_port"),
-    "service": ("drain_timeout_s", "watchdog"),
+    "service": ("drain_timeout_s", "watchdog", "node", "lease_s"),
+    "state": ("url", *secret_keys("password")),
+    "outputs": ("s3_prefix",),
 }
 # Inline secret keys are recognised (to be rejected with a helpful message), not "unknown".
 _INLINE_SECRETS = {
     "speechkit": ("api_key", "iam_token"),
     "storage": ("access_key_id", "secret_access_key"),
+    "state": ("password",),
 }
 
 
@@ -317,6 +390,7 @@ def _build(
     base_dir: Path,
     env: Mapping[str, str],
     resolve_secrets: bool,
+    resolve_state: bool | None = None,
 ) -> Config:
     if root is None or reader.is_null(root):
         reader.problem(None, None, "config is empty (storage.bucket at least is required)")
@@ -325,7 +399,8 @@ def _build(
     if top.node is None:
         raise UserInputError(reader.problems)
     top.reject_unknown()
-    loader = _Loader(reader, base_dir, env, resolve_secrets)
+    state = resolve_secrets if resolve_state is None else resolve_state
+    loader = _Loader(reader, base_dir, env, resolve_secrets, state)
     sections: dict[str, Section] = {}
     for name in SECTIONS:
         sec = top.section(name, _SECTION_KEYS[name])
@@ -342,6 +417,8 @@ def _build(
         logging=loader.logging(sections["logging"]),
         status=loader.status(sections["status"]),
         service=loader.service(sections["service"]),
+        state=loader.state(sections["state"]),
+        outputs=loader.outputs(sections["outputs"]),
         source=reader.file,
         base_dir=base_dir,
     )
@@ -352,19 +429,26 @@ def _build(
 
 
 def load_config(
-    path: Path, env: Mapping[str, str] | None = None, *, resolve_secrets: bool = True
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    resolve_secrets: bool = True,
+    resolve_state: bool | None = None,
 ) -> Config:
     """Load and validate a config file; UserInputError lists every problem at once.
 
     ``resolve_secrets=False`` checks the secret references but reads no value (for commands,
-    like ``plan``, that never talk to the service).
+    like ``plan``, that never talk to the service); ``resolve_state`` overrides it for the
+    state store's password (``status``, ``retry`` and ``cancel`` open the store only).
     """
     reader = Reader(str(path))
     root, problem = compose_file(path)
     if problem is not None:
         raise UserInputError([problem])
     base_dir = path.resolve().parent
-    return _build(reader, root, base_dir, os.environ if env is None else env, resolve_secrets)
+    return _build(
+        reader, root, base_dir, os.environ if env is None else env, resolve_secrets, resolve_state
+    )
 
 
 def config_from_mapping(

@@ -8,6 +8,7 @@ and registered for log redaction.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -202,12 +203,39 @@ class StatusConfig:
     listen_port: int | None = 8787
 
 
+def _hostname() -> str:
+    return os.uname().nodename
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
-    """systemd integration."""
+    """systemd integration, and this daemon's place among others sharing a store."""
 
     drain_timeout_s: float = 30.0
     watchdog: bool = True
+    # This daemon's name among those sharing a store: local audio taken in here is
+    # uploaded (and its results written) only by a daemon of the same node.
+    node: str = field(default_factory=_hostname)
+    # How long a claim holds a job; a dead daemon's jobs are taken over after this.
+    lease_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where the state store is: ``url`` None is the SQLite file ``paths.state_file``;
+    a ``postgresql://`` URL (the loader refuses one holding a password) is a PostgreSQL
+    database, with ``password`` read like every secret."""
+
+    url: str | None = None
+    password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class OutputsConfig:
+    """Where transcripts and reports go: ``paths.output`` on the node that took the
+    manifest in, or objects under ``s3_prefix`` in the storage bucket (any node writes)."""
+
+    s3_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,5 +252,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this

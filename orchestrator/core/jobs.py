@@ -137,6 +137,7 @@ class ManifestStatus:
     report_path: str | None
     counts: dict[str, int] = field(default_factory=dict)
     digest: str = ""  # sha256 of the manifest file's bytes
+    node: str = ""  # the daemon's node that took it in ("" in a one-daemon store)
 
     @property
     def total(self) -> int:

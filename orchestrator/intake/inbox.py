@@ -85,8 +85,10 @@ class Intake:
         settle_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         on_accepted: Callable[[], None] | None = None,
+        node: str = "",
     ) -> None:
         self.store = store
+        self.node = node  # this daemon's node: the manifests it takes in are that node's
         self.inbox = inbox
         self.failed = failed
         self.settle_s = settle_s
@@ -140,6 +142,10 @@ class Intake:
         """Load one manifest into the store, or move it aside with its problems."""
         try:
             data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            # Another daemon watching the same inbox took it first.
+            log.info("manifest.taken_elsewhere", path=str(path))
+            return False
         except OSError as exc:
             log.error("manifest.unreadable", path=str(path), error=str(exc))
             return False
@@ -152,13 +158,24 @@ class Intake:
         destination = active_path(self.active_dir, digest, path.name)
         try:
             manifest_id, new = await self.store.add_manifest(
-                manifest.name, str(destination), digest, new_jobs(manifest), self.clock()
+                manifest.name,
+                str(destination),
+                digest,
+                new_jobs(manifest),
+                self.clock(),
+                node=self.node,
             )
         except ManifestConflict as exc:
             await self.reject(path, [Problem(str(path), str(exc), field="name")])
             return False
         self.active_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(path, destination)
+        try:
+            os.replace(path, destination)
+        except FileNotFoundError:
+            # A daemon sharing this inbox took the same file in the same instant: the
+            # store took it once (by its digest), and that daemon moved it.
+            log.info("manifest.taken_elsewhere", path=str(path), manifest_id=manifest_id)
+            return False
         if new:
             log.info(
                 "manifest.accepted",
@@ -175,7 +192,11 @@ class Intake:
         """Move a bad manifest to the failed directory with a ``.problems.txt`` beside it."""
         self.failed.mkdir(parents=True, exist_ok=True)
         target = unique_destination(self.failed, path.name)
-        os.replace(path, target)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            log.info("manifest.taken_elsewhere", path=str(path))
+            return
         report = "".join(f"{problem}\n" for problem in problems)
         await asyncio.to_thread(
             write_atomic, target.with_name(target.name + ".problems.txt"), report

@@ -19,14 +19,9 @@ from orchestrator.outputs.render import render_all, txt_keys
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
-def output_paths(
-    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
-) -> dict[str, Path]:
-    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
-
-    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
-    ``ValueError`` for a manifest name or relative path that could leave the root.
-    """
+def _checked_parts(manifest_name: str, relative: str) -> list[str]:
+    """The parts of ``relative``; ValueError when it or the manifest name could leave the
+    output root."""
     if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
         raise ValueError(f"unsafe manifest name for an output directory: {manifest_name!r}")
     # Checked on the raw string: PurePosixPath would quietly drop "." and "//" parts.
@@ -38,6 +33,28 @@ def output_paths(
         or any(p in {"", ".", ".."} for p in parts)
     ):
         raise ValueError(f"unsafe relative output path: {relative!r}")
+    return parts
+
+
+def output_keys(
+    prefix: str, manifest_name: str, relative: str, channels: Sequence[int]
+) -> dict[str, str]:
+    """Object keys of one job's outputs: ``<prefix><manifest>/<relative>.{json,...}``, the
+    same names as ``output_paths`` gives on disk."""
+    parts = _checked_parts(manifest_name, relative)
+    base = f"{prefix}{manifest_name}/{'/'.join(parts)}"
+    return {key: f"{base}.{key}" for key in ["json", "srt", "vtt", *txt_keys(channels)]}
+
+
+def output_paths(
+    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
+) -> dict[str, Path]:
+    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
+
+    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
+    ``ValueError`` for a manifest name or relative path that could leave the root.
+    """
+    parts = _checked_parts(manifest_name, relative)
     base = output_root / manifest_name
     target = base.joinpath(*parts)
     # A symlink inside the output tree could still point elsewhere: check the real path.

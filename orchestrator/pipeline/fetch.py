@@ -4,13 +4,16 @@ where the API has one) becomes the job's output files, written once."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from orchestrator.core.decisions import Failure, after_failure
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.refs import ObjectRef
 from orchestrator.core.transcript import Transcript
 from orchestrator.outputs import write as outputs
+from orchestrator.outputs.render import render_all
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.speechkit.base import RecognitionClient
@@ -118,17 +121,22 @@ class Fetch:
                 else None
             ),
         }
+        prefix = self.ctx.settings.outputs_prefix
+        written: list[Path] | list[str]
         try:
-            written = await asyncio.to_thread(
-                outputs.write_job_outputs,
-                self.ctx.settings.output_root,
-                job.manifest_name,
-                job.output,
-                transcript,
-                channels,
-                record,
-            )
-        except (OSError, ValueError) as exc:
+            if prefix is not None:
+                written = await self._write_objects(prefix, job, transcript, channels, record)
+            else:
+                written = await asyncio.to_thread(
+                    outputs.write_job_outputs,
+                    self.ctx.settings.output_root,
+                    job.manifest_name,
+                    job.output,
+                    transcript,
+                    channels,
+                    record,
+                )
+        except (OSError, ValueError, StorageError) as exc:
             failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {exc}")
             decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)
@@ -151,6 +159,24 @@ class Fetch:
                 operation_id=operation_id,
             )
         await self.transitions.move(job, State.DONE, began, error=None)
+
+    async def _write_objects(
+        self,
+        prefix: str,
+        job: Job,
+        transcript: Transcript,
+        channels: tuple[int, ...],
+        record: dict[str, Any],
+    ) -> list[str]:
+        """The outputs as objects under ``prefix`` (any daemon can write them), the JSON
+        last; the ``s3://`` links of those written (none when all were there already)."""
+        keys = outputs.output_keys(prefix, job.manifest_name, job.output, channels)
+        rendered = render_all(transcript, job=record, channels=channels)
+        storage, written = self.ctx.storage, []
+        for name in sorted(keys, key=lambda k: (k == "json", k)):
+            if await storage.put_text(keys[name], rendered[name]):
+                written.append(str(ObjectRef(storage.bucket, keys[name])))
+        return written
 
     async def _delete_object(self, job: Job) -> None:
         """Delete the object we uploaded for this job once no other job needs it."""

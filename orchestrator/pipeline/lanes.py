@@ -4,6 +4,11 @@ A lane is the jobs of the APIs that share a quota for a stage's request: v2 and 
 the submission quota, each has its status-check quota of its own, and fetching a result
 costs a request only where the API says so. The scheduler claims lane by lane, so one API's
 quota never holds back another's jobs.
+
+When daemons share a store, a lane also says whose jobs it takes: local audio is uploaded
+by a daemon of the node that took its manifest in (only it can read the file), and results
+are written by that node too unless they go to object storage; submitting and checking
+can be done by any daemon.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from orchestrator.core.jobs import STAGE_STATES, Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.speechkit.base import ApiProfile
-from orchestrator.store.types import Claim, Spend
+from orchestrator.store.types import Affinity, Claim, Spend
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,9 @@ class Lane:
     spends: tuple[Spend, ...] = ()
     enter: State | None = None
     count: str | None = None
+    affinity: Affinity | None = None
 
-    def claim(self, limit: int, lease_s: float) -> Claim:
+    def claim(self, limit: int, lease_s: float, clock: Callable[[], float] | None = None) -> Claim:
         """The store's claim for up to ``limit`` jobs of this lane."""
         return Claim(
             STAGE_STATES[self.stage],
@@ -38,6 +44,8 @@ class Lane:
             spends=self.spends,
             enter=self.enter,
             count=self.count,
+            clock=clock if self.spends else None,
+            affinity=self.affinity,
         )
 
 
@@ -60,7 +68,7 @@ def lanes(
     audio seconds, charged to the daily audio quota when it is submitted."""
     if stage is Stage.UPLOAD:
         # Any API: a job whose API no client drives is refused at this first step.
-        return [Lane(stage, None)]
+        return [Lane(stage, None, affinity=Affinity(settings.node))]
     if stage is Stage.SUBMIT:
         audio = Spend(AUDIO_QUOTA, settings.quota(AUDIO_QUOTA), amount=billable)
         return [
@@ -82,7 +90,14 @@ def lanes(
             for quota, apis in _by_quota(profiles, lambda p: p.status_quota).items()
             if quota is not None
         ]
+    # Results on this node's disk: only the jobs of its own manifests.
+    writes = None if settings.outputs_prefix else Affinity(settings.node, every_job=True)
     return [
-        Lane(stage, apis, () if quota is None else (Spend(quota, settings.quota(quota)),))
+        Lane(
+            stage,
+            apis,
+            () if quota is None else (Spend(quota, settings.quota(quota)),),
+            affinity=writes,
+        )
         for quota, apis in _by_quota(profiles, lambda p: p.result_quota).items()
     ]

@@ -148,7 +148,8 @@ class Scheduler:
         wake_at = now + IDLE_S
         held: dict[str, float] = {}
         for lane in self.lanes_of(stage):
-            claimed = await ctx.store.claim(lane.claim(slots, ctx.settings.lease_s), ctx.owner, now)
+            claim = lane.claim(slots, ctx.settings.lease_s, ctx.clock)
+            claimed = await ctx.store.claim(claim, ctx.owner, now)
             slots -= len(claimed.jobs)
             for name, (used, left) in claimed.usage.items():
                 ctx.metrics.set_quota(name, used, left)
@@ -162,7 +163,7 @@ class Scheduler:
                     await ctx.store.update_job(job.id, None, {}, now)
                 else:
                     self._start(stage, job, entered=job.id in claimed.entered)
-            due = await ctx.store.next_due(STAGE_STATES[stage], now, lane.apis)
+            due = await ctx.store.next_due(STAGE_STATES[stage], now, lane.apis, lane.affinity)
             lane_wake = now + IDLE_S if due is None else due
             if claimed.wake_at is not None:
                 lane_wake = max(lane_wake, claimed.wake_at)

@@ -59,6 +59,9 @@ class PipelineSettings:
     # ``check_budget``), 0 = no planned schedule.
     checks_per_job: float | None = None
     check_reserve: float = 0.1
+    # Transcripts go to objects under this prefix instead of ``output_root`` (any node
+    # may then write them); None: to the output directory of the manifest's node.
+    outputs_prefix: str | None = None
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -125,4 +128,7 @@ def settings_from_config(config: Config) -> PipelineSettings:
         initial_ratio=config.polling.initial_ratio,
         checks_per_job=config.polling.checks_per_job,
         check_reserve=config.polling.check_reserve,
+        lease_s=config.service.lease_s,
+        node=config.service.node,
+        outputs_prefix=config.outputs.s3_prefix,
     )

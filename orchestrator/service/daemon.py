@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ import aiohttp
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
-from orchestrator.core.jobs import ACTIVE, Job
+from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.intake.inbox import Intake
 from orchestrator.pipeline.pipeline import Pipeline
@@ -133,10 +134,25 @@ class Daemon:
         ]
         if new.paths.state_file != self.config.paths.state_file:
             restart_needed.append("paths.state_file")
+        if new.service.node != self.config.service.node:
+            restart_needed.append("service.node")
+        restart_needed.extend(
+            name
+            for name in ("state", "outputs")
+            if getattr(new, name) != getattr(self.config, name)
+        )
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         if self.pipeline is not None:
-            self.pipeline.apply(settings_from_config(new))
+            # The node and where results go stay as they were until a restart.
+            running = self.pipeline.settings
+            self.pipeline.apply(
+                dataclasses.replace(
+                    settings_from_config(new),
+                    node=running.node,
+                    outputs_prefix=running.outputs_prefix,
+                )
+            )
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
@@ -168,7 +184,7 @@ class Daemon:
             folder.mkdir(parents=True, exist_ok=True)
         store = await open_store(config)
         try:
-            await store.acquire()
+            await store.acquire(config.service.node)
         except StoreError:
             await store.close()
             raise
@@ -183,7 +199,13 @@ class Daemon:
         settings = settings_from_config(config)
         released = await store.recover(settings.node, time.time())
         counts = await store.counts_by_state()
-        log.info("daemon.recovered", state_file=store.description, jobs=counts, leases=released)
+        log.info(
+            "daemon.recovered",
+            state_file=store.description,
+            node=settings.node,
+            jobs=counts,
+            leases=released,
+        )
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
@@ -208,14 +230,22 @@ class Daemon:
             )
             await pipeline.load_state()
             await pipeline.reschedule_first_polls()
+            await store.watch(self._heard)
             self.pipeline = pipeline
-            self.finisher = Finisher(store, lambda: self.config.paths)
+            self.finisher = Finisher(
+                store,
+                lambda: self.config.paths,
+                node=settings.node,
+                storage=storage,
+                outputs_prefix=config.outputs.s3_prefix,
+            )
             self.intake = Intake(
                 store,
                 config.paths.inbox,
                 config.paths.failed,
                 settle_s=self.options.settle_s,
                 on_accepted=self._accepted,
+                node=settings.node,
             )
             web = await self._start_web(store)
             try:
@@ -348,7 +378,7 @@ class Daemon:
             return False
         if await self.store.any_in(list(ACTIVE)):
             return False
-        return not await self.store.manifests_to_finish()
+        return not await self.store.manifests_to_finish(self.config.service.node)
 
     def _store_answers(self) -> bool:
         """For the watchdog: the store answered lately (a store stuck for good, like a
@@ -378,6 +408,15 @@ class Daemon:
         assert self.pipeline is not None
         self.pipeline.kick()
         self._status_wake.set()
+
+    def _heard(self, state: State) -> None:
+        """A job entered ``state`` (maybe through another daemon sharing the store): wake
+        the stage that takes it, or see whether a manifest is finished."""
+        if state in TERMINAL:
+            self._finish_wake.set()
+            self._status_wake.set()
+        elif (stage := STAGE_OF.get(state)) is not None and self.pipeline is not None:
+            self.pipeline.kick(stage)
 
     async def _job_ended(self, _job: Job) -> None:
         self._finish_wake.set()

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.config import PathsConfig
+from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.inbox import file_away
 from orchestrator.outputs.files import write_atomic
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
+from orchestrator.storage.s3 import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 
@@ -18,23 +20,32 @@ log = get_logger()
 
 
 class Finisher:
-    """Writes ``report.json``/``report.txt`` beside a manifest's results and moves its file
-    to ``processed/`` (or ``failed/`` when a job failed), once."""
+    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, or as
+    objects under ``outputs_prefix``) and moves its file to ``processed/`` (or ``failed/``
+    when a job failed), once."""
 
     def __init__(
         self,
         store: Store,
         paths: Callable[[], PathsConfig],
         clock: Callable[[], float] = time.time,
+        node: str | None = None,
+        storage: ObjectStorage | None = None,
+        outputs_prefix: str | None = None,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
         self.clock = clock
+        # This daemon's node: it finishes the manifests it took in (their files and
+        # results are on its disk); None: every manifest.
+        self.node = node
+        self.storage = storage
+        self.outputs_prefix = outputs_prefix
 
     async def finish_all(self) -> None:
         """Finish every manifest whose jobs have all ended."""
         store = self.store
-        todo = await store.manifests_to_finish()
+        todo = await store.manifests_to_finish(self.node)
         if not todo:
             return
         by_id = {m.id: m for m in await store.manifests()}
@@ -44,16 +55,15 @@ class Finisher:
             jobs = await store.manifest_jobs(manifest_id)
             now = self.clock()
             report = build_report(manifest, jobs, now)
-            folder = paths.output / manifest.name
-            report_path = folder / "report.json"
-            await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
-            await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
+            report_path = await self._write(
+                manifest.name, render_report_json(report), render_report_text(report)
+            )
             failed = bool(report["failures"])
             target_dir = paths.failed if failed else paths.processed
             target = await asyncio.to_thread(
                 file_away, Path(manifest.path), target_dir, manifest.digest
             )
-            await store.finish_manifest(manifest_id, str(report_path), str(target), now)
+            await store.finish_manifest(manifest_id, report_path, str(target), now)
             log.info(
                 "manifest.finished",
                 manifest=manifest.name,
@@ -65,6 +75,18 @@ class Finisher:
                 submissions=report["submissions"],
                 status_checks=report["status_checks"],
                 elapsed_s=report["elapsed_s"],
-                report=str(report_path),
+                report=report_path,
                 manifest_file=str(target),
             )
+
+    async def _write(self, name: str, as_json: str, as_text: str) -> str:
+        """Write a manifest's report (text first, JSON last); where the JSON went."""
+        if self.storage is not None and self.outputs_prefix is not None:
+            key = f"{self.outputs_prefix}{name}/report"
+            await self.storage.put_text(f"{key}.txt", as_text)
+            await self.storage.put_text(f"{key}.json", as_json)
+            return str(ObjectRef(self.storage.bucket, f"{key}.json"))
+        folder = self.paths().output / name
+        await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
+        await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
+        return str(folder / "report.json")

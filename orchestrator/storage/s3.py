@@ -230,6 +230,18 @@ class ObjectStorage:
         except Exception as exc:
             raise self._wrap(exc, "delete", key) from exc
 
+    async def put_text(self, key: str, text: str) -> bool:
+        """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
+        True when it wrote (a transcript or report written before a restart is not
+        written again)."""
+        data = text.encode("utf-8")
+        sha256 = hashlib.sha256(data).hexdigest()
+        info = await self.head(key)
+        if info is not None and info.size == len(data) and info.sha256 == sha256:
+            return False
+        await self.upload(key, iter([data]), len(data), sha256)
+        return True
+
     async def ensure_uploaded(
         self,
         key: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from orchestrator.store.factory import open_store
 from orchestrator.store.protocol import Store
 from orchestrator.store.types import (
+    Affinity,
     Claim,
     Claimed,
     DuplicateRecognition,
@@ -21,6 +22,7 @@ from orchestrator.store.types import (
 )
 
 __all__ = [
+    "Affinity",
     "Claim",
     "Claimed",
     "DuplicateRecognition",

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from orchestrator.config import Config
+from orchestrator.store.postgres import PostgresStore
 from orchestrator.store.protocol import Store
-from orchestrator.store.sqlite.store import SQLiteStore
+from orchestrator.store.sqlite import SQLiteStore
 
 
 async def open_store(config: Config) -> Store:
-    """Open (creating and migrating as needed) the store named by ``config.paths.state_file``."""
+    """Open (creating and migrating as needed) the store the config names: the PostgreSQL
+    database of ``state.url``, else the SQLite file ``paths.state_file``."""
+    state = config.state
+    if state.url is not None:
+        password = None if state.password is None else state.password.reveal()
+        return await PostgresStore.open(state.url, password)
     return await SQLiteStore.open(config.paths.state_file)

@@ -11,16 +11,23 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
-from orchestrator.store.types import Claim, Claimed, JobUpdate, NewJob
+from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
 
 
 class IntakeStore(Protocol):
     """Manifests coming in."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Iterable[NewJob], now: float
+        self,
+        name: str,
+        path: str,
+        digest: str,
+        jobs: Iterable[NewJob],
+        now: float,
+        node: str = "",
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken.
+        """Insert a manifest taken in on ``node`` and its jobs; (id, False) when the same
+        file was already taken (by any daemon: two racing on one inbox take it once).
         ``jobs`` may be a stream: it is consumed in batches within the transaction, and an
         exception it raises rolls the whole manifest back."""
         ...
@@ -63,10 +70,15 @@ class JobStore(Protocol):
         ...
 
     async def next_due(
-        self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
+        self,
+        states: Sequence[State],
+        now: float,
+        apis: Sequence[str] | None = None,
+        affinity: Affinity | None = None,
     ) -> float | None:
-        """When the earliest job in ``states`` (of ``apis``) becomes due: its own time, or,
-        for a leased one, the end of its lease if that is later."""
+        """When the earliest job in ``states`` (of ``apis``, that ``affinity`` lets this
+        daemon take) becomes due: its own time, or, for a leased one, the end of its lease
+        if that is later."""
         ...
 
     async def count(self, states: Sequence[State]) -> int:
@@ -135,8 +147,8 @@ class ManifestStore(Protocol):
         """The jobs of one manifest."""
         ...
 
-    async def manifests_to_finish(self) -> list[int]:
-        """Active manifests whose jobs have all ended."""
+    async def manifests_to_finish(self, node: str | None = None) -> list[int]:
+        """Active manifests (taken in on ``node``, when given) whose jobs have all ended."""
         ...
 
     async def finish_manifest(
@@ -187,9 +199,16 @@ class Lifecycle(Protocol):
         """Where the store is, for logs (never a password)."""
         ...
 
-    async def acquire(self) -> None:
-        """Become a working daemon on this store; StoreLocked when the store allows one
-        daemon only (SQLite: one per file) and another one holds it."""
+    async def acquire(self, node: str = "") -> None:
+        """Become a working daemon of ``node`` on this store; StoreLocked when another one
+        holds it (SQLite: one daemon per file; PostgreSQL: one per node name, because a
+        daemon's recovery releases every lease of its node)."""
+        ...
+
+    async def watch(self, changed: Callable[[State], None]) -> None:
+        """From now on, call ``changed(state)`` soon after any daemon moves a job into
+        ``state`` or makes one due (so that the others' stages look at once); a store that
+        one daemon uses alone never calls it."""
         ...
 
     async def recover(self, node: str, now: float) -> int:

@@ -52,6 +52,20 @@ class Spend:
 
 
 @dataclass(frozen=True)
+class Affinity:
+    """Which jobs a daemon of ``node`` may take when several share a store: with
+    ``every_job`` False, a job whose audio is a local path only when its manifest was
+    taken in on ``node`` (others can take objects already in storage); with ``every_job``,
+    only the jobs of ``node``'s manifests (its results go to that node's disk).
+
+    A store that allows one daemon only (SQLite) ignores it: every job is that daemon's.
+    """
+
+    node: str
+    every_job: bool = False
+
+
+@dataclass(frozen=True)
 class Claim:
     """What a stage asks for: due jobs in ``states``, leased, with every quota in
     ``spends`` granted and spent and the jobs moved to ``enter`` in the same transaction,
@@ -65,6 +79,10 @@ class Claim:
     enter: State | None = None
     # A job counter incremented for each job that enters ``enter`` ("submissions").
     count: str | None = None
+    # The clock to read once the claim holds its locks: the time the quotas are spent at,
+    # so that waiting for the locks does not put the requests after their ledger times.
+    clock: Callable[[], float] | None = None
+    affinity: Affinity | None = None  # None: any node's jobs
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from mutagen.oggopus import OggOpus
 
 from bench.oggopus import OPUS_RATE, duration_of, ogg_crc, silent_opus
 from bench.workload import generate_opus
-from orchestrator.intake.audio import probe as daemon_probe
 from orchestrator.emulator.audio import probe as emulator_probe
+from orchestrator.intake.audio import probe as daemon_probe
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

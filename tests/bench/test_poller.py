@@ -73,7 +73,9 @@ async def test_a_refused_submission_waits_and_is_sent_again(
 ) -> None:
     jobs = upload(s3_server, s3_bucket, [6.0, 6.0])
     # One submission per 0.2 s window: the second is refused once, with a Retry-After.
-    async with emulator(s3_server, speed=SPEED, submit_quota=1, quota_window_s=0.2) as emu:
+    async with emulator(
+        s3_server, speed=SPEED, submit_quota=1, quota_window_s=0.2, retry_after=True
+    ) as emu:
         counts = await Poller(spec("docs", emu.url, jobs), by_key("docs"), TEST_API_KEY).run()
         stats = emu.stats()
     assert (counts.submits, counts.done, counts.errors) == (2, 2, [])
@@ -110,3 +112,15 @@ async def test_every_backlog_baseline_finishes_its_jobs(
     async with emulator(s3_server, speed=SPEED) as emu:
         counts = await Poller(spec(key, emu.url, jobs), by_key(key), TEST_API_KEY).run()
     assert (counts.submits, counts.done, counts.gave_up, counts.errors) == (2, 2, 0, [])
+
+
+async def test_a_refusal_without_retry_after_backs_off_and_is_sent_again(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    jobs = upload(s3_server, s3_bucket, [6.0, 6.0])
+    # As the real service: no Retry-After on a 429. The poller backs off on its own.
+    async with emulator(s3_server, speed=SPEED, submit_quota=1, quota_window_s=0.2) as emu:
+        counts = await Poller(spec("docs", emu.url, jobs), by_key("docs"), TEST_API_KEY).run()
+    assert (counts.submits, counts.done, counts.errors) == (2, 2, [])
+    assert counts.throttled >= 1
+    assert counts.throttled_with_retry_after == 0

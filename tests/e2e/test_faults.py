@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.e2e.test_restart import make_wavs
 from tests.support.daemon import DaemonEnv
 from tests.support.emulator import emulator
+from tests.support.wavs import make_wavs
 
 pytestmark = pytest.mark.e2e
 

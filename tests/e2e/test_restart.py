@@ -7,7 +7,6 @@ import json
 import random
 import signal
 import time
-import wave
 from collections import Counter
 from pathlib import Path
 
@@ -17,28 +16,12 @@ import yaml
 from tests.conftest import S3Server
 from tests.support.daemon import DaemonEnv, eventually
 from tests.support.emulator import emulator
+from tests.support.wavs import make_wavs
 
 pytestmark = pytest.mark.e2e
 
 JOBS = 36
 KILLS = 5
-
-
-def make_wavs(folder: Path, count: int, seed: int = 7) -> list[str]:
-    """Distinct short 16 kHz mono WAV files (noise), so no two share a content hash."""
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for index in range(count):
-        name = f"call-{index:03d}.wav"
-        frames = 16000 * rng.randint(2, 6)
-        with wave.open(str(folder / name), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(16000)
-            out.writeframes(rng.randbytes(frames * 2))
-        names.append(name)
-    return names
 
 
 async def test_sigkill_many_times_then_everything_done_once(
@@ -54,7 +37,13 @@ async def test_sigkill_many_times_then_everything_done_once(
             s3_bucket,
             emu.url,
             speed=20,
-            quotas={"submissions": 12, "status_checks": 30, "window_s": 2.0, "safety_margin": 0.1},
+            quotas={
+                "submissions": 12,
+                "status_checks": 30,
+                "window_s": 2.0,
+                "safety_margin": 0.1,
+                "window_margin_s": 0.2,
+            },
             concurrency={"uploads": 3},
         )
         names = make_wavs(env.root / "audio", JOBS)

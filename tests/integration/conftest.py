@@ -1,18 +1,44 @@
-"""Fixtures for tests over the real SQLite store."""
+"""Fixtures for tests over the real stores: every store test runs against SQLite and
+against PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from orchestrator.store import Store
+from orchestrator.store.postgres import PostgresStore
 from orchestrator.store.sqlite import SQLiteStore
+from tests.support.postgres import PostgresServer
+
+Opener = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the test's store (a new SQLite file, or a new PostgreSQL database); each call
+    opens it again, as a restarted daemon or a second daemon would."""
+    if request.param == "sqlite":
+        path = tmp_path / "state" / "s.sqlite3"
+
+        async def sqlite() -> Store:
+            return await SQLiteStore.open(path)
+
+        return sqlite
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+
+    async def postgres() -> Store:
+        return await PostgresStore.open(url, server.password)
+
+    return postgres
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    """A new state store in the test's own directory."""
-    opened = await SQLiteStore.open(tmp_path / "state" / "s.sqlite3")
+async def store(open_store: Opener) -> AsyncIterator[Store]:
+    """A new state store of each kind."""
+    opened = await open_store()
     yield opened
     await opened.close()

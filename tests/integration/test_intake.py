@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.intake.inbox import Intake, is_candidate
-from orchestrator.store.sqlite import SQLiteStore
+from orchestrator.store import Store
 from tests.support.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -23,7 +23,7 @@ def test_candidates() -> None:
     assert not is_candidate(Path("notes.txt"))
 
 
-async def test_a_growing_file_is_not_read_until_settled(tmp_path: Path, store: SQLiteStore) -> None:
+async def test_a_growing_file_is_not_read_until_settled(tmp_path: Path, store: Store) -> None:
     clock = Clock()
     inbox = tmp_path / "inbox"
     intake = Intake(store, inbox, tmp_path / "failed", settle_s=2.0, clock=clock)
@@ -48,9 +48,7 @@ async def test_a_growing_file_is_not_read_until_settled(tmp_path: Path, store: S
     assert not (tmp_path / "failed").exists()
 
 
-async def test_bad_manifest_moved_aside_with_its_problems(
-    tmp_path: Path, store: SQLiteStore
-) -> None:
+async def test_bad_manifest_moved_aside_with_its_problems(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "bad.yaml").write_text("name: bad\njobs:\n  - audio: [unclosed\n", "utf-8")
@@ -68,7 +66,7 @@ async def test_bad_manifest_moved_aside_with_its_problems(
     assert [m.name for m in await store.manifests()] == ["good"]
 
 
-async def test_same_file_twice_is_taken_once(tmp_path: Path, store: SQLiteStore) -> None:
+async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)

@@ -1,4 +1,4 @@
-"""The quota ledger's pause and prune over the real SQLite store (grants: test_store_sqlite)."""
+"""The quota ledger's pause and prune over each real store (grants: test_store)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from orchestrator.core.jobs import State
 from orchestrator.core.quota import AUDIO_QUOTA, STATUS_QUOTA, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.ledger import QuotaLedger
-from orchestrator.store import Claim, NewJob, Spend
-from orchestrator.store.sqlite import SQLiteStore
+from orchestrator.store import Claim, NewJob, Spend, Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support.clock import Clock
 
 
-async def test_a_pause_never_shortens_and_is_counted(store: SQLiteStore) -> None:
+async def test_a_pause_never_shortens_and_is_counted(store: Store) -> None:
     clock, metrics = Clock(), DaemonMetrics()
     ledger = QuotaLedger(store, metrics, clock)
     until = await ledger.pause(STATUS_QUOTA, retry_after_s=7.0, fallback_s=1.0)
@@ -23,7 +22,7 @@ async def test_a_pause_never_shortens_and_is_counted(store: SQLiteStore) -> None
     assert await ledger.pause(STATUS_QUOTA, retry_after_s=None, fallback_s=2.0) == 1007.0
 
 
-async def test_prune_forgets_what_no_window_counts(store: SQLiteStore) -> None:
+async def test_prune_forgets_what_no_window_counts(store: Store) -> None:
     clock = Clock()
     spec = QuotaSpec(limit=100, window_s=86400.0)
     ledger = QuotaLedger(store, DaemonMetrics(), clock)

@@ -7,7 +7,18 @@ import sys
 
 from orchestrator.cli import build_parser
 
-COMMANDS = {"run", "submit", "status", "retry", "cancel", "validate", "plan", "emulator", "demo"}
+COMMANDS = {
+    "run",
+    "submit",
+    "status",
+    "retry",
+    "cancel",
+    "migrate-state",
+    "validate",
+    "plan",
+    "emulator",
+    "demo",
+}
 
 
 def test_every_subcommand_is_registered() -> None:

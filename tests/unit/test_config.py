@@ -256,3 +256,49 @@ def test_config_from_mapping_accepts_paths(tmp_path: Path) -> None:
     )
     assert config.paths.output == tmp_path / "o"
     assert config.status.listen_port is None
+
+
+def test_a_postgresql_state_store(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "storage: {bucket: b-1}\n"
+        "state:\n  url: postgresql://orchestrator@db.internal:5432/speechkit\n"
+        "  password_env: PG_PASSWORD\n"
+        "service: {node: rec-01, lease_s: 20}\n"
+        "outputs: {s3_prefix: transcripts}\n",
+    )
+    config = load_config(path, env={"PG_PASSWORD": "pg-secret-value"})
+    assert config.state.url == "postgresql://orchestrator@db.internal:5432/speechkit"
+    assert config.state.password is not None
+    assert config.state.password.reveal() == "pg-secret-value"
+    assert (config.service.node, config.service.lease_s) == ("rec-01", 20.0)
+    assert config.outputs.s3_prefix == "transcripts/"
+    # status, retry and cancel read the store's password, and no other secret.
+    only_state = load_config(
+        path, env={"PG_PASSWORD": "pg-secret-value"}, resolve_secrets=False, resolve_state=True
+    )
+    assert only_state.state.password == config.state.password
+
+
+def test_state_store_problems_never_show_a_password(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "storage: {bucket: b-1}\n"
+        "state: {url: 'postgresql://u:hunter2-secret@db/x'}\n"
+        "service: {node: 'a:b', lease_s: 0}\n"
+        "outputs: {s3_prefix: ../up}\n",
+    )
+    found = problems(path)
+    text = "\n".join(str(p) for p in found)
+    assert "hunter2-secret" not in text
+    assert [p.field for p in found] == [
+        "state.url",
+        "service.node",
+        "service.lease_s",
+        "outputs.s3_prefix",
+    ]
+    assert "password_env" in found[0].message
+    wrong = write(tmp_path, "storage: {bucket: b-1}\nstate: {url: 'mysql://db/x'}\n")
+    assert "postgresql://" in one(problems(wrong)).message
+    lonely = write(tmp_path, "storage: {bucket: b-1}\nstate: {password_env: X}\n")
+    assert "needs a url" in one(problems(lonely, {"X": "y"})).message

@@ -10,8 +10,8 @@ from typing import Any
 
 import aiosqlite
 
-from orchestrator.core import quota
-from orchestrator.core.jobs import Job, State
+from orchestrator.core.jobs import Job
+from orchestrator.store import grants
 from orchestrator.store.sqlite.connection import Connection
 from orchestrator.store.sqlite.schema import COUNTERS, Q, row_to_job
 from orchestrator.store.types import Claim, Claimed, Spend
@@ -25,21 +25,37 @@ class Claims(Connection):
         and spend ``claim.spends`` and enter ``claim.enter``, all in one transaction."""
         if claim.limit <= 0:
             return Claimed([], frozenset(), {})
+        count = claim.count
+        if count is not None and count not in COUNTERS:
+            raise ValueError(f"not a job counter: {count}")
         async with self._tx() as db:
+            if claim.clock is not None:
+                now = claim.clock()  # the write lock is ours: the requests' time
             jobs = await self._due(db, claim, now)
+            spent = {s.quota: await self._spent(db, s, now) for s in claim.spends}
+            paused = {s.quota: await self._paused(db, s.quota) for s in claim.spends}
             held: dict[str, float] = {}
-            usage: dict[str, tuple[float, float]] = {}
-            charges: list[tuple[str, float, float]] = []
+            granted = len(jobs)
             for spend in claim.spends:
-                granted, wake, used = await self._grant(db, spend, jobs, claim.enter, now)
-                jobs = jobs[:granted]
-                charges.extend(used)
+                granted, wake, _ = grants.grant(
+                    spend, jobs[:granted], claim.enter, now, spent[spend.quota], paused[spend.quota]
+                )
                 if wake is not None:
                     held[spend.quota] = wake
-            for spend in claim.spends:
-                # Usage after this claim: what the gauges show.
-                mine = [(t, a) for q, t, a in charges if q == spend.quota]
-                usage[spend.quota] = await self._usage(db, spend, now, mine)
+            jobs = jobs[:granted]
+            # Charged for the jobs every quota let through (a job one quota held back
+            # spends nothing on the others).
+            charges = [
+                charge
+                for spend in claim.spends
+                for charge in grants.grant(
+                    spend, jobs, claim.enter, now, spent[spend.quota], paused[spend.quota]
+                )[2]
+            ]
+            usage = {
+                spend.quota: grants.usage(spend, now, spent[spend.quota], charges)
+                for spend in claim.spends
+            }
             entered = frozenset(
                 job.id for job in jobs if claim.enter is not None and job.state != claim.enter
             )
@@ -49,9 +65,6 @@ class Claims(Connection):
             )
             if entered:
                 assert claim.enter is not None
-                count = claim.count
-                if count is not None and count not in COUNTERS:
-                    raise ValueError(f"not a job counter: {count}")
                 bump = f", {count} = {count} + 1" if count else ""
                 await db.executemany(
                     f"UPDATE jobs SET state = :state, updated_at = :now{bump} WHERE id = :id",
@@ -63,6 +76,21 @@ class Claims(Connection):
             )
         moved = [self._entered(job, claim, now) if job.id in entered else job for job in jobs]
         return Claimed(moved, entered, usage, held)
+
+    @staticmethod
+    async def _spent(
+        db: aiosqlite.Connection, spend: Spend, now: float
+    ) -> list[tuple[float, float]]:
+        """What ``spend``'s quota spent in its window, ``(time, amount)``."""
+        since = now - spend.spec.window_s
+        async with db.execute(Q["quota_amounts"], {"quota": spend.quota, "since": since}) as cur:
+            return [(float(r[0]), float(r[1])) for r in await cur.fetchall()]
+
+    @staticmethod
+    async def _paused(db: aiosqlite.Connection, name: str) -> float | None:
+        async with db.execute(Q["get_pause"], {"quota": name}) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else None
 
     async def _due(self, db: aiosqlite.Connection, claim: Claim, now: float) -> list[Job]:
         """Up to ``claim.limit`` due, unleased jobs: highest priority first, then earliest
@@ -108,59 +136,6 @@ class Claims(Connection):
         if claim.count:
             changes[claim.count] = getattr(job, claim.count) + 1
         return dataclasses.replace(job, **changes)
-
-    async def _grant(
-        self,
-        db: aiosqlite.Connection,
-        spend: Spend,
-        jobs: list[Job],
-        enter: State | None,
-        now: float,
-    ) -> tuple[int, float | None, list[tuple[str, float, float]]]:
-        """How many of ``jobs`` ``spend`` allows (in order), when it allows more, and the
-        ledger rows to write for them."""
-        spec = spend.spec
-        since = now - spec.window_s
-        async with db.execute(Q["get_pause"], {"quota": spend.quota}) as cur:
-            row = await cur.fetchone()
-        paused = float(row[0]) if row else None
-        if spend.amount is None:
-            async with db.execute(Q["quota_spent"], {"quota": spend.quota, "since": since}) as cur:
-                spent = [float(r[0]) for r in await cur.fetchall()]
-            granted = quota.grant(spent, spec, now, len(jobs), paused_until=paused)
-            wake = None
-            if granted < len(jobs):
-                wake = quota.next_allowed(
-                    [*spent, *[now] * granted], spec, now, paused_until=paused
-                )
-            return granted, wake, [(spend.quota, now, 1.0)] * granted
-        async with db.execute(Q["quota_amounts"], {"quota": spend.quota, "since": since}) as cur:
-            amounts_spent = [(float(r[0]), float(r[1])) for r in await cur.fetchall()]
-        # Only a job entering the claim's state is charged (one already in it was before).
-        amounts = [
-            spend.amount(job) if enter is None or job.state != enter else 0.0 for job in jobs
-        ]
-        granted, wake = quota.fit_amounts(amounts_spent, spec, now, amounts, paused_until=paused)
-        limit = spec.effective_limit
-        rows = [(spend.quota, now, amount) for amount in amounts[:granted] if 0 < amount <= limit]
-        return granted, wake, rows
-
-    async def _usage(
-        self,
-        db: aiosqlite.Connection,
-        spend: Spend,
-        now: float,
-        charged: list[tuple[float, float]],
-    ) -> tuple[float, float]:
-        since = now - spend.spec.window_s
-        async with db.execute(Q["quota_amounts"], {"quota": spend.quota, "since": since}) as cur:
-            rows = [(float(r[0]), float(r[1])) for r in await cur.fetchall()]
-        if spend.amount is None:
-            used, left = quota.usage(
-                [t for t, _ in rows] + [t for t, _ in charged], spend.spec, now
-            )
-            return float(used), float(left)
-        return quota.usage_amount(rows + charged, spend.spec, now)
 
     async def renew_leases(self, owner: str, job_ids: Sequence[int], until: float) -> int:
         """Extend ``owner``'s leases on ``job_ids`` to ``until``; how many it still held."""

@@ -7,12 +7,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
+from orchestrator.core.jobs import State
 from orchestrator.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, Q
 from orchestrator.store.types import StoreError, StoreLocked
 
@@ -102,8 +103,9 @@ class Connection:
         """Where the store is, for logs."""
         return str(self.path)
 
-    async def acquire(self) -> None:
-        """Make sure no second daemon works on the same state file (released on close)."""
+    async def acquire(self, node: str = "") -> None:
+        """Make sure no second daemon works on the same state file (released on close),
+        whatever its node."""
         fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -115,6 +117,9 @@ class Connection:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._daemon_lock = fd
+
+    async def watch(self, changed: Callable[[State], None]) -> None:
+        """One daemon per file: nobody else changes a job, so ``changed`` is never called."""
 
     async def writable(self) -> bool:
         """True while a write transaction succeeds (for /healthz)."""

@@ -16,6 +16,7 @@ from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
 from orchestrator.store.types import (
+    Affinity,
     DuplicateRecognition,
     JobUpdate,
     ManifestConflict,
@@ -32,12 +33,19 @@ class SQLiteStore(Claims):
     """The store in one SQLite file. Use ``await SQLiteStore.open(path)``."""
 
     async def add_manifest(
-        self, name: str, path: str, digest: str, jobs: Iterable[NewJob], now: float
+        self,
+        name: str,
+        path: str,
+        digest: str,
+        jobs: Iterable[NewJob],
+        now: float,
+        node: str = "",
     ) -> tuple[int, bool]:
         """Insert a manifest and its jobs; (id, False) when the same file was already taken.
 
         ``jobs`` is consumed in batches; an exception it raises (a manifest found invalid
-        half-way through its expansion) rolls everything back."""
+        half-way through its expansion) rolls everything back. (One daemon per file:
+        ``node`` is not kept, every manifest is that daemon's.)"""
         async with self._tx() as db:
             async with db.execute(Q["manifest_by_digest"], {"digest": digest}) as cur:
                 row = await cur.fetchone()
@@ -136,9 +144,14 @@ class SQLiteStore(Claims):
         return [row_to_job(row) for row in rows]
 
     async def next_due(
-        self, states: Sequence[State], now: float, apis: Sequence[str] | None = None
+        self,
+        states: Sequence[State],
+        now: float,
+        apis: Sequence[str] | None = None,
+        affinity: Affinity | None = None,
     ) -> float | None:
-        """When the earliest job in ``states`` (of ``apis``) becomes due, leases counted."""
+        """When the earliest job in ``states`` (of ``apis``) becomes due, leases counted.
+        (One daemon per file: every job is its own, whatever ``affinity`` says.)"""
         times: list[float] = []
         async with self._lock:
             db = self._db
@@ -266,8 +279,8 @@ class SQLiteStore(Claims):
         rows = await self._all("manifest_jobs", {"manifest_id": manifest_id})
         return [row_to_job(row) for row in rows]
 
-    async def manifests_to_finish(self) -> list[int]:
-        """Active manifests whose jobs have all ended."""
+    async def manifests_to_finish(self, node: str | None = None) -> list[int]:
+        """Active manifests whose jobs have all ended (every one is this daemon's)."""
         rows = await self._all("unfinished_manifests_without_active_jobs", {})
         return [int(row[0]) for row in rows]
 

@@ -1,0 +1,84 @@
+"""Rows to jobs and back, the same for every database: which job fields a stage may
+change, which counters a claim may bump, and how values are stored."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.settings import RecognitionSettings
+
+JOB_FIELDS = frozenset(
+    {
+        "state",
+        "attempts",
+        "next_action_at",
+        "content_hash",
+        "audio",
+        "object_key",
+        "operation_id",
+        "submitted_at",
+        "submissions",
+        "polls",
+        "last_poll_at",
+        "leader_id",
+        "error",
+        "finished_at",
+    }
+)
+
+# Counters a claim may increment for the jobs entering its state.
+COUNTERS = frozenset({"submissions", "attempts", "polls"})
+
+
+class Row(Protocol):
+    """A database row read by column name (sqlite3's Row, asyncpg's Record)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def row_to_job(row: Row) -> Job:
+    """A job from a row of ``jobs`` joined with its manifest's name."""
+    audio = row["audio"]
+    return Job(
+        id=row["id"],
+        manifest_id=row["manifest_id"],
+        manifest_name=row["manifest_name"],
+        source=row["source"],
+        output=row["output"],
+        settings=RecognitionSettings.from_dict(json.loads(row["settings"])),
+        settings_key=row["settings_key"],
+        priority=row["priority"],
+        state=State(row["state"]),
+        attempts=row["attempts"],
+        next_action_at=row["next_action_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        content_hash=row["content_hash"],
+        audio=AudioFacts.from_json(audio) if audio else None,
+        object_key=row["object_key"],
+        operation_id=row["operation_id"],
+        submitted_at=row["submitted_at"],
+        submissions=row["submissions"],
+        polls=row["polls"],
+        last_poll_at=row["last_poll_at"],
+        leader_id=row["leader_id"],
+        error=row["error"],
+        finished_at=row["finished_at"],
+    )
+
+
+def to_column(value: Any) -> Any:
+    """A job field's value as a column holds it."""
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, AudioFacts):
+        return value.to_json()
+    return value
+
+
+def settings_json(settings: RecognitionSettings) -> str:
+    """The settings column of a new job."""
+    return json.dumps(settings.to_dict(), sort_keys=True)

@@ -1,0 +1,71 @@
+"""Copying a SQLite state file into PostgreSQL: the daemon moving to a shared store keeps
+its jobs (ids, states, leaders), results, quota ledger, pauses and what it learned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.core.jobs import State
+from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError
+from orchestrator.store.migrate import copy_sqlite_to_postgres
+from orchestrator.store.postgres import PostgresStore
+from orchestrator.store.sqlite import SQLiteStore
+from tests.support.postgres import PostgresServer
+
+
+async def test_everything_is_copied_and_new_rows_come_after(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = await SQLiteStore.open(path)
+    jobs = [
+        NewJob("/audio/a.ogg", "a", RecognitionSettings(priority=2)),
+        NewJob("s3://bucket/b.ogg", "b", RecognitionSettings()),
+    ]
+    await old.add_manifest("calls", "/in/.active/x-calls.yaml", "d1", jobs, 10.0)
+    spend = Spend("submit", QuotaSpec(100, 3600.0))
+    claimed = await old.claim(Claim((State.QUEUED,), 1, 60.0, spends=(spend,)), "n:1:x", 20.0)
+    await old.update_job(claimed.jobs[0].id, State.QUEUED, {"state": State.UPLOADED}, 21.0)
+    await old.put_result("h", "k", "op1", {"transcript": {}}, 22.0)
+    await old.pause_quota("status", 99.0)
+    await old.kv_set("polling.estimator/v2/general", '{"n": 3}')
+    before = await old.manifests()
+    old_jobs = await old.manifest_jobs(1)
+    await old.close()
+
+    url = postgres_server.create_database()
+    counts = await copy_sqlite_to_postgres(path, url, postgres_server.password, "rec-01")
+    assert counts["jobs"] == 2
+    assert counts["quota_ledger"] == 1
+    new = await PostgresStore.open(url, postgres_server.password)
+    try:
+        (manifest,) = await new.manifests()
+        assert (manifest.name, manifest.counts, manifest.node) == (
+            before[0].name,
+            before[0].counts,
+            "rec-01",
+        )
+        assert await new.manifest_jobs(1) == old_jobs
+        assert await new.quota_spent("submit", 0.0) == [20.0]
+        assert await new.quota_paused_until("status") == 99.0
+        assert await new.get_result("h", "k") == ("op1", {"transcript": {}})
+        assert await new.kv_get("polling.estimator/v2/general") == '{"n": 3}'
+        # The copied local job is its node's to upload; the object in storage anyone's.
+        elsewhere = await new.claim(
+            Claim((State.QUEUED,), 5, 60.0, affinity=Affinity("rec-02")), "rec-02:1:x", 30.0
+        )
+        assert [job.source for job in elsewhere.jobs] == ["s3://bucket/b.ogg"]
+        new_id, _ = await new.add_manifest(
+            "more", "/m.yaml", "d2", [NewJob("/c.ogg", "c", RecognitionSettings())], 40.0
+        )
+        assert new_id == 2
+        assert [job.id for job in await new.manifest_jobs(new_id)] == [3]
+    finally:
+        await new.close()
+    # Copying twice would mix two histories: refused.
+    with pytest.raises(StoreError, match="already holds manifests"):
+        await copy_sqlite_to_postgres(path, url, postgres_server.password, "rec-01")
