@@ -58,6 +58,8 @@ SPEECHKIT_KEYS = (
     "asr_xml_url",
     "folder_id",
     "request_timeout_s",
+    "results_ttl_s",
+    "delete_results_after_done",
     *secret_keys("api_key", "iam_token"),
 )
 STORAGE_KEYS = (
@@ -113,6 +115,10 @@ class _Loader:
             iam_token=iam_token,
             folder_id=sec.optional_string("folder_id"),
             request_timeout_s=sec.positive_number("request_timeout_s", d.request_timeout_s),
+            results_ttl_s=sec.positive_number("results_ttl_s", d.results_ttl_s),
+            delete_results_after_done=sec.boolean(
+                "delete_results_after_done", d.delete_results_after_done
+            ),
         )
 
     def storage(self, sec: Section) -> StorageConfig:
@@ -170,6 +176,9 @@ class _Loader:
             v3_status_checks_per_second=sec.positive_number(
                 "v3_status_checks_per_second", d.v3_status_checks_per_second
             ),
+            asr_xml_requests_per_second=sec.positive_number(
+                "asr_xml_requests_per_second", d.asr_xml_requests_per_second
+            ),
         )
 
     def concurrency(self, sec: Section) -> ConcurrencyConfig:
@@ -178,6 +187,7 @@ class _Loader:
             uploads=sec.positive_int("uploads", d.uploads),
             operations_in_flight=sec.positive_int("operations_in_flight", d.operations_in_flight),
             fetches=sec.positive_int("fetches", d.fetches),
+            asr_xml_requests=sec.positive_int("asr_xml_requests", d.asr_xml_requests),
         )
 
     def paths(self, sec: Section) -> PathsConfig:
@@ -217,6 +227,9 @@ class _Loader:
             max_interval_s=sec.positive_number("max_interval_s", d.max_interval_s),
             deferred_max_interval_s=sec.positive_number(
                 "deferred_max_interval_s", d.deferred_max_interval_s
+            ),
+            timestamp_resolution_s=sec.number(
+                "timestamp_resolution_s", d.timestamp_resolution_s, minimum=0
             ),
         )
         if cfg.max_interval_s < cfg.min_interval_s:
@@ -259,8 +272,9 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "audio_hours_per_day",
         "safety_margin",
         "v3_status_checks_per_second",
+        "asr_xml_requests_per_second",
     ),
-    "concurrency": ("uploads", "operations_in_flight", "fetches"),
+    "concurrency": ("uploads", "operations_in_flight", "fetches", "asr_xml_requests"),
     "paths": ("state_file", "inbox", "processed", "failed", "output"),
     "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
     "polling": (
@@ -270,6 +284,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "min_interval_s",
         "max_interval_s",
         "deferred_max_interval_s",
+        "timestamp_resolution_s",
     ),
     "logging": ("format", "level"),
     "status": ("listen_host", "listen_port"),

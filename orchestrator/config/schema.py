@@ -61,6 +61,11 @@ class SpeechKitConfig:
     iam_token: Secret | None = None
     folder_id: str | None = None  # sent as x-folder-id (needed with a user's IAM token)
     request_timeout_s: float = 30.0
+    # How long the service keeps a finished operation's results: a 404 from a younger
+    # operation is not an expiry (and is never resubmitted).
+    results_ttl_s: float = c.RESULT_TTL_S
+    # API v3: deleteRecognition once a job's outputs are on disk.
+    delete_results_after_done: bool = False
 
     def auth_header(self) -> dict[str, str]:
         """The Authorization header (and x-folder-id when set); UserInputError without a key."""
@@ -110,6 +115,9 @@ class QuotasConfig:
     audio_hours_per_day: float = float(c.AUDIO_HOURS_PER_DAY)
     safety_margin: float = 0.02
     v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
+    # The legacy asr_xml API's request rate was never published: today's synchronous
+    # recognition quota is assumed.
+    asr_xml_requests_per_second: float = float(c.SYNC_REQUESTS_PER_SECOND)
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
@@ -123,6 +131,7 @@ class ConcurrencyConfig:
     uploads: int = 4
     operations_in_flight: int = 200
     fetches: int = 4
+    asr_xml_requests: int = 10  # asr_xml requests waiting for their answer at once
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,8 @@ class PollingConfig:
     min_interval_s: float = 1.0
     max_interval_s: float = 120.0
     deferred_max_interval_s: float = 1800.0
+    # The resolution of the service's operation timestamps (whole seconds at the real one).
+    timestamp_resolution_s: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import yaml
 
 from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
 from orchestrator.core import constants as c
+from orchestrator.core.apis import FACTS, audio_problems, setting_problems, source_problem
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.refs import ObjectRef, is_object_uri
@@ -37,7 +38,11 @@ SETTING_KEYS = (
     "channels",
     "api",
     "priority",
+    "speaker_labeling",
+    "text_normalization",
 )
+# Every model any API takes (which API takes which is checked once the job's API is known).
+ALL_MODELS = tuple(dict.fromkeys(m for facts in FACTS.values() for m in facts.models))
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs")
 # What a directory entry picks up when it has no `include:`; raw LPCM only when declared.
@@ -118,23 +123,26 @@ class _ManifestReader:
         self.outputs: dict[str, tuple[int | None, str]] = {}
 
     def settings(self, sec: Section, base: RecognitionSettings) -> RecognitionSettings:
-        """``base`` with the setting keys present in ``sec`` applied."""
+        """``base`` with the setting keys present in ``sec`` applied, checked against the
+        job's API (where this section sets the setting or the API)."""
         changes: dict[str, object] = {}
         if "language" in sec:
-            language = sec.string("language", base.language)
-            if language != "auto" and not _LANGUAGE_RE.match(language):
-                self.r.problem(
-                    sec.node_of("language"),
-                    sec.field("language"),
-                    "must be a language code like ru-RU or en-US (or auto with api v3)",
-                )
-            else:
+            language = self.language(sec)
+            if language is not None:
                 changes["language"] = language
         if "model" in sec:
-            changes["model"] = sec.choice("model", base.model, c.MODELS)
-        for key in ("profanity_filter", "literature_text", "raw_results"):
+            changes["model"] = sec.choice("model", base.model, ALL_MODELS)
+        for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
             if key in sec:
                 changes[key] = sec.boolean(key, getattr(base, key))
+        if "text_normalization" in sec:
+            node = sec.node_of("text_normalization")
+            if node is not None and self.r.is_null(node):
+                changes["text_normalization"] = None  # back to: as literature_text
+            elif node is not None:
+                changes["text_normalization"] = self.r.boolean(
+                    node, sec.field("text_normalization")
+                )
         if "encoding" in sec:
             node = sec.node_of("encoding")
             if node is not None and self.r.is_null(node):
@@ -155,11 +163,59 @@ class _ManifestReader:
         if "priority" in sec:
             changes["priority"] = sec.integer("priority", base.priority)
         result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-        if result.language == "auto" and result.api != "v3" and "language" in changes:
-            self.r.problem(
-                sec.node_of("language"), sec.field("language"), "auto works only with api: v3"
-            )
+        self.check_api(sec, result, changes)
         return result
+
+    def language(self, sec: Section) -> str | tuple[str, ...] | None:
+        """``language:``: a code, ``auto``, or a list of codes (None when invalid)."""
+        node = sec.node_of("language")
+        field = sec.field("language")
+        if node is None or self.r.is_null(node):
+            self.r.problem(node, field, "must not be null")
+            return None
+        if isinstance(node, yaml.SequenceNode):
+            codes: list[str] = []
+            for index, item in enumerate(node.value):
+                code = self.r.string(item, join_path(field, index))
+                if code is not None and self.language_code(item, join_path(field, index), code):
+                    if code in codes:
+                        self.r.problem(item, join_path(field, index), f"{code} is listed twice")
+                    codes.append(code)
+            if not node.value:
+                self.r.problem(node, field, "an empty list: give at least one code, or auto")
+            ok = len(codes) == len(node.value) and len(set(codes)) == len(codes) and codes
+            return tuple(codes) if ok else None
+        code = self.r.string(node, field)
+        if code is None or (code != c.AUTO_LANGUAGE and not self.language_code(node, field, code)):
+            return None
+        return code
+
+    def language_code(self, node: yaml.Node, field: str, code: str) -> bool:
+        """Whether ``code`` looks like a language code (a problem when it does not)."""
+        if _LANGUAGE_RE.match(code):
+            return True
+        self.r.problem(
+            node,
+            field,
+            "must be a language code like ru-RU or en-US (or auto, or a list of codes, "
+            "with api v3)",
+        )
+        return False
+
+    def check_api(
+        self, sec: Section, settings: RecognitionSettings, changes: dict[str, object]
+    ) -> None:
+        """Each setting the job's API cannot honour, reported where this section sets it,
+        or at this section's ``api:`` when the setting came from the defaults."""
+        for setting, message in setting_problems(settings):
+            if setting in changes:
+                self.r.problem(sec.node_of(setting), sec.field(setting), message)
+            elif "api" in changes:
+                self.r.problem(
+                    sec.node_of("api"),
+                    sec.field("api"),
+                    f"{message} ({setting} comes from defaults: set it on this entry)",
+                )
 
     def base(self, top: Section) -> None:
         """Resolve ``base_dir:`` (relative to the manifest's directory)."""
@@ -369,6 +425,10 @@ class _ManifestReader:
             self.r.problem(
                 sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
             )
+        problem = source_problem(settings, in_storage=True)
+        if problem is not None:
+            self.r.problem(audio_node, join_path(path, "audio"), problem)
+            return []
         if output is not None:
             derived, node, fld = output, output_node, join_path(path, "output")
         else:
@@ -476,11 +536,15 @@ def check_audio(manifest: Manifest) -> tuple[dict[str, AudioFacts], list[Problem
             continue
         settings = job.settings
         try:
-            infos[job.source] = probe(
+            infos[job.source] = facts = probe(
                 Path(job.source),
                 encoding=settings.encoding,
                 sample_rate=settings.sample_rate,
                 channels=settings.channels,
+            )
+            problems.extend(
+                Problem(str(manifest.path), f"{job.source}: {message}", line=job.line, field=field)
+                for field, message in audio_problems(settings, facts)
             )
         except AudioError as exc:
             problems.append(Problem(str(manifest.path), str(exc), line=job.line, field="audio"))
@@ -502,21 +566,6 @@ def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioFacts
     if manifest is None:
         return None, {}, problems
     # Audio is probed even when the structure has problems, so one run reports everything.
-    infos, audio_problems = check_audio(manifest)
+    infos, audio_found = check_audio(manifest)
     valid = manifest if not problems else None
-    return valid, infos, _by_line(problems + audio_problems + _unhandled_apis(manifest))
-
-
-def _unhandled_apis(manifest: Manifest) -> list[Problem]:
-    """Jobs whose API the format accepts but this version's daemon cannot send to yet."""
-    return [
-        Problem(
-            str(manifest.path),
-            f"api {job.settings.api!r} is not handled by this version of the daemon yet "
-            f"(it handles: {', '.join(c.DAEMON_APIS)}); its jobs would fail",
-            line=job.line,
-            field="api",
-        )
-        for job in manifest.jobs
-        if job.settings.api not in c.DAEMON_APIS
-    ]
+    return valid, infos, _by_line(problems + audio_found)

@@ -20,12 +20,18 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def output_paths(
-    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
+    output_root: Path,
+    manifest_name: str,
+    relative: str,
+    channels: Sequence[int],
+    *,
+    timings: bool = True,
 ) -> dict[str, Path]:
     """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
 
-    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
-    ``ValueError`` for a manifest name or relative path that could leave the root.
+    Keys are ``json``, ``srt`` and ``vtt`` (with ``timings`` only: subtitles need times)
+    and those of ``txt_keys(channels)``. Raises ``ValueError`` for a manifest name or
+    relative path that could leave the root.
     """
     if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
         raise ValueError(f"unsafe manifest name for an output directory: {manifest_name!r}")
@@ -43,7 +49,7 @@ def output_paths(
     # A symlink inside the output tree could still point elsewhere: check the real path.
     if not target.resolve().is_relative_to(base.resolve()):
         raise ValueError(f"output path escapes the output directory: {relative!r}")
-    keys = ["json", "srt", "vtt", *txt_keys(channels)]
+    keys = ["json", *(["srt", "vtt"] if timings else []), *txt_keys(channels)]
     return {key: target.with_name(f"{target.name}.{key}") for key in keys}
 
 
@@ -77,14 +83,17 @@ def write_job_outputs(
     transcript: Transcript,
     channels: Sequence[int],
     record: Mapping[str, Any],
+    *,
+    timings: bool = True,
 ) -> list[Path]:
     """Render and write every output of a job; [] when the same result is already on disk.
 
-    Raises ValueError for an output path that would leave ``output_root``.
+    ``timings`` False (the API gives none): JSON and text only. Raises ValueError for an
+    output path that would leave ``output_root``.
     """
-    paths = output_paths(output_root, manifest_name, relative, channels)
+    paths = output_paths(output_root, manifest_name, relative, channels, timings=timings)
     if already_written(paths["json"], str(record.get("operation_id", ""))):
         return []
-    rendered = render_all(transcript, job=record, channels=channels)
+    rendered = render_all(transcript, job=record, channels=channels, timings=timings)
     write_outputs(paths, rendered)
     return list(paths.values())

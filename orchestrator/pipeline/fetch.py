@@ -1,11 +1,15 @@
 """Fetching and writing: the transcript (from the result cache, or a request of its own
-where the API has one) becomes the job's output files, written once."""
+where the API has one) becomes the job's output files, written once. A transcript with
+nothing in it is no failure: the job is done, with a note for its report. Where the API
+keeps results that can be deleted, they are, once the outputs are on disk (if asked)."""
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
+from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
 from orchestrator.core.decisions import Failure, after_failure
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
@@ -19,6 +23,9 @@ from orchestrator.storage.s3 import StorageError
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
+
+# What the report and the log say of a job whose recognition found nothing to write.
+NO_SPEECH = "no speech recognised"
 
 
 def cached_transcript(client: RecognitionClient, payload: Any) -> Transcript | None:
@@ -56,7 +63,7 @@ class Fetch:
             transcript = await self._request(job, client, operation_id, began)
             if transcript is None:
                 return
-        await self._write(job, transcript, operation_id, began)
+        await self._write(job, client, transcript, operation_id, began)
 
     async def _request(
         self, job: Job, client: RecognitionClient, operation_id: str, began: float
@@ -68,9 +75,13 @@ class Fetch:
             # The finished status carries the result and none was kept: check it again.
             await self.transitions.move(job, State.RUNNING, began)
             return None
+        # The API labels speakers only in one channel (core.apis): then tags are speakers.
+        mono = job.audio is None or job.audio.channels <= SPEAKER_LABELING_MAX_CHANNELS
         try:
             async with self.ctx.http:
-                transcript = await client.fetch_result(operation_id)
+                transcript = await client.fetch_result(
+                    operation_id, speaker_labeling=job.settings.speaker_labeling and mono
+                )
             self.ctx.metrics.record_request(profile.result_endpoint or "result", 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(
@@ -84,7 +95,7 @@ class Fetch:
                 quota=profile.result_quota,
                 not_found=profile.result_not_found,
             )
-            await self.transitions.apply(job, decision, began)
+            await self.transitions.apply(job, decision, began, ids=exc.ids())
             return None
         if job.content_hash is not None:
             await self.ctx.store.put_result(
@@ -97,7 +108,12 @@ class Fetch:
         return transcript
 
     async def _write(
-        self, job: Job, transcript: Transcript, operation_id: str, began: float
+        self,
+        job: Job,
+        client: RecognitionClient,
+        transcript: Transcript,
+        operation_id: str,
+        began: float,
     ) -> None:
         facts = job.audio
         channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
@@ -121,7 +137,7 @@ class Fetch:
         }
         try:
             written = await asyncio.to_thread(
-                outputs.write_job_outputs,
+                partial(outputs.write_job_outputs, timings=client.profile.timings),
                 self.ctx.settings.output_root,
                 job.manifest_name,
                 job.output,
@@ -135,6 +151,8 @@ class Fetch:
             await self.transitions.apply(job, decision, began)
             return
         await self._delete_object(job)
+        if operation_id and operation_id == job.operation_id:
+            await self._delete_results(job, client, operation_id)
         if written:
             log.info(
                 "job.written",
@@ -151,7 +169,43 @@ class Fetch:
                 job_id=job.id,
                 operation_id=operation_id,
             )
-        await self.transitions.move(job, State.DONE, began, error=None)
+        note = None
+        if transcript.empty:
+            note = NO_SPEECH
+            log.warning(
+                "job.empty",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                source=job.source,
+                reason=NO_SPEECH,
+            )
+        await self.transitions.move(job, State.DONE, began, error=None, note=note)
+
+    async def _delete_results(self, job: Job, client: RecognitionClient, operation_id: str) -> None:
+        """Have the service forget the results it keeps (the outputs are on disk); a
+        failure only costs the results lingering until they expire."""
+        endpoint = client.profile.delete_endpoint
+        if endpoint is None or not self.ctx.settings.delete_results_after_done:
+            return
+        try:
+            async with self.ctx.http:
+                await client.delete_result(operation_id)
+            self.ctx.metrics.record_request(endpoint, 200)
+        except SpeechKitError as exc:
+            self.ctx.metrics.record_request(endpoint, exc.http_status or "error")
+            log.warning(
+                "results.delete_failed",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                error=str(exc),
+                **exc.ids(),
+            )
+            return
+        log.info(
+            "results.deleted", manifest=job.manifest_name, job_id=job.id, operation_id=operation_id
+        )
 
     async def _delete_object(self, job: Job) -> None:
         """Delete the object we uploaded for this job once no other job needs it."""

@@ -111,7 +111,7 @@ class Learning:
 
     async def observe(self, job: Job, processing_s: float | None, now: float) -> None:
         """A job was found done ``now``: learn from it. ``processing_s`` is the service's
-        own measure (its timestamps), else the check times bound it."""
+        own measure (its timestamps, to their resolution), else the check times bound it."""
         audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
         if audio_s <= 0:
             return
@@ -120,7 +120,15 @@ class Learning:
 
         def observation(est: polling.CompletionEstimator, key: polling.EstimatorKey) -> None:
             if processing_s is not None:
-                est.observe_exact(key, audio_s=audio_s, processing_s=processing_s)
+                # Whole-second timestamps: an interval, narrowed by our own checks.
+                checked = job.last_poll_at
+                estimate = polling.processing_estimate(
+                    processing_s,
+                    self.ctx.settings.timestamp_resolution_s,
+                    not_done_after_s=None if checked is None else checked - submitted,
+                    done_by_s=now - submitted,
+                )
+                est.observe_exact(key, audio_s=audio_s, processing_s=estimate)
             else:
                 est.observe(
                     key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,8 +15,11 @@ from orchestrator.core.constants import (
     AUDIO_HOURS_PER_DAY,
     PROCESSING_S_PER_AUDIO_S,
     QUOTA_WINDOW_S,
+    RESULT_TTL_S,
     SUBMIT_QUOTA_PER_HOUR,
+    SYNC_REQUESTS_PER_SECOND,
     V2_STATUS_QUOTA_PER_HOUR,
+    V3_STATUS_PER_SECOND,
 )
 from orchestrator.core.polling import PollingPolicy
 
@@ -30,8 +34,24 @@ def default_quotas() -> dict[str, quota.QuotaSpec]:
     return {
         quota.SUBMIT_QUOTA: quota.QuotaSpec(SUBMIT_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
         quota.STATUS_QUOTA: quota.QuotaSpec(V2_STATUS_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
+        quota.V3_STATUS_QUOTA: per_second(V3_STATUS_PER_SECOND, 0.0),
+        quota.ASR_XML_QUOTA: per_second(SYNC_REQUESTS_PER_SECOND, 0.0),
         quota.AUDIO_QUOTA: quota.QuotaSpec(AUDIO_HOURS_PER_DAY * 3600, DAY_S),
     }
+
+
+def per_second(rate: float, margin: float) -> quota.QuotaSpec:
+    """A quota of ``rate`` requests per second, ``margin`` of it kept unused.
+
+    The hourly quotas keep their margin in count (2% of 500 is 10 requests). Of 5 requests
+    a second that would keep a whole one, 20%, unused: here the margin is kept in time
+    instead, the same ``limit`` over a window longer by the margin (and by the margin
+    again, as the others, for a request that reaches the service a little late). A rate
+    under one a second becomes one request per ``1 / rate`` seconds.
+    """
+    limit = max(1, math.floor(rate + 1e-9))
+    window = limit / rate
+    return quota.QuotaSpec(limit, window * (1 + margin) / (1 - margin))
 
 
 @dataclass
@@ -51,6 +71,13 @@ class PipelineSettings:
     initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
     lease_s: float = LEASE_S
     node: str = field(default_factory=lambda: os.uname().nodename)
+    # Requests of an API waiting for their answer at once, by API (a synchronous API's
+    # submissions hold a connection for the whole recognition).
+    api_concurrency: Mapping[str, int] = field(default_factory=lambda: {"asr_xml": 10})
+    results_ttl_s: float = RESULT_TTL_S
+    delete_results_after_done: bool = False
+    # The resolution of the service's createdAt/modifiedAt (whole seconds).
+    timestamp_resolution_s: float = 1.0
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -74,10 +101,15 @@ def settings_from_config(config: Config) -> PipelineSettings:
             quota.STATUS_QUOTA: quota.QuotaSpec(
                 q.status_checks, q.window_s * stretch, margin=q.safety_margin
             ),
+            quota.V3_STATUS_QUOTA: per_second(q.v3_status_checks_per_second, q.safety_margin),
+            quota.ASR_XML_QUOTA: per_second(q.asr_xml_requests_per_second, q.safety_margin),
             quota.AUDIO_QUOTA: quota.QuotaSpec(
                 max(1, int(q.audio_hours_per_day * 3600)), DAY_S * stretch, margin=q.safety_margin
             ),
         },
+        api_concurrency={"asr_xml": config.concurrency.asr_xml_requests},
+        results_ttl_s=config.speechkit.results_ttl_s,
+        delete_results_after_done=config.speechkit.delete_results_after_done,
         uploads=config.concurrency.uploads,
         operations_in_flight=config.concurrency.operations_in_flight,
         fetches=config.concurrency.fetches,
@@ -94,4 +126,5 @@ def settings_from_config(config: Config) -> PipelineSettings:
             quantile=config.polling.quantile,
         ),
         initial_ratio=config.polling.initial_ratio,
+        timestamp_resolution_s=config.polling.timestamp_resolution_s,
     )

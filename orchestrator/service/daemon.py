@@ -16,13 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import aiohttp
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, Job
-from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
+from orchestrator.core.quota import REQUEST_QUOTAS
 from orchestrator.intake.inbox import Intake
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import settings_from_config
@@ -47,6 +48,8 @@ STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
 # A second SIGTERM/SIGINT during the drain: exit at once with this status.
 EXIT_NOW_STATUS = 1
+# The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
+ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 
 
 def _secret(value: Any) -> str:
@@ -198,10 +201,11 @@ class Daemon:
             multipart_chunk=config.storage.multipart_chunk_bytes,
         )
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
+            asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
             pipeline = Pipeline(
                 store,
                 storage,
-                make_clients(session, config.speechkit),
+                make_clients(session, config.speechkit, asr_xml_uuid=asr_xml_uuid),
                 settings,
                 metrics=self.metrics,
                 on_job_ended=self._job_ended,
@@ -274,9 +278,7 @@ class Daemon:
         if self.pipeline is None:
             return
         settings = self.pipeline.settings
-        await self.pipeline.ledger.report(
-            {name: settings.quota(name) for name in (SUBMIT_QUOTA, STATUS_QUOTA)}
-        )
+        await self.pipeline.ledger.report({name: settings.quota(name) for name in REQUEST_QUOTAS})
 
     async def _serve(self, store: Store, pipeline: Pipeline) -> int:
         assert self.intake is not None

@@ -65,6 +65,9 @@ class Claim:
     enter: State | None = None
     # A job counter incremented for each job that enters ``enter`` ("submissions").
     count: str | None = None
+    # At most this many jobs of ``apis`` in ``enter`` at once, whoever claimed them (a
+    # concurrency limit that holds across daemons sharing the store).
+    cap: int | None = None
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def test_v3_and_asr_xml_and_auto_language(audio_dir: Path) -> None:
     bad = write(audio_dir, "name: m\ndefaults:\n  language: auto\njobs: [calls/a.ogg]\n", "b.yaml")
     p = one(problems(bad))
     assert (p.line, p.field) == (3, "defaults.language")
-    assert "api: v3" in p.message
+    assert "needs api v3" in p.message
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,19 @@ def test_txt_per_channel() -> None:
 def test_json_shape_and_stability() -> None:
     text = render_json(MONO, job=JOB)
     doc = json.loads(text)
-    assert list(doc) == ["schema_version", "source", "settings", "audio", "job", "channels", "raw"]
+    assert list(doc) == [
+        "schema_version",
+        "source",
+        "settings",
+        "audio",
+        "job",
+        "timings",
+        "speakers",
+        "channels",
+        "raw",
+    ]
+    assert doc["timings"] is True
+    assert doc["speakers"] == []
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["source"] == "/data/a.ogg"
     assert list(doc["settings"]) == ["language", "model"]

@@ -26,15 +26,31 @@ class Claims(Connection):
         if claim.limit <= 0:
             return Claimed([], frozenset(), {})
         async with self._tx() as db:
-            params = {
+            apis = None if claim.apis is None else json.dumps(list(claim.apis))
+            limit = claim.limit
+            held: dict[str, float] = {}
+            if claim.cap is not None and claim.enter is not None:
+                counted = {"state": claim.enter.value, "apis": apis}
+                async with db.execute(Q["count_in_state"], counted) as cur:
+                    row = await cur.fetchone()
+                room = claim.cap - (int(row[0]) if row else 0)
+                if room < limit:
+                    # Full: the stage is woken when one of them leaves the state (or
+                    # after a lease, for another daemon's).
+                    limit = room
+                    held[f"cap:{','.join(claim.apis or ('any',))}"] = now + claim.lease_s
+                if limit <= 0:
+                    return Claimed([], frozenset(), {}, held)
+            params: dict[str, Any] = {
                 "states": json.dumps([s.value for s in claim.states]),
-                "apis": None if claim.apis is None else json.dumps(list(claim.apis)),
+                "apis": apis,
                 "now": now,
-                "limit": claim.limit,
+                "limit": limit,
             }
             async with db.execute(Q["select_due"], params) as cur:
                 jobs = [row_to_job(row) for row in await cur.fetchall()]
-            held: dict[str, float] = {}
+            if len(jobs) < limit:
+                held.clear()  # not held back: fewer were due than the cap allowed
             usage: dict[str, tuple[float, float]] = {}
             charges: list[tuple[str, float, float]] = []
             for spend in claim.spends:

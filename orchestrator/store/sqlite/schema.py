@@ -29,6 +29,7 @@ JOB_FIELDS = frozenset(
         "leader_id",
         "error",
         "finished_at",
+        "note",
     }
 )
 
@@ -90,6 +91,7 @@ def row_to_job(row: aiosqlite.Row) -> Job:
         leader_id=row["leader_id"],
         error=row["error"],
         finished_at=row["finished_at"],
+        note=row["note"],
     )
 
 
