@@ -147,24 +147,28 @@ def pause_after_429(
     """The quota's pause after one more 429: the server's Retry-After when it sent one (no
     Yandex page promises it), else a backoff growing with each 429 in a row.
 
-    A 429 is "in a row" with the last one when it comes less than ``memory_s`` (the quota's
-    window, say) or the last pause's own length after that pause ended; a quota that has
-    been served since then starts again from ``base_s``. A pause never shortens one still
-    in force.
+    A 429 that comes while the quota is paused answers a request sent before the pause (a
+    burst in flight): the same trouble, already paused for, so it adds no strike. One that
+    comes after the pause ended is "in a row" with the last when it comes less than
+    ``memory_s`` (the quota's window, say) or the last pause's own length after; a quota
+    that has been served longer than that starts again from ``base_s``. A pause never
+    shortens one still in force.
     """
+    has_retry_after = retry_after_s is not None and retry_after_s > 0
+    if current is not None and now < current.until:
+        if retry_after_s is not None and has_retry_after:
+            return Pause(max(current.until, now + retry_after_s), current.strikes)
+        return current
     strikes = 1
     if current is not None:
         remembered = max(memory_s, strike_backoff(current.strikes, base_s, max_s))
         if now < current.until + remembered:
             strikes = current.strikes + 1
-    if retry_after_s is not None and retry_after_s > 0:
+    if retry_after_s is not None and has_retry_after:
         wait = retry_after_s
     else:
         wait = strike_backoff(strikes, base_s, max_s)
-    until = now + wait
-    if current is not None:
-        until = max(until, current.until)
-    return Pause(until, strikes)
+    return Pause(now + wait, strikes)
 
 
 # --- Weighted quotas (audio hours per day): each entry spends an amount, not one unit. ---

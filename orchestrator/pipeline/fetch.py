@@ -6,6 +6,7 @@ keeps results that can be deleted, they are, once the outputs are on disk (if as
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from functools import partial
 from typing import Any
 
@@ -117,6 +118,9 @@ class Fetch:
     ) -> None:
         facts = job.audio
         channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
+        if not transcript.channels:
+            # Nothing recognised: each channel of the audio is still there, empty.
+            transcript = dataclasses.replace(transcript, channels=channels)
         record = {
             "manifest": job.manifest_name,
             "job_id": job.id,

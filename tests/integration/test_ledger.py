@@ -23,8 +23,9 @@ async def test_a_pause_never_shortens_and_is_counted(store: SQLiteStore) -> None
     assert pause == Pause(1007.0, 1)
     assert await store.quota_paused_until(STATUS_QUOTA) == 1007.0
     assert metrics.throttled.value(quota=STATUS_QUOTA) == 1
-    # Without Retry-After a backoff applies; a shorter pause never shortens a longer one.
-    assert await ledger.pause(STATUS_QUOTA, None, **BACKOFF) == Pause(1007.0, 2)
+    # A 429 of a request sent before the pause neither shortens it nor counts again.
+    assert await ledger.pause(STATUS_QUOTA, None, **BACKOFF) == Pause(1007.0, 1)
+    assert metrics.throttled.value(quota=STATUS_QUOTA) == 2
 
 
 async def test_429s_in_a_row_pause_longer_each_time_and_the_store_keeps_the_count(

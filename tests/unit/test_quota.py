@@ -120,7 +120,13 @@ def pause(now: float, current: Pause | None, retry_after: float | None = None) -
 def test_pause_after_429_prefers_retry_after_and_never_shortens() -> None:
     assert pause(100.0, None, retry_after=30.0) == Pause(130.0, 1)
     assert pause(100.0, None) == Pause(102.0, 1)
-    assert pause(100.0, Pause(200.0, 1), retry_after=30.0) == Pause(200.0, 2)
+    assert pause(100.0, Pause(200.0, 1), retry_after=30.0) == Pause(200.0, 1)
+    assert pause(100.0, Pause(120.0, 1), retry_after=30.0) == Pause(130.0, 1)
+
+
+def test_429s_of_a_burst_sent_before_the_pause_add_no_strike() -> None:
+    first = pause(100.0, None)
+    assert [pause(100.5, first), pause(101.9, first)] == [first, first]
 
 
 def test_without_retry_after_each_429_in_a_row_pauses_longer_up_to_the_cap() -> None:
