@@ -22,10 +22,14 @@ def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> d
     billable units (pure)."""
     counts = Counter(job.state.value for job in jobs)
     audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
+    # SpeechKit's billing unit is asynchronous recognition's; the legacy API is not billed so.
     billable = sum(
         billable_seconds(job.audio.duration_s, job.audio.channels)
         for job in jobs
-        if job.audio and job.state is State.DONE and job.audio.duration_s > 0
+        if job.audio
+        and job.state is State.DONE
+        and job.audio.duration_s > 0
+        and facts_of(job.settings.api).asynchronous
     )
     failures = [
         {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}

@@ -44,6 +44,8 @@ def test_notes_and_jobs_without_subtitles() -> None:
     ]
     report = build_report(MANIFEST, jobs, 160.0)
     assert report["counts"] == {"done": 3, "failed": 1}
+    # Billable units are asynchronous recognition's: the asr_xml job is not among them.
+    assert report["billable_units"] == 60.0
     assert report["notes"] == [
         {"job_id": 2, "source": "/a/2.ogg", "output": "2", "note": "no speech recognised"}
     ]
