@@ -15,7 +15,6 @@ and only 8 and 16 kHz have a Content-Type at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.core import constants as c
@@ -181,8 +180,3 @@ def audio_problems(settings: RecognitionSettings, audio: AudioFacts) -> list[tup
                 )
             )
     return problems
-
-
-def async_apis(apis: Sequence[str]) -> list[str]:
-    """Those of ``apis`` that are asynchronous."""
-    return [api for api in apis if facts_of(api).asynchronous]
