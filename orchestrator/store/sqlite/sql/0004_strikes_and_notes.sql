@@ -1,4 +1,4 @@
--- Version 3: a quota paused after a 429 counts the 429s in a row (each one pauses it
+-- Version 4: a quota paused after a 429 counts the 429s in a row (each one pauses it
 -- longer when the service sends no Retry-After); a job that ended well may carry a note
 -- ("no speech recognised") for its manifest's report.
 
