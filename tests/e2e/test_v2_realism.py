@@ -28,10 +28,11 @@ async def test_the_services_own_failures_are_submitted_again(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     # Half the recognitions end with 14 UNAVAILABLE (not billed): each is submitted again.
-    # (Which ones depends on timing: with 12 jobs, none failing is a 1 in 4,096 chance.)
+    # Which ones depends on timing: with 12 jobs, none failing is a 1 in 4,096 chance, and
+    # with 20 submissions allowed, one job failing every time is a 1 in 87,000 chance.
     faults = {"op_error_rate": 0.5, "op_error_codes": (14,), "seed": 3}
     async with emulator(s3_server, **faults) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url, retry={"max_attempts": 20})
         names = make_wavs(env.root / "audio", 12, seed=31)
         env.put_manifest("flaky", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
