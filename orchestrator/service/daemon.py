@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -129,10 +130,20 @@ class Daemon:
             )
             self.notifier.ready(status="reload refused: the new config is invalid")
             return
+        # The pipeline takes these two at once; the rest of the section builds the clients.
+        old_speechkit = dataclasses.replace(
+            self.config.speechkit,
+            results_ttl_s=new.speechkit.results_ttl_s,
+            delete_results_after_done=new.speechkit.delete_results_after_done,
+        )
         restart_needed = [
             name
-            for name in ("speechkit", "storage", "status")
-            if getattr(new, name) != getattr(self.config, name)
+            for name, before in (
+                ("speechkit", old_speechkit),
+                ("storage", self.config.storage),
+                ("status", self.config.status),
+            )
+            if getattr(new, name) != before
         ]
         if new.paths.state_file != self.config.paths.state_file:
             restart_needed.append("paths.state_file")
