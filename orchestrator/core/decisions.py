@@ -15,6 +15,8 @@ How the real service behaves, and what follows (speechkit-api.md, section 2):
   operation younger than that lifetime cannot be an expiry (a wrong endpoint, a key of
   another folder): the job fails and is never resubmitted, which would pay for it twice.
 * ``done: false`` with an ``error`` is finished (operation.proto allows that shape).
+* A finished operation without ``chunks`` recognised nothing: the job is done, with a note
+  its report and log carry, rather than silently an empty transcript.
 """
 
 from __future__ import annotations
@@ -220,6 +222,15 @@ def _not_found(
             "permanent",
         )
     return Fail(f"operation {job.operation_id} not found: {failure.message}", "permanent")
+
+
+# What the report and the log say of a job whose recognition found nothing.
+NO_SPEECH = "no speech recognised"
+
+
+def note_when_done(recognised_nothing: bool) -> str | None:
+    """The note a finished job carries to its report: why its outputs are empty, if so."""
+    return NO_SPEECH if recognised_nothing else None
 
 
 def operation_finished(done: bool, has_error: bool) -> bool:

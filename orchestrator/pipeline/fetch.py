@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
-from orchestrator.core.decisions import Failure, after_failure
+from orchestrator.core.decisions import Failure, after_failure, note_when_done
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.transcript import Transcript
@@ -24,9 +24,6 @@ from orchestrator.storage.s3 import StorageError
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
-
-# What the report and the log say of a job whose recognition found nothing to write.
-NO_SPEECH = "no speech recognised"
 
 
 def cached_transcript(client: RecognitionClient, payload: Any) -> Transcript | None:
@@ -173,16 +170,15 @@ class Fetch:
                 job_id=job.id,
                 operation_id=operation_id,
             )
-        note = None
-        if transcript.empty:
-            note = NO_SPEECH
+        note = note_when_done(transcript.empty)
+        if note is not None:
             log.warning(
                 "job.empty",
                 manifest=job.manifest_name,
                 job_id=job.id,
                 operation_id=operation_id,
                 source=job.source,
-                reason=NO_SPEECH,
+                reason=note,
             )
         await self.transitions.move(job, State.DONE, began, error=None, note=note)
 

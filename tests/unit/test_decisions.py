@@ -21,6 +21,7 @@ from orchestrator.core.decisions import (
     after_failure,
     after_operation_error,
     after_unexpected,
+    note_when_done,
     operation_finished,
 )
 from orchestrator.core.failures import ErrorKind
@@ -361,3 +362,8 @@ def test_an_error_finishes_an_operation_whatever_done_says() -> None:
     assert operation_finished(False, True)
     assert operation_finished(True, True)
     assert not operation_finished(False, False)
+
+
+def test_a_job_that_recognised_nothing_is_done_with_a_note() -> None:
+    assert note_when_done(True) == "no speech recognised"
+    assert note_when_done(False) is None
