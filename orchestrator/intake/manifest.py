@@ -7,7 +7,6 @@ entries into jobs without opening any audio (every structural problem at once);
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import glob
 import os
@@ -19,39 +18,21 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
-from orchestrator.core import constants as c
-from orchestrator.core.apis import FACTS, audio_problems, setting_problems, source_problem
+from orchestrator.core.apis import audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, probe
+from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
-SETTING_KEYS = (
-    "language",
-    "model",
-    "profanity_filter",
-    "literature_text",
-    "raw_results",
-    "encoding",
-    "sample_rate",
-    "channels",
-    "api",
-    "priority",
-    "speaker_labeling",
-    "text_normalization",
-)
-# Every model any API takes (which API takes which is checked once the job's API is known).
-ALL_MODELS = tuple(dict.fromkeys(m for facts in FACTS.values() for m in facts.models))
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs")
 # What a directory entry picks up when it has no `include:`; raw LPCM only when declared.
 AUDIO_PATTERNS = ("*.ogg", "*.opus", "*.mp3", "*.wav")
 RAW_PATTERNS = ("*.pcm", "*.raw")
-MAX_CHANNELS = 8
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -123,99 +104,8 @@ class _ManifestReader:
         self.outputs: dict[str, tuple[int | None, str]] = {}
 
     def settings(self, sec: Section, base: RecognitionSettings) -> RecognitionSettings:
-        """``base`` with the setting keys present in ``sec`` applied, checked against the
-        job's API (where this section sets the setting or the API)."""
-        changes: dict[str, object] = {}
-        if "language" in sec:
-            language = self.language(sec)
-            if language is not None:
-                changes["language"] = language
-        if "model" in sec:
-            changes["model"] = sec.choice("model", base.model, ALL_MODELS)
-        for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
-            if key in sec:
-                changes[key] = sec.boolean(key, getattr(base, key))
-        if "text_normalization" in sec:
-            node = sec.node_of("text_normalization")
-            if node is not None and self.r.is_null(node):
-                changes["text_normalization"] = None  # back to: as literature_text
-            elif node is not None:
-                changes["text_normalization"] = self.r.boolean(
-                    node, sec.field("text_normalization")
-                )
-        if "encoding" in sec:
-            node = sec.node_of("encoding")
-            if node is not None and self.r.is_null(node):
-                changes["encoding"] = None
-            elif node is not None:
-                changes["encoding"] = self.r.choice(node, sec.field("encoding"), c.ENCODINGS)
-        if "sample_rate" in sec:
-            node = sec.node_of("sample_rate")
-            if node is not None and not self.r.is_null(node):
-                rate = self.r.choice(node, sec.field("sample_rate"), c.LPCM_SAMPLE_RATES)
-                changes["sample_rate"] = rate if rate is not None else base.sample_rate
-            else:
-                changes["sample_rate"] = None
-        if "channels" in sec:
-            changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
-        if "api" in sec:
-            changes["api"] = sec.choice("api", base.api, c.APIS)
-        if "priority" in sec:
-            changes["priority"] = sec.integer("priority", base.priority)
-        result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-        self.check_api(sec, result, changes)
-        return result
-
-    def language(self, sec: Section) -> str | tuple[str, ...] | None:
-        """``language:``: a code, ``auto``, or a list of codes (None when invalid)."""
-        node = sec.node_of("language")
-        field = sec.field("language")
-        if node is None or self.r.is_null(node):
-            self.r.problem(node, field, "must not be null")
-            return None
-        if isinstance(node, yaml.SequenceNode):
-            codes: list[str] = []
-            for index, item in enumerate(node.value):
-                code = self.r.string(item, join_path(field, index))
-                if code is not None and self.language_code(item, join_path(field, index), code):
-                    if code in codes:
-                        self.r.problem(item, join_path(field, index), f"{code} is listed twice")
-                    codes.append(code)
-            if not node.value:
-                self.r.problem(node, field, "an empty list: give at least one code, or auto")
-            ok = len(codes) == len(node.value) and len(set(codes)) == len(codes) and codes
-            return tuple(codes) if ok else None
-        code = self.r.string(node, field)
-        if code is None or (code != c.AUTO_LANGUAGE and not self.language_code(node, field, code)):
-            return None
-        return code
-
-    def language_code(self, node: yaml.Node, field: str, code: str) -> bool:
-        """Whether ``code`` looks like a language code (a problem when it does not)."""
-        if _LANGUAGE_RE.match(code):
-            return True
-        self.r.problem(
-            node,
-            field,
-            "must be a language code like ru-RU or en-US (or auto, or a list of codes, "
-            "with api v3)",
-        )
-        return False
-
-    def check_api(
-        self, sec: Section, settings: RecognitionSettings, changes: dict[str, object]
-    ) -> None:
-        """Each setting the job's API cannot honour, reported where this section sets it,
-        or at this section's ``api:`` when the setting came from the defaults."""
-        for setting, message in setting_problems(settings):
-            if setting in changes:
-                self.r.problem(sec.node_of(setting), sec.field(setting), message)
-            elif "api" in changes:
-                self.r.problem(
-                    sec.node_of("api"),
-                    sec.field("api"),
-                    f"{message} ({setting} comes from defaults: set it on this entry)",
-                )
+        """``base`` with the setting keys present in ``sec`` applied (``intake.settings``)."""
+        return read_settings(self.r, sec, base)
 
     def base(self, top: Section) -> None:
         """Resolve ``base_dir:`` (relative to the manifest's directory)."""
