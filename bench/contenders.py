@@ -94,6 +94,8 @@ def daemon_config(
             "min_interval_s": 1.0 / speed,
             "max_interval_s": 120.0 / speed,
             "deferred_max_interval_s": 1800.0 / speed,
+            # The emulator's timestamps are whole seconds of its sped-up clock.
+            "timestamp_resolution_s": 1.0 / speed,
         },
         "retry": {"base_delay_s": 2.0 / speed, "max_delay_s": 300.0 / speed},
         "logging": {"format": "json", "level": "info"},

@@ -92,8 +92,6 @@ def _start_emulator(
         s3_endpoint,
         "--speed",
         str(DEMO_SPEED),
-        # Keep the 429 answers the daemon is tuned for (the emulator's default sends none).
-        "--retry-after",
     ]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -127,6 +125,8 @@ def _write_config(work: Path, emulator_url: str, s3_endpoint: str) -> Path:
         "speechkit": {
             "transcribe_url": emulator_url,
             "operation_url": emulator_url,
+            "stt_v3_url": emulator_url,
+            "asr_xml_url": emulator_url,
             "api_key_env": "SPEECHKIT_API_KEY",
             "request_timeout_s": 10.0,
         },
@@ -144,7 +144,12 @@ def _write_config(work: Path, emulator_url: str, s3_endpoint: str) -> Path:
             "failed": "failed",
             "output": "results",
         },
-        "polling": {"initial_ratio": 10.0 / 60.0 / DEMO_SPEED, "min_interval_s": 0.2},
+        "polling": {
+            "initial_ratio": 10.0 / 60.0 / DEMO_SPEED,
+            "min_interval_s": 0.2,
+            # The emulator's timestamps are whole seconds of its sped-up clock.
+            "timestamp_resolution_s": 1.0 / DEMO_SPEED,
+        },
         "retry": {"base_delay_s": 0.5, "max_delay_s": 5.0},
         "logging": {"format": "console", "level": "info"},
         "status": {"listen_port": 0},
@@ -207,7 +212,10 @@ def run(args: argparse.Namespace) -> int:
         for path in files:
             print(f"  {path.relative_to(work)}")
         stats = _stats(url)
-        print(f"\ndemo: the emulator's counters: {json.dumps(stats.get('requests', {}))}")
+        print("\ndemo: the emulator's counters, by API:")
+        for api, requests in sorted(stats.get("requests_by_api", {}).items()):
+            if api != "none":
+                print(f"  {api}: {json.dumps(requests)}")
         return status
     finally:
         if emulator is not None:

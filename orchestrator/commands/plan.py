@@ -1,16 +1,21 @@
 """``speechkit-orchestrator plan MANIFEST...``: files, audio, billable units and time to finish.
 
 How the time to finish is estimated (a lower bound under the configured quotas, with the
-safety margin taken off each quota; uploads are assumed faster than the quotas):
+safety margin taken off each quota, as the daemon takes it; uploads are assumed faster than
+the quotas). Each API's jobs count against the quotas that API spends:
 
-    submit   = (ceil(jobs / submissions) - 1) * window_s
-    status   = (ceil(1.5 * jobs / status_checks) - 1) * window_s   # ~1-2 checks per job
-    daily    = (ceil(billable_hours / audio_hours_per_day) - 1) * 86400
-    longest  = max over files of duration_s * channels * 10 s per audio minute
-    finish   = max(submit, status, daily) + longest
+    submit    = (ceil((v2 + v3 jobs) / submissions) - 1) * window_s     # shared by v2 and v3
+    status    = (ceil(1.5 * v2 jobs / status_checks) - 1) * window_s    # ~1-2 checks per job
+    status_v3 = (ceil(2.5 * v3 jobs / per window) - 1) * v3 window      # checks + getRecognition
+    daily     = (ceil(billable hours of v2 + v3 / audio_hours_per_day) - 1) * 86400
+    longest   = max over v2 and v3 files of duration_s * channels * 10 s per audio minute
+    asr_xml   = max((ceil(asr_xml jobs / per window) - 1) * asr_xml window,
+                    sum of asr_xml durations * 10 s per audio minute / concurrency)
+    finish    = max(max(submit, status, status_v3, daily) + longest, asr_xml)
 
 A quota spent within one window costs no waiting, hence the ``- 1``: the last batch starts
-at the beginning of its window. ``deferred-general`` jobs may take up to 24 h more.
+at the beginning of its window. Deferred models may take up to 24 h more. asr_xml is
+synchronous: its requests wait for their answers, so its concurrency bounds it too.
 """
 
 from __future__ import annotations
@@ -23,14 +28,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator.config import QuotasConfig, load_config
+from orchestrator.config import ConcurrencyConfig, QuotasConfig, load_config
 from orchestrator.core import constants as c
+from orchestrator.core.apis import facts_of
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
+from orchestrator.core.polling import is_deferred
 from orchestrator.intake.manifest import JobSpec, validate_manifest
+from orchestrator.pipeline.settings import per_second
 
 STATUS_CHECKS_PER_JOB = 1.5
+# A v3 job's checks of its operation, and the one request for its results.
+V3_CHECKS_PER_JOB = STATUS_CHECKS_PER_JOB + 1
 DAY_S = 86400.0
 
 
@@ -51,6 +61,9 @@ class Estimate:
     daily_wait_s: float
     longest_processing_s: float
     finish_s: float
+    jobs_by_api: dict[str, int]
+    v3_status_wait_s: float
+    asr_xml_wait_s: float
 
 
 def _windows_wait(count: float, per_window: float, window_s: float) -> float:
@@ -60,33 +73,55 @@ def _windows_wait(count: float, per_window: float, window_s: float) -> float:
 
 
 def estimate(
-    jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], quotas: QuotasConfig
+    jobs: Sequence[JobSpec],
+    infos: dict[str, AudioFacts],
+    quotas: QuotasConfig,
+    concurrency: ConcurrencyConfig | None = None,
 ) -> Estimate:
     """Plan figures for ``jobs`` under ``quotas`` (pure; see the module docstring)."""
-    audio_s = billable = longest = 0.0
+    concurrency = concurrency or ConcurrencyConfig()
+    audio_s = billable = longest = sync_processing = 0.0
     probed = deferred = 0
+    by_api = dict.fromkeys(c.APIS, 0)
     for job in jobs:
-        if job.settings.model in c.DEFERRED_MODELS:
+        api = job.settings.api
+        by_api[api] += 1
+        asynchronous = facts_of(api).asynchronous
+        if is_deferred(job.settings.model):
             deferred += 1
         info = infos.get(job.source)
         if info is None:
             continue
         probed += 1
         audio_s += info.duration_s
+        if not asynchronous:
+            # Heard as one channel, and not asynchronous recognition's to bill or count.
+            sync_processing += info.duration_s * c.PROCESSING_S_PER_AUDIO_S
+            continue
         billable += billable_seconds(info.duration_s, info.channels)
         longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
-    n = len(jobs)
+    n_async = by_api["v2"] + by_api["v3"]
     window = quotas.counted_window_s()  # as the daemon counts it: the same figures
-    submit = _windows_wait(n, quotas.usable(quotas.submissions), window)
+    submit = _windows_wait(n_async, quotas.usable(quotas.submissions), window)
     status = _windows_wait(
-        math.ceil(STATUS_CHECKS_PER_JOB * n), quotas.usable(quotas.status_checks), window
+        math.ceil(STATUS_CHECKS_PER_JOB * by_api["v2"]), quotas.usable(quotas.status_checks), window
+    )
+    v3 = per_second(quotas.v3_status_checks_per_second, quotas.safety_margin)
+    v3_status = _windows_wait(
+        math.ceil(V3_CHECKS_PER_JOB * by_api["v3"]), v3.effective_limit, v3.window_s
     )
     per_day = quotas.audio_hours_per_day * (1.0 - quotas.safety_margin)
     daily = _windows_wait(billable / 3600.0, per_day, DAY_S)
+    sync = per_second(quotas.asr_xml_requests_per_second, quotas.safety_margin)
+    asr_xml = max(
+        _windows_wait(by_api["asr_xml"], sync.effective_limit, sync.window_s),
+        sync_processing / concurrency.asr_xml_requests,
+    )
+    asynchronous_s = max(submit, status, v3_status, daily) + longest if n_async else 0.0
     return Estimate(
-        files=n,
+        files=len(jobs),
         probed_files=probed,
-        unknown_files=n - probed,
+        unknown_files=len(jobs) - probed,
         deferred_files=deferred,
         audio_s=audio_s,
         audio_hours=audio_s / 3600.0,
@@ -96,7 +131,10 @@ def estimate(
         status_wait_s=status,
         daily_wait_s=daily,
         longest_processing_s=longest,
-        finish_s=max(submit, status, daily) + longest,
+        finish_s=max(asynchronous_s, asr_xml),
+        jobs_by_api=by_api,
+        v3_status_wait_s=v3_status,
+        asr_xml_wait_s=asr_xml,
     )
 
 
@@ -133,10 +171,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan for every manifest and the total; 2 when any problem was found."""
-    quotas = QuotasConfig()
+    quotas, concurrency = QuotasConfig(), ConcurrencyConfig()
     if args.config is not None:
         # The plan never talks to the service: secret references are checked, not read.
-        quotas = load_config(args.config, resolve_secrets=False).quotas
+        config = load_config(args.config, resolve_secrets=False)
+        quotas, concurrency = config.quotas, config.concurrency
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
@@ -146,15 +185,16 @@ def run(args: argparse.Namespace) -> int:
         problems.extend(found)
         jobs = [] if manifest is None else list(manifest.jobs)
         name = "-" if manifest is None else manifest.name
-        rows.append((str(path), name, estimate(jobs, infos, quotas)))
+        rows.append((str(path), name, estimate(jobs, infos, quotas, concurrency)))
         all_jobs.extend(jobs)
         all_infos.update(infos)
-    total = estimate(all_jobs, all_infos, quotas)
+    total = estimate(all_jobs, all_infos, quotas, concurrency)
     if args.json:
         document = {
             "manifests": [{"file": file, "name": name, **asdict(est)} for file, name, est in rows],
             "total": asdict(total),
             "quotas": asdict(quotas),
+            "concurrency": asdict(concurrency),
             "problems": [p.as_dict() for p in problems],
         }
         json.dump(document, sys.stdout, indent=2)
@@ -194,12 +234,25 @@ def _print_table(rows: list[tuple[str, str, Estimate]], total: Estimate, q: Quot
         f"{q.audio_hours_per_day * (1 - q.safety_margin):g} audio hours per day "
         f"({q.safety_margin:.0%} kept unused)"
     )
-    print(
-        f"finish = max(submissions {human_duration(total.submit_wait_s)}, status checks "
-        f"{human_duration(total.status_wait_s)}, daily audio {human_duration(total.daily_wait_s)})"
-        f" + longest file's processing {human_duration(total.longest_processing_s)}"
-    )
+    print("jobs by api: " + ", ".join(f"{api} {n}" for api, n in total.jobs_by_api.items() if n))
+    if total.jobs_by_api["v2"] + total.jobs_by_api["v3"]:
+        v3 = (
+            f", v3 status checks {human_duration(total.v3_status_wait_s)}"
+            if total.jobs_by_api["v3"]
+            else ""
+        )
+        print(
+            f"finish = max(submissions {human_duration(total.submit_wait_s)}, status checks "
+            f"{human_duration(total.status_wait_s)}{v3}, daily audio "
+            f"{human_duration(total.daily_wait_s)}) + longest file's processing "
+            f"{human_duration(total.longest_processing_s)}"
+        )
+    if total.jobs_by_api["asr_xml"]:
+        print(
+            f"asr_xml: {human_duration(total.asr_xml_wait_s)} at "
+            f"{q.asr_xml_requests_per_second:g} requests a second"
+        )
     if total.unknown_files:
         print(f"{total.unknown_files} file(s) of unknown duration (s3:// or failed checks)")
     if total.deferred_files:
-        print(f"{total.deferred_files} deferred-general file(s) may take up to 24 h more")
+        print(f"{total.deferred_files} deferred file(s) may take up to 24 h more")

@@ -67,6 +67,8 @@ SPEECHKIT_KEYS = (
     "asr_xml_url",
     "folder_id",
     "request_timeout_s",
+    "results_ttl_s",
+    "delete_results_after_done",
     *secret_keys("api_key", "iam_token"),
 )
 STORAGE_KEYS = (
@@ -128,6 +130,10 @@ class _Loader:
             iam_token=iam_token,
             folder_id=sec.optional_string("folder_id"),
             request_timeout_s=sec.positive_number("request_timeout_s", d.request_timeout_s),
+            results_ttl_s=sec.positive_number("results_ttl_s", d.results_ttl_s),
+            delete_results_after_done=sec.boolean(
+                "delete_results_after_done", d.delete_results_after_done
+            ),
         )
 
     def storage(self, sec: Section) -> StorageConfig:
@@ -186,6 +192,9 @@ class _Loader:
             v3_status_checks_per_second=sec.positive_number(
                 "v3_status_checks_per_second", d.v3_status_checks_per_second
             ),
+            asr_xml_requests_per_second=sec.positive_number(
+                "asr_xml_requests_per_second", d.asr_xml_requests_per_second
+            ),
         )
 
     def concurrency(self, sec: Section) -> ConcurrencyConfig:
@@ -195,6 +204,7 @@ class _Loader:
             operations_in_flight=sec.positive_int("operations_in_flight", d.operations_in_flight),
             fetches=sec.positive_int("fetches", d.fetches),
             upload_ahead=self.auto_int(sec, "upload_ahead"),
+            asr_xml_requests=sec.positive_int("asr_xml_requests", d.asr_xml_requests),
         )
 
     def auto_number(self, sec: Section, key: str) -> float | None:
@@ -251,6 +261,9 @@ class _Loader:
             ),
             checks_per_job=self.checks_per_job(sec),
             check_reserve=sec.number("check_reserve", d.check_reserve, minimum=0, maximum=0.9),
+            timestamp_resolution_s=sec.number(
+                "timestamp_resolution_s", d.timestamp_resolution_s, minimum=0
+            ),
         )
         if cfg.max_interval_s < cfg.min_interval_s:
             self.r.problem(
@@ -356,8 +369,15 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "safety_margin",
         "window_margin_s",
         "v3_status_checks_per_second",
+        "asr_xml_requests_per_second",
     ),
-    "concurrency": ("uploads", "operations_in_flight", "fetches", "upload_ahead"),
+    "concurrency": (
+        "uploads",
+        "operations_in_flight",
+        "fetches",
+        "upload_ahead",
+        "asr_xml_requests",
+    ),
     "paths": ("state_file", "inbox", "processed", "failed", "output"),
     "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
     "polling": (
@@ -369,6 +389,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "deferred_max_interval_s",
         "checks_per_job",
         "check_reserve",
+        "timestamp_resolution_s",
     ),
     "logging": ("format", "level"),
     "status": ("listen_host", "listen_port"),

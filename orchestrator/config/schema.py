@@ -64,6 +64,11 @@ class SpeechKitConfig:
     iam_token: Secret | None = None
     folder_id: str | None = None  # sent as x-folder-id (needed with a user's IAM token)
     request_timeout_s: float = 30.0
+    # How long the service keeps a finished operation's results: a 404 from a younger
+    # operation is not an expiry (and is never resubmitted).
+    results_ttl_s: float = c.RESULT_TTL_S
+    # API v3: deleteRecognition once a job's outputs are on disk.
+    delete_results_after_done: bool = False
 
     def auth_header(self) -> dict[str, str]:
         """The Authorization header (and x-folder-id when set); UserInputError without a key."""
@@ -122,6 +127,9 @@ class QuotasConfig:
     safety_margin: float = 0.0
     window_margin_s: float | None = None  # None until loaded: see ``margin_s``
     v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
+    # The legacy asr_xml API's request rate was never published: today's synchronous
+    # recognition quota is assumed.
+    asr_xml_requests_per_second: float = float(c.SYNC_REQUESTS_PER_SECOND)
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
@@ -148,6 +156,7 @@ class ConcurrencyConfig:
     # Jobs uploaded (or being uploaded) ahead of their submission; None: one submission
     # quota window's worth, so objects do not sit in the bucket for days.
     upload_ahead: int | None = None
+    asr_xml_requests: int = 10  # asr_xml requests waiting for their answer at once
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,8 @@ class PollingConfig:
     # off (one check at the ``quantile``, then growing intervals).
     checks_per_job: float | None = None
     check_reserve: float = 0.1
+    # The resolution of the service's operation timestamps (whole seconds at the real one).
+    timestamp_resolution_s: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ ENCODINGS: Final = ("OGG_OPUS", "MP3", "LINEAR16_PCM")
 LPCM_SAMPLE_RATES: Final = (8000, 16000, 48000)
 DEFAULT_SAMPLE_RATE: Final = 48000
 DEFAULT_LANGUAGE: Final = "ru-RU"
+# Not a language: "find out which" (API v3 without a languageRestriction).
+AUTO_LANGUAGE: Final = "auto"
 DEFAULT_MODEL: Final = "general"
 MODELS: Final = ("general", "general:rc", "general:deprecated", "deferred-general")
 # Recognition languages (the documentation's models page); v2 also takes "auto".
@@ -77,8 +79,6 @@ ASR_XML_MAX_BODY_BYTES: Final = 1024 * 1024  # with Content-Length
 ASR_XML_MAX_VARIANTS: Final = 5
 
 APIS: Final = ("v2", "v3", "asr_xml")
-# The APIs this version's daemon sends jobs to; manifests may already name the others.
-DAEMON_APIS: Final = ("v2",)
 
 # Quotas and limits (asynchronous recognition).
 SUBMIT_QUOTA_PER_HOUR: Final = 500

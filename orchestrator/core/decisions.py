@@ -5,6 +5,18 @@ A stage performs a request, turns what went wrong into a :class:`Failure`, and a
 :data:`Decision` these functions return; nothing here sends, stores or reads a clock. What
 a 404 means is the API's to say (:class:`NotFoundMeans`), per step, so one set of rules
 serves every API.
+
+How the real service behaves, and what follows (speechkit-api.md, section 2):
+
+* An operation that ends with the service's own trouble (13 INTERNAL, 14 UNAVAILABLE,
+  4 DEADLINE_EXCEEDED) is not billed: the audio is submitted again after a backoff, up to
+  the attempt limit. Any other code (3: the audio or settings, 7: no access) is final.
+* Results are kept for a few days; after that the operation reads as 404. A 404 for an
+  operation younger than that lifetime cannot be an expiry (a wrong endpoint, a key of
+  another folder): the job fails and is never resubmitted, which would pay for it twice.
+* ``done: false`` with an ``error`` is finished (operation.proto allows that shape).
+* A finished operation without ``chunks`` recognised nothing: the job is done, with a note
+  its report and log carry, rather than silently an empty transcript.
 """
 
 from __future__ import annotations
@@ -13,14 +25,23 @@ import enum
 from dataclasses import dataclass
 
 from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
+from orchestrator.core.constants import (
+    GRPC_DEADLINE_EXCEEDED,
+    GRPC_INTERNAL,
+    GRPC_UNAVAILABLE,
+    RESULT_TTL_S,
+)
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 
 # A refused credential (401) is usually fixed by the operator within minutes: retried with
 # backoff like a 5xx, so a bad key does not fail a whole batch at once.
 _RETRY_KINDS = frozenset({ErrorKind.RETRYABLE, ErrorKind.AUTH})
-# A 429 is the quota's business, not the job's: the whole quota pauses for at least this.
-MIN_PAUSE_S = 1.0
+# Codes of an operation that failed for the service's own reasons (not billed): worth
+# submitting again. 3 (bad audio or settings) and 7 (no access to the object) are not.
+TRANSIENT_OPERATION_CODES = frozenset({GRPC_INTERNAL, GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED})
+# Something that is not there yet is asked for again no sooner than this.
+MIN_ASK_LATER_S = 1.0
 
 
 class NotFoundMeans(enum.Enum):
@@ -61,13 +82,13 @@ class Fail:
 
 @dataclass(frozen=True)
 class Throttle:
-    """A 429: pause the whole ``quota`` (the server's Retry-After, else ``fallback_s``) and
-    put the job back in ``back_to`` without spending one of its attempts."""
+    """A 429: pause the whole ``quota`` (the server's Retry-After, else a backoff that grows
+    with each 429 on that quota) and put the job back in ``back_to`` without spending one
+    of its attempts."""
 
     quota: str
     back_to: State
     retry_after: float | None
-    fallback_s: float
 
 
 @dataclass(frozen=True)
@@ -78,14 +99,25 @@ class Recognise:
 
 
 @dataclass(frozen=True)
+class Resubmit:
+    """The recognition failed for the service's own reasons: submit the audio again at
+    ``at`` (the job has been submitted ``submissions`` times)."""
+
+    reason: str
+    at: float
+    submissions: int
+
+
+@dataclass(frozen=True)
 class AskLater:
-    """Not there yet: the same step again at ``at``, no attempt spent."""
+    """Not there yet: the same step again at ``at``; ``attempts`` failed so far."""
 
     back_to: State
     at: float
+    attempts: int = 0
 
 
-Decision = Retry | Fail | Throttle | Recognise | AskLater
+Decision = Retry | Fail | Throttle | Recognise | Resubmit | AskLater
 
 
 @dataclass(frozen=True)
@@ -95,6 +127,7 @@ class Circumstances:
     now: float
     rand: float  # uniform in [0, 1): the jitter of a backoff
     retry: RetryPolicy
+    results_ttl_s: float = RESULT_TTL_S  # how long the service keeps a finished result
 
 
 # The state a step goes back to when it is tried again.
@@ -122,14 +155,6 @@ def retry_or_give_up(
     return Retry(back_to, at, attempts, reason)
 
 
-def throttle(
-    job: Job, quota: str, back_to: State, failure: Failure, when: Circumstances
-) -> Throttle:
-    """The pause after a 429: the server's Retry-After, or the job's next backoff."""
-    fallback = retry_at(0.0, job.attempts + 1, when.retry, when.rand, None)
-    return Throttle(quota, back_to, failure.retry_after, max(MIN_PAUSE_S, fallback))
-
-
 def after_failure(
     stage: Stage,
     failure: Failure,
@@ -146,7 +171,7 @@ def after_failure(
     """
     back_to = _RETRY_FROM[stage]
     if failure.kind is ErrorKind.QUOTA and quota is not None:
-        return throttle(job, quota, back_to, failure, when)
+        return Throttle(quota, back_to, failure.retry_after)
     if failure.kind is ErrorKind.NOT_FOUND and stage in (Stage.POLL, Stage.FETCH):
         return _not_found(stage, failure, job, when, not_found)
     if stage is Stage.UPLOAD:
@@ -159,20 +184,73 @@ def after_failure(
     return Fail(f"{_WHAT[stage]}: {failure.message}", failure.reason_class)
 
 
+def could_have_expired(job: Job, when: Circumstances) -> bool:
+    """True when the job's operation is old enough for its results to be gone: submitted at
+    least the results' lifetime ago. (An operation of unknown age is taken as young: a
+    wrong guess there pays for the audio twice.)"""
+    return job.submitted_at is not None and when.now - job.submitted_at >= when.results_ttl_s
+
+
 def _not_found(
     stage: Stage, failure: Failure, job: Job, when: Circumstances, means: NotFoundMeans
 ) -> Decision:
-    if means is NotFoundMeans.NOT_READY:
-        delay = retry_at(0.0, job.attempts + 1, when.retry, when.rand, failure.retry_after)
-        return AskLater(_RETRY_FROM[stage], when.now + max(MIN_PAUSE_S, delay))
-    if means is NotFoundMeans.EXPIRED and job.submissions < when.retry.max_attempts:
+    expired = means is not NotFoundMeans.WRONG and could_have_expired(job, when)
+    if expired and job.submissions < when.retry.max_attempts:
         return Recognise(failure.message)
+    if means is NotFoundMeans.NOT_READY and not expired:
+        # Not there yet: asked again later, but not for ever (the results may never come).
+        attempts = job.attempts + 1
+        if should_give_up(attempts, when.retry):
+            return Fail(
+                f"the result of operation {job.operation_id} was still not found after "
+                f"{attempts} attempts: {failure.message}",
+                "retries_exhausted",
+            )
+        delay = retry_at(0.0, attempts, when.retry, when.rand, failure.retry_after)
+        return AskLater(_RETRY_FROM[stage], when.now + max(MIN_ASK_LATER_S, delay), attempts)
+    if means is NotFoundMeans.EXPIRED and not expired:
+        age = (
+            "of unknown age"
+            if job.submitted_at is None
+            else (f"submitted {when.now - job.submitted_at:.0f} s ago")
+        )
+        return Fail(
+            f"operation {job.operation_id} not found ({failure.message}), though it was "
+            f"{age}, within the {when.results_ttl_s:.0f} s its results are kept: a wrong "
+            "operation_url, or a key of another folder? Not submitted again, so it is not "
+            "paid for twice",
+            "permanent",
+        )
     return Fail(f"operation {job.operation_id} not found: {failure.message}", "permanent")
 
 
-def after_operation_error(code: int | None, message: str) -> Decision:
-    """What follows an operation that finished with an error: the service's word is final."""
-    return Fail(f"recognition failed: {message}", "recognition")
+# What the report and the log say of a job whose recognition found nothing.
+NO_SPEECH = "no speech recognised"
+
+
+def note_when_done(recognised_nothing: bool) -> str | None:
+    """The note a finished job carries to its report: why its outputs are empty, if so."""
+    return NO_SPEECH if recognised_nothing else None
+
+
+def operation_finished(done: bool, has_error: bool) -> bool:
+    """Whether an Operation is over: ``done``, or carrying an ``error`` whatever ``done``
+    says (operation.proto allows ``done: false`` beside an error)."""
+    return done or has_error
+
+
+def after_operation_error(
+    code: int | None, message: str, job: Job, when: Circumstances
+) -> Resubmit | Fail:
+    """What follows a recognition that failed: the service's own trouble (not billed) is
+    submitted again with backoff, up to the attempt limit; anything else is final."""
+    reason = f"recognition failed: {message}"
+    if code not in TRANSIENT_OPERATION_CODES:
+        return Fail(reason, "recognition")
+    if should_give_up(job.submissions, when.retry):
+        return Fail(f"gave up after {job.submissions} submissions: {reason}", "retries_exhausted")
+    at = retry_at(when.now, job.submissions, when.retry, when.rand, None)
+    return Resubmit(reason, at, job.submissions)
 
 
 def after_unexpected(job: Job, reason: str, when: Circumstances) -> Retry | Fail:

@@ -64,7 +64,8 @@ _ALLOWED: dict[State, frozenset[State]] = {
     State.WAITING: frozenset({State.QUEUED, State.FETCHING}),
     State.UPLOADING: frozenset({State.UPLOADING, State.UPLOADED, State.QUEUED}),
     State.UPLOADED: frozenset({State.SUBMITTING}),
-    State.SUBMITTING: frozenset({State.SUBMITTING, State.RUNNING, State.UPLOADED}),
+    # A synchronous API answers the submission with the transcript: straight to fetching.
+    State.SUBMITTING: frozenset({State.SUBMITTING, State.RUNNING, State.UPLOADED, State.FETCHING}),
     # An expired operation (404 after the results were dropped) goes back to be resubmitted.
     State.RUNNING: frozenset({State.RUNNING, State.FETCHING, State.UPLOADED, State.QUEUED}),
     State.FETCHING: frozenset({State.FETCHING, State.DONE, State.RUNNING, State.UPLOADED}),
@@ -117,6 +118,7 @@ class Job:
     error: str | None = None
     finished_at: float | None = None
     submissions: int = 0
+    note: str | None = None  # a remark on a job that did not fail ("no speech recognised")
 
     @property
     def is_local(self) -> bool:

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 # The quotas by name: what the ledger, the metrics and the API profiles call them.
 SUBMIT_QUOTA = "submit"  # recognition requests, shared by the asynchronous APIs
 STATUS_QUOTA = "status"  # API v2 operation status checks
+V3_STATUS_QUOTA = "status_v3"  # API v3 status checks: the operation GET and getRecognition
+ASR_XML_QUOTA = "asr_xml"  # requests to the legacy synchronous API
 AUDIO_QUOTA = "audio"  # billable audio seconds per day, counted in amounts
+# The quotas counted in requests, as the metrics list them.
+REQUEST_QUOTAS = (SUBMIT_QUOTA, STATUS_QUOTA, V3_STATUS_QUOTA, ASR_XML_QUOTA)
+# A quota paused after a 429 waits at least this long.
+MIN_PAUSE_S = 1.0
 
 # floor(limit * (1 - margin)) must not lose a whole unit to 48.99999999 style rounding.
 _FLOOR_EPSILON = 1e-9
@@ -113,17 +119,56 @@ def prune_before(spec: QuotaSpec, now: float) -> float:
     return now - 2.0 * spec.window_s
 
 
-def pause_after_429(
-    now: float, *, paused_until: float | None, retry_after_s: float | None, fallback_s: float
-) -> float:
-    """The new pause deadline after a 429: the server's Retry-After, or ``fallback_s``.
+@dataclass(frozen=True)
+class Pause:
+    """A quota paused after a 429 until ``until``; ``strikes`` counts the 429s in a row."""
 
-    ``fallback_s`` is the caller's backoff (see ``orchestrator.core.backoff``); a pause never
-    shortens an earlier one still in force.
+    until: float
+    strikes: int = 1
+
+
+def strike_backoff(strikes: int, base_s: float, max_s: float) -> float:
+    """The pause after the ``strikes``-th 429 in a row: ``base_s`` doubled each time, capped
+    at ``max_s``, at least ``MIN_PAUSE_S``. No jitter: every daemon reads the one deadline
+    in the store, so there is no crowd to spread."""
+    exponent = min(max(0, strikes - 1), 60)
+    return max(MIN_PAUSE_S, min(max_s, base_s * 2.0**exponent))
+
+
+def pause_after_429(
+    now: float,
+    *,
+    current: Pause | None,
+    retry_after_s: float | None,
+    base_s: float,
+    max_s: float,
+    memory_s: float,
+) -> Pause:
+    """The quota's pause after one more 429: the server's Retry-After when it sent one (no
+    Yandex page promises it), else a backoff growing with each 429 in a row.
+
+    A 429 that comes while the quota is paused answers a request sent before the pause (a
+    burst in flight): the same trouble, already paused for, so it adds no strike. One that
+    comes after the pause ended is "in a row" with the last when it comes less than
+    ``memory_s`` (the quota's window, say) or the last pause's own length after; a quota
+    that has been served longer than that starts again from ``base_s``. A pause never
+    shortens one still in force.
     """
-    wait = retry_after_s if retry_after_s is not None and retry_after_s > 0 else fallback_s
-    deadline = now + max(0.0, wait)
-    return deadline if paused_until is None else max(paused_until, deadline)
+    has_retry_after = retry_after_s is not None and retry_after_s > 0
+    if current is not None and now < current.until:
+        if retry_after_s is not None and has_retry_after:
+            return Pause(max(current.until, now + retry_after_s), current.strikes)
+        return current
+    strikes = 1
+    if current is not None:
+        remembered = max(memory_s, strike_backoff(current.strikes, base_s, max_s))
+        if now < current.until + remembered:
+            strikes = current.strikes + 1
+    if retry_after_s is not None and has_retry_after:
+        wait = retry_after_s
+    else:
+        wait = strike_backoff(strikes, base_s, max_s)
+    return Pause(now + wait, strikes)
 
 
 # --- Weighted quotas (audio hours per day): each entry spends an amount, not one unit. ---

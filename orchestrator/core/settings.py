@@ -12,13 +12,19 @@ from orchestrator.core import constants as c
 from orchestrator.core.audio import Encoding
 
 Api = Literal["v2", "v3", "asr_xml"]
+Language = str | tuple[str, ...]
+"""A language code (``ru-RU``), ``auto``, or several codes (API v3's whitelist)."""
+
+# Fields added after the first stored rows, with the value those rows meant. The dedup key
+# leaves them out while they hold it, so a result cached before they existed still matches.
+_ADDED_LATER: dict[str, Any] = {"speaker_labeling": False, "text_normalization": None}
 
 
 @dataclass(frozen=True)
 class RecognitionSettings:
     """The manifest's defaults merged with an entry's overrides; the defaults live here only."""
 
-    language: str = c.DEFAULT_LANGUAGE
+    language: Language = c.DEFAULT_LANGUAGE
     model: str = c.DEFAULT_MODEL
     profanity_filter: bool = False
     literature_text: bool = False
@@ -28,21 +34,41 @@ class RecognitionSettings:
     channels: int | None = None
     api: Api = "v2"
     priority: int = 0
+    # API v3 only: who speaks each utterance (mono audio, at most two speakers).
+    speaker_labeling: bool = False
+    # API v3 only: text normalisation on or off; None: on exactly when literature_text is.
+    text_normalization: bool | None = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The language codes allowed: one, several, or none at all for ``auto``."""
+        if isinstance(self.language, tuple):
+            return self.language
+        return () if self.language == c.AUTO_LANGUAGE else (self.language,)
 
     def key(self) -> str:
         """Canonical JSON of the fields that change the result (all but priority): two jobs
         with the same audio and the same key are recognised once."""
         fields = self.to_dict()
         del fields["priority"]
+        for name, default in _ADDED_LATER.items():
+            if fields[name] == default:
+                del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping of every field."""
-        return dataclasses.asdict(self)
+        """A JSON-ready mapping of every field (a language list as a list)."""
+        fields = dataclasses.asdict(self)
+        if isinstance(self.language, tuple):
+            fields["language"] = list(self.language)
+        return fields
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecognitionSettings:
         """Inverse of ``to_dict``; fields missing from ``data`` (a row written by an older
         version) take their defaults, unknown ones are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if isinstance(values.get("language"), list):
+            values["language"] = tuple(values["language"])
+        return cls(**values)

@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def speaker_label(index: int) -> str:
+    """How the outputs name the speaker an API numbers ``index`` (from 0): "Speaker 1".
+
+    The one place the label is chosen; outputs write it as it is (a cue prefix, a WebVTT
+    voice, a line of text), so any other plain string would do as well.
+    """
+    return f"Speaker {index + 1}"
+
+
 @dataclass(frozen=True)
 class Word:
     """One recognised word with its times in seconds from the start of the audio."""
@@ -15,17 +24,20 @@ class Word:
     start: float
     end: float
     confidence: float | None = None
+    speaker: str | None = None  # the label of who said it, when the API tells
 
 
 @dataclass(frozen=True)
 class Utterance:
-    """One recognised phrase (a v2 chunk, a v3 final) on one channel."""
+    """One recognised phrase (a v2 chunk, a v3 final) on one channel, by one speaker when
+    the API labels speakers."""
 
     channel: int
     text: str
     start: float
     end: float
     words: tuple[Word, ...] = ()
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,16 @@ class Transcript:
         """The text of one channel, utterances joined by newlines."""
         return "\n".join(u.text for u in self.utterances if u.channel == channel and u.text)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing was recognised: no utterance has any text."""
+        return not any(u.text for u in self.utterances)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """The speaker labels, in order of first appearance (none without labeling)."""
+        return tuple(dict.fromkeys(u.speaker for u in self.utterances if u.speaker))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, for the result cache (``from_dict`` reads it back)."""
         return {
@@ -54,6 +76,7 @@ class Transcript:
                     "start": u.start,
                     "end": u.end,
                     "words": [[w.text, w.start, w.end, w.confidence] for w in u.words],
+                    **({"speaker": u.speaker} if u.speaker is not None else {}),
                 }
                 for u in self.utterances
             ],
@@ -65,18 +88,24 @@ class Transcript:
         """Inverse of ``to_dict``; KeyError/TypeError/ValueError for anything else."""
         return cls(
             channels=tuple(int(c) for c in data["channels"]),
-            utterances=tuple(
-                Utterance(
-                    channel=int(u["channel"]),
-                    text=str(u["text"]),
-                    start=float(u["start"]),
-                    end=float(u["end"]),
-                    words=tuple(
-                        Word(str(t), float(s), float(e), None if c is None else float(c))
-                        for t, s, e, c in u["words"]
-                    ),
-                )
-                for u in data["utterances"]
-            ),
+            utterances=tuple(_utterance_from_dict(u) for u in data["utterances"]),
             raw=data.get("raw"),
         )
+
+
+def _utterance_from_dict(data: Mapping[str, Any]) -> Utterance:
+    # The speaker is kept once per utterance; its words take it back.
+    speaker = data.get("speaker")
+    if speaker is not None:
+        speaker = str(speaker)
+    return Utterance(
+        channel=int(data["channel"]),
+        text=str(data["text"]),
+        start=float(data["start"]),
+        end=float(data["end"]),
+        words=tuple(
+            Word(str(t), float(s), float(e), None if c is None else float(c), speaker)
+            for t, s, e, c in data["words"]
+        ),
+        speaker=speaker,
+    )

@@ -7,7 +7,6 @@ entries into jobs without opening any audio (every structural problem at once);
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import glob
 import os
@@ -19,34 +18,21 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
-from orchestrator.core import constants as c
+from orchestrator.core.apis import audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, probe
+from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
-SETTING_KEYS = (
-    "language",
-    "model",
-    "profanity_filter",
-    "literature_text",
-    "raw_results",
-    "encoding",
-    "sample_rate",
-    "channels",
-    "api",
-    "priority",
-)
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs")
 # What a directory entry picks up when it has no `include:`; raw LPCM only when declared.
 AUDIO_PATTERNS = ("*.ogg", "*.opus", "*.mp3", "*.wav")
 RAW_PATTERNS = ("*.pcm", "*.raw")
-MAX_CHANNELS = 8
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -118,48 +104,8 @@ class _ManifestReader:
         self.outputs: dict[str, tuple[int | None, str]] = {}
 
     def settings(self, sec: Section, base: RecognitionSettings) -> RecognitionSettings:
-        """``base`` with the setting keys present in ``sec`` applied."""
-        changes: dict[str, object] = {}
-        if "language" in sec:
-            language = sec.string("language", base.language)
-            if language != "auto" and not _LANGUAGE_RE.match(language):
-                self.r.problem(
-                    sec.node_of("language"),
-                    sec.field("language"),
-                    "must be a language code like ru-RU or en-US (or auto with api v3)",
-                )
-            else:
-                changes["language"] = language
-        if "model" in sec:
-            changes["model"] = sec.choice("model", base.model, c.MODELS)
-        for key in ("profanity_filter", "literature_text", "raw_results"):
-            if key in sec:
-                changes[key] = sec.boolean(key, getattr(base, key))
-        if "encoding" in sec:
-            node = sec.node_of("encoding")
-            if node is not None and self.r.is_null(node):
-                changes["encoding"] = None
-            elif node is not None:
-                changes["encoding"] = self.r.choice(node, sec.field("encoding"), c.ENCODINGS)
-        if "sample_rate" in sec:
-            node = sec.node_of("sample_rate")
-            if node is not None and not self.r.is_null(node):
-                rate = self.r.choice(node, sec.field("sample_rate"), c.LPCM_SAMPLE_RATES)
-                changes["sample_rate"] = rate if rate is not None else base.sample_rate
-            else:
-                changes["sample_rate"] = None
-        if "channels" in sec:
-            changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
-        if "api" in sec:
-            changes["api"] = sec.choice("api", base.api, c.APIS)
-        if "priority" in sec:
-            changes["priority"] = sec.integer("priority", base.priority)
-        result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-        if result.language == "auto" and result.api != "v3" and "language" in changes:
-            self.r.problem(
-                sec.node_of("language"), sec.field("language"), "auto works only with api: v3"
-            )
-        return result
+        """``base`` with the setting keys present in ``sec`` applied (``intake.settings``)."""
+        return read_settings(self.r, sec, base)
 
     def base(self, top: Section) -> None:
         """Resolve ``base_dir:`` (relative to the manifest's directory)."""
@@ -369,6 +315,10 @@ class _ManifestReader:
             self.r.problem(
                 sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
             )
+        problem = source_problem(settings, in_storage=True)
+        if problem is not None:
+            self.r.problem(audio_node, join_path(path, "audio"), problem)
+            return []
         if output is not None:
             derived, node, fld = output, output_node, join_path(path, "output")
         else:
@@ -476,11 +426,15 @@ def check_audio(manifest: Manifest) -> tuple[dict[str, AudioFacts], list[Problem
             continue
         settings = job.settings
         try:
-            infos[job.source] = probe(
+            infos[job.source] = facts = probe(
                 Path(job.source),
                 encoding=settings.encoding,
                 sample_rate=settings.sample_rate,
                 channels=settings.channels,
+            )
+            problems.extend(
+                Problem(str(manifest.path), f"{job.source}: {message}", line=job.line, field=field)
+                for field, message in audio_problems(settings, facts)
             )
         except AudioError as exc:
             problems.append(Problem(str(manifest.path), str(exc), line=job.line, field="audio"))
@@ -502,21 +456,6 @@ def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioFacts
     if manifest is None:
         return None, {}, problems
     # Audio is probed even when the structure has problems, so one run reports everything.
-    infos, audio_problems = check_audio(manifest)
+    infos, audio_found = check_audio(manifest)
     valid = manifest if not problems else None
-    return valid, infos, _by_line(problems + audio_problems + _unhandled_apis(manifest))
-
-
-def _unhandled_apis(manifest: Manifest) -> list[Problem]:
-    """Jobs whose API the format accepts but this version's daemon cannot send to yet."""
-    return [
-        Problem(
-            str(manifest.path),
-            f"api {job.settings.api!r} is not handled by this version of the daemon yet "
-            f"(it handles: {', '.join(c.DAEMON_APIS)}); its jobs would fail",
-            line=job.line,
-            field="api",
-        )
-        for job in manifest.jobs
-        if job.settings.api not in c.DAEMON_APIS
-    ]
+    return valid, infos, _by_line(problems + audio_found)

@@ -32,12 +32,26 @@ def _ms(seconds: float) -> float:
 
 
 def _word_json(word: Word) -> dict[str, Any]:
-    return {
+    found = {
         "text": word.text,
         "start": _ms(word.start),
         "end": _ms(word.end),
         "confidence": word.confidence,
     }
+    if word.speaker is not None:
+        found["speaker"] = word.speaker
+    return found
+
+
+def _utterance_json(utterance: Utterance, timings: bool) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "text": utterance.text,
+        "start": _ms(utterance.start) if timings else None,
+        "end": _ms(utterance.end) if timings else None,
+    }
+    if utterance.speaker is not None:
+        found["speaker"] = utterance.speaker
+    return found
 
 
 def _sorted_json(value: Any) -> Any:
@@ -54,13 +68,15 @@ def _channels_of(transcript: Transcript) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
-def render_json(transcript: Transcript, *, job: Mapping[str, Any]) -> str:
+def render_json(transcript: Transcript, *, job: Mapping[str, Any], timings: bool = True) -> str:
     """The normalised JSON document for one audio file.
 
     ``job`` supplies ``source`` (str), ``settings`` (mapping) and ``audio`` (mapping with
     ``duration_s`` and ``channels``); any other keys (job id, operation id, ...) go under
-    ``"job"``. Times are seconds rounded to milliseconds; the service's response is kept
-    under ``"raw"`` unchanged.
+    ``"job"``. Times are seconds rounded to milliseconds (null when the API gives none:
+    ``timings`` False); utterances and words carry their ``speaker`` when the API labelled
+    them, and ``speakers`` lists the labels. The service's response is kept under ``"raw"``
+    unchanged.
     """
     audio_in = job.get("audio") or {}
     channels = _channels_of(transcript)
@@ -80,9 +96,7 @@ def render_json(transcript: Transcript, *, job: Mapping[str, Any]) -> str:
             {
                 "channel": channel,
                 "text": transcript.channel_text(channel),
-                "utterances": [
-                    {"text": u.text, "start": _ms(u.start), "end": _ms(u.end)} for u in utterances
-                ],
+                "utterances": [_utterance_json(u, timings) for u in utterances],
                 "words": [_word_json(w) for u in utterances for w in u.words],
             }
         )
@@ -92,6 +106,8 @@ def render_json(transcript: Transcript, *, job: Mapping[str, Any]) -> str:
         "settings": _sorted_json(job.get("settings") or {}),
         "audio": audio,
         "job": _sorted_json(extra),
+        "timings": timings,
+        "speakers": list(transcript.speakers),
         "channels": per_channel,
         "raw": transcript.raw,
     }
@@ -102,9 +118,23 @@ def render_json(transcript: Transcript, *, job: Mapping[str, Any]) -> str:
 
 
 def render_txt(transcript: Transcript, channel: int) -> str:
-    """The text of one channel, one utterance per line; empty when nothing was recognised."""
-    text = transcript.channel_text(channel)
-    return text + "\n" if text else ""
+    """The text of one channel, one utterance per line; empty when nothing was recognised.
+
+    With speaker labels, one line per speaker turn (the utterances one speaker says in a
+    row), prefixed with the label: ``Speaker 1: ...``.
+    """
+    utterances = [u for u in transcript.utterances if u.channel == channel and u.text]
+    if not any(u.speaker for u in utterances):
+        text = transcript.channel_text(channel)
+        return text + "\n" if text else ""
+    turns: list[tuple[str | None, list[str]]] = []
+    for utterance in utterances:
+        if turns and turns[-1][0] == utterance.speaker:
+            turns[-1][1].append(utterance.text)
+        else:
+            turns.append((utterance.speaker, [utterance.text]))
+    lines = [f"{who}: {' '.join(said)}" if who else " ".join(said) for who, said in turns]
+    return "".join(line + "\n" for line in lines)
 
 
 # --- Subtitles --------------------------------------------------------------------------
@@ -118,6 +148,7 @@ class Cue:
     end: float
     lines: tuple[str, ...]
     channel: int
+    speaker: str | None = None  # the first line starts with "<speaker>: "
 
 
 def _clean(text: str) -> str:
@@ -156,7 +187,7 @@ def _cues_for(utterance: Utterance, prefix: str) -> list[Cue]:
 
     def flush() -> None:
         if lines:
-            cues.append(Cue(start, end, tuple(lines), utterance.channel))
+            cues.append(Cue(start, end, tuple(lines), utterance.channel, utterance.speaker))
 
     for word in _words_for(utterance):
         first_in_cue = not lines
@@ -178,18 +209,25 @@ def _cues_for(utterance: Utterance, prefix: str) -> list[Cue]:
     return cues
 
 
+def _speaker_prefix(speaker: str) -> str:
+    return f"{speaker}: "
+
+
 def build_cues(transcript: Transcript) -> list[Cue]:
-    """All cues of the transcript in time order; multi-channel cues say their channel."""
+    """All cues of the transcript in time order; multi-channel cues say their channel, and
+    each cue of a labelled utterance starts with its speaker."""
     multi = len(_channels_of(transcript)) > 1
     cues: list[Cue] = []
     for utterance in transcript.utterances:
         prefix = f"[{utterance.channel}] " if multi else ""
+        if utterance.speaker:
+            prefix = _speaker_prefix(utterance.speaker)
         cues.extend(_cues_for(utterance, prefix))
     fixed = []
     for cue in cues:
         start = max(0.0, cue.start)
         end = max(cue.end, start + _MIN_CUE_SECONDS)
-        fixed.append(Cue(start, end, cue.lines, cue.channel))
+        fixed.append(Cue(start, end, cue.lines, cue.channel, cue.speaker))
     # Stable sort: cues of one utterance keep their order even at equal start times.
     fixed.sort(key=lambda c: (round(c.start, 3), c.channel))
     return fixed
@@ -234,12 +272,21 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _vtt_lines(cue: Cue) -> list[str]:
+    lines = [_vtt_escape(line) for line in cue.lines]
+    if cue.speaker and lines:
+        # WebVTT names a speaker with a voice span: <v Speaker 1>text.
+        first = cue.lines[0].removeprefix(_speaker_prefix(cue.speaker))
+        lines[0] = f"<v {_vtt_escape(cue.speaker)}>{_vtt_escape(first)}"
+    return lines
+
+
 def render_vtt(transcript: Transcript) -> str:
     """WebVTT subtitles with the ``WEBVTT`` header; an empty transcript gives just the header."""
     blocks = ["WEBVTT\n"]
     for cue in build_cues(transcript):
         start, end = _cue_times(cue)
-        text = "\n".join(_vtt_escape(line) for line in cue.lines)
+        text = "\n".join(_vtt_lines(cue))
         blocks.append(f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}\n{text}\n")
     return "\n".join(blocks)
 
@@ -252,15 +299,19 @@ def txt_keys(channels: Sequence[int]) -> list[str]:
 
 
 def render_all(
-    transcript: Transcript, *, job: Mapping[str, Any], channels: Sequence[int] | None = None
+    transcript: Transcript,
+    *,
+    job: Mapping[str, Any],
+    channels: Sequence[int] | None = None,
+    timings: bool = True,
 ) -> dict[str, str]:
-    """Every output rendered, keyed like ``output_paths`` for the same ``channels``."""
+    """Every output rendered, keyed like ``output_paths`` for the same ``channels`` and
+    ``timings`` (without timings there are no subtitles to write)."""
     chans = tuple(channels) if channels is not None else _channels_of(transcript)
-    rendered = {
-        "json": render_json(transcript, job=job),
-        "srt": render_srt(transcript),
-        "vtt": render_vtt(transcript),
-    }
+    rendered = {"json": render_json(transcript, job=job, timings=timings)}
+    if timings:
+        rendered["srt"] = render_srt(transcript)
+        rendered["vtt"] = render_vtt(transcript)
     if len(chans) <= 1:
         rendered["txt"] = render_txt(transcript, chans[0] if chans else 1)
     else:

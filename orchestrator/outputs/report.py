@@ -7,18 +7,29 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.core.apis import facts_of
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.jobs import Job, ManifestStatus, State
 
 
+def _no_timings(job: Job) -> bool:
+    return job.state is State.DONE and not facts_of(job.settings.api).timings
+
+
 def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> dict[str, Any]:
-    """Counts, every failure with its reason, audio hours and billable units (pure)."""
+    """Counts, every failure with its reason, the jobs done with a note (nothing
+    recognised), those without subtitles (an API without timings), audio hours and
+    billable units (pure)."""
     counts = Counter(job.state.value for job in jobs)
     audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
+    # SpeechKit's billing unit is asynchronous recognition's; the legacy API is not billed so.
     billable = sum(
         billable_seconds(job.audio.duration_s, job.audio.channels)
         for job in jobs
-        if job.audio and job.state is State.DONE and job.audio.duration_s > 0
+        if job.audio
+        and job.state is State.DONE
+        and job.audio.duration_s > 0
+        and facts_of(job.settings.api).asynchronous
     )
     failures = [
         {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}
@@ -39,8 +50,24 @@ def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> d
         "submissions": sum(job.submissions for job in jobs),
         "status_checks": sum(job.polls for job in jobs),
         "failures": failures,
+        "notes": [
+            {"job_id": job.id, "source": job.source, "output": job.output, "note": job.note}
+            for job in jobs
+            if job.state is State.DONE and job.note
+        ],
+        # An API without timings (asr_xml) gives nothing to time subtitles by.
+        "without_subtitles": [
+            {"job_id": job.id, "source": job.source, "output": job.output, "api": job.settings.api}
+            for job in jobs
+            if _no_timings(job)
+        ],
         "results": [
-            {"source": job.source, "output": job.output, "operation_id": job.operation_id}
+            {
+                "source": job.source,
+                "output": job.output,
+                "operation_id": job.operation_id,
+                "api": job.settings.api,
+            }
             for job in jobs
             if job.state is State.DONE
         ],
@@ -65,4 +92,11 @@ def render_report_text(report: dict[str, Any]) -> str:
     if report["failures"]:
         lines.append("failures:")
         lines.extend(f"  {f['source']}: {f['reason']}" for f in report["failures"])
+    if report["notes"]:
+        lines.append("done, with a note:")
+        lines.extend(f"  {n['source']}: {n['note']}" for n in report["notes"])
+    if report["without_subtitles"]:
+        apis = ", ".join(sorted({j["api"] for j in report["without_subtitles"]}))
+        lines.append(f"json and txt only (srt/vtt are not available: api {apis} gives no timings):")
+        lines.extend(f"  {j['source']}" for j in report["without_subtitles"])
     return "\n".join(lines) + "\n"

@@ -36,23 +36,38 @@ def _checked_parts(manifest_name: str, relative: str) -> list[str]:
     return parts
 
 
+def output_names(channels: Sequence[int], *, timings: bool = True) -> list[str]:
+    """The extensions of one job's outputs: ``json``, ``srt`` and ``vtt`` (with
+    ``timings`` only: subtitles need times) and those of ``txt_keys(channels)``."""
+    return ["json", *(["srt", "vtt"] if timings else []), *txt_keys(channels)]
+
+
 def output_keys(
-    prefix: str, manifest_name: str, relative: str, channels: Sequence[int]
+    prefix: str,
+    manifest_name: str,
+    relative: str,
+    channels: Sequence[int],
+    *,
+    timings: bool = True,
 ) -> dict[str, str]:
     """Object keys of one job's outputs: ``<prefix><manifest>/<relative>.{json,...}``, the
     same names as ``output_paths`` gives on disk."""
     parts = _checked_parts(manifest_name, relative)
     base = f"{prefix}{manifest_name}/{'/'.join(parts)}"
-    return {key: f"{base}.{key}" for key in ["json", "srt", "vtt", *txt_keys(channels)]}
+    return {key: f"{base}.{key}" for key in output_names(channels, timings=timings)}
 
 
 def output_paths(
-    output_root: Path, manifest_name: str, relative: str, channels: Sequence[int]
+    output_root: Path,
+    manifest_name: str,
+    relative: str,
+    channels: Sequence[int],
+    *,
+    timings: bool = True,
 ) -> dict[str, Path]:
-    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``.
-
-    Keys are ``json``, ``srt``, ``vtt`` and those of ``txt_keys(channels)``. Raises
-    ``ValueError`` for a manifest name or relative path that could leave the root.
+    """Where one job's outputs go: ``<root>/<manifest>/<relative>.{json,srt,vtt,txt}``
+    (see ``output_names``). Raises ``ValueError`` for a manifest name or relative path
+    that could leave the root.
     """
     parts = _checked_parts(manifest_name, relative)
     base = output_root / manifest_name
@@ -60,8 +75,10 @@ def output_paths(
     # A symlink inside the output tree could still point elsewhere: check the real path.
     if not target.resolve().is_relative_to(base.resolve()):
         raise ValueError(f"output path escapes the output directory: {relative!r}")
-    keys = ["json", "srt", "vtt", *txt_keys(channels)]
-    return {key: target.with_name(f"{target.name}.{key}") for key in keys}
+    return {
+        key: target.with_name(f"{target.name}.{key}")
+        for key in output_names(channels, timings=timings)
+    }
 
 
 def write_outputs(paths: Mapping[str, Path], rendered: Mapping[str, str]) -> None:
@@ -94,14 +111,17 @@ def write_job_outputs(
     transcript: Transcript,
     channels: Sequence[int],
     record: Mapping[str, Any],
+    *,
+    timings: bool = True,
 ) -> list[Path]:
     """Render and write every output of a job; [] when the same result is already on disk.
 
-    Raises ValueError for an output path that would leave ``output_root``.
+    ``timings`` False (the API gives none): JSON and text only. Raises ValueError for an
+    output path that would leave ``output_root``.
     """
-    paths = output_paths(output_root, manifest_name, relative, channels)
+    paths = output_paths(output_root, manifest_name, relative, channels, timings=timings)
     if already_written(paths["json"], str(record.get("operation_id", ""))):
         return []
-    rendered = render_all(transcript, job=record, channels=channels)
+    rendered = render_all(transcript, job=record, channels=channels, timings=timings)
     write_outputs(paths, rendered)
     return list(paths.values())

@@ -38,4 +38,7 @@ class Context:
 
     def circumstances(self) -> Circumstances:
         """Now, a fresh random draw and the retry policy: what a decision may depend on."""
-        return Circumstances(self.clock(), self.rng.random(), self.settings.retry)
+        settings = self.settings
+        return Circumstances(
+            self.clock(), self.rng.random(), settings.retry, settings.results_ttl_s
+        )

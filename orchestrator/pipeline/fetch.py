@@ -1,13 +1,18 @@
 """Fetching and writing: the transcript (from the result cache, or a request of its own
-where the API has one) becomes the job's output files, written once."""
+where the API has one) becomes the job's output files, written once. A transcript with
+nothing in it is no failure: the job is done, with a note for its report. Where the API
+keeps results that can be deleted, they are, once the outputs are on disk (if asked)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from orchestrator.core.decisions import Failure, after_failure
+from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
+from orchestrator.core.decisions import Failure, after_failure, note_when_done
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
@@ -59,7 +64,7 @@ class Fetch:
             transcript = await self._request(job, client, operation_id, began)
             if transcript is None:
                 return
-        await self._write(job, transcript, operation_id, began)
+        await self._write(job, client, transcript, operation_id, began)
 
     async def _request(
         self, job: Job, client: RecognitionClient, operation_id: str, began: float
@@ -71,8 +76,12 @@ class Fetch:
             # The finished status carries the result and none was kept: check it again.
             await self.transitions.move(job, State.RUNNING, began)
             return None
+        # The API labels speakers only in one channel (core.apis): then tags are speakers.
+        mono = job.audio is None or job.audio.channels <= SPEAKER_LABELING_MAX_CHANNELS
         try:
-            transcript = await client.fetch_result(operation_id)
+            transcript = await client.fetch_result(
+                operation_id, speaker_labeling=job.settings.speaker_labeling and mono
+            )
             self.ctx.metrics.record_request(profile.result_endpoint or "result", 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(
@@ -86,7 +95,7 @@ class Fetch:
                 quota=profile.result_quota,
                 not_found=profile.result_not_found,
             )
-            await self.transitions.apply(job, decision, began)
+            await self.transitions.apply(job, decision, began, ids=exc.ids())
             return None
         if job.content_hash is not None:
             await self.ctx.store.put_result(
@@ -99,10 +108,18 @@ class Fetch:
         return transcript
 
     async def _write(
-        self, job: Job, transcript: Transcript, operation_id: str, began: float
+        self,
+        job: Job,
+        client: RecognitionClient,
+        transcript: Transcript,
+        operation_id: str,
+        began: float,
     ) -> None:
         facts = job.audio
         channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
+        if not transcript.channels:
+            # Nothing recognised: each channel of the audio is still there, empty.
+            transcript = dataclasses.replace(transcript, channels=channels)
         record = {
             "manifest": job.manifest_name,
             "job_id": job.id,
@@ -124,11 +141,14 @@ class Fetch:
         prefix = self.ctx.settings.outputs_prefix
         written: list[Path] | list[str]
         try:
+            timings = client.profile.timings
             if prefix is not None:
-                written = await self._write_objects(prefix, job, transcript, channels, record)
+                written = await self._write_objects(
+                    prefix, job, transcript, channels, record, timings
+                )
             else:
                 written = await asyncio.to_thread(
-                    outputs.write_job_outputs,
+                    partial(outputs.write_job_outputs, timings=timings),
                     self.ctx.settings.output_root,
                     job.manifest_name,
                     job.output,
@@ -142,6 +162,8 @@ class Fetch:
             await self.transitions.apply(job, decision, began)
             return
         await self._delete_object(job)
+        if operation_id and operation_id == job.operation_id:
+            await self._delete_results(job, client, operation_id)
         if written:
             log.info(
                 "job.written",
@@ -158,7 +180,41 @@ class Fetch:
                 job_id=job.id,
                 operation_id=operation_id,
             )
-        await self.transitions.move(job, State.DONE, began, error=None)
+        note = note_when_done(transcript.empty)
+        if note is not None:
+            log.warning(
+                "job.empty",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                source=job.source,
+                reason=note,
+            )
+        await self.transitions.move(job, State.DONE, began, error=None, note=note)
+
+    async def _delete_results(self, job: Job, client: RecognitionClient, operation_id: str) -> None:
+        """Have the service forget the results it keeps (the outputs are on disk); a
+        failure only costs the results lingering until they expire."""
+        endpoint = client.profile.delete_endpoint
+        if endpoint is None or not self.ctx.settings.delete_results_after_done:
+            return
+        try:
+            await client.delete_result(operation_id)
+            self.ctx.metrics.record_request(endpoint, 200)
+        except SpeechKitError as exc:
+            self.ctx.metrics.record_request(endpoint, exc.http_status or "error")
+            log.warning(
+                "results.delete_failed",
+                manifest=job.manifest_name,
+                job_id=job.id,
+                operation_id=operation_id,
+                error=str(exc),
+                **exc.ids(),
+            )
+            return
+        log.info(
+            "results.deleted", manifest=job.manifest_name, job_id=job.id, operation_id=operation_id
+        )
 
     async def _write_objects(
         self,
@@ -167,11 +223,12 @@ class Fetch:
         transcript: Transcript,
         channels: tuple[int, ...],
         record: dict[str, Any],
+        timings: bool,
     ) -> list[str]:
         """The outputs as objects under ``prefix`` (any daemon can write them), the JSON
         last; the ``s3://`` links of those written (none when all were there already)."""
-        keys = outputs.output_keys(prefix, job.manifest_name, job.output, channels)
-        rendered = render_all(transcript, job=record, channels=channels)
+        keys = outputs.output_keys(prefix, job.manifest_name, job.output, channels, timings=timings)
+        rendered = render_all(transcript, job=record, channels=channels, timings=timings)
         storage, written = self.ctx.storage, []
         for name in sorted(keys, key=lambda k: (k == "json", k)):
             if await storage.put_text(keys[name], rendered[name]):

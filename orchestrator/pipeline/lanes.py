@@ -2,7 +2,9 @@
 
 A lane is the jobs of the APIs that share a quota for a stage's request: v2 and v3 share
 the submission quota, each has its status-check quota of its own, and fetching a result
-costs a request only where the API says so. The scheduler claims lane by lane, so one API's
+costs a request only where the API says so. A synchronous API (asr_xml) has a request
+quota of its own, spends no daily audio of the asynchronous ones, and a cap on how many of
+its requests wait for an answer at once. The scheduler claims lane by lane, so one API's
 quota never holds back another's jobs.
 
 When daemons share a store, a lane also says whose jobs it takes: local audio is uploaded
@@ -33,6 +35,7 @@ class Lane:
     enter: State | None = None
     count: str | None = None
     affinity: Affinity | None = None
+    cap: int | None = None  # at most this many of the lane's jobs in ``enter`` at once
 
     def claim(self, limit: int, lease_s: float, clock: Callable[[], float] | None = None) -> Claim:
         """The store's claim for up to ``limit`` jobs of this lane."""
@@ -46,6 +49,7 @@ class Lane:
             count=self.count,
             clock=clock if self.spends else None,
             affinity=self.affinity,
+            cap=self.cap,
         )
 
 
@@ -71,19 +75,28 @@ def lanes(
         return [Lane(stage, None, affinity=Affinity(settings.node))]
     if stage is Stage.SUBMIT:
         audio = Spend(AUDIO_QUOTA, settings.quota(AUDIO_QUOTA), amount=billable)
-        return [
+        daily = {p.name for p in profiles if p.daily_audio}
+        found = []
+        for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
+            if quota is None:
+                continue
+            spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
+            if daily.intersection(apis):
+                spends = (*spends, audio)
+            caps = [settings.api_concurrency.get(api) for api in apis]
             # Granted, spent and moved to `submitting` in one transaction, right before
             # the requests go out: the ledger's times are the requests' times.
-            Lane(
-                stage,
-                apis,
-                (Spend(quota, settings.quota(quota)), audio),
-                enter=State.SUBMITTING,
-                count="submissions",
+            found.append(
+                Lane(
+                    stage,
+                    apis,
+                    spends,
+                    enter=State.SUBMITTING,
+                    count="submissions",
+                    cap=None if None in caps else sum(c for c in caps if c is not None),
+                )
             )
-            for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items()
-            if quota is not None
-        ]
+        return found
     if stage is Stage.POLL:
         return [
             Lane(stage, apis, (Spend(quota, settings.quota(quota)),))

@@ -95,6 +95,8 @@ class Learning:
         if client is None:
             return None
         profile = client.profile
+        if profile.status_quota is None:
+            return None  # a synchronous API: nothing to check
         return self.ctx.settings.check_budget(profile.status_quota, profile.submit_quota)
 
     def _first_ratio(self, key: polling.EstimatorKey) -> float:
@@ -131,7 +133,7 @@ class Learning:
 
     async def observe(self, job: Job, processing_s: float | None, now: float) -> None:
         """A job was found done ``now``: learn from it. ``processing_s`` is the service's
-        own measure (its timestamps), else the check times bound it."""
+        own measure (its timestamps, to their resolution), else the check times bound it."""
         audio_s = job.audio.audio_seconds_all_channels if job.audio else 0.0
         if audio_s <= 0:
             return
@@ -140,7 +142,15 @@ class Learning:
 
         def observation(est: polling.CompletionEstimator, key: polling.EstimatorKey) -> None:
             if processing_s is not None:
-                est.observe_exact(key, audio_s=audio_s, processing_s=processing_s)
+                # Whole-second timestamps: an interval, narrowed by our own checks.
+                checked = job.last_poll_at
+                estimate = polling.processing_estimate(
+                    processing_s,
+                    self.ctx.settings.timestamp_resolution_s,
+                    not_done_after_s=None if checked is None else checked - submitted,
+                    done_by_s=now - submitted,
+                )
+                est.observe_exact(key, audio_s=audio_s, processing_s=estimate)
             else:
                 est.observe(
                     key,

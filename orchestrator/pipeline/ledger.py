@@ -31,16 +31,33 @@ class QuotaLedger:
             used, left = quota.usage(spent, spec, now)
             self.metrics.set_quota(name, used, left)
 
-    async def pause(self, name: str, retry_after_s: float | None, fallback_s: float) -> float:
-        """A 429 came back: spend nothing on ``name`` until the returned time."""
+    async def pause(
+        self,
+        name: str,
+        retry_after_s: float | None,
+        *,
+        base_s: float,
+        max_s: float,
+        memory_s: float,
+    ) -> quota.Pause:
+        """A 429 came back: spend nothing on ``name`` until the returned pause's end (the
+        server's Retry-After, else a backoff growing with each 429 in a row, counted in
+        the store so every daemon on it shares the count and the deadline)."""
         now = self.clock()
-        paused = await self.store.quota_paused_until(name)
-        until = quota.pause_after_429(
-            now, paused_until=paused, retry_after_s=retry_after_s, fallback_s=fallback_s
-        )
-        await self.store.pause_quota(name, until)
+
+        def change(current: quota.Pause | None) -> quota.Pause:
+            return quota.pause_after_429(
+                now,
+                current=current,
+                retry_after_s=retry_after_s,
+                base_s=base_s,
+                max_s=max_s,
+                memory_s=memory_s,
+            )
+
+        pause = await self.store.pause_quota(name, change)
         self.metrics.throttled.inc(quota=name)
-        return until
+        return pause
 
     async def prune(self, specs: Mapping[str, quota.QuotaSpec]) -> None:
         """Forget the entries no window can count any more."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from orchestrator.core.decisions import after_failure, after_operation_error
+from orchestrator.core.decisions import Decision, after_failure, after_operation_error
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
@@ -30,11 +30,12 @@ class Poll:
             await self.transitions.fail(job, "running without an operation id or a client", began)
             return
         profile = client.profile
+        endpoint = profile.status_endpoint or "operations"
         try:
             status = await client.get_operation(job.operation_id)
-            self.ctx.metrics.record_request(profile.status_endpoint, 200)
+            self.ctx.metrics.record_request(endpoint, 200)
         except SpeechKitError as exc:
-            self.ctx.metrics.record_request(profile.status_endpoint, exc.http_status or "error")
+            self.ctx.metrics.record_request(endpoint, exc.http_status or "error")
             decision = after_failure(
                 Stage.POLL,
                 exc.failure(),
@@ -43,7 +44,7 @@ class Poll:
                 quota=profile.status_quota,
                 not_found=profile.status_not_found,
             )
-            await self.transitions.apply(job, decision, began)
+            await self.transitions.apply(job, decision, began, ids=exc.ids())
             return
         now = self.ctx.clock()
         polls = job.polls + 1
@@ -81,9 +82,14 @@ class Poll:
             await self.ctx.store.update_job(
                 job.id, State.RUNNING, {"polls": polls, "last_poll_at": now}, now, keep_lease=True
             )
-            decision = after_operation_error(failed.grpc_code, failed.message)
+            decision: Decision = after_operation_error(
+                failed.grpc_code, failed.message, job, self.ctx.circumstances()
+            )
             await self.transitions.apply(
-                dataclasses.replace(job, polls=polls, last_poll_at=now), decision, began
+                dataclasses.replace(job, polls=polls, last_poll_at=now),
+                decision,
+                began,
+                ids=failed.ids(),
             )
             return
         try:
@@ -95,7 +101,10 @@ class Poll:
             )
             decision = after_failure(Stage.FETCH, exc.failure(), job, self.ctx.circumstances())
             await self.transitions.apply(
-                dataclasses.replace(job, polls=polls, last_poll_at=now), decision, began
+                dataclasses.replace(job, polls=polls, last_poll_at=now),
+                decision,
+                began,
+                ids=exc.ids(),
             )
             return
         if transcript is not None and job.content_hash is not None:

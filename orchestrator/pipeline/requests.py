@@ -1,10 +1,14 @@
-"""What to ask the service for a job (pure): the recognition request and the object's link."""
+"""What to ask the service for a job: the recognition request and the object's link."""
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 from orchestrator.core.jobs import Job
 from orchestrator.core.refs import ObjectRef, is_object_uri
-from orchestrator.speechkit.base import SubmitRequest
+from orchestrator.intake.audio import read_range
+from orchestrator.speechkit.base import LocalAudio, SubmitRequest
 
 
 def object_ref(job: Job, bucket: str) -> ObjectRef:
@@ -16,8 +20,26 @@ def object_ref(job: Job, bucket: str) -> ObjectRef:
     return ObjectRef(bucket, key)
 
 
-def submit_request(job: Job, audio_uri: str) -> SubmitRequest:
-    """The recognition request for a probed (or declared) job."""
+def local_audio(job: Job) -> LocalAudio:
+    """The job's local file, to be read in chunks by a client that sends the bytes."""
+    facts = job.audio
+    if facts is None or not job.is_local:
+        raise ValueError(f"job {job.id} has no probed local file to send")
+    return LocalAudio(
+        container=facts.container,
+        size_bytes=facts.size_bytes,
+        data_offset=facts.data_offset,
+        data_length=facts.data_length,
+        # The one reader of audio bytes, as for uploads: chunk by chunk, never whole.
+        read=partial(read_range, Path(job.source)),
+    )
+
+
+def submit_request(
+    job: Job, audio_uri: str | None, local: LocalAudio | None = None
+) -> SubmitRequest:
+    """The recognition request for a probed (or declared) job: by the object's link, or
+    with the file itself (``local``)."""
     facts = job.audio
     if facts is None:
         raise ValueError(f"job {job.id} has no audio facts to submit")
@@ -27,10 +49,13 @@ def submit_request(job: Job, audio_uri: str) -> SubmitRequest:
         audio_uri=audio_uri,
         encoding=facts.encoding,
         sample_rate=(facts.sample_rate or settings.sample_rate) if lpcm else None,
-        channels=facts.channels if lpcm else 1,
+        channels=facts.channels,
         language=settings.language,
         model=settings.model,
         profanity_filter=settings.profanity_filter,
         literature_text=settings.literature_text,
         raw_results=settings.raw_results,
+        speaker_labeling=settings.speaker_labeling,
+        text_normalization=settings.text_normalization,
+        local=local,
     )

@@ -1,16 +1,22 @@
-"""Submitting: the claim moved the job to ``submitting`` and spent the quota; send it."""
+"""Submitting: the claim moved the job to ``submitting`` and spent the quota; send it.
+
+An asynchronous API answers with an operation to check on. A synchronous one answers with
+the transcript itself: it is kept in the result cache and the job goes straight to
+``fetching``, with nothing to poll.
+"""
 
 from __future__ import annotations
 
 from orchestrator.core.billing import billable_seconds
-from orchestrator.core.decisions import after_failure
+from orchestrator.core.decisions import Decision, after_failure, after_operation_error
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
-from orchestrator.pipeline.requests import object_ref, submit_request
+from orchestrator.pipeline.requests import local_audio, object_ref, submit_request
 from orchestrator.pipeline.transitions import Transitions
-from orchestrator.speechkit.errors import SpeechKitError
+from orchestrator.speechkit.base import RecognitionClient, SubmitRequest, Submitted
+from orchestrator.speechkit.errors import RecognitionFailed, SpeechKitError
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
@@ -52,7 +58,7 @@ class Submit:
         else:
             self.transitions.log_transition(job, State.UPLOADED, State.SUBMITTING, began)
             spec = self.ctx.settings.quota(AUDIO_QUOTA)
-            amount = billable(job)
+            amount = billable(job) if client.profile.daily_audio else 0.0
             if amount > spec.effective_limit:
                 await self.transitions.fail(
                     job,
@@ -63,19 +69,28 @@ class Submit:
                 return
         profile = client.profile
         try:
-            uri = object_ref(job, self.ctx.storage.bucket).link(self.ctx.storage.public_url_base)
-            submitted = await client.submit(submit_request(job, uri))
+            submitted = await client.submit(self._request(job, client))
             self.ctx.metrics.record_request(profile.submit_endpoint, 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(profile.submit_endpoint, exc.http_status or "error")
-            decision = after_failure(
-                Stage.SUBMIT,
-                exc.failure(),
-                job,
-                self.ctx.circumstances(),
-                quota=profile.submit_quota,
-            )
-            await self.transitions.apply(job, decision, began)
+            decision: Decision
+            if isinstance(exc, RecognitionFailed):
+                # A synchronous API's recognition itself failed.
+                decision = after_operation_error(
+                    exc.grpc_code, exc.message, job, self.ctx.circumstances()
+                )
+            else:
+                decision = after_failure(
+                    Stage.SUBMIT,
+                    exc.failure(),
+                    job,
+                    self.ctx.circumstances(),
+                    quota=profile.submit_quota,
+                )
+            await self.transitions.apply(job, decision, began, ids=exc.ids())
+            return
+        if submitted.transcript is not None:
+            await self._recognised(job, submitted, began)
             return
         now = self.ctx.clock()
         await self.transitions.move(
@@ -87,4 +102,32 @@ class Submit:
             polls=0,
             last_poll_at=None,
             next_action_at=self.learning.first_check_at(job, now),
+        )
+
+    def _request(self, job: Job, client: RecognitionClient) -> SubmitRequest:
+        if not client.profile.uploads:
+            return submit_request(job, None, local_audio(job))
+        uri = object_ref(job, self.ctx.storage.bucket).link(self.ctx.storage.public_url_base)
+        return submit_request(job, uri)
+
+    async def _recognised(self, job: Job, submitted: Submitted, began: float) -> None:
+        """A synchronous answer: keep the transcript, then write it (no polling)."""
+        assert submitted.transcript is not None
+        now = self.ctx.clock()
+        if job.content_hash is not None:
+            await self.ctx.store.put_result(
+                job.content_hash,
+                job.settings_key,
+                submitted.operation_id,
+                {"transcript": submitted.transcript.to_dict()},
+                now,
+            )
+        await self.transitions.move(
+            job,
+            State.FETCHING,
+            began,
+            operation_id=submitted.operation_id,
+            submitted_at=now,
+            polls=0,
+            last_poll_at=None,
         )

@@ -4,7 +4,7 @@ follows a decision (retry, fail, pause a quota, recognise again) is carried out 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from orchestrator.core.decisions import (
@@ -12,6 +12,7 @@ from orchestrator.core.decisions import (
     Decision,
     Fail,
     Recognise,
+    Resubmit,
     Retry,
     Throttle,
 )
@@ -45,29 +46,51 @@ class Transitions:
 
         Returns the job as it now is, or None when it had moved on (cancelled, say).
         """
-        return await self._move(job, new, began, "permanent", fields)
+        return await self._move(job, new, began, "permanent", fields, {})
 
     async def fail(
-        self, job: Job, reason: str, began: float | None = None, *, reason_class: str = "permanent"
+        self,
+        job: Job,
+        reason: str,
+        began: float | None = None,
+        *,
+        reason_class: str = "permanent",
+        ids: Mapping[str, str] | None = None,
     ) -> None:
-        """End the job as failed with ``reason``."""
-        await self._move(job, State.FAILED, began, reason_class, {"error": reason})
+        """End the job as failed with ``reason``; ``ids`` are the request ids of the
+        failure (``client_request_id``, ``request_id``), logged with it."""
+        fields: dict[str, Any] = {"error": reason}
+        await self._move(job, State.FAILED, began, reason_class, fields, ids or {})
 
-    async def apply(self, job: Job, decision: Decision, began: float | None = None) -> None:
-        """Carry out what a decision says of ``job``."""
+    async def apply(
+        self,
+        job: Job,
+        decision: Decision,
+        began: float | None = None,
+        *,
+        ids: Mapping[str, str] | None = None,
+    ) -> None:
+        """Carry out what a decision says of ``job``. ``ids`` are the request ids of the
+        failure that led to it: every failure event carries them, for support tickets."""
+        ids = ids or {}
         match decision:
             case Fail(reason, reason_class):
-                await self.fail(job, reason, began, reason_class=reason_class)
+                await self.fail(job, reason, began, reason_class=reason_class, ids=ids)
             case Retry(back_to, at, attempts, reason):
-                await self._retry(job, back_to, at, attempts, reason)
+                await self._retry(job, back_to, at, attempts, reason, ids)
             case Throttle():
-                await self._throttle(job, decision)
+                await self._throttle(job, decision, ids)
             case Recognise(reason):
-                await self._recognise(job, reason, began)
-            case AskLater(back_to, at):
+                await self._recognise(job, reason, began, ids)
+            case Resubmit():
+                await self._resubmit(job, decision, ids)
+            case AskLater(back_to, at, attempts):
                 check_transition(job.state, back_to)
                 await self.ctx.store.update_job(
-                    job.id, job.state, {"state": back_to, "next_action_at": at}, self.ctx.clock()
+                    job.id,
+                    job.state,
+                    {"state": back_to, "next_action_at": at, "attempts": attempts},
+                    self.ctx.clock(),
                 )
 
     def log_transition(
@@ -98,6 +121,7 @@ class Transitions:
         began: float | None,
         reason_class: str,
         fields: dict[str, Any],
+        ids: Mapping[str, str],
     ) -> Job | None:
         check_transition(job.state, new)
         now = self.ctx.clock()
@@ -134,11 +158,16 @@ class Transitions:
             # One operation fewer in flight: room for a submission held back by the cap.
             self.ctx.kick(Stage.SUBMIT)
         if new in TERMINAL:
-            await self._ended(job, new, fields, reason_class)
+            await self._ended(job, new, fields, reason_class, ids)
         return dataclasses.replace(job, state=new, updated_at=now, **fields)
 
     async def _ended(
-        self, job: Job, state: State, fields: dict[str, Any], reason_class: str
+        self,
+        job: Job,
+        state: State,
+        fields: dict[str, Any],
+        reason_class: str,
+        ids: Mapping[str, str],
     ) -> None:
         store, now = self.ctx.store, self.ctx.clock()
         if state is State.FAILED:
@@ -152,6 +181,7 @@ class Transitions:
                 reason_class=reason_class,
                 retryable=reason_class == "retries_exhausted",
                 attempts=job.attempts + 1,
+                **ids,
             )
             self.ctx.metrics.jobs_failed.inc(reason=reason_class)
             # Jobs waiting on this one try again themselves.
@@ -162,7 +192,15 @@ class Transitions:
         if self.on_job_ended is not None:
             await self.on_job_ended(job)
 
-    async def _retry(self, job: Job, back_to: State, at: float, attempts: int, reason: str) -> None:
+    async def _retry(
+        self,
+        job: Job,
+        back_to: State,
+        at: float,
+        attempts: int,
+        reason: str,
+        ids: Mapping[str, str],
+    ) -> None:
         now = self.ctx.clock()
         log.warning(
             "job.retry",
@@ -172,6 +210,7 @@ class Transitions:
             attempt=attempts,
             retry_in_s=round(at - now, 3),
             reason=reason,
+            **ids,
         )
         check_transition(job.state, back_to)
         await self.ctx.store.update_job(
@@ -181,10 +220,16 @@ class Transitions:
             now,
         )
 
-    async def _throttle(self, job: Job, decision: Throttle) -> None:
-        """A 429: pause the whole quota, put the job back without spending an attempt."""
-        until = await self.ctx.ledger.pause(
-            decision.quota, decision.retry_after, decision.fallback_s
+    async def _throttle(self, job: Job, decision: Throttle, ids: Mapping[str, str]) -> None:
+        """A 429: pause the whole quota (longer with each 429 in a row when the service
+        says not how long), put the job back without spending an attempt."""
+        settings = self.ctx.settings
+        pause = await self.ctx.ledger.pause(
+            decision.quota,
+            decision.retry_after,
+            base_s=settings.retry.base_delay_s,
+            max_s=settings.retry.max_delay_s,
+            memory_s=settings.quota(decision.quota).window_s,
         )
         now = self.ctx.clock()
         log.warning(
@@ -193,15 +238,23 @@ class Transitions:
             manifest=job.manifest_name,
             job_id=job.id,
             retry_after_s=decision.retry_after,
+            strikes=pause.strikes,
+            **ids,
         )
         log.warning(
-            "quota.paused", quota=decision.quota, until=until, paused_for_s=round(until - now, 3)
+            "quota.paused",
+            quota=decision.quota,
+            until=pause.until,
+            paused_for_s=round(pause.until - now, 3),
+            strikes=pause.strikes,
         )
         await self.ctx.store.update_job(
-            job.id, job.state, {"state": decision.back_to, "next_action_at": until}, now
+            job.id, job.state, {"state": decision.back_to, "next_action_at": pause.until}, now
         )
 
-    async def _recognise(self, job: Job, reason: str, began: float | None) -> None:
+    async def _recognise(
+        self, job: Job, reason: str, began: float | None, ids: Mapping[str, str]
+    ) -> None:
         """The results are gone (kept 3 days): recognise again from the stored object."""
         self.ctx.metrics.operations_expired.inc()
         log.warning(
@@ -210,5 +263,35 @@ class Transitions:
             job_id=job.id,
             operation_id=job.operation_id,
             reason=reason,
+            **ids,
         )
         await self.move(job, State.UPLOADED, began, operation_id=None)
+
+    async def _resubmit(self, job: Job, decision: Resubmit, ids: Mapping[str, str]) -> None:
+        """The service failed the recognition for its own reasons (not billed): submit
+        the audio again after a backoff."""
+        now = self.ctx.clock()
+        log.warning(
+            "job.resubmit",
+            manifest=job.manifest_name,
+            job_id=job.id,
+            operation_id=job.operation_id,
+            submissions=decision.submissions,
+            retry_in_s=round(decision.at - now, 3),
+            reason=decision.reason,
+            **ids,
+        )
+        check_transition(job.state, State.UPLOADED)
+        await self.ctx.store.update_job(
+            job.id,
+            job.state,
+            {
+                "state": State.UPLOADED,
+                "operation_id": None,
+                "next_action_at": decision.at,
+                "error": decision.reason,
+            },
+            now,
+        )
+        if job.state in IN_FLIGHT:
+            self.ctx.kick(Stage.SUBMIT)

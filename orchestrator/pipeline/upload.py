@@ -1,5 +1,7 @@
 """The first step: probe a local file and upload it (once per content), or take an object
-already in storage as it is; then decide which job recognises that content."""
+already in storage as it is; then decide which job recognises that content. For an API
+that takes the audio in its request (asr_xml), the file is probed and the recognition
+settled, but nothing is uploaded."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from orchestrator.core.apis import audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
 from orchestrator.core.failures import ErrorKind
@@ -39,16 +42,20 @@ class Upload:
     async def step(self, job: Job, _entered: bool) -> None:
         """One job of the upload stage."""
         began = self.ctx.clock()
-        if self.ctx.client(job) is None:
+        client = self.ctx.client(job)
+        if client is None:
             handled = ", ".join(sorted(self.ctx.clients))
             await self.transitions.fail(
                 job,
-                f"api {job.settings.api!r} is not handled by this version of the daemon "
-                f"yet (it handles: {handled})",
+                f"api {job.settings.api!r} is not handled by this daemon (it handles: {handled})",
                 began,
             )
             return
         if not job.is_local:
+            problem = source_problem(job.settings, in_storage=True)
+            if problem is not None:
+                await self.transitions.fail(job, f"{job.source}: {problem}", began)
+                return
             await self._prepare_remote(job, began)
             return
         facts, content_hash = job.audio, job.content_hash
@@ -70,6 +77,18 @@ class Upload:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
                 await self.transitions.fail(job, reason, began, reason_class="audio")
                 return
+        problems = audio_problems(job.settings, facts)
+        if problems:
+            # `validate` says the same offline; a manifest taken as it is meets it here.
+            reason = "; ".join(f"{setting}: {message}" for setting, message in problems)
+            await self.transitions.fail(job, f"{job.source}: {reason}", began, reason_class="audio")
+            return
+        if not client.profile.uploads:
+            # The audio goes in the recognition request itself: settle who recognises it.
+            await self._lead_or_follow(
+                job, State.UPLOADED, began, content_hash=content_hash, audio=facts
+            )
+            return
         key = self.ctx.storage.object_key(
             self.ctx.settings.key_prefix, content_hash, object_suffix(facts.encoding)
         )

@@ -17,13 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import aiohttp
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
-from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
+from orchestrator.core.quota import REQUEST_QUOTAS
 from orchestrator.intake.inbox import Intake
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import settings_from_config
@@ -48,6 +49,8 @@ STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
 # A second SIGTERM/SIGINT during the drain: exit at once with this status.
 EXIT_NOW_STATUS = 1
+# The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
+ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 
 
 def _secret(value: Any) -> str:
@@ -127,10 +130,20 @@ class Daemon:
             )
             self.notifier.ready(status="reload refused: the new config is invalid")
             return
+        # The pipeline takes these two at once; the rest of the section builds the clients.
+        old_speechkit = dataclasses.replace(
+            self.config.speechkit,
+            results_ttl_s=new.speechkit.results_ttl_s,
+            delete_results_after_done=new.speechkit.delete_results_after_done,
+        )
         restart_needed = [
             name
-            for name in ("speechkit", "storage", "status")
-            if getattr(new, name) != getattr(self.config, name)
+            for name, before in (
+                ("speechkit", old_speechkit),
+                ("storage", self.config.storage),
+                ("status", self.config.status),
+            )
+            if getattr(new, name) != before
         ]
         if new.paths.state_file != self.config.paths.state_file:
             restart_needed.append("paths.state_file")
@@ -220,10 +233,11 @@ class Daemon:
             multipart_chunk=config.storage.multipart_chunk_bytes,
         )
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
+            asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
             pipeline = Pipeline(
                 store,
                 storage,
-                make_clients(session, config.speechkit),
+                make_clients(session, config.speechkit, asr_xml_uuid=asr_xml_uuid),
                 settings,
                 metrics=self.metrics,
                 on_job_ended=self._job_ended,
@@ -304,9 +318,7 @@ class Daemon:
         if self.pipeline is None:
             return
         settings = self.pipeline.settings
-        await self.pipeline.ledger.report(
-            {name: settings.quota(name) for name in (SUBMIT_QUOTA, STATUS_QUOTA)}
-        )
+        await self.pipeline.ledger.report({name: settings.quota(name) for name in REQUEST_QUOTAS})
 
     async def _serve(self, store: Store, pipeline: Pipeline) -> int:
         assert self.intake is not None

@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
+from .asr_xml import ASR_XML_PROFILE, AsrXmlClient
 from .base import (
     ApiProfile,
+    LocalAudio,
     OperationFailure,
     OperationStatus,
     RecognitionClient,
     SubmitRequest,
     Submitted,
 )
-from .errors import ErrorKind, SpeechKitError, classify, operation_error, transport_errors
+from .errors import (
+    ErrorKind,
+    RecognitionFailed,
+    SpeechKitError,
+    classify,
+    operation_error,
+    transport_errors,
+)
 from .normalize import normalize_v2
+from .normalize_v3 import normalize_v3
 from .v2 import V2_PROFILE, V2Client, parse_operation, v2_request_body
+from .v3 import V3_PROFILE, V3Client, v3_request_body
 
 __all__ = [
+    "ASR_XML_PROFILE",
     "V2_PROFILE",
+    "V3_PROFILE",
     "ApiProfile",
+    "AsrXmlClient",
     "ErrorKind",
+    "LocalAudio",
     "OperationFailure",
     "OperationStatus",
     "RecognitionClient",
+    "RecognitionFailed",
     "SpeechKitError",
     "SubmitRequest",
     "Submitted",
     "V2Client",
+    "V3Client",
     "classify",
     "normalize_v2",
+    "normalize_v3",
     "operation_error",
     "parse_operation",
     "transport_errors",
     "v2_request_body",
+    "v3_request_body",
 ]

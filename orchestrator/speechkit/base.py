@@ -5,15 +5,17 @@ whether fetching the result is a request of its own. The pipeline knows no API b
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from orchestrator.core.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
 from orchestrator.core.decisions import NotFoundMeans
+from orchestrator.core.settings import Language
 from orchestrator.core.transcript import Transcript
 
-from .errors import SpeechKitError, operation_error
+from .errors import RecognitionFailed, operation_error
 
 
 @dataclass(frozen=True)
@@ -22,40 +24,64 @@ class ApiProfile:
 
     name: str  # "v2": the value of a manifest's `api:`
     submit_quota: str  # the quota a submission spends
-    status_quota: str  # the quota a status check spends
-    # The quota a request for the result spends; None when the finished status carries
-    # the result (API v2): then fetching costs nothing.
+    # The quota a status check spends; None for a synchronous API (nothing to check).
+    status_quota: str | None
+    # The quota a request for the result spends; None when no request is needed: the
+    # finished status carries the result (API v2), or the submission's answer did.
     result_quota: str | None
     # Metric labels (``endpoint``) of each request.
     submit_endpoint: str
-    status_endpoint: str
+    status_endpoint: str | None
     result_endpoint: str | None
     # What a 404 means when checking the status, and when fetching the result.
     status_not_found: NotFoundMeans
     result_not_found: NotFoundMeans
+    uploads: bool = True  # the audio goes through object storage (else in the request)
+    daily_audio: bool = True  # submissions count against the daily audio quota
+    timings: bool = True  # word and utterance times (else no subtitles can be written)
+    # The metric label of the request that deletes a result kept on the server, when the
+    # API has one (``delete_result``).
+    delete_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
 class Submitted:
-    """A submission's answer: the operation to check on."""
+    """A submission's answer: the operation to check on, or, from a synchronous API, the
+    transcript itself (``operation_id`` then names the recognition for support)."""
 
     operation_id: str
     request_id: str | None = None
+    transcript: Transcript | None = None
+
+
+@dataclass(frozen=True)
+class LocalAudio:
+    """A local file sent in the request itself (no object storage): what it is and a way
+    to read a byte range of it in chunks, never whole."""
+
+    container: str  # "ogg_opus" | "mp3" | "wav" | "raw": the file's real format
+    size_bytes: int
+    data_offset: int  # the audio samples (a WAV file's data chunk)
+    data_length: int
+    read: Callable[[int, int], Iterator[bytes]]  # (offset, length) -> chunks
 
 
 @dataclass(frozen=True)
 class SubmitRequest:
     """What to recognise and how: plain values, whatever API carries them."""
 
-    audio_uri: str
+    audio_uri: str | None  # the object's link; None when the audio goes in the request
     encoding: str  # "OGG_OPUS" | "MP3" | "LINEAR16_PCM"
     sample_rate: int | None = None  # needed for LINEAR16_PCM
-    channels: int = 1
-    language: str = DEFAULT_LANGUAGE
+    channels: int = 1  # the audio's channel count
+    language: Language = DEFAULT_LANGUAGE
     model: str = DEFAULT_MODEL
     profanity_filter: bool = False
     literature_text: bool = False
     raw_results: bool = False
+    speaker_labeling: bool = False
+    text_normalization: bool | None = None  # None: as literature_text
+    local: LocalAudio | None = None  # the file itself, for an API that takes the bytes
 
 
 class OperationFailure(NamedTuple):
@@ -75,6 +101,8 @@ class OperationStatus:
     response: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     request_id: str | None = None
+    # Ours, different for every request: not part of what the status says.
+    client_request_id: str | None = field(default=None, compare=False)
 
     def processing_s(self) -> float | None:
         """Seconds from ``createdAt`` to ``modifiedAt`` of a finished operation (both on the
@@ -87,11 +115,16 @@ class OperationStatus:
             return None
         return modified - created
 
-    def failure(self) -> SpeechKitError | None:
-        """The operation's error as a PERMANENT SpeechKitError, or None if it did not fail."""
+    def failure(self) -> RecognitionFailed | None:
+        """The operation's error (its code and message), or None if it did not fail."""
         if self.error is None:
             return None
-        return operation_error(self.error.code, self.error.message, request_id=self.request_id)
+        return operation_error(
+            self.error.code,
+            self.error.message,
+            request_id=self.request_id,
+            client_request_id=self.client_request_id,
+        )
 
 
 @runtime_checkable
@@ -113,8 +146,16 @@ class RecognitionClient(Protocol):
         result is then fetched with ``fetch_result``)."""
         ...
 
-    async def fetch_result(self, operation_id: str) -> Transcript:
-        """The transcript of a finished operation (one request of ``profile.result_quota``)."""
+    async def fetch_result(
+        self, operation_id: str, *, speaker_labeling: bool = False
+    ) -> Transcript:
+        """The transcript of a finished operation (one request of ``profile.result_quota``);
+        ``speaker_labeling`` says the job asked for speaker labels."""
+        ...
+
+    async def delete_result(self, operation_id: str) -> None:
+        """Delete the results the service keeps (``profile.delete_endpoint``; a no-op for an
+        API that keeps none)."""
         ...
 
     def from_cache(self, payload: Any) -> Transcript | None:

@@ -6,19 +6,42 @@ import aiohttp
 
 from orchestrator.config import SpeechKitConfig
 
+from .asr_xml import AsrXmlClient
 from .base import RecognitionClient
 from .v2 import V2Client
+from .v3 import V3Client
 
 
 def make_clients(
-    session: aiohttp.ClientSession, config: SpeechKitConfig
+    session: aiohttp.ClientSession, config: SpeechKitConfig, *, asr_xml_uuid: str
 ) -> dict[str, RecognitionClient]:
-    """One client per API, over the daemon's one HTTP session."""
-    v2 = V2Client(
-        session,
-        transcribe_url=config.transcribe_url,
-        operation_url=config.operation_url,
-        auth_header=config.auth_header,
-        timeout_s=config.request_timeout_s,
-    )
-    return {v2.profile.name: v2}
+    """One client per API, over the daemon's one HTTP session. ``asr_xml_uuid`` is the
+    installation's id for the legacy API (32 hex digits, kept in the store)."""
+
+    def api_key() -> str | None:
+        return config.api_key.reveal() if config.api_key is not None else None
+
+    clients: list[RecognitionClient] = [
+        V2Client(
+            session,
+            transcribe_url=config.transcribe_url,
+            operation_url=config.operation_url,
+            auth_header=config.auth_header,
+            timeout_s=config.request_timeout_s,
+        ),
+        V3Client(
+            session,
+            stt_url=config.stt_v3_url,
+            operation_url=config.operation_url,
+            auth_header=config.auth_header,
+            timeout_s=config.request_timeout_s,
+        ),
+        AsrXmlClient(
+            session,
+            asr_xml_url=config.asr_xml_url,
+            api_key=api_key,
+            device_uuid=asr_xml_uuid,
+            timeout_s=config.request_timeout_s,
+        ),
+    ]
+    return {client.profile.name: client for client in clients}

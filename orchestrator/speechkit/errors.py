@@ -16,6 +16,7 @@ from orchestrator.telemetry.logs import redact_text
 
 __all__ = [
     "ErrorKind",
+    "RecognitionFailed",
     "SpeechKitError",
     "classify",
     "from_transport_error",
@@ -44,13 +45,15 @@ class SpeechKitError(Exception):
         grpc_code: int | None = None,
         retry_after: float | None = None,
         request_id: str | None = None,
+        client_request_id: str | None = None,
     ) -> None:
         self.kind = kind
         self.message = message
         self.http_status = http_status
         self.grpc_code = grpc_code
         self.retry_after = retry_after
-        self.request_id = request_id
+        self.request_id = request_id  # the service's: x-request-id, or the error's requestId
+        self.client_request_id = client_request_id  # ours: the x-client-request-id we sent
         super().__init__(str(self))
 
     @property
@@ -75,6 +78,21 @@ class SpeechKitError(Exception):
     def failure(self) -> Failure:
         """The error as the pipeline's decisions take it."""
         return Failure(self.kind, str(self), self.retry_after)
+
+    def ids(self) -> dict[str, str]:
+        """The request ids a support ticket quotes, for the failure's log event."""
+        return request_ids(self.client_request_id, self.request_id)
+
+
+class RecognitionFailed(SpeechKitError):
+    """The service took the request but the recognition itself failed: an operation that
+    ended with ``error``, or a synchronous answer that recognised nothing."""
+
+
+def request_ids(client_request_id: str | None, request_id: str | None) -> dict[str, str]:
+    """``client_request_id`` (sent) and ``request_id`` (the service's), those known."""
+    ids = {"client_request_id": client_request_id, "request_id": request_id}
+    return {name: value for name, value in ids.items() if value}
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -123,23 +141,35 @@ def _clean(text: str) -> str:
     return redact_text(text)
 
 
-def _parse_body(body: Any) -> tuple[int | None, str | None]:
-    """The gRPC code and message of an error body, if it has that shape."""
+def _parse_body(body: Any) -> tuple[int | None, str | None, str | None]:
+    """The gRPC code, message and ``requestId`` (from a RequestInfo detail) of an error
+    body, as far as it has that shape."""
     if isinstance(body, bytes | bytearray):
         body = bytes(body).decode("utf-8", errors="replace")
     if isinstance(body, str):
         try:
             body = json.loads(body) if body.strip() else None
         except ValueError:
-            return None, _clean(body) or None
+            return None, _clean(body) or None, None
     if isinstance(body, Mapping):
         code = body.get("code")
         message = body.get("message")
         grpc_code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        if isinstance(message, str) and message:
-            return grpc_code, _clean(message)
-        return grpc_code, None
-    return None, None
+        text = _clean(message) if isinstance(message, str) and message else None
+        return grpc_code, text, _detail_request_id(body.get("details"))
+    return None, None, None
+
+
+def _detail_request_id(details: Any) -> str | None:
+    """The ``requestId`` of a google.rpc.RequestInfo among an error's ``details``."""
+    if not isinstance(details, list):
+        return None
+    for detail in details:
+        if isinstance(detail, Mapping):
+            found = detail.get("requestId")
+            if isinstance(found, str) and found:
+                return _clean(found)
+    return None
 
 
 def kind_for_status(status: int) -> ErrorKind:
@@ -164,7 +194,7 @@ def classify(
     x-request-id are read from ``headers``; no header value ever reaches the message.
     ``now`` (the caller's clock) reads a Retry-After given as an HTTP date.
     """
-    grpc_code, message = _parse_body(body)
+    grpc_code, message, detail_id = _parse_body(body)
     kind = kind_for_status(status)
     retry_after = (
         parse_retry_after(_header(headers, "Retry-After"), now) if kind.retryable else None
@@ -175,19 +205,24 @@ def classify(
         http_status=status,
         grpc_code=grpc_code,
         retry_after=retry_after,
-        request_id=_header(headers, "x-request-id"),
+        request_id=_header(headers, "x-request-id") or detail_id,
     )
 
 
 def operation_error(
-    code: int | None, message: str | None, *, request_id: str | None = None
-) -> SpeechKitError:
-    """The error of an operation that finished with ``error``: permanent, the service's message."""
-    return SpeechKitError(
+    code: int | None,
+    message: str | None,
+    *,
+    request_id: str | None = None,
+    client_request_id: str | None = None,
+) -> RecognitionFailed:
+    """The error of a recognition that failed: the service's code and message."""
+    return RecognitionFailed(
         ErrorKind.PERMANENT,
         _clean(message) if message else f"operation failed with code {code}",
         grpc_code=code,
         request_id=request_id,
+        client_request_id=client_request_id,
     )
 
 

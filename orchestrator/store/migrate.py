@@ -23,7 +23,7 @@ JOB_COLUMNS = (
     "id", "manifest_id", "source", "output", "settings", "settings_key", "api", "priority",
     "state", "attempts", "next_action_at", "content_hash", "audio", "object_key",
     "operation_id", "submitted_at", "submissions", "polls", "last_poll_at", "leader_id",
-    "error", "created_at", "updated_at", "finished_at",
+    "error", "created_at", "updated_at", "finished_at", "note",
 )  # fmt: skip
 MANIFEST_COLUMNS = (
     "id", "name", "path", "digest", "state", "created_at", "finished_at", "report_path",
@@ -48,7 +48,7 @@ def _read(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             "quota_ledger": db.execute(
                 "SELECT quota, spent_at, amount FROM quota_ledger ORDER BY spent_at"
             ).fetchall(),
-            "quotas": db.execute("SELECT quota, until FROM quota_pauses").fetchall(),
+            "quotas": db.execute("SELECT quota, until, strikes FROM quota_pauses").fetchall(),
             "kv": db.execute("SELECT key, value FROM kv WHERE key <> 'healthz'").fetchall(),
         }
     except sqlite3.Error as exc:
@@ -98,7 +98,7 @@ async def copy_sqlite_to_postgres(
                     ["content_hash", "settings_key", "operation_id", "response", "created_at"],
                 ),
                 ("quota_ledger", ["quota", "spent_at", "amount"]),
-                ("quotas", ["name", "paused_until"]),
+                ("quotas", ["name", "paused_until", "strikes"]),
                 ("kv", ["key", "value"]),
             ):
                 await connection.copy_records_to_table(table, records=rows[table], columns=columns)

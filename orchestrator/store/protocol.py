@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.quota import Pause
 from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
 
 
@@ -127,8 +128,10 @@ class QuotaStore(Protocol):
         """Forget ``quota``'s ledger entries too old to matter."""
         ...
 
-    async def pause_quota(self, quota: str, until: float) -> None:
-        """Spend nothing on ``quota`` before ``until`` (a 429 was received)."""
+    async def pause_quota(self, quota: str, change: Callable[[Pause | None], Pause]) -> Pause:
+        """A 429 was received: ``quota``'s pause (spend nothing before its ``until``)
+        becomes ``change(current pause)``, in one transaction, so that daemons sharing the
+        quota count its 429s in a row together; the new pause."""
         ...
 
     async def quota_paused_until(self, quota: str) -> float | None:

@@ -26,6 +26,7 @@ JOB_FIELDS = frozenset(
         "leader_id",
         "error",
         "finished_at",
+        "note",
     }
 )
 
@@ -67,6 +68,7 @@ def row_to_job(row: Row) -> Job:
         leader_id=row["leader_id"],
         error=row["error"],
         finished_at=row["finished_at"],
+        note=row["note"],
     )
 
 

@@ -83,6 +83,9 @@ class Claim:
     # so that waiting for the locks does not put the requests after their ledger times.
     clock: Callable[[], float] | None = None
     affinity: Affinity | None = None  # None: any node's jobs
+    # At most this many jobs of ``apis`` in ``enter`` at once, whoever claimed them (a
+    # concurrency limit that holds across daemons sharing the store).
+    cap: int | None = None
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ LAG_BUCKETS = (
 )
 # Status checks spent per finished job; 1 is the physical limit.
 POLLS_BUCKETS = (1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
-QUOTAS = ("submit", "status")
+QUOTAS = ("submit", "status", "status_v3", "asr_xml")
 
 
 class DaemonMetrics:

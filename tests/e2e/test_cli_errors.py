@@ -52,14 +52,74 @@ def test_secret_inline_is_refused_without_echoing_it(tmp_path: Path) -> None:
     assert "AQVNsuper-secret-value" not in result.stderr + result.stdout
 
 
-def test_validate_says_which_apis_this_daemon_cannot_handle_yet(tmp_path: Path) -> None:
+def write_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
+    """A mono 16-bit WAV of a quiet tone."""
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        samples = (int(3000 * math.sin(i / 7)) for i in range(int(seconds * rate)))
+        out.writeframes(b"".join(struct.pack("<h", v) for v in samples))
+    return path
+
+
+def test_validate_names_what_each_api_cannot_take(tmp_path: Path) -> None:
     audio = Path(__file__).resolve().parents[2] / "examples" / "audio"
+    long_clip = write_wav(tmp_path / "long.wav", 31.0)
+    lines = [
+        "name: m",
+        f"base_dir: {audio}",
+        "defaults:",
+        "  literature_text: true",
+        "jobs:",
+        "  - audio: greeting-mono.ogg",  # 6
+        "    speaker_labeling: true",  # 7: a v3 setting on a v2 job
+        "  - audio: podcast-mono.mp3",
+        "    api: v3",
+        "    raw_results: true",  # 10: a v2 setting on a v3 job
+        "  - audio: voicemail-mono.wav",
+        "    api: asr_xml",  # 12: literature_text (from defaults) on asr_xml
+        f"  - audio: {long_clip}",  # 13: too long for asr_xml
+        "    api: asr_xml",
+        "    literature_text: false",
+        "  - audio: s3://bucket/x.ogg",  # 16: asr_xml needs the file itself
+        "    api: asr_xml",
+        "    literature_text: false",
+        "  - audio: call-stereo.ogg",  # 19: speaker labeling on stereo
+        "    api: v3",
+        "    speaker_labeling: true",
+        "  - audio: meeting-stereo.mp3",
+        "    api: asr_xml",
+        "    literature_text: false",
+        "    language: de-DE",  # 25: not an asr_xml language
+        "  - audio: interview-stereo.wav",
+        "    language: [ru-RU, en-US]",  # 27: a list needs v3
+    ]
     manifest = tmp_path / "m.yaml"
-    manifest.write_text(
-        f"name: m\nbase_dir: {audio}\njobs:\n  - greeting-mono.ogg\n"
-        "  - audio: podcast-mono.mp3\n    api: v3\n",
-        "utf-8",
-    )
+    manifest.write_text("\n".join(lines) + "\n", "utf-8")
     result = cli("validate", str(manifest))
     assert result.returncode == 2
-    assert f"{manifest}:5: api: api 'v3' is not handled by this version" in result.stderr
+    err = result.stderr
+    assert "Traceback" not in err
+    where = f"error: {manifest}"
+    assert (
+        f"{where}:7: jobs[0].speaker_labeling: speaker_labeling is not available with api v2; "
+        "it needs api v3" in err
+    )
+    assert f"{where}:10: jobs[1].raw_results: raw_results is not available with api v3" in err
+    assert (
+        f"{where}:12: jobs[2].api: literature_text is not available with api asr_xml; it needs "
+        "api v2 or v3 (literature_text comes from defaults: set it on this entry)" in err
+    )
+    assert f"{where}:13: api: {long_clip}: the audio lasts 31.0 s;" in err
+    assert "takes clips of at most 30 s: use api v2 or v3 (asynchronous) for it" in err
+    assert f"{where}:16: jobs[4].audio: api asr_xml sends the audio itself" in err
+    assert f"{where}:19: speaker_labeling: " in err
+    assert "speaker labeling works on mono audio only; this file has 2 channels" in err
+    assert f"{where}:25: jobs[6].language: api asr_xml takes one of ru-RU, en-US" in err
+    assert f"{where}:27: jobs[7].language: a list of languages needs api v3" in err
+    assert "8 problem(s) in 1 of 1 manifest(s)" in err

@@ -112,6 +112,7 @@ async def test_results_expired_while_down_are_recognised_again(
             speed=50,
             # A first check far too late: the daemon will be "down" past the results' TTL.
             polling={"initial_ratio": 1000.0},
+            speechkit={"results_ttl_s": 0.5},
         )
         names = make_wavs(env.root / "audio", 3, seed=21)
         env.put_manifest("late", [{"audio": n} for n in names], base_dir=env.root / "audio")

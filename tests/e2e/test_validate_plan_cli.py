@@ -111,13 +111,16 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
     total = document["total"]
     assert total["files"] == 6
     assert total["probed_files"] == 6
-    # Six 15 s-minimum-or-longer files, three of them stereo (still one pair each).
-    assert total["billable_s"] >= 6 * 15
+    # The demo has a job of each API; each counts against the quotas its API spends.
+    assert total["jobs_by_api"] == {"v2": 4, "v3": 1, "asr_xml": 1}
+    # Five 15 s-minimum-or-longer files of asynchronous recognition (stereo: one pair each).
+    assert total["billable_s"] >= 5 * 15
     assert total["billable_hours"] == pytest.approx(total["billable_s"] / 3600)
-    assert total["submit_wait_s"] == (3 - 1) * 60  # 6 jobs, 2 per window
-    assert total["status_wait_s"] == (5 - 1) * 60  # 9 checks, 2 per window
+    assert total["submit_wait_s"] == (3 - 1) * 60  # 5 v2 and v3 jobs, 2 per window
+    assert total["status_wait_s"] == (3 - 1) * 60  # 6 v2 checks, 2 per window
+    assert total["v3_status_wait_s"] == 0  # 3 v3 checks: within one second's 5
     assert total["daily_wait_s"] == 0
-    assert total["finish_s"] == pytest.approx(240 + total["longest_processing_s"])
+    assert total["finish_s"] == pytest.approx(120 + total["longest_processing_s"])
     assert total["longest_processing_s"] > 0
     assert document["manifests"][0]["name"] == "demo"
     assert document["problems"] == []
@@ -126,6 +129,39 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
     config.write_text(text, encoding="utf-8")
     again = json.loads(cli("plan", "--json", "--config", str(config), DEMO).stdout)["total"]
     assert again["submit_wait_s"] == pytest.approx((3 - 1) * 66)
+
+
+def test_plan_counts_each_apis_quota(tmp_path: Path) -> None:
+    audio = ROOT / "examples" / "audio" / "greeting-mono.ogg"
+    jobs = "".join(f"  - audio: {audio}\n    output: o{i}\n" for i in range(40))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "storage:\n  bucket: audio\n"
+        "quotas:\n  v3_status_checks_per_second: 5\n  asr_xml_requests_per_second: 4\n"
+        "  safety_margin: 0\n"
+        "concurrency:\n  asr_xml_requests: 2\n",
+        encoding="utf-8",
+    )
+    figures = {}
+    for api in ("v2", "v3", "asr_xml"):
+        manifest = tmp_path / f"{api}.yaml"
+        manifest.write_text(f"name: {api}\ndefaults:\n  api: {api}\njobs:\n{jobs}", "utf-8")
+        result = cli("plan", "--json", "--config", str(config), str(manifest))
+        assert result.returncode == 0, result.stderr
+        figures[api] = json.loads(result.stdout)["total"]
+    # 40 jobs fit in an hour's 500 submissions and 2,500 v2 checks: no waiting.
+    assert (figures["v2"]["submit_wait_s"], figures["v2"]["status_wait_s"]) == (0, 0)
+    # v3: 2.5 checks a job (1.5 of the operation, 1 getRecognition) at 5 per 1.25 s window.
+    assert figures["v3"]["v3_status_wait_s"] == pytest.approx((20 - 1) * 1.25)
+    assert figures["v3"]["status_wait_s"] == 0
+    # asr_xml: no submission quota, no billing of asynchronous recognition; 4 a second.
+    assert figures["asr_xml"]["submit_wait_s"] == 0
+    assert figures["asr_xml"]["billable_s"] == 0
+    processing = 40 * 5.895 / 6 / 2  # 10 s per audio minute, two at a time
+    assert figures["asr_xml"]["asr_xml_wait_s"] == pytest.approx(
+        max(9 * 1.25, processing), rel=0.01
+    )
+    assert figures["asr_xml"]["finish_s"] == figures["asr_xml"]["asr_xml_wait_s"]
 
 
 def test_plan_reports_problems_and_exits_2() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from orchestrator.store import Store
@@ -42,3 +43,10 @@ async def store(open_store: Opener) -> AsyncIterator[Store]:
     opened = await open_store()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session per test, closed at the end."""
+    async with aiohttp.ClientSession() as opened:
+        yield opened

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.core.jobs import State
-from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError
 from orchestrator.store.migrate import copy_sqlite_to_postgres
@@ -31,7 +31,7 @@ async def test_everything_is_copied_and_new_rows_come_after(
     claimed = await old.claim(Claim((State.QUEUED,), 1, 60.0, spends=(spend,)), "n:1:x", 20.0)
     await old.update_job(claimed.jobs[0].id, State.QUEUED, {"state": State.UPLOADED}, 21.0)
     await old.put_result("h", "k", "op1", {"transcript": {}}, 22.0)
-    await old.pause_quota("status", 99.0)
+    await old.pause_quota("status", lambda _current: Pause(99.0, 3))
     await old.kv_set("polling.estimator/v2/general", '{"n": 3}')
     before = await old.manifests()
     old_jobs = await old.manifest_jobs(1)
@@ -52,6 +52,10 @@ async def test_everything_is_copied_and_new_rows_come_after(
         assert await new.manifest_jobs(1) == old_jobs
         assert await new.quota_spent("submit", 0.0) == [20.0]
         assert await new.quota_paused_until("status") == 99.0
+        # The count of 429s in a row came along: the next one builds on it.
+        assert await new.pause_quota("status", lambda current: current or Pause(0.0)) == Pause(
+            99.0, 3
+        )
         assert await new.get_result("h", "k") == ("op1", {"transcript": {}})
         assert await new.kv_get("polling.estimator/v2/general") == '{"n": 3}'
         # The copied local job is its node's to upload; the object in storage anyone's.

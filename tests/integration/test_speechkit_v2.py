@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -15,10 +14,8 @@ import pytest
 from aiohttp import web
 
 from orchestrator.core.constants import STORAGE_URL
-from orchestrator.core.refs import ObjectRef
 from orchestrator.core.transcript import Transcript
 from orchestrator.emulator import EMULATED_MARK, RunningEmulator
-from orchestrator.intake.audio import read_range
 from orchestrator.speechkit import (
     ErrorKind,
     OperationStatus,
@@ -28,9 +25,9 @@ from orchestrator.speechkit import (
     V2Client,
     v2_request_body,
 )
-from orchestrator.storage.s3 import ObjectStorage
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
+from tests.support.storage import upload_file
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 OGG = SubmitRequest(audio_uri=f"{STORAGE_URL}/b/k.ogg", encoding="OGG_OPUS")
@@ -155,25 +152,8 @@ async def test_headers_and_malformed_answer(recorder: tuple[str, list[web.Reques
 # -- against the emulator -------------------------------------------------------------------
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session per test, closed at the end."""
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def _upload(s3: S3Server, bucket: str, name: str) -> str:
-    path = DATA / name
-    data = await asyncio.to_thread(path.read_bytes)
-    digest = hashlib.sha256(data).hexdigest()
-    async with ObjectStorage(
-        s3.endpoint_url, s3.region, bucket, s3.access_key, s3.secret_key, STORAGE_URL
-    ) as storage:
-        key = storage.object_key("audio", digest, path.suffix)
-        await storage.ensure_uploaded(
-            key, len(data), digest, lambda: read_range(path, 0, len(data))
-        )
-        return ObjectRef(bucket, key).link(STORAGE_URL)
+    return await upload_file(s3, bucket, DATA / name)
 
 
 def _client(

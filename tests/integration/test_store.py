@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
-from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Claim, ManifestConflict, NewJob, Spend, Store, StoreError
 from tests.integration.conftest import Opener
@@ -124,7 +124,7 @@ async def test_claim_grants_within_the_window_across_a_restart(open_store: Opene
 async def test_a_pause_holds_every_claim_until_it_ends(store: Store) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(4), 10.0)
     spend = Spend("status", QuotaSpec(limit=100, window_s=60.0))
-    await store.pause_quota("status", 1007.0)
+    await store.pause_quota("status", lambda _current: Pause(1007.0))
     ask = Claim((State.QUEUED,), 4, 1.0, spends=(spend,))
     held = await store.claim(ask, "me", 1000.0)
     assert (held.jobs, held.wake_at) == ([], 1007.0)
@@ -217,12 +217,53 @@ async def test_results_and_followers(store: Store) -> None:
     assert await store.get_result("h", follower.settings_key) == ("op1", {"chunks": []})
 
 
-async def test_quota_pause_never_shortens(store: Store) -> None:
-    await store.pause_quota("status", 50.0)
-    await store.pause_quota("status", 40.0)
+async def test_quota_pause_never_shortens_and_counts_in_one_transaction(store: Store) -> None:
+    seen: list[Pause | None] = []
+
+    def change(until: float) -> Callable[[Pause | None], Pause]:
+        def apply(current: Pause | None) -> Pause:
+            seen.append(current)
+            return Pause(until, 1 if current is None else current.strikes + 1)
+
+        return apply
+
+    assert await store.pause_quota("status", change(50.0)) == Pause(50.0, 1)
+    assert await store.pause_quota("status", change(40.0)) == Pause(40.0, 2)
+    assert seen == [None, Pause(50.0, 1)]
     assert await store.quota_paused_until("status") == 50.0
     assert await store.quota_paused_until("submit") is None
     assert await store.writable()
+
+
+async def test_a_cap_holds_a_claim_to_so_many_jobs_in_its_state(store: Store) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(5), 10.0)
+    ask = Claim((State.QUEUED,), 5, 60.0, enter=State.UPLOADING, cap=2)
+    first = await store.claim(ask, "me", 20.0)
+    assert len(first.jobs) == 2
+    assert first.held == {"cap:any": 80.0}  # three more were due: the cap held them
+    # Both are in `uploading`: no room, and the claim says until when it holds.
+    full = await store.claim(ask, "me", 21.0)
+    assert (full.jobs, full.held) == ([], {"cap:any": 81.0})
+    await store.update_job(first.jobs[0].id, State.UPLOADING, {"state": State.UPLOADED}, 22.0)
+    assert len((await store.claim(ask, "me", 23.0)).jobs) == 1
+    # Fewer due than the room: nothing held back.
+    few = Claim((State.QUEUED,), 5, 60.0, enter=State.UPLOADING, cap=10)
+    assert (await store.claim(few, "me", 24.0)).held == {}
+
+
+async def test_a_note_is_kept_with_the_job_and_cleared_by_a_retry(store: Store) -> None:
+    await store.add_manifest("m", "/m.yaml", "d", new_jobs(1), 10.0)
+    (job,) = await store.jobs_in([State.QUEUED])
+    assert job.note is None
+    await store.update_job(job.id, None, {"note": "no speech recognised"}, 11.0)
+    noted = await store.get_job(job.id)
+    assert noted is not None
+    assert noted.note == "no speech recognised"
+    await store.update_job(job.id, None, {"state": State.CANCELLED}, 12.0)
+    assert await store.retry_manifest("m", 13.0) == 1
+    retried = await store.get_job(job.id)
+    assert retried is not None
+    assert retried.note is None
 
 
 async def test_a_cancelled_write_leaves_no_transaction_open(store: Store) -> None:

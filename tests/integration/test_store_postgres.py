@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from orchestrator.core.jobs import State
-from orchestrator.core.quota import QuotaSpec
+from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError, StoreLocked
 from orchestrator.store.postgres import SCHEMA_VERSION, PostgresStore
@@ -81,11 +81,22 @@ async def test_daemons_together_never_exceed_a_quota_in_any_window(
 async def test_a_pause_seen_by_one_daemon_holds_every_daemon(daemons: list[PostgresStore]) -> None:
     await daemons[0].add_manifest("m", "/m.yaml", "d", new_jobs(10), 0.0, node="n0")
     ask = Claim((State.QUEUED,), 5, 1.0, spends=(Spend("status", QuotaSpec(100, 60.0)),))
-    await daemons[1].pause_quota("status", 50.0)
+    await daemons[1].pause_quota("status", lambda _current: Pause(50.0))
     for index, store in enumerate(daemons):
         held = await store.claim(ask, f"n{index}:1:x", 20.0)
         assert (held.jobs, held.wake_at) == ([], 50.0)
     assert len((await daemons[2].claim(ask, "n2:1:x", 50.0)).jobs) == 5
+
+
+async def test_daemons_count_the_429s_in_a_row_together(daemons: list[PostgresStore]) -> None:
+    def strike(current: Pause | None) -> Pause:
+        strikes = 1 if current is None else current.strikes + 1
+        return Pause(100.0 * strikes, strikes)
+
+    pauses = await asyncio.gather(*(store.pause_quota("submit", strike) for store in daemons))
+    # Serialised under the quota's row lock: each daemon built on the one before.
+    assert sorted(p.strikes for p in pauses) == list(range(1, DAEMONS + 1))
+    assert await daemons[0].quota_paused_until("submit") == 100.0 * DAEMONS
 
 
 async def test_learned_state_is_merged_not_overwritten(daemons: list[PostgresStore]) -> None:

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store import StoreError, StoreLocked
+from orchestrator.core.jobs import State
+from orchestrator.core.quota import Pause
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store import NewJob, StoreError, StoreLocked
 from orchestrator.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from orchestrator.store.sqlite.schema import MIGRATIONS
 
 
 async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
@@ -22,6 +26,35 @@ async def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
     # Opening again does not re-run migrations.
     again = await SQLiteStore.open(path)
     await again.close()
+
+
+async def test_a_version_2_file_is_brought_up_to_date_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as db:
+        for number, script in MIGRATIONS:
+            if number <= 2:
+                db.executescript(script)
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO quota_pauses (quota, until) VALUES ('submit', 50.0)")
+    store = await SQLiteStore.open(path)
+    try:
+        job_spec = NewJob("/audio/a.ogg", "a", RecognitionSettings())
+        await store.add_manifest("m", "/m.yaml", "d", [job_spec], 10.0)
+        (job,) = await store.jobs_in([State.QUEUED])
+        assert job.note is None
+        # The old pause reads as one strike; the next 429 builds on it.
+        seen: list[Pause | None] = []
+
+        def change(current: Pause | None) -> Pause:
+            seen.append(current)
+            return Pause(60.0, 2)
+
+        await store.pause_quota("submit", change)
+        assert seen == [Pause(50.0, 1)]
+        await store.update_job(job.id, None, {"note": "no speech recognised"}, 11.0)
+        assert (await store.get_job(job.id)).note == "no speech recognised"  # type: ignore[union-attr]
+    finally:
+        await store.close()
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:

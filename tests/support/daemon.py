@@ -70,6 +70,8 @@ class DaemonEnv:
             "speechkit": {
                 "transcribe_url": emulator_url,
                 "operation_url": emulator_url,
+                "stt_v3_url": emulator_url,
+                "asr_xml_url": emulator_url,
                 "api_key_env": "TEST_SPEECHKIT_API_KEY",
                 "request_timeout_s": 10.0,
             },
@@ -87,7 +89,12 @@ class DaemonEnv:
                 "failed": "failed",
                 "output": "results",
             },
-            "polling": {"initial_ratio": 10.0 / 60.0 / speed, "min_interval_s": 0.05},
+            "polling": {
+                "initial_ratio": 10.0 / 60.0 / speed,
+                "min_interval_s": 0.05,
+                # The emulator's timestamps are whole seconds of its sped-up clock.
+                "timestamp_resolution_s": 1.0 / speed,
+            },
             "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5, "max_attempts": 8},
             "logging": {"format": "json", "level": "info"},
             "status": {"listen_port": 0},

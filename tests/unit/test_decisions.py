@@ -15,21 +15,34 @@ from orchestrator.core.decisions import (
     Failure,
     NotFoundMeans,
     Recognise,
+    Resubmit,
     Retry,
     Throttle,
     after_failure,
     after_operation_error,
     after_unexpected,
+    note_when_done,
+    operation_finished,
 )
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.settings import RecognitionSettings
 
-WHEN = Circumstances(now=1000.0, rand=0.5, retry=RetryPolicy(max_attempts=3, base_delay_s=2.0))
+TTL = 3 * 86400.0
+WHEN = Circumstances(
+    now=1000.0, rand=0.5, retry=RetryPolicy(max_attempts=3, base_delay_s=2.0), results_ttl_s=TTL
+)
 EXPIRED, NOT_READY, WRONG = NotFoundMeans.EXPIRED, NotFoundMeans.NOT_READY, NotFoundMeans.WRONG
+# Submitted long enough ago for its results to have expired, and a minute ago.
+OLD, YOUNG = 1000.0 - TTL - 1.0, 940.0
 
 
-def job(state: State = State.RUNNING, attempts: int = 0, submissions: int = 1) -> Job:
+def job(
+    state: State = State.RUNNING,
+    attempts: int = 0,
+    submissions: int = 1,
+    submitted_at: float | None = YOUNG,
+) -> Job:
     return Job(
         id=1,
         manifest_id=1,
@@ -46,6 +59,7 @@ def job(state: State = State.RUNNING, attempts: int = 0, submissions: int = 1) -
         updated_at=0.0,
         operation_id="op1",
         submissions=submissions,
+        submitted_at=submitted_at,
     )
 
 
@@ -87,7 +101,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING),
-        Throttle("submit", State.UPLOADED, 7.0, 1.0),
+        Throttle("submit", State.UPLOADED, 7.0),
     ),
     (
         Stage.SUBMIT,
@@ -137,7 +151,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         EXPIRED,
         job(attempts=1),
-        Throttle("status", State.RUNNING, None, 2.0),
+        Throttle("status", State.RUNNING, None),
     ),
     (
         Stage.POLL,
@@ -155,14 +169,49 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         job(),
         Fail("status check refused: permanent: boom", "permanent"),
     ),
-    (Stage.POLL, fail(ErrorKind.NOT_FOUND), "status", EXPIRED, job(), Recognise("not_found: boom")),
+    # A 404 is an expiry only for an operation older than the results' lifetime...
     (
         Stage.POLL,
         fail(ErrorKind.NOT_FOUND),
         "status",
         EXPIRED,
-        job(submissions=3),
+        job(submitted_at=OLD),
+        Recognise("not_found: boom"),
+    ),
+    (
+        Stage.POLL,
+        fail(ErrorKind.NOT_FOUND),
+        "status",
+        EXPIRED,
+        job(submissions=3, submitted_at=OLD),
         Fail("operation op1 not found: not_found: boom", "permanent"),
+    ),
+    # ... a younger one (or one of unknown age) is never resubmitted.
+    (
+        Stage.POLL,
+        fail(ErrorKind.NOT_FOUND),
+        "status",
+        EXPIRED,
+        job(),
+        Fail(
+            "operation op1 not found (not_found: boom), though it was submitted 60 s ago, "
+            "within the 259200 s its results are kept: a wrong operation_url, or a key of "
+            "another folder? Not submitted again, so it is not paid for twice",
+            "permanent",
+        ),
+    ),
+    (
+        Stage.POLL,
+        fail(ErrorKind.NOT_FOUND),
+        "status",
+        EXPIRED,
+        job(submitted_at=None),
+        Fail(
+            "operation op1 not found (not_found: boom), though it was of unknown age, "
+            "within the 259200 s its results are kept: a wrong operation_url, or a key of "
+            "another folder? Not submitted again, so it is not paid for twice",
+            "permanent",
+        ),
     ),
     (
         Stage.POLL,
@@ -178,7 +227,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         NOT_READY,
         job(),
-        AskLater(State.RUNNING, 1001.0),
+        AskLater(State.RUNNING, 1001.0, 1),
     ),
     # Fetching: a 401 is not retried here (the status check just succeeded with that key).
     (
@@ -203,7 +252,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         NOT_READY,
         job(State.FETCHING),
-        Throttle("status", State.FETCHING, 3.0, 1.0),
+        Throttle("status", State.FETCHING, 3.0),
     ),
     (
         Stage.FETCH,
@@ -218,16 +267,37 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         fail(ErrorKind.NOT_FOUND),
         None,
         EXPIRED,
-        job(State.FETCHING),
+        job(State.FETCHING, submitted_at=OLD),
         Recognise("not_found: boom"),
     ),
+    # Results not there yet: asked for again, counting the attempts, then given up...
     (
         Stage.FETCH,
         fail(ErrorKind.NOT_FOUND),
         None,
         NOT_READY,
         job(State.FETCHING),
-        AskLater(State.FETCHING, 1001.0),
+        AskLater(State.FETCHING, 1001.0, 1),
+    ),
+    (
+        Stage.FETCH,
+        fail(ErrorKind.NOT_FOUND),
+        None,
+        NOT_READY,
+        job(State.FETCHING, attempts=2),
+        Fail(
+            "the result of operation op1 was still not found after 3 attempts: not_found: boom",
+            "retries_exhausted",
+        ),
+    ),
+    # ... unless the operation is old enough for them to have expired.
+    (
+        Stage.FETCH,
+        fail(ErrorKind.NOT_FOUND),
+        None,
+        NOT_READY,
+        job(State.FETCHING, submitted_at=OLD),
+        Recognise("not_found: boom"),
     ),
 ]
 
@@ -256,7 +326,7 @@ def test_backoff_grows_with_the_attempts_and_keeps_its_cap() -> None:
 
 
 def test_a_finished_operation_error_and_a_bug() -> None:
-    assert after_operation_error(3, "bad audio") == Fail(
+    assert after_operation_error(3, "bad audio", job(), WHEN) == Fail(
         "recognition failed: bad audio", "recognition"
     )
     assert after_unexpected(job(State.FETCHING), "KeyError: 'x'", WHEN) == Retry(
@@ -265,3 +335,35 @@ def test_a_finished_operation_error_and_a_bug() -> None:
     assert after_unexpected(job(State.FETCHING, attempts=2), "oops", WHEN) == Fail(
         "gave up after 3 attempts: internal error: oops", "retries_exhausted"
     )
+
+
+@pytest.mark.parametrize("code", [13, 14, 4])
+def test_the_services_own_trouble_is_submitted_again_up_to_the_limit(code: int) -> None:
+    decision = after_operation_error(code, "internal", job(submissions=1), WHEN)
+    # The first backoff of the policy (base 2 s, half of it at rand 0.5).
+    assert decision == Resubmit("recognition failed: internal", 1001.0, 1)
+    later = after_operation_error(code, "internal", job(submissions=2), WHEN)
+    assert isinstance(later, Resubmit)
+    assert later.at == 1002.0
+    assert after_operation_error(code, "internal", job(submissions=3), WHEN) == Fail(
+        "gave up after 3 submissions: recognition failed: internal", "retries_exhausted"
+    )
+
+
+@pytest.mark.parametrize("code", [3, 7, 5, None])
+def test_other_operation_errors_are_final(code: int | None) -> None:
+    assert after_operation_error(code, "no", job(), WHEN) == Fail(
+        "recognition failed: no", "recognition"
+    )
+
+
+def test_an_error_finishes_an_operation_whatever_done_says() -> None:
+    assert operation_finished(True, False)
+    assert operation_finished(False, True)
+    assert operation_finished(True, True)
+    assert not operation_finished(False, False)
+
+
+def test_a_job_that_recognised_nothing_is_done_with_a_note() -> None:
+    assert note_when_done(True) == "no speech recognised"
+    assert note_when_done(False) is None

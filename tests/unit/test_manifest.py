@@ -176,7 +176,7 @@ def test_v3_and_asr_xml_and_auto_language(audio_dir: Path) -> None:
     bad = write(audio_dir, "name: m\ndefaults:\n  language: auto\njobs: [calls/a.ogg]\n", "b.yaml")
     p = one(problems(bad))
     assert (p.line, p.field) == (3, "defaults.language")
-    assert "api: v3" in p.message
+    assert "needs api v3" in p.message
 
 
 @pytest.mark.parametrize(
@@ -345,3 +345,79 @@ def test_the_examples_are_valid_and_the_broken_one_is_not() -> None:
     _m, _i, found = validate_manifest(examples / "broken" / "broken.yaml")
     assert len(found) >= 8
     assert all(p.line is not None for p in found)
+
+
+def test_v3_settings_languages_and_normalisation(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\n"
+        "defaults:\n"
+        "  api: v3\n"
+        "  language: [ru-RU, en-US]\n"
+        "  text_normalization: false\n"
+        "  speaker_labeling: true\n"
+        "jobs:\n"
+        "  - audio: calls/a.ogg\n"
+        "  - audio: podcasts/ep1.mp3\n"
+        "    text_normalization: null\n"  # back to: as literature_text
+        "    language: auto\n",
+    )
+    first, second = load_manifest(path).jobs
+    assert first.settings.language == ("ru-RU", "en-US")
+    assert (first.settings.text_normalization, first.settings.speaker_labeling) == (False, True)
+    assert (second.settings.language, second.settings.text_normalization) == ("auto", None)
+
+
+@pytest.mark.parametrize(
+    ("language", "field", "message"),
+    [
+        ("[]", "defaults.language", "an empty list"),
+        ("[ru-RU, ru-RU]", "defaults.language[1]", "ru-RU is listed twice"),
+        ("[ru-RU, english]", "defaults.language[1]", "must be a language code"),
+        ("[ru-RU, 5]", "defaults.language[1]", "must be a string"),
+    ],
+)
+def test_bad_language_lists(audio_dir: Path, language: str, field: str, message: str) -> None:
+    path = write(
+        audio_dir, f"name: m\ndefaults:\n  api: v3\n  language: {language}\njobs: [vm.wav]\n"
+    )
+    p = one(problems(path))
+    assert p.field == field
+    assert message in p.message
+
+
+def test_a_setting_the_api_cannot_take_is_reported_where_it_is_set(audio_dir: Path) -> None:
+    path = write(
+        audio_dir,
+        "name: m\n"
+        "defaults:\n"
+        "  api: v3\n"
+        "  speaker_labeling: true\n"  # fine for the default API
+        "jobs:\n"
+        "  - audio: calls/a.ogg\n"
+        "  - audio: vm.wav\n"
+        "    api: v2\n"  # 8: the defaults' speaker_labeling does not suit v2
+        "  - audio: podcasts/ep1.mp3\n"
+        "    raw_results: true\n",  # 10: not a v3 setting
+    )
+    found = {(p.line, p.field): p.message for p in problems(path)}
+    assert found == {
+        (8, "jobs[1].api"): "speaker_labeling is not available with api v2; it needs api v3 "
+        "(speaker_labeling comes from defaults: set it on this entry)",
+        (10, "jobs[2].raw_results"): "raw_results is not available with api v3; it needs api v2",
+    }
+
+
+def test_asr_xml_takes_local_files_checked_offline(audio_dir: Path) -> None:
+    path = write(
+        audio_dir, "name: m\ndefaults:\n  api: asr_xml\njobs:\n  - vm.wav\n  - s3://bucket/x.ogg\n"
+    )
+    manifest, _infos, found = validate_manifest(path)
+    assert manifest is None
+    assert [(p.line, p.field) for p in found] == [(6, "jobs[1].audio")]
+    assert "needs a local file" in found[0].message
+    ok = write(audio_dir, "name: m\ndefaults:\n  api: asr_xml\njobs: [vm.wav]\n", "ok.yaml")
+    manifest, infos, found = validate_manifest(ok)
+    assert manifest is not None
+    assert found == []
+    assert infos[str(audio_dir / "vm.wav")].duration_s < 30

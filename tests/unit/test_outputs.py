@@ -214,7 +214,19 @@ def test_txt_per_channel() -> None:
 def test_json_shape_and_stability() -> None:
     text = render_json(MONO, job=JOB)
     doc = json.loads(text)
-    assert list(doc) == ["schema_version", "source", "settings", "audio", "job", "channels", "raw"]
+    assert list(doc) == [
+        "schema_version",
+        "source",
+        "settings",
+        "audio",
+        "job",
+        "timings",
+        "speakers",
+        "channels",
+        "raw",
+    ]
+    assert doc["timings"] is True
+    assert doc["speakers"] == []
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["source"] == "/data/a.ogg"
     assert list(doc["settings"]) == ["language", "model"]
@@ -351,3 +363,84 @@ def test_write_atomic_survives_kill_9(tmp_path: Path) -> None:
 
 def test_build_cues_carries_channels() -> None:
     assert [c.channel for c in build_cues(STEREO)] == [1, 2, 1]
+
+
+# -- speaker labels and APIs without timings -------------------------------------------------
+
+
+def labelled(*spec: tuple[str, str, float, float]) -> Transcript:
+    utterances = []
+    for speaker, text, start, end in spec:
+        tokens = text.split()
+        step = (end - start) / len(tokens)
+        said = tuple(
+            Word(t, start + i * step, start + (i + 1) * step, None, speaker)
+            for i, t in enumerate(tokens)
+        )
+        utterances.append(Utterance(1, text, start, end, said, speaker))
+    return Transcript(channels=(1,), utterances=tuple(utterances))
+
+
+DIALOGUE = labelled(
+    ("Speaker 1", "hello there", 0.0, 1.0),
+    ("Speaker 2", "hi", 1.5, 2.0),
+    ("Speaker 2", "how are you", 2.1, 3.0),
+    ("Speaker 1", "fine <thanks> & you", 3.5, 5.0),
+)
+
+
+def test_json_carries_the_speaker_of_utterances_and_words() -> None:
+    doc = json.loads(render_json(DIALOGUE, job=JOB))
+    assert doc["speakers"] == ["Speaker 1", "Speaker 2"]
+    (channel,) = doc["channels"]
+    assert [u["speaker"] for u in channel["utterances"]] == [
+        "Speaker 1",
+        "Speaker 2",
+        "Speaker 2",
+        "Speaker 1",
+    ]
+    assert channel["words"][0] == {
+        "text": "hello",
+        "start": 0.0,
+        "end": 0.5,
+        "confidence": None,
+        "speaker": "Speaker 1",
+    }
+    # Unlabelled transcripts stay as they were.
+    assert "speaker" not in json.loads(render_json(MONO, job=JOB))["channels"][0]["words"][0]
+
+
+def test_txt_has_one_line_per_speaker_turn() -> None:
+    assert render_txt(DIALOGUE, 1) == (
+        "Speaker 1: hello there\nSpeaker 2: hi how are you\nSpeaker 1: fine <thanks> & you\n"
+    )
+
+
+def test_subtitles_say_who_speaks() -> None:
+    srt = parse_srt(render_srt(DIALOGUE))
+    assert [lines[0] for _, _, lines in srt] == [
+        "Speaker 1: hello there",
+        "Speaker 2: hi",
+        "Speaker 2: how are you",
+        "Speaker 1: fine <thanks> & you",
+    ]
+    vtt = render_vtt(DIALOGUE)
+    parse_vtt(vtt)
+    assert "\n<v Speaker 1>hello there\n" in vtt
+    assert "\n<v Speaker 2>hi\n" in vtt
+    # The text is escaped, the voice too; the prefix is not repeated inside the span.
+    assert "\n<v Speaker 1>fine &lt;thanks&gt; &amp; you\n" in vtt
+    assert [c.speaker for c in build_cues(DIALOGUE)][:2] == ["Speaker 1", "Speaker 2"]
+
+
+def test_without_timings_json_and_txt_only(tmp_path: Path) -> None:
+    said = Transcript(channels=(1,), utterances=(Utterance(1, "best guess", 0.0, 0.0),))
+    rendered = render_all(said, job=JOB, channels=[1], timings=False)
+    assert sorted(rendered) == ["json", "txt"]
+    doc = json.loads(rendered["json"])
+    assert doc["timings"] is False
+    assert doc["channels"][0]["utterances"] == [{"text": "best guess", "start": None, "end": None}]
+    paths = output_paths(tmp_path, "m", "clip", [1], timings=False)
+    assert sorted(paths) == ["json", "txt"]
+    write_outputs(paths, rendered)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["clip.json", "clip.txt"]

@@ -15,6 +15,7 @@ from orchestrator.core.polling import (
     first_poll_at,
     is_deferred,
     next_poll_at,
+    processing_estimate,
 )
 
 KEY = ("v2", "general")
@@ -313,3 +314,55 @@ def test_one_key_state_travels_alone_and_is_checked() -> None:
         other.load_key_state(key, {**state, "ratio": 1e9})
     with pytest.raises(ValueError, match="not an estimator key state"):
         other.load_key_state(key, {"ratio": 0.1})
+
+
+# -- whole-second timestamps ---------------------------------------------------------------
+
+
+def test_the_processing_time_is_the_middle_of_what_both_clocks_agree_on() -> None:
+    # The service says 10 s, to the second: somewhere in [9, 11].
+    assert processing_estimate(10.0, 1.0, not_done_after_s=None, done_by_s=30.0) == 10.0
+    # Our check found it running at 9.8 s and done at 10.4 s: [9.8, 10.4].
+    assert processing_estimate(10.0, 1.0, not_done_after_s=9.8, done_by_s=10.4) == pytest.approx(
+        10.1
+    )
+    # A sub-second job shows as 0 s: [0, 1], narrowed by the check that found it done.
+    assert processing_estimate(0.0, 1.0, not_done_after_s=None, done_by_s=0.6) == 0.3
+    # Clocks that disagree (no overlap): the service's own interval.
+    assert processing_estimate(10.0, 1.0, not_done_after_s=12.0, done_by_s=13.0) == 10.0
+    # Exact timestamps: the service's value as it is.
+    assert processing_estimate(7.25, 0.0, not_done_after_s=5.0, done_by_s=9.0) == 7.25
+
+
+def learned_first_checks(audio_range: tuple[float, float], *, seed: int) -> tuple[float, float]:
+    """Jobs whose service timestamps are whole seconds, learned as ``Learning`` does:
+    (the share found done at the first check, the median lag of those checks)."""
+    rng = random.Random(seed)
+    est = CompletionEstimator()
+    hits, lags = 0, []
+    for _ in range(400):
+        audio = rng.uniform(*audio_range)
+        processing = audio / 6 * math.exp(rng.gauss(0.0, 0.25))
+        created = rng.uniform(0.0, 1000.0)
+        service = math.floor(created + processing) - math.floor(created)
+        first = est.ratio(KEY) * audio
+        done_early = first >= processing
+        hits += done_early
+        if done_early:
+            lags.append(first - processing)
+        estimate = processing_estimate(
+            service,
+            1.0,
+            not_done_after_s=None if done_early else first,
+            done_by_s=first if done_early else processing + 1.0,
+        )
+        est.observe_exact(KEY, audio_s=audio, processing_s=estimate)
+    return hits / 400, statistics.median(lags)
+
+
+@pytest.mark.parametrize("audio_range", [(3.0, 30.0), (20.0, 240.0), (600.0, 3600.0)])
+def test_whole_second_timestamps_still_find_nine_jobs_in_ten_done_at_the_first_check(
+    audio_range: tuple[float, float],
+) -> None:
+    shares = [learned_first_checks(audio_range, seed=seed)[0] for seed in range(5)]
+    assert 0.87 <= statistics.mean(shares) <= 0.93

@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.core.quota import (
+    MIN_PAUSE_S,
+    Pause,
     QuotaSpec,
     fit_amounts,
     grant,
@@ -15,6 +17,7 @@ from orchestrator.core.quota import (
     next_allowed_amount,
     pause_after_429,
     prune_before,
+    strike_backoff,
     usage,
     usage_amount,
 )
@@ -108,10 +111,47 @@ def test_pause_blocks_until_its_deadline() -> None:
     assert next_allowed([], spec, 100.0, paused_until=90.0) == 100.0
 
 
+def pause(now: float, current: Pause | None, retry_after: float | None = None) -> Pause:
+    return pause_after_429(
+        now, current=current, retry_after_s=retry_after, base_s=2.0, max_s=30.0, memory_s=10.0
+    )
+
+
 def test_pause_after_429_prefers_retry_after_and_never_shortens() -> None:
-    assert pause_after_429(100.0, paused_until=None, retry_after_s=30.0, fallback_s=5.0) == 130.0
-    assert pause_after_429(100.0, paused_until=None, retry_after_s=None, fallback_s=5.0) == 105.0
-    assert pause_after_429(100.0, paused_until=200.0, retry_after_s=30.0, fallback_s=5.0) == 200.0
+    assert pause(100.0, None, retry_after=30.0) == Pause(130.0, 1)
+    assert pause(100.0, None) == Pause(102.0, 1)
+    assert pause(100.0, Pause(200.0, 1), retry_after=30.0) == Pause(200.0, 1)
+    assert pause(100.0, Pause(120.0, 1), retry_after=30.0) == Pause(130.0, 1)
+
+
+def test_429s_of_a_burst_sent_before_the_pause_add_no_strike() -> None:
+    first = pause(100.0, None)
+    assert [pause(100.5, first), pause(101.9, first)] == [first, first]
+
+
+def test_without_retry_after_each_429_in_a_row_pauses_longer_up_to_the_cap() -> None:
+    now, current, waits = 100.0, None, []
+    for _ in range(7):
+        current = pause(now, current)
+        waits.append(current.until - now)
+        now = current.until + 0.1  # the next request, right after the pause: another 429
+    assert waits == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert current is not None
+    assert current.strikes == 7
+
+
+def test_a_429_long_after_the_last_pause_starts_again_from_the_base() -> None:
+    current = Pause(100.0, 5)  # a pause of 30 s (capped) ended at 100
+    assert pause(129.0, current) == Pause(129.0 + 30.0, 6)  # within the last pause's length
+    assert pause(131.0, current) == Pause(133.0, 1)  # served for longer than that: forgotten
+    # The memory is at least the quota's window (10 s here).
+    assert pause(109.0, Pause(100.0, 1)) == Pause(113.0, 2)
+    assert pause(111.0, Pause(100.0, 1)) == Pause(113.0, 1)
+
+
+def test_strike_backoff_has_a_floor() -> None:
+    assert strike_backoff(1, 0.05, 10.0) == MIN_PAUSE_S
+    assert strike_backoff(200, 2.0, 300.0) == 300.0
 
 
 def test_prune_cutoff_keeps_every_live_entry() -> None:

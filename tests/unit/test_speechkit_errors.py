@@ -11,6 +11,7 @@ import pytest
 from orchestrator.speechkit.base import OperationFailure, OperationStatus
 from orchestrator.speechkit.errors import (
     ErrorKind,
+    RecognitionFailed,
     SpeechKitError,
     classify,
     from_transport_error,
@@ -181,3 +182,27 @@ def test_an_http_date_needs_the_callers_clock() -> None:
     assert parse_retry_after(header) is None
     assert classify(429, None, {"Retry-After": header}).retry_after is None
     assert classify(429, None, {"Retry-After": header}, now=2e9).retry_after == 120.0
+
+
+def test_the_request_id_of_an_error_body_is_kept_when_no_header_has_one() -> None:
+    body = {
+        "code": 3,
+        "message": "bad",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest"},
+            {"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "rq-9"},
+        ],
+    }
+    assert classify(400, body).request_id == "rq-9"
+    # The header wins when both are there (the service sends the same id in both).
+    assert classify(400, body, {"x-request-id": "hdr-1"}).request_id == "hdr-1"
+    err = classify(500, body)
+    err.client_request_id = "mine"
+    assert err.ids() == {"client_request_id": "mine", "request_id": "rq-9"}
+    assert classify(500, {"code": 13}).ids() == {}
+
+
+def test_a_failed_recognition_is_its_own_kind_of_error() -> None:
+    failed = operation_error(14, "unavailable", request_id="r", client_request_id="c")
+    assert isinstance(failed, RecognitionFailed)
+    assert failed.ids() == {"client_request_id": "c", "request_id": "r"}

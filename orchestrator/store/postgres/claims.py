@@ -43,25 +43,40 @@ class Claims(Connection):
         count = claim.count
         if count is not None and count not in COUNTERS:
             raise ValueError(f"not a job counter: {count}")
+        apis = list(APIS if claim.apis is None else claim.apis)
+        cap_row = f"cap:{','.join(claim.apis or ('any',))}" if claim.cap is not None else None
         async with self._tx() as db:
-            paused = await self._lock_quotas(db, sorted({s.quota for s in claim.spends}))
+            locked = sorted({s.quota for s in claim.spends} | ({cap_row} if cap_row else set()))
+            paused = await self._lock_quotas(db, locked)
             if claim.clock is not None:
                 now = claim.clock()  # the quota rows are ours: the requests' time
+            held: dict[str, float] = {}
+            limit = claim.limit
+            if cap_row is not None and claim.cap is not None and claim.enter is not None:
+                # A concurrency cap across daemons: counted under its own row lock.
+                inside = await self._row(db, "count_in_state", state=claim.enter.value, apis=apis)
+                room = claim.cap - (int(inside[0]) if inside else 0)
+                if room < limit:
+                    held[cap_row] = now + claim.lease_s
+                    limit = room
+                if limit <= 0:
+                    return Claimed([], frozenset(), {}, held)
             rows = await self._rows(
                 db,
                 "select_due",
                 states=[s.value for s in claim.states],
-                apis=list(APIS if claim.apis is None else claim.apis),
+                apis=apis,
                 now=now,
-                limit=claim.limit,
+                limit=limit,
                 **affinity_params(claim.affinity),
             )
             jobs = [row_to_job(row) for row in rows]
+            if len(jobs) < limit:
+                held.clear()  # not held back: fewer were due than the cap allowed
             spent = {
                 spend.quota: await self._spent(db, spend.quota, now - spend.spec.window_s)
                 for spend in claim.spends
             }
-            held: dict[str, float] = {}
             granted = len(jobs)
             for spend in claim.spends:
                 granted, wake, _ = grants.grant(

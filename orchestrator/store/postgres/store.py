@@ -12,6 +12,7 @@ import asyncpg
 
 from orchestrator.core.constants import APIS
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.postgres.claims import Claims, affinity_params
@@ -208,10 +209,19 @@ class PostgresStore(Claims):
         """Forget ``quota``'s ledger entries too old to matter."""
         await self._write("prune_quota", quota=quota, before=before)
 
-    async def pause_quota(self, quota: str, until: float) -> None:
-        """Spend nothing on ``quota`` before ``until`` (every daemon: claims read the pause
-        under the quota's row lock)."""
-        await self._write("set_pause", quota=quota, until=until)
+    async def pause_quota(self, quota: str, change: Callable[[Pause | None], Pause]) -> Pause:
+        """Replace ``quota``'s pause with ``change(current)`` under the quota's row lock,
+        so daemons count its 429s in a row together; every claim reads the pause under
+        that lock too. A pause never shortens."""
+        async with self._tx() as db:
+            await self._run(db, "ensure_quotas", names=[quota])
+            row = await self._row(db, "lock_pause", quota=quota)
+            current = None
+            if row is not None and row["paused_until"] is not None:
+                current = Pause(float(row["paused_until"]), int(row["strikes"]))
+            pause = change(current)
+            await self._run(db, "set_pause", quota=quota, until=pause.until, strikes=pause.strikes)
+        return pause
 
     async def quota_paused_until(self, quota: str) -> float | None:
         """The pause deadline of ``quota``, if any."""

@@ -31,10 +31,15 @@ class Claims(Connection):
         async with self._tx() as db:
             if claim.clock is not None:
                 now = claim.clock()  # the write lock is ours: the requests' time
-            jobs = await self._due(db, claim, now)
+            held: dict[str, float] = {}
+            limit = await self._room(db, claim, now, held)
+            if limit <= 0:
+                return Claimed([], frozenset(), {}, held)
+            jobs = await self._due(db, dataclasses.replace(claim, limit=limit), now)
+            if len(jobs) < limit:
+                held.clear()  # not held back: fewer were due than the cap allowed
             spent = {s.quota: await self._spent(db, s, now) for s in claim.spends}
             paused = {s.quota: await self._paused(db, s.quota) for s in claim.spends}
-            held: dict[str, float] = {}
             granted = len(jobs)
             for spend in claim.spends:
                 granted, wake, _ = grants.grant(
@@ -76,6 +81,24 @@ class Claims(Connection):
             )
         moved = [self._entered(job, claim, now) if job.id in entered else job for job in jobs]
         return Claimed(moved, entered, usage, held)
+
+    @staticmethod
+    async def _room(
+        db: aiosqlite.Connection, claim: Claim, now: float, held: dict[str, float]
+    ) -> int:
+        """How many jobs the claim may take: its limit, or fewer when ``claim.cap`` jobs
+        of its APIs are in its state already (then ``held`` says when to look again: one
+        of them leaving wakes the stage sooner, another daemon's lease at the latest)."""
+        if claim.cap is None or claim.enter is None:
+            return claim.limit
+        apis = None if claim.apis is None else json.dumps(list(claim.apis))
+        counted = {"state": claim.enter.value, "apis": apis}
+        async with db.execute(Q["count_in_state"], counted) as cur:
+            row = await cur.fetchone()
+        room = claim.cap - (int(row[0]) if row else 0)
+        if room < claim.limit:
+            held[f"cap:{','.join(claim.apis or ('any',))}"] = now + claim.lease_s
+        return min(claim.limit, room)
 
     @staticmethod
     async def _spent(

@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
@@ -243,10 +244,17 @@ class SQLiteStore(Claims):
         async with self._tx() as db:
             await db.execute(Q["prune_quota"], {"quota": quota, "before": before})
 
-    async def pause_quota(self, quota: str, until: float) -> None:
-        """Spend nothing on ``quota`` before ``until``."""
+    async def pause_quota(self, quota: str, change: Callable[[Pause | None], Pause]) -> Pause:
+        """Replace ``quota``'s pause with ``change(current)`` in one transaction."""
         async with self._tx() as db:
-            await db.execute(Q["set_pause"], {"quota": quota, "until": until})
+            async with db.execute(Q["get_pause"], {"quota": quota}) as cur:
+                row = await cur.fetchone()
+            current = Pause(float(row[0]), int(row[1])) if row else None
+            pause = change(current)
+            await db.execute(
+                Q["set_pause"], {"quota": quota, "until": pause.until, "strikes": pause.strikes}
+            )
+        return pause
 
     async def quota_paused_until(self, quota: str) -> float | None:
         """The pause deadline of ``quota``, if any."""

@@ -103,6 +103,9 @@ SELECT least(
 -- name: count_states
 SELECT count(*) FROM jobs WHERE state = ANY(:states::text[]);
 
+-- name: count_in_state
+SELECT count(*) FROM jobs WHERE state = :state AND api = ANY(:apis::text[]);
+
 -- name: any_in_states
 SELECT 1 FROM jobs WHERE state = ANY(:states::text[]) LIMIT 1;
 
@@ -155,10 +158,13 @@ WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
 -- name: prune_quota
 DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
 
+-- name: lock_pause
+SELECT paused_until, strikes FROM quotas WHERE name = :quota FOR UPDATE;
+
 -- name: set_pause
-INSERT INTO quotas (name, paused_until) VALUES (:quota, :until)
-ON CONFLICT (name) DO UPDATE
-SET paused_until = GREATEST(quotas.paused_until, excluded.paused_until);
+UPDATE quotas SET paused_until = GREATEST(COALESCE(paused_until, :until), :until),
+                  strikes = :strikes
+WHERE name = :quota;
 
 -- name: get_pause
 SELECT paused_until FROM quotas WHERE name = :quota;
@@ -206,7 +212,7 @@ SELECT id, state FROM manifests WHERE name = :name ORDER BY id DESC LIMIT 1 FOR 
 -- name: retry_jobs
 UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
                 updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
-                lease_owner = NULL, lease_until = NULL
+                lease_owner = NULL, lease_until = NULL, note = NULL
 WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
 
 -- name: cancel_jobs

@@ -57,6 +57,10 @@ WHERE lease_owner IS NOT NULL AND lease_until >= :now
 -- name: any_in_states
 SELECT 1 FROM jobs WHERE state IN (SELECT value FROM json_each(:states)) LIMIT 1;
 
+-- name: count_in_state
+SELECT COUNT(*) FROM jobs
+WHERE state = :state AND (:apis IS NULL OR api IN (SELECT value FROM json_each(:apis)));
+
 -- name: count_states
 SELECT COUNT(*) FROM jobs WHERE state IN (SELECT value FROM json_each(:states));
 
@@ -95,11 +99,11 @@ SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORD
 DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
 
 -- name: set_pause
-INSERT INTO quota_pauses (quota, until) VALUES (:quota, :until)
-ON CONFLICT (quota) DO UPDATE SET until = MAX(until, excluded.until);
+INSERT INTO quota_pauses (quota, until, strikes) VALUES (:quota, :until, :strikes)
+ON CONFLICT (quota) DO UPDATE SET until = MAX(until, excluded.until), strikes = excluded.strikes;
 
 -- name: get_pause
-SELECT until FROM quota_pauses WHERE quota = :quota;
+SELECT until, strikes FROM quota_pauses WHERE quota = :quota;
 
 -- name: recover_leases
 UPDATE jobs SET lease_owner = NULL, lease_until = NULL
@@ -145,7 +149,7 @@ SELECT id, state FROM manifests WHERE name = :name ORDER BY id DESC LIMIT 1;
 -- name: retry_jobs
 UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
                 updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
-                lease_owner = NULL, lease_until = NULL
+                lease_owner = NULL, lease_until = NULL, note = NULL
 WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
 
 -- name: cancel_jobs

@@ -1,0 +1,130 @@
+"""The recognition settings of a manifest section (``defaults:`` or a job entry), read and
+checked against the job's API; every problem recorded where the setting is written."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import yaml
+
+from orchestrator.config.yamlload import Reader, Section, join_path
+from orchestrator.core import constants as c
+from orchestrator.core.apis import FACTS, setting_problems
+from orchestrator.core.settings import Language, RecognitionSettings
+
+SETTING_KEYS = (
+    "language",
+    "model",
+    "profanity_filter",
+    "literature_text",
+    "raw_results",
+    "encoding",
+    "sample_rate",
+    "channels",
+    "api",
+    "priority",
+    "speaker_labeling",
+    "text_normalization",
+)
+# Every model any API takes (which API takes which is checked once the job's API is known).
+ALL_MODELS = tuple(dict.fromkeys(m for facts in FACTS.values() for m in facts.models))
+MAX_CHANNELS = 8
+
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+
+
+def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> RecognitionSettings:
+    """``base`` with the setting keys present in ``sec`` applied, checked against the
+    job's API (where this section sets the setting or the API)."""
+    changes: dict[str, object] = {}
+    if "language" in sec:
+        language = _language(r, sec)
+        if language is not None:
+            changes["language"] = language
+    if "model" in sec:
+        changes["model"] = sec.choice("model", base.model, ALL_MODELS)
+    for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
+        if key in sec:
+            changes[key] = sec.boolean(key, getattr(base, key))
+    if "text_normalization" in sec:
+        node = sec.node_of("text_normalization")
+        if node is not None and r.is_null(node):
+            changes["text_normalization"] = None  # back to: as literature_text
+        elif node is not None:
+            changes["text_normalization"] = r.boolean(node, sec.field("text_normalization"))
+    if "encoding" in sec:
+        node = sec.node_of("encoding")
+        if node is not None and r.is_null(node):
+            changes["encoding"] = None
+        elif node is not None:
+            changes["encoding"] = r.choice(node, sec.field("encoding"), c.ENCODINGS)
+    if "sample_rate" in sec:
+        node = sec.node_of("sample_rate")
+        if node is not None and not r.is_null(node):
+            rate = r.choice(node, sec.field("sample_rate"), c.LPCM_SAMPLE_RATES)
+            changes["sample_rate"] = rate if rate is not None else base.sample_rate
+        else:
+            changes["sample_rate"] = None
+    if "channels" in sec:
+        changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
+    if "api" in sec:
+        changes["api"] = sec.choice("api", base.api, c.APIS)
+    if "priority" in sec:
+        changes["priority"] = sec.integer("priority", base.priority)
+    result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    _check_api(r, sec, result, changes)
+    return result
+
+
+def _language(r: Reader, sec: Section) -> Language | None:
+    """``language:``: a code, ``auto``, or a list of codes (None when invalid)."""
+    node = sec.node_of("language")
+    field = sec.field("language")
+    if node is None or r.is_null(node):
+        r.problem(node, field, "must not be null")
+        return None
+    if isinstance(node, yaml.SequenceNode):
+        codes: list[str] = []
+        for index, item in enumerate(node.value):
+            code = r.string(item, join_path(field, index))
+            if code is not None and _language_code(r, item, join_path(field, index), code):
+                if code in codes:
+                    r.problem(item, join_path(field, index), f"{code} is listed twice")
+                codes.append(code)
+        if not node.value:
+            r.problem(node, field, "an empty list: give at least one code, or auto")
+        ok = len(codes) == len(node.value) and len(set(codes)) == len(codes) and codes
+        return tuple(codes) if ok else None
+    code = r.string(node, field)
+    if code is None or (code != c.AUTO_LANGUAGE and not _language_code(r, node, field, code)):
+        return None
+    return code
+
+
+def _language_code(r: Reader, node: yaml.Node, field: str, code: str) -> bool:
+    """Whether ``code`` looks like a language code (a problem when it does not)."""
+    if _LANGUAGE_RE.match(code):
+        return True
+    r.problem(
+        node,
+        field,
+        "must be a language code like ru-RU or en-US (or auto, or a list of codes, with api v3)",
+    )
+    return False
+
+
+def _check_api(
+    r: Reader, sec: Section, settings: RecognitionSettings, changes: dict[str, object]
+) -> None:
+    """Each setting the job's API cannot honour, reported where this section sets it,
+    or at this section's ``api:`` when the setting came from the defaults."""
+    for setting, message in setting_problems(settings):
+        if setting in changes:
+            r.problem(sec.node_of(setting), sec.field(setting), message)
+        elif "api" in changes:
+            r.problem(
+                sec.node_of("api"),
+                sec.field("api"),
+                f"{message} ({setting} comes from defaults: set it on this entry)",
+            )

@@ -1,0 +1,252 @@
+"""SpeechKit Cloud's legacy synchronous API, ``asr_xml``: the audio in the request, the
+transcript in the answer (speechkit-api.md, section 5).
+
+The audio is streamed from the local file with ``Transfer-Encoding: chunked`` (recognition
+starts with the first chunk, and a body sent with Content-Length may not pass 1 MB), never
+read whole; its Content-Type is the file's real format. The answer is XML: up to five
+``variant``s, best first. The best is the transcript; all of them are kept in ``raw``.
+``success="0"`` (still HTTP 200) means nothing was recognised: the recognition failed.
+There are no timings, and no object storage is involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from orchestrator.core.apis import ASR_XML_PCM_RATES
+from orchestrator.core.constants import ASR_XML_PATH
+from orchestrator.core.decisions import NotFoundMeans
+from orchestrator.core.quota import ASR_XML_QUOTA
+from orchestrator.core.transcript import Transcript, Utterance
+
+from .base import ApiProfile, LocalAudio, OperationStatus, SubmitRequest, Submitted
+from .errors import ErrorKind, SpeechKitError, operation_error
+from .http import Http
+
+ASR_XML_PROFILE = ApiProfile(
+    name="asr_xml",
+    submit_quota=ASR_XML_QUOTA,
+    # Synchronous: the answer to the submission is the transcript; nothing to poll or fetch.
+    status_quota=None,
+    result_quota=None,
+    submit_endpoint="asr_xml",
+    status_endpoint=None,
+    result_endpoint=None,
+    status_not_found=NotFoundMeans.WRONG,
+    result_not_found=NotFoundMeans.WRONG,
+    uploads=False,
+    # The legacy service is not asynchronous recognition: its daily audio quota is not ours.
+    daily_audio=False,
+    timings=False,
+)
+# Chunks of the body: small enough that the service hears the audio as it comes.
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Body:
+    """What to send of a local file: its Content-Type and the byte range."""
+
+    content_type: str
+    offset: int
+    length: int
+
+
+def body_of(local: LocalAudio, sample_rate: int | None, channels: int) -> Body:
+    """The Content-Type of the file's real format and the bytes to send (ValueError when
+    the API has no Content-Type for it)."""
+    if local.container == "ogg_opus":
+        return Body("audio/ogg;codecs=opus", 0, local.size_bytes)
+    if local.container == "mp3":
+        return Body("audio/x-mpeg-3", local.data_offset, local.data_length)
+    if local.container == "wav":
+        # The whole file, header included: it tells the service the rate and channels.
+        return Body("audio/x-wav", 0, local.size_bytes)
+    if local.container == "raw":
+        if sample_rate not in ASR_XML_PCM_RATES or channels != 1:
+            raise ValueError(
+                f"raw LPCM at {sample_rate} Hz with {channels} channel(s) has no asr_xml "
+                "Content-Type (mono 8000 or 16000 Hz only)"
+            )
+        return Body(f"audio/x-pcm;bit=16;rate={sample_rate}", local.data_offset, local.data_length)
+    raise ValueError(f"{local.container} audio has no asr_xml Content-Type")
+
+
+def parse_answer(body: bytes) -> tuple[bool, list[tuple[float | None, str]]]:
+    """``(success, [(confidence, text), ...])`` from the XML answer, best variant first.
+
+    ValueError when the body is not that XML. A document type is refused before parsing:
+    entity declarations are the one way XML text can make a parser do unbounded work.
+    """
+    head = body[:4096].lower()
+    if b"<!doctype" in head or b"<!entity" in body.lower():
+        raise ValueError("the answer declares a document type; not the asr_xml answer")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ValueError(f"the answer is not XML: {exc}") from exc
+    if root.tag != "recognitionResults":
+        raise ValueError(f"the answer is <{root.tag}>, not <recognitionResults>")
+    variants = []
+    for node in root.iter("variant"):
+        raw = node.get("confidence")
+        try:
+            confidence = float(raw) if raw is not None else None
+        except ValueError:
+            confidence = None
+        variants.append((confidence, " ".join((node.text or "").split())))
+    return root.get("success") == "1", variants
+
+
+def transcript_of(variants: list[tuple[float | None, str]]) -> Transcript:
+    """The best variant as a one-utterance transcript without timings; every variant
+    kept in ``raw``."""
+    raw = {"variants": [{"text": text, "confidence": conf} for conf, text in variants]}
+    best = variants[0][1] if variants else ""
+    utterances = (Utterance(channel=1, text=best, start=0.0, end=0.0),) if best else ()
+    return Transcript(channels=(1,), utterances=utterances, raw=raw)
+
+
+async def _chunks(
+    read: Callable[[], Iterator[bytes]], failed: list[Exception]
+) -> AsyncIterator[bytes]:
+    """The file's chunks, each read in a worker thread (a file read must not block the
+    loop); a read that fails is kept in ``failed`` for the caller to report."""
+    source = read()
+    done = object()
+    try:
+        while True:
+            try:
+                chunk = await asyncio.to_thread(next, source, done)
+            except Exception as exc:
+                failed.append(exc)
+                raise
+            if chunk is done:
+                return
+            assert isinstance(chunk, bytes)
+            yield chunk
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
+class AsrXmlClient:
+    """asr_xml over an aiohttp session the caller owns.
+
+    ``api_key`` returns the key (sent as ``key=`` in the query: the API takes no header);
+    ``device_uuid`` is the 32 hex digits this installation sends as ``uuid``.
+    """
+
+    profile = ASR_XML_PROFILE
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        asr_xml_url: str,
+        api_key: Callable[[], str | None],
+        device_uuid: str,
+        timeout_s: float = 30.0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = Http(session, None, timeout_s, clock=clock, request_id_header="X-YaRequestId")
+        self._url = asr_xml_url.rstrip("/") + ASR_XML_PATH
+        self._api_key = api_key
+        self._uuid = device_uuid
+
+    async def submit(self, request: SubmitRequest) -> Submitted:
+        """Send the audio and read the transcript from the answer."""
+        local = request.local
+        key = self._api_key()
+        if local is None:
+            raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml needs the audio file itself")
+        if not key:
+            raise SpeechKitError(
+                ErrorKind.PERMANENT,
+                "asr_xml takes an API key only (speechkit.api_key_*), not an IAM token",
+            )
+        if not isinstance(request.language, str):
+            raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml takes one language code")
+        try:
+            body = body_of(local, request.sample_rate, request.channels)
+        except ValueError as exc:
+            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
+        params = {
+            "uuid": self._uuid,
+            "key": key,
+            "topic": request.model,
+            "lang": request.language,
+            # The API removes profanity unless told not to; our setting masks it on request.
+            "disableAntimat": "false" if request.profanity_filter else "true",
+        }
+        failed: list[Exception] = []
+
+        def read() -> Iterator[bytes]:
+            return local.read(body.offset, body.length)
+
+        try:
+            answer = await self._http.request(
+                "POST",
+                self._url,
+                "recognize",
+                params=params,
+                data=_chunks(read, failed),
+                headers={"Content-Type": body.content_type},
+            )
+        except SpeechKitError as exc:
+            if failed:
+                raise SpeechKitError(
+                    ErrorKind.PERMANENT,
+                    f"reading the audio to send failed: {failed[0]}",
+                    client_request_id=exc.client_request_id,
+                ) from exc
+            raise
+        request_id = answer.request_id or answer.client_request_id
+        try:
+            success, variants = parse_answer(answer.body)
+        except ValueError as exc:
+            raise SpeechKitError(
+                ErrorKind.RETRYABLE,
+                f"recognize: {exc}",
+                http_status=answer.status,
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            ) from exc
+        if not success:
+            raise operation_error(
+                None,
+                'nothing was recognised: asr_xml answered success="0" (silence, or audio '
+                "it could not decode)",
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            )
+        return Submitted(request_id, answer.request_id, transcript_of(variants))
+
+    async def get_operation(self, operation_id: str) -> OperationStatus:
+        """Nothing to check: the answer to the submission was the result."""
+        raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml has no operations to check")
+
+    def result_of(self, status: OperationStatus) -> Transcript | None:
+        """No operations: no status carries a result."""
+        return None
+
+    async def fetch_result(
+        self, operation_id: str, *, speaker_labeling: bool = False
+    ) -> Transcript:
+        """Nothing to fetch: the result came with the answer (and was kept)."""
+        raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml keeps no results to fetch")
+
+    async def delete_result(self, operation_id: str) -> None:
+        """The service keeps nothing: nothing to delete."""
+
+    def from_cache(self, payload: Any) -> Transcript | None:
+        """Results were never cached in another shape."""
+        return None

@@ -1,0 +1,196 @@
+"""What the SpeechKit clients share: the headers every request carries, one request with
+its failures classified, and the Operation service that both asynchronous APIs poll.
+
+Every request sends an ``x-client-request-id`` of its own; a failure carries it, with the
+service's ``x-request-id`` (or its error body's ``requestId``), so that the log line of any
+failure holds what a support ticket quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from orchestrator.core.constants import OPERATION_PATH
+from orchestrator.core.decisions import operation_finished
+
+from .base import OperationFailure, OperationStatus
+from .errors import ErrorKind, SpeechKitError, classify, transport_errors
+
+AuthHeader = Callable[[], Mapping[str, str]] | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful (2xx) answer, read whole (SpeechKit's answers are small)."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's)
+    client_request_id: str  # ours, sent as x-client-request-id
+    request_id: str | None  # the service's
+
+
+class Http:
+    """Requests to SpeechKit over a session the caller owns, with its credential.
+
+    ``auth_header`` is a mapping such as ``{"Authorization": "Api-Key ..."}`` or a callable
+    returning one (so an IAM token can be refreshed between requests); ``None`` for an API
+    that takes its key elsewhere (asr_xml's query string).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        auth_header: AuthHeader | None,
+        timeout_s: float = 30.0,
+        *,
+        data_logging: bool = False,
+        clock: Callable[[], float] = time.time,
+        request_id_header: str = "x-request-id",
+    ) -> None:
+        self.session = session
+        self.auth_header = auth_header
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.data_logging = data_logging
+        self.clock = clock
+        self.request_id_header = request_id_header  # where the service names its request
+
+    def headers(self, client_request_id: str) -> dict[str, str]:
+        """The headers of one request."""
+        auth = self.auth_header() if callable(self.auth_header) else self.auth_header
+        headers = dict(auth or {})
+        headers["x-client-request-id"] = client_request_id
+        if self.data_logging:
+            headers["x-data-logging-enabled"] = "true"
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        data: AsyncIterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One request; its 2xx answer, or a SpeechKitError carrying both request ids."""
+        client_request_id = str(uuid.uuid4())
+        sent = {**self.headers(client_request_id), **(headers or {})}
+        try:
+            with transport_errors(what):
+                async with self.session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    params=params,
+                    data=data,
+                    headers=sent,
+                    timeout=self.timeout,
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    answer_headers = resp.headers
+            if not 200 <= status < 300:
+                error = classify(status, body, answer_headers, now=self.clock())
+                error.request_id = answer_headers.get(self.request_id_header) or error.request_id
+                raise error
+        except SpeechKitError as exc:
+            exc.client_request_id = client_request_id
+            raise
+        return Answer(
+            status,
+            body,
+            answer_headers,
+            client_request_id,
+            answer_headers.get(self.request_id_header),
+        )
+
+    async def json_object(self, answer: Answer, what: str) -> dict[str, Any]:
+        """The JSON object an answer holds; RETRYABLE when it holds none (a 200 that is not
+        the API's came from something in between: try again later)."""
+        try:
+            data = json.loads(answer.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise SpeechKitError(
+                ErrorKind.RETRYABLE,
+                f"{what}: the answer is not a JSON object",
+                http_status=answer.status,
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            )
+        return data
+
+
+def parse_operation(
+    data: Mapping[str, Any],
+    request_id: str | None = None,
+    client_request_id: str | None = None,
+) -> OperationStatus:
+    """An Operation JSON object as an OperationStatus (tolerant of missing fields)."""
+    error: OperationFailure | None = None
+    raw_error = data.get("error")
+    if isinstance(raw_error, Mapping):
+        code = raw_error.get("code")
+        message = raw_error.get("message")
+        error = OperationFailure(
+            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            message=message if isinstance(message, str) else "",
+        )
+    response = data.get("response")
+    op_id = data.get("id")
+    return OperationStatus(
+        id=op_id if isinstance(op_id, str) else "",
+        done=operation_finished(data.get("done") is True, error is not None),
+        error=error,
+        response=dict(response) if isinstance(response, Mapping) else None,
+        raw=dict(data),
+        request_id=request_id,
+        client_request_id=client_request_id,
+    )
+
+
+async def get_operation(http: Http, operation_url: str, operation_id: str) -> OperationStatus:
+    """One check of an operation at the Operation service (v2 and v3 alike)."""
+    url = operation_url.rstrip("/") + OPERATION_PATH.format(
+        operation_id=quote(operation_id, safe="")
+    )
+    answer = await http.request("GET", url, "operation status")
+    data = await http.json_object(answer, "operation status")
+    status = parse_operation(data, answer.request_id, answer.client_request_id)
+    if status.id:
+        return status
+    return OperationStatus(
+        id=operation_id,
+        done=status.done,
+        error=status.error,
+        response=status.response,
+        raw=status.raw,
+        request_id=status.request_id,
+        client_request_id=status.client_request_id,
+    )
+
+
+def not_found_is_permanent(exc: SpeechKitError) -> SpeechKitError:
+    """A 404 from a submission: only an operation can expire, so this is a wrong URL."""
+    if exc.kind is not ErrorKind.NOT_FOUND:
+        return exc
+    return SpeechKitError(
+        ErrorKind.PERMANENT,
+        exc.message,
+        http_status=exc.http_status,
+        grpc_code=exc.grpc_code,
+        request_id=exc.request_id,
+        client_request_id=exc.client_request_id,
+    )

@@ -1,0 +1,232 @@
+"""SpeechKit asynchronous recognition, API v3 (REST): recognizeFileAsync, the Operation
+service, getRecognition, deleteRecognition.
+
+The finished Operation carries no transcript (the method returns google.protobuf.Empty):
+the result is asked of getRecognition, once the Operation says done (asking earlier is
+undocumented; community clients take its 404 as "not ready"). Both requests spend v3's
+own status quota (5 per second; which endpoints count is not documented, so both do).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from orchestrator.core.constants import V3_DELETE_PATH, V3_RESULT_PATH, V3_SUBMIT_PATH
+from orchestrator.core.decisions import TRANSIENT_OPERATION_CODES, NotFoundMeans
+from orchestrator.core.quota import SUBMIT_QUOTA, V3_STATUS_QUOTA
+from orchestrator.core.transcript import Transcript
+
+from .base import ApiProfile, OperationStatus, SubmitRequest, Submitted
+from .errors import ErrorKind, SpeechKitError
+from .http import AuthHeader, Http, get_operation, not_found_is_permanent
+from .normalize_v3 import normalize_v3
+
+V3_PROFILE = ApiProfile(
+    name="v3",
+    # v2 and v3 submissions share the 500-per-hour recognition quota.
+    submit_quota=SUBMIT_QUOTA,
+    status_quota=V3_STATUS_QUOTA,
+    result_quota=V3_STATUS_QUOTA,
+    submit_endpoint="recognizeFileAsync",
+    status_endpoint="operations",
+    result_endpoint="getRecognition",
+    # An operation older than the results' lifetime has expired; a younger one's 404 is
+    # a wrong endpoint or key (core.decisions tells them apart by age).
+    status_not_found=NotFoundMeans.EXPIRED,
+    # getRecognition answers 404 before the results exist.
+    result_not_found=NotFoundMeans.NOT_READY,
+    delete_endpoint="deleteRecognition",
+)
+
+_CONTAINERS = {"OGG_OPUS": "OGG_OPUS", "MP3": "MP3"}
+
+
+def v3_request_body(request: SubmitRequest) -> dict[str, Any]:
+    """The JSON body of a recognizeFileAsync request (camelCase, as the REST reference).
+
+    Raw LPCM (a WAV file's samples, uploaded without the header, or a raw file) is sent as
+    ``rawAudio`` with its rate and channels; Ogg Opus and MP3 as ``containerAudio``.
+    Raises ValueError for a request v3 cannot express.
+    """
+    if request.audio_uri is None:
+        raise ValueError("API v3 recognises an object in storage: the request has no link")
+    audio_format: dict[str, Any]
+    if request.encoding == "LINEAR16_PCM":
+        if not request.sample_rate:
+            raise ValueError("LINEAR16_PCM audio needs a sample rate")
+        audio_format = {
+            "rawAudio": {
+                "audioEncoding": "LINEAR16_PCM",
+                "sampleRateHertz": request.sample_rate,
+                "audioChannelCount": request.channels,
+            }
+        }
+    elif request.encoding in _CONTAINERS:
+        audio_format = {"containerAudio": {"containerAudioType": _CONTAINERS[request.encoding]}}
+    else:
+        raise ValueError(f"audio encoding {request.encoding!r} has no API v3 audio format")
+    normalise = (
+        request.literature_text
+        if request.text_normalization is None
+        else request.text_normalization
+    )
+    model: dict[str, Any] = {
+        "model": request.model,
+        "audioFormat": audio_format,
+        "textNormalization": {
+            "textNormalization": (
+                "TEXT_NORMALIZATION_ENABLED" if normalise else "TEXT_NORMALIZATION_DISABLED"
+            ),
+            "profanityFilter": request.profanity_filter,
+            "literatureText": request.literature_text,
+        },
+    }
+    languages = (
+        list(request.language)
+        if isinstance(request.language, tuple)
+        else ([] if request.language == "auto" else [request.language])
+    )
+    if languages:
+        # Without a restriction the model finds the language itself (`language: auto`).
+        model["languageRestriction"] = {"restrictionType": "WHITELIST", "languageCode": languages}
+    labeling = (
+        "SPEAKER_LABELING_ENABLED" if request.speaker_labeling else "SPEAKER_LABELING_DISABLED"
+    )
+    return {
+        "uri": request.audio_uri,
+        "recognitionModel": model,
+        "speakerLabeling": {"speakerLabeling": labeling},
+    }
+
+
+def parse_results(body: bytes) -> list[Any]:
+    """getRecognition's answer: one JSON object per line (a JSON array is read too)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            whole = json.loads(text)
+        except ValueError:
+            whole = None
+        if isinstance(whole, list):
+            return whole
+    lines = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                lines.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"a line of the results is not JSON: {exc}") from exc
+    return lines
+
+
+class V3Client:
+    """API v3 over an aiohttp session the caller owns; base URLs are the service's roots."""
+
+    profile = V3_PROFILE
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        stt_url: str,
+        operation_url: str,
+        auth_header: AuthHeader,
+        timeout_s: float = 30.0,
+        *,
+        data_logging: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = Http(session, auth_header, timeout_s, data_logging=data_logging, clock=clock)
+        root = stt_url.rstrip("/")
+        self._submit_url = root + V3_SUBMIT_PATH
+        self._result_url = root + V3_RESULT_PATH
+        self._delete_url = root + V3_DELETE_PATH
+        self._operation_url = operation_url.rstrip("/")
+
+    async def submit(self, request: SubmitRequest) -> Submitted:
+        """Start recognition of ``request.audio_uri``; the operation to check on."""
+        try:
+            body = v3_request_body(request)
+        except ValueError as exc:
+            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
+        try:
+            answer = await self._http.request("POST", self._submit_url, "submit", json_body=body)
+        except SpeechKitError as exc:
+            raise not_found_is_permanent(exc) from exc
+        data = await self._http.json_object(answer, "submit")
+        op_id = data.get("id")
+        if not isinstance(op_id, str) or not op_id:
+            raise SpeechKitError(
+                ErrorKind.RETRYABLE,
+                "submit: the answer has no operation id",
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            )
+        return Submitted(op_id, answer.request_id)
+
+    async def get_operation(self, operation_id: str) -> OperationStatus:
+        """One status check of the operation (v3's status quota)."""
+        return await get_operation(self._http, self._operation_url, operation_id)
+
+    def result_of(self, status: OperationStatus) -> Transcript | None:
+        """Never a transcript (the Operation carries none); raises a failed one's error."""
+        failure = status.failure() if status.done else None
+        if failure is not None:
+            raise failure
+        return None
+
+    async def fetch_result(
+        self, operation_id: str, *, speaker_labeling: bool = False
+    ) -> Transcript:
+        """The results of a finished operation from getRecognition (v3's status quota)."""
+        params = {"operationId": operation_id}
+        answer = await self._http.request("GET", self._result_url, "results", params=params)
+        try:
+            lines = parse_results(answer.body)
+        except ValueError as exc:
+            raise SpeechKitError(
+                ErrorKind.RETRYABLE,
+                f"results: {exc}",
+                request_id=answer.request_id,
+                client_request_id=answer.client_request_id,
+            ) from exc
+        for line in lines:
+            # A stream that fails midway ends with an error object instead of a result.
+            error = line.get("error") if isinstance(line, dict) else None
+            if isinstance(error, dict):
+                raise _stream_error(error, answer.request_id, answer.client_request_id)
+        return normalize_v3(lines, speakers=speaker_labeling)
+
+    async def delete_result(self, operation_id: str) -> None:
+        """deleteRecognition: the service forgets the results (no quota is documented)."""
+        params = {"operationId": operation_id}
+        await self._http.request("DELETE", self._delete_url, "delete results", params=params)
+
+    def from_cache(self, payload: Any) -> Transcript | None:
+        """v3 results were never cached in another shape."""
+        return None
+
+
+def _stream_error(
+    error: dict[str, Any], request_id: str | None, client_request_id: str | None
+) -> SpeechKitError:
+    """The error object a failed results stream ends with (grpc-gateway's shape)."""
+    code = error.get("code", error.get("grpc_code"))
+    grpc = code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = error.get("message")
+    text = message if isinstance(message, str) and message else "the results stream failed"
+    # The service's own trouble is worth asking again; anything else is final.
+    kind = ErrorKind.RETRYABLE if grpc in TRANSIENT_OPERATION_CODES else ErrorKind.PERMANENT
+    return SpeechKitError(
+        kind,
+        f"results: {text}",
+        grpc_code=grpc,
+        request_id=request_id,
+        client_request_id=client_request_id,
+    )

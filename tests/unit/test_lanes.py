@@ -1,0 +1,63 @@
+"""Which jobs each stage claims together, and what their requests spend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.quota import (
+    ASR_XML_QUOTA,
+    AUDIO_QUOTA,
+    STATUS_QUOTA,
+    SUBMIT_QUOTA,
+    V3_STATUS_QUOTA,
+)
+from orchestrator.pipeline.lanes import lanes
+from orchestrator.pipeline.settings import SEND_SLACK_S, PipelineSettings, per_second
+from orchestrator.speechkit import ASR_XML_PROFILE, V2_PROFILE, V3_PROFILE
+
+PROFILES = [V2_PROFILE, V3_PROFILE, ASR_XML_PROFILE]
+SETTINGS = PipelineSettings(output_root=Path("/out"), api_concurrency={"asr_xml": 3})
+
+
+def billable(_job: Job) -> float:
+    return 60.0
+
+
+def quotas_of(stage: Stage) -> dict[tuple[str, ...] | None, list[str]]:
+    return {
+        lane.apis: [spend.quota for spend in lane.spends]
+        for lane in lanes(stage, PROFILES, SETTINGS, billable)
+    }
+
+
+def test_submissions_v2_and_v3_share_a_quota_asr_xml_has_its_own_and_a_cap() -> None:
+    assert quotas_of(Stage.SUBMIT) == {
+        ("asr_xml",): [ASR_XML_QUOTA],  # not asynchronous recognition: no daily audio
+        ("v2", "v3"): [SUBMIT_QUOTA, AUDIO_QUOTA],
+    }
+    by_apis = {lane.apis: lane for lane in lanes(Stage.SUBMIT, PROFILES, SETTINGS, billable)}
+    assert by_apis[("asr_xml",)].cap == 3
+    assert by_apis[("v2", "v3")].cap is None
+    assert all(lane.enter is State.SUBMITTING for lane in by_apis.values())
+    assert by_apis[("asr_xml",)].claim(10, 60.0).cap == 3
+
+
+def test_status_checks_each_api_its_own_and_nothing_for_a_synchronous_one() -> None:
+    assert quotas_of(Stage.POLL) == {("v2",): [STATUS_QUOTA], ("v3",): [V3_STATUS_QUOTA]}
+
+
+def test_fetching_costs_a_request_only_where_the_api_says_so() -> None:
+    assert quotas_of(Stage.FETCH) == {("asr_xml", "v2"): [], ("v3",): [V3_STATUS_QUOTA]}
+
+
+def test_uploads_take_every_api() -> None:
+    assert quotas_of(Stage.UPLOAD) == {None: []}
+
+
+def test_per_second_quotas_keep_their_margin_in_time() -> None:
+    spec = per_second(5.0, 0.02)
+    assert spec.effective_limit == 5
+    assert spec.window_s == (1.0 + SEND_SLACK_S) * 1.02 / 0.98
+    slow = per_second(0.5, 0.0)
+    assert (slow.limit, slow.window_s) == (1, 2.0 + SEND_SLACK_S)
