@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 
 # A refused credential (401) is usually fixed by the operator within minutes: retried with
@@ -38,7 +38,7 @@ class Failure:
     kind: ErrorKind
     message: str
     retry_after: float | None = None
-    reason_class: str = "permanent"  # for a failure that ends the job: audio, storage...
+    reason_class: ReasonClass = ReasonClass.PERMANENT  # for a failure that ends the job
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Fail:
     """End the job as failed, with a reason a person can act on."""
 
     reason: str
-    reason_class: str
+    reason_class: ReasonClass
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def retry_or_give_up(
     """Retry with backoff and full jitter, or fail once the attempts are used up."""
     attempts = job.attempts + 1
     if should_give_up(attempts, when.retry):
-        return Fail(f"gave up after {attempts} attempts: {reason}", "retries_exhausted")
+        return Fail(f"gave up after {attempts} attempts: {reason}", ReasonClass.RETRIES_EXHAUSTED)
     at = retry_at(when.now, attempts, when.retry, when.rand, retry_after)
     return Retry(back_to, at, attempts, reason)
 
@@ -167,12 +167,12 @@ def _not_found(
         return AskLater(_RETRY_FROM[stage], when.now + max(MIN_PAUSE_S, delay))
     if means is NotFoundMeans.EXPIRED and job.submissions < when.retry.max_attempts:
         return Recognise(failure.message)
-    return Fail(f"operation {job.operation_id} not found: {failure.message}", "permanent")
+    return Fail(f"operation {job.operation_id} not found: {failure.message}", ReasonClass.PERMANENT)
 
 
 def after_operation_error(code: int | None, message: str) -> Decision:
     """What follows an operation that finished with an error: the service's word is final."""
-    return Fail(f"recognition failed: {message}", "recognition")
+    return Fail(f"recognition failed: {message}", ReasonClass.RECOGNITION)
 
 
 def after_unexpected(job: Job, reason: str, when: Circumstances) -> Retry | Fail:

@@ -15,6 +15,7 @@ from orchestrator.core.decisions import (
     Retry,
     Throttle,
 )
+from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import (
     DOING,
     IN_FLIGHT,
@@ -45,10 +46,15 @@ class Transitions:
 
         Returns the job as it now is, or None when it had moved on (cancelled, say).
         """
-        return await self._move(job, new, began, "permanent", fields)
+        return await self._move(job, new, began, ReasonClass.PERMANENT, fields)
 
     async def fail(
-        self, job: Job, reason: str, began: float | None = None, *, reason_class: str = "permanent"
+        self,
+        job: Job,
+        reason: str,
+        began: float | None = None,
+        *,
+        reason_class: ReasonClass = ReasonClass.PERMANENT,
     ) -> None:
         """End the job as failed with ``reason``."""
         await self._move(job, State.FAILED, began, reason_class, {"error": reason})
@@ -96,7 +102,7 @@ class Transitions:
         job: Job,
         new: State,
         began: float | None,
-        reason_class: str,
+        reason_class: ReasonClass,
         fields: dict[str, Any],
     ) -> Job | None:
         check_transition(job.state, new)
@@ -138,7 +144,7 @@ class Transitions:
         return dataclasses.replace(job, state=new, updated_at=now, **fields)
 
     async def _ended(
-        self, job: Job, state: State, fields: dict[str, Any], reason_class: str
+        self, job: Job, state: State, fields: dict[str, Any], reason_class: ReasonClass
     ) -> None:
         store, now = self.ctx.store, self.ctx.clock()
         if state is State.FAILED:
@@ -149,11 +155,11 @@ class Transitions:
                 operation_id=job.operation_id,
                 source=job.source,
                 reason=fields.get("error"),
-                reason_class=reason_class,
-                retryable=reason_class == "retries_exhausted",
+                reason_class=str(reason_class),
+                retryable=reason_class.retryable,
                 attempts=job.attempts + 1,
             )
-            self.ctx.metrics.jobs_failed.inc(reason=reason_class)
+            self.ctx.metrics.jobs_failed.inc(reason=str(reason_class))
             # Jobs waiting on this one try again themselves.
             await store.release_followers(job.id, State.QUEUED, now)
             self.ctx.kick(Stage.UPLOAD)

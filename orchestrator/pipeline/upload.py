@@ -12,7 +12,7 @@ from typing import Any
 
 from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
@@ -64,11 +64,11 @@ class Upload:
                 )
                 content_hash = await asyncio.to_thread(audio.content_hash, Path(job.source), facts)
             except audio.AudioError as exc:
-                await self.transitions.fail(job, str(exc), began, reason_class="audio")
+                await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
                 return
             except OSError as exc:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
-                await self.transitions.fail(job, reason, began, reason_class="audio")
+                await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return
         key = self.ctx.storage.object_key(
             self.ctx.settings.key_prefix, content_hash, object_suffix(facts.encoding)
@@ -98,13 +98,13 @@ class Upload:
                 )
         except StorageError as exc:
             kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
-            failure = Failure(kind, str(exc), reason_class="storage")
+            failure = Failure(kind, str(exc), reason_class=ReasonClass.STORAGE)
             decision = after_failure(Stage.UPLOAD, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)
             return
         except audio.AudioError as exc:
             # The file changed or went away since it was probed.
-            await self.transitions.fail(job, str(exc), began, reason_class="audio")
+            await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
             return
         if uploaded:
             self.ctx.metrics.uploaded_bytes.inc(facts.data_length)

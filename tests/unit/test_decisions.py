@@ -21,7 +21,7 @@ from orchestrator.core.decisions import (
     after_operation_error,
     after_unexpected,
 )
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.settings import RecognitionSettings
 
@@ -49,7 +49,7 @@ def job(state: State = State.RUNNING, attempts: int = 0, submissions: int = 1) -
     )
 
 
-def fail(kind: ErrorKind, retry_after: float | None = None, **kw: str) -> Failure:
+def fail(kind: ErrorKind, retry_after: float | None = None, **kw: ReasonClass) -> Failure:
     return Failure(kind, f"{kind.value}: boom", retry_after, **kw)
 
 
@@ -66,19 +66,19 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
     ),
     (
         Stage.UPLOAD,
-        fail(ErrorKind.PERMANENT, reason_class="storage"),
+        fail(ErrorKind.PERMANENT, reason_class=ReasonClass.STORAGE),
         None,
         WRONG,
         job(State.UPLOADING),
-        Fail("permanent: boom", "storage"),
+        Fail("permanent: boom", ReasonClass.STORAGE),
     ),
     (
         Stage.UPLOAD,
-        fail(ErrorKind.PERMANENT, reason_class="audio"),
+        fail(ErrorKind.PERMANENT, reason_class=ReasonClass.AUDIO),
         None,
         WRONG,
         job(State.UPLOADING),
-        Fail("permanent: boom", "audio"),
+        Fail("permanent: boom", ReasonClass.AUDIO),
     ),
     # Submissions: a 429 pauses the quota; 5xx and 401 back off (Retry-After is a floor).
     (
@@ -111,7 +111,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING),
-        Fail("submission refused: permanent: boom", "permanent"),
+        Fail("submission refused: permanent: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.SUBMIT,
@@ -119,7 +119,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING),
-        Fail("submission refused: not_found: boom", "permanent"),
+        Fail("submission refused: not_found: boom", ReasonClass.PERMANENT),
     ),
     # The last attempt gives up, with the count in the reason.
     (
@@ -128,7 +128,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING, 2),
-        Fail("gave up after 3 attempts: retryable: boom", "retries_exhausted"),
+        Fail("gave up after 3 attempts: retryable: boom", ReasonClass.RETRIES_EXHAUSTED),
     ),
     # Status checks.
     (
@@ -153,7 +153,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         EXPIRED,
         job(),
-        Fail("status check refused: permanent: boom", "permanent"),
+        Fail("status check refused: permanent: boom", ReasonClass.PERMANENT),
     ),
     (Stage.POLL, fail(ErrorKind.NOT_FOUND), "status", EXPIRED, job(), Recognise("not_found: boom")),
     (
@@ -162,7 +162,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         EXPIRED,
         job(submissions=3),
-        Fail("operation op1 not found: not_found: boom", "permanent"),
+        Fail("operation op1 not found: not_found: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.POLL,
@@ -170,7 +170,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         WRONG,
         job(),
-        Fail("operation op1 not found: not_found: boom", "permanent"),
+        Fail("operation op1 not found: not_found: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.POLL,
@@ -195,7 +195,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         None,
         EXPIRED,
         job(State.FETCHING),
-        Fail("fetching the result failed: auth: boom", "permanent"),
+        Fail("fetching the result failed: auth: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.FETCH,
@@ -257,11 +257,11 @@ def test_backoff_grows_with_the_attempts_and_keeps_its_cap() -> None:
 
 def test_a_finished_operation_error_and_a_bug() -> None:
     assert after_operation_error(3, "bad audio") == Fail(
-        "recognition failed: bad audio", "recognition"
+        "recognition failed: bad audio", ReasonClass.RECOGNITION
     )
     assert after_unexpected(job(State.FETCHING), "KeyError: 'x'", WHEN) == Retry(
         State.FETCHING, 1001.0, 1, "internal error: KeyError: 'x'"
     )
     assert after_unexpected(job(State.FETCHING, attempts=2), "oops", WHEN) == Fail(
-        "gave up after 3 attempts: internal error: oops", "retries_exhausted"
+        "gave up after 3 attempts: internal error: oops", ReasonClass.RETRIES_EXHAUSTED
     )
