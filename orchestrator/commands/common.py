@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,9 +37,21 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def read_config(args: argparse.Namespace, *, resolve_secrets: bool = True) -> Config:
-    """Load the config named on the command line (UserInputError on problems)."""
-    return load_config(config_path(args), resolve_secrets=resolve_secrets)
+def read_config(
+    args: argparse.Namespace, *, resolve_secrets: bool = True, quiet: bool = False
+) -> Config:
+    """Load the config named on the command line (UserInputError on problems); its
+    warnings go to stderr unless ``quiet`` (the daemon logs them instead)."""
+    config = load_config(config_path(args), resolve_secrets=resolve_secrets)
+    if not quiet:
+        print_warnings(config)
+    return config
+
+
+def print_warnings(config: Config) -> None:
+    """The config's warnings, one ``warning: FILE:LINE: field: message`` line each."""
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def change_manifest(
