@@ -18,6 +18,7 @@ from orchestrator.core.constants import (
     V2_STATUS_QUOTA_PER_HOUR,
 )
 from orchestrator.core.polling import PollingPolicy
+from orchestrator.intake.roots import InputRoots
 
 # How long a claim holds a job. A step that runs longer has its lease renewed by a
 # heartbeat; a daemon that dies leaves leases that run out within this.
@@ -51,6 +52,8 @@ class PipelineSettings:
     initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
     lease_s: float = LEASE_S
     node: str = field(default_factory=lambda: os.uname().nodename)
+    # Checked again right before a file is read (None: not checked, in tests built in code).
+    input_roots: InputRoots | None = None
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -94,4 +97,5 @@ def settings_from_config(config: Config) -> PipelineSettings:
             quantile=config.polling.quantile,
         ),
         initial_ratio=config.polling.initial_ratio,
+        input_roots=InputRoots.of(config),
     )

@@ -16,6 +16,7 @@ from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
+from orchestrator.intake.roots import real_path
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.storage.s3 import StorageError
@@ -51,18 +52,22 @@ class Upload:
         if not job.is_local:
             await self._prepare_remote(job, began)
             return
+        source = await asyncio.to_thread(self._readable, job)
+        if isinstance(source, str):
+            await self.transitions.fail(job, source, began, reason_class=ReasonClass.AUDIO)
+            return
         facts, content_hash = job.audio, job.content_hash
         if facts is None or content_hash is None:
             settings = job.settings
             try:
                 facts = await asyncio.to_thread(
                     audio.probe,
-                    Path(job.source),
+                    source,
                     encoding=settings.encoding,
                     sample_rate=settings.sample_rate,
                     channels=settings.channels,
                 )
-                content_hash = await asyncio.to_thread(audio.content_hash, Path(job.source), facts)
+                content_hash = await asyncio.to_thread(audio.content_hash, source, facts)
             except audio.AudioError as exc:
                 await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
                 return
@@ -80,10 +85,21 @@ class Upload:
             if moved is None:
                 return
             job = moved
-        await self._upload(job, facts, content_hash, key, began)
+        await self._upload(job, source, facts, content_hash, key, began)
+
+    def _readable(self, job: Job) -> Path | str:
+        """The real path to read the job's file from, or why it may not be read: the input
+        roots are checked again here (the config may have changed since the manifest was
+        taken, or a link may have), and the file is read by its real path from now on."""
+        roots = self.ctx.settings.input_roots
+        if roots is not None:
+            refused = roots.refusal(Path(job.source))
+            if refused is not None:
+                return refused
+        return real_path(Path(job.source))
 
     async def _upload(
-        self, job: Job, facts: AudioFacts, content_hash: str, key: str, began: float
+        self, job: Job, source: Path, facts: AudioFacts, content_hash: str, key: str, began: float
     ) -> None:
         try:
             # Jobs with the same audio (other settings) share the object: one uploads it.
@@ -92,9 +108,7 @@ class Upload:
                     key,
                     facts.data_length,
                     content_hash,
-                    partial(
-                        audio.read_range, Path(job.source), facts.data_offset, facts.data_length
-                    ),
+                    partial(audio.read_range, source, facts.data_offset, facts.data_length),
                 )
         except StorageError as exc:
             kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT

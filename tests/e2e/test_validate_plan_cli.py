@@ -102,6 +102,14 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
         "quotas:\n  submissions: 2\n  status_checks: 2\n  window_s: 60\n  safety_margin: 0\n",
         encoding="utf-8",
     )
+    # The demo's audio is outside the config's directory, the default input root.
+    refused = cli("plan", "--json", "--config", str(config), DEMO)
+    assert refused.returncode == 2
+    assert all(
+        "outside the input roots" in p["message"] for p in json.loads(refused.stdout)["problems"]
+    )
+    with config.open("a", encoding="utf-8") as more:
+        more.write(f"paths:\n  input_roots: [{ROOT / 'examples' / 'audio'}]\n")
     result = cli("plan", "--json", "--config", str(config), DEMO)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
