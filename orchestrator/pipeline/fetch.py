@@ -11,6 +11,7 @@ from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.transcript import Transcript
 from orchestrator.outputs import write as outputs
+from orchestrator.outputs.files import write_error
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.speechkit.base import RecognitionClient
@@ -129,7 +130,16 @@ class Fetch:
                 channels,
                 record,
             )
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            # A full or read-only disk: the job waits and tries again (and, once its
+            # attempts are spent, stays retryable); nothing half-written is left behind.
+            reason = f"writing the results failed: {write_error(exc)}"
+            decision = after_failure(
+                Stage.FETCH, Failure(ErrorKind.RETRYABLE, reason), job, self.ctx.circumstances()
+            )
+            await self.transitions.apply(job, decision, began)
+            return
+        except ValueError as exc:
             failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {exc}")
             decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)

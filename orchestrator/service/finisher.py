@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.config import PathsConfig
+from orchestrator.core.jobs import ManifestStatus
 from orchestrator.intake.inbox import file_away
-from orchestrator.outputs.files import write_atomic
+from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
@@ -32,7 +33,9 @@ class Finisher:
         self.clock = clock
 
     async def finish_all(self) -> None:
-        """Finish every manifest whose jobs have all ended."""
+        """Finish every manifest whose jobs have all ended. One that cannot be finished now
+        (its report cannot be written: a full disk, say) is logged and left for the next
+        call; the others are finished all the same."""
         store = self.store
         todo = await store.manifests_to_finish()
         if not todo:
@@ -41,30 +44,43 @@ class Finisher:
         paths = self.paths()
         for manifest_id in todo:
             manifest = by_id[manifest_id]
-            jobs = await store.manifest_jobs(manifest_id)
-            now = self.clock()
-            report = build_report(manifest, jobs, now)
-            folder = paths.output / manifest.name
-            report_path = folder / "report.json"
-            await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
-            await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
-            failed = bool(report["failures"])
-            target_dir = paths.failed if failed else paths.processed
-            target = await asyncio.to_thread(
-                file_away, Path(manifest.path), target_dir, manifest.digest
-            )
-            await store.finish_manifest(manifest_id, str(report_path), str(target), now)
-            log.info(
-                "manifest.finished",
-                manifest=manifest.name,
-                manifest_id=manifest_id,
-                counts=report["counts"],
-                failed=len(report["failures"]),
-                audio_hours=report["audio_hours"],
-                billable_units=report["billable_units"],
-                submissions=report["submissions"],
-                status_checks=report["status_checks"],
-                elapsed_s=report["elapsed_s"],
-                report=str(report_path),
-                manifest_file=str(target),
-            )
+            try:
+                await self._finish(manifest, paths)
+            except OSError as exc:
+                log.error(
+                    "manifest.finish_error",
+                    manifest=manifest.name,
+                    manifest_id=manifest_id,
+                    error=write_error(exc),
+                )
+
+    async def _finish(self, manifest: ManifestStatus, paths: PathsConfig) -> None:
+        """Write one manifest's report and file its manifest away."""
+        store, manifest_id = self.store, manifest.id
+        jobs = await store.manifest_jobs(manifest_id)
+        now = self.clock()
+        report = build_report(manifest, jobs, now)
+        folder = paths.output / manifest.name
+        report_path = folder / "report.json"
+        await asyncio.to_thread(write_atomic, report_path, render_report_json(report))
+        await asyncio.to_thread(write_atomic, folder / "report.txt", render_report_text(report))
+        failed = bool(report["failures"])
+        target_dir = paths.failed if failed else paths.processed
+        target = await asyncio.to_thread(
+            file_away, Path(manifest.path), target_dir, manifest.digest
+        )
+        await store.finish_manifest(manifest_id, str(report_path), str(target), now)
+        log.info(
+            "manifest.finished",
+            manifest=manifest.name,
+            manifest_id=manifest_id,
+            counts=report["counts"],
+            failed=len(report["failures"]),
+            audio_hours=report["audio_hours"],
+            billable_units=report["billable_units"],
+            submissions=report["submissions"],
+            status_checks=report["status_checks"],
+            elapsed_s=report["elapsed_s"],
+            report=str(report_path),
+            manifest_file=str(target),
+        )
