@@ -37,6 +37,8 @@ def write_error(exc: OSError) -> str:
     was being written)."""
     what = _WRITE_ERRORS.get(exc.errno or 0) or exc.strerror or type(exc).__name__
     where = exc.filename
+    if isinstance(where, str) and is_temp_file(os.path.basename(where)):
+        where = os.path.dirname(where)  # the directory is what the operator must look at
     return f"{what}: {where}" if where else what
 
 

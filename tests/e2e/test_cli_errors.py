@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,30 @@ def test_validate_says_which_apis_this_daemon_cannot_handle_yet(tmp_path: Path) 
     result = cli("validate", str(manifest))
     assert result.returncode == 2
     assert f"{manifest}:5: api: api 'v3' is not handled by this version" in result.stderr
+
+
+def test_a_secret_too_short_is_refused_and_one_others_may_read_is_warned_of(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "api-key"
+    key.write_text("abc\n", "utf-8")
+    key.chmod(0o600)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"speechkit:\n  api_key_file: {key}\nstorage:\n  bucket: demo\n"
+        "status:\n  listen_port: null\nlogging:\n  format: json\n",
+        "utf-8",
+    )
+    result = cli("run", "--config", str(config), "--until-idle")
+    assert result.returncode == 2
+    assert f"{config}:2: speechkit.api_key_file: the secret from file {key} is too short" in (
+        result.stderr
+    )
+    key.write_text("a-key-long-enough-to-mask\n", "utf-8")
+    key.chmod(0o644)
+    result = cli("run", "--config", str(config), "--until-idle")
+    assert result.returncode == 0, result.stderr
+    (warning,) = [e for e in map(json.loads, result.stdout.splitlines()) if "warning" in e]
+    assert warning["event"] == "config.warning"
+    assert "readable by other users (mode 0644)" in warning["warning"]
+    assert "a-key-long-enough-to-mask" not in result.stdout + result.stderr

@@ -54,6 +54,8 @@ class DaemonEnv:
     env: dict[str, str]
     config: dict[str, Any]
     log_files: list[Path] = field(default_factory=list)
+    # A command the CLI runs under (``setpriv ...``: root without its override of modes).
+    wrapper: list[str] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -157,7 +159,16 @@ class DaemonEnv:
     def command(self, *args: str) -> list[str]:
         """The CLI command line with this config."""
         sub, *rest = args
-        return [sys.executable, "-m", "orchestrator", sub, "--config", str(self.config_path), *rest]
+        return [
+            *self.wrapper,
+            sys.executable,
+            "-m",
+            "orchestrator",
+            sub,
+            "--config",
+            str(self.config_path),
+            *rest,
+        ]
 
     async def cli(self, *args: str, limit_s: float = 60.0) -> CliResult:
         """Run one CLI command to completion."""
