@@ -12,6 +12,7 @@ import difflib
 import errno
 import math
 import os
+import re
 import stat
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,10 @@ T = TypeVar("T")
 
 # A manifest of 100,000 jobs is a few megabytes; past this a file is a mistake, or hostile.
 MAX_YAML_BYTES = 16 * 1024 * 1024
+# PyYAML's scanner takes time in the square of the nesting of [ and {: 3000 levels cost
+# seconds, a few megabytes of them hours. No manifest or config needs more than this.
+MAX_FLOW_DEPTH = 64
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 # What a scalar that cannot be built (``!!int nope``) reads as: its problem is recorded.
 _INVALID = object()
 
@@ -130,6 +135,10 @@ def compose_bytes(data: bytes, file: str) -> tuple[yaml.Node | None, Problem | N
 def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None]:
     """Compose YAML text into a node tree; any syntax error comes back as a Problem with its
     line. Messages name what is wrong, never more than a character of the text."""
+    if _too_deep(text):
+        return None, Problem(
+            file, f"invalid YAML: [ and {{ nested more than {MAX_FLOW_DEPTH} levels deep"
+        )
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:
@@ -155,6 +164,20 @@ def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None
         return None, Problem(file, "invalid YAML: nested too deeply to read")
     finally:
         loader.dispose()
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``[`` and ``{`` nest deeper than ``MAX_FLOW_DEPTH`` (counted in quoted text
+    too: a stray bracket in a string costs one level, far from the limit)."""
+    brackets = _NOT_BRACKETS.sub("", text)
+    if brackets.count("[") + brackets.count("{") <= MAX_FLOW_DEPTH:
+        return False
+    depth = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            return True
+    return False
 
 
 class Reader:

@@ -8,7 +8,6 @@ entries into jobs without opening any audio (every structural problem at once);
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import glob
 import os
 import re
@@ -32,6 +31,13 @@ from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, probe
+from orchestrator.intake.globbing import (
+    MAX_VISITS,
+    TooManyEntries,
+    directory_files,
+    glob_files,
+    split_glob,
+)
 from orchestrator.intake.roots import InputRoots
 
 SETTING_KEYS = (
@@ -244,6 +250,14 @@ class _ManifestReader:
         long, a loop of symlinks) is a problem of this entry, not of the whole load."""
         try:
             return self._expand(audio, audio_node, sec, include, path, settings, line)
+        except TooManyEntries:
+            self.r.problem(
+                audio_node,
+                join_path(path, "audio"),
+                f"{audio!r} looks at more than {MAX_VISITS} files and directories; "
+                "name a narrower glob or directory",
+            )
+            return []
         except OSError as exc:
             self.r.problem(
                 audio_node,
@@ -292,7 +306,8 @@ class _ManifestReader:
         is_glob = glob.has_magic(audio)
         if self.roots is not None:
             # Checked before anything outside the roots is looked at, even its name.
-            refused = self.roots.refusal(self.glob_root(audio, absolute) if is_glob else absolute)
+            walked = split_glob(audio, self.base_dir)[0] if is_glob else absolute
+            refused = self.roots.refusal(walked)
             if refused is not None:
                 self.r.problem(audio_node, audio_field, refused)
                 return []
@@ -311,7 +326,7 @@ class _ManifestReader:
                 "only for a directory entry",
             )
         if is_glob:
-            found = self.glob(audio, absolute)
+            found = self.glob(audio)
             what = f"the glob {audio!r} matches no file"
         elif is_dir:
             patterns = include if include else self.default_patterns(settings)
@@ -343,31 +358,12 @@ class _ManifestReader:
             return AUDIO_PATTERNS + RAW_PATTERNS
         return AUDIO_PATTERNS
 
-    def glob_root(self, pattern: str, absolute: Path) -> Path:
-        """The glob's root: the longest leading run of its parts without wildcards."""
-        if Path(pattern).expanduser().is_absolute():
-            parts = absolute.parts
-        else:
-            parts = (*self.base_dir.parts, *Path(pattern).parts)
-        root_parts: list[str] = []
-        for part in parts:
-            if glob.has_magic(part):
-                break
-            root_parts.append(part)
-        return Path(os.path.normpath(Path(*root_parts))) if root_parts else self.base_dir
-
-    def glob(self, pattern: str, absolute: Path) -> list[tuple[Path, str]]:
+    def glob(self, pattern: str) -> list[tuple[Path, str]]:
         """Files matching a glob (``**`` recursive), each with its output-relative path."""
-        if Path(pattern).expanduser().is_absolute():
-            full = str(absolute)
-        else:
-            full = os.path.join(glob.escape(str(self.base_dir)), pattern)
-        root = self.glob_root(pattern, absolute)
+        root, files = glob_files(pattern, self.base_dir)
         found = []
-        for match in sorted(glob.glob(full, recursive=True)):
-            file = Path(os.path.normpath(Path(match).absolute()))
-            if not file.is_file():
-                continue
+        for match in files:
+            file = Path(os.path.normpath(match.absolute()))
             rel = _relative_to(file, self.base_dir) or _relative_to(file, root) or file.name
             found.append((file, rel))
         return found
@@ -375,18 +371,10 @@ class _ManifestReader:
     def walk(self, directory: Path, patterns: Sequence[str]) -> list[tuple[Path, str]]:
         """Files under ``directory`` (recursive, hidden ones skipped) matching ``patterns``."""
         directory = Path(os.path.normpath(directory.absolute()))
-        found = []
-        for dirpath, dirnames, filenames in os.walk(directory):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                file = Path(dirpath) / name
-                inner = file.relative_to(directory).as_posix()
-                if not any(_matches(name, inner, p) for p in patterns):
-                    continue
-                rel = _relative_to(file, self.base_dir) or inner
-                found.append((file, rel))
+        found = [
+            (file, _relative_to(file, self.base_dir) or inner)
+            for file, inner in directory_files(directory, patterns)
+        ]
         return sorted(found, key=lambda item: item[1])
 
     def s3(
@@ -462,13 +450,6 @@ class _ManifestReader:
         if is_object_uri(source):
             return source
         return _relative_to(Path(source), self.base_dir) or source
-
-
-def _matches(name: str, inner: str, pattern: str) -> bool:
-    """A name pattern (``*.mp3``) matches the file name; one with ``/`` the relative path."""
-    if "/" in pattern:
-        return fnmatch.fnmatchcase(inner, pattern)
-    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
 
 def _read_manifest(

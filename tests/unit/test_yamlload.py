@@ -143,7 +143,8 @@ def test_raise_if_problems() -> None:
     [
         (b"a: 1\nb: x\x01y\n", 2, "character #x0001 is not allowed"),
         (b"a: 1\nb: caf\xe9\n", 2, "not UTF-8"),
-        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", None, "nested too deeply"),
+        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", None, "nested more than 64 levels"),
+        (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 600)), None, "too deeply"),
         (b"a: *nowhere\n", 1, "undefined alias"),
         (b"a: !!python/object:os.system x\n", None, None),  # composes; only built on read
     ],
