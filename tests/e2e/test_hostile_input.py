@@ -7,18 +7,21 @@ any file and quote its first bytes; a run killed while writing left temporary fi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import S3Server
 from tests.support.daemon import DaemonEnv
 from tests.support.emulator import emulator
+from tests.support.proxy import CuttingProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +209,40 @@ async def test_leftovers_of_a_killed_run_are_swept_at_start(
     # The half-rejected manifest now has its problems report.
     problems = (env.root / "failed" / "half.yaml.problems.txt").read_text("utf-8")
     assert "invalid YAML" in problems
+
+
+async def test_a_link_swapped_after_intake_is_caught_before_the_upload_reads_it(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "secret.raw").write_bytes(SECRET * 500)
+    s3 = urlsplit(s3_server.endpoint_url)
+    assert s3.hostname is not None
+    assert s3.port is not None
+    # Every S3 connection is cut: the upload is retried, and the file checked again each time.
+    async with (
+        emulator(s3_server) as emu,
+        CuttingProxy(s3.hostname, s3.port, cut_rate=1.0, cut_within=0) as proxy,
+    ):
+        env = DaemonEnv.create(
+            tmp_path / "daemon",
+            dataclasses.replace(s3_server, endpoint_url=proxy.url),
+            s3_bucket,
+            emu.url,
+            retry={"max_attempts": 50, "base_delay_s": 0.05, "max_delay_s": 0.2},
+        )
+        audio = env.copy_audio(("voicemail-mono.wav",))
+        link = audio / "link.wav"
+        link.symlink_to(audio / "voicemail-mono.wav")  # inside the root when taken
+        env.put_manifest("swap", [{"audio": "link.wav"}], base_dir=audio)
+        daemon = await env.start()
+        await env.wait_for_event("job.retry", limit_s=60)
+        link.unlink()
+        link.symlink_to(private / "secret.raw")
+        (failed,) = await env.wait_for_event("job.failed", limit_s=60)
+        await env.stop(daemon)
+    assert failed["reason_class"] == "audio"
+    assert "outside the input roots" in failed["reason"]
+    assert str(private / "secret.raw") in failed["reason"]
+    assert SECRET.decode() not in everything_written(env)

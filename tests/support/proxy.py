@@ -7,6 +7,7 @@
 Each connection is drawn once: with probability ``cut_rate`` it is reset (RST, as a
 crashed peer or a middlebox does) after a random number of bytes, in the request or in
 the answer, so requests die before, during and after the server has acted on them.
+``cut_rate=1.0, cut_within=0`` refuses every request: a server down.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from types import TracebackType
 class CuttingProxy:
     """Forwards every connection to ``host:port``; cuts some of them at random."""
 
-    def __init__(self, host: str, port: int, *, cut_rate: float, seed: int = 0) -> None:
+    def __init__(
+        self, host: str, port: int, *, cut_rate: float, seed: int = 0, cut_within: int = 2048
+    ) -> None:
         self.host = host
         self.port = port
         self.cut_rate = cut_rate
+        self.cut_within = cut_within  # a cut comes after 0..cut_within bytes (0: at once)
         self.rng = random.Random(seed)
         self.connections = 0
         self.cuts = 0
@@ -64,7 +68,7 @@ class CuttingProxy:
         # (direction, bytes to let through first) or None: drawn once per connection.
         cut = None
         if self.rng.random() < self.cut_rate:
-            cut = (self.rng.choice(["request", "answer"]), self.rng.randint(0, 2048))
+            cut = (self.rng.choice(["request", "answer"]), self.rng.randint(0, self.cut_within))
         try:
             server_r, server_w = await asyncio.open_connection(self.host, self.port)
         except OSError:
