@@ -31,6 +31,8 @@ class Finisher:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
         self.clock = clock
+        # The last error said of each manifest: the same one is not said again at each try.
+        self._errors: dict[int, str] = {}
 
     async def finish_all(self) -> None:
         """Finish every manifest whose jobs have all ended. One that cannot be finished now
@@ -46,13 +48,20 @@ class Finisher:
             manifest = by_id[manifest_id]
             try:
                 await self._finish(manifest, paths)
-            except OSError as exc:
-                log.error(
-                    "manifest.finish_error",
-                    manifest=manifest.name,
-                    manifest_id=manifest_id,
-                    error=write_error(exc),
-                )
+            except Exception as exc:
+                error = write_error(exc) if isinstance(exc, OSError) else str(exc)
+                if self._errors.get(manifest_id) != error:
+                    # A bug (not a disk's trouble) is said with its traceback, once.
+                    log.error(
+                        "manifest.finish_error",
+                        manifest=manifest.name,
+                        manifest_id=manifest_id,
+                        error=error,
+                        exc_info=not isinstance(exc, OSError),
+                    )
+                self._errors[manifest_id] = error
+            else:
+                self._errors.pop(manifest_id, None)
 
     async def _finish(self, manifest: ManifestStatus, paths: PathsConfig) -> None:
         """Write one manifest's report and file its manifest away."""
