@@ -162,11 +162,19 @@ def pathological() -> st.SearchStrategy[bytes]:
     )
 
 
+def _encoded(data: bytes, encoding: str) -> bytes:
+    """UTF-8 bytes re-encoded (a manifest saved by an editor set to another encoding)."""
+    return data.decode("utf-8").encode(encoding, errors="replace")
+
+
 def documents(shape: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
-    """Bytes of a YAML file: ``shape`` dumped, damaged, pathological, or random."""
+    """Bytes of a YAML file: ``shape`` dumped (in UTF-8 or another encoding), damaged,
+    pathological, or random."""
     dumped = shape.map(_dump)
+    encodings = st.sampled_from(["utf-16", "utf-32", "latin-1", "utf-8-sig", "cp1251"])
     return st.one_of(
         dumped,
+        st.tuples(dumped, encodings).map(lambda pair: _encoded(*pair)),
         dumped.flatmap(damaged),
         pathological(),
         st.binary(max_size=512),
