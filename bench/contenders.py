@@ -122,6 +122,8 @@ def _prepare_daemon(
     inbox.mkdir(parents=True, exist_ok=True)
     config_path = work / "config.yaml"
     config = daemon_config(services, speed, work, quotas)
+    # The workload's audio lives beside the contenders' folders, outside this config's.
+    config["paths"]["input_roots"] = [str(workload.files[0].path.parent)]
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
     (inbox / "bench.yaml").write_text(yaml.safe_dump(_manifest(workload), sort_keys=False))
     return config_path

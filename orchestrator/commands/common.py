@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -37,14 +38,28 @@ def config_path(args: argparse.Namespace) -> Path:
 
 
 def read_config(
-    args: argparse.Namespace, *, resolve_secrets: bool = True, resolve_state: bool | None = None
+    args: argparse.Namespace,
+    *,
+    resolve_secrets: bool = True,
+    resolve_state: bool | None = None,
+    quiet: bool = False,
 ) -> Config:
     """Load the config named on the command line (UserInputError on problems);
     ``resolve_state`` reads the state store's password even when ``resolve_secrets`` is
-    False (for the commands that open the store and nothing else)."""
-    return load_config(
+    False (for the commands that open the store and nothing else). Its warnings go to
+    stderr unless ``quiet`` (the daemon logs them instead)."""
+    config = load_config(
         config_path(args), resolve_secrets=resolve_secrets, resolve_state=resolve_state
     )
+    if not quiet:
+        print_warnings(config)
+    return config
+
+
+def print_warnings(config: Config) -> None:
+    """The config's warnings, one ``warning: FILE:LINE: field: message`` line each."""
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def change_manifest(

@@ -120,7 +120,7 @@ def _drain(process: subprocess.Popen[str], log_path: Path) -> None:
     threading.Thread(target=copy, daemon=True).start()
 
 
-def _write_config(work: Path, emulator_url: str, s3_endpoint: str) -> Path:
+def _write_config(work: Path, emulator_url: str, s3_endpoint: str, manifest: Path) -> Path:
     config = {
         "speechkit": {
             "transcribe_url": emulator_url,
@@ -143,6 +143,8 @@ def _write_config(work: Path, emulator_url: str, s3_endpoint: str) -> Path:
             "processed": "processed",
             "failed": "failed",
             "output": "results",
+            # The sample audio, and the tree of the manifest being run.
+            "input_roots": sorted({str(EXAMPLES), str(manifest.resolve().parent)}),
         },
         "polling": {
             "initial_ratio": 10.0 / 60.0 / DEMO_SPEED,
@@ -194,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: local S3 server at {s3_endpoint}, bucket {DEMO_BUCKET}")
         emulator, url = _start_emulator(s3_endpoint, env, work / "emulator.log")
         print(f"demo: SpeechKit emulator at {url} (x{DEMO_SPEED:g} speed, synthetic text)")
-        config = _write_config(work, url, s3_endpoint)
+        config = _write_config(work, url, s3_endpoint, args.manifest)
         if _orchestrator("submit", "--config", str(config), str(args.manifest), env=env):
             return 2
         print("demo: running the daemon until every job has ended\n")

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orchestrator.commands.common import print_warnings
 from orchestrator.config import ConcurrencyConfig, QuotasConfig, load_config
 from orchestrator.core import constants as c
 from orchestrator.core.apis import facts_of
@@ -36,6 +37,7 @@ from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
 from orchestrator.core.polling import is_deferred
 from orchestrator.intake.manifest import JobSpec, validate_manifest
+from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.settings import per_second
 
 STATUS_CHECKS_PER_JOB = 1.5
@@ -163,7 +165,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
     parser.add_argument(
-        "--config", type=Path, help="daemon config whose quotas to use (default: SpeechKit's)"
+        "--config",
+        type=Path,
+        help="daemon config whose quotas and input roots to use (default: SpeechKit's quotas)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
@@ -172,16 +176,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Print the plan for every manifest and the total; 2 when any problem was found."""
     quotas, concurrency = QuotasConfig(), ConcurrencyConfig()
+    roots = None
     if args.config is not None:
         # The plan never talks to the service: secret references are checked, not read.
         config = load_config(args.config, resolve_secrets=False)
-        quotas, concurrency = config.quotas, config.concurrency
+        print_warnings(config)
+        quotas, concurrency, roots = config.quotas, config.concurrency, InputRoots.of(config)
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
     all_infos: dict[str, AudioFacts] = {}
     for path in args.manifests:
-        manifest, infos, found = validate_manifest(path)
+        manifest, infos, found = validate_manifest(path, roots)
         problems.extend(found)
         jobs = [] if manifest is None else list(manifest.jobs)
         name = "-" if manifest is None else manifest.name

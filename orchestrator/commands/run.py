@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, then run the daemon in one event loop."""
-    config = read_config(args)
+    config = read_config(args, quiet=True)  # the daemon logs the warnings
     logs.configure(config.logging.level, config.logging.format)
     daemon = Daemon(
         config,

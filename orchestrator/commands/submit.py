@@ -13,7 +13,8 @@ import yaml
 from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.intake.manifest import validate_manifest
-from orchestrator.outputs.files import unique_destination
+from orchestrator.intake.roots import InputRoots
+from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +53,7 @@ def place(inbox: Path, manifest: Path, text: str) -> Path:
     """Write ``text`` to the inbox under the manifest's name: temporary file, then rename."""
     inbox.mkdir(parents=True, exist_ok=True)
     target = unique_destination(inbox, manifest.name)
-    fd, tmp = tempfile.mkstemp(dir=inbox, prefix=f".{manifest.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=inbox, prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -68,9 +69,11 @@ def place(inbox: Path, manifest: Path, text: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Validate every manifest first; place them only if all are valid."""
     config = read_config(args, resolve_secrets=False)
+    roots = InputRoots.of(config)
     problems = []
     for path in args.manifests:
-        _manifest, _infos, found = validate_manifest(path)
+        # The daemon checks the roots again when it takes the manifest: this is a courtesy.
+        _manifest, _infos, found = validate_manifest(path, roots)
         problems.extend(found)
     if problems:
         raise UserInputError(problems)

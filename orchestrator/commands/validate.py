@@ -7,7 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from orchestrator.commands.common import print_warnings
+from orchestrator.config import load_config
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.roots import InputRoots
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="the daemon's config: also refuse audio outside its paths.input_roots",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
 
@@ -31,8 +39,14 @@ def run(args: argparse.Namespace) -> int:
     reports: list[dict[str, object]] = []
     all_valid = True
     problem_count = bad = 0
+    roots = None
+    if args.config is not None:
+        # Checked as the daemon would: no secret is read, the input roots are applied.
+        config = load_config(args.config, resolve_secrets=False)
+        print_warnings(config)
+        roots = InputRoots.of(config)
     for path in args.manifests:
-        manifest, _infos, problems = validate_manifest(path)
+        manifest, _infos, problems = validate_manifest(path, roots)
         valid = manifest is not None and not problems
         all_valid = all_valid and valid
         problem_count += len(problems)

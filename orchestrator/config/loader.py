@@ -5,8 +5,11 @@ Each problem names the file, line and key; unknown keys get a "did you mean".
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from orchestrator.config.schema import (
     StorageConfig,
 )
 from orchestrator.config.secrets import SecretReader, secret_keys
-from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text
+from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text, join_path
 from orchestrator.core.errors import Problem, UserInputError
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
@@ -229,7 +232,40 @@ class _Loader:
             processed=self.path(sec, "processed", d.processed),
             failed=self.path(sec, "failed", d.failed),
             output=self.path(sec, "output", d.output),
+            input_roots=self.input_roots(sec),
         )
+
+    def input_roots(self, sec: Section) -> tuple[Path, ...]:
+        """``paths.input_roots``: a list of directories, resolved (symlinks included) so
+        that a file's real path can be compared with them; the config's own directory when
+        absent. A root that is not a directory (yet) is allowed, with a warning."""
+        node = sec.node_of("input_roots")
+        if node is None or self.r.is_null(node):
+            return (self.base_dir,)
+        field = sec.field("input_roots")
+        items = self.r.sequence(node, field)
+        if items is None:
+            return (self.base_dir,)
+        if not items:
+            self.r.problem(node, field, "must name at least one directory (/ allows any file)")
+            return (self.base_dir,)
+        roots = []
+        for index, item in enumerate(items):
+            item_field = join_path(field, index)
+            raw = self.r.string(item, item_field)
+            if raw is None:
+                continue
+            if "\0" in raw:
+                self.r.problem(item, item_field, "must not contain a NUL byte")
+                continue
+            path = Path(raw).expanduser()
+            root = (path if path.is_absolute() else self.base_dir / path).resolve()
+            if not root.is_dir():
+                self.r.warn(
+                    item, item_field, f"{root} is not a directory: no audio can come from it"
+                )
+            roots.append(root)
+        return tuple(roots) or (self.base_dir,)
 
     def retry(self, sec: Section) -> RetryConfig:
         d = RetryConfig()
@@ -378,7 +414,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "upload_ahead",
         "asr_xml_requests",
     ),
-    "paths": ("state_file", "inbox", "processed", "failed", "output"),
+    "paths": ("state_file", "inbox", "processed", "failed", "output", "input_roots"),
     "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
     "polling": (
         "initial_ratio",
@@ -442,11 +478,14 @@ def _build(
         outputs=loader.outputs(sections["outputs"]),
         source=reader.file,
         base_dir=base_dir,
+        secret_files=tuple(loader.secrets.files),
     )
     # Problems are sorted by line so the output reads top to bottom like the file.
     reader.problems.sort(key=lambda p: p.line or 0)
     reader.raise_if_problems()
-    return config
+    return dataclasses.replace(
+        config, warnings=tuple(sorted(reader.warnings, key=lambda p: p.line or 0))
+    )
 
 
 def load_config(
@@ -467,6 +506,15 @@ def load_config(
     if problem is not None:
         raise UserInputError([problem])
     base_dir = path.resolve().parent
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            # Whoever may change the config decides where the credentials are sent.
+            reader.warn(
+                None,
+                None,
+                "writable by other users: whoever can change it can send the credentials "
+                "elsewhere (chmod go-w)",
+            )
     return _build(
         reader, root, base_dir, os.environ if env is None else env, resolve_secrets, resolve_state
     )

@@ -168,6 +168,10 @@ class PathsConfig:
     processed: Path = Path("processed")
     failed: Path = Path("failed")
     output: Path = Path("results")
+    # The directories local audio may come from, resolved (symlinks included). The loader
+    # always names at least one (the config file's directory by default); empty only in a
+    # PathsConfig built in code, where nothing is checked.
+    input_roots: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,3 +271,7 @@ class Config:
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this
+    # Files the config names as secrets (``*_file``): never to be read as audio.
+    secret_files: tuple[Path, ...] = ()
+    # What is allowed but unwise (a secret file others may read): said at start, not fatal.
+    warnings: tuple[Problem, ...] = ()

@@ -4,6 +4,7 @@ never written inline, never echoed in a message."""
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import yaml
 
 from orchestrator.config.schema import Secret
 from orchestrator.config.yamlload import Reader, Section
+from orchestrator.telemetry.logs import MIN_SECRET_CHARS
 
 SECRET_SUFFIXES = ("_env", "_file", "_credential")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -32,6 +34,7 @@ class SecretReader:
         self.base_dir = base_dir
         self.env = env
         self.resolve = resolve  # False: check the references, read no value (plan, validate)
+        self.files: list[Path] = []  # every *_file named, to be kept out of the audio
 
     def read(self, sec: Section, name: str) -> Secret | None:
         """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""
@@ -62,7 +65,11 @@ class SecretReader:
         if key.endswith("_file"):
             path = Path(ref).expanduser()
             path = path if path.is_absolute() else self.base_dir / path
-            return self._from_file(node, sec.field(key), path, f"file {path}")
+            self.files.append(path)
+            secret = self._from_file(node, sec.field(key), path, f"file {path}")
+            if secret is not None:
+                self._check_mode(node, sec.field(key), path)
+            return secret
         return self._from_credential(node, sec.field(key), ref)
 
     def _from_env(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
@@ -78,7 +85,7 @@ class SecretReader:
         if not value.strip():
             self.r.problem(node, fld, f"environment variable {name} is empty")
             return None
-        return Secret(value.strip(), f"env {name}")
+        return self._secret(node, fld, value.strip(), f"environment variable {name}")
 
     def _from_file(
         self, node: yaml.Node | None, fld: str, path: Path, source: str
@@ -97,7 +104,34 @@ class SecretReader:
         if not value:
             self.r.problem(node, fld, f"secret file {path} is empty")
             return None
+        return self._secret(node, fld, value, source)
+
+    def _secret(self, node: yaml.Node | None, fld: str, value: str, source: str) -> Secret | None:
+        """The value as a Secret, unless it is too short to be masked in the logs."""
+        if len(value) < MIN_SECRET_CHARS:
+            # Masking a secret of a few characters would mask them in every log line.
+            self.r.problem(
+                node,
+                fld,
+                f"the secret from {source} is too short ({len(value)} characters) to be "
+                f"redacted from the logs safely; real keys have at least {MIN_SECRET_CHARS}",
+            )
+            return None
         return Secret(value, source)
+
+    def _check_mode(self, node: yaml.Node | None, fld: str, path: Path) -> None:
+        """Warn when users other than the owner may read a secret file."""
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            return
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            self.r.warn(
+                node,
+                fld,
+                f"secret file {path} is readable by other users (mode {stat.S_IMODE(mode):04o});"
+                " chmod go= it, or use a systemd credential",
+            )
 
     def _from_credential(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
         if not _CREDENTIAL_RE.match(name):

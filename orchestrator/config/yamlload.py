@@ -9,7 +9,11 @@ end up in an error message.
 from __future__ import annotations
 
 import difflib
+import errno
 import math
+import os
+import re
+import stat
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +24,15 @@ import yaml
 from orchestrator.core.errors import Problem, UserInputError
 
 T = TypeVar("T")
+
+# A manifest of 100,000 jobs is a few megabytes; past this a file is a mistake, or hostile.
+MAX_YAML_BYTES = 16 * 1024 * 1024
+# PyYAML's scanner takes time in the square of the nesting of [ and {: 3000 levels cost
+# seconds, a few megabytes of them hours. No manifest or config needs more than this.
+MAX_FLOW_DEPTH = 64
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+# What a scalar that cannot be built (``!!int nope``) reads as: its problem is recorded.
+_INVALID = object()
 
 _TAG_NAMES = {
     "tag:yaml.org,2002:str": "a string",
@@ -65,25 +78,78 @@ def suggest(name: str, allowed: Collection[str]) -> str:
     return "allowed: " + ", ".join(sorted(allowed))
 
 
-def compose_file(path: Path, display: str | None = None) -> tuple[yaml.Node | None, Problem | None]:
-    """Read and compose one YAML document; a read or syntax error comes back as a Problem."""
+def read_yaml_bytes(
+    path: Path, display: str | None = None, *, follow_symlinks: bool = True
+) -> tuple[bytes | None, Problem | None]:
+    """The bytes of a YAML file, or the Problem that stopped the reading.
+
+    Only a regular file of at most ``MAX_YAML_BYTES`` is read: a FIFO or a device could
+    block or never end. ``follow_symlinks=False`` refuses a symbolic link (the inbox takes
+    files placed in it, not links to files elsewhere).
+    """
     file = display if display is not None else str(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None, Problem(file, "file not found")
-    except IsADirectoryError:
-        return None, Problem(file, "is a directory, not a YAML file")
-    except UnicodeDecodeError:
-        return None, Problem(file, "not UTF-8 text")
     except OSError as exc:
-        return None, Problem(file, f"cannot read: {exc.strerror or exc}")
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            return None, Problem(file, "is a symbolic link; place the file itself")
+        return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return None, Problem(file, "is a directory, not a YAML file")
+        if not stat.S_ISREG(info.st_mode):
+            return None, Problem(file, "not a regular file (a device, FIFO or socket)")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
+    finally:
+        os.close(fd)
+    if len(data) > MAX_YAML_BYTES:
+        return None, Problem(file, f"larger than {MAX_YAML_BYTES // 2**20} MiB; split it up")
+    return data, None
+
+
+def compose_file(path: Path, display: str | None = None) -> tuple[yaml.Node | None, Problem | None]:
+    """Read and compose one YAML document; any read or syntax error comes back as a Problem."""
+    data, problem = read_yaml_bytes(path, display)
+    if data is None:
+        return None, problem
+    return compose_bytes(data, display if display is not None else str(path))
+
+
+def compose_bytes(data: bytes, file: str) -> tuple[yaml.Node | None, Problem | None]:
+    """Compose a YAML document from its bytes, which must be UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, Problem(file, "not UTF-8 text (save it as UTF-8)", line=line)
     return compose_text(text, file)
 
 
 def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None]:
-    """Compose YAML text into a node tree; a syntax error comes back as a Problem with its line."""
-    loader = yaml.SafeLoader(text)
+    """Compose YAML text into a node tree; any syntax error comes back as a Problem with its
+    line. Messages name what is wrong, never more than a character of the text."""
+    if _too_deep(text):
+        return None, Problem(
+            file, f"invalid YAML: [ and {{ nested more than {MAX_FLOW_DEPTH} levels deep"
+        )
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        # The reader refuses control characters before parsing anything.
+        line = text.count("\n", 0, exc.position) + 1
+        return None, Problem(
+            file,
+            f"invalid YAML: character #x{exc.character:04x} is not allowed "
+            "(control characters cannot appear in YAML text)",
+            line=line,
+        )
     try:
         return loader.get_single_node(), None
     except yaml.MarkedYAMLError as exc:
@@ -93,9 +159,25 @@ def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None
             file, f"invalid YAML: {reason}", line=None if mark is None else mark.line + 1
         )
     except yaml.YAMLError as exc:
-        return None, Problem(file, f"invalid YAML: {exc}")
+        return None, Problem(file, f"invalid YAML: {type(exc).__name__}")
+    except RecursionError:
+        return None, Problem(file, "invalid YAML: nested too deeply to read")
     finally:
         loader.dispose()
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``[`` and ``{`` nest deeper than ``MAX_FLOW_DEPTH`` (counted in quoted text
+    too: a stray bracket in a string costs one level, far from the limit)."""
+    brackets = _NOT_BRACKETS.sub("", text)
+    if brackets.count("[") + brackets.count("{") <= MAX_FLOW_DEPTH:
+        return False
+    depth = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            return True
+    return False
 
 
 class Reader:
@@ -104,20 +186,35 @@ class Reader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self._constructor = yaml.constructor.SafeConstructor()
 
     def problem(self, node: yaml.Node | None, field: str | None, message: str) -> None:
         """Record one problem at ``node``'s line."""
         self.problems.append(Problem(self.file, message, line=line_of(node), field=field or None))
 
+    def warn(self, node: yaml.Node | None, field: str | None, message: str) -> None:
+        """Record something allowed but unwise at ``node``'s line (said, never fatal)."""
+        self.warnings.append(Problem(self.file, message, line=line_of(node), field=field or None))
+
     def raise_if_problems(self) -> None:
         """Raise UserInputError with every problem recorded so far, if any."""
         if self.problems:
             raise UserInputError(self.problems)
 
-    def scalar(self, node: yaml.Node) -> object:
-        """The Python value of a scalar node (anchors and tags resolved the safe way)."""
-        return self._constructor.construct_object(node, deep=True)
+    def scalar(self, node: yaml.Node, path: str) -> object:
+        """The Python value of a scalar node (anchors and tags resolved the safe way).
+
+        A value its tag cannot build (``!!int nope``, an unknown ``!tag``) is recorded as a
+        problem at ``path`` and comes back as a value no typed reader accepts.
+        """
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except Exception:
+            # SafeConstructor raises ValueError, KeyError, AttributeError or its own errors
+            # depending on the tag: none of them may stop the reading of the rest.
+            self.problem(node, path, f"not a valid value for its tag ({describe(node)})")
+            return _INVALID
 
     def is_null(self, node: yaml.Node) -> bool:
         """True for ``key:``, ``key: null`` and ``key: ~``."""
@@ -143,7 +240,9 @@ class Reader:
             return Section(self, None, path, allowed, {}, anchor)
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
-            key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is _INVALID:
+                continue
             if not isinstance(key, str):
                 self.problem(key_node, path, f"keys must be strings, got {describe(key_node)}")
                 continue
@@ -164,7 +263,9 @@ class Reader:
 
     def string(self, node: yaml.Node, path: str, *, allow_empty: bool = False) -> str | None:
         """A string scalar; numbers and booleans are not silently turned into strings."""
-        value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if value is _INVALID:
+            return None
         if not isinstance(value, str):
             self.problem(node, path, f"must be a string, got {describe(node)}")
             return None
@@ -182,7 +283,9 @@ class Reader:
         maximum: int | None = None,
     ) -> int | None:
         """An integer scalar within [minimum, maximum]."""
-        value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if value is _INVALID:
+            return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(node, path, f"must be an integer, got {describe(node)}")
             return None
@@ -199,7 +302,9 @@ class Reader:
         exclusive_minimum: bool = False,
     ) -> float | None:
         """A finite number (integer or float) within the bounds."""
-        value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if value is _INVALID:
+            return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(node, path, f"must be a number, got {describe(node)}")
             return None
@@ -236,7 +341,9 @@ class Reader:
 
     def boolean(self, node: yaml.Node, path: str) -> bool | None:
         """A boolean scalar (true/false)."""
-        value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if value is _INVALID:
+            return None
         if not isinstance(value, bool):
             self.problem(node, path, f"must be true or false, got {describe(node)}")
             return None
@@ -244,7 +351,9 @@ class Reader:
 
     def choice(self, node: yaml.Node, path: str, choices: Sequence[T]) -> T | None:
         """One of ``choices`` (strings or integers); the message lists what is allowed."""
-        value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
+        value = self.scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if value is _INVALID:
+            return None
         for choice in choices:
             if type(value) is type(choice) and value == choice:
                 return choice

@@ -31,7 +31,7 @@ from orchestrator.core.constants import (
     GRPC_UNAVAILABLE,
     RESULT_TTL_S,
 )
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 
 # A refused credential (401) is usually fixed by the operator within minutes: retried with
@@ -59,7 +59,7 @@ class Failure:
     kind: ErrorKind
     message: str
     retry_after: float | None = None
-    reason_class: str = "permanent"  # for a failure that ends the job: audio, storage...
+    reason_class: ReasonClass = ReasonClass.PERMANENT  # for a failure that ends the job
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Fail:
     """End the job as failed, with a reason a person can act on."""
 
     reason: str
-    reason_class: str
+    reason_class: ReasonClass
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def retry_or_give_up(
     """Retry with backoff and full jitter, or fail once the attempts are used up."""
     attempts = job.attempts + 1
     if should_give_up(attempts, when.retry):
-        return Fail(f"gave up after {attempts} attempts: {reason}", "retries_exhausted")
+        return Fail(f"gave up after {attempts} attempts: {reason}", ReasonClass.RETRIES_EXHAUSTED)
     at = retry_at(when.now, attempts, when.retry, when.rand, retry_after)
     return Retry(back_to, at, attempts, reason)
 
@@ -204,7 +204,7 @@ def _not_found(
             return Fail(
                 f"the result of operation {job.operation_id} was still not found after "
                 f"{attempts} attempts: {failure.message}",
-                "retries_exhausted",
+                ReasonClass.RETRIES_EXHAUSTED,
             )
         delay = retry_at(0.0, attempts, when.retry, when.rand, failure.retry_after)
         return AskLater(_RETRY_FROM[stage], when.now + max(MIN_ASK_LATER_S, delay), attempts)
@@ -219,9 +219,9 @@ def _not_found(
             f"{age}, within the {when.results_ttl_s:.0f} s its results are kept: a wrong "
             "operation_url, or a key of another folder? Not submitted again, so it is not "
             "paid for twice",
-            "permanent",
+            ReasonClass.PERMANENT,
         )
-    return Fail(f"operation {job.operation_id} not found: {failure.message}", "permanent")
+    return Fail(f"operation {job.operation_id} not found: {failure.message}", ReasonClass.PERMANENT)
 
 
 # What the report and the log say of a job whose recognition found nothing.
@@ -246,9 +246,11 @@ def after_operation_error(
     submitted again with backoff, up to the attempt limit; anything else is final."""
     reason = f"recognition failed: {message}"
     if code not in TRANSIENT_OPERATION_CODES:
-        return Fail(reason, "recognition")
+        return Fail(reason, ReasonClass.RECOGNITION)
     if should_give_up(job.submissions, when.retry):
-        return Fail(f"gave up after {job.submissions} submissions: {reason}", "retries_exhausted")
+        return Fail(
+            f"gave up after {job.submissions} submissions: {reason}", ReasonClass.RETRIES_EXHAUSTED
+        )
     at = retry_at(when.now, job.submissions, when.retry, when.rand, None)
     return Resubmit(reason, at, job.submissions)
 

@@ -18,3 +18,20 @@ class ErrorKind(enum.Enum):
     def retryable(self) -> bool:
         """True when the same request may succeed later without any change."""
         return self in (ErrorKind.RETRYABLE, ErrorKind.QUOTA)
+
+
+class ReasonClass(enum.StrEnum):
+    """Why a job failed for good: the ``reason_class`` of ``job.failed`` and the ``reason``
+    label of ``jobs_failed_total``. The operators' guide lists the same values."""
+
+    AUDIO = "audio"  # the file is missing, unreadable, outside the input roots, or not audio
+    STORAGE = "storage"  # object storage refused the upload for good
+    PERMANENT = "permanent"  # the service refused the request (400, 403, a wrong endpoint)
+    RECOGNITION = "recognition"  # the operation finished with an error
+    QUOTA = "quota"  # the file alone is more audio than the whole daily quota
+    RETRIES_EXHAUSTED = "retries_exhausted"  # transient errors outlasted retry.max_attempts
+
+    @property
+    def retryable(self) -> bool:
+        """Whether ``speechkit-orchestrator retry`` may help: only when time was the trouble."""
+        return self is ReasonClass.RETRIES_EXHAUSTED

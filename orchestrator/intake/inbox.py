@@ -1,21 +1,30 @@
 """A manifest file's whole life: seen in the inbox, taken once settled (bad ones moved to
 ``failed/`` with a problems report), kept under ``.active/`` while its jobs run, and filed
-away to ``processed/`` or ``failed/`` when they have all ended."""
+away to ``processed/`` or ``failed/`` when they have all ended.
+
+No file can stop the others: whatever one holds (bytes YAML refuses, a path no filesystem
+takes, a link, a bug of ours), it ends in ``failed/`` with its problems, or, when even that
+move fails, it is set aside and not read again until it changes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import hashlib
 import os
+import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.config.yamlload import read_yaml_bytes
+from orchestrator.core.errors import Problem, UserInputError, summarize
 from orchestrator.intake.manifest import Manifest, load_manifest
-from orchestrator.outputs.files import unique_destination, write_atomic
+from orchestrator.intake.roots import InputRoots
+from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store
 from orchestrator.store.types import ManifestConflict, NewJob
 from orchestrator.telemetry.logs import get_logger
@@ -25,6 +34,11 @@ log = get_logger()
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 ACTIVE_DIR = ".active"
 DIGEST_CHARS = 12
+PROBLEMS_SUFFIX = ".problems.txt"
+# A problems report lists this many problems, a log line fewer (journald keeps lines whole
+# up to 48 KiB); both then count the rest.
+REPORT_PROBLEMS = 1000
+LOG_PROBLEMS = 20
 
 
 def is_candidate(path: Path) -> bool:
@@ -36,7 +50,12 @@ def is_candidate(path: Path) -> bool:
 def active_path(active_dir: Path, digest: str, name: str) -> Path:
     """Where an accepted manifest waits while its jobs run: its name behind the start of
     its digest, so two files of the same name never meet there."""
-    return active_dir / f"{digest[:DIGEST_CHARS]}-{name}"
+    return active_dir / f"{digest[:DIGEST_CHARS]}-{fit_name(name, DIGEST_CHARS + 1)}"
+
+
+def problems_path(manifest: Path) -> Path:
+    """The report beside a rejected manifest."""
+    return manifest.with_name(manifest.name + PROBLEMS_SUFFIX)
 
 
 def file_away(source: Path, folder: Path, digest: str) -> Path:
@@ -63,11 +82,52 @@ def new_jobs(manifest: Manifest) -> list[NewJob]:
     return [NewJob(spec.source, spec.output, spec.settings) for spec in manifest.jobs]
 
 
+def complete_rejections(
+    failed: Path, known_digests: Iterable[str], roots: InputRoots | None
+) -> list[Path]:
+    """Give every manifest in ``failed/`` that has no problems report, and that the store
+    does not know (the finisher files valid ones there), the report a run stopped in the
+    middle of a rejection never wrote; the manifests so completed.
+
+    A manifest that loads without a problem is left alone: nothing says it was rejected.
+    """
+    known = set(known_digests)
+    completed: list[Path] = []
+    if not failed.is_dir():
+        return completed
+    for path in sorted(failed.iterdir()):
+        if not is_candidate(path) or problems_path(path).exists():
+            continue
+        data, _problem = read_yaml_bytes(path, follow_symlinks=False)
+        if data is None or hashlib.sha256(data).hexdigest() in known:
+            continue
+        try:
+            load_manifest(path, roots, data)
+            continue
+        except UserInputError as exc:
+            problems = exc.problems
+        except Exception as exc:
+            problems = [Problem(str(path), f"cannot be read ({type(exc).__name__})")]
+        with contextlib.suppress(OSError):
+            write_atomic(problems_path(path), report_text(problems))
+            completed.append(path)
+    return completed
+
+
+def report_text(problems: list[Problem]) -> str:
+    """A ``.problems.txt`` report: one problem a line, the first ``REPORT_PROBLEMS``."""
+    return "".join(f"{line}\n" for line in summarize(problems, REPORT_PROBLEMS))
+
+
 @dataclass
 class _Seen:
     size: int
     mtime_ns: int
     since: float
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 class Intake:
@@ -86,6 +146,7 @@ class Intake:
         clock: Callable[[], float] = time.time,
         on_accepted: Callable[[], None] | None = None,
         node: str = "",
+        roots: InputRoots | None = None,
     ) -> None:
         self.store = store
         self.node = node  # this daemon's node: the manifests it takes in are that node's
@@ -94,7 +155,12 @@ class Intake:
         self.settle_s = settle_s
         self.clock = clock
         self.on_accepted = on_accepted
+        self.roots = roots
         self._seen: dict[Path, _Seen] = {}
+        # Files that could be neither taken nor moved to failed/: not read again until
+        # they change (the same inode, size and time means the same trouble).
+        self._set_aside: dict[Path, tuple[int, int, int]] = {}
+        self._scan_error: str | None = None
 
     @property
     def active_dir(self) -> Path:
@@ -104,6 +170,34 @@ class Intake:
     def pending(self) -> int:
         """Manifests seen in the inbox and not yet taken."""
         return len(self._seen)
+
+    def waiting(self) -> bool:
+        """Whether the inbox holds a manifest still to be taken (set-aside ones are not)."""
+        try:
+            entries = list(self.inbox.iterdir())
+        except FileNotFoundError:
+            return False
+        for entry in entries:
+            if not is_candidate(entry) or entry.is_dir():
+                continue
+            with contextlib.suppress(OSError):
+                if self._set_aside.get(entry) != _signature(entry.lstat()):
+                    return True
+        return False
+
+    async def look(self) -> int:
+        """:meth:`scan`, never raising: a failure of the whole scan (the inbox is not a
+        readable directory, say) is logged once with its traceback, and again only when it
+        changes, never a line at every tick. Single files never get here."""
+        try:
+            taken = await self.scan()
+        except Exception as exc:
+            if str(exc) != self._scan_error:
+                log.error("intake.error", error=str(exc), exc_info=True)
+            self._scan_error = str(exc)
+            return 0
+        self._scan_error = None
+        return taken
 
     async def scan(self) -> int:
         """Look at the inbox once; take every settled manifest. Returns how many were taken."""
@@ -115,15 +209,23 @@ class Intake:
             if not is_candidate(entry):
                 continue
             try:
-                stat = entry.stat()
-            except FileNotFoundError:
+                info = entry.lstat()  # a link is judged as a link, never followed
+            except OSError:
                 continue
-            if not entry.is_file():
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            if self._set_aside.get(entry) == _signature(info):
+                continue
+            self._set_aside.pop(entry, None)
+            if not stat.S_ISREG(info.st_mode):
+                # A link, a FIFO, a socket: nothing to wait for, and never to be read.
+                what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+                await self.reject(entry, [Problem(str(entry), f"is {what}; place the file itself")])
                 continue
             present.add(entry)
             seen = self._seen.get(entry)
-            if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-                self._seen[entry] = _Seen(stat.st_size, stat.st_mtime_ns, now)
+            if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
+                self._seen[entry] = _Seen(info.st_size, info.st_mtime_ns, now)
                 if self.settle_s > 0:
                     continue
             elif now - seen.since < self.settle_s:
@@ -139,19 +241,34 @@ class Intake:
         return taken
 
     async def take(self, path: Path) -> bool:
-        """Load one manifest into the store, or move it aside with its problems."""
+        """Load one manifest into the store, or move it aside with its problems; True when
+        it brought new jobs. Never raises for anything the file holds."""
         try:
-            data = await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            # Another daemon watching the same inbox took it first.
-            log.info("manifest.taken_elsewhere", path=str(path))
+            return await self._take(path)
+        except Exception as exc:
+            # A bug of ours: said once with its traceback, and the file set aside with it,
+            # never taken again in a loop.
+            log.error("manifest.error", path=str(path), error=str(exc), exc_info=True)
+            internal = (
+                f"internal error while taking the manifest ({type(exc).__name__}); "
+                "the traceback is in the daemon's log (manifest.error)"
+            )
+            await self.reject(path, [Problem(str(path), internal)])
             return False
-        except OSError as exc:
-            log.error("manifest.unreadable", path=str(path), error=str(exc))
+
+    async def _take(self, path: Path) -> bool:
+        data, problem = await asyncio.to_thread(read_yaml_bytes, path, follow_symlinks=False)
+        if data is None:
+            assert problem is not None
+            if not await asyncio.to_thread(os.path.lexists, path):
+                # Another daemon watching the same inbox took it first.
+                log.info("manifest.taken_elsewhere", path=str(path))
+                return False
+            await self.reject(path, [problem])
             return False
         digest = hashlib.sha256(data).hexdigest()
         try:
-            manifest = await asyncio.to_thread(load_manifest, path)
+            manifest = await asyncio.to_thread(load_manifest, path, self.roots, data)
         except UserInputError as exc:
             await self.reject(path, exc.problems)
             return False
@@ -168,6 +285,8 @@ class Intake:
         except ManifestConflict as exc:
             await self.reject(path, [Problem(str(path), str(exc), field="name")])
             return False
+        # After the store: a crash in between leaves the file here, and the next scan
+        # finds it known (by its digest) and moves it then.
         self.active_dir.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(path, destination)
@@ -189,21 +308,42 @@ class Intake:
         return new
 
     async def reject(self, path: Path, problems: list[Problem]) -> None:
-        """Move a bad manifest to the failed directory with a ``.problems.txt`` beside it."""
-        self.failed.mkdir(parents=True, exist_ok=True)
-        target = unique_destination(self.failed, path.name)
+        """Move a bad manifest to the failed directory with a ``.problems.txt`` beside it.
+
+        The report is written first: a crash in between leaves the manifest in the inbox,
+        rejected again at the next scan. When the move fails too (the failed directory
+        is not writable, say), the file is set aside until it changes.
+        """
+        shown = summarize(problems, LOG_PROBLEMS)
         try:
+            self.failed.mkdir(parents=True, exist_ok=True)
+            # Room for the report's suffix and for a number that keeps the name unique.
+            name = fit_name(path.name, len(PROBLEMS_SUFFIX) + 8)
+            target = unique_destination(self.failed, name)
+            report = report_text(problems)
+            await asyncio.to_thread(write_atomic, problems_path(target), report)
             os.replace(path, target)
         except FileNotFoundError:
+            # Another daemon watching the same inbox took it first.
+            with contextlib.suppress(OSError):
+                problems_path(target).unlink()
             log.info("manifest.taken_elsewhere", path=str(path))
             return
-        report = "".join(f"{problem}\n" for problem in problems)
-        await asyncio.to_thread(
-            write_atomic, target.with_name(target.name + ".problems.txt"), report
-        )
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._set_aside[path] = _signature(await asyncio.to_thread(os.lstat, path))
+            log.error(
+                "manifest.set_aside",
+                path=str(path),
+                error=f"cannot move it to {self.failed}: {exc.strerror or exc}",
+                problem_count=len(problems),
+                problems=shown,
+            )
+            return
         log.error(
             "manifest.rejected",
             path=str(path),
             moved_to=str(target),
-            problems=[str(problem) for problem in problems],
+            problem_count=len(problems),
+            problems=shown,
         )

@@ -7,7 +7,6 @@ entries into jobs without opening any audio (every structural problem at once);
 
 from __future__ import annotations
 
-import fnmatch
 import glob
 import os
 import re
@@ -17,13 +16,28 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from orchestrator.config.yamlload import Reader, Section, compose_file, join_path, line_of
+from orchestrator.config.yamlload import (
+    Reader,
+    Section,
+    compose_bytes,
+    compose_file,
+    join_path,
+    line_of,
+)
 from orchestrator.core.apis import audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, probe
+from orchestrator.intake.globbing import (
+    MAX_VISITS,
+    TooManyEntries,
+    directory_files,
+    glob_files,
+    split_glob,
+)
+from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
@@ -95,9 +109,10 @@ def _relative_to(path: Path, root: Path) -> str | None:
 class _ManifestReader:
     """One manifest load: reads the YAML and expands entries, collecting every problem."""
 
-    def __init__(self, reader: Reader, path: Path) -> None:
+    def __init__(self, reader: Reader, path: Path, roots: InputRoots | None) -> None:
         self.r = reader
         self.path = path
+        self.roots = roots
         self.manifest_dir = path.absolute().parent
         self.base_dir = self.manifest_dir
         # output -> (line, source) of the first job that produced it
@@ -118,7 +133,12 @@ class _ManifestReader:
             return
         candidate = Path(raw).expanduser()
         candidate = candidate if candidate.is_absolute() else self.manifest_dir / candidate
-        if not candidate.is_dir():
+        try:
+            is_dir = candidate.is_dir()
+        except OSError as exc:  # a name too long, a loop of symlinks...
+            self.r.problem(node, "base_dir", f"cannot use {raw}: {exc.strerror or exc}")
+            return
+        if not is_dir:
             self.r.problem(node, "base_dir", f"not a directory: {raw}")
             return
         self.base_dir = Path(os.path.normpath(candidate.absolute()))
@@ -159,9 +179,38 @@ class _ManifestReader:
         audio = sec.optional_string("audio")
         if audio is None:
             return []
-        return self.expand(
-            audio, sec.node_of("audio"), sec, self.include(sec, settings), path, settings, sec.line
-        )
+        include = self.include(sec, settings)
+        return self.expand(audio, sec.node_of("audio"), sec, include, path, settings, sec.line)
+
+    def expand(
+        self,
+        audio: str,
+        audio_node: yaml.Node | None,
+        sec: Section | None,
+        include: tuple[str, ...] | None,
+        path: str,
+        settings: RecognitionSettings,
+        line: int | None,
+    ) -> list[JobSpec]:
+        """Turn one `audio:` value into jobs; a path the filesystem refuses (a name too
+        long, a loop of symlinks) is a problem of this entry, not of the whole load."""
+        try:
+            return self._expand(audio, audio_node, sec, include, path, settings, line)
+        except TooManyEntries:
+            self.r.problem(
+                audio_node,
+                join_path(path, "audio"),
+                f"{audio!r} looks at more than {MAX_VISITS} files and directories; "
+                "name a narrower glob or directory",
+            )
+            return []
+        except OSError as exc:
+            self.r.problem(
+                audio_node,
+                join_path(path, "audio"),
+                f"cannot use {audio!r}: {exc.strerror or type(exc).__name__}",
+            )
+            return []
 
     def include(self, sec: Section, settings: RecognitionSettings) -> tuple[str, ...] | None:
         """The entry's `include:` patterns (a string or a list), or None when absent."""
@@ -179,7 +228,7 @@ class _ManifestReader:
                 patterns.append(pattern)
         return tuple(patterns)
 
-    def expand(
+    def _expand(
         self,
         audio: str,
         audio_node: yaml.Node | None,
@@ -201,6 +250,13 @@ class _ManifestReader:
         local = Path(audio).expanduser()
         absolute = local if local.is_absolute() else self.base_dir / local
         is_glob = glob.has_magic(audio)
+        if self.roots is not None:
+            # Checked before anything outside the roots is looked at, even its name.
+            walked = split_glob(audio, self.base_dir)[0] if is_glob else absolute
+            refused = self.roots.refusal(walked)
+            if refused is not None:
+                self.r.problem(audio_node, audio_field, refused)
+                return []
         is_dir = not is_glob and absolute.is_dir()
         if (is_glob or is_dir) and output_node is not None:
             what = "a glob" if is_glob else "a directory"
@@ -216,7 +272,7 @@ class _ManifestReader:
                 "only for a directory entry",
             )
         if is_glob:
-            found = self.glob(audio, absolute)
+            found = self.glob(audio)
             what = f"the glob {audio!r} matches no file"
         elif is_dir:
             patterns = include if include else self.default_patterns(settings)
@@ -248,26 +304,12 @@ class _ManifestReader:
             return AUDIO_PATTERNS + RAW_PATTERNS
         return AUDIO_PATTERNS
 
-    def glob(self, pattern: str, absolute: Path) -> list[tuple[Path, str]]:
+    def glob(self, pattern: str) -> list[tuple[Path, str]]:
         """Files matching a glob (``**`` recursive), each with its output-relative path."""
-        if Path(pattern).expanduser().is_absolute():
-            full = str(absolute)
-            parts = absolute.parts
-        else:
-            full = os.path.join(glob.escape(str(self.base_dir)), pattern)
-            parts = (*self.base_dir.parts, *Path(pattern).parts)
-        # The glob's root: the longest leading run of parts without wildcards.
-        root_parts: list[str] = []
-        for part in parts:
-            if glob.has_magic(part):
-                break
-            root_parts.append(part)
-        root = Path(os.path.normpath(Path(*root_parts))) if root_parts else self.base_dir
+        root, files = glob_files(pattern, self.base_dir)
         found = []
-        for match in sorted(glob.glob(full, recursive=True)):
-            file = Path(os.path.normpath(Path(match).absolute()))
-            if not file.is_file():
-                continue
+        for match in files:
+            file = Path(os.path.normpath(match.absolute()))
             rel = _relative_to(file, self.base_dir) or _relative_to(file, root) or file.name
             found.append((file, rel))
         return found
@@ -275,18 +317,10 @@ class _ManifestReader:
     def walk(self, directory: Path, patterns: Sequence[str]) -> list[tuple[Path, str]]:
         """Files under ``directory`` (recursive, hidden ones skipped) matching ``patterns``."""
         directory = Path(os.path.normpath(directory.absolute()))
-        found = []
-        for dirpath, dirnames, filenames in os.walk(directory):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                file = Path(dirpath) / name
-                inner = file.relative_to(directory).as_posix()
-                if not any(_matches(name, inner, p) for p in patterns):
-                    continue
-                rel = _relative_to(file, self.base_dir) or inner
-                found.append((file, rel))
+        found = [
+            (file, _relative_to(file, self.base_dir) or inner)
+            for file, inner in directory_files(directory, patterns)
+        ]
         return sorted(found, key=lambda item: item[1])
 
     def s3(
@@ -335,7 +369,13 @@ class _ManifestReader:
         settings: RecognitionSettings,
         line: int | None,
     ) -> JobSpec | None:
-        """One job, once its output path is known to be safe and not taken by another job."""
+        """One job, once its source may be read and its output path is known to be safe
+        and not taken by another job."""
+        if self.roots is not None and not is_object_uri(source):
+            refused = self.roots.refusal(Path(source))
+            if refused is not None:
+                self.r.problem(node, field, refused)
+                return None
         reason = safe_output_problem(output)
         if reason is not None:
             self.r.problem(node, field, f"output path {output!r}: {reason}")
@@ -362,22 +402,17 @@ class _ManifestReader:
         return _relative_to(Path(source), self.base_dir) or source
 
 
-def _matches(name: str, inner: str, pattern: str) -> bool:
-    """A name pattern (``*.mp3``) matches the file name; one with ``/`` the relative path."""
-    if "/" in pattern:
-        return fnmatch.fnmatchcase(inner, pattern)
-    return fnmatch.fnmatchcase(name.lower(), pattern.lower())
-
-
-def _read_manifest(path: Path) -> tuple[Manifest | None, list[Problem]]:
+def _read_manifest(
+    path: Path, roots: InputRoots | None, data: bytes | None = None
+) -> tuple[Manifest | None, list[Problem]]:
     """The manifest as far as it could be read (jobs of the valid entries) and every problem."""
     reader = Reader(str(path))
-    root, problem = compose_file(path)
+    root, problem = compose_file(path) if data is None else compose_bytes(data, str(path))
     if problem is not None:
         return None, [problem]
     if root is None or reader.is_null(root):
         return None, [Problem(str(path), "manifest is empty (needs name and jobs)")]
-    state = _ManifestReader(reader, path)
+    state = _ManifestReader(reader, path, roots)
     top = reader.section(root, "", TOP_KEYS, nullable=False)
     if top.node is None:
         return None, reader.problems
@@ -405,13 +440,17 @@ def _by_line(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: p.line or 0)
 
 
-def load_manifest(path: Path) -> Manifest:
+def load_manifest(
+    path: Path, roots: InputRoots | None = None, data: bytes | None = None
+) -> Manifest:
     """Read a manifest and expand its entries; UserInputError lists every structural problem.
 
     Audio is not opened here (see :func:`check_audio`); relative audio paths resolve against
-    ``base_dir:`` or else the manifest's own directory.
+    ``base_dir:`` or else the manifest's own directory. With ``roots``, every local file
+    must be one the daemon may read (see ``intake.roots``). ``data``: the file's bytes,
+    when the caller has read them already.
     """
-    manifest, problems = _read_manifest(path)
+    manifest, problems = _read_manifest(path, roots, data)
     if problems or manifest is None:
         raise UserInputError(_by_line(problems))
     return manifest
@@ -443,16 +482,35 @@ def check_audio(manifest: Manifest) -> tuple[dict[str, AudioFacts], list[Problem
             problems.append(
                 Problem(str(manifest.path), f"{job.source}: {reason}", line=job.line, field="audio")
             )
+        except Exception as exc:
+            # A file the probe could not make sense of in a way nobody foresaw: reported
+            # with the kind of error only (its message might quote the file's bytes).
+            problems.append(
+                Problem(
+                    str(manifest.path),
+                    f"{job.source}: the file could not be read as audio "
+                    f"(internal error {type(exc).__name__})",
+                    line=job.line,
+                    field="audio",
+                )
+            )
     return infos, problems
 
 
-def validate_manifest(path: Path) -> tuple[Manifest | None, dict[str, AudioFacts], list[Problem]]:
+def validate_manifest(
+    path: Path, roots: InputRoots | None = None
+) -> tuple[Manifest | None, dict[str, AudioFacts], list[Problem]]:
     """Load a manifest and check its audio; every problem found, never an exception.
 
     The manifest is None when its structure is invalid; the audio of its valid entries is
-    checked all the same.
+    checked all the same. With ``roots``, files outside them are refused, never opened.
     """
-    manifest, problems = _read_manifest(path)
+    try:
+        manifest, problems = _read_manifest(path, roots)
+    except Exception as exc:
+        # A bug must not cost the user a traceback: the kind of error is enough to report.
+        internal = f"internal error while reading the manifest ({type(exc).__name__})"
+        return None, {}, [Problem(str(path), internal)]
     if manifest is None:
         return None, {}, problems
     # Audio is probed even when the structure has problems, so one run reports everything.

@@ -18,6 +18,7 @@ from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
 from orchestrator.core.transcript import Transcript
 from orchestrator.outputs import write as outputs
+from orchestrator.outputs.files import write_error
 from orchestrator.outputs.render import render_all
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
@@ -156,7 +157,16 @@ class Fetch:
                     channels,
                     record,
                 )
-        except (OSError, ValueError, StorageError) as exc:
+        except OSError as exc:
+            # A full or read-only disk: the job waits and tries again (and, once its
+            # attempts are spent, stays retryable); nothing half-written is left behind.
+            reason = f"writing the results failed: {write_error(exc)}"
+            decision = after_failure(
+                Stage.FETCH, Failure(ErrorKind.RETRYABLE, reason), job, self.ctx.circumstances()
+            )
+            await self.transitions.apply(job, decision, began)
+            return
+        except (ValueError, StorageError) as exc:
             failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {exc}")
             decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)

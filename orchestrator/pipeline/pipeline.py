@@ -159,14 +159,17 @@ class Pipeline:
         return lanes(stage, profiles, self.ctx.settings, billable)
 
     async def _step_failed(self, stage: Stage, job: Job, exc: Exception) -> None:
-        """A bug or an unexpected failure inside a step: the job is retried, never lost."""
+        """A bug or an unexpected failure inside a step: the job is retried with backoff,
+        never lost. The traceback is logged with the step's first failure only: the same
+        bug met again on each retry would fill the journal with copies of it."""
         log.error(
             "job.step_error",
             stage=stage.value,
             manifest=job.manifest_name,
             job_id=job.id,
             error=str(exc),
-            exc_info=True,
+            attempt=job.attempts + 1,
+            exc_info=job.attempts == 0,
         )
         current = await self.ctx.store.get_job(job.id)  # the step may have moved it
         if current is not None and current.state not in TERMINAL:

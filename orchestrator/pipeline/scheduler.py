@@ -131,13 +131,17 @@ class Scheduler:
 
     async def _room(self, stage: Stage) -> int:
         """How many more jobs a capped stage may take: operations in flight at the service
-        for submissions, jobs waiting uploaded for uploads. Steps in flight are counted
-        twice here at worst: the cap errs low."""
+        for submissions, jobs waiting uploaded for uploads. Jobs in the stage's own states
+        are counted by this process's steps in flight, not by the store: a crash can leave
+        a cap's worth of them there without a step (say uploading), and counting those
+        would keep the stage from ever taking them up again. Another daemon's steps in
+        flight are not counted, so the cap may be passed by that many."""
         cap = _CAPS.get(stage)
         if cap is None:
             return self._slots(stage)
-        limit_of, states = cap
-        taken = await self.ctx.store.count(list(states))
+        limit_of, capped = cap
+        states = [state for state in capped if state not in STAGE_STATES[stage]]
+        taken = await self.ctx.store.count(states)
         return max(0, limit_of(self.ctx.settings) - taken - self._busy[stage])
 
     async def _dispatch(self, stage: Stage) -> float:

@@ -22,6 +22,7 @@ from orchestrator.core.constants import (
     V3_STATUS_PER_SECOND,
 )
 from orchestrator.core.polling import PollingPolicy
+from orchestrator.intake.roots import InputRoots
 
 # How long a claim holds a job. A step that runs longer has its lease renewed by a
 # heartbeat; a daemon that dies leaves leases that run out within this.
@@ -96,6 +97,8 @@ class PipelineSettings:
     delete_results_after_done: bool = False
     # The resolution of the service's createdAt/modifiedAt (whole seconds).
     timestamp_resolution_s: float = 1.0
+    # Checked again right before a file is read (None: not checked, in tests built in code).
+    input_roots: InputRoots | None = None
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -171,4 +174,5 @@ def settings_from_config(config: Config) -> PipelineSettings:
         node=config.service.node,
         outputs_prefix=config.outputs.s3_prefix,
         timestamp_resolution_s=config.polling.timestamp_resolution_s,
+        input_roots=InputRoots.of(config),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.decisions import Decision, after_failure, after_operation_error
+from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
@@ -64,7 +65,7 @@ class Submit:
                     job,
                     f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
                     f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
-                    reason_class="quota",
+                    reason_class=ReasonClass.QUOTA,
                 )
                 return
         profile = client.profile

@@ -16,6 +16,7 @@ from orchestrator.core.decisions import (
     Retry,
     Throttle,
 )
+from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import (
     DOING,
     IN_FLIGHT,
@@ -46,7 +47,7 @@ class Transitions:
 
         Returns the job as it now is, or None when it had moved on (cancelled, say).
         """
-        return await self._move(job, new, began, "permanent", fields, {})
+        return await self._move(job, new, began, ReasonClass.PERMANENT, fields, {})
 
     async def fail(
         self,
@@ -54,7 +55,7 @@ class Transitions:
         reason: str,
         began: float | None = None,
         *,
-        reason_class: str = "permanent",
+        reason_class: ReasonClass = ReasonClass.PERMANENT,
         ids: Mapping[str, str] | None = None,
     ) -> None:
         """End the job as failed with ``reason``; ``ids`` are the request ids of the
@@ -119,7 +120,7 @@ class Transitions:
         job: Job,
         new: State,
         began: float | None,
-        reason_class: str,
+        reason_class: ReasonClass,
         fields: dict[str, Any],
         ids: Mapping[str, str],
     ) -> Job | None:
@@ -166,7 +167,7 @@ class Transitions:
         job: Job,
         state: State,
         fields: dict[str, Any],
-        reason_class: str,
+        reason_class: ReasonClass,
         ids: Mapping[str, str],
     ) -> None:
         store, now = self.ctx.store, self.ctx.clock()
@@ -178,12 +179,12 @@ class Transitions:
                 operation_id=job.operation_id,
                 source=job.source,
                 reason=fields.get("error"),
-                reason_class=reason_class,
-                retryable=reason_class == "retries_exhausted",
+                reason_class=str(reason_class),
+                retryable=reason_class.retryable,
                 attempts=job.attempts + 1,
                 **ids,
             )
-            self.ctx.metrics.jobs_failed.inc(reason=reason_class)
+            self.ctx.metrics.jobs_failed.inc(reason=str(reason_class))
             # Jobs waiting on this one try again themselves.
             await store.release_followers(job.id, State.QUEUED, now)
             self.ctx.kick(Stage.UPLOAD)

@@ -15,10 +15,11 @@ from typing import Any
 from orchestrator.core.apis import audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
+from orchestrator.intake.roots import real_path
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.storage.s3 import StorageError
@@ -58,30 +59,36 @@ class Upload:
                 return
             await self._prepare_remote(job, began)
             return
+        source = await asyncio.to_thread(self._readable, job)
+        if isinstance(source, str):
+            await self.transitions.fail(job, source, began, reason_class=ReasonClass.AUDIO)
+            return
         facts, content_hash = job.audio, job.content_hash
         if facts is None or content_hash is None:
             settings = job.settings
             try:
                 facts = await asyncio.to_thread(
                     audio.probe,
-                    Path(job.source),
+                    source,
                     encoding=settings.encoding,
                     sample_rate=settings.sample_rate,
                     channels=settings.channels,
                 )
-                content_hash = await asyncio.to_thread(audio.content_hash, Path(job.source), facts)
+                content_hash = await asyncio.to_thread(audio.content_hash, source, facts)
             except audio.AudioError as exc:
-                await self.transitions.fail(job, str(exc), began, reason_class="audio")
+                await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
                 return
             except OSError as exc:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
-                await self.transitions.fail(job, reason, began, reason_class="audio")
+                await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return
         problems = audio_problems(job.settings, facts)
         if problems:
             # `validate` says the same offline; a manifest taken as it is meets it here.
             reason = "; ".join(f"{setting}: {message}" for setting, message in problems)
-            await self.transitions.fail(job, f"{job.source}: {reason}", began, reason_class="audio")
+            await self.transitions.fail(
+                job, f"{job.source}: {reason}", began, reason_class=ReasonClass.AUDIO
+            )
             return
         if not client.profile.uploads:
             # The audio goes in the recognition request itself: settle who recognises it.
@@ -99,10 +106,21 @@ class Upload:
             if moved is None:
                 return
             job = moved
-        await self._upload(job, facts, content_hash, key, began)
+        await self._upload(job, source, facts, content_hash, key, began)
+
+    def _readable(self, job: Job) -> Path | str:
+        """The real path to read the job's file from, or why it may not be read: the input
+        roots are checked again here (the config may have changed since the manifest was
+        taken, or a link may have), and the file is read by its real path from now on."""
+        roots = self.ctx.settings.input_roots
+        if roots is not None:
+            refused = roots.refusal(Path(job.source))
+            if refused is not None:
+                return refused
+        return real_path(Path(job.source))
 
     async def _upload(
-        self, job: Job, facts: AudioFacts, content_hash: str, key: str, began: float
+        self, job: Job, source: Path, facts: AudioFacts, content_hash: str, key: str, began: float
     ) -> None:
         try:
             # Jobs with the same audio (other settings) share the object: one uploads it.
@@ -111,19 +129,17 @@ class Upload:
                     key,
                     facts.data_length,
                     content_hash,
-                    partial(
-                        audio.read_range, Path(job.source), facts.data_offset, facts.data_length
-                    ),
+                    partial(audio.read_range, source, facts.data_offset, facts.data_length),
                 )
         except StorageError as exc:
             kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
-            failure = Failure(kind, str(exc), reason_class="storage")
+            failure = Failure(kind, str(exc), reason_class=ReasonClass.STORAGE)
             decision = after_failure(Stage.UPLOAD, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)
             return
         except audio.AudioError as exc:
             # The file changed or went away since it was probed.
-            await self.transitions.fail(job, str(exc), began, reason_class="audio")
+            await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
             return
         if uploaded:
             self.ctx.metrics.uploaded_bytes.inc(facts.data_length)

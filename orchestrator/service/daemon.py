@@ -26,11 +26,13 @@ from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.core.quota import REQUEST_QUOTAS
 from orchestrator.intake.inbox import Intake
+from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import settings_from_config
 from orchestrator.service.finisher import Finisher
 from orchestrator.service.notify import Notifier, watchdog_task
 from orchestrator.service.progress import snapshot, status_line
+from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.speechkit.clients import make_clients
 from orchestrator.storage.s3 import ObjectStorage
@@ -51,10 +53,18 @@ STATUS_MIN_GAP_S = 1.0
 EXIT_NOW_STATUS = 1
 # The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
 ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
+# How often manifests whose report could not be written are tried again.
+FINISH_RETRY_S = 10.0
 
 
 def _secret(value: Any) -> str:
     return "" if value is None else str(value.reveal())
+
+
+def log_warnings(config: Config) -> None:
+    """The config's warnings (a secret file others may read...), one event each."""
+    for warning in config.warnings:
+        log.warning("config.warning", config=config.source, warning=str(warning))
 
 
 @dataclass
@@ -156,6 +166,7 @@ class Daemon:
         )
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
+        log_warnings(new)
         if self.pipeline is not None:
             # The node and where results go stay as they were until a restart.
             running = self.pipeline.settings
@@ -169,6 +180,7 @@ class Daemon:
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
+            self.intake.roots = InputRoots.of(new)
         # Rescan now rather than at the next tick: the inbox may be a new directory.
         self._scan_wake.set()
         log.info(
@@ -188,6 +200,7 @@ class Daemon:
     async def run(self) -> int:
         """Run until stopped (or idle, with ``until_idle``); the exit status."""
         config = self.config
+        log_warnings(config)
         for folder in (
             config.paths.inbox,
             config.paths.processed,
@@ -211,6 +224,7 @@ class Daemon:
         config = self.config
         settings = settings_from_config(config)
         released = await store.recover(settings.node, time.time())
+        await sweep(config, store)
         counts = await store.counts_by_state()
         log.info(
             "daemon.recovered",
@@ -260,6 +274,7 @@ class Daemon:
                 settle_s=self.options.settle_s,
                 on_accepted=self._accepted,
                 node=settings.node,
+                roots=InputRoots.of(config),
             )
             web = await self._start_web(store)
             try:
@@ -322,7 +337,7 @@ class Daemon:
 
     async def _serve(self, store: Store, pipeline: Pipeline) -> int:
         assert self.intake is not None
-        await self.intake.scan()
+        await self.intake.look()
         await self._finish_manifests()
         ready = status_line(await store.counts_by_state())
         self.notifier.ready(status=ready)
@@ -369,10 +384,7 @@ class Daemon:
     async def _intake_loop(self) -> None:
         assert self.intake is not None
         while not self.stop.is_set():
-            try:
-                await self.intake.scan()
-            except Exception as exc:
-                log.error("intake.error", error=str(exc), exc_info=True)
+            await self.intake.look()
             if self.options.until_idle and await self._idle():
                 log.info("daemon.idle", reason="the inbox is empty and every job has ended")
                 self.request_stop("idle")
@@ -384,13 +396,14 @@ class Daemon:
     async def _idle(self) -> bool:
         assert self.intake is not None
         assert self.store is not None
-        if self.intake.pending() or any(
-            p.is_file() and not p.name.startswith(".") for p in self.config.paths.inbox.iterdir()
-        ):
-            return False
-        if await self.store.any_in(list(ACTIVE)):
-            return False
-        return not await self.store.manifests_to_finish(self.config.service.node)
+        try:
+            if self.intake.pending() or self.intake.waiting():
+                return False
+            if await self.store.any_in(list(ACTIVE)):
+                return False
+            return not await self.store.manifests_to_finish(self.config.service.node)
+        except Exception:
+            return False  # the next tick asks again; a scan that fails is logged there
 
     def _store_answers(self) -> bool:
         """For the watchdog: the store answered lately (a store stuck for good, like a
@@ -436,7 +449,10 @@ class Daemon:
 
     async def _finish_loop(self) -> None:
         while True:
-            await self._finish_wake.wait()
+            # A manifest that could not be finished (its report not written: a full disk)
+            # is tried again after a while even if no job ends meanwhile.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finish_wake.wait(), FINISH_RETRY_S)
             self._finish_wake.clear()
             try:
                 await self._finish_manifests()

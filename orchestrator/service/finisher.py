@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.config import PathsConfig
+from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.inbox import file_away
-from orchestrator.outputs.files import write_atomic
+from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
 from orchestrator.storage.s3 import ObjectStorage
 from orchestrator.store.protocol import Store
@@ -41,9 +42,13 @@ class Finisher:
         self.node = node
         self.storage = storage
         self.outputs_prefix = outputs_prefix
+        # The last error said of each manifest: the same one is not said again at each try.
+        self._errors: dict[int, str] = {}
 
     async def finish_all(self) -> None:
-        """Finish every manifest whose jobs have all ended."""
+        """Finish every manifest whose jobs have all ended. One that cannot be finished now
+        (its report cannot be written: a full disk, say) is logged and left for the next
+        call; the others are finished all the same."""
         store = self.store
         todo = await store.manifests_to_finish(self.node)
         if not todo:
@@ -52,32 +57,52 @@ class Finisher:
         paths = self.paths()
         for manifest_id in todo:
             manifest = by_id[manifest_id]
-            jobs = await store.manifest_jobs(manifest_id)
-            now = self.clock()
-            report = build_report(manifest, jobs, now)
-            report_path = await self._write(
-                manifest.name, render_report_json(report), render_report_text(report)
-            )
-            failed = bool(report["failures"])
-            target_dir = paths.failed if failed else paths.processed
-            target = await asyncio.to_thread(
-                file_away, Path(manifest.path), target_dir, manifest.digest
-            )
-            await store.finish_manifest(manifest_id, report_path, str(target), now)
-            log.info(
-                "manifest.finished",
-                manifest=manifest.name,
-                manifest_id=manifest_id,
-                counts=report["counts"],
-                failed=len(report["failures"]),
-                audio_hours=report["audio_hours"],
-                billable_units=report["billable_units"],
-                submissions=report["submissions"],
-                status_checks=report["status_checks"],
-                elapsed_s=report["elapsed_s"],
-                report=report_path,
-                manifest_file=str(target),
-            )
+            try:
+                await self._finish(manifest, paths)
+            except Exception as exc:
+                error = write_error(exc) if isinstance(exc, OSError) else str(exc)
+                if self._errors.get(manifest_id) != error:
+                    # A bug (not a disk's trouble) is said with its traceback, once.
+                    log.error(
+                        "manifest.finish_error",
+                        manifest=manifest.name,
+                        manifest_id=manifest_id,
+                        error=error,
+                        exc_info=not isinstance(exc, OSError),
+                    )
+                self._errors[manifest_id] = error
+            else:
+                self._errors.pop(manifest_id, None)
+
+    async def _finish(self, manifest: ManifestStatus, paths: PathsConfig) -> None:
+        """Write one manifest's report and file its manifest away."""
+        store, manifest_id = self.store, manifest.id
+        jobs = await store.manifest_jobs(manifest_id)
+        now = self.clock()
+        report = build_report(manifest, jobs, now)
+        report_path = await self._write(
+            manifest.name, render_report_json(report), render_report_text(report)
+        )
+        failed = bool(report["failures"])
+        target_dir = paths.failed if failed else paths.processed
+        target = await asyncio.to_thread(
+            file_away, Path(manifest.path), target_dir, manifest.digest
+        )
+        await store.finish_manifest(manifest_id, report_path, str(target), now)
+        log.info(
+            "manifest.finished",
+            manifest=manifest.name,
+            manifest_id=manifest_id,
+            counts=report["counts"],
+            failed=len(report["failures"]),
+            audio_hours=report["audio_hours"],
+            billable_units=report["billable_units"],
+            submissions=report["submissions"],
+            status_checks=report["status_checks"],
+            elapsed_s=report["elapsed_s"],
+            report=report_path,
+            manifest_file=str(target),
+        )
 
     async def _write(self, name: str, as_json: str, as_text: str) -> str:
         """Write a manifest's report (text first, JSON last); where the JSON went."""

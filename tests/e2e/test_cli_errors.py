@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,30 @@ def test_validate_names_what_each_api_cannot_take(tmp_path: Path) -> None:
     assert f"{where}:25: jobs[6].language: api asr_xml takes one of ru-RU, en-US" in err
     assert f"{where}:27: jobs[7].language: a list of languages needs api v3" in err
     assert "8 problem(s) in 1 of 1 manifest(s)" in err
+
+
+def test_a_secret_too_short_is_refused_and_one_others_may_read_is_warned_of(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "api-key"
+    key.write_text("abc\n", "utf-8")
+    key.chmod(0o600)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"speechkit:\n  api_key_file: {key}\nstorage:\n  bucket: demo\n"
+        "status:\n  listen_port: null\nlogging:\n  format: json\n",
+        "utf-8",
+    )
+    result = cli("run", "--config", str(config), "--until-idle")
+    assert result.returncode == 2
+    assert f"{config}:2: speechkit.api_key_file: the secret from file {key} is too short" in (
+        result.stderr
+    )
+    key.write_text("a-key-long-enough-to-mask\n", "utf-8")
+    key.chmod(0o644)
+    result = cli("run", "--config", str(config), "--until-idle")
+    assert result.returncode == 0, result.stderr
+    (warning,) = [e for e in map(json.loads, result.stdout.splitlines()) if "warning" in e]
+    assert warning["event"] == "config.warning"
+    assert "readable by other users (mode 0644)" in warning["warning"]
+    assert "a-key-long-enough-to-mask" not in result.stdout + result.stderr

@@ -105,6 +105,14 @@ def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:
         "  window_margin_s: 0\n",
         encoding="utf-8",
     )
+    # The demo's audio is outside the config's directory, the default input root.
+    refused = cli("plan", "--json", "--config", str(config), DEMO)
+    assert refused.returncode == 2
+    assert all(
+        "outside the input roots" in p["message"] for p in json.loads(refused.stdout)["problems"]
+    )
+    with config.open("a", encoding="utf-8") as more:
+        more.write(f"paths:\n  input_roots: [{ROOT / 'examples' / 'audio'}]\n")
     result = cli("plan", "--json", "--config", str(config), DEMO)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -137,6 +145,7 @@ def test_plan_counts_each_apis_quota(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(
         "storage:\n  bucket: audio\n"
+        f"paths:\n  input_roots: [{audio.parent}]\n"
         "quotas:\n  v3_status_checks_per_second: 5\n  asr_xml_requests_per_second: 4\n"
         "  safety_margin: 0\n"
         "concurrency:\n  asr_xml_requests: 2\n",

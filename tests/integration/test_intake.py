@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import structlog
 
 from orchestrator.intake.inbox import Intake, is_candidate
 from orchestrator.store import Store
+from orchestrator.store.sqlite import SQLiteStore
+from orchestrator.telemetry import logs
 from tests.support.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -77,3 +86,78 @@ async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> No
     assert await intake.scan() == 0
     assert len(await store.manifests()) == 1
     assert not (inbox / "a.yaml").exists()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """The JSON lines the daemon would write, captured for the test."""
+    stream = io.StringIO()
+    logs.configure("info", "json", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+
+
+async def test_a_huge_bad_manifest_makes_one_bounded_log_line(
+    tmp_path: Path, store: SQLiteStore, log_lines: io.StringIO
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    entries = "".join(f"  - audio: f{i}.ogg\n    langauge: en-US\n" for i in range(3000))
+    (inbox / "huge.yaml").write_text(f"name: huge\nbase_dir: {AUDIO}\njobs:\n{entries}", "utf-8")
+    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    assert await intake.scan() == 0
+    (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
+    # journald splits lines longer than 48 KiB: the jq one-liners would lose this one.
+    assert len(line.encode()) < 48 * 1024
+    event = json.loads(line)
+    assert event["problem_count"] == 3000
+    assert 0 < len(event["problems"]) < 100
+    assert "langauge" in event["problems"][0]
+    report = (tmp_path / "failed" / "huge.yaml.problems.txt").read_text("utf-8")
+    lines = report.splitlines()
+    assert len(lines) < 3000
+    assert lines[-1].startswith("... and ")
+    assert lines[-1].endswith("more problems (3000 in all)")
+
+
+async def test_a_symlink_in_the_inbox_is_refused_not_followed(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    target = tmp_path / "elsewhere.yaml"
+    target.write_text(manifest_text("elsewhere"), "utf-8")
+    (inbox / "link.yaml").symlink_to(target)
+    (inbox / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    assert await intake.scan() == 0
+    for name in ("link.yaml", "dangling.yaml"):
+        problems = (tmp_path / "failed" / f"{name}.problems.txt").read_text("utf-8")
+        assert "symbolic link" in problems
+    assert target.exists()
+    assert await store.manifests() == []
+    assert not list(inbox.glob("*.yaml"))
+
+
+async def test_names_the_filesystem_refuses_to_lengthen_are_taken(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    long_good = "g" * 245 + ".yaml"  # 250 bytes: the .active/ prefix would pass 255
+    long_bad = "b" * 245 + ".yaml"  # and so would `.problems.txt` and a temporary name
+    (inbox / long_good).write_text(manifest_text("long"), "utf-8")
+    (inbox / long_bad).write_text("name: bad\njobs: [\n", "utf-8")
+    odd = os.fsdecode(b"\xff\xfe-odd.yaml")  # not UTF-8: the problems report must still say so
+    (inbox / odd).write_text("name: odd\njobs: [\n", "utf-8")
+    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    assert await intake.scan() == 1
+    assert [m.name for m in await store.manifests()] == ["long"]
+    failed = sorted(os.fsencode(p.name) for p in (tmp_path / "failed").iterdir())
+    assert len(failed) == 4
+    # The long name is shortened (its extension kept) so that its report's name fits too.
+    (short,) = [n for n in failed if n.startswith(b"bbbb") and n.endswith(b".yaml")]
+    assert short + b".problems.txt" in failed
+    assert b"\xff\xfe-odd.yaml.problems.txt" in failed
+    assert not [p for p in inbox.iterdir() if p.is_file()]
+    assert await intake.scan() == 0  # nothing left over to fail on the next scan

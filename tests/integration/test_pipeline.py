@@ -16,12 +16,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from orchestrator.core.audio import object_suffix
 from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.constants import STORAGE_URL
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.polling import PollingPolicy
 from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.intake.audio import content_hash as content_hash_of
+from orchestrator.intake.audio import probe
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.lanes import Lane
 from orchestrator.pipeline.learning import store_key
@@ -307,3 +310,32 @@ async def test_uploads_run_only_a_bounded_buffer_ahead_of_submissions(
             await task
     # The done job's object was deleted; the one waiting is the only one in the bucket.
     assert objects.get("KeyCount", 0) == 1
+
+
+async def test_jobs_a_crash_left_mid_upload_are_taken_up_though_they_fill_the_buffer(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, audio: Path
+) -> None:
+    # A killed daemon left as many jobs uploading as `upload_ahead` allows: they count
+    # against the buffer, yet they are the very jobs the upload stage must take up again.
+    config = settings(tmp_path, upload_ahead=2)
+    async with (
+        emulator(s3_server, speed=SPEED) as emu,
+        rig(tmp_path, s3_server, s3_bucket, emu.url) as r,
+    ):
+        await add_manifest(r.store, audio, FILES)
+        dead = await r.store.claim(Claim((State.QUEUED,), 2, 60.0), "testnode:1:dead", time.time())
+        for job in dead.jobs:
+            # As its upload step does: probe, settle the object, enter `uploading`; killed.
+            facts = probe(Path(job.source))
+            content_hash = content_hash_of(Path(job.source), facts)
+            key = r.storage.object_key("test/", content_hash, object_suffix(facts.encoding))
+            fields = {"state": State.UPLOADING, "audio": facts, "object_key": key}
+            fields["content_hash"] = content_hash
+            assert await r.store.update_job(
+                job.id, State.QUEUED, fields, time.time(), keep_lease=True
+            )
+        assert await r.store.counts_by_state() == {"uploading": 2, "queued": 1}
+        assert await r.store.recover("testnode", time.time()) == 2
+        await run_until_ended(r.pipeline(config), r, len(FILES))
+        counts = await r.store.counts_by_state()
+    assert counts == {"done": len(FILES)}, [job.error for job in r.ended]

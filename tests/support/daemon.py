@@ -54,6 +54,10 @@ class DaemonEnv:
     env: dict[str, str]
     config: dict[str, Any]
     log_files: list[Path] = field(default_factory=list)
+    # A command the CLI runs under (``setpriv ...``: root without its override of modes).
+    wrapper: list[str] = field(default_factory=list)
+    # Where tests/support/watch_files.py records every file the CLI opens (None: not).
+    watch_log: Path | None = None
 
     @classmethod
     def create(
@@ -111,6 +115,8 @@ class DaemonEnv:
             "TEST_S3_ACCESS_KEY_ID": s3.access_key,
             "TEST_S3_SECRET_ACCESS_KEY": s3.secret_key,
             "PYTHONUNBUFFERED": "1",
+            # So that `-m tests.support...` is found whatever the directory pytest ran in.
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
         }
         env.pop("NOTIFY_SOCKET", None)
         env.pop("WATCHDOG_USEC", None)
@@ -164,7 +170,18 @@ class DaemonEnv:
     def command(self, *args: str) -> list[str]:
         """The CLI command line with this config."""
         sub, *rest = args
-        return [sys.executable, "-m", "orchestrator", sub, "--config", str(self.config_path), *rest]
+        watch = [] if self.watch_log is None else ["tests.support.watch_files", str(self.watch_log)]
+        return [
+            *self.wrapper,
+            sys.executable,
+            "-m",
+            *watch,
+            "orchestrator",
+            sub,
+            "--config",
+            str(self.config_path),
+            *rest,
+        ]
 
     async def cli(self, *args: str, limit_s: float = 60.0) -> CliResult:
         """Run one CLI command to completion."""

@@ -163,9 +163,9 @@ def test_secret_file_missing_and_present(tmp_path: Path) -> None:
     assert (p.line, p.field) == (2, "speechkit.iam_token_file")
     assert "does not exist" in p.message
     (tmp_path / "secrets").mkdir()
-    (tmp_path / "secrets" / "token").write_text("t0ken-value\n", encoding="utf-8")
+    (tmp_path / "secrets" / "token").write_text("t0ken-value-1234\n", encoding="utf-8")
     config = load_config(path, env={})
-    assert config.speechkit.auth_header() == {"Authorization": "Bearer t0ken-value"}
+    assert config.speechkit.auth_header() == {"Authorization": "Bearer t0ken-value-1234"}
 
 
 def test_empty_secret_file(tmp_path: Path) -> None:
@@ -177,8 +177,8 @@ def test_empty_secret_file(tmp_path: Path) -> None:
 def test_systemd_credential(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "s3-secret").write_text("s3-secret-value", encoding="utf-8")
-    (creds / "s3-id").write_text("s3-id-value", encoding="utf-8")
+    (creds / "s3-secret").write_text("s3-secret-value-1234", encoding="utf-8")
+    (creds / "s3-id").write_text("s3-id-value-1234", encoding="utf-8")
     path = write(
         tmp_path,
         "storage:\n  bucket: audio\n"
@@ -189,7 +189,7 @@ def test_systemd_credential(tmp_path: Path) -> None:
     assert "CREDENTIALS_DIRECTORY" in p.message
     config = load_config(path, env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert config.storage.secret_access_key is not None
-    assert config.storage.secret_access_key.reveal() == "s3-secret-value"
+    assert config.storage.secret_access_key.reveal() == "s3-secret-value-1234"
 
 
 def test_two_sources_for_one_secret(tmp_path: Path) -> None:
@@ -206,13 +206,13 @@ def test_api_key_and_iam_token_together(tmp_path: Path) -> None:
     path = write(
         tmp_path, "speechkit:\n  api_key_env: A\n  iam_token_env: B\nstorage:\n  bucket: audio\n"
     )
-    p = one(problems(path, {"A": "aaaa", "B": "bbbb"}))
+    p = one(problems(path, {"A": "a" * 20, "B": "b" * 20}))
     assert p.field == "speechkit"
 
 
 def test_s3_keys_come_in_pairs(tmp_path: Path) -> None:
     path = write(tmp_path, "storage:\n  bucket: audio\n  access_key_id_env: A\n")
-    p = one(problems(path, {"A": "aaaa"}))
+    p = one(problems(path, {"A": "a" * 20}))
     assert (p.line, p.field) == (1, "storage")
     assert "both" in p.message
 
@@ -301,4 +301,65 @@ def test_state_store_problems_never_show_a_password(tmp_path: Path) -> None:
     wrong = write(tmp_path, "storage: {bucket: b-1}\nstate: {url: 'mysql://db/x'}\n")
     assert "postgresql://" in one(problems(wrong)).message
     lonely = write(tmp_path, "storage: {bucket: b-1}\nstate: {password_env: X}\n")
-    assert "needs a url" in one(problems(lonely, {"X": "y"})).message
+    assert "needs a url" in one(problems(lonely, {"X": "long-enough-password"})).message
+
+
+def test_a_secret_too_short_to_redact_safely_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "speechkit:\n  api_key_env: K\nstorage:\n  bucket: audio\n")
+    p = one(problems(path, env={"K": "abc12"}))
+    assert (p.line, p.field) == (2, "speechkit.api_key_env")
+    assert "too short" in p.message
+    assert "abc12" not in str(p)
+    secret_file = tmp_path / "key"
+    secret_file.write_text("tiny\n", "utf-8")
+    secret_file.chmod(0o600)
+    text = f"speechkit:\n  api_key_file: {secret_file}\nstorage:\n  bucket: audio\n"
+    path = write(tmp_path, text)
+    assert "too short" in one(problems(path)).message
+
+
+def test_a_secret_file_readable_by_others_gets_a_warning(tmp_path: Path) -> None:
+    secret_file = tmp_path / "api-key"
+    secret_file.write_text("a-long-enough-api-key\n", "utf-8")
+    path = write(tmp_path, "speechkit:\n  api_key_file: api-key\nstorage:\n  bucket: audio\n")
+    path.chmod(0o644)  # the config holds no secret: readable by all is its normal mode
+    secret_file.chmod(0o644)
+    (warning,) = load_config(path, env={}).warnings
+    assert (warning.line, warning.field) == (2, "speechkit.api_key_file")
+    assert str(secret_file) in warning.message
+    assert "readable by other users" in warning.message
+    secret_file.chmod(0o600)
+    assert load_config(path, env={}).warnings == ()
+
+
+def test_a_config_others_may_write_gets_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  bucket: audio\n")
+    path.chmod(0o666)
+    (warning,) = load_config(path, env={}).warnings
+    assert "writable by other users" in warning.message
+    path.chmod(0o644)
+    assert load_config(path, env={}).warnings == ()
+
+
+def test_input_roots_default_to_the_config_directory(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  bucket: audio\n")
+    assert load_config(path, env={}).paths.input_roots == (tmp_path.resolve(),)
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)
+    path = write(
+        tmp_path, "storage:\n  bucket: audio\npaths:\n  input_roots: [alias, /srv/nowhere]\n"
+    )
+    config = load_config(path, env={})
+    # Resolved, symlinks included, so that the check compares real paths.
+    assert config.paths.input_roots == (real.resolve(), Path("/srv/nowhere"))
+    (warning,) = config.warnings
+    assert (warning.line, warning.field) == (4, "paths.input_roots[1]")
+    assert "not a directory" in warning.message
+
+
+def test_input_roots_must_be_a_list_of_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, "storage:\n  bucket: audio\npaths:\n  input_roots: []\n")
+    assert "at least one directory" in one(problems(path)).message
+    path = write(tmp_path, "storage:\n  bucket: audio\npaths:\n  input_roots: [1]\n")
+    assert one(problems(path)).field == "paths.input_roots[0]"

@@ -24,7 +24,7 @@ from orchestrator.core.decisions import (
     note_when_done,
     operation_finished,
 )
-from orchestrator.core.failures import ErrorKind
+from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.settings import RecognitionSettings
 
@@ -63,7 +63,7 @@ def job(
     )
 
 
-def fail(kind: ErrorKind, retry_after: float | None = None, **kw: str) -> Failure:
+def fail(kind: ErrorKind, retry_after: float | None = None, **kw: ReasonClass) -> Failure:
     return Failure(kind, f"{kind.value}: boom", retry_after, **kw)
 
 
@@ -80,19 +80,19 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
     ),
     (
         Stage.UPLOAD,
-        fail(ErrorKind.PERMANENT, reason_class="storage"),
+        fail(ErrorKind.PERMANENT, reason_class=ReasonClass.STORAGE),
         None,
         WRONG,
         job(State.UPLOADING),
-        Fail("permanent: boom", "storage"),
+        Fail("permanent: boom", ReasonClass.STORAGE),
     ),
     (
         Stage.UPLOAD,
-        fail(ErrorKind.PERMANENT, reason_class="audio"),
+        fail(ErrorKind.PERMANENT, reason_class=ReasonClass.AUDIO),
         None,
         WRONG,
         job(State.UPLOADING),
-        Fail("permanent: boom", "audio"),
+        Fail("permanent: boom", ReasonClass.AUDIO),
     ),
     # Submissions: a 429 pauses the quota; 5xx and 401 back off (Retry-After is a floor).
     (
@@ -125,7 +125,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING),
-        Fail("submission refused: permanent: boom", "permanent"),
+        Fail("submission refused: permanent: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.SUBMIT,
@@ -133,7 +133,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING),
-        Fail("submission refused: not_found: boom", "permanent"),
+        Fail("submission refused: not_found: boom", ReasonClass.PERMANENT),
     ),
     # The last attempt gives up, with the count in the reason.
     (
@@ -142,7 +142,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "submit",
         WRONG,
         job(State.SUBMITTING, 2),
-        Fail("gave up after 3 attempts: retryable: boom", "retries_exhausted"),
+        Fail("gave up after 3 attempts: retryable: boom", ReasonClass.RETRIES_EXHAUSTED),
     ),
     # Status checks.
     (
@@ -167,7 +167,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         EXPIRED,
         job(),
-        Fail("status check refused: permanent: boom", "permanent"),
+        Fail("status check refused: permanent: boom", ReasonClass.PERMANENT),
     ),
     # A 404 is an expiry only for an operation older than the results' lifetime...
     (
@@ -184,7 +184,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         EXPIRED,
         job(submissions=3, submitted_at=OLD),
-        Fail("operation op1 not found: not_found: boom", "permanent"),
+        Fail("operation op1 not found: not_found: boom", ReasonClass.PERMANENT),
     ),
     # ... a younger one (or one of unknown age) is never resubmitted.
     (
@@ -197,7 +197,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
             "operation op1 not found (not_found: boom), though it was submitted 60 s ago, "
             "within the 259200 s its results are kept: a wrong operation_url, or a key of "
             "another folder? Not submitted again, so it is not paid for twice",
-            "permanent",
+            ReasonClass.PERMANENT,
         ),
     ),
     (
@@ -210,7 +210,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
             "operation op1 not found (not_found: boom), though it was of unknown age, "
             "within the 259200 s its results are kept: a wrong operation_url, or a key of "
             "another folder? Not submitted again, so it is not paid for twice",
-            "permanent",
+            ReasonClass.PERMANENT,
         ),
     ),
     (
@@ -219,7 +219,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         "status",
         WRONG,
         job(),
-        Fail("operation op1 not found: not_found: boom", "permanent"),
+        Fail("operation op1 not found: not_found: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.POLL,
@@ -244,7 +244,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         None,
         EXPIRED,
         job(State.FETCHING),
-        Fail("fetching the result failed: auth: boom", "permanent"),
+        Fail("fetching the result failed: auth: boom", ReasonClass.PERMANENT),
     ),
     (
         Stage.FETCH,
@@ -287,7 +287,7 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         job(State.FETCHING, attempts=2),
         Fail(
             "the result of operation op1 was still not found after 3 attempts: not_found: boom",
-            "retries_exhausted",
+            ReasonClass.RETRIES_EXHAUSTED,
         ),
     ),
     # ... unless the operation is old enough for them to have expired.
@@ -327,13 +327,13 @@ def test_backoff_grows_with_the_attempts_and_keeps_its_cap() -> None:
 
 def test_a_finished_operation_error_and_a_bug() -> None:
     assert after_operation_error(3, "bad audio", job(), WHEN) == Fail(
-        "recognition failed: bad audio", "recognition"
+        "recognition failed: bad audio", ReasonClass.RECOGNITION
     )
     assert after_unexpected(job(State.FETCHING), "KeyError: 'x'", WHEN) == Retry(
         State.FETCHING, 1001.0, 1, "internal error: KeyError: 'x'"
     )
     assert after_unexpected(job(State.FETCHING, attempts=2), "oops", WHEN) == Fail(
-        "gave up after 3 attempts: internal error: oops", "retries_exhausted"
+        "gave up after 3 attempts: internal error: oops", ReasonClass.RETRIES_EXHAUSTED
     )
 
 
@@ -346,14 +346,14 @@ def test_the_services_own_trouble_is_submitted_again_up_to_the_limit(code: int) 
     assert isinstance(later, Resubmit)
     assert later.at == 1002.0
     assert after_operation_error(code, "internal", job(submissions=3), WHEN) == Fail(
-        "gave up after 3 submissions: recognition failed: internal", "retries_exhausted"
+        "gave up after 3 submissions: recognition failed: internal", ReasonClass.RETRIES_EXHAUSTED
     )
 
 
 @pytest.mark.parametrize("code", [3, 7, 5, None])
 def test_other_operation_errors_are_final(code: int | None) -> None:
     assert after_operation_error(code, "no", job(), WHEN) == Fail(
-        "recognition failed: no", "recognition"
+        "recognition failed: no", ReasonClass.RECOGNITION
     )
 
 

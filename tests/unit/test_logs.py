@@ -74,3 +74,43 @@ def test_ids_without_a_value_are_left_out() -> None:
     event = emit(manifest="m", job_id=1, operation_id=None)
     assert "operation_id" not in event
     assert event["job_id"] == 1
+
+
+def emit_line(**fields: object) -> str:
+    stream = io.StringIO()
+    logs.configure("info", "json", stream=stream)
+    logs.get_logger().error("something.happened", **fields)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_no_line_exceeds_what_journald_keeps_whole() -> None:
+    line = emit_line(
+        problems=[f"problem {i}: " + "x" * 200 for i in range(5000)],
+        error="y" * 1_000_000,
+        nested={"deep": ["z" * 100_000] * 100},
+        manifest="m",
+    )
+    assert len(line.encode()) < logs.MAX_LINE_BYTES <= 48 * 1024
+    event = json.loads(line)
+    # What matters survives: the event, its level, the short fields, the start of the rest.
+    assert event["event"] == "something.happened"
+    assert (event["level"], event["manifest"]) == ("error", "m")
+    assert event["error"].startswith("yyyy")
+    assert event["problems"][0].startswith("problem 0: ")
+
+
+def test_every_field_is_bounded_even_in_a_short_line() -> None:
+    event = json.loads(emit_line(error="e" * 20_000, items=list(range(1000))))
+    assert len(event["error"]) <= logs.MAX_FIELD_CHARS + 40
+    assert "more characters" in event["error"]
+    assert len(event["items"]) <= logs.MAX_ITEMS + 1
+
+
+def test_a_secret_too_short_to_redact_is_refused() -> None:
+    for short in ("abc", "abcd", "x" * (logs.MIN_SECRET_CHARS - 1)):
+        with pytest.raises(ValueError, match="too short"):
+            logs.register_secret(short)
+    # Nothing was registered: the letters of a short secret are not masked all over.
+    assert json.loads(emit_line(message="a cab backs abcd"))["message"] == "a cab backs abcd"

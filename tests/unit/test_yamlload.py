@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text, suggest
+from orchestrator.config.yamlload import (
+    MAX_YAML_BYTES,
+    Reader,
+    Section,
+    compose_file,
+    compose_text,
+    read_yaml_bytes,
+    suggest,
+)
 from orchestrator.core.errors import Problem, UserInputError
 
 
@@ -127,3 +136,68 @@ def test_raise_if_problems() -> None:
     with pytest.raises(UserInputError) as info:
         reader.raise_if_problems()
     assert str(info.value) == "f.yaml:1: top.n: must be an integer, got a string"
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "message"),
+    [
+        (b"a: 1\nb: x\x01y\n", 2, "character #x0001 is not allowed"),
+        (b"a: 1\nb: caf\xe9\n", 2, "not UTF-8"),
+        (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", None, "nested more than 64 levels"),
+        (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 600)), None, "too deeply"),
+        (b"a: *nowhere\n", 1, "undefined alias"),
+        (b"a: !!python/object:os.system x\n", None, None),  # composes; only built on read
+    ],
+)
+def test_any_bytes_give_a_problem_not_an_exception(
+    tmp_path: Path, data: bytes, line: int | None, message: str | None
+) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_bytes(data)
+    _node, problem = compose_file(path)
+    if message is None:
+        assert problem is None
+        return
+    assert problem is not None
+    assert (problem.line, problem.file) == (line, str(path))
+    assert message in problem.message
+
+
+def test_only_regular_files_of_a_sane_size_are_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    _node, problem = compose_file(fifo)
+    assert problem is not None
+    assert "not a regular file" in problem.message
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as out:
+        out.truncate(MAX_YAML_BYTES + 1)
+    _node, problem = compose_file(big)
+    assert problem is not None
+    assert "larger than" in problem.message
+    link = tmp_path / "link.yaml"
+    link.symlink_to(tmp_path / "real.yaml")
+    (tmp_path / "real.yaml").write_text("a: 1\n", "utf-8")
+    data, problem = read_yaml_bytes(link, follow_symlinks=False)
+    assert data is None
+    assert problem is not None
+    assert "symbolic link" in problem.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["!!int nope", "!!float x", "!!bool maybe", "!!timestamp soon", '!!binary "a"', "!x y"],
+)
+def test_a_value_its_tag_cannot_build_is_a_problem(value: str) -> None:
+    reader, sec = section(f"n: {value}\nm: 2\n", ("n", "m"))
+    assert sec.integer("n", 7) == 7
+    assert sec.integer("m", 0) == 2
+    p = only(reader)
+    assert (p.line, p.field) == (1, "top.n")
+    assert "not a valid value for its tag" in p.message
+
+
+def test_a_key_its_tag_cannot_build_is_a_problem_once() -> None:
+    reader, sec = section("!!int k: 1\nm: 2\n", ("m",))
+    assert sec.integer("m", 0) == 2
+    assert only(reader).field == "top"

@@ -67,7 +67,7 @@ def probe(
             if kind.container is None:
                 if kind.label is not None:
                     raise AudioError(path, f"the file is {kind.label}; {ALLOWED_FORMATS}")
-                info = probe_raw(path, size, head, encoding, sample_rate, channels)
+                info = probe_raw(path, size, encoding, sample_rate, channels)
             else:
                 _check_declared_encoding(path, kind, encoding)
                 if kind.container == "ogg_opus":

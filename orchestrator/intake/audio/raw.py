@@ -18,7 +18,6 @@ from orchestrator.intake.audio.common import (
 def probe_raw(
     path: Path,
     size: int,
-    head: bytes,
     encoding: Encoding | None,
     sample_rate: int | None,
     channels: int | None,
@@ -27,8 +26,8 @@ def probe_raw(
         said = f"declared {encoding}, but the" if encoding else "the"
         raise AudioError(
             path,
-            f"unknown audio format: {said} bytes are not Ogg Opus, MP3 or WAV "
-            f"(they start with {head[:8].hex(' ')}); {ALLOWED_FORMATS}",
+            # Never the bytes themselves: a manifest may name a file it should not see.
+            f"unknown audio format: {said} bytes are not Ogg Opus, MP3 or WAV; {ALLOWED_FORMATS}",
         )
     if sample_rate is None:
         raise AudioError(

@@ -53,10 +53,11 @@ def probe_wav(path: Path, f: BinaryIO, size: int, head: bytes) -> AudioFacts:
             return _wav_info(path, size, fmt, pos + 8, chunk_size)
         pos = _next_chunk(f, pos, chunk_size)
         if pos > size:
-            name = chunk_id.decode("latin-1")
+            # The chunk is named by what it is, never by its bytes: messages quote no file.
+            what = "fmt" if chunk_id == b"fmt " else "a"
             raise AudioError(
                 path,
-                f"truncated WAV: the {name!r} chunk runs past the end of the file "
+                f"truncated WAV: {what} chunk runs past the end of the file "
                 f"({size} bytes), before the data chunk",
             )
     raise AudioError(path, f"invalid WAV: no data chunk in the first {_MAX_CHUNKS} chunks")

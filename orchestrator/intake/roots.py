@@ -1,0 +1,75 @@
+"""Where local audio may come from: under one of the input roots, never the daemon's own files.
+
+Whoever can drop a manifest in the inbox chooses the paths the daemon reads, with the
+daemon's rights. ``paths.input_roots`` bounds that: a file is compared by its real path
+(every symlink resolved), so a link inside a root that points outside it is refused too.
+The daemon's own files (its state, inbox, results, config and secret files) are refused
+even inside a root: raw PCM takes any bytes, so any file could otherwise pass for audio.
+
+The check is made when a manifest is read (``validate --config``, ``submit``, intake) and
+again right before the upload reads the file; a symlink swapped between that last check
+and the open is the one case it cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.config import Config
+
+# SQLite keeps a journal beside the state file under these suffixes.
+_STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with every symlink resolved (a missing part is kept as it is)."""
+    return Path(os.path.realpath(path))
+
+
+@dataclass(frozen=True)
+class InputRoots:
+    """The directories audio may come from and the paths never read as audio (both real)."""
+
+    roots: tuple[Path, ...]
+    denied: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> InputRoots:
+        """The config's ``paths.input_roots``, and its own files and directories denied."""
+        paths = config.paths
+        denied = [Path(f"{paths.state_file}{suffix}") for suffix in _STATE_SUFFIXES]
+        denied += [paths.inbox, paths.processed, paths.failed, paths.output]
+        denied += list(config.secret_files)
+        if config.source and not config.source.startswith("<"):
+            denied.append(Path(config.source))
+        return cls(
+            roots=tuple(real_path(root) for root in paths.input_roots),
+            denied=tuple(real_path(path) for path in denied),
+        )
+
+    def refusal(self, path: Path) -> str | None:
+        """Why ``path`` may not be read as audio (a message naming it), or None."""
+        try:
+            real = real_path(path)
+        except (OSError, ValueError):
+            return f"{path}: not a path that can be checked against the input roots"
+        shown = str(path) if real == Path(os.path.normpath(path)) else f"{path} (-> {real})"
+        if self.roots and not any(real.is_relative_to(root) for root in self.roots):
+            listed = ", ".join(str(root) for root in self.roots)
+            return (
+                f"{shown}: outside the input roots ({listed}); add its directory to "
+                "paths.input_roots in the daemon's config"
+            )
+        if any(real == denied or real.is_relative_to(denied) for denied in self.denied):
+            return f"{shown}: one of the daemon's own files (state, inbox, results, secrets)"
+        return None
+
+    def may_hold(self, directory: Path) -> bool:
+        """Whether files under ``directory`` could be inside a root (a directory above a
+        root may be walked; one beside every root need not be)."""
+        real = real_path(directory)
+        return not self.roots or any(
+            real.is_relative_to(root) or root.is_relative_to(real) for root in self.roots
+        )
