@@ -20,6 +20,7 @@ import yaml
 from bench import procs
 from bench.cpu import CpuTimes
 from bench.poller import API_KEY_ENV, PollerJob, PollerSpec
+from bench.profiling import PROFILE_ENV, profile_summary
 from bench.schedules import Schedule
 from bench.services import Credentials, Services, emulator_stats, object_key, upload_raw
 from bench.workload import SAMPLE_RATE, Workload
@@ -153,8 +154,13 @@ async def run_orchestrator(
         child_env.pop(name, None)
     args = [sys.executable, "-m", "orchestrator", "run", "--config", str(config_path)]
     args += ["--until-idle", "--settle-seconds", "0"]
+    profile = work / "daemon.prof"
+    if env.get(PROFILE_ENV):
+        args[1:1] = ["-m", "cProfile", "-o", str(profile)]
     log = work / "daemon.log"
     child = await procs.run_measured(args, env=child_env, log=log, limit_s=limit_s)
+    if env.get(PROFILE_ENV) and profile.exists():
+        print(await asyncio.to_thread(profile_summary, profile), file=sys.stderr, flush=True)
     stats = await emulator_stats(services.emulator_url)
     service_cpu = services.cpu_s()
     problem = None

@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.backlog_regime import run_backlog
 from bench.default_regime import run_default
 from bench.options import REPO, Options, options
+from bench.profiling import PROFILE_ENV
 
 
 def _child_env() -> dict[str, str]:
@@ -41,6 +42,8 @@ async def run(opts: Options) -> int:
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     env = _child_env()
+    if opts.profile:
+        env[PROFILE_ENV] = "1"
     work = opts.workdir or Path(tempfile.mkdtemp(prefix="speechkit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     _say(f"working in {work}")

@@ -25,6 +25,7 @@ class Options:
     default: default_regime.DefaultRun | None
     backlog: backlog_regime.BacklogRun | None
     workdir: Path | None
+    profile: bool = False  # run the orchestrator under cProfile (daemon.prof in its folder)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="keep audio, configs and logs here (default: a temporary directory, removed)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the orchestrator's daemon under cProfile and print where its CPU went; "
+        "the profile is kept as daemon.prof beside its log (use with --workdir)",
     )
     p.add_argument(
         "--timeout",
@@ -226,4 +233,5 @@ def options(argv: list[str]) -> Options:
         default=_default(p, args) if run_default else None,
         backlog=_backlog(p, args) if run_backlog else None,
         workdir=args.workdir,
+        profile=args.profile,
     )

@@ -265,7 +265,7 @@ class CompletionEstimator:
             if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
                 raise ValueError(f"estimator ratio out of range: {ratio!r}")
             exact = [float(r) for r in data.get("exact", [])]
-            self._states[key] = _KeyState(
+            state = _KeyState(
                 ratio=ratio,
                 observations=int(data["observations"]),
                 early_run=int(data.get("early_run", 0)),
@@ -275,6 +275,16 @@ class CompletionEstimator:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an estimator key state: {exc}") from exc
+        old = self._states.get(key)
+        if old is not None and state.observations - old.planned_at >= 0:
+            # The same key moved on (merged from the store after each observation): keep
+            # its plan, planned again on the usual cadence rather than at every merge.
+            state.plan, state.planned_at, state.planned_for = (
+                old.plan,
+                old.planned_at,
+                old.planned_for,
+            )
+        self._states[key] = state
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot (settings and per-key state) for the store."""

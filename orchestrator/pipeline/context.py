@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.core.decisions import Circumstances
 from orchestrator.core.jobs import Job, Stage
 from orchestrator.pipeline.ledger import QuotaLedger
+from orchestrator.pipeline.results import Results
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.storage.s3 import ObjectStorage
@@ -31,6 +32,10 @@ class Context:
     rng: random.Random
     owner: str
     kick: Callable[[Stage], None]
+    results: Results = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = Results(self.store)
 
     def client(self, job: Job) -> RecognitionClient | None:
         """The client of the job's API, or None when this daemon does not drive it."""

@@ -30,17 +30,6 @@ from orchestrator.telemetry.logs import get_logger
 log = get_logger()
 
 
-def cached_transcript(client: RecognitionClient, payload: Any) -> Transcript | None:
-    """A cached result as a transcript: the normalised form, or an older one the client
-    reads back; None when it is neither."""
-    if isinstance(payload, dict) and "transcript" in payload:
-        try:
-            return Transcript.from_dict(payload["transcript"])
-        except (KeyError, TypeError, ValueError):
-            return None
-    return client.from_cache(payload)
-
-
 class Fetch:
     """The last step: outputs on disk, the uploaded object deleted when no job needs it."""
 
@@ -55,12 +44,13 @@ class Fetch:
         if client is None:
             await self.transitions.fail(job, f"api {job.settings.api!r} is not handled", began)
             return
-        store = self.ctx.store
         cached = (
-            await store.get_result(job.content_hash, job.settings_key) if job.content_hash else None
+            await self.ctx.results.get(job.content_hash, job.settings_key, client)
+            if job.content_hash
+            else None
         )
         operation_id = cached[0] if cached else (job.operation_id or "")
-        transcript = cached_transcript(client, cached[1]) if cached else None
+        transcript = cached[1] if cached else None
         if transcript is None:
             transcript = await self._request(job, client, operation_id, began)
             if transcript is None:
@@ -99,12 +89,8 @@ class Fetch:
             await self.transitions.apply(job, decision, began, ids=exc.ids())
             return None
         if job.content_hash is not None:
-            await self.ctx.store.put_result(
-                job.content_hash,
-                job.settings_key,
-                operation_id,
-                {"transcript": transcript.to_dict()},
-                self.ctx.clock(),
+            await self.ctx.results.put(
+                job.content_hash, job.settings_key, operation_id, transcript, self.ctx.clock()
             )
         return transcript
 

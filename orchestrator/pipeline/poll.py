@@ -108,11 +108,7 @@ class Poll:
             )
             return
         if transcript is not None and job.content_hash is not None:
-            await self.ctx.store.put_result(
-                job.content_hash,
-                job.settings_key,
-                job.operation_id or "",
-                {"transcript": transcript.to_dict()},
-                now,
+            await self.ctx.results.put(
+                job.content_hash, job.settings_key, job.operation_id or "", transcript, now
             )
         await self.transitions.move(job, State.FETCHING, began, polls=polls, last_poll_at=now)

@@ -116,11 +116,11 @@ class Submit:
         assert submitted.transcript is not None
         now = self.ctx.clock()
         if job.content_hash is not None:
-            await self.ctx.store.put_result(
+            await self.ctx.results.put(
                 job.content_hash,
                 job.settings_key,
                 submitted.operation_id,
-                {"transcript": submitted.transcript.to_dict()},
+                submitted.transcript,
                 now,
             )
         await self.transitions.move(

@@ -8,7 +8,6 @@ failure holds what a support ticket quotes.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -18,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from orchestrator.core import jsontext
 from orchestrator.core.constants import OPERATION_PATH
 from orchestrator.core.decisions import operation_finished
 
@@ -119,7 +119,7 @@ class Http:
         """The JSON object an answer holds; RETRYABLE when it holds none (a 200 that is not
         the API's came from something in between: try again later)."""
         try:
-            data = json.loads(answer.body)
+            data = jsontext.loads(answer.body)
         except ValueError:
             data = None
         if not isinstance(data, dict):

@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator.core.constants import V2_RESPONSE_TYPE
 from orchestrator.core.transcript import Word
-from orchestrator.speechkit.normalize import normalize_v2, parse_channel, parse_duration
+from orchestrator.speechkit.normalize import (
+    _well_formed_words,
+    normalize_v2,
+    parse_channel,
+    parse_duration,
+)
+from orchestrator.speechkit.normalize import (
+    _word as careful_word,
+)
 
 
 def _word(word: str, start: str, end: str) -> dict[str, Any]:
@@ -170,3 +180,47 @@ def test_processing_seconds_from_the_operation_timestamps() -> None:
     assert OperationStatus(id="x", done=True, raw=broken).processing_s() is None
     backwards = {"createdAt": "2024-05-01T10:00:05Z", "modifiedAt": "2024-05-01T10:00:01Z"}
     assert OperationStatus(id="x", done=True, raw=backwards).processing_s() is None
+
+
+_durations = st.one_of(
+    st.floats(min_value=0, max_value=1e5).map(lambda x: f"{x}s"),
+    st.sampled_from(["", "s", "-1s", "nans", "infs", "1.5", " 2.5s ", "1e3s", "0x10s"]),
+    st.integers(min_value=-5, max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.just({"seconds": "3", "nanos": 5}),
+)
+_raw_words = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "word": st.one_of(st.text(max_size=6), st.none(), st.integers()),
+                "startTime": _durations,
+                "endTime": _durations,
+            },
+            optional={"confidence": st.sampled_from([0, 1])},
+        ),
+        st.none(),
+        st.text(max_size=3),
+    ),
+    max_size=8,
+)
+
+
+@given(_raw_words)
+def test_the_fast_path_for_well_formed_words_gives_what_the_careful_one_gives(
+    raw: list[Any],
+) -> None:
+    # Most chunks take the fast path; whenever it answers, its words must be exactly the
+    # careful path's (and the careful path is the one the other tests pin down).
+    fast = _well_formed_words(raw)
+    careful = tuple(w for w in (careful_word(r) for r in raw) if w is not None)
+    if fast is not None:
+        assert fast == careful
+        assert all(type(w) is Word for w in fast)
+
+
+def test_the_fast_path_takes_the_documented_shape() -> None:
+    raw = [{"word": "да", "startTime": "0.5s", "endTime": "0.400s", "confidence": 1}]
+    assert _well_formed_words(raw) == (Word("да", 0.5, 0.5),)
+    assert _well_formed_words([{"word": "x", "startTime": "1", "endTime": "2s"}]) is None

@@ -366,3 +366,32 @@ def test_whole_second_timestamps_still_find_nine_jobs_in_ten_done_at_the_first_c
 ) -> None:
     shares = [learned_first_checks(audio_range, seed=seed)[0] for seed in range(5)]
     assert 0.87 <= statistics.mean(shares) <= 0.93
+
+
+def test_a_state_merged_back_after_each_observation_keeps_its_plan_until_due() -> None:
+    # The daemon merges each key's state through the store and loads it back after every
+    # observation; planning costs tens of milliseconds, so the plan must survive the load
+    # and be made again only on its cadence (every fifth observation at least).
+    rng = random.Random(3)
+    est = CompletionEstimator()
+    for _ in range(40):
+        est.observe_exact(KEY, audio_s=60.0, processing_s=60.0 * rng.lognormvariate(-2, 0.25))
+    first = est.schedule(KEY, 3.0)
+    assert len(first) > 1
+
+    def merged_back(ratio: float) -> None:
+        state = est.key_state(KEY)
+        assert state is not None
+        est.load_key_state(
+            KEY,
+            {**state, "observations": state["observations"] + 1, "exact": [*state["exact"], ratio]},
+        )
+
+    for _ in range(4):
+        merged_back(0.5)  # far slower than anything seen: a new plan would move
+        assert est.schedule(KEY, 3.0) is first
+    for _ in range(50):
+        merged_back(0.5)
+        if est.schedule(KEY, 3.0) != first:
+            break
+    assert est.schedule(KEY, 3.0)[-1] == 0.5  # planned again, on the slow jobs too

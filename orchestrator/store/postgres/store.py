@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
 
+from orchestrator.core import jsontext
 from orchestrator.core.constants import APIS
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
@@ -180,7 +180,7 @@ class PostgresStore(Claims):
     async def get_result(self, content_hash: str, settings_key: str) -> tuple[str, Any] | None:
         """A recognition already done: (operation id, cached payload)."""
         row = await self._one("get_result", content_hash=content_hash, settings_key=settings_key)
-        return (row["operation_id"], json.loads(row["response"])) if row else None
+        return (row["operation_id"], jsontext.loads(row["response"])) if row else None
 
     async def put_result(
         self, content_hash: str, settings_key: str, operation_id: str, payload: Any, now: float
@@ -191,7 +191,7 @@ class PostgresStore(Claims):
             content_hash=content_hash,
             settings_key=settings_key,
             operation_id=operation_id,
-            response=json.dumps(payload),
+            response=jsontext.dumps(payload),
             now=now,
         )
 

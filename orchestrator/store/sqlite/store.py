@@ -11,6 +11,7 @@ from typing import Any
 
 import aiosqlite
 
+from orchestrator.core import jsontext
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
@@ -213,7 +214,7 @@ class SQLiteStore(Claims):
         row = await self._one(
             "get_result", {"content_hash": content_hash, "settings_key": settings_key}
         )
-        return (row["operation_id"], json.loads(row["response"])) if row else None
+        return (row["operation_id"], jsontext.loads(row["response"])) if row else None
 
     async def put_result(
         self, content_hash: str, settings_key: str, operation_id: str, payload: Any, now: float
@@ -223,7 +224,7 @@ class SQLiteStore(Claims):
             "content_hash": content_hash,
             "settings_key": settings_key,
             "operation_id": operation_id,
-            "response": json.dumps(payload),
+            "response": jsontext.dumps(payload),
             "now": now,
         }
         async with self._tx() as db:
