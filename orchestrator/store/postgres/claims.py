@@ -73,6 +73,8 @@ class Claims(Connection):
             jobs = [row_to_job(row) for row in rows]
             if len(jobs) < limit:
                 held.clear()  # not held back: fewer were due than the cap allowed
+            if not jobs:
+                return Claimed([], frozenset(), {}, held)  # no quota to read: none spent
             spent = {
                 spend.quota: await self._spent(db, spend.quota, now - spend.spec.window_s)
                 for spend in claim.spends

@@ -38,6 +38,8 @@ class Claims(Connection):
             jobs = await self._due(db, dataclasses.replace(claim, limit=limit), now)
             if len(jobs) < limit:
                 held.clear()  # not held back: fewer were due than the cap allowed
+            if not jobs:
+                return Claimed([], frozenset(), {}, held)  # no quota to read: none spent
             spent = {s.quota: await self._spent(db, s, now) for s in claim.spends}
             paused = {s.quota: await self._paused(db, s.quota) for s in claim.spends}
             granted = len(jobs)
