@@ -35,7 +35,7 @@ HOT: dict[str, dict[str, object]] = {
 # Queries that read every job by design (a status report), through a covering index.
 REPORTS: dict[str, dict[str, object]] = {"counts_by_state": {}, "manifest_counts": {}}
 # The status page's newest failures: a bounded walk of an index of the failed jobs alone.
-FAILURES = ("recent_failures", {"limit": 25})
+FAILURES: tuple[str, dict[str, object]] = ("recent_failures", {"limit": 25})
 FAILED_EVERY = 10  # in the stores with failures, every tenth job failed
 
 
