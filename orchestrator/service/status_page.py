@@ -288,7 +288,8 @@ th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(-
   vertical-align: middle; }
 th { font-weight: 600; font-size: .85rem; color: var(--muted); }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.name, td.manifest, td.source { overflow-wrap: anywhere; }
+td.name, td.source { overflow-wrap: anywhere; }
+td.manifest { white-space: nowrap; }
 td.reason { overflow-wrap: anywhere; max-width: 40rem; }
 td.progress { min-width: 12rem; white-space: nowrap; }
 .bar { display: inline-flex; width: 10rem; height: .8rem; background: #eceff1;
