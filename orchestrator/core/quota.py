@@ -31,6 +31,8 @@ ASR_XML_QUOTA = "asr_xml"  # requests to the legacy synchronous API
 AUDIO_QUOTA = "audio"  # billable audio seconds per day, counted in amounts
 # The quotas counted in requests, as the metrics list them.
 REQUEST_QUOTAS = (SUBMIT_QUOTA, STATUS_QUOTA, V3_STATUS_QUOTA, ASR_XML_QUOTA)
+# The quotas counted in amounts (seconds of audio), not in requests.
+AMOUNT_QUOTAS = frozenset({AUDIO_QUOTA})
 # A quota paused after a 429 waits at least this long.
 MIN_PAUSE_S = 1.0
 
@@ -117,6 +119,27 @@ def prune_before(spec: QuotaSpec, now: float) -> float:
     slack keeps a rounding hair or a clock step backwards from forgetting a live entry.
     """
     return now - 2.0 * spec.window_s
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """One quota as of a moment: ``used`` and ``left`` in its sliding window (requests, or
+    audio seconds for the daily audio quota), and the end of a pause after a 429."""
+
+    name: str
+    used: float
+    left: float
+    window_s: float
+    paused_until: float | None = None
+
+    @property
+    def limit(self) -> float:
+        """What the window allows in all (the effective limit: the margin kept out)."""
+        return self.used + self.left
+
+    def pause_left(self, now: float) -> float:
+        """Seconds left of the pause at ``now`` (0 when there is none)."""
+        return 0.0 if self.paused_until is None else max(0.0, self.paused_until - now)
 
 
 @dataclass(frozen=True)

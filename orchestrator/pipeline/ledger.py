@@ -23,13 +23,36 @@ class QuotaLedger:
         self.metrics = metrics
         self.clock = clock
 
-    async def report(self, specs: Mapping[str, quota.QuotaSpec]) -> None:
-        """Set the used/left metrics of each quota as of now (for a scrape)."""
-        now = self.clock()
+    async def usage(
+        self, specs: Mapping[str, quota.QuotaSpec], now: float | None = None
+    ) -> list[quota.QuotaUsage]:
+        """Each quota's use as of ``now`` (the clock's by default), in the order of
+        ``specs``: what the status page shows and the metrics export. The daily audio quota
+        is counted in seconds."""
+        now = self.clock() if now is None else now
+        found = []
         for name, spec in specs.items():
-            spent = await self.store.quota_spent(name, now - spec.window_s)
-            used, left = quota.usage(spent, spec, now)
-            self.metrics.set_quota(name, used, left)
+            since = now - spec.window_s
+            if name in quota.AMOUNT_QUOTAS:
+                used, left = quota.usage_amount(
+                    await self.store.quota_amounts(name, since), spec, now
+                )
+            else:
+                counted = quota.usage(await self.store.quota_spent(name, since), spec, now)
+                used, left = float(counted[0]), float(counted[1])
+            paused = await self.store.quota_paused_until(name)
+            found.append(quota.QuotaUsage(name, used, left, spec.window_s, paused))
+        return found
+
+    async def report(self, specs: Mapping[str, quota.QuotaSpec]) -> list[quota.QuotaUsage]:
+        """Set the used/left and pause metrics of each quota as of now (for a scrape); the
+        usage they were set from."""
+        now = self.clock()
+        found = await self.usage(specs, now)
+        for use in found:
+            self.metrics.set_quota(use.name, use.used, use.left)
+            self.metrics.quota_pause.set(use.pause_left(now), quota=use.name)
+        return found
 
     async def pause(
         self,

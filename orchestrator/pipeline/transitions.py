@@ -188,8 +188,10 @@ class Transitions:
             # Jobs waiting on this one try again themselves.
             await store.release_followers(job.id, State.QUEUED, now)
             self.ctx.kick(Stage.UPLOAD)
-        elif state is State.DONE and await store.release_followers(job.id, State.FETCHING, now):
-            self.ctx.kick(Stage.FETCH)
+        elif state is State.DONE:
+            self.ctx.metrics.jobs_done.inc()
+            if await store.release_followers(job.id, State.FETCHING, now):
+                self.ctx.kick(Stage.FETCH)
         if self.on_job_ended is not None:
             await self.on_job_ended(job)
 

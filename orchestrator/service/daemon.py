@@ -24,16 +24,16 @@ import aiohttp
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
-from orchestrator.core.quota import REQUEST_QUOTAS
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import settings_from_config
 from orchestrator.service.finisher import Finisher
 from orchestrator.service.notify import Notifier, watchdog_task
-from orchestrator.service.progress import snapshot, status_line
+from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
+from orchestrator.service.status_view import StatusView
 from orchestrator.speechkit.clients import make_clients
 from orchestrator.storage.s3 import ObjectStorage
 from orchestrator.store import Store, StoreError, open_store
@@ -90,6 +90,8 @@ class Daemon:
         self.options = options or RunOptions()
         self.notifier = notifier or Notifier.from_env()
         self.metrics = DaemonMetrics()
+        self.started_at = time.time()
+        self.metrics.start_time.set(self.started_at)
         self.stop = asyncio.Event()
         self._stop_requests = 0
         self._finish_wake = asyncio.Event()
@@ -291,20 +293,20 @@ class Daemon:
         async def health() -> bool:
             return not self.stop.is_set() and await self._store_writable(store)
 
-        async def status_json() -> dict[str, Any]:
-            return await snapshot(store, time.time())
-
         async def refresh() -> None:
             self.metrics.set_jobs_by_state(await store.counts_by_state())
             await self._refresh_quota_metrics()
 
+        assert self.pipeline is not None
+        view = StatusView(store, self.pipeline, self.started_at)
         server = StatusServer(
             status.listen_host,
             status.listen_port,
             health,
-            status_json,
+            view.status,
             self.metrics,
             refresh=refresh,
+            page=view.page,
         )
         try:
             self.status_address = await server.start()
@@ -329,11 +331,11 @@ class Daemon:
         return await asyncio.shield(probe)
 
     async def _refresh_quota_metrics(self) -> None:
-        """Quota used/left as of now (the pipeline only updates them when it dispatches)."""
+        """Quota used/left and pauses as of now (the pipeline only updates them when it
+        dispatches)."""
         if self.pipeline is None:
             return
-        settings = self.pipeline.settings
-        await self.pipeline.ledger.report({name: settings.quota(name) for name in REQUEST_QUOTAS})
+        await self.pipeline.ledger.report(self.pipeline.settings.quotas)
 
     async def _serve(self, store: Store, pipeline: Pipeline) -> int:
         assert self.intake is not None

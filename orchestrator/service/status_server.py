@@ -1,4 +1,5 @@
-"""The status server on loopback: ``/healthz``, ``/metrics`` (Prometheus) and ``/status`` (JSON).
+"""The status server on loopback: ``/`` (the status page), ``/healthz``, ``/metrics``
+(Prometheus) and ``/status`` (JSON).
 
 It has no authentication, so it refuses to listen beyond loopback unless told otherwise.
 """
@@ -21,6 +22,16 @@ from orchestrator.telemetry.metrics import DaemonMetrics
 _log = get_logger()
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
+# The page takes no script, no style sheet and no frame from anywhere: whatever a manifest
+# or a file name smuggled into it could not run, even if escaping failed.
+PAGE_SECURITY = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 # Scrapes are quick; on stop, an in-flight request gets this long before it is cut.
 _SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -44,7 +55,8 @@ async def _is_loopback(host: str) -> bool:
 
 
 class StatusServer:
-    """An aiohttp server answering ``/healthz``, ``/metrics`` and ``/status``."""
+    """An aiohttp server answering ``/healthz``, ``/metrics``, ``/status`` and, given a
+    ``page``, ``/``."""
 
     def __init__(
         self,
@@ -57,8 +69,10 @@ class StatusServer:
         allow_non_loopback: bool = False,
         refresh: Callable[[], Awaitable[None]] | None = None,
         health_timeout_s: float = 5.0,
+        page: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
-        """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job counts)."""
+        """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job
+        counts); ``page``, if given, makes the HTML answered at ``/``."""
         self.host = host
         self.port = port
         self._health = health
@@ -67,6 +81,7 @@ class StatusServer:
         self._allow_non_loopback = allow_non_loopback
         self._refresh = refresh
         self._health_timeout_s = health_timeout_s
+        self._page = page
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> tuple[str, int]:
@@ -79,6 +94,8 @@ class StatusServer:
                 "server has no authentication, so use 127.0.0.1, ::1 or localhost"
             )
         app = web.Application()
+        if self._page is not None:
+            app.router.add_get("/", self._handle_page)
         app.router.add_get("/healthz", self._handle_healthz)
         app.router.add_get("/metrics", self._handle_metrics)
         app.router.add_get("/status", self._handle_status)
@@ -103,18 +120,25 @@ class StatusServer:
         if runner is not None:
             await runner.cleanup()
 
-    async def _handle_healthz(self, _request: web.Request) -> web.Response:
+    async def _healthy(self) -> bool:
+        """What ``/healthz`` answers, and the ``healthy`` gauge shows."""
         try:
             healthy = await asyncio.wait_for(self._health(), self._health_timeout_s)
         except Exception as exc:
             # The reason goes to the log only: the answer is for a probe, not a person.
             _log.warning("status_server.health_check_failed", error=f"{type(exc).__name__}: {exc}")
             healthy = False
-        if healthy:
+        self._metrics.healthy.set(1 if healthy else 0)
+        return healthy
+
+    async def _handle_healthz(self, _request: web.Request) -> web.Response:
+        if await self._healthy():
             return web.json_response({"status": "ok"})
         return web.json_response({"status": "unavailable"}, status=503)
 
     async def _handle_metrics(self, _request: web.Request) -> web.Response:
+        # A scrape says whether the daemon is healthy too: an alert needs no second probe.
+        await self._healthy()
         if self._refresh is not None:
             try:
                 await self._refresh()
@@ -130,4 +154,11 @@ class StatusServer:
         payload = await self._status()
         return web.json_response(
             payload, dumps=functools.partial(json.dumps, default=str, ensure_ascii=False)
+        )
+
+    async def _handle_page(self, _request: web.Request) -> web.Response:
+        assert self._page is not None
+        return web.Response(
+            text=await self._page(),
+            headers={"Content-Type": PAGE_CONTENT_TYPE, **PAGE_SECURITY},
         )

@@ -150,6 +150,11 @@ class ManifestStore(Protocol):
         """The jobs of one manifest."""
         ...
 
+    async def recent_failures(self, limit: int) -> list[Job]:
+        """The ``limit`` jobs that failed last, newest first (cheap at any size: an index
+        of the failed jobs alone)."""
+        ...
+
     async def manifests_to_finish(self, node: str | None = None) -> list[int]:
         """Active manifests (taken in on ``node``, when given) whose jobs have all ended."""
         ...

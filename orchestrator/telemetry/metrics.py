@@ -12,6 +12,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar, TypeVar
 
+from orchestrator.core.failures import ReasonClass
+from orchestrator.core.jobs import State
+from orchestrator.core.quota import AUDIO_QUOTA, REQUEST_QUOTAS
 from orchestrator.telemetry.logs import get_logger
 
 _log = get_logger()
@@ -285,7 +288,9 @@ LAG_BUCKETS = (
 )
 # Status checks spent per finished job; 1 is the physical limit.
 POLLS_BUCKETS = (1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
-QUOTAS = ("submit", "status", "status_v3", "asr_xml")
+# Every quota the daemon spends: the requests' (the 429s are counted per quota) and the
+# daily audio, counted in seconds.
+QUOTAS = (*REQUEST_QUOTAS, AUDIO_QUOTA)
 
 
 class DaemonMetrics:
@@ -338,12 +343,32 @@ class DaemonMetrics:
         self.jobs_failed = reg.counter(
             f"{PREFIX}jobs_failed_total", "Jobs failed for good, by reason class.", ["reason"]
         )
-        for quota in QUOTAS:
+        self.jobs_done = reg.counter(
+            f"{PREFIX}jobs_done_total", "Jobs that ended with their transcripts written."
+        )
+        self.quota_pause = reg.gauge(
+            f"{PREFIX}quota_pause_seconds",
+            "Seconds left of the pause a 429 put on a quota (0 when it is not paused), by quota.",
+            ["quota"],
+        )
+        self.healthy = reg.gauge(
+            f"{PREFIX}healthy",
+            "1 while /healthz would answer 200 (the loop runs, the store takes writes), else 0.",
+        )
+        self.start_time = reg.gauge(
+            f"{PREFIX}start_time_seconds", "When the daemon started, in seconds since the epoch."
+        )
+        # Every series a dashboard or an alert names exists from the start, at 0: a counter
+        # first seen at 1 shows no increase, and its first failure or 429 would go unnoticed.
+        for quota in REQUEST_QUOTAS:
             self.throttled.inc(0, quota=quota)
+        for reason in ReasonClass:
+            self.jobs_failed.inc(0, reason=reason.value)
+        self.set_jobs_by_state({})
 
     def set_jobs_by_state(self, counts: Mapping[str, int]) -> None:
-        """Set the jobs gauge from a full count by state; states now absent drop to 0."""
-        for (state,) in self.jobs.series():
+        """Set the jobs gauge from a full count by state; every other state is 0."""
+        for state in {*(s.value for s in State), *(key for (key,) in self.jobs.series())}:
             if state not in counts:
                 self.jobs.set(0, state=state)
         for state, count in counts.items():
@@ -354,7 +379,7 @@ class DaemonMetrics:
         self.api_requests.inc(endpoint=endpoint, status=status)
 
     def set_quota(self, quota: str, used: float, left: float) -> None:
-        """Set the used and left gauges of one quota (``submit`` or ``status``)."""
+        """Set the used and left gauges of one quota (one of ``QUOTAS``)."""
         self.quota_used.set(used, quota=quota)
         self.quota_left.set(left, quota=quota)
 

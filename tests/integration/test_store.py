@@ -198,6 +198,33 @@ async def test_cancel_then_retry(store: Store) -> None:
         await store.retry_manifest("x", 13.0)
 
 
+async def test_recent_failures_are_the_newest_failed_jobs_first(store: Store) -> None:
+    await store.add_manifest("calls", "/m.yaml", "d", new_jobs(6), 10.0)
+    jobs = sorted(await store.jobs_in([State.QUEUED]), key=lambda job: job.id)
+    assert await store.recent_failures(5) == []
+    # Failed at 30, 50, 50 (a tie: the later id first) and 40; one cancelled, one done.
+    for job, at in zip(jobs[:4], (30.0, 50.0, 50.0, 40.0), strict=True):
+        fields = {"state": State.FAILED, "error": f"bad audio {job.id}", "finished_at": at}
+        assert await store.update_job(job.id, None, fields, at)
+    await store.update_job(jobs[4].id, None, {"state": State.CANCELLED, "finished_at": 60.0}, 60.0)
+    await store.update_job(jobs[5].id, None, {"state": State.DONE, "finished_at": 70.0}, 70.0)
+
+    newest = await store.recent_failures(3)
+    assert [job.id for job in newest] == [jobs[2].id, jobs[1].id, jobs[3].id]
+    assert newest[0].manifest_name == "calls"
+    assert newest[0].error == f"bad audio {jobs[2].id}"
+    assert newest[0].finished_at == 50.0
+    assert [job.id for job in await store.recent_failures(10)] == [
+        jobs[2].id,
+        jobs[1].id,
+        jobs[3].id,
+        jobs[0].id,
+    ]
+    # A retried job is no longer a failure.
+    await store.retry_manifest("calls", 80.0)
+    assert await store.recent_failures(10) == []
+
+
 async def test_results_and_followers(store: Store) -> None:
     await store.add_manifest("m", "/m.yaml", "d", new_jobs(2), 10.0)
     leader, follower = await take(store, State.QUEUED, 20.0, 2)

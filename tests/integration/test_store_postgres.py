@@ -1,7 +1,7 @@
 """What only the PostgreSQL store has to show: several daemons on one database claim
 each job once, together never spend more than a quota in any sliding window, merge what
 they learn, take a manifest in once, keep to their node's jobs where they must, and a
-claim over a large backlog is served by an index."""
+claim over a large backlog, like the status page's newest failures, is served by an index."""
 
 from __future__ import annotations
 
@@ -270,3 +270,50 @@ async def test_a_claim_over_a_large_backlog_is_served_by_the_index(
             )
     finally:
         await connection.close()
+
+
+async def test_the_newest_failures_of_a_large_store_are_read_through_their_index(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    jobs, failed_every, limit = 100_000, 10, 25
+    store = await PostgresStore.open(database, postgres_server.password)
+    await store.add_manifest("big", "/big.yaml", "d", new_jobs(1), 0.0, node="a")
+    await store.close()
+    # Every tenth job failed, each at its own time; the rest wait or are done.
+    postgres_server.psql(
+        f"""
+        INSERT INTO jobs (manifest_id, source, output, settings, settings_key, api, priority,
+                          node, local, state, error, finished_at, next_action_at, created_at,
+                          updated_at)
+        SELECT 1, '/a/' || i || '.ogg', 'o' || i, '{{}}', 'k', 'v2', 0, 'a', true,
+               CASE WHEN i % {failed_every} = 0 THEN 'failed' WHEN i % 3 = 0 THEN 'done'
+                    ELSE 'uploaded' END,
+               CASE WHEN i % {failed_every} = 0 THEN 'not audio: ' || i END,
+               CASE WHEN i % {failed_every} = 0 OR i % 3 = 0 THEN 1000 + i END, 0, 0, 0
+        FROM generate_series(2, {jobs}) AS i;
+        ANALYZE jobs;
+        """,
+        database.rsplit("/", 1)[1],
+    )
+    query = Q["recent_failures"]
+    connection = await asyncpg.connect(database, password=postgres_server.password)
+    try:
+        text = await connection.fetchval(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {query.text}", *query.args({"limit": limit})
+        )
+    finally:
+        await connection.close()
+    (top,) = json.loads(text)
+    nodes = plan_nodes(top["Plan"])
+    assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n["Relation Name"] == "jobs"]
+    assert not [n for n in nodes if n["Node Type"] == "Sort"], text
+    (scan,) = [n for n in nodes if n.get("Index Name") == "jobs_failed_recent"]
+    # As many rows as are shown, out of 10,000 failed.
+    assert scan["Actual Rows"] * scan["Actual Loops"] <= limit, text
+    store = await PostgresStore.open(database, postgres_server.password)
+    try:
+        newest = await store.recent_failures(3)
+    finally:
+        await store.close()
+    assert [job.source for job in newest] == ["/a/100000.ogg", "/a/99990.ogg", "/a/99980.ogg"]
+    assert newest[0].error == "not audio: 100000"

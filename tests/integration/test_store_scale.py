@@ -34,6 +34,9 @@ HOT: dict[str, dict[str, object]] = {
 }
 # Queries that read every job by design (a status report), through a covering index.
 REPORTS: dict[str, dict[str, object]] = {"counts_by_state": {}, "manifest_counts": {}}
+# The status page's newest failures: a bounded walk of an index of the failed jobs alone.
+FAILURES: tuple[str, dict[str, object]] = ("recent_failures", {"limit": 25})
+FAILED_EVERY = 10  # in the stores with failures, every tenth job failed
 
 
 def jobs(count: int) -> Iterator[NewJob]:
@@ -67,6 +70,18 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same with 100 jobs."""
     return make_store(tmp_path_factory.mktemp("scale") / "s.sqlite3", 100)
+
+
+def with_failures(source: Path, target: Path) -> Path:
+    """A copy of the store at ``source`` where every tenth job failed, each at its own time."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+        dst.execute(
+            "UPDATE jobs SET state = 'failed', error = 'not audio: ' || source, "
+            "finished_at = 1000.0 + id WHERE id % ? = 0",
+            (FAILED_EVERY,),
+        )
+    return target
 
 
 def plan(db: sqlite3.Connection, name: str, params: dict[str, object]) -> list[str]:
@@ -135,3 +150,26 @@ async def test_claims_at_scale_take_the_right_jobs(big: Path) -> None:
         assert await store.counts_by_state() == {"uploaded": JOBS // 2, "running": JOBS // 2}
     finally:
         await store.close()
+
+
+async def test_the_newest_failures_cost_the_same_at_100_or_100000_jobs(
+    big: Path, small: Path, tmp_path: Path
+) -> None:
+    many = with_failures(big, tmp_path / "many.sqlite3")
+    few = with_failures(small, tmp_path / "few.sqlite3")
+    name, params = FAILURES
+    with sqlite3.connect(many) as db_many, sqlite3.connect(few) as db_few:
+        steps_of_plan = plan(db_many, name, params)
+        assert any("jobs_failed_recent" in step for step in steps_of_plan), steps_of_plan
+        for step in steps_of_plan:
+            assert "TEMP B-TREE" not in step, step
+            assert not step.startswith("SCAN manifests"), step
+        # 10,000 failed jobs against 10: about the same work, as many rows as are shown.
+        assert steps(db_many, name, params) <= 3 * steps(db_few, name, params) + 2
+    store = await SQLiteStore.open(many)
+    try:
+        newest = await store.recent_failures(3)
+    finally:
+        await store.close()
+    assert [job.id for job in newest] == [JOBS, JOBS - FAILED_EVERY, JOBS - 2 * FAILED_EVERY]
+    assert newest[0].error == f"not audio: s3://bucket/audio/{JOBS - 1}.ogg"

@@ -11,7 +11,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from orchestrator.service.status_server import METRICS_CONTENT_TYPE, StatusServer, StatusServerError
+from orchestrator.service.status_server import (
+    METRICS_CONTENT_TYPE,
+    PAGE_CONTENT_TYPE,
+    StatusServer,
+    StatusServerError,
+)
 from orchestrator.telemetry.metrics import DaemonMetrics
 
 P = "speechkit_orchestrator_"
@@ -35,6 +40,10 @@ class Daemon:
     async def status(self) -> dict[str, Any]:
         """The status callback, with a value only ``default=str`` can serialise."""
         return {"jobs": {"running": 2}, "ready": True, "state_file": self}
+
+    async def page(self) -> str:
+        """The page callback: a page that names the daemon's health."""
+        return f"<!doctype html><title>status</title><p id=healthy>{self.healthy}</p>"
 
     async def refresh(self) -> None:
         """The pre-scrape hook: counts its calls in the jobs gauge."""
@@ -65,6 +74,7 @@ async def running() -> AsyncIterator[Running]:
         daemon.status,
         daemon.metrics,
         refresh=daemon.refresh,
+        page=daemon.page,
     )
     host, port = await server.start()
     assert port != 0
@@ -137,6 +147,51 @@ async def test_status_json(running: Running) -> None:
             "ready": True,
             "state_file": "/var/lib/speechkit-orchestrator/state.sqlite",
         }
+
+
+async def test_the_page_is_html_that_may_run_no_script(running: Running) -> None:
+    async with running.http.get(running.url + "/") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == PAGE_CONTENT_TYPE
+        assert await response.text() == (
+            "<!doctype html><title>status</title><p id=healthy>True</p>"
+        )
+        policy = response.headers["Content-Security-Policy"]
+        # Nothing may load or run: a name that slipped through as markup would stay inert.
+        assert "default-src 'none'" in policy
+        assert "script-src" not in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_no_page_without_a_page_callback() -> None:
+    daemon = Daemon()
+    server = StatusServer("127.0.0.1", 0, daemon.health, daemon.status, daemon.metrics)
+    host, port = await server.start()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://{host}:{port}/") as response,
+        ):
+            assert response.status == 404
+    finally:
+        await server.stop()
+
+
+async def test_a_scrape_says_whether_the_daemon_is_healthy(running: Running) -> None:
+    async def healthy_gauge() -> float:
+        async with running.http.get(running.url + "/metrics") as response:
+            text = await response.text()
+        (family,) = [f for f in text_string_to_metric_families(text) if f.name == P + "healthy"]
+        (sample,) = family.samples
+        return float(sample.value)
+
+    assert await healthy_gauge() == 1
+    running.daemon.healthy = False
+    assert await healthy_gauge() == 0
+    running.daemon.healthy = True
+    running.daemon.health_error = OSError("disk I/O error")
+    with capture_logs():
+        assert await healthy_gauge() == 0
 
 
 async def test_unknown_path_is_404(running: Running) -> None:

@@ -9,6 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from structlog.testing import capture_logs
 
+from orchestrator.core.failures import ReasonClass
+from orchestrator.core.jobs import State
 from orchestrator.telemetry.metrics import (
     LAG_BUCKETS,
     Counter,
@@ -169,9 +171,18 @@ def test_daemon_metrics_families() -> None:
         P + "polls_per_job",
         P + "operations_expired",
         P + "jobs_failed",
+        P + "jobs_done",
+        P + "quota_pause_seconds",
+        P + "healthy",
+        P + "start_time_seconds",
     }
     jobs = families[P + "jobs"].samples
-    assert {s.labels["state"]: s.value for s in jobs} == {"queued": 0, "running": 4, "done": 1}
+    # Every state has its series (0 when no job is in it), so a dashboard's lines are steady.
+    assert {s.labels["state"]: s.value for s in jobs} == {
+        **{state.value: 0 for state in State},
+        "running": 4,
+        "done": 1,
+    }
     requests = families[P + "api_requests"].samples
     assert _value(requests, P + "api_requests_total", endpoint="operation.get", status="429") == 1
     throttled = families[P + "throttled"].samples
@@ -189,3 +200,7 @@ def test_daemon_metrics_families() -> None:
     assert _value(uploaded, P + "uploaded_bytes_total") == 1024
     failed = families[P + "jobs_failed"].samples
     assert _value(failed, P + "jobs_failed_total", reason="bad_audio") == 1
+    # Every reason class is there from the start: the first failure shows as an increase.
+    for reason in ReasonClass:
+        assert _value(failed, P + "jobs_failed_total", reason=reason.value) == 0
+    assert _value(families[P + "jobs_done"].samples, P + "jobs_done_total") == 0

@@ -254,6 +254,10 @@ class PostgresStore(Claims):
         rows = await self._all("manifest_jobs", manifest_id=manifest_id)
         return [row_to_job(row) for row in rows]
 
+    async def recent_failures(self, limit: int) -> list[Job]:
+        """The ``limit`` jobs that failed last, newest first."""
+        return [row_to_job(row) for row in await self._all("recent_failures", limit=limit)]
+
     async def manifests_to_finish(self, node: str | None = None) -> list[int]:
         """Active manifests (taken in on ``node``, when given) whose jobs have all ended."""
         return [int(row[0]) for row in await self._all("manifests_to_finish", node=node)]

@@ -288,6 +288,11 @@ class SQLiteStore(Claims):
         rows = await self._all("manifest_jobs", {"manifest_id": manifest_id})
         return [row_to_job(row) for row in rows]
 
+    async def recent_failures(self, limit: int) -> list[Job]:
+        """The ``limit`` jobs that failed last, newest first."""
+        rows = await self._all("recent_failures", {"limit": limit})
+        return [row_to_job(row) for row in rows]
+
     async def manifests_to_finish(self, node: str | None = None) -> list[int]:
         """Active manifests whose jobs have all ended (every one is this daemon's)."""
         rows = await self._all("unfinished_manifests_without_active_jobs", {})

@@ -185,6 +185,15 @@ FROM manifests LEFT JOIN jobs ON jobs.manifest_id = manifests.id
 GROUP BY manifests.id, jobs.state
 ORDER BY manifests.id;
 
+-- name: recent_failures
+-- Walks jobs_failed_recent backwards (the state is spelled out, so that the partial
+-- index applies): as many rows as asked for, however many jobs failed.
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.state = 'failed'
+ORDER BY jobs.finished_at DESC, jobs.id DESC
+LIMIT :limit;
+
 -- name: manifest_jobs
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id

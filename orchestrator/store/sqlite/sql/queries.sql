@@ -129,6 +129,16 @@ SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.manifest_id = :manifest_id ORDER BY jobs.id;
 
+-- name: recent_failures
+-- Walks jobs_failed_recent backwards (the state is spelled out, so that the partial
+-- index applies): as many rows as asked for, however many jobs failed. Left to itself,
+-- SQLite (with no statistics) would take every failed job through jobs_claim and sort them.
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs INDEXED BY jobs_failed_recent JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.state = 'failed'
+ORDER BY jobs.finished_at DESC, jobs.id DESC
+LIMIT :limit;
+
 -- name: unfinished_manifests_without_active_jobs
 SELECT manifests.id FROM manifests
 WHERE manifests.state = 'active'
