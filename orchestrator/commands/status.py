@@ -34,8 +34,8 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def render(snap: dict[str, Any]) -> str:
-    """The snapshot as a table for a terminal."""
+def render(snap: dict[str, Any], now: float | None = None) -> str:
+    """The snapshot as a table for a terminal (``now``: for when hooks try again)."""
     rows = snap["manifests"]
     if not rows:
         return "no manifests yet\n"
@@ -49,7 +49,22 @@ def render(snap: dict[str, Any]) -> str:
         )
         for failure in m.get("failures", []):
             lines.append(f"    failed: {failure['source']}: {failure['reason']}")
+        lines.extend(f"    hook: {hook_line(hook, now)}" for hook in m.get("hooks", []))
     return "\n".join(lines) + "\n"
+
+
+def hook_line(hook: dict[str, Any], now: float | None = None) -> str:
+    """One completion hook's delivery: what, where, and how it went."""
+    head = f"{hook['kind']} {hook['target']} ({hook['origin']}): {hook['state']}"
+    tries = f"{hook['attempts']} attempt{'s' if hook['attempts'] != 1 else ''}"
+    if hook["state"] == "delivered":
+        return f"{head} after {tries}"
+    if hook["state"] == "failed":
+        return f"{head} after {tries}: {hook['last_error']}"
+    detail = f"{tries}" + (f", last: {hook['last_error']}" if hook["last_error"] else "")
+    if now is not None and hook.get("next_attempt_at") is not None:
+        detail += f", next in {_duration(max(0.0, hook['next_attempt_at'] - now))}"
+    return f"{head} ({detail})"
 
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
@@ -70,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snap, indent=2))
     else:
-        print(render(snap), end="")
+        print(render(snap, time.time()), end="")
     return 0
