@@ -13,6 +13,7 @@ import yaml
 from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
 
@@ -73,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     for path in args.manifests:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
-        _manifest, _infos, found = validate_manifest(path, roots)
+        manifest, _infos, found = validate_manifest(path, roots)
         problems.extend(found)
+        if manifest is not None:
+            problems.extend(refusals(path, manifest.on_finish, config.hooks.policy))
     if problems:
         raise UserInputError(problems)
     for path in args.manifests:
