@@ -27,7 +27,12 @@ bounds it too.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from orchestrator.core.apis import facts_of
+from orchestrator.core.billing import billable_seconds
+from orchestrator.core.jobs import TERMINAL, Job, State
 
 STATUS_CHECKS_PER_JOB = 1.5
 # A v3 job's checks of its operation, and the one request for its results.
@@ -124,3 +129,60 @@ def finish_time(work: Work, quotas: Quotas) -> FinishTime:
         asr_xml_wait_s=asr_xml,
         finish_s=max(asynchronous, work.running_left_s, asr_xml),
     )
+
+
+# A job in one of these states still needs its submission (a waiting job follows the job
+# that recognises the same audio, and needs none).
+TO_SUBMIT = frozenset({State.QUEUED, State.UPLOADING, State.UPLOADED, State.SUBMITTING})
+
+
+def work_of(
+    jobs: Iterable[Job], ratio: Callable[[str, str], float], now: float, ahead: int = 0
+) -> Work:
+    """What is left of ``jobs`` at ``now``: ``ratio(api, model)`` is the processing time
+    per audio second (all channels) learned for each; ``ahead`` counts the submissions
+    other manifests' jobs, due earlier, will spend first."""
+    v2 = v3 = v2_checking = v3_checking = asr_xml = 0
+    billable = longest = running_left = asr_xml_s = 0.0
+    for job in jobs:
+        if job.state in TERMINAL or job.state is State.WAITING:
+            continue
+        api, audio = job.settings.api, job.audio
+        r = ratio(api, job.settings.model)
+        if not facts_of(api).asynchronous:
+            asr_xml += 1
+            asr_xml_s += (audio.duration_s if audio else 0.0) * r
+            continue
+        audio_s = audio.audio_seconds_all_channels if audio else 0.0
+        if job.state in TO_SUBMIT:
+            v2 += api == "v2"
+            v3 += api == "v3"
+            if audio is not None and audio.duration_s > 0:
+                billable += billable_seconds(audio.duration_s, audio.channels)
+            longest = max(longest, audio_s * r)
+        elif job.state is State.RUNNING:
+            v2_checking += api == "v2"
+            v3_checking += api == "v3"
+            started = job.submitted_at if job.submitted_at is not None else now
+            running_left = max(running_left, started + audio_s * r - now)
+    return Work(
+        v2_jobs=v2 + ahead,
+        v3_jobs=v3,
+        v2_checking=v2_checking,
+        v3_checking=v3_checking,
+        billable_hours=billable / 3600.0,
+        longest_processing_s=longest,
+        running_left_s=running_left,
+        asr_xml_jobs=asr_xml,
+        asr_xml_processing_s=asr_xml_s,
+    )
+
+
+def throughput(finished_at: Iterable[float | None], since: float, now: float) -> float | None:
+    """Jobs ended per minute between ``since`` and ``now`` (None when that is too short to
+    say: under ten seconds)."""
+    span = now - since
+    if span < 10.0:
+        return None
+    ended = sum(1 for at in finished_at if at is not None and since <= at <= now)
+    return ended * 60.0 / span
