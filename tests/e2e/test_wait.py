@@ -5,6 +5,7 @@ manifest in, and Ctrl-C stops the watching, not the batch."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import signal
 from pathlib import Path
@@ -75,7 +76,7 @@ async def test_submit_wait_exits_0_when_every_job_is_done(
     assert progress[-1].endswith("| finished")
     assert "2/2 ended (100%) | 2 done |" in progress[-1]
     # No line repeats the one before it: only news is printed.
-    assert all(a != b for a, b in zip(progress, progress[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(progress))
     # Then the report's summary: counts, audio, requests spent.
     summary = result.stdout[result.stdout.index("report: ") :]
     assert f"report: {env.results / 'calls' / 'report.json'}" in summary
@@ -101,7 +102,8 @@ async def test_submit_wait_says_when_no_daemon_takes_it_and_exits_1_on_a_failure
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        assert waiter.stderr is not None and waiter.stdout is not None
+        assert waiter.stderr is not None
+        assert waiter.stdout is not None
         said: list[str] = []
         await lines_until(waiter.stderr, "no daemon has taken it in", said)
         assert str(env.inbox) in said[-1]
