@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -103,8 +104,8 @@ def frame_view(frame: Frame, now: float, title: str) -> RenderableType:
             total=total,
             completed=progress.ended,
             width=28,
-            complete_style="red" if progress.failed else "green",
-            finished_style="bold red" if progress.failed else "bold green",
+            complete_style="yellow" if progress.failed else "green",
+            finished_style="yellow" if progress.failed else "bold green",
         )
         states = Text(", ").join(
             Text(f"{n} {s}", style=STATE_STYLES.get(s, "")) for s, n in _states(progress.counts)
@@ -119,7 +120,11 @@ def frame_view(frame: Frame, now: float, title: str) -> RenderableType:
             _eta(progress),
         )
         for source, reason in progress.failures:
-            notes.append(Text(f"  {progress.name}: failed: {source}: {reason}", style="red"))
+            # The file's name is enough here (the report has the whole path), and a reason
+            # that starts with the path need not say it twice.
+            name = PurePath(source).name or source
+            why = reason.removeprefix(f"{source}: ")
+            notes.append(Text(f"  {progress.name}: failed: {name}: {why}", style="red"))
         for hook in progress.hooks:
             style = {"delivered": "green", "failed": "red"}.get(hook["state"], "yellow")
             notes.append(Text(f"  {progress.name}: hook: {hook_line(hook, now)}", style=style))
