@@ -1,8 +1,10 @@
-"""The daemon: opens the store, recovers, runs intake and the pipeline, serves status, drains.
+"""The daemon: opens the store, recovers, runs intake, the pipeline and the completion
+hooks, serves status, drains.
 
-Signals: SIGTERM/SIGINT drain (no new work; steps in flight finish or are left recorded in
-the store) and exit 0; a second one exits at once (every store write is a transaction, so
-the store stays consistent). SIGHUP reloads the configuration and rescans the inbox.
+Signals (``service.control``): SIGTERM/SIGINT drain (no new work; steps in flight finish or
+are left recorded in the store) and exit 0; a second one exits at once (every store write
+is a transaction, so the store stays consistent). SIGHUP reloads the configuration and
+rescans the inbox.
 """
 
 from __future__ import annotations
