@@ -100,7 +100,7 @@ async def _watch(args: argparse.Namespace) -> None:
 
     from orchestrator.commands.watching import Frame, Watch
     from orchestrator.pipeline.settings import settings_from_config
-    from orchestrator.service.watching import read_progress
+    from orchestrator.service.watching import ProgressReader
 
     config = read_config(args, resolve_secrets=False, resolve_state=True)
     try:
@@ -113,8 +113,10 @@ async def _watch(args: argparse.Namespace) -> None:
     def wanted(manifest: ManifestStatus) -> bool:
         return manifest.state == "active" or (manifest.finished_at or 0.0) >= started
 
+    reader = ProgressReader(store, settings)
+
     async def look(now: float) -> Frame:
-        return Frame(await read_progress(store, settings, wanted, now))
+        return Frame(await reader.read(wanted, now))
 
     title = "speechkit-orchestrator: status --watch (Ctrl-C stops watching)"
     try:

@@ -29,7 +29,7 @@ from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.pipeline.settings import settings_from_config
-from orchestrator.service.watching import Progress, read_progress
+from orchestrator.service.watching import Progress, ProgressReader
 from orchestrator.store import Store, StoreError, open_store
 
 # How long a manifest may wait in the inbox before --wait says no daemon seems to read it.
@@ -210,7 +210,7 @@ async def wait(
         store = await open_store(config)
     except StoreError as exc:
         raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
-    settings = settings_from_config(config)
+    reader = ProgressReader(store, settings_from_config(config))
     console = Console()
     started = asyncio.get_running_loop().time()
     title = "speechkit-orchestrator: submit --wait (Ctrl-C stops watching, not the batch)"
@@ -219,7 +219,7 @@ async def wait(
         elapsed = asyncio.get_running_loop().time() - started
         waiting = await _resolve(store, config, placed, elapsed, intake_timeout)
         ids = {item.manifest_id for item in placed if item.manifest_id is not None}
-        progress = await read_progress(store, settings, lambda m: m.id in ids, now)
+        progress = await reader.read(lambda m: m.id in ids, now)
         refused = [item for item in placed if item.refused is not None]
         done = len(ids) + len(refused) == len(placed) and all(p.finished for p in progress)
         return Frame(progress, waiting, done)

@@ -28,6 +28,8 @@ from orchestrator.service.watching import Progress
 # and only when something changed.
 LIVE_INTERVAL_S = 1.0
 PLAIN_INTERVAL_S = 10.0
+# A look that took long (a slow store) is not followed by another at once.
+LOOK_COST_FACTOR = 4.0
 STATE_ORDER = tuple(s.value for s in State)
 STATE_STYLES = {
     "done": "green",
@@ -156,18 +158,23 @@ class Watch:
         """Watch until ``look`` says it is done; its last frame."""
         if not self.live:
             while True:
+                started = time.monotonic()
                 frame = await look(self.clock())
                 self.print_lines(frame, self.clock())
                 if frame.done:
                     return frame
-                await asyncio.sleep(self.interval_s)
+                await self._pause(time.monotonic() - started)
         with Live(console=self.console, auto_refresh=False, transient=False) as view:
             while True:
+                started = time.monotonic()
                 frame = await look(self.clock())
                 view.update(frame_view(frame, self.clock(), self.title), refresh=True)
                 if frame.done:
                     return frame
-                await asyncio.sleep(self.interval_s)
+                await self._pause(time.monotonic() - started)
+
+    async def _pause(self, look_took_s: float) -> None:
+        await asyncio.sleep(max(self.interval_s, LOOK_COST_FACTOR * look_took_s))
 
     def print_lines(self, frame: Frame, now: float) -> None:
         """A plain line for each manifest (and waiting note) that changed since it was

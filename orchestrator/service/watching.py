@@ -11,6 +11,7 @@ one's (the daemon takes due jobs earliest first).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,10 @@ from orchestrator.store.protocol import Store
 THROUGHPUT_WINDOW_S = 300.0
 # Failures shown under a manifest: the latest few (the report has them all).
 SHOWN_FAILURES = 5
+# Every job of the manifests watched is read at most this often, and never more than a
+# fifth of the time (the counts are read at every look).
+JOBS_EVERY_S = 5.0
+JOBS_COST_FACTOR = 4.0
 
 
 @dataclass(frozen=True)
@@ -157,27 +162,58 @@ def progress_of(
     )
 
 
+class ProgressReader:
+    """Reads the progress of the manifests a watch picks: their counts at every call, and
+    what needs every job (throughput, failures, the ETA) at most every ``JOBS_EVERY_S`` and
+    never more than a fifth of the time (a manifest of 100,000 jobs takes seconds to read:
+    the watch must not keep the store busy)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: PipelineSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self._jobs: dict[int, list[Job]] = {}
+        self._jobs_due = 0.0
+
+    async def read(self, wanted: Callable[[ManifestStatus], bool], now: float) -> list[Progress]:
+        """The progress of every manifest ``wanted`` picks."""
+        manifests = await self.store.manifests()
+        chosen = [m for m in manifests if wanted(m)]
+        if not chosen:
+            return []
+        started = self.clock()
+        stale = any(m.id not in self._jobs for m in chosen)
+        if stale or started >= self._jobs_due:
+            self._jobs = {m.id: await self.store.manifest_jobs(m.id) for m in chosen}
+            took = self.clock() - started
+            self._jobs_due = self.clock() + max(JOBS_EVERY_S, JOBS_COST_FACTOR * took)
+        quotas = await live_quotas(self.store, self.settings, now)
+        ratio = await ratios(self.store, self.settings)
+        deliveries = latest_deliveries(await self.store.hook_deliveries())
+        return [
+            progress_of(
+                manifest,
+                self._jobs.get(manifest.id),
+                now,
+                others=manifests,
+                quotas=quotas,
+                ratio=ratio,
+                hooks=[d.to_status() for d in deliveries.get(manifest.id, [])],
+            )
+            for manifest in chosen
+        ]
+
+
 async def read_progress(
     store: Store,
     settings: PipelineSettings,
     wanted: Callable[[ManifestStatus], bool],
     now: float,
 ) -> list[Progress]:
-    """The progress of every manifest ``wanted`` picks, ETA and throughput included."""
-    manifests = await store.manifests()
-    chosen = [m for m in manifests if wanted(m)]
-    if not chosen:
-        return []
-    quotas = await live_quotas(store, settings, now)
-    ratio = await ratios(store, settings)
-    deliveries = latest_deliveries(await store.hook_deliveries())
-    found = []
-    for manifest in chosen:
-        jobs = await store.manifest_jobs(manifest.id)
-        hooks = [d.to_status() for d in deliveries.get(manifest.id, [])]
-        found.append(
-            progress_of(
-                manifest, jobs, now, others=manifests, quotas=quotas, ratio=ratio, hooks=hooks
-            )
-        )
-    return found
+    """The progress of every manifest ``wanted`` picks, every job read now."""
+    return await ProgressReader(store, settings).read(wanted, now)

@@ -3,6 +3,7 @@ fields a stage may change, which counters a claim may bump, and how values are s
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -43,6 +44,13 @@ class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
+@functools.lru_cache(maxsize=1024)
+def settings_of(text: str) -> RecognitionSettings:
+    """A job's settings from their JSON; the few distinct texts of a store are parsed once
+    (reading a manifest of 100,000 jobs parses a handful, not 100,000)."""
+    return RecognitionSettings.from_dict(json.loads(text))
+
+
 def row_to_job(row: Row) -> Job:
     """A job from a row of ``jobs`` joined with its manifest's name."""
     audio = row["audio"]
@@ -52,7 +60,7 @@ def row_to_job(row: Row) -> Job:
         manifest_name=row["manifest_name"],
         source=row["source"],
         output=row["output"],
-        settings=RecognitionSettings.from_dict(json.loads(row["settings"])),
+        settings=settings_of(row["settings"]),
         settings_key=row["settings_key"],
         priority=row["priority"],
         state=State(row["state"]),
