@@ -183,7 +183,7 @@ class Watch:
         lines: Sequence[tuple[str, str]] = [
             *((f"m{p.id}", plain_line(p, now)) for p in frame.progress),
             *((f"w{i}", line) for i, line in enumerate(frame.waiting)),
-        ]
+        ] or [("none", "no active manifests")]
         for key, line in lines:
             # The elapsed time changes every second: it alone is no news.
             news = line.split(" | elapsed ")[0] + line.rsplit(" | ", 1)[-1]
