@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from orchestrator.commands.common import add_config_argument, read_config
+from orchestrator.commands.common import add_config_argument, duration, hook_line, read_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.jobs import ManifestStatus
 from orchestrator.service.progress import snapshot
@@ -39,15 +39,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
 def render(snap: dict[str, Any], now: float | None = None) -> str:
     """The snapshot as a table for a terminal (``now``: for when hooks try again)."""
     rows = snap["manifests"]
@@ -59,26 +50,12 @@ def render(snap: dict[str, Any], now: float | None = None) -> str:
         states = ", ".join(f"{n} {s}" for s, n in m["counts"].items())
         lines.append(
             f"{m['name']:<28} {m['state']:<9} {done:>4}/{m['jobs']:<4} "
-            f"{m['progress'] * 100:>7.1f}% {_duration(m['eta_s']):>7}  {states}"
+            f"{m['progress'] * 100:>7.1f}% {duration(m['eta_s']):>7}  {states}"
         )
         for failure in m.get("failures", []):
             lines.append(f"    failed: {failure['source']}: {failure['reason']}")
         lines.extend(f"    hook: {hook_line(hook, now)}" for hook in m.get("hooks", []))
     return "\n".join(lines) + "\n"
-
-
-def hook_line(hook: dict[str, Any], now: float | None = None) -> str:
-    """One completion hook's delivery: what, where, and how it went."""
-    head = f"{hook['kind']} {hook['target']} ({hook['origin']}): {hook['state']}"
-    tries = f"{hook['attempts']} attempt{'s' if hook['attempts'] != 1 else ''}"
-    if hook["state"] == "delivered":
-        return f"{head} after {tries}"
-    if hook["state"] == "failed":
-        return f"{head} after {tries}: {hook['last_error']}"
-    detail = f"{tries}" + (f", last: {hook['last_error']}" if hook["last_error"] else "")
-    if now is not None and hook.get("next_attempt_at") is not None:
-        detail += f", next in {_duration(max(0.0, hook['next_attempt_at'] - now))}"
-    return f"{head} ({detail})"
 
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.commands.common import hook_line
 from orchestrator.commands.plan import human_duration
-from orchestrator.commands.status import hook_line
 from orchestrator.core.jobs import State
 from orchestrator.service.watching import Progress
 
