@@ -59,9 +59,11 @@ async def test_submit_wait_exits_0_when_every_job_is_done(
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            result = await env.cli("submit", "--wait", "--interval", "0.2", str(manifest))
             assert watcher.stdout is not None
             watched: list[str] = []
+            # The watch is on before the manifest comes in.
+            await lines_until(watcher.stdout, "no active manifests", watched)
+            result = await env.cli("submit", "--wait", "--interval", "0.2", str(manifest))
             await lines_until(watcher.stdout, "| finished", watched)
         finally:
             watcher.send_signal(signal.SIGINT)
