@@ -125,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
         for path in args.manifests:
             text = with_base_dir(path.read_text("utf-8"), path)
             target = place(config.paths.inbox, path, text)
-            print(f"submitted {path} -> {target}", flush=True)
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             placed.append(Submitted(path, target, digest))
+            print(f"submitted {path} -> {target}", flush=True)
         if not args.wait:
             return 0
         return asyncio.run(wait(config, placed, args.interval, args.intake_timeout))
