@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import Problem, UserInputError
@@ -85,3 +86,27 @@ def change_manifest(
             await store.close()
 
     return asyncio.run(go())
+
+
+def duration(seconds: float | None) -> str:
+    """``1h05m``, ``3m07s``, or ``-`` for none."""
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def hook_line(hook: dict[str, Any], now: float | None = None) -> str:
+    """One completion hook's delivery: what, where, and how it went."""
+    head = f"{hook['kind']} {hook['target']} ({hook['origin']}): {hook['state']}"
+    tries = f"{hook['attempts']} attempt{'s' if hook['attempts'] != 1 else ''}"
+    if hook["state"] == "delivered":
+        return f"{head} after {tries}"
+    if hook["state"] == "failed":
+        return f"{head} after {tries}: {hook['last_error']}"
+    detail = f"{tries}" + (f", last: {hook['last_error']}" if hook["last_error"] else "")
+    if now is not None and hook.get("next_attempt_at") is not None:
+        detail += f", next in {duration(max(0.0, hook['next_attempt_at'] - now))}"
+    return f"{head} ({detail})"

@@ -1,28 +1,13 @@
 """``speechkit-orchestrator plan MANIFEST...``: files, audio, billable units and time to finish.
 
-How the time to finish is estimated (a lower bound under the configured quotas, with the
-safety margin taken off each quota, as the daemon takes it; uploads are assumed faster than
-the quotas). Each API's jobs count against the quotas that API spends:
-
-    submit    = (ceil((v2 + v3 jobs) / submissions) - 1) * window_s     # shared by v2 and v3
-    status    = (ceil(1.5 * v2 jobs / status_checks) - 1) * window_s    # ~1-2 checks per job
-    status_v3 = (ceil(2.5 * v3 jobs / per window) - 1) * v3 window      # checks + getRecognition
-    daily     = (ceil(billable hours of v2 + v3 / audio_hours_per_day) - 1) * 86400
-    longest   = max over v2 and v3 files of duration_s * channels * 10 s per audio minute
-    asr_xml   = max((ceil(asr_xml jobs / per window) - 1) * asr_xml window,
-                    sum of asr_xml durations * 10 s per audio minute / concurrency)
-    finish    = max(max(submit, status, status_v3, daily) + longest, asr_xml)
-
-A quota spent within one window costs no waiting, hence the ``- 1``: the last batch starts
-at the beginning of its window. Deferred models may take up to 24 h more. asr_xml is
-synchronous: its requests wait for their answers, so its concurrency bounds it too.
+The time to finish is ``core.finish_time``'s formula (its docstring says how it is made)
+with every quota's whole window ahead and 10 s of processing per audio minute.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -35,15 +20,11 @@ from orchestrator.core.apis import facts_of
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
+from orchestrator.core.finish_time import DAY_S, Quotas, Window, Work, finish_time
 from orchestrator.core.polling import is_deferred
 from orchestrator.intake.manifest import JobSpec, validate_manifest
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.settings import per_second
-
-STATUS_CHECKS_PER_JOB = 1.5
-# A v3 job's checks of its operation, and the one request for its results.
-V3_CHECKS_PER_JOB = STATUS_CHECKS_PER_JOB + 1
-DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -68,10 +49,20 @@ class Estimate:
     asr_xml_wait_s: float
 
 
-def _windows_wait(count: float, per_window: float, window_s: float) -> float:
-    if count <= 0:
-        return 0.0
-    return (math.ceil(count / per_window) - 1) * window_s
+def quotas_of(quotas: QuotasConfig, concurrency: ConcurrencyConfig) -> Quotas:
+    """The configured quotas as the finish time counts them, each with its whole window
+    ahead: the same figures as the daemon's (margins, counted windows)."""
+    window = quotas.counted_window_s()
+    v3 = per_second(quotas.v3_status_checks_per_second, quotas.safety_margin)
+    sync = per_second(quotas.asr_xml_requests_per_second, quotas.safety_margin)
+    return Quotas(
+        submit=Window(quotas.usable(quotas.submissions), window),
+        status=Window(quotas.usable(quotas.status_checks), window),
+        status_v3=Window(v3.effective_limit, v3.window_s),
+        audio_hours=Window(quotas.audio_hours_per_day * (1.0 - quotas.safety_margin), DAY_S),
+        asr_xml=Window(sync.effective_limit, sync.window_s),
+        asr_xml_concurrency=concurrency.asr_xml_requests,
+    )
 
 
 def estimate(
@@ -80,7 +71,7 @@ def estimate(
     quotas: QuotasConfig,
     concurrency: ConcurrencyConfig | None = None,
 ) -> Estimate:
-    """Plan figures for ``jobs`` under ``quotas`` (pure; see the module docstring)."""
+    """Plan figures for ``jobs`` under ``quotas`` (pure; see ``core.finish_time``)."""
     concurrency = concurrency or ConcurrencyConfig()
     audio_s = billable = longest = sync_processing = 0.0
     probed = deferred = 0
@@ -102,24 +93,15 @@ def estimate(
             continue
         billable += billable_seconds(info.duration_s, info.channels)
         longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
-    n_async = by_api["v2"] + by_api["v3"]
-    window = quotas.counted_window_s()  # as the daemon counts it: the same figures
-    submit = _windows_wait(n_async, quotas.usable(quotas.submissions), window)
-    status = _windows_wait(
-        math.ceil(STATUS_CHECKS_PER_JOB * by_api["v2"]), quotas.usable(quotas.status_checks), window
+    work = Work(
+        v2_jobs=by_api["v2"],
+        v3_jobs=by_api["v3"],
+        billable_hours=billable / 3600.0,
+        longest_processing_s=longest,
+        asr_xml_jobs=by_api["asr_xml"],
+        asr_xml_processing_s=sync_processing,
     )
-    v3 = per_second(quotas.v3_status_checks_per_second, quotas.safety_margin)
-    v3_status = _windows_wait(
-        math.ceil(V3_CHECKS_PER_JOB * by_api["v3"]), v3.effective_limit, v3.window_s
-    )
-    per_day = quotas.audio_hours_per_day * (1.0 - quotas.safety_margin)
-    daily = _windows_wait(billable / 3600.0, per_day, DAY_S)
-    sync = per_second(quotas.asr_xml_requests_per_second, quotas.safety_margin)
-    asr_xml = max(
-        _windows_wait(by_api["asr_xml"], sync.effective_limit, sync.window_s),
-        sync_processing / concurrency.asr_xml_requests,
-    )
-    asynchronous_s = max(submit, status, v3_status, daily) + longest if n_async else 0.0
+    finish = finish_time(work, quotas_of(quotas, concurrency))
     return Estimate(
         files=len(jobs),
         probed_files=probed,
@@ -129,14 +111,14 @@ def estimate(
         audio_hours=audio_s / 3600.0,
         billable_s=billable,
         billable_hours=billable / 3600.0,
-        submit_wait_s=submit,
-        status_wait_s=status,
-        daily_wait_s=daily,
+        submit_wait_s=finish.submit_wait_s,
+        status_wait_s=finish.status_wait_s,
+        daily_wait_s=finish.daily_wait_s,
         longest_processing_s=longest,
-        finish_s=max(asynchronous_s, asr_xml),
+        finish_s=finish.finish_s,
         jobs_by_api=by_api,
-        v3_status_wait_s=v3_status,
-        asr_xml_wait_s=asr_xml,
+        v3_status_wait_s=finish.v3_status_wait_s,
+        asr_xml_wait_s=finish.asr_xml_wait_s,
     )
 
 

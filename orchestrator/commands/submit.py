@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import json
 import os
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from rich.console import Console
 
 from orchestrator.commands.common import add_config_argument, read_config
-from orchestrator.core.errors import UserInputError
+from orchestrator.commands.plan import human_duration
+from orchestrator.commands.watching import Frame, Watch
+from orchestrator.config import Config
+from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.core.refs import is_object_uri
+from orchestrator.intake.inbox import is_candidate, problems_path
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
+from orchestrator.outputs.report import build_report, render_report_text
+from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.service.watching import Progress, ProgressReader
+from orchestrator.store import Store, StoreError, open_store
+
+# How long a manifest may wait in the inbox before --wait says no daemon seems to read it.
+INTAKE_TIMEOUT_S = 30.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +47,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_argument(parser)
     parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="then show the progress until every manifest has ended; exit 0 when every job "
+        "is done, 1 when some failed, 2 when the daemon refused a manifest (Ctrl-C stops "
+        "the watching, not the batch)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --wait: how often to look (default: 1 on a terminal, 10 otherwise)",
+    )
+    parser.add_argument(
+        "--intake-timeout",
+        type=float,
+        default=INTAKE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="with --wait: say so when no daemon has taken a manifest in after this long "
+        f"(default {INTAKE_TIMEOUT_S:g}); the waiting goes on",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -73,12 +114,150 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     for path in args.manifests:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
-        _manifest, _infos, found = validate_manifest(path, roots)
+        manifest, _infos, found = validate_manifest(path, roots)
         problems.extend(found)
+        if manifest is not None:
+            problems.extend(refusals(path, manifest.on_finish, config.hooks.policy))
     if problems:
         raise UserInputError(problems)
-    for path in args.manifests:
-        text = path.read_text("utf-8")
-        target = place(config.paths.inbox, path, with_base_dir(text, path))
-        print(f"submitted {path} -> {target}")
-    return 0
+    placed: list[Submitted] = []
+    try:
+        for path in args.manifests:
+            text = with_base_dir(path.read_text("utf-8"), path)
+            target = place(config.paths.inbox, path, text)
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            placed.append(Submitted(path, target, digest))
+            print(f"submitted {path} -> {target}", flush=True)
+        if not args.wait:
+            return 0
+        return asyncio.run(wait(config, placed, args.interval, args.intake_timeout))
+    except KeyboardInterrupt:
+        if not placed:
+            raise
+        print(
+            "stopped watching; the manifests go on (speechkit-orchestrator status --watch)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+@dataclass
+class Submitted:
+    """A manifest placed in the inbox, and what became of it."""
+
+    source: Path
+    placed: Path
+    digest: str  # of the bytes placed: the daemon finds the same
+    manifest_id: int | None = None
+    refused: str | None = None  # the daemon's problems report
+    warned: bool = False
+
+
+def _refusal(failed: Path, item: Submitted) -> str | None:
+    """The problems report of a manifest the daemon moved to ``failed/``, found by content."""
+    if not failed.is_dir():
+        return None
+    for candidate in sorted(failed.iterdir()):
+        if not is_candidate(candidate) or not problems_path(candidate).exists():
+            continue
+        try:
+            if hashlib.sha256(candidate.read_bytes()).hexdigest() == item.digest:
+                return problems_path(candidate).read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+    return None
+
+
+async def _resolve(
+    store: Store, config: Config, placed: list[Submitted], elapsed: float, say_after: float
+) -> list[str]:
+    """Find each placed manifest in the store (by its digest) or in ``failed/``; lines about
+    those still in the inbox."""
+    by_digest: dict[str, int] = {}
+    for manifest in await store.manifests():
+        by_digest[manifest.digest] = max(manifest.id, by_digest.get(manifest.digest, 0))
+    waiting = []
+    for item in placed:
+        if item.manifest_id is not None or item.refused is not None:
+            continue
+        item.manifest_id = by_digest.get(item.digest)
+        if item.manifest_id is not None:
+            continue
+        if not item.placed.exists():
+            item.refused = await asyncio.to_thread(_refusal, config.paths.failed, item)
+            continue
+        waiting.append(
+            f"{item.source}: waiting in {item.placed.parent} ({human_duration(elapsed)})"
+        )
+        if elapsed >= say_after and not item.warned:
+            item.warned = True
+            print(
+                f"warning: {item.source}: no daemon has taken it in from "
+                f"{item.placed.parent} after {human_duration(elapsed)}: is the daemon running "
+                f"with this config ({config.source})? Still waiting; Ctrl-C stops waiting "
+                "(the manifest stays in the inbox)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return waiting
+
+
+async def wait(
+    config: Config, placed: list[Submitted], interval: float | None, intake_timeout: float
+) -> int:
+    """Watch the placed manifests until they have all ended; print each report's summary."""
+    try:
+        store = await open_store(config)
+    except StoreError as exc:
+        raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
+    reader = ProgressReader(store, settings_from_config(config))
+    console = Console()
+    started = asyncio.get_running_loop().time()
+    title = "speechkit-orchestrator: submit --wait (Ctrl-C stops watching, not the batch)"
+
+    async def look(now: float) -> Frame:
+        elapsed = asyncio.get_running_loop().time() - started
+        waiting = await _resolve(store, config, placed, elapsed, intake_timeout)
+        ids = {item.manifest_id for item in placed if item.manifest_id is not None}
+        progress = await reader.read(lambda m: m.id in ids, now)
+        refused = [item for item in placed if item.refused is not None]
+        done = len(ids) + len(refused) == len(placed) and all(p.finished for p in progress)
+        return Frame(progress, waiting, done)
+
+    try:
+        frame = await Watch(console, title, interval).run(look)
+        return await _summaries(store, placed, frame.progress)
+    finally:
+        await store.close()
+
+
+async def _summaries(store: Store, placed: list[Submitted], progress: list[Progress]) -> int:
+    """Print each report's summary (and each refusal); the exit status."""
+    status = 0
+    for item in placed:
+        if item.refused is not None:
+            print(f"\n{item.source}: refused by the daemon:\n{item.refused}", end="")
+            status = 2
+    for entry in progress:
+        report = await _report(store, entry)
+        print(f"\nreport: {entry.report_path}")
+        print(render_report_text(report), end="")
+        if report["failures"] and status == 0:
+            status = 1
+    return status
+
+
+async def _report(store: Store, entry: Progress) -> dict[str, Any]:
+    """The manifest's report as written; rebuilt from the store (the same function, the
+    same inputs) when it is an object in storage or cannot be read."""
+    path = entry.report_path
+    if path and not is_object_uri(path):
+        try:
+            text = await asyncio.to_thread(Path(path).read_text, "utf-8")
+            found: dict[str, Any] = json.loads(text)
+            return found
+        except (OSError, ValueError):
+            pass
+    manifest = next(m for m in await store.manifests() if m.id == entry.id)
+    jobs = await store.manifest_jobs(entry.id)
+    return build_report(manifest, jobs, manifest.finished_at or entry.created_at)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from orchestrator.commands.common import print_warnings
 from orchestrator.config import load_config
+from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
 
 
@@ -28,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--config",
         type=Path,
-        help="the daemon's config: also refuse audio outside its paths.input_roots",
+        help="the daemon's config: also refuse audio outside its paths.input_roots, and "
+        "completion hooks (on_finish) it does not allow",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
@@ -40,13 +43,17 @@ def run(args: argparse.Namespace) -> int:
     all_valid = True
     problem_count = bad = 0
     roots = None
+    policy: HookPolicy | None = None
     if args.config is not None:
         # Checked as the daemon would: no secret is read, the input roots are applied.
         config = load_config(args.config, resolve_secrets=False)
         print_warnings(config)
         roots = InputRoots.of(config)
+        policy = config.hooks.policy
     for path in args.manifests:
         manifest, _infos, problems = validate_manifest(path, roots)
+        if manifest is not None and policy is not None:
+            problems = [*problems, *refusals(path, manifest.on_finish, policy)]
         valid = manifest is not None and not problems
         all_valid = all_valid and valid
         problem_count += len(problems)

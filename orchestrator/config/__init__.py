@@ -6,6 +6,7 @@ from orchestrator.config.loader import config_from_mapping, load_config
 from orchestrator.config.schema import (
     ConcurrencyConfig,
     Config,
+    HooksConfig,
     LoggingConfig,
     OutputsConfig,
     PathsConfig,
@@ -23,6 +24,7 @@ from orchestrator.config.schema import (
 __all__ = [
     "ConcurrencyConfig",
     "Config",
+    "HooksConfig",
     "LoggingConfig",
     "OutputsConfig",
     "PathsConfig",

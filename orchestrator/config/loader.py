@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from orchestrator.config.hooks import HOOKS_KEYS, read_hooks
 from orchestrator.config.schema import (
     LOG_FORMATS,
     LOG_LEVELS,
     ConcurrencyConfig,
     Config,
+    HooksConfig,
     LoggingConfig,
     OutputsConfig,
     PathsConfig,
@@ -60,6 +62,7 @@ SECTIONS = (
     "service",
     "state",
     "outputs",
+    "hooks",
 )
 
 
@@ -393,6 +396,9 @@ class _Loader:
             prefix += "/"
         return OutputsConfig(s3_prefix=prefix)
 
+    def hooks(self, sec: Section) -> HooksConfig:
+        return read_hooks(sec, self.secrets)
+
 
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "speechkit": SPEECHKIT_KEYS,
@@ -432,12 +438,14 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "service": ("drain_timeout_s", "watchdog", "node", "lease_s"),
     "state": ("url", *secret_keys("password")),
     "outputs": ("s3_prefix",),
+    "hooks": HOOKS_KEYS,
 }
 # Inline secret keys are recognised (to be rejected with a helpful message), not "unknown".
 _INLINE_SECRETS = {
     "speechkit": ("api_key", "iam_token"),
     "storage": ("access_key_id", "secret_access_key"),
     "state": ("password",),
+    "hooks": ("secret",),
 }
 
 
@@ -476,6 +484,7 @@ def _build(
         service=loader.service(sections["service"]),
         state=loader.state(sections["state"]),
         outputs=loader.outputs(sections["outputs"]),
+        hooks=loader.hooks(sections["hooks"]),
         source=reader.file,
         base_dir=base_dir,
         secret_files=tuple(loader.secrets.files),

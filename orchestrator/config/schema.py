@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 from orchestrator.core import constants as c
+from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.core.hooks import HookPolicy, OnFinish
 from orchestrator.telemetry.logs import register_secret
 
 LogFormat = Literal["auto", "json", "console"]
@@ -254,6 +256,38 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class HooksConfig:
+    """What runs when a manifest finishes: ``on_finish`` for every manifest, and what a
+    manifest's own ``on_finish:`` may ask for (``manifest_commands``: the programs it may
+    run; ``manifest_webhooks``: the URLs it may POST under; none by default). Webhooks are
+    signed with ``secret``; failed attempts are retried with backoff."""
+
+    on_finish: OnFinish = field(default_factory=OnFinish)
+    secret: Secret | None = None
+    command_timeout_s: float = 60.0
+    webhook_timeout_s: float = 10.0
+    max_attempts: int = 8
+    base_delay_s: float = 5.0
+    max_delay_s: float = 600.0
+    manifest_commands: tuple[str, ...] = ()
+    manifest_webhooks: tuple[str, ...] = ()
+
+    @property
+    def policy(self) -> HookPolicy:
+        """What manifests may ask for."""
+        return HookPolicy(commands=self.manifest_commands, webhooks=self.manifest_webhooks)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How failed attempts are retried."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay_s=self.base_delay_s,
+            max_delay_s=self.max_delay_s,
+        )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole daemon configuration."""
 
@@ -269,6 +303,7 @@ class Config:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     state: StateConfig = field(default_factory=StateConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this
     # Files the config names as secrets (``*_file``): never to be read as audio.

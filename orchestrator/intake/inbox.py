@@ -22,7 +22,9 @@ from pathlib import Path
 
 from orchestrator.config.yamlload import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
+from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.manifest import Manifest, load_manifest
+from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store
@@ -147,8 +149,12 @@ class Intake:
         on_accepted: Callable[[], None] | None = None,
         node: str = "",
         roots: InputRoots | None = None,
+        hook_policy: HookPolicy | None = None,
     ) -> None:
         self.store = store
+        # What a manifest's own completion hooks may be (None: not checked here; the
+        # hooks' runner checks again before each attempt).
+        self.hook_policy = hook_policy
         self.node = node  # this daemon's node: the manifests it takes in are that node's
         self.inbox = inbox
         self.failed = failed
@@ -272,6 +278,11 @@ class Intake:
         except UserInputError as exc:
             await self.reject(path, exc.problems)
             return False
+        if self.hook_policy is not None:
+            refused = refusals(path, manifest.on_finish, self.hook_policy)
+            if refused:
+                await self.reject(path, refused)
+                return False
         destination = active_path(self.active_dir, digest, path.name)
         try:
             manifest_id, new = await self.store.add_manifest(
@@ -281,6 +292,7 @@ class Intake:
                 new_jobs(manifest),
                 self.clock(),
                 node=self.node,
+                on_finish=None if manifest.on_finish is None else manifest.on_finish.spec,
             )
         except ManifestConflict as exc:
             await self.reject(path, [Problem(str(path), str(exc), field="name")])

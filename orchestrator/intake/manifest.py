@@ -37,11 +37,12 @@ from orchestrator.intake.globbing import (
     glob_files,
     split_glob,
 )
+from orchestrator.intake.on_finish import ManifestHooks, read_manifest_hooks
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
-TOP_KEYS = ("name", "base_dir", "defaults", "jobs")
+TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish")
 # What a directory entry picks up when it has no `include:`; raw LPCM only when declared.
 AUDIO_PATTERNS = ("*.ogg", "*.opus", "*.mp3", "*.wav")
 RAW_PATTERNS = ("*.pcm", "*.raw")
@@ -72,6 +73,7 @@ class Manifest:
     name: str  # safe: [A-Za-z0-9._-]+
     path: Path
     jobs: tuple[JobSpec, ...]
+    on_finish: ManifestHooks | None = None  # its own completion hooks (intake.on_finish)
 
 
 def safe_output_problem(output: str) -> str | None:
@@ -432,7 +434,8 @@ def _read_manifest(
             reader.problem(jobs_node, "jobs", "is empty: give at least one entry")
         for index, entry in enumerate(entries or []):
             jobs.extend(state.entry(index, entry, defaults))
-    return Manifest(name=name, path=path, jobs=tuple(jobs)), reader.problems
+    on_finish = read_manifest_hooks(top)
+    return Manifest(name=name, path=path, jobs=tuple(jobs), on_finish=on_finish), reader.problems
 
 
 def _by_line(problems: list[Problem]) -> list[Problem]:

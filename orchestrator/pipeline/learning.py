@@ -17,6 +17,7 @@ from collections.abc import Callable
 from orchestrator.core import polling
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
+from orchestrator.store.protocol import StateStore
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
@@ -40,6 +41,25 @@ def estimator_key(job: Job) -> polling.EstimatorKey:
     return (job.settings.api, job.settings.model)
 
 
+async def load_estimator(
+    store: StateStore, quantile: float, initial_ratio: float
+) -> polling.CompletionEstimator:
+    """What the daemons learned, as stored (for the pipeline, and for the ETA of
+    ``submit --wait`` and ``status --watch``)."""
+    estimator = polling.CompletionEstimator(quantile=quantile, initial_ratio=initial_ratio)
+    legacy = await store.kv_get(LEGACY_KEY)
+    if legacy:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            estimator = polling.CompletionEstimator.from_dict(
+                json.loads(legacy), quantile=quantile, initial_ratio=initial_ratio
+            )
+    for name, value in (await store.kv_prefix(KEY_PREFIX)).items():
+        api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
+        with contextlib.suppress(ValueError, TypeError):
+            estimator.load_key_state((api, model), json.loads(value))
+    return estimator
+
+
 class Learning:
     """The completion-time estimator, its persistence and the re-timing it triggers."""
 
@@ -60,20 +80,10 @@ class Learning:
 
     async def load(self) -> None:
         """Restore what was learned before a restart."""
-        estimator = self._fresh()
-        legacy = await self.ctx.store.kv_get(LEGACY_KEY)
-        if legacy:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                estimator = polling.CompletionEstimator.from_dict(
-                    json.loads(legacy),
-                    quantile=self.ctx.settings.polling.quantile,
-                    initial_ratio=self.ctx.settings.initial_ratio,
-                )
-        for name, value in (await self.ctx.store.kv_prefix(KEY_PREFIX)).items():
-            api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
-            with contextlib.suppress(ValueError, TypeError):
-                estimator.load_key_state((api, model), json.loads(value))
-        self.estimator = estimator
+        settings = self.ctx.settings
+        self.estimator = await load_estimator(
+            self.ctx.store, settings.polling.quantile, settings.initial_ratio
+        )
 
     def apply_settings(self) -> None:
         """Take the quantile and first guess of new settings, keeping what was learned."""

@@ -1,18 +1,17 @@
-"""The daemon: opens the store, recovers, runs intake and the pipeline, serves status, drains.
+"""The daemon: opens the store, recovers, runs intake, the pipeline and the completion
+hooks, serves status, drains.
 
-Signals: SIGTERM/SIGINT drain (no new work; steps in flight finish or are left recorded in
-the store) and exit 0; a second one exits at once (every store write is a transaction, so
-the store stays consistent). SIGHUP reloads the configuration and rescans the inbox.
+Signals (``service.control``): SIGTERM/SIGINT drain (no new work; steps in flight finish or
+are left recorded in the store) and exit 0; a second one exits at once (every store write
+is a transaction, so the store stays consistent). SIGHUP reloads the configuration and
+rescans the inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
-import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,15 @@ from uuid import uuid4
 
 import aiohttp
 
-from orchestrator.config import Config, load_config
-from orchestrator.core.errors import UserInputError
+from orchestrator.config import Config
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.service.control import Control, log_warnings
 from orchestrator.service.finisher import Finisher
+from orchestrator.service.hooks import HookRunner
 from orchestrator.service.notify import Notifier, watchdog_task
 from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
@@ -49,8 +49,6 @@ STORE_STALE_S = 120.0
 # least every STATUS_EVERY_S when it changed.
 STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
-# A second SIGTERM/SIGINT during the drain: exit at once with this status.
-EXIT_NOW_STATUS = 1
 # The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
 ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 # How often manifests whose report could not be written are tried again.
@@ -61,12 +59,6 @@ def _secret(value: Any) -> str:
     return "" if value is None else str(value.reveal())
 
 
-def log_warnings(config: Config) -> None:
-    """The config's warnings (a secret file others may read...), one event each."""
-    for warning in config.warnings:
-        log.warning("config.warning", config=config.source, warning=str(warning))
-
-
 @dataclass
 class RunOptions:
     """How `run` was asked to behave."""
@@ -75,7 +67,7 @@ class RunOptions:
     settle_s: float = 1.0
 
 
-class Daemon:
+class Daemon(Control):
     """One daemon process over one state file."""
 
     def __init__(
@@ -102,100 +94,9 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
         self.finisher: Finisher | None = None
+        self.hooks: HookRunner | None = None
         self.status_address: tuple[str, int] | None = None
         self._store_seen_at = time.monotonic()
-
-    # -- signals -------------------------------------------------------------------------
-
-    def request_stop(self, signame: str = "SIGTERM") -> None:
-        """First call drains; a second one exits at once."""
-        self._stop_requests += 1
-        if self._stop_requests > 1:
-            log.warning("daemon.exit_now", signal=signame, exit_status=EXIT_NOW_STATUS)
-            # os._exit skips the interpreter's flush: the journal would miss the line above.
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            # Every store write is one transaction: exiting here leaves the store consistent.
-            os._exit(EXIT_NOW_STATUS)
-        log.info(
-            "daemon.stopping",
-            signal=signame,
-            in_flight=self.pipeline.in_flight if self.pipeline else 0,
-        )
-        self.notifier.stopping("draining: finishing the requests in flight")
-        self.stop.set()
-
-    def reload(self) -> None:
-        """Re-read the config file; keep the old config if the new one is invalid."""
-        if self.config_path is None:
-            log.warning("daemon.reload_failed", reason="no config file to reload")
-            return
-        self.notifier.reloading()
-        try:
-            new = load_config(self.config_path)
-        except UserInputError as exc:
-            log.error(
-                "daemon.reload_failed",
-                config=str(self.config_path),
-                problems=[str(p) for p in exc.problems],
-            )
-            self.notifier.ready(status="reload refused: the new config is invalid")
-            return
-        # The pipeline takes these two at once; the rest of the section builds the clients.
-        old_speechkit = dataclasses.replace(
-            self.config.speechkit,
-            results_ttl_s=new.speechkit.results_ttl_s,
-            delete_results_after_done=new.speechkit.delete_results_after_done,
-        )
-        restart_needed = [
-            name
-            for name, before in (
-                ("speechkit", old_speechkit),
-                ("storage", self.config.storage),
-                ("status", self.config.status),
-            )
-            if getattr(new, name) != before
-        ]
-        if new.paths.state_file != self.config.paths.state_file:
-            restart_needed.append("paths.state_file")
-        if new.service.node != self.config.service.node:
-            restart_needed.append("service.node")
-        restart_needed.extend(
-            name
-            for name in ("state", "outputs")
-            if getattr(new, name) != getattr(self.config, name)
-        )
-        self.config = new
-        logs.configure(new.logging.level, new.logging.format)
-        log_warnings(new)
-        if self.pipeline is not None:
-            # The node and where results go stay as they were until a restart.
-            running = self.pipeline.settings
-            self.pipeline.apply(
-                dataclasses.replace(
-                    settings_from_config(new),
-                    node=running.node,
-                    outputs_prefix=running.outputs_prefix,
-                )
-            )
-        if self.intake is not None:
-            self.intake.inbox = new.paths.inbox
-            self.intake.failed = new.paths.failed
-            self.intake.roots = InputRoots.of(new)
-        # Rescan now rather than at the next tick: the inbox may be a new directory.
-        self._scan_wake.set()
-        log.info(
-            "daemon.reloaded",
-            config=str(self.config_path),
-            restart_needed_for=restart_needed or None,
-        )
-        self.notifier.ready(status="reloaded")
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     # -- main ----------------------------------------------------------------------------
 
@@ -262,12 +163,18 @@ class Daemon:
             await pipeline.reschedule_first_polls()
             await store.watch(self._heard)
             self.pipeline = pipeline
+            # Completion hooks run as their own tasks, after the finisher recorded them.
+            self.hooks = HookRunner(
+                store, lambda: self.config.hooks, node=settings.node, storage=storage
+            )
             self.finisher = Finisher(
                 store,
                 lambda: self.config.paths,
                 node=settings.node,
                 storage=storage,
                 outputs_prefix=config.outputs.s3_prefix,
+                hooks=lambda: self.config.hooks,
+                on_hooks=self.hooks.wake,
             )
             self.intake = Intake(
                 store,
@@ -277,6 +184,7 @@ class Daemon:
                 on_accepted=self._accepted,
                 node=settings.node,
                 roots=InputRoots.of(config),
+                hook_policy=config.hooks.policy,
             )
             web = await self._start_web(store)
             try:
@@ -365,6 +273,8 @@ class Daemon:
                     watchdog_task(self.notifier, health=self._store_answers), name="watchdog"
                 )
             )
+        assert self.hooks is not None
+        hooks = asyncio.create_task(self.hooks.run(self.stop), name="hooks")
         runner = asyncio.create_task(pipeline.run(self.stop), name="pipeline")
         await self.stop.wait()
         drain = self.config.service.drain_timeout_s
@@ -379,6 +289,8 @@ class Daemon:
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+        # The hooks' runner ends its attempts in flight (or leaves them pending) by itself.
+        await asyncio.gather(hooks, return_exceptions=True)
         await self._finish_manifests()
         log.info("daemon.stopped", jobs=await store.counts_by_state())
         return 0
@@ -403,7 +315,11 @@ class Daemon:
                 return False
             if await self.store.any_in(list(ACTIVE)):
                 return False
-            return not await self.store.manifests_to_finish(self.config.service.node)
+            if await self.store.manifests_to_finish(self.config.service.node):
+                return False
+            # Hooks still to deliver (even one waiting for its next attempt) keep it busy.
+            busy = self.hooks is not None and self.hooks.busy
+            return not busy and not await self.store.pending_hooks(self.config.service.node)
         except Exception:
             return False  # the next tick asks again; a scan that fails is logged there
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.config import PathsConfig
+from orchestrator.config import HooksConfig, PathsConfig
+from orchestrator.core.hooks import Hook
 from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.inbox import file_away
@@ -33,6 +34,8 @@ class Finisher:
         node: str | None = None,
         storage: ObjectStorage | None = None,
         outputs_prefix: str | None = None,
+        hooks: Callable[[], HooksConfig] | None = None,
+        on_hooks: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
@@ -42,6 +45,10 @@ class Finisher:
         self.node = node
         self.storage = storage
         self.outputs_prefix = outputs_prefix
+        # The config's hooks (read at each finish: a reload may change them), and what to
+        # call once a finish has added deliveries (the hooks' runner wakes).
+        self.hooks = hooks
+        self.on_hooks = on_hooks
         # The last error said of each manifest: the same one is not said again at each try.
         self._errors: dict[int, str] = {}
 
@@ -88,7 +95,12 @@ class Finisher:
         target = await asyncio.to_thread(
             file_away, Path(manifest.path), target_dir, manifest.digest
         )
-        await store.finish_manifest(manifest_id, report_path, str(target), now)
+        hooks = await self._hooks_of(manifest_id)
+        # The deliveries are added with the finish, in one transaction: a crash after it
+        # leaves them pending for the next start.
+        await store.finish_manifest(manifest_id, report_path, str(target), now, hooks)
+        if hooks and self.on_hooks is not None:
+            self.on_hooks()
         log.info(
             "manifest.finished",
             manifest=manifest.name,
@@ -103,6 +115,13 @@ class Finisher:
             report=report_path,
             manifest_file=str(target),
         )
+
+    async def _hooks_of(self, manifest_id: int) -> tuple[Hook, ...]:
+        """The config's hooks, then the manifest's own."""
+        config = self.hooks() if self.hooks is not None else HooksConfig()
+        own = await self.store.manifest_on_finish(manifest_id)
+        mine = own.hooks("manifest") if own is not None else ()
+        return (*config.on_finish.hooks("config"), *mine)
 
     async def _write(self, name: str, as_json: str, as_text: str) -> str:
         """Write a manifest's report (text first, JSON last); where the JSON went."""

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.core.hooks import HookDelivery
 from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.quota import AMOUNT_QUOTAS, QuotaSpec, QuotaUsage
 from orchestrator.pipeline.ledger import QuotaLedger
-from orchestrator.service.progress import manifest_summary
+from orchestrator.service.progress import latest_deliveries, manifest_summary
 from orchestrator.store.protocol import Store
 
 # How many of the newest failures `/status` and the page list (every failure is in its
@@ -49,6 +50,8 @@ class Overview:
     manifests: Sequence[ManifestStatus]
     quotas: Sequence[QuotaUsage]
     failures: Sequence[FailedJob]
+    # Each manifest's completion-hook deliveries of its latest finish, by manifest id.
+    hooks: Mapping[int, Sequence[HookDelivery]]
 
     @property
     def uptime_s(self) -> float:
@@ -63,7 +66,13 @@ class Overview:
             "uptime_s": round(self.uptime_s, 1),
             "generated_at": self.now,
             "jobs": dict(sorted(self.jobs.items())),
-            "manifests": [manifest_summary(m, self.now) for m in self.manifests],
+            "manifests": [
+                {
+                    **manifest_summary(m, self.now),
+                    "hooks": [d.to_status() for d in self.hooks.get(m.id, [])],
+                }
+                for m in self.manifests
+            ],
             "quotas": [
                 {
                     "quota": q.name,
@@ -117,4 +126,5 @@ async def gather(
             FailedJob(job.id, job.manifest_name, job.source, job.error or "", job.finished_at)
             for job in await store.recent_failures(failures)
         ],
+        hooks=latest_deliveries(await store.hook_deliveries()),
     )

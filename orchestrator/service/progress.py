@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.core.hooks import HookDelivery
 from orchestrator.core.jobs import ManifestStatus, State
 from orchestrator.store.protocol import Store
 
@@ -38,9 +39,11 @@ def manifest_summary(manifest: ManifestStatus, now: float) -> dict[str, Any]:
 async def snapshot(store: Store, now: float, *, with_failures: bool = True) -> dict[str, Any]:
     """Every manifest's progress, and each failed job with its reason."""
     manifests = await store.manifests()
+    hooks = latest_deliveries(await store.hook_deliveries())
     result: list[dict[str, Any]] = []
     for manifest in manifests:
         summary = manifest_summary(manifest, now)
+        summary["hooks"] = [d.to_status() for d in hooks.get(manifest.id, [])]
         if with_failures and manifest.counts.get(State.FAILED.value):
             summary["failures"] = [
                 {"job_id": job.id, "source": job.source, "reason": job.error}
@@ -49,6 +52,21 @@ async def snapshot(store: Store, now: float, *, with_failures: bool = True) -> d
             ]
         result.append(summary)
     return {"manifests": result, "jobs": await store.counts_by_state()}
+
+
+def latest_deliveries(deliveries: Sequence[HookDelivery]) -> dict[int, list[HookDelivery]]:
+    """Each manifest's hook deliveries of its latest finish (a manifest retried and
+    finished again has a set per finish)."""
+    latest: dict[int, float] = {}
+    for delivery in deliveries:
+        latest[delivery.manifest_id] = max(
+            delivery.created_at, latest.get(delivery.manifest_id, delivery.created_at)
+        )
+    found: dict[int, list[HookDelivery]] = {}
+    for delivery in deliveries:
+        if delivery.created_at == latest[delivery.manifest_id]:
+            found.setdefault(delivery.manifest_id, []).append(delivery)
+    return found
 
 
 def status_line(counts: dict[str, int]) -> str:

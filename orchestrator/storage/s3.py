@@ -230,6 +230,22 @@ class ObjectStorage:
         except Exception as exc:
             raise self._wrap(exc, "delete", key) from exc
 
+    async def get_bytes(self, key: str, limit: int) -> bytes | None:
+        """An object's bytes (None when there is none); StorageError past ``limit`` bytes."""
+        try:
+            answer = await self._s3().get_object(Bucket=self.bucket, Key=key)
+            async with answer["Body"] as body:
+                data: bytes = await body.read(limit + 1)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return None
+            raise self._wrap(exc, "get", key) from exc
+        except Exception as exc:
+            raise self._wrap(exc, "get", key) from exc
+        if len(data) > limit:
+            raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
+        return data
+
     async def put_text(self, key: str, text: str) -> bool:
         """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
         True when it wrote (a transcript or report written before a restart is not

@@ -27,6 +27,12 @@ JOB_COLUMNS = (
 )  # fmt: skip
 MANIFEST_COLUMNS = (
     "id", "name", "path", "digest", "state", "created_at", "finished_at", "report_path",
+    "on_finish",
+)  # fmt: skip
+# Hook deliveries still pending are made by the daemon of the PostgreSQL store.
+DELIVERY_COLUMNS = (
+    "id", "delivery_id", "manifest_id", "kind", "origin", "target", "state", "attempts",
+    "next_attempt_at", "last_error", "created_at", "updated_at", "delivered_at",
 )  # fmt: skip
 
 
@@ -50,6 +56,9 @@ def _read(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             ).fetchall(),
             "quotas": db.execute("SELECT quota, until, strikes FROM quota_pauses").fetchall(),
             "kv": db.execute("SELECT key, value FROM kv WHERE key <> 'healthz'").fetchall(),
+            "hook_deliveries": db.execute(
+                f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM hook_deliveries ORDER BY id"
+            ).fetchall(),
         }
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: not a usable state file: {exc}") from None
@@ -100,10 +109,11 @@ async def copy_sqlite_to_postgres(
                 ("quota_ledger", ["quota", "spent_at", "amount"]),
                 ("quotas", ["name", "paused_until", "strikes"]),
                 ("kv", ["key", "value"]),
+                ("hook_deliveries", list(DELIVERY_COLUMNS)),
             ):
                 await connection.copy_records_to_table(table, records=rows[table], columns=columns)
             # New rows are numbered after the copied ones.
-            for table in ("manifests", "jobs"):
+            for table in ("manifests", "jobs", "hook_deliveries"):
                 await connection.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(max(id), 0) + 1 FROM {table}), false)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from orchestrator.core.hooks import DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
@@ -26,11 +27,13 @@ class IntakeStore(Protocol):
         jobs: Iterable[NewJob],
         now: float,
         node: str = "",
+        on_finish: OnFinish | None = None,
     ) -> tuple[int, bool]:
-        """Insert a manifest taken in on ``node`` and its jobs; (id, False) when the same
-        file was already taken (by any daemon: two racing on one inbox take it once).
-        ``jobs`` may be a stream: it is consumed in batches within the transaction, and an
-        exception it raises rolls the whole manifest back."""
+        """Insert a manifest taken in on ``node`` and its jobs (and its own completion
+        hooks); (id, False) when the same file was already taken (by any daemon: two
+        racing on one inbox take it once). ``jobs`` may be a stream: it is consumed in
+        batches within the transaction, and an exception it raises rolls the whole
+        manifest back."""
         ...
 
 
@@ -160,9 +163,15 @@ class ManifestStore(Protocol):
         ...
 
     async def finish_manifest(
-        self, manifest_id: int, report_path: str, path: str, now: float
+        self,
+        manifest_id: int,
+        report_path: str,
+        path: str,
+        now: float,
+        hooks: Sequence[Hook] = (),
     ) -> None:
-        """Mark a manifest finished, with where its report and file went."""
+        """Mark a manifest finished, with where its report and file went, and add a pending
+        delivery for each of ``hooks`` in the same transaction."""
         ...
 
     async def retry_manifest(self, name: str, now: float) -> int:
@@ -175,6 +184,36 @@ class ManifestStore(Protocol):
 
     async def counts_by_state(self) -> dict[str, int]:
         """All jobs counted by state."""
+        ...
+
+
+class HookStore(Protocol):
+    """Completion hooks: a manifest's own, and the deliveries of finished manifests."""
+
+    async def manifest_on_finish(self, manifest_id: int) -> OnFinish | None:
+        """The completion hooks the manifest asked for itself."""
+        ...
+
+    async def pending_hooks(self, node: str | None = None) -> list[HookDelivery]:
+        """Deliveries still to make (of the manifests taken in on ``node``, when given),
+        earliest due first."""
+        ...
+
+    async def hook_deliveries(self) -> list[HookDelivery]:
+        """Every delivery, by manifest (for ``status``)."""
+        ...
+
+    async def record_hook(
+        self,
+        delivery: int,
+        state: DeliveryState,
+        attempts: int,
+        next_attempt_at: float,
+        error: str | None,
+        now: float,
+    ) -> bool:
+        """The outcome of an attempt at a pending delivery (by row id); False when it was
+        no longer pending."""
         ...
 
 
@@ -233,5 +272,7 @@ class Lifecycle(Protocol):
         ...
 
 
-class Store(IntakeStore, JobStore, QuotaStore, ManifestStore, StateStore, Lifecycle, Protocol):
+class Store(
+    IntakeStore, JobStore, QuotaStore, ManifestStore, HookStore, StateStore, Lifecycle, Protocol
+):
     """Everything a state store offers."""

@@ -1,12 +1,16 @@
-"""Rows to jobs and back, the same for every database: which job fields a stage may
-change, which counters a claim may bump, and how values are stored."""
+"""Rows to jobs (and hook deliveries) and back, the same for every database: which job
+fields a stage may change, which counters a claim may bump, and how values are stored."""
 
 from __future__ import annotations
 
+import functools
 import json
+import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from orchestrator.core.audio import AudioFacts
+from orchestrator.core.hooks import DELIVERY_STATES, DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, State
 from orchestrator.core.settings import RecognitionSettings
 
@@ -40,6 +44,13 @@ class Row(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
+@functools.lru_cache(maxsize=1024)
+def settings_of(text: str) -> RecognitionSettings:
+    """A job's settings from their JSON; the few distinct texts of a store are parsed once
+    (reading a manifest of 100,000 jobs parses a handful, not 100,000)."""
+    return RecognitionSettings.from_dict(json.loads(text))
+
+
 def row_to_job(row: Row) -> Job:
     """A job from a row of ``jobs`` joined with its manifest's name."""
     audio = row["audio"]
@@ -49,7 +60,7 @@ def row_to_job(row: Row) -> Job:
         manifest_name=row["manifest_name"],
         source=row["source"],
         output=row["output"],
-        settings=RecognitionSettings.from_dict(json.loads(row["settings"])),
+        settings=settings_of(row["settings"]),
         settings_key=row["settings_key"],
         priority=row["priority"],
         state=State(row["state"]),
@@ -84,3 +95,55 @@ def to_column(value: Any) -> Any:
 def settings_json(settings: RecognitionSettings) -> str:
     """The settings column of a new job."""
     return json.dumps(settings.to_dict(), sort_keys=True)
+
+
+def row_to_delivery(row: Row) -> HookDelivery:
+    """A hook delivery from its row (joined with its manifest's name and report path)."""
+    hook = Hook.from_target(row["kind"], row["origin"], json.loads(row["target"]))
+    return HookDelivery(
+        id=int(row["id"]),
+        delivery_id=row["delivery_id"],
+        manifest_id=int(row["manifest_id"]),
+        manifest=row["manifest_name"],
+        hook=hook,
+        state=_delivery_state(row["state"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=float(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        created_at=float(row["created_at"]),
+        updated_at=float(row["updated_at"]),
+        delivered_at=None if row["delivered_at"] is None else float(row["delivered_at"]),
+        report_path=row["report_path"],
+    )
+
+
+def _delivery_state(value: str) -> DeliveryState:
+    for state in DELIVERY_STATES:
+        if state == value:
+            return state
+    raise ValueError(f"unknown delivery state {value!r}")
+
+
+def delivery_rows(manifest_id: int, hooks: Sequence[Hook], now: float) -> list[dict[str, Any]]:
+    """The rows of a finished manifest's hook deliveries, each with a new delivery id."""
+    return [
+        {
+            "delivery_id": str(uuid.uuid4()),
+            "manifest_id": manifest_id,
+            "kind": hook.kind,
+            "origin": hook.origin,
+            "target": json.dumps(hook.target_dict()),
+            "now": now,
+        }
+        for hook in hooks
+    ]
+
+
+def on_finish_json(on_finish: OnFinish | None) -> str | None:
+    """A manifest's own hooks as stored."""
+    return None if on_finish is None else json.dumps(on_finish.to_dict())
+
+
+def on_finish_of(value: str | None) -> OnFinish | None:
+    """The inverse of :func:`on_finish_json`."""
+    return None if value is None else OnFinish.from_dict(json.loads(value))

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.e2e
 # Guards against a hung daemon, not timing assertions: generous on a loaded machine.
 LIMIT_S = 60.0
 # What the daemon exits with on a second SIGTERM/SIGINT
-# (orchestrator.service.daemon.EXIT_NOW_STATUS).
+# (orchestrator.service.control.EXIT_NOW_STATUS).
 EXIT_NOW_STATUS = 1
 PREFIX = "speechkit_orchestrator_"
 

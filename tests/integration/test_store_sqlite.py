@@ -3,7 +3,9 @@ one daemon per file (the behaviour shared with PostgreSQL is in test_store.py)."
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,40 @@ async def test_one_daemon_per_state_file(tmp_path: Path) -> None:
     finally:
         await other.close()
         await store.close()
+
+
+OPEN_ONCE = """
+import asyncio, sys
+from pathlib import Path
+from orchestrator.store.sqlite import SQLiteStore
+
+async def main() -> None:
+    store = await SQLiteStore.open(Path(sys.argv[1]))
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_opening_a_new_file_at_once_all_find_it_up_to_date(
+    tmp_path: Path,
+) -> None:
+    # A daemon and a `status --watch` started together both bring the schema up to date:
+    # the one that waited for the write lock finds the migrations applied, not an error.
+    for attempt in range(3):
+        path = tmp_path / f"state-{attempt}.db"
+        children = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                OPEN_ONCE,
+                str(path),
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(6)
+        ]
+        for child in children:
+            _, err = await child.communicate()
+            assert child.returncode == 0, err.decode()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from orchestrator.core.hooks import Hook, HookDelivery
 from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.quota import QuotaUsage
 from orchestrator.service.overview import FailedJob, Overview
@@ -57,6 +58,7 @@ def overview(**changes: object) -> Overview:
             FailedJob(9, HOSTILE_NAME, "/calls/<b>x</b>.wav", HOSTILE_REASON, NOW - 5),
             FailedJob(4, "calls-may", "/calls/b.wav", "the service said: bad audio", NOW - 60),
         ],
+        "hooks": {},
     }
     fields.update(changes)
     return Overview(**fields)  # type: ignore[arg-type]
@@ -178,6 +180,32 @@ def test_the_status_document_is_json_with_the_same_facts() -> None:
         "reason": HOSTILE_REASON,
         "failed_at": NOW - 5,
     }
+    assert document["manifests"][0]["hooks"] == []
+
+
+def test_the_status_document_shows_each_manifests_completion_hooks() -> None:
+    hook = Hook("webhook", "config", url="https://hooks.example/done?token=s3cr3t")
+    delivery = HookDelivery(
+        id=1,
+        delivery_id="d-1",
+        manifest_id=1,
+        manifest="calls-may",
+        hook=hook,
+        state="pending",
+        attempts=2,
+        next_attempt_at=NOW + 30,
+        last_error="HTTP 503",
+        created_at=NOW - 10,
+        updated_at=NOW - 1,
+        delivered_at=None,
+        report_path="/out/calls-may/report.json",
+    )
+    document = overview(hooks={1: [delivery]}).to_dict()
+    (shown,) = document["manifests"][0]["hooks"]
+    assert shown["target"] == "https://hooks.example/done"  # never the query's token
+    assert (shown["state"], shown["attempts"], shown["last_error"]) == ("pending", 2, "HTTP 503")
+    assert shown["next_attempt_at"] == NOW + 30
+    assert document["manifests"][1]["hooks"] == []
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,23 @@ import asyncpg
 
 from orchestrator.core import jsontext
 from orchestrator.core.constants import APIS
+from orchestrator.core.hooks import Hook, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.postgres.claims import Claims, affinity_params
 from orchestrator.store.postgres.connection import Db
+from orchestrator.store.postgres.hooks import Hooks
 from orchestrator.store.postgres.schema import SCHEMA_VERSION
-from orchestrator.store.rows import JOB_FIELDS, row_to_job, settings_json, to_column
+from orchestrator.store.rows import (
+    JOB_FIELDS,
+    delivery_rows,
+    on_finish_json,
+    row_to_job,
+    settings_json,
+    to_column,
+)
 from orchestrator.store.types import (
     Affinity,
     DuplicateRecognition,
@@ -34,7 +43,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 INSERT_BATCH = 2000
 
 
-class PostgresStore(Claims):
+class PostgresStore(Claims, Hooks):
     """The store in a PostgreSQL database. Use ``await PostgresStore.open(url, password)``."""
 
     async def add_manifest(
@@ -45,8 +54,10 @@ class PostgresStore(Claims):
         jobs: Iterable[NewJob],
         now: float,
         node: str = "",
+        on_finish: OnFinish | None = None,
     ) -> tuple[int, bool]:
-        """Insert a manifest taken in on ``node`` and its jobs; (id, False) when the same
+        """Insert a manifest taken in on ``node`` and its jobs (and its own completion
+        hooks); (id, False) when the same
         file was already taken (by any daemon: two racing on one inbox take it once).
         ``jobs`` is consumed in batches (pulled in a worker thread: a manifest's expansion
         may walk a directory of 100,000 files); an exception it raises rolls it all back."""
@@ -67,6 +78,13 @@ class PostgresStore(Claims):
             )
             assert inserted is not None
             manifest_id = int(inserted["id"])
+            if on_finish is not None:
+                await self._run(
+                    db,
+                    "set_manifest_on_finish",
+                    id=manifest_id,
+                    on_finish=on_finish_json(on_finish),
+                )
             source = iter(jobs)
             encoded: dict[RecognitionSettings, tuple[str, str]] = {}  # settings -> json, key
             while batch := await asyncio.to_thread(list, itertools.islice(source, INSERT_BATCH)):
@@ -263,12 +281,21 @@ class PostgresStore(Claims):
         return [int(row[0]) for row in await self._all("manifests_to_finish", node=node)]
 
     async def finish_manifest(
-        self, manifest_id: int, report_path: str, path: str, now: float
+        self,
+        manifest_id: int,
+        report_path: str,
+        path: str,
+        now: float,
+        hooks: Sequence[Hook] = (),
     ) -> None:
-        """Mark a manifest finished, with where its report and file went."""
-        await self._write(
-            "finish_manifest", id=manifest_id, report_path=report_path, path=path, now=now
-        )
+        """Mark a manifest finished, with where its report and file went, and add a pending
+        delivery for each of ``hooks`` in the same transaction."""
+        async with self._tx() as db:
+            await self._run(
+                db, "finish_manifest", id=manifest_id, report_path=report_path, path=path, now=now
+            )
+            for row in delivery_rows(manifest_id, hooks, now):
+                await self._run(db, "insert_hook_delivery", **row)
 
     async def _latest_manifest(self, db: Db, name: str) -> asyncpg.Record:
         row = await self._row(db, "latest_manifest_by_name", name=name)

@@ -52,9 +52,7 @@ class Connection:
         await self._db.execute("PRAGMA journal_mode = WAL")
         await self._db.execute("PRAGMA synchronous = FULL")
         await self._db.execute("PRAGMA foreign_keys = ON")
-        async with self._db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
+        version = await self._version()
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: the state file has schema version {version}, newer than this "
@@ -64,9 +62,23 @@ class Connection:
             if number <= version:
                 continue
             # executescript commits; the version bump is inside the same script run.
-            await self._db.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-            )
+            try:
+                await self._db.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                # Another process opening the same file at the same moment (a daemon and
+                # a `status` started together) may have applied it while this one waited
+                # for the write lock: then it is done, not broken.
+                await self._rollback()
+                if await self._version() < number:
+                    raise
+            version = number
+
+    async def _version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -12,10 +12,13 @@ from typing import Any
 import aiosqlite
 
 from orchestrator.core import jsontext
+from orchestrator.core.hooks import Hook, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store.rows import delivery_rows, on_finish_json
 from orchestrator.store.sqlite.claims import Claims
+from orchestrator.store.sqlite.hooks import Hooks
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
 from orchestrator.store.types import (
     Affinity,
@@ -31,7 +34,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 INSERT_BATCH = 2000
 
 
-class SQLiteStore(Claims):
+class SQLiteStore(Claims, Hooks):
     """The store in one SQLite file. Use ``await SQLiteStore.open(path)``."""
 
     async def add_manifest(
@@ -42,8 +45,10 @@ class SQLiteStore(Claims):
         jobs: Iterable[NewJob],
         now: float,
         node: str = "",
+        on_finish: OnFinish | None = None,
     ) -> tuple[int, bool]:
-        """Insert a manifest and its jobs; (id, False) when the same file was already taken.
+        """Insert a manifest and its jobs (and its own completion hooks); (id, False) when
+        the same file was already taken.
 
         ``jobs`` is consumed in batches; an exception it raises (a manifest found invalid
         half-way through its expansion) rolls everything back. (One daemon per file:
@@ -65,6 +70,11 @@ class SQLiteStore(Claims):
                 inserted = await cur.fetchone()
             assert inserted is not None
             manifest_id = int(inserted[0])
+            if on_finish is not None:
+                await db.execute(
+                    Q["set_manifest_on_finish"],
+                    {"id": manifest_id, "on_finish": on_finish_json(on_finish)},
+                )
             await self._insert_jobs(db, manifest_id, jobs, now)
             return manifest_id, True
 
@@ -299,14 +309,23 @@ class SQLiteStore(Claims):
         return [int(row[0]) for row in rows]
 
     async def finish_manifest(
-        self, manifest_id: int, report_path: str, path: str, now: float
+        self,
+        manifest_id: int,
+        report_path: str,
+        path: str,
+        now: float,
+        hooks: Sequence[Hook] = (),
     ) -> None:
-        """Mark a manifest finished, with where its report and file went."""
+        """Mark a manifest finished, with where its report and file went, and add a pending
+        delivery for each of ``hooks`` in the same transaction."""
         async with self._tx() as db:
             await db.execute(
                 Q["finish_manifest"],
                 {"id": manifest_id, "report_path": report_path, "path": path, "now": now},
             )
+            rows = delivery_rows(manifest_id, hooks, now)
+            if rows:
+                await db.executemany(Q["insert_hook_delivery"], rows)
 
     async def _latest_manifest(self, db: aiosqlite.Connection, name: str) -> aiosqlite.Row:
         async with db.execute(Q["latest_manifest_by_name"], {"name": name}) as cur:

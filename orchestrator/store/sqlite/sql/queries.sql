@@ -194,3 +194,32 @@ INSERT INTO quota_ledger (quota, spent_at, amount) VALUES (:quota, :now, :amount
 -- name: quota_amounts
 SELECT spent_at, amount FROM quota_ledger
 WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
+
+-- name: set_manifest_on_finish
+UPDATE manifests SET on_finish = :on_finish WHERE id = :id;
+
+-- name: manifest_on_finish
+SELECT on_finish FROM manifests WHERE id = :id;
+
+-- name: insert_hook_delivery
+INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, state,
+                             next_attempt_at, created_at, updated_at)
+VALUES (:delivery_id, :manifest_id, :kind, :origin, :target, 'pending', :now, :now, :now);
+
+-- name: pending_hook_deliveries
+SELECT hook_deliveries.*, manifests.name AS manifest_name, manifests.report_path
+FROM hook_deliveries JOIN manifests ON manifests.id = hook_deliveries.manifest_id
+WHERE hook_deliveries.state = 'pending'
+ORDER BY hook_deliveries.next_attempt_at, hook_deliveries.id;
+
+-- name: all_hook_deliveries
+SELECT hook_deliveries.*, manifests.name AS manifest_name, manifests.report_path
+FROM hook_deliveries JOIN manifests ON manifests.id = hook_deliveries.manifest_id
+ORDER BY hook_deliveries.manifest_id, hook_deliveries.id;
+
+-- name: record_hook_delivery
+UPDATE hook_deliveries
+SET state = :state, attempts = :attempts, next_attempt_at = :next_attempt_at,
+    last_error = :last_error, updated_at = :now,
+    delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END
+WHERE id = :id AND state = 'pending';

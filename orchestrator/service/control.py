@@ -1,0 +1,136 @@
+"""Signals and reload: SIGTERM/SIGINT drain (a second one exits at once), SIGHUP re-reads
+the config and applies what it can without a restart (the daemon's wiring is ``daemon``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+
+from orchestrator.config import Config, load_config
+from orchestrator.core.errors import UserInputError
+from orchestrator.intake.inbox import Intake
+from orchestrator.intake.roots import InputRoots
+from orchestrator.pipeline.pipeline import Pipeline
+from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.service.notify import Notifier
+from orchestrator.telemetry import logs
+
+log = logs.get_logger()
+
+# A second SIGTERM/SIGINT during the drain: exit at once with this status.
+EXIT_NOW_STATUS = 1
+
+
+def log_warnings(config: Config) -> None:
+    """The config's warnings (a secret file others may read...), one event each."""
+    for warning in config.warnings:
+        log.warning("config.warning", config=config.source, warning=str(warning))
+
+
+class Control:
+    """The daemon's answers to signals (a part of ``Daemon``)."""
+
+    config: Config
+    config_path: Path | None
+    notifier: Notifier
+    stop: asyncio.Event
+    pipeline: Pipeline | None
+    intake: Intake | None
+    _stop_requests: int
+    _scan_wake: asyncio.Event
+
+    def request_stop(self, signame: str = "SIGTERM") -> None:
+        """First call drains; a second one exits at once."""
+        self._stop_requests += 1
+        if self._stop_requests > 1:
+            log.warning("daemon.exit_now", signal=signame, exit_status=EXIT_NOW_STATUS)
+            # os._exit skips the interpreter's flush: the journal would miss the line above.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            # Every store write is one transaction: exiting here leaves the store consistent.
+            os._exit(EXIT_NOW_STATUS)
+        log.info(
+            "daemon.stopping",
+            signal=signame,
+            in_flight=self.pipeline.in_flight if self.pipeline else 0,
+        )
+        self.notifier.stopping("draining: finishing the requests in flight")
+        self.stop.set()
+
+    def reload(self) -> None:
+        """Re-read the config file; keep the old config if the new one is invalid."""
+        if self.config_path is None:
+            log.warning("daemon.reload_failed", reason="no config file to reload")
+            return
+        self.notifier.reloading()
+        try:
+            new = load_config(self.config_path)
+        except UserInputError as exc:
+            log.error(
+                "daemon.reload_failed",
+                config=str(self.config_path),
+                problems=[str(p) for p in exc.problems],
+            )
+            self.notifier.ready(status="reload refused: the new config is invalid")
+            return
+        # The pipeline takes these two at once; the rest of the section builds the clients.
+        old_speechkit = dataclasses.replace(
+            self.config.speechkit,
+            results_ttl_s=new.speechkit.results_ttl_s,
+            delete_results_after_done=new.speechkit.delete_results_after_done,
+        )
+        restart_needed = [
+            name
+            for name, before in (
+                ("speechkit", old_speechkit),
+                ("storage", self.config.storage),
+                ("status", self.config.status),
+            )
+            if getattr(new, name) != before
+        ]
+        if new.paths.state_file != self.config.paths.state_file:
+            restart_needed.append("paths.state_file")
+        if new.service.node != self.config.service.node:
+            restart_needed.append("service.node")
+        restart_needed.extend(
+            name
+            for name in ("state", "outputs")
+            if getattr(new, name) != getattr(self.config, name)
+        )
+        self.config = new
+        logs.configure(new.logging.level, new.logging.format)
+        log_warnings(new)
+        if self.pipeline is not None:
+            # The node and where results go stay as they were until a restart.
+            running = self.pipeline.settings
+            self.pipeline.apply(
+                dataclasses.replace(
+                    settings_from_config(new),
+                    node=running.node,
+                    outputs_prefix=running.outputs_prefix,
+                )
+            )
+        if self.intake is not None:
+            self.intake.inbox = new.paths.inbox
+            self.intake.failed = new.paths.failed
+            self.intake.roots = InputRoots.of(new)
+            self.intake.hook_policy = new.hooks.policy
+        # Rescan now rather than at the next tick: the inbox may be a new directory.
+        self._scan_wake.set()
+        log.info(
+            "daemon.reloaded",
+            config=str(self.config_path),
+            restart_needed_for=restart_needed or None,
+        )
+        self.notifier.ready(status="reloaded")
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self.reload)

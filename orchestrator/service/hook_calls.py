@@ -1,0 +1,135 @@
+"""One attempt at a completion hook: run a command, or POST a signed webhook (the I/O
+around ``core.hooks``; what follows an attempt is decided there)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+
+from orchestrator import __version__
+from orchestrator.core.hooks import Attempt, command_outcome, shown_url, signature_headers, tail
+from orchestrator.core.hooks import webhook_outcome as outcome_of_status
+
+# What of a command's stderr is kept for the log and `status`: its end.
+STDERR_TAIL_CHARS = 500
+_STDERR_KEEP_BYTES = 8192
+# The daemon's environment holds its credentials: a command gets only these of it.
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "TMPDIR")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def command_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """A command's environment: a few harmless variables of the daemon's, and ``extra``."""
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.update(extra)
+    return env
+
+
+async def run_command(
+    argv: Sequence[str], report_path: str, body: bytes, timeout_s: float, env: Mapping[str, str]
+) -> tuple[Attempt, int | None]:
+    """Run ``argv`` with the report's path as its last argument and ``body`` on stdin,
+    killed (with its process group) after ``timeout_s``; the outcome and the exit status.
+    No shell: the arguments are passed as they are."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            report_path,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            start_new_session=True,  # its children are killed with it
+        )
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        # A program that is not there (or not executable) will not be there in a minute.
+        return Attempt(ok=False, error=f"cannot run {argv[0]}: {reason}"), None
+    kept = bytearray()
+
+    async def feed() -> None:
+        assert process.stdin is not None
+        # A command that does not read its stdin closes it: that is its right.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            process.stdin.write(body)
+            await process.stdin.drain()
+            process.stdin.close()
+
+    async def drain_stderr() -> None:
+        assert process.stderr is not None
+        while chunk := await process.stderr.read(65536):
+            kept.extend(chunk)
+            del kept[:-_STDERR_KEEP_BYTES]  # bounded, whatever the command writes
+
+    work = asyncio.gather(feed(), drain_stderr(), process.wait())
+    timed_out = False
+    try:
+        await asyncio.wait_for(asyncio.shield(work), timeout_s)
+    except TimeoutError:
+        timed_out = True
+        _kill(process)
+        await work
+    except BaseException:
+        # Cancelled (the daemon stops): the command does not outlive the attempt, which
+        # stays pending and is made again at the next start.
+        _kill(process)
+        with contextlib.suppress(Exception):
+            await work
+        raise
+    status = process.returncode
+    outcome = command_outcome(status, tail(bytes(kept), STDERR_TAIL_CHARS), timed_out)
+    return outcome, status
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP date: the backoff decides
+    return seconds if 0 <= seconds <= 86400 else None
+
+
+async def post_webhook(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    secret: str,
+    delivery_id: str,
+    timestamp: int,
+    timeout_s: float,
+) -> tuple[Attempt, int | None]:
+    """POST the report, signed; the outcome and the HTTP status. Redirects are not followed
+    (the URL asked for is the one the allow-list judged)."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"speechkit-orchestrator/{__version__}",
+        **signature_headers(secret, delivery_id, timestamp, body),
+    }
+    try:
+        async with session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            allow_redirects=False,
+        ) as response:
+            status = response.status
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        # The message may name the URL: never its query, which may hold a token.
+        message = (str(exc) or type(exc).__name__).replace(url, shown_url(url))
+        return Attempt(ok=False, error=f"{type(exc).__name__}: {message}", retryable=True), None
+    return outcome_of_status(status, retry_after), status

@@ -1,0 +1,219 @@
+"""A manifest's progress as ``submit --wait`` and ``status --watch`` show it: jobs by
+state, throughput over the last minutes, and the time to finish from the quotas left now
+and the processing times the daemons learned (``core.finish_time``, the formula ``plan``
+uses too). Read from the store, beside a running daemon; nothing here writes.
+
+The ETA is a lower bound in the spirit of ``plan``'s: the quota ledger says what is left
+of each window now, the estimator (per API and model, kept in the store) how long each job
+takes, and the jobs of active manifests that came in earlier are counted ahead of this
+one's (the daemon takes due jobs earliest first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.core import quota
+from orchestrator.core.finish_time import (
+    TO_SUBMIT,
+    Quotas,
+    Window,
+    finish_time,
+    throughput,
+    work_of,
+)
+from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.pipeline.learning import load_estimator
+from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.service.progress import latest_deliveries
+from orchestrator.store.protocol import Store
+
+# Throughput is counted over this much of the recent past.
+THROUGHPUT_WINDOW_S = 300.0
+# Failures shown under a manifest: the latest few (the report has them all).
+SHOWN_FAILURES = 5
+# Every job of the manifests watched is read at most this often, and never more than a
+# fifth of the time (the counts are read at every look).
+JOBS_EVERY_S = 5.0
+JOBS_COST_FACTOR = 4.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One manifest, as the watch shows it."""
+
+    id: int
+    name: str
+    state: str  # "active" or "finished"
+    total: int
+    counts: dict[str, int]
+    created_at: float
+    finished_at: float | None
+    report_path: str | None
+    jobs_per_min: float | None = None
+    eta_s: float | None = None
+    failures: tuple[tuple[str, str], ...] = ()  # (source, reason), the latest
+    hooks: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def ended(self) -> int:
+        """Jobs done, failed or cancelled."""
+        return sum(self.counts.get(s, 0) for s in ("done", "failed", "cancelled"))
+
+    @property
+    def failed(self) -> int:
+        """Jobs failed or cancelled."""
+        return self.counts.get("failed", 0) + self.counts.get("cancelled", 0)
+
+    @property
+    def finished(self) -> bool:
+        """The manifest's report is written."""
+        return self.state == "finished"
+
+    def elapsed_s(self, now: float) -> float:
+        """Since the manifest came in, until it finished."""
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.created_at)
+
+
+async def live_quotas(store: Store, settings: PipelineSettings, now: float) -> Quotas:
+    """Each quota with what its sliding window has left now, from the ledger."""
+
+    async def room(name: str) -> Window:
+        spec = settings.quota(name)
+        spent = len(await store.quota_spent(name, now - spec.window_s))
+        return Window(spec.effective_limit, spec.window_s, spec.effective_limit - spent)
+
+    audio = settings.quota(quota.AUDIO_QUOTA)
+    used = sum(
+        amount for _at, amount in await store.quota_amounts(quota.AUDIO_QUOTA, now - audio.window_s)
+    )
+    return Quotas(
+        submit=await room(quota.SUBMIT_QUOTA),
+        status=await room(quota.STATUS_QUOTA),
+        status_v3=await room(quota.V3_STATUS_QUOTA),
+        audio_hours=Window(
+            audio.effective_limit / 3600.0, audio.window_s, (audio.effective_limit - used) / 3600.0
+        ),
+        asr_xml=await room(quota.ASR_XML_QUOTA),
+        asr_xml_concurrency=settings.api_concurrency.get("asr_xml", 10),
+    )
+
+
+async def ratios(store: Store, settings: PipelineSettings) -> Callable[[str, str], float]:
+    """The learned processing time per audio second, by (API, model)."""
+    estimator = await load_estimator(store, settings.polling.quantile, settings.initial_ratio)
+    return lambda api, model: estimator.ratio((api, model))
+
+
+def submissions_ahead(manifest: ManifestStatus, others: Sequence[ManifestStatus]) -> int:
+    """Jobs of the active manifests taken in before ``manifest`` still to be submitted."""
+    states = {s.value for s in TO_SUBMIT}
+    return sum(
+        n
+        for other in others
+        if other.state == "active" and other.id < manifest.id
+        for state, n in other.counts.items()
+        if state in states
+    )
+
+
+def progress_of(
+    manifest: ManifestStatus,
+    jobs: Sequence[Job] | None,
+    now: float,
+    *,
+    others: Sequence[ManifestStatus] = (),
+    quotas: Quotas | None = None,
+    ratio: Callable[[str, str], float] | None = None,
+    hooks: Sequence[dict[str, Any]] = (),
+) -> Progress:
+    """A manifest's progress at ``now`` (pure); ``jobs`` None: counts only."""
+    jobs_per_min = eta = None
+    failures: tuple[tuple[str, str], ...] = ()
+    if jobs is not None:
+        ended = [j.finished_at for j in jobs if j.state in (State.DONE, State.FAILED)]
+        since = max(manifest.created_at, now - THROUGHPUT_WINDOW_S)
+        jobs_per_min = throughput(ended, since, manifest.finished_at or now)
+        failed = sorted(
+            (j for j in jobs if j.state in (State.FAILED, State.CANCELLED)),
+            key=lambda j: j.finished_at or 0.0,
+        )
+        failures = tuple((j.source, j.error or "") for j in failed[-SHOWN_FAILURES:])
+        if manifest.state == "active" and quotas is not None and ratio is not None:
+            work = work_of(jobs, ratio, now, ahead=submissions_ahead(manifest, others))
+            eta = finish_time(work, quotas).finish_s
+    return Progress(
+        id=manifest.id,
+        name=manifest.name,
+        state=manifest.state,
+        total=manifest.total,
+        counts=dict(manifest.counts),
+        created_at=manifest.created_at,
+        finished_at=manifest.finished_at,
+        report_path=manifest.report_path,
+        jobs_per_min=jobs_per_min,
+        eta_s=eta,
+        failures=failures,
+        hooks=tuple(hooks),
+    )
+
+
+class ProgressReader:
+    """Reads the progress of the manifests a watch picks: their counts at every call, and
+    what needs every job (throughput, failures, the ETA) at most every ``JOBS_EVERY_S`` and
+    never more than a fifth of the time (a manifest of 100,000 jobs takes seconds to read:
+    the watch must not keep the store busy)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: PipelineSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self._jobs: dict[int, list[Job]] = {}
+        self._jobs_due = 0.0
+
+    async def read(self, wanted: Callable[[ManifestStatus], bool], now: float) -> list[Progress]:
+        """The progress of every manifest ``wanted`` picks."""
+        manifests = await self.store.manifests()
+        chosen = [m for m in manifests if wanted(m)]
+        if not chosen:
+            return []
+        started = self.clock()
+        stale = any(m.id not in self._jobs for m in chosen)
+        if stale or started >= self._jobs_due:
+            self._jobs = {m.id: await self.store.manifest_jobs(m.id) for m in chosen}
+            took = self.clock() - started
+            self._jobs_due = self.clock() + max(JOBS_EVERY_S, JOBS_COST_FACTOR * took)
+        quotas = await live_quotas(self.store, self.settings, now)
+        ratio = await ratios(self.store, self.settings)
+        deliveries = latest_deliveries(await self.store.hook_deliveries())
+        return [
+            progress_of(
+                manifest,
+                self._jobs.get(manifest.id),
+                now,
+                others=manifests,
+                quotas=quotas,
+                ratio=ratio,
+                hooks=[d.to_status() for d in deliveries.get(manifest.id, [])],
+            )
+            for manifest in chosen
+        ]
+
+
+async def read_progress(
+    store: Store,
+    settings: PipelineSettings,
+    wanted: Callable[[ManifestStatus], bool],
+    now: float,
+) -> list[Progress]:
+    """The progress of every manifest ``wanted`` picks, every job read now."""
+    return await ProgressReader(store, settings).read(wanted, now)

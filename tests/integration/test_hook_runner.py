@@ -1,0 +1,90 @@
+"""The hooks' runner against a real store and real processes: a failing command is retried
+then fails with the end of its stderr, a command past its timeout is killed, a program
+that cannot run and a hook the config no longer allows fail at once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from orchestrator.config import HooksConfig
+from orchestrator.core.hooks import Hook, HookDelivery
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.service.hooks import HookRunner
+from orchestrator.store import NewJob, Store
+from tests.support.daemon import eventually
+
+
+def python(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+HOOKS = (
+    Hook(
+        "command",
+        "config",
+        command=python("import sys; print('oops', file=sys.stderr); sys.exit(3)"),
+    ),
+    Hook("command", "config", command=python("import time; time.sleep(60)")),
+    Hook("command", "config", command=("/nonexistent/program",)),
+    Hook("webhook", "manifest", url="http://127.0.0.1:9/not-allowed"),
+)
+
+
+async def test_failures_are_retried_bounded_and_said(store: Store, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('{"manifest": "m"}\n', "utf-8")
+    manifest_id, _ = await store.add_manifest(
+        "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+    )
+    await store.finish_manifest(manifest_id, str(report), "/p/m.yaml", 2.0, HOOKS)
+    config = HooksConfig(command_timeout_s=0.5, max_attempts=2, base_delay_s=0.01, max_delay_s=0.02)
+    runner = HookRunner(store, lambda: config)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(runner.run(stop))
+
+        async def settled() -> bool:
+            return not await store.pending_hooks()
+
+        try:
+            await eventually(settled, limit_s=60)
+        finally:
+            stop.set()
+            await task
+
+    found: dict[str, HookDelivery] = {
+        d.hook.command[-1] if d.hook.kind == "command" else d.hook.url: d
+        for d in await store.hook_deliveries()
+    }
+    failing, sleeping, missing, refused = (
+        found[HOOKS[0].command[-1]],
+        found[HOOKS[1].command[-1]],
+        found["/nonexistent/program"],
+        found[HOOKS[3].url],
+    )
+    assert (failing.state, failing.attempts, failing.last_error) == (
+        "failed",
+        2,
+        "exit status 3: oops",
+    )
+    assert (sleeping.state, sleeping.attempts, sleeping.last_error) == (
+        "failed",
+        2,
+        "timed out (killed)",
+    )
+    assert (missing.state, missing.attempts) == ("failed", 1)
+    assert missing.last_error is not None
+    assert missing.last_error.startswith("cannot run /nonexistent/program:")
+    assert (refused.state, refused.attempts) == ("failed", 1)
+    assert refused.last_error is not None
+    assert "hooks.manifest_webhooks: none" in refused.last_error
+
+    events = [e["event"] for e in logs if e["event"].startswith("hook.")]
+    assert events.count("hook.retry") == 2
+    assert events.count("hook.failed") == 4
+    assert "hook.succeeded" not in events
+    assert all('"manifest": "m"' not in str(e) for e in logs)  # never the report's contents

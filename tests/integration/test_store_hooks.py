@@ -1,0 +1,73 @@
+"""Completion hooks in every store (SQLite and PostgreSQL): a manifest keeps its own, its
+finish adds one pending delivery per hook in the same transaction, and a delivery stays
+pending until an attempt's outcome is recorded, across a restart."""
+
+from __future__ import annotations
+
+from orchestrator.core.hooks import Hook, OnFinish
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store import NewJob, Store
+from tests.integration.conftest import Opener
+
+ON_FINISH = OnFinish(command=("/usr/local/bin/notify", "--x"), webhook="https://ci.example/h")
+CONFIG_HOOK = Hook("webhook", "config", url="https://hooks.example/all?token=t")
+
+
+def one_job() -> list[NewJob]:
+    return [NewJob("/audio/a.ogg", "a", RecognitionSettings())]
+
+
+async def test_a_manifest_keeps_its_own_hooks(store: Store) -> None:
+    mine, _ = await store.add_manifest("m", "/m.yaml", "d1", one_job(), 1.0, on_finish=ON_FINISH)
+    plain, _ = await store.add_manifest("p", "/p.yaml", "d2", one_job(), 1.0)
+    assert await store.manifest_on_finish(mine) == ON_FINISH
+    assert await store.manifest_on_finish(plain) is None
+
+
+async def test_deliveries_are_added_by_the_finish_and_survive_a_restart(
+    open_store: Opener,
+) -> None:
+    store = await open_store()
+    manifest_id, _ = await store.add_manifest("m", "/m.yaml", "d", one_job(), 1.0)
+    hooks = (CONFIG_HOOK, *ON_FINISH.hooks("manifest"))
+    await store.finish_manifest(manifest_id, "/results/m/report.json", "/processed/m", 5.0, hooks)
+    await store.close()
+
+    store = await open_store()  # as a daemon killed after the finish, started again
+    try:
+        pending = await store.pending_hooks()
+        assert [d.hook for d in pending] == list(hooks)
+        assert {d.state for d in pending} == {"pending"}
+        assert {d.created_at for d in pending} == {5.0}
+        assert all(d.report_path == "/results/m/report.json" for d in pending)
+        assert all(d.manifest == "m" for d in pending)
+        assert len({d.delivery_id for d in pending}) == 3
+
+        first, second, third = pending
+        assert await store.record_hook(first.id, "pending", 1, 20.0, "HTTP 503", 6.0)
+        assert await store.record_hook(second.id, "delivered", 1, 6.0, None, 6.0)
+        assert await store.record_hook(third.id, "failed", 1, 6.0, "HTTP 404", 6.0)
+        # A delivery that ended is not changed again.
+        assert not await store.record_hook(second.id, "failed", 2, 7.0, "late", 7.0)
+
+        (still,) = await store.pending_hooks()
+        assert (still.id, still.attempts, still.next_attempt_at, still.last_error) == (
+            first.id,
+            1,
+            20.0,
+            "HTTP 503",
+        )
+        every = {d.id: d for d in await store.hook_deliveries()}
+        assert every[second.id].state == "delivered"
+        assert every[second.id].delivered_at == 6.0
+        assert every[third.id].last_error == "HTTP 404"
+        assert every[first.id].delivery_id == first.delivery_id  # the same on every attempt
+    finally:
+        await store.close()
+
+
+async def test_a_finish_without_hooks_adds_nothing(store: Store) -> None:
+    manifest_id, _ = await store.add_manifest("m", "/m.yaml", "d", one_job(), 1.0)
+    await store.finish_manifest(manifest_id, "/r.json", "/p", 2.0)
+    assert await store.pending_hooks() == []
+    assert await store.hook_deliveries() == []

@@ -1,0 +1,119 @@
+"""What the watch shows, the pure part: what is left of a manifest, its throughput, its
+ETA, and the plain line and the rich frame drawn from it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rich.console import Console
+
+from orchestrator.commands.watching import Frame, frame_view, plain_line
+from orchestrator.core.audio import AudioFacts
+from orchestrator.core.finish_time import Quotas, Window, throughput, work_of
+from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.service.watching import progress_of, submissions_ahead
+
+MONO_60 = AudioFacts("OGG_OPUS", 60.0, 1, 48000, 0, 1000, "ogg_opus")
+STEREO_60 = AudioFacts("OGG_OPUS", 60.0, 2, 48000, 0, 1000, "ogg_opus")
+RATIO = 0.1  # processing seconds per audio second
+
+
+def job(index: int, state: State, api: str = "v2", **fields: object) -> Job:
+    base = Job(
+        id=index,
+        manifest_id=1,
+        manifest_name="calls",
+        source=f"/audio/{index}.ogg",
+        output=str(index),
+        settings=dataclasses.replace(RecognitionSettings(), api=api),  # type: ignore[arg-type]
+        settings_key="k",
+        priority=0,
+        state=state,
+        attempts=0,
+        next_action_at=0.0,
+        created_at=0.0,
+        updated_at=0.0,
+        audio=MONO_60,
+    )
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+def quotas(submit_left: float) -> Quotas:
+    return Quotas(
+        submit=Window(2, 60.0, submit_left),
+        status=Window(100, 60.0),
+        status_v3=Window(5, 1.25),
+        audio_hours=Window(10000, 86400),
+        asr_xml=Window(20, 1.25),
+    )
+
+
+def test_what_is_left_counts_each_job_where_it_is() -> None:
+    jobs = [
+        job(1, State.QUEUED),
+        job(2, State.UPLOADED, audio=STEREO_60),
+        job(3, State.RUNNING, submitted_at=100.0),
+        job(4, State.DONE),
+        job(5, State.WAITING),  # follows another job: no submission of its own
+        job(6, State.QUEUED, api="asr_xml"),
+    ]
+    work = work_of(jobs, lambda _api, _model: RATIO, now=103.0, ahead=5)
+    assert work.v2_jobs == 2 + 5
+    assert work.v2_checking == 1
+    assert work.longest_processing_s == 120 * RATIO  # stereo: both channels
+    assert work.running_left_s == 100.0 + 60 * RATIO - 103.0
+    assert work.billable_hours == (60 + 60) / 3600
+    assert work.asr_xml_jobs == 1
+
+
+def test_throughput_is_jobs_per_minute_over_the_recent_past() -> None:
+    assert throughput([10.0, 20.0, 30.0, None], since=0.0, now=60.0) == 3.0
+    assert throughput([10.0, 70.0], since=60.0, now=120.0) == 1.0
+    assert throughput([1.0], since=0.0, now=5.0) is None  # too soon to say
+
+
+def test_the_eta_waits_for_the_submission_quota() -> None:
+    manifest = ManifestStatus(1, "calls", "/in", "active", 0.0, None, None, {"queued": 5})
+    jobs = [job(i, State.QUEUED) for i in range(5)]
+    now = 30.0
+    with_room = progress_of(manifest, jobs, now, quotas=quotas(2), ratio=lambda *_: RATIO)
+    # 5 submissions, 2 left now and 2 a minute: two more windows, then the processing.
+    assert with_room.eta_s == 2 * 60.0 + 60 * RATIO
+    spent = progress_of(manifest, jobs, now, quotas=quotas(0), ratio=lambda *_: RATIO)
+    assert spent.eta_s == 3 * 60.0 + 60 * RATIO
+
+
+def test_earlier_manifests_jobs_come_first() -> None:
+    first = ManifestStatus(1, "a", "/in", "active", 0.0, None, None, {"queued": 3, "done": 1})
+    second = ManifestStatus(2, "b", "/in", "active", 1.0, None, None, {"queued": 2})
+    done = ManifestStatus(3, "c", "/in", "finished", 0.5, 2.0, None, {"done": 4})
+    assert submissions_ahead(second, [first, second, done]) == 3
+    assert submissions_ahead(first, [first, second, done]) == 0
+
+
+def test_the_plain_line_and_the_frame() -> None:
+    manifest = ManifestStatus(
+        1, "calls", "/in", "active", 0.0, None, None, {"done": 3, "failed": 1, "running": 2}
+    )
+    jobs = [
+        *(job(i, State.DONE, finished_at=float(i * 10)) for i in range(1, 4)),
+        job(4, State.FAILED, finished_at=40.0, error="/audio/4.ogg: file not found"),
+        job(5, State.RUNNING, submitted_at=50.0),
+        job(6, State.RUNNING, submitted_at=50.0),
+    ]
+    progress = progress_of(manifest, jobs, 60.0, quotas=quotas(2), ratio=lambda *_: RATIO)
+    assert plain_line(progress, 60.0) == (
+        "calls: 4/6 ended (66%) | 2 running, 3 done, 1 failed | 4.0 jobs/min | "
+        "elapsed 1m 00s | ETA 0s"
+    )
+    assert progress.failures == (("/audio/4.ogg", "/audio/4.ogg: file not found"),)
+    console = Console(record=True, width=140, force_terminal=True)
+    console.print(frame_view(Frame([progress]), 60.0, "watching"))
+    shown = console.export_text()
+    assert "calls" in shown
+    assert "4/6" in shown
+    assert "failed: 4.ogg: file not found" in shown
+
+    finished = dataclasses.replace(progress, state="finished", finished_at=80.0)
+    assert plain_line(finished, 500.0).endswith("| elapsed 1m 20s | finished")
