@@ -36,7 +36,8 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
 from orchestrator.core.polling import is_deferred
-from orchestrator.intake.manifest import JobSpec, validate_manifest
+from orchestrator.intake.jobspec import JobSpec
+from orchestrator.intake.manifest import validate_manifest
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.settings import per_second
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from orchestrator.config.yamlload import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
-from orchestrator.intake.manifest import Manifest, load_manifest
+from orchestrator.intake.jobspec import Manifest
+from orchestrator.intake.manifest import load_manifest
 from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store

@@ -7,12 +7,9 @@ import pytest
 
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.intake.manifest import (
-    check_audio,
-    load_manifest,
-    safe_output_problem,
-    validate_manifest,
-)
+from orchestrator.intake.audiocheck import check_audio
+from orchestrator.intake.jobspec import safe_output_problem
+from orchestrator.intake.manifest import load_manifest, validate_manifest
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
 

@@ -1,0 +1,258 @@
+"""One `jobs:` entry of a manifest -> job specs: its keys and settings read, its `audio:`
+(a file, a glob, a directory or an ``s3://`` object) expanded, and each job's output path
+checked (safe, and produced by no other job of the manifest). Every problem is recorded
+where it is written; nothing here stops at the first."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import yaml
+
+from orchestrator.config.yamlload import Reader, Section, join_path, line_of
+from orchestrator.core.apis import source_problem
+from orchestrator.core.refs import ObjectRef, is_object_uri
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.intake.expand import default_patterns, directory_matches, glob_matches
+from orchestrator.intake.globbing import MAX_VISITS, TooManyEntries, split_glob
+from orchestrator.intake.jobspec import (
+    JobSpec,
+    normal_output,
+    relative_to,
+    safe_output_problem,
+    strip_extension,
+)
+from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.settings import SETTING_KEYS, read_settings
+
+JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
+
+
+class EntryReader:
+    """Reads a manifest's entries one by one, remembering the outputs already taken."""
+
+    def __init__(self, reader: Reader, base_dir: Path, roots: InputRoots | None) -> None:
+        self.r = reader
+        self.base_dir = base_dir  # relative audio paths resolve against it
+        self.roots = roots
+        # output -> (line, source) of the first job that produced it
+        self.outputs: dict[str, tuple[int | None, str]] = {}
+
+    def entry(self, index: int, node: yaml.Node, defaults: RecognitionSettings) -> list[JobSpec]:
+        """Expand one `jobs:` entry into job specs."""
+        path = join_path("jobs", index)
+        if isinstance(node, yaml.ScalarNode) and not self.r.is_null(node):
+            # Shorthand: `- calls/a.ogg` is `- audio: calls/a.ogg`.
+            audio = self.r.string(node, join_path(path, "audio"))
+            if audio is None:
+                return []
+            return self.expand(audio, node, None, None, path, defaults, line_of(node))
+        sec = self.r.section(node, path, JOB_KEYS, nullable=False)
+        if sec.node is None:
+            return []
+        sec.reject_unknown()
+        settings = read_settings(self.r, sec, defaults)
+        if "audio" not in sec:
+            self.r.problem(
+                node, join_path(path, "audio"), "missing: a file, glob, directory or s3://"
+            )
+            return []
+        audio = sec.optional_string("audio")
+        if audio is None:
+            return []
+        include = self.include(sec)
+        return self.expand(audio, sec.node_of("audio"), sec, include, path, settings, sec.line)
+
+    def expand(
+        self,
+        audio: str,
+        audio_node: yaml.Node | None,
+        sec: Section | None,
+        include: tuple[str, ...] | None,
+        path: str,
+        settings: RecognitionSettings,
+        line: int | None,
+    ) -> list[JobSpec]:
+        """Turn one `audio:` value into jobs; a path the filesystem refuses (a name too
+        long, a loop of symlinks) is a problem of this entry, not of the whole load."""
+        try:
+            return self._expand(audio, audio_node, sec, include, path, settings, line)
+        except TooManyEntries:
+            self.r.problem(
+                audio_node,
+                join_path(path, "audio"),
+                f"{audio!r} looks at more than {MAX_VISITS} files and directories; "
+                "name a narrower glob or directory",
+            )
+            return []
+        except OSError as exc:
+            self.r.problem(
+                audio_node,
+                join_path(path, "audio"),
+                f"cannot use {audio!r}: {exc.strerror or type(exc).__name__}",
+            )
+            return []
+
+    def include(self, sec: Section) -> tuple[str, ...] | None:
+        """The entry's `include:` patterns (a string or a list), or None when absent."""
+        node = sec.node_of("include")
+        if node is None or self.r.is_null(node):
+            return None
+        field = sec.field("include")
+        items = [node] if isinstance(node, yaml.ScalarNode) else self.r.sequence(node, field)
+        if items is None:
+            return None
+        patterns = []
+        for i, item in enumerate(items):
+            pattern = self.r.string(item, join_path(field, i))
+            if pattern is not None:
+                patterns.append(pattern)
+        return tuple(patterns)
+
+    def _expand(
+        self,
+        audio: str,
+        audio_node: yaml.Node | None,
+        sec: Section | None,
+        include: tuple[str, ...] | None,
+        path: str,
+        settings: RecognitionSettings,
+        line: int | None,
+    ) -> list[JobSpec]:
+        """Turn one `audio:` value into jobs: S3 object, glob, directory or single file."""
+        audio_field = join_path(path, "audio")
+        output_node = None if sec is None else sec.node_of("output")
+        output = None if sec is None else sec.optional_string("output")
+        if "\0" in audio:
+            self.r.problem(audio_node, audio_field, "contains a NUL byte")
+            return []
+        if is_object_uri(audio):
+            return self.s3(audio, audio_node, output, output_node, include, sec, path, settings)
+        local = Path(audio).expanduser()
+        absolute = local if local.is_absolute() else self.base_dir / local
+        is_glob = glob.has_magic(audio)
+        if self.roots is not None:
+            # Checked before anything outside the roots is looked at, even its name.
+            walked = split_glob(audio, self.base_dir)[0] if is_glob else absolute
+            refused = self.roots.refusal(walked)
+            if refused is not None:
+                self.r.problem(audio_node, audio_field, refused)
+                return []
+        is_dir = not is_glob and absolute.is_dir()
+        if (is_glob or is_dir) and output_node is not None:
+            what = "a glob" if is_glob else "a directory"
+            self.r.problem(
+                output_node,
+                join_path(path, "output"),
+                f"only for a single file; the audio here is {what}",
+            )
+        if include is not None and not is_dir and sec is not None:
+            self.r.problem(
+                sec.node_of("include"),
+                join_path(path, "include"),
+                "only for a directory entry",
+            )
+        if is_glob:
+            found = glob_matches(audio, self.base_dir)
+            what = f"the glob {audio!r} matches no file"
+        elif is_dir:
+            patterns = include if include else default_patterns(settings)
+            found = directory_matches(absolute, patterns, self.base_dir)
+            what = f"the directory {audio!r} holds no file matching {', '.join(patterns)}"
+        else:
+            file = Path(os.path.normpath(absolute.absolute()))
+            rel = relative_to(file, self.base_dir) or file.name
+            derived = output if output is not None else strip_extension(rel)
+            field = join_path(path, "output" if output is not None else "audio")
+            node = output_node if output is not None else audio_node
+            job = self.job(str(file), derived, node, field, settings, line)
+            return [] if job is None else [job]
+        if not found:
+            self.r.problem(audio_node, audio_field, what)
+            return []
+        jobs = []
+        for file, rel in found:
+            job = self.job(str(file), strip_extension(rel), audio_node, audio_field, settings, line)
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    def s3(
+        self,
+        audio: str,
+        audio_node: yaml.Node | None,
+        output: str | None,
+        output_node: yaml.Node | None,
+        include: tuple[str, ...] | None,
+        sec: Section | None,
+        path: str,
+        settings: RecognitionSettings,
+    ) -> list[JobSpec]:
+        """An object already in storage: checked for shape only, never fetched."""
+        try:
+            key = ObjectRef.parse(audio).key
+        except ValueError as exc:
+            self.r.problem(audio_node, join_path(path, "audio"), str(exc))
+            return []
+        if glob.has_magic(key):
+            self.r.problem(
+                audio_node, join_path(path, "audio"), "wildcards are not supported in s3:// URIs"
+            )
+            return []
+        if include is not None and sec is not None:
+            self.r.problem(
+                sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
+            )
+        problem = source_problem(settings, in_storage=True)
+        if problem is not None:
+            self.r.problem(audio_node, join_path(path, "audio"), problem)
+            return []
+        if output is not None:
+            derived, node, fld = output, output_node, join_path(path, "output")
+        else:
+            derived, node, fld = strip_extension(key), audio_node, join_path(path, "audio")
+        job = self.job(audio, derived, node, fld, settings, line_of(audio_node))
+        return [] if job is None else [job]
+
+    def job(
+        self,
+        source: str,
+        output: str,
+        node: yaml.Node | None,
+        field: str,
+        settings: RecognitionSettings,
+        line: int | None,
+    ) -> JobSpec | None:
+        """One job, once its source may be read and its output path is known to be safe
+        and not taken by another job."""
+        if self.roots is not None and not is_object_uri(source):
+            refused = self.roots.refusal(Path(source))
+            if refused is not None:
+                self.r.problem(node, field, refused)
+                return None
+        reason = safe_output_problem(output)
+        if reason is not None:
+            self.r.problem(node, field, f"output path {output!r}: {reason}")
+            return None
+        output = normal_output(output)
+        entry_line = line if line is not None else line_of(node)
+        taken = self.outputs.get(output)
+        if taken is not None:
+            first_line, first_source = taken
+            self.r.problem(
+                node,
+                field,
+                f"output {output!r} is produced twice: by {self.show(first_source)} "
+                f"(line {first_line}) and by {self.show(source)} (line {entry_line})",
+            )
+            return None
+        self.outputs[output] = (entry_line, source)
+        return JobSpec(source=source, output=output, settings=settings, line=entry_line)
+
+    def show(self, source: str) -> str:
+        """A source as the user would recognise it: relative to base_dir when inside."""
+        if is_object_uri(source):
+            return source
+        return relative_to(Path(source), self.base_dir) or source
