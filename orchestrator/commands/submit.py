@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     for path in args.manifests:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
-        _manifest, _infos, found = validate_manifest(path, roots)
-        problems.extend(found)
+        problems.extend(validate_manifest(path, roots).problems)
     if problems:
         raise UserInputError(problems)
     for path in args.manifests:

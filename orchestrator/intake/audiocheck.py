@@ -9,45 +9,39 @@ from orchestrator.core.apis import audio_problems
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem
 from orchestrator.intake.audio import AudioError, probe
-from orchestrator.intake.jobspec import Manifest
+from orchestrator.intake.jobspec import JobSpec
 
 
-def check_audio(manifest: Manifest) -> tuple[dict[str, AudioFacts], list[Problem]]:
-    """Probe every local job's file; each problem names the manifest, the entry's line and why."""
-    infos: dict[str, AudioFacts] = {}
-    problems: list[Problem] = []
-    for job in manifest.jobs:
-        if job.is_s3:
-            continue
-        settings = job.settings
-        try:
-            infos[job.source] = facts = probe(
-                Path(job.source),
-                encoding=settings.encoding,
-                sample_rate=settings.sample_rate,
-                channels=settings.channels,
-            )
-            problems.extend(
-                Problem(str(manifest.path), f"{job.source}: {message}", line=job.line, field=field)
-                for field, message in audio_problems(settings, facts)
-            )
-        except AudioError as exc:
-            problems.append(Problem(str(manifest.path), str(exc), line=job.line, field="audio"))
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            problems.append(
-                Problem(str(manifest.path), f"{job.source}: {reason}", line=job.line, field="audio")
-            )
-        except Exception as exc:
-            # A file the probe could not make sense of in a way nobody foresaw: reported
-            # with the kind of error only (its message might quote the file's bytes).
-            problems.append(
-                Problem(
-                    str(manifest.path),
-                    f"{job.source}: the file could not be read as audio "
-                    f"(internal error {type(exc).__name__})",
-                    line=job.line,
-                    field="audio",
-                )
-            )
-    return infos, problems
+def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, list[Problem]]:
+    """Probe one job's local file: its facts (None when it could not be read, or the
+    audio is in object storage: never fetched) and the problems found, each naming the
+    manifest, the entry's line and why."""
+    if job.is_s3:
+        return None, []
+    settings = job.settings
+    file = str(manifest)
+    try:
+        facts = probe(
+            Path(job.source),
+            encoding=settings.encoding,
+            sample_rate=settings.sample_rate,
+            channels=settings.channels,
+        )
+    except AudioError as exc:
+        return None, [Problem(file, str(exc), line=job.line, field="audio")]
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return None, [Problem(file, f"{job.source}: {reason}", line=job.line, field="audio")]
+    except Exception as exc:
+        # A file the probe could not make sense of in a way nobody foresaw: reported
+        # with the kind of error only (its message might quote the file's bytes).
+        message = (
+            f"{job.source}: the file could not be read as audio "
+            f"(internal error {type(exc).__name__})"
+        )
+        return None, [Problem(file, message, line=job.line, field="audio")]
+    problems = [
+        Problem(file, f"{job.source}: {message}", line=job.line, field=field)
+        for field, message in audio_problems(settings, facts)
+    ]
+    return facts, problems

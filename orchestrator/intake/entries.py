@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -14,10 +15,10 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 from orchestrator.core.apis import source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
-from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.expand import default_patterns, directory_matches, glob_matches
 from orchestrator.intake.globbing import MAX_VISITS, TooManyEntries, split_glob
 from orchestrator.intake.jobspec import (
+    Choices,
     JobSpec,
     normal_output,
     relative_to,
@@ -40,30 +41,31 @@ class EntryReader:
         # output -> (line, source) of the first job that produced it
         self.outputs: dict[str, tuple[int | None, str]] = {}
 
-    def entry(self, index: int, node: yaml.Node, defaults: RecognitionSettings) -> list[JobSpec]:
-        """Expand one `jobs:` entry into job specs."""
+    def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
+        """Expand one `jobs:` entry into job specs, yielded as they are found."""
         path = join_path("jobs", index)
         if isinstance(node, yaml.ScalarNode) and not self.r.is_null(node):
             # Shorthand: `- calls/a.ogg` is `- audio: calls/a.ogg`.
             audio = self.r.string(node, join_path(path, "audio"))
             if audio is None:
-                return []
-            return self.expand(audio, node, None, None, path, defaults, line_of(node))
+                return
+            yield from self.expand(audio, node, None, None, path, defaults, line_of(node))
+            return
         sec = self.r.section(node, path, JOB_KEYS, nullable=False)
         if sec.node is None:
-            return []
+            return
         sec.reject_unknown()
-        settings = read_settings(self.r, sec, defaults)
+        choices = Choices(read_settings(self.r, sec, defaults.settings))
         if "audio" not in sec:
             self.r.problem(
                 node, join_path(path, "audio"), "missing: a file, glob, directory or s3://"
             )
-            return []
+            return
         audio = sec.optional_string("audio")
         if audio is None:
-            return []
+            return
         include = self.include(sec)
-        return self.expand(audio, sec.node_of("audio"), sec, include, path, settings, sec.line)
+        yield from self.expand(audio, sec.node_of("audio"), sec, include, path, choices, sec.line)
 
     def expand(
         self,
@@ -72,13 +74,13 @@ class EntryReader:
         sec: Section | None,
         include: tuple[str, ...] | None,
         path: str,
-        settings: RecognitionSettings,
+        choices: Choices,
         line: int | None,
-    ) -> list[JobSpec]:
+    ) -> Iterator[JobSpec]:
         """Turn one `audio:` value into jobs; a path the filesystem refuses (a name too
         long, a loop of symlinks) is a problem of this entry, not of the whole load."""
         try:
-            return self._expand(audio, audio_node, sec, include, path, settings, line)
+            yield from self._expand(audio, audio_node, sec, include, path, choices, line)
         except TooManyEntries:
             self.r.problem(
                 audio_node,
@@ -86,14 +88,12 @@ class EntryReader:
                 f"{audio!r} looks at more than {MAX_VISITS} files and directories; "
                 "name a narrower glob or directory",
             )
-            return []
         except OSError as exc:
             self.r.problem(
                 audio_node,
                 join_path(path, "audio"),
                 f"cannot use {audio!r}: {exc.strerror or type(exc).__name__}",
             )
-            return []
 
     def include(self, sec: Section) -> tuple[str, ...] | None:
         """The entry's `include:` patterns (a string or a list), or None when absent."""
@@ -118,18 +118,21 @@ class EntryReader:
         sec: Section | None,
         include: tuple[str, ...] | None,
         path: str,
-        settings: RecognitionSettings,
+        choices: Choices,
         line: int | None,
-    ) -> list[JobSpec]:
+    ) -> Iterator[JobSpec]:
         """Turn one `audio:` value into jobs: S3 object, glob, directory or single file."""
         audio_field = join_path(path, "audio")
         output_node = None if sec is None else sec.node_of("output")
         output = None if sec is None else sec.optional_string("output")
         if "\0" in audio:
             self.r.problem(audio_node, audio_field, "contains a NUL byte")
-            return []
+            return
         if is_object_uri(audio):
-            return self.s3(audio, audio_node, output, output_node, include, sec, path, settings)
+            job = self.s3(audio, audio_node, output, output_node, include, sec, path, choices)
+            if job is not None:
+                yield job
+            return
         local = Path(audio).expanduser()
         absolute = local if local.is_absolute() else self.base_dir / local
         is_glob = glob.has_magic(audio)
@@ -139,7 +142,7 @@ class EntryReader:
             refused = self.roots.refusal(walked)
             if refused is not None:
                 self.r.problem(audio_node, audio_field, refused)
-                return []
+                return
         is_dir = not is_glob and absolute.is_dir()
         if (is_glob or is_dir) and output_node is not None:
             what = "a glob" if is_glob else "a directory"
@@ -158,7 +161,7 @@ class EntryReader:
             found = glob_matches(audio, self.base_dir)
             what = f"the glob {audio!r} matches no file"
         elif is_dir:
-            patterns = include if include else default_patterns(settings)
+            patterns = include if include else default_patterns(choices.settings)
             found = directory_matches(absolute, patterns, self.base_dir)
             what = f"the directory {audio!r} holds no file matching {', '.join(patterns)}"
         else:
@@ -167,17 +170,26 @@ class EntryReader:
             derived = output if output is not None else strip_extension(rel)
             field = join_path(path, "output" if output is not None else "audio")
             node = output_node if output is not None else audio_node
-            job = self.job(str(file), derived, node, field, settings, line)
-            return [] if job is None else [job]
-        if not found:
-            self.r.problem(audio_node, audio_field, what)
-            return []
-        jobs = []
-        for file, rel in found:
-            job = self.job(str(file), strip_extension(rel), audio_node, audio_field, settings, line)
+            job = self.job(str(file), derived, node, field, choices, line)
             if job is not None:
-                jobs.append(job)
-        return jobs
+                yield job
+            return
+        matched = 0
+        for match in found:
+            matched += 1
+            job = self.job(
+                match.path,
+                strip_extension(match.rel),
+                audio_node,
+                audio_field,
+                choices,
+                line,
+                real=match.real,
+            )
+            if job is not None:
+                yield job
+        if not matched:
+            self.r.problem(audio_node, audio_field, what)
 
     def s3(
         self,
@@ -188,33 +200,32 @@ class EntryReader:
         include: tuple[str, ...] | None,
         sec: Section | None,
         path: str,
-        settings: RecognitionSettings,
-    ) -> list[JobSpec]:
+        choices: Choices,
+    ) -> JobSpec | None:
         """An object already in storage: checked for shape only, never fetched."""
         try:
             key = ObjectRef.parse(audio).key
         except ValueError as exc:
             self.r.problem(audio_node, join_path(path, "audio"), str(exc))
-            return []
+            return None
         if glob.has_magic(key):
             self.r.problem(
                 audio_node, join_path(path, "audio"), "wildcards are not supported in s3:// URIs"
             )
-            return []
+            return None
         if include is not None and sec is not None:
             self.r.problem(
                 sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
             )
-        problem = source_problem(settings, in_storage=True)
+        problem = source_problem(choices.settings, in_storage=True)
         if problem is not None:
             self.r.problem(audio_node, join_path(path, "audio"), problem)
-            return []
+            return None
         if output is not None:
             derived, node, fld = output, output_node, join_path(path, "output")
         else:
             derived, node, fld = strip_extension(key), audio_node, join_path(path, "audio")
-        job = self.job(audio, derived, node, fld, settings, line_of(audio_node))
-        return [] if job is None else [job]
+        return self.job(audio, derived, node, fld, choices, line_of(audio_node))
 
     def job(
         self,
@@ -222,13 +233,14 @@ class EntryReader:
         output: str,
         node: yaml.Node | None,
         field: str,
-        settings: RecognitionSettings,
+        choices: Choices,
         line: int | None,
+        real: str | None = None,
     ) -> JobSpec | None:
         """One job, once its source may be read and its output path is known to be safe
-        and not taken by another job."""
+        and not taken by another job. ``real``: the source's real path, when known."""
         if self.roots is not None and not is_object_uri(source):
-            refused = self.roots.refusal(Path(source))
+            refused = self.roots.refusal(source, real)
             if refused is not None:
                 self.r.problem(node, field, refused)
                 return None
@@ -249,7 +261,12 @@ class EntryReader:
             )
             return None
         self.outputs[output] = (entry_line, source)
-        return JobSpec(source=source, output=output, settings=settings, line=entry_line)
+        return JobSpec(
+            source=source,
+            output=output,
+            settings=choices.settings,
+            line=entry_line,
+        )
 
     def show(self, source: str) -> str:
         """A source as the user would recognise it: relative to base_dir when inside."""

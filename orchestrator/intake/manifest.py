@@ -1,26 +1,32 @@
 """YAML job manifests -> job specs: the top level (name, base_dir, defaults, jobs).
 
-A manifest is checked in two steps: :func:`load_manifest` reads the YAML and expands the
-entries into jobs without opening any audio (every structural problem at once; one entry
-is read by ``intake.entries``); ``intake.audiocheck`` then probes each local file.
+A manifest is read in two steps: its top level at once, then its entries one by one
+(``intake.entries``), each expanded into jobs as they are found, without opening any
+audio; a directory of 100,000 files is never held as a list. ``validate`` then probes
+each local file (``intake.audiocheck``) as it comes. Every problem is reported at once.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from orchestrator.config.yamlload import Reader, Section, compose_bytes, compose_file
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.intake.audiocheck import check_audio
+from orchestrator.intake.audiocheck import check_job_audio
 from orchestrator.intake.entries import EntryReader
-from orchestrator.intake.jobspec import JobSpec, Manifest
+from orchestrator.intake.jobspec import Choices, JobSpec, Manifest
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
+# The top-level keys; each is read by ManifestReading._read_top.
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -63,41 +69,84 @@ def _base_dir(r: Reader, top: Section, manifest_dir: Path) -> Path:
     return Path(os.path.normpath(candidate.absolute()))
 
 
-def _read_manifest(
-    path: Path, roots: InputRoots | None, data: bytes | None = None
-) -> tuple[Manifest | None, list[Problem]]:
-    """The manifest as far as it could be read (jobs of the valid entries) and every problem."""
-    reader = Reader(str(path))
-    root, problem = compose_file(path) if data is None else compose_bytes(data, str(path))
-    if problem is not None:
-        return None, [problem]
-    if root is None or reader.is_null(root):
-        return None, [Problem(str(path), "manifest is empty (needs name and jobs)")]
-    top = reader.section(root, "", TOP_KEYS, nullable=False)
-    if top.node is None:
-        return None, reader.problems
-    top.reject_unknown()
-    name = _name(reader, top)
-    entries = EntryReader(reader, _base_dir(reader, top, path.absolute().parent), roots)
-    defaults_sec = top.section("defaults", SETTING_KEYS)
-    defaults_sec.reject_unknown()
-    defaults = read_settings(reader, defaults_sec, RecognitionSettings())
-    jobs: list[JobSpec] = []
-    jobs_node = top.node_of("jobs")
-    if jobs_node is None or reader.is_null(jobs_node):
-        reader.problem(jobs_node or top.node, "jobs", "missing: the list of audio to recognise")
-    else:
-        nodes = reader.sequence(jobs_node, "jobs")
-        if nodes is not None and not nodes:
-            reader.problem(jobs_node, "jobs", "is empty: give at least one entry")
-        for index, entry in enumerate(nodes or []):
-            jobs.extend(entries.entry(index, entry, defaults))
-    return Manifest(name=name, path=path, jobs=tuple(jobs)), reader.problems
-
-
-def _by_line(problems: list[Problem]) -> list[Problem]:
-    # Sorted by line so the output reads top to bottom like the file.
+def by_line(problems: list[Problem]) -> list[Problem]:
+    """``problems`` sorted by line, so that they read top to bottom like the file."""
     return sorted(problems, key=lambda p: p.line or 0)
+
+
+class ManifestReading:
+    """One manifest being read: its top level at once, its jobs as they are expanded.
+
+    ``problems`` holds every problem found so far: all of them once :meth:`jobs` (or
+    :meth:`accepted_jobs`) has been run to its end. ``readable`` is False when not even
+    the top level could be read (bad YAML, an empty file, not a mapping).
+    """
+
+    def __init__(self, path: Path, roots: InputRoots | None, data: bytes | None = None) -> None:
+        self.path = path
+        self.name = ""
+        self.readable = False
+        self.count = 0  # jobs yielded so far
+        self._r = Reader(str(path))
+        self._own: list[Problem] = []  # found before any YAML could be read
+        self._nodes: list[yaml.Node] = []
+        self._defaults = Choices()
+        self._entries: EntryReader | None = None
+        root, problem = compose_file(path) if data is None else compose_bytes(data, str(path))
+        if problem is not None:
+            self._own.append(problem)
+        elif root is None or self._r.is_null(root):
+            self._own.append(Problem(str(path), "manifest is empty (needs name and jobs)"))
+        else:
+            self._read_top(root, roots)
+
+    def _read_top(self, root: yaml.Node, roots: InputRoots | None) -> None:
+        r = self._r
+        top = r.section(root, "", TOP_KEYS, nullable=False)
+        if top.node is None:
+            return
+        self.readable = True
+        top.reject_unknown()
+        self.name = _name(r, top)
+        self._entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots)
+        defaults_sec = top.section("defaults", SETTING_KEYS)
+        defaults_sec.reject_unknown()
+        self._defaults = Choices(read_settings(r, defaults_sec, RecognitionSettings()))
+        jobs_node = top.node_of("jobs")
+        if jobs_node is None or r.is_null(jobs_node):
+            r.problem(jobs_node or top.node, "jobs", "missing: the list of audio to recognise")
+            return
+        nodes = r.sequence(jobs_node, "jobs")
+        if nodes is not None and not nodes:
+            r.problem(jobs_node, "jobs", "is empty: give at least one entry")
+        self._nodes = nodes or []
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem found so far, by line."""
+        return by_line(self._own + self._r.problems)
+
+    def jobs(self) -> Iterator[JobSpec]:
+        """Every job of the valid entries, as it is found (a reading is run once)."""
+        entries, nodes = self._entries, self._nodes
+        self._nodes = []
+        if entries is None:
+            return
+        for index, node in enumerate(nodes):
+            for job in entries.entry(index, node, self._defaults):
+                self.count += 1
+                yield job
+
+    def accepted_jobs(self) -> Iterator[JobSpec]:
+        """The jobs of a manifest without a problem, for the store: yielded as they are
+        found until a problem is; at the end, UserInputError with every problem when
+        there is any (a store consuming this rolls back what it took)."""
+        found = self._r.problems
+        for job in self.jobs():
+            if not found:
+                yield job
+        if self._own or found or not self.readable:
+            raise UserInputError(self.problems)
 
 
 def load_manifest(
@@ -108,31 +157,54 @@ def load_manifest(
     Audio is not opened here (see ``intake.audiocheck``); relative audio paths resolve
     against ``base_dir:`` or else the manifest's own directory. With ``roots``, every local
     file must be one the daemon may read (see ``intake.roots``). ``data``: the file's
-    bytes, when the caller has read them already.
+    bytes, when the caller has read them already. The jobs are kept in a tuple:
+    :class:`ManifestReading` gives them one by one.
     """
-    manifest, problems = _read_manifest(path, roots, data)
-    if problems or manifest is None:
-        raise UserInputError(_by_line(problems))
-    return manifest
+    reading = ManifestReading(path, roots, data)
+    jobs = tuple(reading.accepted_jobs())
+    return Manifest(name=reading.name, path=path, jobs=jobs)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What :func:`validate_manifest` found: the manifest's name (None when its structure
+    is invalid), how many jobs its valid entries hold, and every problem, by line."""
+
+    path: Path
+    name: str | None
+    jobs: int
+    problems: list[Problem]
+
+    @property
+    def valid(self) -> bool:
+        """No problem at all."""
+        return self.name is not None and not self.problems
 
 
 def validate_manifest(
-    path: Path, roots: InputRoots | None = None
-) -> tuple[Manifest | None, dict[str, AudioFacts], list[Problem]]:
-    """Load a manifest and check its audio; every problem found, never an exception.
+    path: Path,
+    roots: InputRoots | None = None,
+    on_job: Callable[[JobSpec, AudioFacts | None], None] | None = None,
+) -> Validation:
+    """Read a manifest and check the audio of each job as it comes; never an exception.
 
-    The manifest is None when its structure is invalid; the audio of its valid entries is
-    checked all the same. With ``roots``, files outside them are refused, never opened.
+    The audio of the valid entries is checked even when the structure has problems, so
+    one run reports everything. With ``roots``, files outside them are refused, never
+    opened. ``on_job`` is told each job and its audio's facts (None: not probed, or
+    unreadable); nothing else of the jobs is kept.
     """
+    audio_found: list[Problem] = []
     try:
-        manifest, problems = _read_manifest(path, roots)
+        reading = ManifestReading(path, roots)
+        for job in reading.jobs():
+            facts, found = check_job_audio(path, job)
+            audio_found.extend(found)
+            if on_job is not None:
+                on_job(job, facts)
     except Exception as exc:
         # A bug must not cost the user a traceback: the kind of error is enough to report.
         internal = f"internal error while reading the manifest ({type(exc).__name__})"
-        return None, {}, [Problem(str(path), internal)]
-    if manifest is None:
-        return None, {}, problems
-    # Audio is probed even when the structure has problems, so one run reports everything.
-    infos, audio_found = check_audio(manifest)
-    valid = manifest if not problems else None
-    return valid, infos, _by_line(problems + audio_found)
+        return Validation(path, None, 0, [Problem(str(path), internal)])
+    structure = reading.problems
+    name = reading.name if reading.readable and not structure else None
+    return Validation(path, name, reading.count, by_line(structure + audio_found))
