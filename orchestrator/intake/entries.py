@@ -133,7 +133,11 @@ class EntryReader:
             if job is not None:
                 yield job
             return
-        local = Path(audio).expanduser()
+        try:
+            local = Path(audio).expanduser()
+        except RuntimeError:  # `~name` of a user this system does not know
+            self.r.problem(audio_node, audio_field, f"{audio!r}: no home directory for its ~user")
+            return
         absolute = local if local.is_absolute() else self.base_dir / local
         is_glob = glob.has_magic(audio)
         if self.roots is not None:

@@ -56,7 +56,11 @@ def _base_dir(r: Reader, top: Section, manifest_dir: Path) -> Path:
     if "\0" in raw:
         r.problem(node, "base_dir", "contains a NUL byte")
         return manifest_dir
-    candidate = Path(raw).expanduser()
+    try:
+        candidate = Path(raw).expanduser()
+    except RuntimeError:  # `~name` of a user this system does not know
+        r.problem(node, "base_dir", f"cannot use {raw}: no home directory for its ~user")
+        return manifest_dir
     candidate = candidate if candidate.is_absolute() else manifest_dir / candidate
     try:
         is_dir = candidate.is_dir()

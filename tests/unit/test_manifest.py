@@ -510,3 +510,11 @@ def test_output_paths_are_made_as_purepath_would(rel: str) -> None:
     path = PurePosixPath(rel)
     expected = str(path.with_suffix("")) if path.suffix else str(path)
     assert strip_extension(rel) == expected
+
+
+def test_a_home_directory_nobody_has_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    user = "~no-such-user-here"
+    path = write(tmp_path, f"name: m\nbase_dir: {user}/x\njobs:\n  - {user}/a.ogg\n")
+    found = problems(path)
+    assert [(p.line, p.field) for p in found] == [(2, "base_dir"), (4, "jobs[0].audio")]
+    assert all("no home directory" in p.message for p in found)
