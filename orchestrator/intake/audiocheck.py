@@ -8,6 +8,7 @@ from pathlib import Path
 from orchestrator.core.apis import audio_problems
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem
+from orchestrator.core.output_options import names_problem
 from orchestrator.intake.audio import AudioError, probe
 from orchestrator.intake.jobspec import JobSpec
 
@@ -40,8 +41,12 @@ def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, li
             f"(internal error {type(exc).__name__})"
         )
         return None, [Problem(file, message, line=job.line, field="audio")]
+    found = audio_problems(settings, facts)
+    names = names_problem(job.options, facts.channels)
+    if names is not None:
+        found.append(("channel_names", names))
     problems = [
         Problem(file, f"{job.source}: {message}", line=job.line, field=field)
-        for field, message in audio_problems(settings, facts)
+        for field, message in found
     ]
     return facts, problems

@@ -25,10 +25,11 @@ from orchestrator.intake.jobspec import (
     safe_output_problem,
     strip_extension,
 )
+from orchestrator.intake.output_options import OUTPUT_KEYS, read_output_options
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
-JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS)
+JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS, *OUTPUT_KEYS)
 
 
 class EntryReader:
@@ -55,7 +56,8 @@ class EntryReader:
         if sec.node is None:
             return
         sec.reject_unknown()
-        choices = Choices(read_settings(self.r, sec, defaults.settings))
+        settings = read_settings(self.r, sec, defaults.settings)
+        choices = Choices(settings, read_output_options(self.r, sec, defaults.options, settings))
         if "audio" not in sec:
             self.r.problem(
                 node, join_path(path, "audio"), "missing: a file, glob, directory or s3://"
@@ -270,6 +272,7 @@ class EntryReader:
             output=output,
             settings=choices.settings,
             line=entry_line,
+            options=choices.options,
         )
 
     def show(self, source: str) -> str:

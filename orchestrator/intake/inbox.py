@@ -81,7 +81,7 @@ def file_away(source: Path, folder: Path, digest: str) -> Path:
 def new_jobs(specs: Iterable[JobSpec]) -> Iterator[NewJob]:
     """The store's rows for a manifest's jobs, one by one as they come."""
     for spec in specs:
-        yield NewJob(spec.source, spec.output, spec.settings)
+        yield NewJob(spec.source, spec.output, spec.settings, spec.options)
 
 
 def every_problem(reading: ManifestReading) -> list[Problem]:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 
@@ -17,9 +18,11 @@ _SEPARATORS_RE = re.compile(r"[/\\]")
 
 @dataclass(frozen=True)
 class Choices:
-    """What a manifest section says of its jobs: how the service recognises them."""
+    """What a manifest section says of its jobs: how the service recognises them, and what
+    is written of the result."""
 
     settings: RecognitionSettings = field(default_factory=RecognitionSettings)
+    options: OutputOptions = field(default_factory=OutputOptions)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class JobSpec:
     output: str  # relative output path without extension; no "..", not absolute
     settings: RecognitionSettings
     line: int | None  # manifest line of the entry that produced it
+    options: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def is_s3(self) -> bool:

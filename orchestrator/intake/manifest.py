@@ -19,10 +19,12 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, compose_bytes, compose_file
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audiocheck import check_job_audio
 from orchestrator.intake.entries import EntryReader
 from orchestrator.intake.jobspec import Choices, JobSpec, Manifest
+from orchestrator.intake.output_options import OUTPUT_KEYS, read_output_options
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 
@@ -113,9 +115,11 @@ class ManifestReading:
         top.reject_unknown()
         self.name = _name(r, top)
         self._entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots)
-        defaults_sec = top.section("defaults", SETTING_KEYS)
+        defaults_sec = top.section("defaults", (*SETTING_KEYS, *OUTPUT_KEYS))
         defaults_sec.reject_unknown()
-        self._defaults = Choices(read_settings(r, defaults_sec, RecognitionSettings()))
+        settings = read_settings(r, defaults_sec, RecognitionSettings())
+        options = read_output_options(r, defaults_sec, OutputOptions(), settings)
+        self._defaults = Choices(settings, options)
         jobs_node = top.node_of("jobs")
         if jobs_node is None or r.is_null(jobs_node):
             r.problem(jobs_node or top.node, "jobs", "missing: the list of audio to recognise")

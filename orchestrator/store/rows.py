@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 
 JOB_FIELDS = frozenset(
@@ -69,6 +70,9 @@ def row_to_job(row: Row) -> Job:
         error=row["error"],
         finished_at=row["finished_at"],
         note=row["note"],
+        output_options=OutputOptions.from_dict(
+            json.loads(row["output_options"]) if row["output_options"] else None
+        ),
     )
 
 
@@ -84,3 +88,11 @@ def to_column(value: Any) -> Any:
 def settings_json(settings: RecognitionSettings) -> str:
     """The settings column of a new job."""
     return json.dumps(settings.to_dict(), sort_keys=True)
+
+
+def options_json(options: OutputOptions) -> str | None:
+    """The output_options column of a new job: None for the defaults (most jobs), so that
+    a backlog of 100,000 jobs pays nothing for them."""
+    if options == OutputOptions():
+        return None
+    return json.dumps(options.to_dict(), sort_keys=True)

@@ -18,7 +18,13 @@ from orchestrator.store.batches import batches
 from orchestrator.store.postgres.claims import Claims, affinity_params
 from orchestrator.store.postgres.connection import Db
 from orchestrator.store.postgres.schema import SCHEMA_VERSION
-from orchestrator.store.rows import JOB_FIELDS, row_to_job, settings_json, to_column
+from orchestrator.store.rows import (
+    JOB_FIELDS,
+    options_json,
+    row_to_job,
+    settings_json,
+    to_column,
+)
 from orchestrator.store.types import (
     Affinity,
     DuplicateRecognition,
@@ -87,6 +93,7 @@ class PostgresStore(Claims):
                         apis=[job.settings.api for job in batch],
                         priorities=[job.priority for job in batch],
                         locals=[not is_object_uri(job.source) for job in batch],
+                        output_options=[options_json(job.options) for job in batch],
                     )
             return manifest_id, True
 

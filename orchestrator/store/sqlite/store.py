@@ -14,6 +14,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.batches import batches
+from orchestrator.store.rows import options_json
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
 from orchestrator.store.types import (
@@ -104,6 +105,7 @@ class SQLiteStore(Claims):
                     "settings_key": key,
                     "api": settings.api,
                     "priority": settings.priority,
+                    "output_options": options_json(job.options),
                     "now": now,
                 }
             )
