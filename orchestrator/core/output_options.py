@@ -84,5 +84,6 @@ def names_problem(options: OutputOptions, channels: int) -> str | None:
     named = len(options.channel_names)
     if not named or named == channels:
         return None
+    given = "1 name" if named == 1 else f"{named} names"
     said = "1 channel" if channels == 1 else f"{channels} channels"
-    return f"channel_names gives {named} names but the audio has {said}: give one per channel"
+    return f"channel_names gives {given} but the audio has {said}: give one per channel"

@@ -175,6 +175,7 @@ class Daemon:
                     settings_from_config(new),
                     node=running.node,
                     outputs_prefix=running.outputs_prefix,
+                    outputs_local=running.outputs_local,
                 )
             )
         if self.intake is not None:
@@ -266,6 +267,7 @@ class Daemon:
                 node=settings.node,
                 storage=storage,
                 outputs_prefix=config.outputs.s3_prefix,
+                outputs_local=config.outputs.local,
             )
             self.intake = Intake(
                 store,

@@ -21,9 +21,12 @@ log = get_logger()
 
 
 class Finisher:
-    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, or as
-    objects under ``outputs_prefix``) and moves its file to ``processed/`` (or ``failed/``
-    when a job failed), once."""
+    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, as
+    objects under ``outputs_prefix``, or both: the files first) and moves its file to
+    ``processed/`` (or ``failed/`` when a job failed), once.
+
+    The report is written once every job of the manifest has ended, so its JSON, written
+    last, tells a downstream system that the manifest's results are all there."""
 
     def __init__(
         self,
@@ -33,6 +36,7 @@ class Finisher:
         node: str | None = None,
         storage: ObjectStorage | None = None,
         outputs_prefix: str | None = None,
+        outputs_local: bool = True,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
@@ -42,6 +46,7 @@ class Finisher:
         self.node = node
         self.storage = storage
         self.outputs_prefix = outputs_prefix
+        self.outputs_local = outputs_local or outputs_prefix is None or storage is None
         # The last error said of each manifest: the same one is not said again at each try.
         self._errors: dict[int, str] = {}
 
@@ -80,7 +85,7 @@ class Finisher:
         jobs = await store.manifest_jobs(manifest_id)
         now = self.clock()
         report = build_report(manifest, jobs, now)
-        report_path = await self._write(
+        report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )
         failed = bool(report["failures"])
@@ -101,17 +106,25 @@ class Finisher:
             status_checks=report["status_checks"],
             elapsed_s=report["elapsed_s"],
             report=report_path,
+            report_object=report_object,
             manifest_file=str(target),
         )
 
-    async def _write(self, name: str, as_json: str, as_text: str) -> str:
-        """Write a manifest's report (text first, JSON last); where the JSON went."""
-        if self.storage is not None and self.outputs_prefix is not None:
-            key = f"{self.outputs_prefix}{name}/report"
-            await self.storage.put_text(f"{key}.txt", as_text)
-            await self.storage.put_text(f"{key}.json", as_json)
-            return str(ObjectRef(self.storage.bucket, f"{key}.json"))
-        folder = self.paths().output / name
-        await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
-        await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
-        return str(folder / "report.json")
+    async def _write(self, name: str, as_json: str, as_text: str) -> tuple[str, str | None]:
+        """Write a manifest's report (text first, JSON last): as files, then as objects,
+        as configured. Where it is (the file when there is one, else the object), and the
+        object's link when there is one."""
+        found: str | None = None
+        if self.outputs_local:
+            folder = self.paths().output / name
+            await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
+            await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
+            found = str(folder / "report.json")
+        if self.storage is None or self.outputs_prefix is None:
+            assert found is not None
+            return found, None
+        key = f"{self.outputs_prefix}{name}/report"
+        await self.storage.put_text(f"{key}.txt", as_text)
+        await self.storage.put_text(f"{key}.json", as_json)
+        uploaded = str(ObjectRef(self.storage.bucket, f"{key}.json"))
+        return found or uploaded, uploaded

@@ -151,7 +151,7 @@ def test_validate_counts_the_channels_the_audio_has(folder: Path) -> None:
     )
     checked = validate_manifest(path)
     assert [(p.line, p.field) for p in checked.problems] == [(3, "channel_names")]
-    assert "1 names but the audio has 2 channels" in checked.problems[0].message
+    assert "1 name but the audio has 2 channels" in checked.problems[0].message
 
 
 def test_channel_name_rules() -> None:
