@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from orchestrator.commands.common import print_warnings
@@ -22,7 +23,8 @@ from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
 from orchestrator.core.finish_time import DAY_S, Quotas, Window, Work, finish_time
 from orchestrator.core.polling import is_deferred
-from orchestrator.intake.manifest import JobSpec, validate_manifest
+from orchestrator.intake.jobspec import JobSpec
+from orchestrator.intake.manifest import validate_manifest
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.settings import per_second
 
@@ -155,6 +157,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def _keep(
+    jobs: list[JobSpec], infos: dict[str, AudioFacts], job: JobSpec, facts: AudioFacts | None
+) -> None:
+    """Collect a manifest's jobs and the facts of their audio, as validation finds them."""
+    jobs.append(job)
+    if facts is not None:
+        infos[job.source] = facts
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the plan for every manifest and the total; 2 when any problem was found."""
     quotas, concurrency = QuotasConfig(), ConcurrencyConfig()
@@ -169,10 +180,13 @@ def run(args: argparse.Namespace) -> int:
     all_jobs: list[JobSpec] = []
     all_infos: dict[str, AudioFacts] = {}
     for path in args.manifests:
-        manifest, infos, found = validate_manifest(path, roots)
-        problems.extend(found)
-        jobs = [] if manifest is None else list(manifest.jobs)
-        name = "-" if manifest is None else manifest.name
+        jobs: list[JobSpec] = []
+        infos: dict[str, AudioFacts] = {}
+        found = validate_manifest(path, roots, partial(_keep, jobs, infos))
+        problems.extend(found.problems)
+        if found.name is None:
+            jobs = []
+        name = "-" if found.name is None else found.name
         rows.append((str(path), name, estimate(jobs, infos, quotas, concurrency)))
         all_jobs.extend(jobs)
         all_infos.update(infos)

@@ -114,10 +114,9 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     for path in args.manifests:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
-        manifest, _infos, found = validate_manifest(path, roots)
-        problems.extend(found)
-        if manifest is not None:
-            problems.extend(refusals(path, manifest.on_finish, config.hooks.policy))
+        found = validate_manifest(path, roots)
+        problems.extend(found.problems)
+        problems.extend(refusals(path, found.on_finish, config.hooks.policy))
     if problems:
         raise UserInputError(problems)
     placed: list[Submitted] = []

@@ -51,26 +51,26 @@ def run(args: argparse.Namespace) -> int:
         roots = InputRoots.of(config)
         policy = config.hooks.policy
     for path in args.manifests:
-        manifest, _infos, problems = validate_manifest(path, roots)
-        if manifest is not None and policy is not None:
-            problems = [*problems, *refusals(path, manifest.on_finish, policy)]
-        valid = manifest is not None and not problems
-        all_valid = all_valid and valid
+        found = validate_manifest(path, roots)
+        problems = found.problems
+        if policy is not None:
+            problems = [*problems, *refusals(path, found.on_finish, policy)]
+        all_valid = all_valid and found.valid and not problems
         problem_count += len(problems)
-        bad += 0 if valid else 1
+        bad += 0 if found.valid else 1
         reports.append(
             {
                 "file": str(path),
-                "name": None if manifest is None else manifest.name,
-                "valid": valid,
-                "jobs": None if manifest is None else len(manifest.jobs),
+                "name": found.name,
+                "valid": found.valid,
+                "jobs": None if found.name is None else found.jobs,
                 "problems": [p.as_dict() for p in problems],
             }
         )
         if args.json:
             continue
-        if valid and manifest is not None:
-            print(f"ok: {path}: {manifest.name}: {len(manifest.jobs)} jobs")
+        if found.valid:
+            print(f"ok: {path}: {found.name}: {found.jobs} jobs")
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     if args.json:

@@ -394,7 +394,15 @@ class _Loader:
             prefix = None
         if prefix is not None and not prefix.endswith("/"):
             prefix += "/"
-        return OutputsConfig(s3_prefix=prefix)
+        local = sec.boolean("local", prefix is None)
+        if not local and "s3_prefix" not in sec:
+            self.r.problem(
+                sec.node_of("local"),
+                sec.field("local"),
+                "false leaves the results nowhere: set s3_prefix too, or leave local out",
+            )
+            local = True
+        return OutputsConfig(s3_prefix=prefix, local=local or prefix is None)
 
     def hooks(self, sec: Section) -> HooksConfig:
         return read_hooks(sec, self.secrets)
@@ -437,7 +445,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "status": ("listen_host", "listen_port"),
     "service": ("drain_timeout_s", "watchdog", "node", "lease_s"),
     "state": ("url", *secret_keys("password")),
-    "outputs": ("s3_prefix",),
+    "outputs": ("s3_prefix", "local"),
     "hooks": HOOKS_KEYS,
 }
 # Inline secret keys are recognised (to be rejected with a helpful message), not "unknown".

@@ -250,9 +250,17 @@ class StateConfig:
 @dataclass(frozen=True)
 class OutputsConfig:
     """Where transcripts and reports go: ``paths.output`` on the node that took the
-    manifest in, or objects under ``s3_prefix`` in the storage bucket (any node writes)."""
+    manifest in; or, with ``s3_prefix``, objects under it in the storage bucket, written
+    by any node, and with ``local`` as well the local files first, then the same set as
+    objects (by the manifest's node, whose disk holds the files)."""
 
     s3_prefix: str | None = None
+    local: bool = True  # files under paths.output (always, without s3_prefix)
+
+    @property
+    def objects_only(self) -> bool:
+        """Results only as objects: any node may write them."""
+        return self.s3_prefix is not None and not self.local
 
 
 @dataclass(frozen=True)

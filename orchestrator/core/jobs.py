@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from orchestrator.core.audio import AudioFacts
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 
@@ -119,6 +120,8 @@ class Job:
     finished_at: float | None = None
     submissions: int = 0
     note: str | None = None  # a remark on a job that did not fail ("no speech recognised")
+    # What is written of the result: formats and channel names (never what is asked).
+    output_options: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def is_local(self) -> bool:

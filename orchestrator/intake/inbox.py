@@ -16,14 +16,15 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.config.yamlload import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
 from orchestrator.core.hooks import HookPolicy
-from orchestrator.intake.manifest import Manifest, load_manifest
+from orchestrator.intake.jobspec import JobSpec
+from orchestrator.intake.manifest import ManifestReading, load_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
@@ -79,9 +80,18 @@ def file_away(source: Path, folder: Path, digest: str) -> Path:
     return source
 
 
-def new_jobs(manifest: Manifest) -> list[NewJob]:
-    """The store's rows for a manifest's jobs."""
-    return [NewJob(spec.source, spec.output, spec.settings) for spec in manifest.jobs]
+def new_jobs(specs: Iterable[JobSpec]) -> Iterator[NewJob]:
+    """The store's rows for a manifest's jobs, one by one as they come."""
+    for spec in specs:
+        yield NewJob(spec.source, spec.output, spec.settings, spec.options)
+
+
+def every_problem(reading: ManifestReading) -> list[Problem]:
+    """Every problem of a manifest whose jobs were not all read: the rest are read (and
+    dropped) for theirs."""
+    for _job in reading.jobs():
+        pass
+    return reading.problems
 
 
 def complete_rejections(
@@ -273,29 +283,35 @@ class Intake:
             await self.reject(path, [problem])
             return False
         digest = hashlib.sha256(data).hexdigest()
-        try:
-            manifest = await asyncio.to_thread(load_manifest, path, self.roots, data)
-        except UserInputError as exc:
-            await self.reject(path, exc.problems)
+        reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
+        if reading.problems or not reading.readable:
+            # Its top level is wrong already: the store is not asked, the rest only read.
+            await self.reject(path, await asyncio.to_thread(every_problem, reading))
             return False
         if self.hook_policy is not None:
-            refused = refusals(path, manifest.on_finish, self.hook_policy)
+            refused = refusals(path, reading.on_finish, self.hook_policy)
             if refused:
                 await self.reject(path, refused)
                 return False
         destination = active_path(self.active_dir, digest, path.name)
         try:
+            # The jobs go in as the entries are expanded, in batches, in one transaction:
+            # a problem found on the way rolls back the whole manifest.
             manifest_id, new = await self.store.add_manifest(
-                manifest.name,
+                reading.name,
                 str(destination),
                 digest,
-                new_jobs(manifest),
+                new_jobs(reading.accepted_jobs()),
                 self.clock(),
                 node=self.node,
-                on_finish=None if manifest.on_finish is None else manifest.on_finish.spec,
+                on_finish=None if reading.on_finish is None else reading.on_finish.spec,
             )
+        except UserInputError as exc:
+            await self.reject(path, exc.problems)
+            return False
         except ManifestConflict as exc:
-            await self.reject(path, [Problem(str(path), str(exc), field="name")])
+            rest = await asyncio.to_thread(every_problem, reading)
+            await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
             return False
         # After the store: a crash in between leaves the file here, and the next scan
         # finds it known (by its digest) and moves it then.
@@ -310,13 +326,13 @@ class Intake:
         if new:
             log.info(
                 "manifest.accepted",
-                manifest=manifest.name,
+                manifest=reading.name,
                 manifest_id=manifest_id,
-                jobs=len(manifest.jobs),
+                jobs=reading.count,
                 path=str(destination),
             )
         else:
-            log.info("manifest.already_known", manifest=manifest.name, manifest_id=manifest_id)
+            log.info("manifest.already_known", manifest=reading.name, manifest_id=manifest_id)
         return new
 
     async def reject(self, path: Path, problems: list[Problem]) -> None:

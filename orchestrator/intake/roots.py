@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from orchestrator.config import Config
 
 # SQLite keeps a journal beside the state file under these suffixes.
 _STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def _inside(folder: Path) -> str:
+    """The start of every path at or inside ``folder``, ``/srv/audio/``; ``path + "/"``
+    starts with it exactly when ``path`` is ``folder`` or inside it."""
+    text = str(folder)
+    return text if text.endswith("/") else text + "/"
 
 
 def real_path(path: Path) -> Path:
@@ -49,20 +57,32 @@ class InputRoots:
             denied=tuple(real_path(path) for path in denied),
         )
 
-    def refusal(self, path: Path) -> str | None:
-        """Why ``path`` may not be read as audio (a message naming it), or None."""
-        try:
-            real = real_path(path)
-        except (OSError, ValueError):
-            return f"{path}: not a path that can be checked against the input roots"
-        shown = str(path) if real == Path(os.path.normpath(path)) else f"{path} (-> {real})"
-        if self.roots and not any(real.is_relative_to(root) for root in self.roots):
+    @cached_property
+    def _prefixes(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The roots and the denied paths as the starts of the real paths inside them:
+        a directory walk checks every file, so the check is made on strings."""
+        return tuple(map(_inside, self.roots)), tuple(map(_inside, self.denied))
+
+    def refusal(self, path: Path | str, real: str | None = None) -> str | None:
+        """Why ``path`` may not be read as audio (a message naming it), or None.
+
+        ``real``: its real path, when the caller knows it already (a file met in a walk
+        that follows no link); else every symlink in ``path`` is resolved here."""
+        if real is None:
+            try:
+                real = os.path.realpath(path)
+            except (OSError, ValueError):
+                return f"{path}: not a path that can be checked against the input roots"
+        roots, denied = self._prefixes
+        shown = str(path) if real == os.path.normpath(path) else f"{path} (-> {real})"
+        inside = real + "/"
+        if roots and not inside.startswith(roots):
             listed = ", ".join(str(root) for root in self.roots)
             return (
                 f"{shown}: outside the input roots ({listed}); add its directory to "
                 "paths.input_roots in the daemon's config"
             )
-        if any(real == denied or real.is_relative_to(denied) for denied in self.denied):
+        if inside.startswith(denied):
             return f"{shown}: one of the daemon's own files (state, inbox, results, secrets)"
         return None
 

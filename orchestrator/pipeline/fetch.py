@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
@@ -125,23 +124,26 @@ class Fetch:
                 else None
             ),
         }
-        prefix = self.ctx.settings.outputs_prefix
-        written: list[Path] | list[str]
+        settings = self.ctx.settings
+        prefix = settings.outputs_prefix
+        written: list[str] = []
         try:
             timings = client.profile.timings
-            if prefix is not None:
-                written = await self._write_objects(
-                    prefix, job, transcript, channels, record, timings
-                )
-            else:
-                written = await asyncio.to_thread(
-                    partial(outputs.write_job_outputs, timings=timings),
-                    self.ctx.settings.output_root,
+            if prefix is None or settings.outputs_local:
+                files = await asyncio.to_thread(
+                    partial(outputs.write_job_outputs, timings=timings, options=job.output_options),
+                    settings.output_root,
                     job.manifest_name,
                     job.output,
                     transcript,
                     channels,
                     record,
+                )
+                written.extend(str(path) for path in files)
+            if prefix is not None:
+                # After the files: a set in storage is one the disk holds whole already.
+                written.extend(
+                    await self._write_objects(prefix, job, transcript, channels, record, timings)
                 )
         except OSError as exc:
             # A full or read-only disk: the job waits and tries again (and, once its
@@ -166,7 +168,7 @@ class Fetch:
                 manifest=job.manifest_name,
                 job_id=job.id,
                 operation_id=operation_id,
-                files=[str(p) for p in written],
+                files=written,
             )
         else:
             # Written before a restart cut the step short: not written again.
@@ -221,12 +223,18 @@ class Fetch:
         record: dict[str, Any],
         timings: bool,
     ) -> list[str]:
-        """The outputs as objects under ``prefix`` (any daemon can write them), the JSON
-        last; the ``s3://`` links of those written (none when all were there already)."""
-        keys = outputs.output_keys(prefix, job.manifest_name, job.output, channels, timings=timings)
-        rendered = render_all(transcript, job=record, channels=channels, timings=timings)
+        """The outputs as objects under ``prefix``, the seal last (the JSON when chosen:
+        its object says the job's set is whole); the ``s3://`` links of those written
+        (none when all were there already)."""
+        options = job.output_options
+        keys = outputs.object_keys(
+            prefix, job.manifest_name, job.output, channels, timings=timings, options=options
+        )
+        rendered = render_all(
+            transcript, job=record, channels=channels, timings=timings, options=options
+        )
         storage, written = self.ctx.storage, []
-        for name in sorted(keys, key=lambda k: (k == "json", k)):
+        for name in outputs.write_order(keys):
             if await storage.put_text(keys[name], rendered[name]):
                 written.append(str(ObjectRef(storage.bucket, keys[name])))
         return written

@@ -104,7 +104,8 @@ def lanes(
             if quota is not None
         ]
     # Results on this node's disk: only the jobs of its own manifests.
-    writes = None if settings.outputs_prefix else Affinity(settings.node, every_job=True)
+    anywhere = settings.outputs_prefix is not None and not settings.outputs_local
+    writes = None if anywhere else Affinity(settings.node, every_job=True)
     return [
         Lane(
             stage,

@@ -87,9 +87,11 @@ class PipelineSettings:
     # ``check_budget``), 0 = no planned schedule.
     checks_per_job: float | None = None
     check_reserve: float = 0.1
-    # Transcripts go to objects under this prefix instead of ``output_root`` (any node
-    # may then write them); None: to the output directory of the manifest's node.
+    # Transcripts go to objects under this prefix (None: not); and with ``outputs_local``
+    # to the output directory of the manifest's node too, first. Objects alone: any node
+    # may write them.
     outputs_prefix: str | None = None
+    outputs_local: bool = True
     # Requests of an API waiting for their answer at once, by API (a synchronous API's
     # submissions hold a connection for the whole recognition).
     api_concurrency: Mapping[str, int] = field(default_factory=lambda: {"asr_xml": 10})
@@ -173,6 +175,7 @@ def settings_from_config(config: Config) -> PipelineSettings:
         lease_s=config.service.lease_s,
         node=config.service.node,
         outputs_prefix=config.outputs.s3_prefix,
+        outputs_local=config.outputs.local,
         timestamp_resolution_s=config.polling.timestamp_resolution_s,
         input_roots=InputRoots.of(config),
     )

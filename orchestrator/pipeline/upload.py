@@ -17,6 +17,7 @@ from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
 from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.output_options import names_problem
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
 from orchestrator.intake.roots import real_path
@@ -83,6 +84,9 @@ class Upload:
                 await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return
         problems = audio_problems(job.settings, facts)
+        names = names_problem(job.output_options, facts.channels)
+        if names is not None:
+            problems.append(("channel_names", names))
         if problems:
             # `validate` says the same offline; a manifest taken as it is meets it here.
             reason = "; ".join(f"{setting}: {message}" for setting, message in problems)

@@ -114,6 +114,7 @@ class Control:
                     settings_from_config(new),
                     node=running.node,
                     outputs_prefix=running.outputs_prefix,
+                    outputs_local=running.outputs_local,
                 )
             )
         if self.intake is not None:

@@ -175,6 +175,7 @@ class Daemon(Control):
                 outputs_prefix=config.outputs.s3_prefix,
                 hooks=lambda: self.config.hooks,
                 on_hooks=self.hooks.wake,
+                outputs_local=config.outputs.local,
             )
             self.intake = Intake(
                 store,

@@ -22,9 +22,12 @@ log = get_logger()
 
 
 class Finisher:
-    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, or as
-    objects under ``outputs_prefix``) and moves its file to ``processed/`` (or ``failed/``
-    when a job failed), once."""
+    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, as
+    objects under ``outputs_prefix``, or both: the files first) and moves its file to
+    ``processed/`` (or ``failed/`` when a job failed), once.
+
+    The report is written once every job of the manifest has ended, so its JSON, written
+    last, tells a downstream system that the manifest's results are all there."""
 
     def __init__(
         self,
@@ -36,6 +39,7 @@ class Finisher:
         outputs_prefix: str | None = None,
         hooks: Callable[[], HooksConfig] | None = None,
         on_hooks: Callable[[], None] | None = None,
+        outputs_local: bool = True,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
@@ -49,6 +53,7 @@ class Finisher:
         # call once a finish has added deliveries (the hooks' runner wakes).
         self.hooks = hooks
         self.on_hooks = on_hooks
+        self.outputs_local = outputs_local or outputs_prefix is None or storage is None
         # The last error said of each manifest: the same one is not said again at each try.
         self._errors: dict[int, str] = {}
 
@@ -87,7 +92,7 @@ class Finisher:
         jobs = await store.manifest_jobs(manifest_id)
         now = self.clock()
         report = build_report(manifest, jobs, now)
-        report_path = await self._write(
+        report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )
         failed = bool(report["failures"])
@@ -113,6 +118,7 @@ class Finisher:
             status_checks=report["status_checks"],
             elapsed_s=report["elapsed_s"],
             report=report_path,
+            report_object=report_object,
             manifest_file=str(target),
         )
 
@@ -123,14 +129,21 @@ class Finisher:
         mine = own.hooks("manifest") if own is not None else ()
         return (*config.on_finish.hooks("config"), *mine)
 
-    async def _write(self, name: str, as_json: str, as_text: str) -> str:
-        """Write a manifest's report (text first, JSON last); where the JSON went."""
-        if self.storage is not None and self.outputs_prefix is not None:
-            key = f"{self.outputs_prefix}{name}/report"
-            await self.storage.put_text(f"{key}.txt", as_text)
-            await self.storage.put_text(f"{key}.json", as_json)
-            return str(ObjectRef(self.storage.bucket, f"{key}.json"))
-        folder = self.paths().output / name
-        await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
-        await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
-        return str(folder / "report.json")
+    async def _write(self, name: str, as_json: str, as_text: str) -> tuple[str, str | None]:
+        """Write a manifest's report (text first, JSON last): as files, then as objects,
+        as configured. Where it is (the file when there is one, else the object), and the
+        object's link when there is one."""
+        found: str | None = None
+        if self.outputs_local:
+            folder = self.paths().output / name
+            await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
+            await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
+            found = str(folder / "report.json")
+        if self.storage is None or self.outputs_prefix is None:
+            assert found is not None
+            return found, None
+        key = f"{self.outputs_prefix}{name}/report"
+        await self.storage.put_text(f"{key}.txt", as_text)
+        await self.storage.put_text(f"{key}.json", as_json)
+        uploaded = str(ObjectRef(self.storage.bucket, f"{key}.json"))
+        return found or uploaded, uploaded

@@ -23,7 +23,7 @@ JOB_COLUMNS = (
     "id", "manifest_id", "source", "output", "settings", "settings_key", "api", "priority",
     "state", "attempts", "next_action_at", "content_hash", "audio", "object_key",
     "operation_id", "submitted_at", "submissions", "polls", "last_poll_at", "leader_id",
-    "error", "created_at", "updated_at", "finished_at", "note",
+    "error", "created_at", "updated_at", "finished_at", "note", "output_options",
 )  # fmt: skip
 MANIFEST_COLUMNS = (
     "id", "name", "path", "digest", "state", "created_at", "finished_at", "report_path",

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.hooks import DELIVERY_STATES, DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 
 JOB_FIELDS = frozenset(
@@ -80,6 +81,9 @@ def row_to_job(row: Row) -> Job:
         error=row["error"],
         finished_at=row["finished_at"],
         note=row["note"],
+        output_options=OutputOptions.from_dict(
+            json.loads(row["output_options"]) if row["output_options"] else None
+        ),
     )
 
 
@@ -147,3 +151,11 @@ def on_finish_json(on_finish: OnFinish | None) -> str | None:
 def on_finish_of(value: str | None) -> OnFinish | None:
     """The inverse of :func:`on_finish_json`."""
     return None if value is None else OnFinish.from_dict(json.loads(value))
+
+
+def options_json(options: OutputOptions) -> str | None:
+    """The output_options column of a new job: None for the defaults (most jobs), so that
+    a backlog of 100,000 jobs pays nothing for them."""
+    if options == OutputOptions():
+        return None
+    return json.dumps(options.to_dict(), sort_keys=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.jobs import Job, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.quota import QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 
@@ -34,6 +35,8 @@ class NewJob:
     source: str
     output: str
     settings: RecognitionSettings
+    # What is written of the result (not part of what the service is asked).
+    options: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def priority(self) -> int:

@@ -88,6 +88,23 @@ async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> No
     assert not (inbox / "a.yaml").exists()
 
 
+async def test_a_name_in_use_is_said_with_every_other_problem(tmp_path: Path, store: Store) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    (inbox / "a.yaml").write_text(manifest_text("calls"), "utf-8")
+    assert await intake.scan() == 1
+    # The same name again, while the first runs, with a problem of its own further down.
+    (inbox / "b.yaml").write_text(manifest_text("calls") + "  - audio: nowhere/*.ogg\n", "utf-8")
+    assert await intake.scan() == 0
+    report = (tmp_path / "failed" / "b.yaml.problems.txt").read_text("utf-8").splitlines()
+    assert len(report) == 2, report
+    assert "'calls' is still being processed" in report[0]
+    assert "b.yaml:5: jobs[1].audio: the glob 'nowhere/*.ogg' matches no file" in report[1]
+    (manifest,) = await store.manifests()
+    assert manifest.counts == {"queued": 1}
+
+
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """The JSON lines the daemon would write, captured for the test."""

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Claim, ManifestConflict, NewJob, Spend, Store, StoreError
@@ -332,6 +333,20 @@ async def test_a_leased_job_comes_due_when_its_lease_runs_out(store: Store) -> N
     assert await store.next_due([State.QUEUED], 21.0, ["v3"]) is None
     await store.update_job(first.id, None, {"next_action_at": 30.0}, 21.0)  # lease dropped
     assert await store.next_due([State.QUEUED], 22.0) == 30.0
+
+
+async def test_output_options_are_kept_with_each_job_and_ask_nothing_more(store: Store) -> None:
+    named = OutputOptions(("txt", "conversation"), ("agent", "customer"))
+    settings = RecognitionSettings()
+    jobs = [
+        NewJob("/a/x.ogg", "named", settings, named),
+        NewJob("/a/x.ogg", "plain", settings),
+    ]
+    await store.add_manifest("m", "/m.yaml", "d", jobs, 10.0)
+    first, second = sorted(await store.manifest_jobs(1), key=lambda job: job.id)
+    assert (first.output_options, second.output_options) == (named, OutputOptions())
+    # The same recognition for both: the names are not in what the service is asked.
+    assert first.settings_key == second.settings_key
 
 
 async def test_whether_any_job_is_in_some_states(store: Store) -> None:

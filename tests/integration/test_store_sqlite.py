@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.core.jobs import State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import NewJob, StoreError, StoreLocked
@@ -55,6 +56,29 @@ async def test_a_version_2_file_is_brought_up_to_date_keeping_its_rows(tmp_path:
         assert seen == [Pause(50.0, 1)]
         await store.update_job(job.id, None, {"note": "no speech recognised"}, 11.0)
         assert (await store.get_job(job.id)).note == "no speech recognised"  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
+async def test_jobs_of_a_version_4_file_keep_the_default_outputs(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as db:
+        for number, script in MIGRATIONS:
+            if number <= 4:
+                db.executescript(script)
+        db.execute("PRAGMA user_version = 4")
+        db.execute(
+            "INSERT INTO manifests (name, path, digest, created_at) VALUES ('m', '/m', 'd', 1)"
+        )
+        db.execute(
+            "INSERT INTO jobs (manifest_id, source, output, settings, settings_key, state, "
+            "next_action_at, created_at, updated_at) "
+            "VALUES (1, '/a.ogg', 'a', '{}', 'k', 'queued', 1, 1, 1)"
+        )
+    store = await SQLiteStore.open(path)
+    try:
+        (job,) = await store.jobs_in([State.QUEUED])
+        assert job.output_options == OutputOptions()
     finally:
         await store.close()
 

@@ -363,3 +363,17 @@ def test_input_roots_must_be_a_list_of_paths(tmp_path: Path) -> None:
     assert "at least one directory" in one(problems(path)).message
     path = write(tmp_path, "storage:\n  bucket: audio\npaths:\n  input_roots: [1]\n")
     assert one(problems(path)).field == "paths.input_roots[0]"
+
+
+def test_results_on_disk_in_object_storage_or_both(tmp_path: Path) -> None:
+    def outputs(text: str) -> tuple[str | None, bool, bool]:
+        found = load_config(write(tmp_path, f"storage: {{bucket: b-1}}\n{text}"), env={})
+        return found.outputs.s3_prefix, found.outputs.local, found.outputs.objects_only
+
+    assert outputs("") == (None, True, False)
+    assert outputs("outputs: {s3_prefix: t}\n") == ("t/", False, True)  # as before: objects only
+    assert outputs("outputs: {s3_prefix: t, local: true}\n") == ("t/", True, False)
+    assert outputs("outputs: {local: true}\n") == (None, True, False)
+    (problem,) = problems(write(tmp_path, "storage: {bucket: b-1}\noutputs: {local: false}\n"))
+    assert (problem.field, problem.line) == ("outputs.local", 2)
+    assert "set s3_prefix too" in problem.message

@@ -97,9 +97,12 @@ def test_validate_never_raises_and_never_quotes_a_file(tree: Path, data: bytes) 
     # With roots only: without them a glob of / would walk the whole disk (the user's own
     # doing in `validate`; the daemon always has roots).
     roots = roots_of(tree)
-    _manifest, infos, problems = validate_manifest(manifest_path, roots)
-    check_problems(problems)
-    for source in infos:
+    probed: list[str] = []
+    checked = validate_manifest(
+        manifest_path, roots, lambda job, facts: probed.append(job.source) if facts else None
+    )
+    check_problems(checked.problems)
+    for source in probed:
         assert real_path(Path(source)).is_relative_to(roots.roots[0])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from orchestrator.core.jobs import Job, Stage, State
@@ -15,6 +16,7 @@ from orchestrator.core.quota import (
 from orchestrator.pipeline.lanes import lanes
 from orchestrator.pipeline.settings import SEND_SLACK_S, PipelineSettings, per_second
 from orchestrator.speechkit import ASR_XML_PROFILE, V2_PROFILE, V3_PROFILE
+from orchestrator.store.types import Affinity
 
 PROFILES = [V2_PROFILE, V3_PROFILE, ASR_XML_PROFILE]
 SETTINGS = PipelineSettings(output_root=Path("/out"), api_concurrency={"asr_xml": 3})
@@ -61,3 +63,14 @@ def test_per_second_quotas_keep_their_margin_in_time() -> None:
     assert spec.window_s == (1.0 + SEND_SLACK_S) * 1.02 / 0.98
     slow = per_second(0.5, 0.0)
     assert (slow.limit, slow.window_s) == (1, 2.0 + SEND_SLACK_S)
+
+
+def test_results_written_to_a_disk_are_fetched_by_the_node_of_that_disk() -> None:
+    def affinities(**changes: object) -> set[object]:
+        settings = dataclasses.replace(SETTINGS, node="rec-01", **changes)  # type: ignore[arg-type]
+        return {lane.affinity for lane in lanes(Stage.FETCH, PROFILES, settings, billable)}
+
+    mine = Affinity("rec-01", every_job=True)
+    assert affinities() == {mine}
+    assert affinities(outputs_prefix="t/", outputs_local=False) == {None}  # objects: anyone
+    assert affinities(outputs_prefix="t/", outputs_local=True) == {mine}  # files first

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.intake.manifest import (
-    check_audio,
-    load_manifest,
+from orchestrator.intake.jobspec import (
+    JobSpec,
+    normal_output,
     safe_output_problem,
+    strip_extension,
+)
+from orchestrator.intake.manifest import (
+    ManifestReading,
+    Validation,
+    load_manifest,
     validate_manifest,
 )
 
@@ -303,7 +312,18 @@ def test_settings_key_ignores_priority() -> None:
     assert a.key() != RecognitionSettings(language="en-US").key()
 
 
-def test_check_audio_probes_local_files(audio_dir: Path) -> None:
+def probed(path: Path) -> tuple[Validation, dict[str, AudioFacts]]:
+    """``validate_manifest``'s answer and the facts of each file it probed."""
+    infos: dict[str, AudioFacts] = {}
+
+    def keep(job: JobSpec, facts: AudioFacts | None) -> None:
+        if facts is not None:
+            infos[job.source] = facts
+
+    return validate_manifest(path, on_job=keep), infos
+
+
+def test_validation_probes_local_files(audio_dir: Path) -> None:
     shutil.copy(AUDIO / "podcast-mono.mp3", audio_dir / "fake.ogg")
     path = write(
         audio_dir,
@@ -313,8 +333,9 @@ def test_check_audio_probes_local_files(audio_dir: Path) -> None:
         "  - audio: fake.ogg\n"  # 5
         "  - audio: s3://bucket/k.ogg\n",  # 6
     )
-    manifest = load_manifest(path)
-    infos, found = check_audio(manifest)
+    load_manifest(path)  # the structure is valid
+    checked, infos = probed(path)
+    found = checked.problems
     assert set(infos) == {str(audio_dir / "calls" / "a.ogg")}
     assert infos[str(audio_dir / "calls" / "a.ogg")].channels == 1
     assert [(p.file, p.line, p.field) for p in found] == [
@@ -330,19 +351,19 @@ def test_validate_manifest_reports_structure_and_audio_together(audio_dir: Path)
         audio_dir,
         "name: m\ndefaults:\n  modle: general\njobs:\n  - audio: missing.ogg\n  - audio: vm.wav\n",
     )
-    manifest, infos, found = validate_manifest(path)
-    assert manifest is None
-    assert [(p.line, p.field) for p in found] == [(3, "defaults.modle"), (5, "audio")]
+    checked, infos = probed(path)
+    assert checked.name is None
+    assert [(p.line, p.field) for p in checked.problems] == [(3, "defaults.modle"), (5, "audio")]
     assert set(infos) == {str(audio_dir / "vm.wav")}
 
 
 def test_the_examples_are_valid_and_the_broken_one_is_not() -> None:
     examples = AUDIO.parent / "manifests"
     for path in sorted(examples.glob("*.yaml")):
-        manifest, _infos, found = validate_manifest(path)
-        assert found == [], path
-        assert manifest is not None
-    _m, _i, found = validate_manifest(examples / "broken" / "broken.yaml")
+        checked = validate_manifest(path)
+        assert checked.problems == [], path
+        assert checked.valid
+    found = validate_manifest(examples / "broken" / "broken.yaml").problems
     assert len(found) >= 8
     assert all(p.line is not None for p in found)
 
@@ -412,12 +433,88 @@ def test_asr_xml_takes_local_files_checked_offline(audio_dir: Path) -> None:
     path = write(
         audio_dir, "name: m\ndefaults:\n  api: asr_xml\njobs:\n  - vm.wav\n  - s3://bucket/x.ogg\n"
     )
-    manifest, _infos, found = validate_manifest(path)
-    assert manifest is None
+    checked = validate_manifest(path)
+    assert checked.name is None
+    found = checked.problems
     assert [(p.line, p.field) for p in found] == [(6, "jobs[1].audio")]
     assert "needs a local file" in found[0].message
     ok = write(audio_dir, "name: m\ndefaults:\n  api: asr_xml\njobs: [vm.wav]\n", "ok.yaml")
-    manifest, infos, found = validate_manifest(ok)
-    assert manifest is not None
-    assert found == []
+    checked, infos = probed(ok)
+    assert checked.valid
+    assert (checked.name, checked.jobs) == ("m", 1)
     assert infos[str(audio_dir / "vm.wav")].duration_s < 30
+
+
+def test_jobs_come_one_by_one_and_the_problems_after_them(tmp_path: Path) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for index in range(50):
+        (folder / f"c{index:02d}.wav").write_bytes(b"")  # not read: nothing is probed here
+    path = write(
+        tmp_path,
+        "name: m\njobs:\n"
+        "  - audio: calls\n"  # 3: fifty files
+        "  - audio: missing-dir/*.wav\n"  # 4: matches nothing
+        "  - audio: calls/c07.wav\n"  # 5: its output is taken by the directory's
+        "    output: calls/c00\n",  # 6
+    )
+    reading = ManifestReading(path, None)
+    assert reading.readable
+    assert (reading.name, reading.problems) == ("m", [])
+    jobs = reading.jobs()
+    first = next(jobs)
+    # One job read, the rest of the directory not yet, and no later entry looked at.
+    assert (first.output, reading.count, reading.problems) == ("calls/c00", 1, [])
+    assert sum(1 for _ in jobs) == 49
+    assert [(p.line, p.field) for p in reading.problems] == [
+        (4, "jobs[1].audio"),
+        (6, "jobs[2].output"),
+    ]
+    assert reading.count == 50
+
+
+def test_accepted_jobs_stop_at_the_first_problem_and_end_with_all_of_them(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("a.wav", "b.wav", "b.mp3", "c.wav"):
+        (folder / name).write_bytes(b"")
+    path = write(
+        tmp_path,
+        "name: m\njobs:\n"
+        "  - audio: calls\n"  # 3: b.mp3 and b.wav both make calls/b
+        "  - audio: nowhere.wav\n"  # 4: fine here (not probed)
+        "  - audio: s3://bucket/*.wav\n",  # 5: no wildcards in s3://
+    )
+    reading = ManifestReading(path, None)
+    taken: list[str] = []
+    with pytest.raises(UserInputError) as info:
+        taken.extend(job.output for job in reading.accepted_jobs())
+    # Jobs went out until the duplicate was met; none after it, though more were read.
+    assert taken == ["calls/a", "calls/b"]
+    assert reading.count == 4  # the duplicate is no job
+    assert [(p.line, p.field) for p in info.value.problems] == [
+        (3, "jobs[0].audio"),
+        (5, "jobs[2].audio"),
+    ]
+    assert "produced twice" in info.value.problems[0].message
+
+
+@given(st.text(alphabet="ab./", max_size=12))
+def test_output_paths_are_made_as_purepath_would(rel: str) -> None:
+    # The fast string forms agree with PurePosixPath on every relative path.
+    if rel.startswith("/"):
+        return
+    assert normal_output(rel) == str(PurePosixPath(rel))
+    path = PurePosixPath(rel)
+    expected = str(path.with_suffix("")) if path.suffix else str(path)
+    assert strip_extension(rel) == expected
+
+
+def test_a_home_directory_nobody_has_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    user = "~no-such-user-here"
+    path = write(tmp_path, f"name: m\nbase_dir: {user}/x\njobs:\n  - {user}/a.ogg\n")
+    found = problems(path)
+    assert [(p.line, p.field) for p in found] == [(2, "base_dir"), (4, "jobs[0].audio")]
+    assert all("no home directory" in p.message for p in found)

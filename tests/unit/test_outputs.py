@@ -11,22 +11,34 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.core.output_options import FORMATS, OutputOptions
 from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.outputs.conversation import clock, render_conversation
 from orchestrator.outputs.files import write_atomic
 from orchestrator.outputs.render import (
-    MAX_CUE_SECONDS,
-    MAX_LINE_CHARS,
     SCHEMA_VERSION,
-    build_cues,
+    output_keys,
     render_all,
     render_json,
-    render_srt,
     render_txt,
+)
+from orchestrator.outputs.subtitles import (
+    MAX_CUE_SECONDS,
+    MAX_LINE_CHARS,
+    build_cues,
+    render_srt,
     render_vtt,
     srt_timestamp,
     vtt_timestamp,
 )
-from orchestrator.outputs.write import output_paths, write_outputs
+from orchestrator.outputs.write import (
+    object_keys,
+    output_paths,
+    seal_of,
+    write_job_outputs,
+    write_order,
+    write_outputs,
+)
 
 RAW = {"chunks": [{"channelTag": "1", "alternatives": [{"text": "hello world"}]}]}
 
@@ -444,3 +456,122 @@ def test_without_timings_json_and_txt_only(tmp_path: Path) -> None:
     assert sorted(paths) == ["json", "txt"]
     write_outputs(paths, rendered)
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["clip.json", "clip.txt"]
+
+
+# -- channel names, the chosen formats, the conversation ------------------------------------
+
+CALL = Transcript(
+    channels=(1, 2),
+    utterances=(
+        Utterance(1, "good morning", 0.4, 1.2, words(("good", 0.4, 0.7), ("morning", 0.8, 1.2))),
+        Utterance(1, "how can I help", 1.3, 2.0),
+        Utterance(2, "hello", 2.5, 3.0, words(("hello", 2.5, 3.0))),
+        Utterance(2, "I have a question", 3.2, 4.9),
+        Utterance(1, "of course", 3661.2, 3662.0),
+        Utterance(2, "  ", 3663.0, 3664.0),  # nothing said: no turn
+    ),
+)
+NAMES = OutputOptions(channel_names=("agent", "customer"))
+EVERY = OutputOptions(formats=FORMATS, channel_names=("agent", "customer"))
+
+
+def test_the_conversation_merges_turns_in_time_order() -> None:
+    assert render_conversation(CALL, {1: "agent", 2: "customer"}) == (
+        "[00:00:00] agent: good morning how can I help\n"
+        "[00:00:02] customer: hello I have a question\n"
+        "[01:01:01] agent: of course\n"
+    )
+    # Unnamed channels are numbered; an empty transcript is an empty file.
+    second = render_conversation(CALL).splitlines()[1]
+    assert second == "[00:00:02] Channel 2: hello I have a question"
+    assert render_conversation(EMPTY) == ""
+
+
+def test_the_conversation_of_mono_audio_follows_the_speaker_labels() -> None:
+    assert render_conversation(DIALOGUE) == (
+        "[00:00:00] Speaker 1: hello there\n"
+        "[00:00:01] Speaker 2: hi how are you\n"
+        "[00:00:03] Speaker 1: fine <thanks> & you\n"
+    )
+    assert clock(-1.0) == "00:00:00"
+    assert clock(59.99) == "00:00:59"
+
+
+def test_named_channels_name_the_files_and_the_speakers() -> None:
+    rendered = render_all(CALL, job=JOB, options=EVERY)
+    assert sorted(rendered) == [
+        "agent.txt",
+        "conversation.txt",
+        "customer.txt",
+        "json",
+        "srt",
+        "vtt",
+    ]
+    assert rendered["agent.txt"] == "good morning\nhow can I help\nof course\n"
+    srt = parse_srt(rendered["srt"])
+    assert_well_formed(srt)
+    assert [lines[0] for _, _, lines in srt][:2] == [
+        "agent: good morning",
+        "agent: how can I help",
+    ]
+    vtt = rendered["vtt"]
+    assert_well_formed(parse_vtt(vtt))
+    assert "\n<v agent>good morning\n" in vtt
+    assert "\n<v customer>hello\n" in vtt
+    document = json.loads(rendered["json"])
+    assert [(c["channel"], c.get("name")) for c in document["channels"]] == [
+        (1, "agent"),
+        (2, "customer"),
+    ]
+    # Without names, as before: numbered files and cues.
+    plain = render_all(CALL, job=JOB)
+    assert sorted(plain) == ["ch1.txt", "ch2.txt", "json", "srt", "vtt"]
+    assert parse_srt(plain["srt"])[0][2][0] == "[1] good morning"
+    assert "name" not in json.loads(plain["json"])["channels"][0]
+
+
+def test_only_the_chosen_formats_are_rendered_and_keyed() -> None:
+    chosen = OutputOptions(formats=("conversation", "txt"), channel_names=("agent", "customer"))
+    rendered = render_all(CALL, job=JOB, options=chosen)
+    assert sorted(rendered) == ["agent.txt", "conversation.txt", "customer.txt"]
+    assert sorted(output_keys([1, 2], options=chosen)) == sorted(rendered)
+    # An API without timings gives no subtitles and no conversation.
+    assert render_all(CALL, job=JOB, options=chosen, timings=False).keys() == {
+        "agent.txt",
+        "customer.txt",
+    }
+    # A channel the names do not reach keeps its number.
+    assert output_keys([1, 2, 3], options=chosen)[1:] == ["agent.txt", "customer.txt", "ch3.txt"]
+
+
+def test_a_chosen_set_without_json_is_written_once_its_seal_last(tmp_path: Path) -> None:
+    chosen = OutputOptions(("txt", "srt", "conversation"), NAMES.channel_names)
+    record = {**JOB, "operation_id": "op-7"}
+    written = write_job_outputs(tmp_path, "m", "calls/x", CALL, (1, 2), record, options=chosen)
+    names = [p.name for p in written]
+    assert names == [
+        "x.agent.txt",
+        "x.conversation.txt",
+        "x.customer.txt",
+        "x.srt",
+    ]
+    assert seal_of(["agent.txt", "srt", "customer.txt"]) == "srt"
+    assert seal_of(["srt", "json", "txt"]) == "json"
+    stamps = {p: p.stat().st_mtime_ns for p in written}
+    # A restart finds the set whole (its seal holds what it would write): nothing again.
+    assert write_job_outputs(tmp_path, "m", "calls/x", CALL, (1, 2), record, options=chosen) == []
+    assert {p: p.stat().st_mtime_ns for p in written} == stamps
+    # A set cut short before its seal is written again, whole.
+    (tmp_path / "m" / "calls" / "x.srt").unlink()
+    again = write_job_outputs(tmp_path, "m", "calls/x", CALL, (1, 2), record, options=chosen)
+    assert [p.name for p in again] == names
+    assert not (tmp_path / "m" / "calls" / "x.json").exists()
+
+
+def test_object_keys_are_the_file_names(tmp_path: Path) -> None:
+    keys = object_keys("out/", "m", "calls/x", [1, 2], options=EVERY)
+    paths = output_paths(tmp_path, "m", "calls/x", [1, 2], options=EVERY)
+    assert keys.keys() == paths.keys()
+    assert keys["conversation.txt"] == "out/m/calls/x.conversation.txt"
+    assert paths["agent.txt"] == tmp_path / "m" / "calls" / "x.agent.txt"
+    assert write_order(keys)[-1] == "json"

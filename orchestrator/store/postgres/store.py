@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import asyncpg
@@ -16,6 +15,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store.batches import batches
 from orchestrator.store.postgres.claims import Claims, affinity_params
 from orchestrator.store.postgres.connection import Db
 from orchestrator.store.postgres.hooks import Hooks
@@ -24,6 +24,7 @@ from orchestrator.store.rows import (
     JOB_FIELDS,
     delivery_rows,
     on_finish_json,
+    options_json,
     row_to_job,
     settings_json,
     to_column,
@@ -38,9 +39,6 @@ from orchestrator.store.types import (
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
-
-
-INSERT_BATCH = 2000
 
 
 class PostgresStore(Claims, Hooks):
@@ -59,8 +57,9 @@ class PostgresStore(Claims, Hooks):
         """Insert a manifest taken in on ``node`` and its jobs (and its own completion
         hooks); (id, False) when the same
         file was already taken (by any daemon: two racing on one inbox take it once).
-        ``jobs`` is consumed in batches (pulled in a worker thread: a manifest's expansion
-        may walk a directory of 100,000 files); an exception it raises rolls it all back."""
+        ``jobs`` is consumed in batches (each pulled in a worker thread while the one
+        before is inserted: a manifest's expansion may walk a directory of 100,000
+        files); an exception it raises rolls it all back."""
         async with self._tx() as db:
             # Two daemons reading the same file from a shared inbox take turns here; the
             # second finds the first one's row by its digest.
@@ -85,26 +84,30 @@ class PostgresStore(Claims, Hooks):
                     id=manifest_id,
                     on_finish=on_finish_json(on_finish),
                 )
-            source = iter(jobs)
             encoded: dict[RecognitionSettings, tuple[str, str]] = {}  # settings -> json, key
-            while batch := await asyncio.to_thread(list, itertools.islice(source, INSERT_BATCH)):
-                for job in batch:
-                    if job.settings not in encoded:
-                        encoded[job.settings] = (settings_json(job.settings), job.settings.key())
-                await self._run(
-                    db,
-                    "insert_jobs",
-                    manifest_id=manifest_id,
-                    node=node,
-                    now=now,
-                    sources=[job.source for job in batch],
-                    outputs=[job.output for job in batch],
-                    settings=[encoded[job.settings][0] for job in batch],
-                    settings_keys=[encoded[job.settings][1] for job in batch],
-                    apis=[job.settings.api for job in batch],
-                    priorities=[job.priority for job in batch],
-                    locals=[not is_object_uri(job.source) for job in batch],
-                )
+            async with aclosing(batches(jobs)) as stream:
+                async for batch in stream:
+                    for job in batch:
+                        if job.settings not in encoded:
+                            encoded[job.settings] = (
+                                settings_json(job.settings),
+                                job.settings.key(),
+                            )
+                    await self._run(
+                        db,
+                        "insert_jobs",
+                        manifest_id=manifest_id,
+                        node=node,
+                        now=now,
+                        sources=[job.source for job in batch],
+                        outputs=[job.output for job in batch],
+                        settings=[encoded[job.settings][0] for job in batch],
+                        settings_keys=[encoded[job.settings][1] for job in batch],
+                        apis=[job.settings.api for job in batch],
+                        priorities=[job.priority for job in batch],
+                        locals=[not is_object_uri(job.source) for job in batch],
+                        output_options=[options_json(job.options) for job in batch],
+                    )
             return manifest_id, True
 
     async def update_job(

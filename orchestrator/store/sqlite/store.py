@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import aiosqlite
@@ -16,7 +15,8 @@ from orchestrator.core.hooks import Hook, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.quota import Pause
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.store.rows import delivery_rows, on_finish_json
+from orchestrator.store.batches import batches
+from orchestrator.store.rows import delivery_rows, on_finish_json, options_json
 from orchestrator.store.sqlite.claims import Claims
 from orchestrator.store.sqlite.hooks import Hooks
 from orchestrator.store.sqlite.schema import JOB_FIELDS, SCHEMA_VERSION, Q, row_to_job, to_column
@@ -30,8 +30,6 @@ from orchestrator.store.types import (
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
-
-INSERT_BATCH = 2000
 
 
 class SQLiteStore(Claims, Hooks):
@@ -81,34 +79,47 @@ class SQLiteStore(Claims, Hooks):
     async def _insert_jobs(
         self, db: aiosqlite.Connection, manifest_id: int, jobs: Iterable[NewJob], now: float
     ) -> None:
-        """Insert jobs in batches, pulling each batch from ``jobs`` in a worker thread (a
-        manifest's expansion may walk a directory of 100,000 files)."""
-        source = iter(jobs)
+        """Insert jobs in batches, pulling each batch from ``jobs`` in a worker thread
+        while the one before is inserted (a manifest's expansion may walk a directory of
+        100,000 files)."""
         encoded: dict[RecognitionSettings, tuple[str, str]] = {}  # settings -> (json, key)
-        while batch := await asyncio.to_thread(list, itertools.islice(source, INSERT_BATCH)):
-            rows = []
-            for job in batch:
-                settings = job.settings
-                if settings not in encoded:
-                    text = json.dumps(settings.to_dict(), sort_keys=True)
-                    encoded[settings] = (text, settings.key())
-                    await db.execute(
-                        Q["add_job_class"], {"priority": settings.priority, "api": settings.api}
-                    )
-                text, key = encoded[settings]
-                rows.append(
-                    {
-                        "manifest_id": manifest_id,
-                        "source": job.source,
-                        "output": job.output,
-                        "settings": text,
-                        "settings_key": key,
-                        "api": settings.api,
-                        "priority": settings.priority,
-                        "now": now,
-                    }
+        async with aclosing(batches(jobs)) as stream:
+            async for batch in stream:
+                await self._insert_batch(db, manifest_id, batch, now, encoded)
+
+    async def _insert_batch(
+        self,
+        db: aiosqlite.Connection,
+        manifest_id: int,
+        batch: list[NewJob],
+        now: float,
+        encoded: dict[RecognitionSettings, tuple[str, str]],
+    ) -> None:
+        """One batch of rows; ``encoded`` keeps each settings' JSON and key, made once."""
+        rows = []
+        for job in batch:
+            settings = job.settings
+            if settings not in encoded:
+                text = json.dumps(settings.to_dict(), sort_keys=True)
+                encoded[settings] = (text, settings.key())
+                await db.execute(
+                    Q["add_job_class"], {"priority": settings.priority, "api": settings.api}
                 )
-            await db.executemany(Q["insert_job"], rows)
+            text, key = encoded[settings]
+            rows.append(
+                {
+                    "manifest_id": manifest_id,
+                    "source": job.source,
+                    "output": job.output,
+                    "settings": text,
+                    "settings_key": key,
+                    "api": settings.api,
+                    "priority": settings.priority,
+                    "output_options": options_json(job.options),
+                    "now": now,
+                }
+            )
+        await db.executemany(Q["insert_job"], rows)
 
     async def update_job(
         self,

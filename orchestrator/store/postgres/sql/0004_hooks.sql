@@ -1,4 +1,4 @@
--- Version 3: completion hooks. A manifest keeps its own `on_finish` (JSON). Each hook of a
+-- Version 4: completion hooks. A manifest keeps its own `on_finish` (JSON). Each hook of a
 -- finished manifest is a delivery row, inserted in the transaction that finishes the
 -- manifest: a crash between the finish and the delivery leaves the row pending, and the
 -- next run of the manifest's node delivers it (at-least-once; `delivery_id` lets a

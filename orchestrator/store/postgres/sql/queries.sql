@@ -18,12 +18,12 @@ SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
 -- name: insert_jobs
 INSERT INTO jobs (manifest_id, source, output, settings, settings_key, api, priority, node,
-                  local, state, next_action_at, created_at, updated_at)
+                  local, output_options, state, next_action_at, created_at, updated_at)
 SELECT :manifest_id, j.source, j.output, j.settings, j.settings_key, j.api, j.priority, :node,
-       j.local, 'queued', :now, :now, :now
+       j.local, j.output_options, 'queued', :now, :now, :now
 FROM unnest(:sources::text[], :outputs::text[], :settings::text[], :settings_keys::text[],
-            :apis::text[], :priorities::int[], :locals::boolean[])
-     AS j (source, output, settings, settings_key, api, priority, local);
+            :apis::text[], :priorities::int[], :locals::boolean[], :output_options::text[])
+     AS j (source, output, settings, settings_key, api, priority, local, output_options);
 
 -- name: ensure_quotas
 INSERT INTO quotas (name) SELECT unnest(:names::text[]) ON CONFLICT (name) DO NOTHING;

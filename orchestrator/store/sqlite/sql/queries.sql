@@ -12,10 +12,10 @@ SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LI
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
 -- name: insert_job
-INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, api, state,
-                  next_action_at, created_at, updated_at)
-VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :api, 'queued',
-        :now, :now, :now);
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, api,
+                  output_options, state, next_action_at, created_at, updated_at)
+VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :api,
+        :output_options, 'queued', :now, :now, :now);
 
 -- name: job_classes
 SELECT priority, api FROM job_classes ORDER BY priority DESC, api DESC;
