@@ -21,7 +21,8 @@ from orchestrator.config.hooks import HOOKS_KEYS
 from orchestrator.config.schema import Config
 from orchestrator.config.secrets import secret_keys
 from orchestrator.config.sections import SPEECHKIT_KEYS, STORAGE_KEYS, SectionReader
-from orchestrator.config.yamlload import Reader, Section, compose_file, compose_text
+from orchestrator.config.yamlfile import compose_file, compose_text
+from orchestrator.config.yamlload import Reader, Section
 from orchestrator.core.errors import Problem, UserInputError
 
 SECTIONS = (

@@ -1,4 +1,5 @@
-"""YAML with line numbers: compose nodes, then read typed fields while collecting Problems.
+"""YAML with line numbers: read typed fields of composed nodes while collecting Problems
+(``config.yamlfile`` reads and composes the text).
 
 Reading never stops at the first mistake: every reader records a Problem (file, key path,
 line) and returns ``None`` or the default, so a caller can report everything at once.
@@ -9,13 +10,8 @@ end up in an error message.
 from __future__ import annotations
 
 import difflib
-import errno
 import math
-import os
-import re
-import stat
 from collections.abc import Collection, Iterator, Sequence
-from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -25,12 +21,6 @@ from orchestrator.core.errors import Problem, UserInputError
 
 T = TypeVar("T")
 
-# A manifest of 100,000 jobs is a few megabytes; past this a file is a mistake, or hostile.
-MAX_YAML_BYTES = 16 * 1024 * 1024
-# PyYAML's scanner takes time in the square of the nesting of [ and {: 3000 levels cost
-# seconds, a few megabytes of them hours. No manifest or config needs more than this.
-MAX_FLOW_DEPTH = 64
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 # What a scalar that cannot be built (``!!int nope``) reads as: its problem is recorded.
 _INVALID = object()
 
@@ -76,108 +66,6 @@ def suggest(name: str, allowed: Collection[str]) -> str:
     if close:
         return f"did you mean {close[0]!r}?"
     return "allowed: " + ", ".join(sorted(allowed))
-
-
-def read_yaml_bytes(
-    path: Path, display: str | None = None, *, follow_symlinks: bool = True
-) -> tuple[bytes | None, Problem | None]:
-    """The bytes of a YAML file, or the Problem that stopped the reading.
-
-    Only a regular file of at most ``MAX_YAML_BYTES`` is read: a FIFO or a device could
-    block or never end. ``follow_symlinks=False`` refuses a symbolic link (the inbox takes
-    files placed in it, not links to files elsewhere).
-    """
-    file = display if display is not None else str(path)
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        return None, Problem(file, "file not found")
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_symlinks:
-            return None, Problem(file, "is a symbolic link; place the file itself")
-        return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            return None, Problem(file, "is a directory, not a YAML file")
-        if not stat.S_ISREG(info.st_mode):
-            return None, Problem(file, "not a regular file (a device, FIFO or socket)")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_YAML_BYTES + 1)
-    except OSError as exc:
-        return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
-    finally:
-        os.close(fd)
-    if len(data) > MAX_YAML_BYTES:
-        return None, Problem(file, f"larger than {MAX_YAML_BYTES // 2**20} MiB; split it up")
-    return data, None
-
-
-def compose_file(path: Path, display: str | None = None) -> tuple[yaml.Node | None, Problem | None]:
-    """Read and compose one YAML document; any read or syntax error comes back as a Problem."""
-    data, problem = read_yaml_bytes(path, display)
-    if data is None:
-        return None, problem
-    return compose_bytes(data, display if display is not None else str(path))
-
-
-def compose_bytes(data: bytes, file: str) -> tuple[yaml.Node | None, Problem | None]:
-    """Compose a YAML document from its bytes, which must be UTF-8."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, Problem(file, "not UTF-8 text (save it as UTF-8)", line=line)
-    return compose_text(text, file)
-
-
-def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None]:
-    """Compose YAML text into a node tree; any syntax error comes back as a Problem with its
-    line. Messages name what is wrong, never more than a character of the text."""
-    if _too_deep(text):
-        return None, Problem(
-            file, f"invalid YAML: [ and {{ nested more than {MAX_FLOW_DEPTH} levels deep"
-        )
-    try:
-        loader = yaml.SafeLoader(text)
-    except yaml.reader.ReaderError as exc:
-        # The reader refuses control characters before parsing anything.
-        line = text.count("\n", 0, exc.position) + 1
-        return None, Problem(
-            file,
-            f"invalid YAML: character #x{exc.character:04x} is not allowed "
-            "(control characters cannot appear in YAML text)",
-            line=line,
-        )
-    try:
-        return loader.get_single_node(), None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = exc.problem or exc.context or "invalid YAML"
-        return None, Problem(
-            file, f"invalid YAML: {reason}", line=None if mark is None else mark.line + 1
-        )
-    except yaml.YAMLError as exc:
-        return None, Problem(file, f"invalid YAML: {type(exc).__name__}")
-    except RecursionError:
-        return None, Problem(file, "invalid YAML: nested too deeply to read")
-    finally:
-        loader.dispose()
-
-
-def _too_deep(text: str) -> bool:
-    """Whether ``[`` and ``{`` nest deeper than ``MAX_FLOW_DEPTH`` (counted in quoted text
-    too: a stray bracket in a string costs one level, far from the limit)."""
-    brackets = _NOT_BRACKETS.sub("", text)
-    if brackets.count("[") + brackets.count("{") <= MAX_FLOW_DEPTH:
-        return False
-    depth = 0
-    for char in brackets:
-        depth += 1 if char in "[{" else -1
-        if depth > MAX_FLOW_DEPTH:
-            return True
-    return False
 
 
 class Reader:

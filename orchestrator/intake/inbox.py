@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.config.yamlload import read_yaml_bytes
+from orchestrator.config.yamlfile import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
 from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.jobspec import JobSpec

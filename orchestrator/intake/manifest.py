@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.config.yamlload import Reader, Section, compose_bytes, compose_file
+from orchestrator.config.yamlfile import compose_bytes, compose_file
+from orchestrator.config.yamlload import Reader, Section
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.output_options import OutputOptions

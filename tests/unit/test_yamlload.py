@@ -5,15 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config.yamlload import (
+from orchestrator.config.yamlfile import (
     MAX_YAML_BYTES,
-    Reader,
-    Section,
     compose_file,
     compose_text,
     read_yaml_bytes,
-    suggest,
 )
+from orchestrator.config.yamlload import Reader, Section, suggest
 from orchestrator.core.errors import Problem, UserInputError
 
 
