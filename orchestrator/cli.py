@@ -16,19 +16,19 @@ from typing import Protocol
 from orchestrator import __version__
 from orchestrator.core.errors import UserInputError
 
-# Order is the order of `--help`.
-COMMAND_MODULES = (
-    "orchestrator.commands.run",
-    "orchestrator.commands.submit",
-    "orchestrator.commands.status",
-    "orchestrator.commands.retry",
-    "orchestrator.commands.cancel",
-    "orchestrator.commands.migrate_state",
-    "orchestrator.commands.validate",
-    "orchestrator.commands.plan",
-    "orchestrator.emulator.cli",
-    "orchestrator.commands.demo",
-)
+# Each subcommand and its module; order is the order of `--help`.
+COMMANDS = {
+    "run": "orchestrator.commands.run",
+    "submit": "orchestrator.commands.submit",
+    "status": "orchestrator.commands.status",
+    "retry": "orchestrator.commands.retry",
+    "cancel": "orchestrator.commands.cancel",
+    "migrate-state": "orchestrator.commands.migrate_state",
+    "validate": "orchestrator.commands.validate",
+    "plan": "orchestrator.commands.plan",
+    "emulator": "orchestrator.emulator.cli",
+    "demo": "orchestrator.commands.demo",
+}
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,15 +37,18 @@ class _CommandModule(Protocol):
     def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every available subcommand."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand, or with the subcommand ``only`` alone
+    (a command imports its own modules only: `status` does not load the daemon)."""
     parser = argparse.ArgumentParser(
         prog="speechkit-orchestrator",
         description="Transcribe batches of audio through Yandex SpeechKit, under the quotas.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for command, name in COMMANDS.items():
+        if only is not None and command != only:
+            continue
         # Imported here, one by one, so that `--help` costs only what it shows.
         module: _CommandModule = importlib.import_module(name)
         module.register(sub)
@@ -58,8 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    # The subcommand comes first (the options before it are --help and --version): a known
+    # one gets a parser of its own; anything else the full parser, to list the choices.
+    first = next((arg for arg in given if not arg.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS and given[0] == first else None)
+    args = parser.parse_args(given)
     handler: Handler = args.handler
     try:
         return handler(args)

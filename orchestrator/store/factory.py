@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from orchestrator.config import Config
-from orchestrator.store.postgres import PostgresStore
 from orchestrator.store.protocol import Store
 from orchestrator.store.sqlite import SQLiteStore
 
@@ -13,6 +12,9 @@ async def open_store(config: Config) -> Store:
     database of ``state.url``, else the SQLite file ``paths.state_file``."""
     state = config.state
     if state.url is not None:
+        # Imported only here: asyncpg costs a SQLite user's every command a sixth of a second.
+        from orchestrator.store.postgres import PostgresStore
+
         password = None if state.password is None else state.password.reveal()
         return await PostgresStore.open(state.url, password)
     return await SQLiteStore.open(config.paths.state_file)

@@ -5,6 +5,7 @@ manifest in, and Ctrl-C stops the watching, not the batch."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import signal
@@ -66,9 +67,13 @@ async def test_submit_wait_exits_0_when_every_job_is_done(
             result = await env.cli("submit", "--wait", "--interval", "0.2", str(manifest))
             await lines_until(watcher.stdout, "| finished", watched)
         finally:
-            watcher.send_signal(signal.SIGINT)
-            assert await asyncio.wait_for(watcher.wait(), LIMIT_S) == 130
-            await env.stop(daemon)
+            try:
+                with contextlib.suppress(ProcessLookupError):
+                    watcher.send_signal(signal.SIGINT)
+                watched_status = await asyncio.wait_for(watcher.wait(), LIMIT_S)
+            finally:
+                await env.stop(daemon)  # even when the watch failed: no daemon left behind
+        assert watched_status == 130, "".join(watched)
 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout.splitlines()
