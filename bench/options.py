@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Service time = emulator wall time x speed; a quota window is one service hour "
         "(3600/speed wall seconds) and every contender's intervals are divided by the speed. "
         "Results go to bench/results/ (latest.json, backlog.json, backlog.png). A full run "
-        "takes about 13 minutes on two cores.",
+        "takes about 11 minutes on two cores.",
     )
     p.add_argument(
         "--regime", choices=REGIMES, default="all", help="which part to run (default all)"
