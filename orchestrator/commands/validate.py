@@ -55,21 +55,22 @@ def run(args: argparse.Namespace) -> int:
         problems = found.problems
         if policy is not None:
             problems = [*problems, *refusals(path, found.on_finish, policy)]
-        all_valid = all_valid and found.valid and not problems
+        valid = found.valid and not problems  # refused hooks too
+        all_valid = all_valid and valid
         problem_count += len(problems)
-        bad += 0 if found.valid else 1
+        bad += 0 if valid else 1
         reports.append(
             {
                 "file": str(path),
                 "name": found.name,
-                "valid": found.valid,
+                "valid": valid,
                 "jobs": None if found.name is None else found.jobs,
                 "problems": [p.as_dict() for p in problems],
             }
         )
         if args.json:
             continue
-        if found.valid:
+        if valid:
             print(f"ok: {path}: {found.name}: {found.jobs} jobs")
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -160,6 +160,12 @@ async def test_a_manifest_hook_the_config_does_not_allow_is_refused(
     assert any(f"{manifest}:5: on_finish.command:" in line for line in errors), result.stderr
     assert not list(env.inbox.glob("*.yaml"))
 
+    # validate --config says the same, and does not call the manifest valid.
+    checked = await env.cli("validate", str(manifest))
+    assert checked.returncode == 2
+    assert "ok:" not in checked.stdout, checked.stdout
+    assert f"{manifest}:4: on_finish.webhook:" in checked.stderr, checked.stderr
+
     # Placed in the inbox behind submit's back, the daemon refuses it the same way.
     env.inbox.mkdir(parents=True, exist_ok=True)
     (env.inbox / "calls.yaml").write_bytes(manifest.read_bytes())
