@@ -124,6 +124,8 @@ def _prepare(
         config["state"] = {"url": url, "password_env": PASSWORD_ENV}
         # Leases scaled like every other duration (a minute of service time).
         config["service"].update({"node": f"node{index}", "lease_s": max(1.0, 60 / opts.speed)})
+        # The workload's audio lives beside the nodes' folders, outside this config's.
+        config["paths"]["input_roots"] = [str(share[0].path.parent)]
         (folder / "inbox").mkdir(parents=True, exist_ok=True)
         path = folder / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")

@@ -27,6 +27,10 @@ KEY_PREFIX = "polling.estimator/"
 LEGACY_KEY = "polling.estimator"
 # Re-time pending first checks when the estimate drops by more than this (log ratio, ~10%).
 RESCHEDULE_AT_CHANGE = 0.1
+# On a shared store, what the other daemons learned is read back this many shortest check
+# intervals apart (5 s at the service's pace), and at least this often.
+FOLLOW_EVERY_INTERVALS = 5.0
+FOLLOW_AT_MOST_S = 5.0
 
 Observation = Callable[[polling.CompletionEstimator, polling.EstimatorKey], None]
 
@@ -71,6 +75,8 @@ class Learning:
         self.track = track
         self.estimator = self._fresh()
         self._retiming: asyncio.Task[None] | None = None
+        # Each key's stored state as this daemon last took it (see ``follow``).
+        self._taken: dict[polling.EstimatorKey, str] = {}
 
     def _fresh(self) -> polling.CompletionEstimator:
         settings = self.ctx.settings
@@ -84,6 +90,33 @@ class Learning:
         self.estimator = await load_estimator(
             self.ctx.store, settings.polling.quantile, settings.initial_ratio
         )
+
+    def follow_every_s(self) -> float:
+        """How often :meth:`follow` reads back what the other daemons learned."""
+        interval = self.ctx.settings.polling.min_interval_s
+        return min(FOLLOW_AT_MOST_S, FOLLOW_EVERY_INTERVALS * interval)
+
+    async def follow(self) -> int:
+        """Take what other daemons sharing the store learned since: each key's stored
+        state (every daemon's observations merged into it) replaces ours, and pending
+        first checks come forward when the estimate dropped. How many keys changed.
+
+        Without it a daemon plans its checks from its own observations only until it
+        makes one (its first jobs all at the first guess), while the others know better.
+        """
+        changed = 0
+        for name, value in (await self.ctx.store.kv_prefix(KEY_PREFIX)).items():
+            api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
+            key = (api, model)
+            if self._taken.get(key) == value:
+                continue
+            before = self._first_ratio(key)
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                self.estimator.load_key_state(key, json.loads(value))
+                self._taken[key] = value
+                changed += 1
+                self._learned(key, before)
+        return changed
 
     def apply_settings(self) -> None:
         """Take the quantile and first guess of new settings, keeping what was learned."""
@@ -191,6 +224,7 @@ class Learning:
 
         merged = await self.ctx.store.kv_update(store_key(key), change)
         self.estimator.load_key_state(key, json.loads(merged))
+        self._taken[key] = merged
 
     def _learned(self, key: polling.EstimatorKey, before: float) -> None:
         """The first check for ``key`` moved earlier: bring the first checks still to come

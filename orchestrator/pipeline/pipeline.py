@@ -139,6 +139,8 @@ class Pipeline:
         """Run every stage until ``stop`` is set, then wait for the steps in flight."""
         loops = self.scheduler.loops(stop)
         loops.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
+        if self.ctx.store.shared:
+            loops.append(asyncio.create_task(self._follow(stop), name="follow-learning"))
         try:
             await stop.wait()
         finally:
@@ -175,6 +177,18 @@ class Pipeline:
         if current is not None and current.state not in TERMINAL:
             decision = after_unexpected(current, str(exc), self.ctx.circumstances())
             await self.transitions.apply(current, decision)
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        """Read back, now and then, what the other daemons sharing the store learned."""
+        while not stop.is_set() and not self.scheduler.draining:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.learning.follow_every_s())
+            if stop.is_set():
+                return
+            try:
+                await self.learning.follow()
+            except Exception as exc:
+                log.error("learning.follow_error", error=str(exc))
 
     async def _maintain(self, stop: asyncio.Event) -> None:
         """Forget quota ledger entries that no window can count any more."""

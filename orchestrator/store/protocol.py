@@ -220,6 +220,12 @@ class HookStore(Protocol):
 class StateStore(Protocol):
     """Small pieces of learned state (the polling estimator, per key)."""
 
+    @property
+    def shared(self) -> bool:
+        """Whether other daemons may change this store's state while this one runs (what
+        they learn is then worth reading back now and then)."""
+        ...
+
     async def kv_get(self, key: str) -> str | None:
         """A small stored value."""
         ...

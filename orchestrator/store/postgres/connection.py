@@ -53,6 +53,11 @@ class Connection:
         self._listener: asyncpg.Connection | None = None
         self._own_pids: set[int] = set()  # server processes of this store's pool
 
+    @property
+    def shared(self) -> bool:
+        """Several daemons work on one database: what they learn changes under each."""
+        return True
+
     @classmethod
     async def open(cls, url: str, password: str | None = None) -> Self:
         """Connect to the database at ``url`` and bring its schema up to date."""

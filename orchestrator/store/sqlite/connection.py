@@ -115,6 +115,11 @@ class Connection:
         """Where the store is, for logs."""
         return str(self.path)
 
+    @property
+    def shared(self) -> bool:
+        """One daemon per file (its lock says so): nobody else changes what it learned."""
+        return False
+
     async def acquire(self, node: str = "") -> None:
         """Make sure no second daemon works on the same state file (released on close),
         whatever its node."""
