@@ -10,7 +10,6 @@ from pathlib import Path
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
-from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.ledger import QuotaLedger
@@ -18,6 +17,7 @@ from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.integration.conftest import Opener
+from tests.support.jobs import make_job
 
 OGG = AudioFacts("OGG_OPUS", 600.0, 1, 48000, 0, 1_000_000, "ogg_opus")
 SUBMITTED_AT = 1000.0
@@ -42,20 +42,10 @@ def learning(store: Store, tmp_path: Path, owner: str) -> Learning:
 
 
 def finished_job(job_id: int) -> Job:
-    return Job(
-        id=job_id,
-        manifest_id=1,
-        manifest_name="m",
-        source=f"/calls/{job_id}.ogg",
-        output=str(job_id),
-        settings=RecognitionSettings(),
-        settings_key="k",
-        priority=0,
-        state=State.RUNNING,
-        attempts=0,
-        next_action_at=0.0,
-        created_at=0.0,
-        updated_at=0.0,
+    return make_job(
+        job_id,
+        State.RUNNING,
+        folder="/calls",
         audio=OGG,
         submitted_at=SUBMITTED_AT,
         polls=1,

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
-from orchestrator.core.settings import RecognitionSettings
 from orchestrator.outputs.report import build_report, render_report_text
+from tests.support.jobs import make_job
 
 AUDIO = AudioFacts("OGG_OPUS", 30.0, 1, 48000, 0, 1000, "ogg_opus")
 MANIFEST = ManifestStatus(1, "m", "/in/m.yaml", "active", 100.0, None, None)
 
 
-def job(index: int, state: State, api: str = "v2", **fields: object) -> Job:
-    base = Job(
-        id=index,
-        manifest_id=1,
-        manifest_name="m",
-        source=f"/a/{index}.ogg",
-        output=str(index),
-        settings=dataclasses.replace(RecognitionSettings(), api=api),  # type: ignore[arg-type]
-        settings_key="k",
-        priority=0,
-        state=state,
-        attempts=0,
-        next_action_at=0.0,
-        created_at=0.0,
-        updated_at=0.0,
-        audio=AUDIO,
-        operation_id=f"op{index}",
-        submissions=1,
-    )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+def job(index: int, state: State, api: str = "v2", **fields: Any) -> Job:
+    extra = {"audio": AUDIO, "operation_id": f"op{index}", "submissions": 1, **fields}
+    return make_job(index, state, api=api, folder="/a", **extra)
 
 
 def test_notes_and_jobs_without_subtitles() -> None:

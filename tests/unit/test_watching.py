@@ -4,6 +4,7 @@ ETA, and the plain line and the rich frame drawn from it."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from rich.console import Console
 
@@ -11,32 +12,16 @@ from orchestrator.commands.watching import Frame, frame_view, plain_line
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.finish_time import Quotas, Window, throughput, work_of
 from orchestrator.core.jobs import Job, ManifestStatus, State
-from orchestrator.core.settings import RecognitionSettings
 from orchestrator.service.watching import progress_of, submissions_ahead
+from tests.support.jobs import make_job
 
 MONO_60 = AudioFacts("OGG_OPUS", 60.0, 1, 48000, 0, 1000, "ogg_opus")
 STEREO_60 = AudioFacts("OGG_OPUS", 60.0, 2, 48000, 0, 1000, "ogg_opus")
 RATIO = 0.1  # processing seconds per audio second
 
 
-def job(index: int, state: State, api: str = "v2", **fields: object) -> Job:
-    base = Job(
-        id=index,
-        manifest_id=1,
-        manifest_name="calls",
-        source=f"/audio/{index}.ogg",
-        output=str(index),
-        settings=dataclasses.replace(RecognitionSettings(), api=api),  # type: ignore[arg-type]
-        settings_key="k",
-        priority=0,
-        state=state,
-        attempts=0,
-        next_action_at=0.0,
-        created_at=0.0,
-        updated_at=0.0,
-        audio=MONO_60,
-    )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+def job(index: int, state: State, api: str = "v2", **fields: Any) -> Job:
+    return make_job(index, state, api=api, manifest="calls", **{"audio": MONO_60, **fields})
 
 
 def quotas(submit_left: float) -> Quotas:
