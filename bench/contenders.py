@@ -150,8 +150,6 @@ async def run_orchestrator(
         "BENCH_S3_ACCESS_KEY_ID": creds.s3_access_key,
         "BENCH_S3_SECRET_ACCESS_KEY": creds.s3_secret_key,
     }
-    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-        child_env.pop(name, None)
     args = [sys.executable, "-m", "orchestrator", "run", "--config", str(config_path)]
     args += ["--until-idle", "--settle-seconds", "0"]
     profile = work / "daemon.prof"

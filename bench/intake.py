@@ -31,6 +31,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import procs
+
 REPO = Path(__file__).resolve().parents[1]
 # Links per real file: far below any filesystem's limit on links to one inode.
 LINKS_PER_FILE = 1000
@@ -87,17 +89,11 @@ def write_setup(work: Path, files: int) -> tuple[Path, Path]:
     return config, manifest
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    return env
-
-
 def measure(what: str, args: list[str], cwd: Path) -> Measure:
     """Run ``args`` and read its wall time and peak RSS (this child's alone: ``wait4``)."""
     began = time.monotonic()
     with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen(args, cwd=cwd, env=_env(), stdout=out, stderr=out)
+        process = subprocess.Popen(args, cwd=cwd, env=procs.child_env(REPO), stdout=out, stderr=out)
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - began
         process.returncode = os.waitstatus_to_exitcode(status)

@@ -9,7 +9,6 @@ The default regime (:mod:`bench.default_regime`) runs first, then the backlog re
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sys
@@ -17,18 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import procs
 from bench.backlog_regime import run_backlog
 from bench.default_regime import run_default
 from bench.options import REPO, Options, options
 from bench.profiling import PROFILE_ENV
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # The children import `bench` (not installed) and `orchestrator` from this checkout.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def _say(text: str) -> None:
@@ -41,7 +33,7 @@ async def run(opts: Options) -> int:
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    env = _child_env()
+    env = procs.child_env(REPO)
     if opts.profile:
         env[PROFILE_ENV] = "1"
     work = opts.workdir or Path(tempfile.mkdtemp(prefix="speechkit-bench-"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -246,11 +245,7 @@ def render(runs: list[Run]) -> str:
 
 async def run(opts: Options) -> int:
     """Both runs, the table, the JSON; the exit status."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-        env.pop(name, None)
+    env = procs.child_env(REPO)
     work = opts.workdir or Path(tempfile.mkdtemp(prefix="speechkit-bench-multi-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -26,6 +26,20 @@ from bench.cpu import CpuTimes
 _PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 10.0
 RSS_SAMPLE_S = 0.05
+# systemd's hold on this process: a child must not take it for its own.
+_SYSTEMD_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def child_env(root: Path) -> dict[str, str]:
+    """This process's environment for a child that imports ``bench`` (not installed) and
+    ``orchestrator`` from the checkout at ``root``: unbuffered, and never talking to a
+    systemd that supervises the bench."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    for name in _SYSTEMD_VARS:
+        env.pop(name, None)
+    return env
 
 
 def _load_prctl() -> Callable[..., int] | None:

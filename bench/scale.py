@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -164,12 +163,9 @@ async def run_scale(
 ) -> ScaleFigures:
     """One daemon on a ``jobs``-deep backlog; its figures."""
     creds = Credentials.fresh()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = procs.child_env(REPO)
     daemon_env = {
-        **env,
-        "PYTHONPATH": str(checkout),
+        **procs.child_env(checkout),
         "BENCH_SPEECHKIT_API_KEY": creds.api_key,
         "BENCH_S3_ACCESS_KEY_ID": creds.s3_access_key,
         "BENCH_S3_SECRET_ACCESS_KEY": creds.s3_secret_key,
