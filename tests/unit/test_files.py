@@ -118,14 +118,15 @@ i = 0
 while True:
     write_atomic(target, versions[i % 2])
     i += 1
-    if i == 2:
+    if i == 3:
         Path(sys.argv[2]).write_text("started")
 """
+VERSIONS = ("A" * 4_000_000 + "\n", "B" * 4_000_000 + "\n")
 
 
-def test_a_writer_killed_mid_write_leaves_nothing_the_sweep_misses(tmp_path: Path) -> None:
-    target = tmp_path / "result.txt"
-    marker = tmp_path / "marker"
+def kill_writer_mid_write(target: Path, marker: Path) -> None:
+    """Rewrite ``target`` with ``VERSIONS`` in turn in a child process, and SIGKILL it once
+    it is in the middle of rewriting."""
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(marker)])
     try:
         deadline = time.monotonic() + 30
@@ -136,6 +137,18 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_sweep_misses(tmp_path: Pat
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_write_atomic_survives_kill_9(tmp_path: Path) -> None:
+    target = tmp_path / "result.txt"
+    target.write_text(VERSIONS[0], "utf-8")
+    kill_writer_mid_write(target, tmp_path / "marker")
+    assert target.read_text("utf-8") in VERSIONS
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_the_sweep_misses(tmp_path: Path) -> None:
+    target = tmp_path / "result.txt"
+    kill_writer_mid_write(target, tmp_path / "marker")
     remove_temp_files(tmp_path, recursive=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["marker", "result.txt"]
     assert target.read_text("utf-8")[0] in "AB"
