@@ -1,5 +1,6 @@
 """What the SpeechKit clients share: the headers every request carries, one request with
-its failures classified, and the Operation service that both asynchronous APIs poll.
+its failures classified, and the Operation service that both asynchronous APIs start
+and poll.
 
 Every request sends an ``x-client-request-id`` of its own; a failure carries it, with the
 service's ``x-request-id`` (or its error body's ``requestId``), so that the log line of any
@@ -21,7 +22,7 @@ from orchestrator.core import jsontext
 from orchestrator.core.constants import OPERATION_PATH
 from orchestrator.core.decisions import operation_finished
 
-from .base import OperationFailure, OperationStatus
+from .base import OperationFailure, OperationStatus, Submitted
 from .errors import ErrorKind, SpeechKitError, classify, transport_errors
 
 AuthHeader = Callable[[], Mapping[str, str]] | Mapping[str, str]
@@ -180,6 +181,24 @@ async def get_operation(http: Http, operation_url: str, operation_id: str) -> Op
         request_id=status.request_id,
         client_request_id=status.client_request_id,
     )
+
+
+async def start_operation(http: Http, submit_url: str, body: dict[str, Any]) -> Submitted:
+    """POST a recognition request; the operation it started (v2 and v3 alike)."""
+    try:
+        answer = await http.request("POST", submit_url, "submit", json_body=body)
+    except SpeechKitError as exc:
+        raise not_found_is_permanent(exc) from exc
+    data = await http.json_object(answer, "submit")
+    op_id = data.get("id")
+    if not isinstance(op_id, str) or not op_id:
+        raise SpeechKitError(
+            ErrorKind.RETRYABLE,
+            "submit: the answer has no operation id",
+            request_id=answer.request_id,
+            client_request_id=answer.client_request_id,
+        )
+    return Submitted(op_id, answer.request_id)
 
 
 def not_found_is_permanent(exc: SpeechKitError) -> SpeechKitError:

@@ -15,7 +15,7 @@ from orchestrator.core.transcript import Transcript
 
 from .base import ApiProfile, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError
-from .http import AuthHeader, Http, get_operation, not_found_is_permanent, parse_operation
+from .http import AuthHeader, Http, get_operation, parse_operation, start_operation
 from .normalize import normalize_v2
 
 __all__ = ["V2_PROFILE", "AuthHeader", "V2Client", "parse_operation", "v2_request_body"]
@@ -94,20 +94,7 @@ class V2Client:
             body = v2_request_body(request)
         except ValueError as exc:
             raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
-        try:
-            answer = await self._http.request("POST", self._submit_url, "submit", json_body=body)
-        except SpeechKitError as exc:
-            raise not_found_is_permanent(exc) from exc
-        data = await self._http.json_object(answer, "submit")
-        op_id = data.get("id")
-        if not isinstance(op_id, str) or not op_id:
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                "submit: the answer has no operation id",
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            )
-        return Submitted(op_id, answer.request_id)
+        return await start_operation(self._http, self._submit_url, body)
 
     async def get_operation(self, operation_id: str) -> OperationStatus:
         """One status check; NOT_FOUND means the operation expired or never existed."""

@@ -23,7 +23,7 @@ from orchestrator.core.transcript import Transcript
 
 from .base import ApiProfile, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError
-from .http import AuthHeader, Http, get_operation, not_found_is_permanent
+from .http import AuthHeader, Http, get_operation, start_operation
 from .normalize_v3 import normalize_v3
 
 V3_PROFILE = ApiProfile(
@@ -155,20 +155,7 @@ class V3Client:
             body = v3_request_body(request)
         except ValueError as exc:
             raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
-        try:
-            answer = await self._http.request("POST", self._submit_url, "submit", json_body=body)
-        except SpeechKitError as exc:
-            raise not_found_is_permanent(exc) from exc
-        data = await self._http.json_object(answer, "submit")
-        op_id = data.get("id")
-        if not isinstance(op_id, str) or not op_id:
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                "submit: the answer has no operation id",
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            )
-        return Submitted(op_id, answer.request_id)
+        return await start_operation(self._http, self._submit_url, body)
 
     async def get_operation(self, operation_id: str) -> OperationStatus:
         """One status check of the operation (v3's status quota)."""

@@ -99,14 +99,16 @@ def test_body_rejects_what_the_service_would(request_: SubmitRequest, match: str
 
 @pytest.fixture
 async def recorder() -> AsyncIterator[tuple[str, list[web.Request]]]:
-    """A server that records requests; it answers the submit path with a non-Operation."""
+    """A server that records requests; it answers the submit path with a non-Operation
+    (first a list, then an object without an id)."""
     seen: list[web.Request] = []
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()
         seen.append(request)
         if request.method == "POST":
-            return web.json_response(["not", "an", "operation"])
+            posted = sum(r.method == "POST" for r in seen)
+            return web.json_response(["not", "an", "operation"] if posted == 1 else {"done": False})
         return web.json_response({"id": "op1", "done": False})
 
     app = web.Application()
@@ -124,7 +126,7 @@ async def recorder() -> AsyncIterator[tuple[str, list[web.Request]]]:
 
 async def test_headers_and_malformed_answer(recorder: tuple[str, list[web.Request]]) -> None:
     url, seen = recorder
-    tokens = iter(["t1", "t2"])
+    tokens = iter(["t1", "t2", "t3"])
     async with aiohttp.ClientSession() as session:
         client = V2Client(
             session,
@@ -136,16 +138,24 @@ async def test_headers_and_malformed_answer(recorder: tuple[str, list[web.Reques
         )
         with pytest.raises(SpeechKitError) as caught:
             await client.submit(OGG)
+        with pytest.raises(SpeechKitError) as no_id:
+            await client.submit(OGG)
         status = await client.get_operation("a/b?c")
     assert caught.value.kind is ErrorKind.RETRYABLE
+    assert (no_id.value.kind, no_id.value.message) == (
+        ErrorKind.RETRYABLE,
+        "submit: the answer has no operation id",
+    )
+    assert no_id.value.client_request_id == seen[1].headers["x-client-request-id"]
     assert status == OperationStatus(id="op1", done=False)
     assert [r.raw_path for r in seen] == [
         "/speech/stt/v2/longRunningRecognize",
+        "/speech/stt/v2/longRunningRecognize",
         "/operations/a%2Fb%3Fc",
     ]
-    assert [r.headers["Authorization"] for r in seen] == ["Bearer t1", "Bearer t2"]
+    assert [r.headers["Authorization"] for r in seen] == ["Bearer t1", "Bearer t2", "Bearer t3"]
     ids = [uuid.UUID(r.headers["x-client-request-id"]) for r in seen]
-    assert ids[0] != ids[1]
+    assert len(set(ids)) == 3
     assert all(r.headers["x-data-logging-enabled"] == "true" for r in seen)
 
 

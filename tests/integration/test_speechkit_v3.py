@@ -198,6 +198,17 @@ async def test_a_refused_request_carries_both_request_ids(
     assert err.ids() == {"client_request_id": err.client_request_id, "request_id": err.request_id}
 
 
+async def test_wrong_submit_url_is_permanent_not_expired(
+    s3_server: S3Server, session: aiohttp.ClientSession
+) -> None:
+    request = SubmitRequest("https://storage.yandexcloud.net/b/k.ogg", "OGG_OPUS")
+    async with emulator(s3_server) as emu:
+        client = V3Client(session, emu.url + "/nowhere", emu.url, AUTH_HEADERS, 10.0)
+        with pytest.raises(SpeechKitError) as caught:
+            await client.submit(request)
+    assert (caught.value.kind, caught.value.http_status) == (ErrorKind.PERMANENT, 404)
+
+
 async def test_a_failed_operation_raises_its_error(
     s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:
