@@ -124,7 +124,14 @@ async def _take(config_path: Path, manifest: Path) -> None:
     shutil.copy(manifest, placed)
     store = await open_store(config)
     try:
-        intake = Intake(store, paths.inbox, paths.failed, settle_s=0, roots=InputRoots.of(config))
+        intake = Intake(
+            store,
+            paths.inbox,
+            paths.failed,
+            paths.processed,
+            settle_s=0,
+            roots=InputRoots.of(config),
+        )
         taken = await intake.take(placed)
         print(f"taken={taken} jobs={await store.count(tuple(State))}")
     finally:

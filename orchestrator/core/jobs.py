@@ -153,3 +153,13 @@ class ManifestStatus:
     def ended(self) -> int:
         """Jobs that reached a terminal state."""
         return sum(self.counts.get(s.value, 0) for s in TERMINAL)
+
+    @property
+    def finished(self) -> bool:
+        """Its jobs have all ended and its report is written."""
+        return self.finished_at is not None
+
+    @property
+    def any_failed(self) -> bool:
+        """A job failed or was cancelled: the manifest's file goes to ``failed/``."""
+        return any(self.counts.get(s.value, 0) for s in (State.FAILED, State.CANCELLED))

@@ -154,6 +154,7 @@ class Intake:
         store: Store,
         inbox: Path,
         failed: Path,
+        processed: Path,
         settle_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         on_accepted: Callable[[], None] | None = None,
@@ -168,6 +169,7 @@ class Intake:
         self.node = node  # this daemon's node: the manifests it takes in are that node's
         self.inbox = inbox
         self.failed = failed
+        self.processed = processed
         self.settle_s = settle_s
         self.clock = clock
         self.on_accepted = on_accepted
@@ -313,6 +315,8 @@ class Intake:
             rest = await asyncio.to_thread(every_problem, reading)
             await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
             return False
+        if not new and await self._file_finished(path, manifest_id, digest):
+            return False
         # After the store: a crash in between leaves the file here, and the next scan
         # finds it known (by its digest) and moves it then.
         self.active_dir.mkdir(parents=True, exist_ok=True)
@@ -334,6 +338,24 @@ class Intake:
         else:
             log.info("manifest.already_known", manifest=reading.name, manifest_id=manifest_id)
         return new
+
+    async def _file_finished(self, path: Path, manifest_id: int, digest: str) -> bool:
+        """A copy of a manifest that has finished already goes straight where the first
+        went (``processed/`` or ``failed/``): nothing is run again, and nothing waits in
+        ``.active/`` for a finish that has happened. True when it was filed."""
+        known = next((m for m in await self.store.manifests() if m.id == manifest_id), None)
+        if known is None or not known.finished:
+            return False
+        folder = self.failed if known.any_failed else self.processed
+        filed = await asyncio.to_thread(file_away, path, folder, digest)
+        log.info(
+            "manifest.already_finished",
+            manifest=known.name,
+            manifest_id=manifest_id,
+            report=known.report_path,
+            manifest_file=str(filed),
+        )
+        return True
 
     async def reject(self, path: Path, problems: list[Problem]) -> None:
         """Move a bad manifest to the failed directory with a ``.problems.txt`` beside it.

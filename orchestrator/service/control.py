@@ -120,6 +120,7 @@ class Control:
         if self.intake is not None:
             self.intake.inbox = new.paths.inbox
             self.intake.failed = new.paths.failed
+            self.intake.processed = new.paths.processed
             self.intake.roots = InputRoots.of(new)
             self.intake.hook_policy = new.hooks.policy
         # Rescan now rather than at the next tick: the inbox may be a new directory.

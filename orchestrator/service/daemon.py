@@ -181,6 +181,7 @@ class Daemon(Control):
                 store,
                 config.paths.inbox,
                 config.paths.failed,
+                config.paths.processed,
                 settle_s=self.options.settle_s,
                 on_accepted=self._accepted,
                 node=settings.node,

@@ -95,8 +95,7 @@ class Finisher:
         report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )
-        failed = bool(report["failures"])
-        target_dir = paths.failed if failed else paths.processed
+        target_dir = paths.failed if manifest.any_failed else paths.processed
         target = await asyncio.to_thread(
             file_away, Path(manifest.path), target_dir, manifest.digest
         )

@@ -288,3 +288,29 @@ async def test_objects_already_in_storage_are_not_uploaded_or_deleted(
     assert stats["summary"]["operations"] == 2
     # The user's own objects stay where they were.
     assert "archive/2024/call.ogg" in s3_keys(s3_server, s3_bucket)
+
+
+async def test_a_finished_manifest_dropped_again_is_filed_at_once_and_not_run_again(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulator(s3_server) as emu:
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        audio = env.copy_audio(("greeting-mono.ogg",))
+        first = env.put_manifest("calls", [{"audio": "greeting-mono.ogg"}], base_dir=audio)
+        same = first.read_bytes()
+        assert await env.run_until_idle() == 0
+        submitted = emu.stats()["summary"]["operations"]
+        report = (env.results / "calls" / "report.json").read_bytes()
+
+        (env.inbox / "calls.yaml").write_bytes(same)  # the very same file, once more
+        assert await env.run_until_idle() == 0
+        assert emu.stats()["summary"]["operations"] == submitted  # nothing recognised twice
+    processed = env.root / "processed"
+    assert sorted(p.name for p in processed.iterdir()) == ["calls.1.yaml", "calls.yaml"]
+    assert (processed / "calls.1.yaml").read_bytes() == same
+    assert not [p for p in (env.inbox / ".active").iterdir()]  # nothing left behind
+    assert (env.results / "calls" / "report.json").read_bytes() == report
+    (again,) = env.events("manifest.already_finished")
+    assert again["manifest"] == "calls"
+    assert again["report"] == str(env.results / "calls" / "report.json")
+    assert again["manifest_file"] == str(processed / "calls.1.yaml")

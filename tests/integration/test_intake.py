@@ -35,7 +35,9 @@ def test_candidates() -> None:
 async def test_a_growing_file_is_not_read_until_settled(tmp_path: Path, store: Store) -> None:
     clock = Clock()
     inbox = tmp_path / "inbox"
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=2.0, clock=clock)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=2.0, clock=clock
+    )
     inbox.mkdir()
     target = inbox / "calls.yaml"
     text = manifest_text("calls")
@@ -63,7 +65,7 @@ async def test_bad_manifest_moved_aside_with_its_problems(tmp_path: Path, store:
     (inbox / "bad.yaml").write_text("name: bad\njobs:\n  - audio: [unclosed\n", "utf-8")
     (inbox / "good.yaml").write_text(manifest_text("good"), "utf-8")
     (inbox / "zdup.yml").write_text(manifest_text("good").replace("jobs", "defaults: {}\njobs"))
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     assert await intake.scan() == 1
     failed = tmp_path / "failed"
     assert (failed / "bad.yaml").exists()
@@ -78,7 +80,7 @@ async def test_bad_manifest_moved_aside_with_its_problems(tmp_path: Path, store:
 async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     (inbox / "a.yaml").write_text(manifest_text("a"), "utf-8")
     assert await intake.scan() == 1
     # A crash between the insert and the move leaves the file in the inbox: not taken twice.
@@ -91,7 +93,7 @@ async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> No
 async def test_a_name_in_use_is_said_with_every_other_problem(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     (inbox / "a.yaml").write_text(manifest_text("calls"), "utf-8")
     assert await intake.scan() == 1
     # The same name again, while the first runs, with a problem of its own further down.
@@ -121,7 +123,7 @@ async def test_a_huge_bad_manifest_makes_one_bounded_log_line(
     inbox.mkdir()
     entries = "".join(f"  - audio: f{i}.ogg\n    langauge: en-US\n" for i in range(3000))
     (inbox / "huge.yaml").write_text(f"name: huge\nbase_dir: {AUDIO}\njobs:\n{entries}", "utf-8")
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     assert await intake.scan() == 0
     (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
     # journald splits lines longer than 48 KiB: the jq one-liners would lose this one.
@@ -146,7 +148,7 @@ async def test_a_symlink_in_the_inbox_is_refused_not_followed(
     target.write_text(manifest_text("elsewhere"), "utf-8")
     (inbox / "link.yaml").symlink_to(target)
     (inbox / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     assert await intake.scan() == 0
     for name in ("link.yaml", "dangling.yaml"):
         problems = (tmp_path / "failed" / f"{name}.problems.txt").read_text("utf-8")
@@ -167,7 +169,7 @@ async def test_names_the_filesystem_refuses_to_lengthen_are_taken(
     (inbox / long_bad).write_text("name: bad\njobs: [\n", "utf-8")
     odd = os.fsdecode(b"\xff\xfe-odd.yaml")  # not UTF-8: the problems report must still say so
     (inbox / odd).write_text("name: odd\njobs: [\n", "utf-8")
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     assert await intake.scan() == 1
     assert [m.name for m in await store.manifests()] == ["long"]
     failed = sorted(os.fsencode(p.name) for p in (tmp_path / "failed").iterdir())
@@ -178,3 +180,27 @@ async def test_names_the_filesystem_refuses_to_lengthen_are_taken(
     assert b"\xff\xfe-odd.yaml.problems.txt" in failed
     assert not [p for p in inbox.iterdir() if p.is_file()]
     assert await intake.scan() == 0  # nothing left over to fail on the next scan
+
+
+async def test_a_finished_manifest_taken_again_is_filed_where_the_first_went(
+    tmp_path: Path, store: Store
+) -> None:
+    inbox, failed, processed = tmp_path / "inbox", tmp_path / "failed", tmp_path / "processed"
+    intake = Intake(store, inbox, failed, processed, settle_s=0)
+    inbox.mkdir()
+    (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")
+    assert await intake.scan() == 1
+    (manifest,) = await store.manifests()
+    assert await store.cancel_manifest("calls", 1.0) == 1  # its one job ends, not done
+    failed.mkdir()
+    first = failed / "calls.yaml"
+    os.replace(manifest.path, first)  # as the finisher files it
+    await store.finish_manifest(manifest.id, str(tmp_path / "report.json"), str(first), 2.0)
+
+    (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")  # the same bytes
+    assert await intake.scan() == 0
+    assert sorted(p.name for p in failed.iterdir()) == ["calls.1.yaml", "calls.yaml"]
+    assert not processed.exists()
+    assert not list(intake.active_dir.iterdir())
+    assert [m.id for m in await store.manifests()] == [manifest.id]
+    assert await store.counts_by_state() == {"cancelled": 1}  # nothing queued again

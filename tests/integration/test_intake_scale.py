@@ -55,7 +55,7 @@ async def test_a_directory_of_100000_files_goes_in_whole_and_in_order(
 ) -> None:
     inbox = tmp_path / "inbox"
     path = put(inbox, "big", f"name: big\nbase_dir: {calls}\njobs:\n  - audio: calls\n")
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     with capture_logs() as events:
         assert await intake.take(path)
     (accepted,) = [e for e in events if e["event"] == "manifest.accepted"]
@@ -80,7 +80,7 @@ async def test_a_problem_after_the_last_file_rejects_it_all(
         "    output: calls/call-000000\n"  # 6: an output the directory made already
         "  - audio: s3://bucket/*.wav\n",  # 7
     )
-    intake = Intake(store, inbox, tmp_path / "failed", settle_s=0)
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
     with capture_logs() as events:
         assert not await intake.take(path)
     (rejected,) = [e for e in events if e["event"] == "manifest.rejected"]
