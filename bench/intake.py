@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procs
+from bench.procs import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 # Links per real file: far below any filesystem's limit on links to one inode.
 LINKS_PER_FILE = 1000
 MANIFEST_NAME = "bench-intake"

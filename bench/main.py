@@ -19,7 +19,8 @@ from pathlib import Path
 from bench import procs
 from bench.backlog_regime import run_backlog
 from bench.default_regime import run_default
-from bench.options import REPO, Options, options
+from bench.options import Options, options
+from bench.procs import REPO
 from bench.profiling import PROFILE_ENV
 
 

@@ -27,11 +27,11 @@ import yaml
 from bench import procs, report
 from bench.contenders import daemon_config
 from bench.metrics import Metrics, measure
+from bench.procs import REPO
 from bench.services import Credentials, Services, emulator_stats, services
 from bench.workload import AudioFile, Workload, generate
 from tests.support.postgres import PostgresServer
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = REPO / "bench" / "results" / "multi.json"
 PASSWORD_ENV = "BENCH_PG_PASSWORD"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import backlog_regime, contenders, default_regime
+from bench.procs import REPO
 from bench.regimes import BacklogRegime, DefaultRegime
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 REGIMES = ("default", "backlog", "all")
 ALL_KEYS = tuple(dict.fromkeys((*default_regime.CONTENDER_KEYS, *backlog_regime.CONTENDER_KEYS)))

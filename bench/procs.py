@@ -30,6 +30,10 @@ RSS_SAMPLE_S = 0.05
 _SYSTEMD_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
+# The checkout this bench runs from (bench/ is not installed: children import it from here).
+REPO = Path(__file__).resolve().parents[1]
+
+
 def child_env(root: Path) -> dict[str, str]:
     """This process's environment for a child that imports ``bench`` (not installed) and
     ``orchestrator`` from the checkout at ``root``: unbuffered, and never talking to a

@@ -38,7 +38,8 @@ import yaml
 from bench import procs
 from bench.contenders import Quotas, daemon_config
 from bench.cpu import live_cpu
-from bench.options import REPO, RESULTS
+from bench.options import RESULTS
+from bench.procs import REPO
 from bench.services import Credentials, Services, _s3_client, services
 
 # Objects that exist: more than the first window submits (the rest are never reached).
