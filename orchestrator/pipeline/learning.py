@@ -45,11 +45,24 @@ def estimator_key(job: Job) -> polling.EstimatorKey:
     return (job.settings.api, job.settings.model)
 
 
+async def stored_keys(store: StateStore) -> dict[polling.EstimatorKey, str]:
+    """Each key's stored state, as stored (JSON)."""
+    found: dict[polling.EstimatorKey, str] = {}
+    for name, value in (await store.kv_prefix(KEY_PREFIX)).items():
+        api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
+        found[(api, model)] = value
+    return found
+
+
 async def load_estimator(
-    store: StateStore, quantile: float, initial_ratio: float
+    store: StateStore,
+    quantile: float,
+    initial_ratio: float,
+    taken: dict[polling.EstimatorKey, str] | None = None,
 ) -> polling.CompletionEstimator:
     """What the daemons learned, as stored (for the pipeline, and for the ETA of
-    ``submit --wait`` and ``status --watch``)."""
+    ``submit --wait`` and ``status --watch``); each key's state loaded goes into
+    ``taken``, when given."""
     estimator = polling.CompletionEstimator(quantile=quantile, initial_ratio=initial_ratio)
     legacy = await store.kv_get(LEGACY_KEY)
     if legacy:
@@ -57,10 +70,11 @@ async def load_estimator(
             estimator = polling.CompletionEstimator.from_dict(
                 json.loads(legacy), quantile=quantile, initial_ratio=initial_ratio
             )
-    for name, value in (await store.kv_prefix(KEY_PREFIX)).items():
-        api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
+    for key, value in (await stored_keys(store)).items():
         with contextlib.suppress(ValueError, TypeError):
-            estimator.load_key_state((api, model), json.loads(value))
+            estimator.load_key_state(key, json.loads(value))
+            if taken is not None:
+                taken[key] = value
     return estimator
 
 
@@ -87,8 +101,9 @@ class Learning:
     async def load(self) -> None:
         """Restore what was learned before a restart."""
         settings = self.ctx.settings
+        self._taken.clear()
         self.estimator = await load_estimator(
-            self.ctx.store, settings.polling.quantile, settings.initial_ratio
+            self.ctx.store, settings.polling.quantile, settings.initial_ratio, self._taken
         )
 
     def follow_every_s(self) -> float:
@@ -105,9 +120,7 @@ class Learning:
         makes one (its first jobs all at the first guess), while the others know better.
         """
         changed = 0
-        for name, value in (await self.ctx.store.kv_prefix(KEY_PREFIX)).items():
-            api, _, model = name.removeprefix(KEY_PREFIX).partition("/")
-            key = (api, model)
+        for key, value in (await stored_keys(self.ctx.store)).items():
             if self._taken.get(key) == value:
                 continue
             before = self._first_ratio(key)

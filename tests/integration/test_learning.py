@@ -76,6 +76,13 @@ async def test_a_daemon_takes_up_what_another_learned_while_it_runs(
         assert await second.follow() == 0
         # The first one's own observations are what it holds already.
         assert await first.follow() == 0
+        # One that starts now loads it, and has nothing to take again until it changes.
+        third = learning(other, tmp_path, "c:1:z")
+        await third.load()
+        assert third.first_check_at(finished_job(11), SUBMITTED_AT) == learned
+        assert await third.follow() == 0
+        await first.observe(finished_job(12), 300.0, SUBMITTED_AT + 400.0)
+        assert await third.follow() == 1
     finally:
         await one.close()
         await other.close()
