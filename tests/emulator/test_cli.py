@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from orchestrator.core.constants import V3_RESULT_PATH
-from orchestrator.emulator import STATS_PATH
+from orchestrator.emulator import STATS_PATH, RunningEmulator
 from tests.conftest import S3Server
 from tests.support.emulator import TEST_API_KEY, emulator
 
@@ -97,28 +97,35 @@ def test_cli_bad_option_is_one_line_error() -> None:
     ]
 
 
+async def _run_example(
+    script: Path, audio_uri: str, *, emu: RunningEmulator, **urls: str
+) -> tuple[bytes, str]:
+    """Run one of the documentation's example scripts against ``emu``; what it printed,
+    and the one operation it started."""
+    env = {**_env(), "SPEECHKIT_API_KEY": TEST_API_KEY, "SPEECHKIT_OPERATION_URL": emu.url}
+    env.update(urls)
+    # The emulator runs in this event loop: wait for the script without blocking it.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        audio_uri,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    (operation_id,) = emu.stats()["operations"]
+    return out, operation_id
+
+
 async def test_documentation_flow_works_against_the_emulator(
     s3_server: S3Server, s3_bucket: str, audio: dict[str, str]
 ) -> None:
     async with emulator(s3_server, speed=1000) as emu:
-        env = _env()
-        env.update(
-            SPEECHKIT_API_KEY=TEST_API_KEY,
-            SPEECHKIT_TRANSCRIBE_URL=emu.url,
-            SPEECHKIT_OPERATION_URL=emu.url,
+        out, operation_id = await _run_example(
+            DOC_FLOW, audio["stereo.ogg"], SPEECHKIT_TRANSCRIBE_URL=emu.url, emu=emu
         )
-        # The emulator runs in this event loop: wait for the script without blocking it.
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(DOC_FLOW),
-            audio["stereo.ogg"],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode == 0, err.decode()
-        (operation_id,) = emu.stats()["operations"]
         async with (
             aiohttp.ClientSession() as session,
             session.get(
@@ -137,23 +144,9 @@ async def test_documentation_v3_flow_works_against_the_emulator(
     s3_server: S3Server, s3_bucket: str, audio: dict[str, str]
 ) -> None:
     async with emulator(s3_server, speed=1000) as emu:
-        env = _env()
-        env.update(
-            SPEECHKIT_API_KEY=TEST_API_KEY,
-            SPEECHKIT_STT_URL=emu.url,
-            SPEECHKIT_OPERATION_URL=emu.url,
+        out, operation_id = await _run_example(
+            DOC_FLOW_V3, audio["stereo.wav"], SPEECHKIT_STT_URL=emu.url, emu=emu
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(DOC_FLOW_V3),
-            audio["stereo.wav"],
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode == 0, err.decode()
-        (operation_id,) = emu.stats()["operations"]
         async with (
             aiohttp.ClientSession() as session,
             session.get(
