@@ -10,22 +10,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from orchestrator.config.schema import HooksConfig
-from orchestrator.config.secrets import SecretReader, secret_keys
+from orchestrator.config.secrets import SecretReader
 from orchestrator.config.yamlload import Section, join_path
 from orchestrator.core.hooks import OnFinish, url_problem
 
-HOOKS_KEYS = (
-    "command",
-    "webhook",
-    "command_timeout_s",
-    "webhook_timeout_s",
-    "max_attempts",
-    "base_delay_s",
-    "max_delay_s",
-    "manifest_commands",
-    "manifest_webhooks",
-    *secret_keys("secret"),
-)
 # An argument list this long is a mistake, not a hook.
 MAX_ARGS = 100
 

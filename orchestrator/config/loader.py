@@ -1,8 +1,8 @@
 """Reading the daemon's YAML config into ``config.schema``'s objects, every problem at once.
 
 Each problem names the file, line and key; unknown keys get a "did you mean". This module
-knows the file (its sections and keys, its permissions); ``config.sections`` reads each
-section's values.
+knows the file (its permissions; its sections and keys, as ``config.schema`` declares
+them); ``config.sections`` reads each section's values.
 """
 
 from __future__ import annotations
@@ -17,78 +17,18 @@ from typing import Any
 
 import yaml
 
-from orchestrator.config.hooks import HOOKS_KEYS
+from orchestrator.config.fields import secret_names, section_keys, sections
 from orchestrator.config.schema import Config
-from orchestrator.config.secrets import secret_keys
-from orchestrator.config.sections import SPEECHKIT_KEYS, STORAGE_KEYS, SectionReader
+from orchestrator.config.sections import SectionReader
 from orchestrator.config.yamlfile import compose_file, compose_text
 from orchestrator.config.yamlload import Reader, Section
 from orchestrator.core.errors import Problem, UserInputError
 
-SECTIONS = (
-    "speechkit",
-    "storage",
-    "quotas",
-    "concurrency",
-    "paths",
-    "retry",
-    "polling",
-    "logging",
-    "status",
-    "service",
-    "state",
-    "outputs",
-    "hooks",
-)
-
-
-_SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "speechkit": SPEECHKIT_KEYS,
-    "storage": STORAGE_KEYS,
-    "quotas": (
-        "submissions",
-        "status_checks",
-        "window_s",
-        "audio_hours_per_day",
-        "safety_margin",
-        "window_margin_s",
-        "v3_status_checks_per_second",
-        "asr_xml_requests_per_second",
-    ),
-    "concurrency": (
-        "uploads",
-        "operations_in_flight",
-        "fetches",
-        "upload_ahead",
-        "asr_xml_requests",
-    ),
-    "paths": ("state_file", "inbox", "processed", "failed", "output", "input_roots"),
-    "retry": ("max_attempts", "base_delay_s", "max_delay_s"),
-    "polling": (
-        "initial_ratio",
-        "quantile",
-        "growth",
-        "min_interval_s",
-        "max_interval_s",
-        "deferred_max_interval_s",
-        "checks_per_job",
-        "check_reserve",
-        "timestamp_resolution_s",
-    ),
-    "logging": ("format", "level"),
-    "status": ("listen_host", "listen_port"),
-    "service": ("drain_timeout_s", "watchdog", "node", "lease_s"),
-    "state": ("url", *secret_keys("password")),
-    "outputs": ("s3_prefix", "local"),
-    "hooks": HOOKS_KEYS,
-}
+# The file's sections and each one's keys, derived from the schema's declarations.
+SECTIONS: dict[str, type[Any]] = {name: info.cls for name, info in sections(Config).items()}
+_SECTION_KEYS = {name: section_keys(cls) for name, cls in SECTIONS.items()}
 # Inline secret keys are recognised (to be rejected with a helpful message), not "unknown".
-_INLINE_SECRETS = {
-    "speechkit": ("api_key", "iam_token"),
-    "storage": ("access_key_id", "secret_access_key"),
-    "state": ("password",),
-    "hooks": ("secret",),
-}
+_INLINE_SECRETS = {name: secret_names(cls) for name, cls in SECTIONS.items()}
 
 
 def _build(
@@ -108,25 +48,15 @@ def _build(
     top.reject_unknown()
     state = resolve_secrets if resolve_state is None else resolve_state
     loader = SectionReader(reader, base_dir, env, resolve_secrets, state)
-    sections: dict[str, Section] = {}
+    found: dict[str, Section] = {}
     for name in SECTIONS:
         sec = top.section(name, _SECTION_KEYS[name])
-        sec.reject_unknown(_INLINE_SECRETS.get(name, ()))
-        sections[name] = sec
+        sec.reject_unknown(_INLINE_SECRETS[name])
+        found[name] = sec
+    # Each section is read by the SectionReader method of its name.
+    read: dict[str, Any] = {name: getattr(loader, name)(sec) for name, sec in found.items()}
     config = Config(
-        speechkit=loader.speechkit(sections["speechkit"]),
-        storage=loader.storage(sections["storage"]),
-        quotas=loader.quotas(sections["quotas"]),
-        concurrency=loader.concurrency(sections["concurrency"]),
-        paths=loader.paths(sections["paths"]),
-        retry=loader.retry(sections["retry"]),
-        polling=loader.polling(sections["polling"]),
-        logging=loader.logging(sections["logging"]),
-        status=loader.status(sections["status"]),
-        service=loader.service(sections["service"]),
-        state=loader.state(sections["state"]),
-        outputs=loader.outputs(sections["outputs"]),
-        hooks=loader.hooks(sections["hooks"]),
+        **read,
         source=reader.file,
         base_dir=base_dir,
         secret_files=tuple(loader.secrets.files),

@@ -1,6 +1,9 @@
 """The daemon's configuration as typed, frozen objects: every key and its default.
 
-``config.example.yaml`` documents them; ``config.loader`` reads and checks a file into them.
+Each key is declared once, here, with its default and its line in the reference
+(``config.fields``): the loader's key lists, the reference's table (``config.docs``) and
+the pipeline's defaults derive from it; a test checks ``config.example.yaml`` against it.
+``config.loader`` reads and checks a file into these objects.
 Secrets are never written inline: each is named by an environment variable (``*_env``), a
 file (``*_file``) or a systemd credential (``*_credential``), wrapped in :class:`Secret`
 and registered for log redaction.
@@ -9,10 +12,17 @@ and registered for log redaction.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from orchestrator.config.fields import (
+    required,
+    secret_setting,
+    section,
+    setting,
+    setting_factory,
+)
 from orchestrator.core import constants as c
 from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.errors import Problem, UserInputError
@@ -58,19 +68,24 @@ class Secret:
 class SpeechKitConfig:
     """Endpoints and credentials of the recognition service."""
 
-    transcribe_url: str = c.TRANSCRIBE_URL
-    operation_url: str = c.OPERATION_URL
-    stt_v3_url: str = c.STT_V3_URL
-    asr_xml_url: str = c.ASR_XML_URL
-    api_key: Secret | None = None
-    iam_token: Secret | None = None
-    folder_id: str | None = None  # sent as x-folder-id (needed with a user's IAM token)
-    request_timeout_s: float = 30.0
+    transcribe_url: str = setting(c.TRANSCRIBE_URL, "API v2's recognition requests")
+    operation_url: str = setting(c.OPERATION_URL, "operations of API v2")
+    stt_v3_url: str = setting(c.STT_V3_URL, "API v3")
+    asr_xml_url: str = setting(c.ASR_XML_URL, "the asr_xml API")
+    api_key: Secret | None = secret_setting("or `iam_token_*`; `asr_xml` takes an API key only")
+    iam_token: Secret | None = secret_setting("or `api_key_*`")
+    folder_id: str | None = setting(None, "sent as `x-folder-id`; a user's IAM token needs it")
+    request_timeout_s: float = setting(30.0, "seconds per HTTP request")
     # How long the service keeps a finished operation's results: a 404 from a younger
     # operation is not an expiry (and is never resubmitted).
-    results_ttl_s: float = c.RESULT_TTL_S
-    # API v3: deleteRecognition once a job's outputs are on disk.
-    delete_results_after_done: bool = False
+    results_ttl_s: float = setting(
+        c.RESULT_TTL_S,
+        "how long the service keeps results; a 404 from a younger operation is not an "
+        "expiry and is never resubmitted",
+    )
+    delete_results_after_done: bool = setting(
+        False, "API v3: `deleteRecognition` once the outputs are on disk"
+    )
 
     def auth_header(self) -> dict[str, str]:
         """The Authorization header (and x-folder-id when set); UserInputError without a key."""
@@ -98,16 +113,22 @@ class SpeechKitConfig:
 class StorageConfig:
     """The S3-compatible bucket the audio is uploaded to and SpeechKit fetches from."""
 
-    bucket: str
-    endpoint_url: str = c.STORAGE_URL
-    region: str = c.STORAGE_REGION
-    prefix: str = "speechkit-orchestrator/"
-    access_key_id: Secret | None = None
-    secret_access_key: Secret | None = None
-    public_url_base: str = c.STORAGE_URL
-    delete_after_done: bool = True
-    multipart_threshold_bytes: int = 64 * 1024 * 1024
-    multipart_chunk_bytes: int = 16 * 1024 * 1024
+    bucket: str = required("the bucket the audio is uploaded to")
+    endpoint_url: str = setting(c.STORAGE_URL, "the S3 API endpoint")
+    region: str = setting(c.STORAGE_REGION)
+    prefix: str = setting("speechkit-orchestrator/", "key prefix of uploaded objects, relative")
+    access_key_id: Secret | None = secret_setting(
+        "with `secret_access_key_*`, or neither: the usual AWS_* chain"
+    )
+    secret_access_key: Secret | None = secret_setting()
+    public_url_base: str = setting(
+        c.STORAGE_URL, "the link SpeechKit fetches is `<public_url_base>/<bucket>/<key>`"
+    )
+    delete_after_done: bool = setting(True, "delete the object once the transcript is saved")
+    multipart_threshold_bytes: int = setting(
+        64 * 1024 * 1024, "larger files use multipart upload", unit="bytes"
+    )
+    multipart_chunk_bytes: int = setting(16 * 1024 * 1024, "at least 5 MiB", unit="bytes")
 
 
 @dataclass(frozen=True)
@@ -122,16 +143,31 @@ class QuotasConfig:
     each quota unused, for other clients of the same cloud folder: none by default.
     """
 
-    submissions: int = c.SUBMIT_QUOTA_PER_HOUR
-    status_checks: int = c.V2_STATUS_QUOTA_PER_HOUR
-    window_s: float = c.QUOTA_WINDOW_S
-    audio_hours_per_day: float = float(c.AUDIO_HOURS_PER_DAY)
-    safety_margin: float = 0.0
-    window_margin_s: float | None = None  # None until loaded: see ``margin_s``
-    v3_status_checks_per_second: float = float(c.V3_STATUS_PER_SECOND)
+    submissions: int = setting(
+        c.SUBMIT_QUOTA_PER_HOUR, "recognition requests per window, v2 and v3"
+    )
+    status_checks: int = setting(
+        c.V2_STATUS_QUOTA_PER_HOUR, "operation status checks per window, v2"
+    )
+    window_s: float = setting(c.QUOTA_WINDOW_S, "the sliding window, seconds")
+    audio_hours_per_day: float = setting(float(c.AUDIO_HOURS_PER_DAY), "billable audio hours")
+    safety_margin: float = setting(
+        0.0, "share of each quota left unused, for other clients of the same folder; 0..0.5"
+    )
+    # None until loaded: see ``margin_s``.
+    window_margin_s: float | None = setting(
+        None,
+        "seconds added to every window for the requests' latency",
+        shown="auto: the request timeout, at most 1% of the window",
+    )
+    v3_status_checks_per_second: float = setting(
+        float(c.V3_STATUS_PER_SECOND), "operation checks and `getRecognition`, v3"
+    )
     # The legacy asr_xml API's request rate was never published: today's synchronous
     # recognition quota is assumed.
-    asr_xml_requests_per_second: float = float(c.SYNC_REQUESTS_PER_SECOND)
+    asr_xml_requests_per_second: float = setting(
+        float(c.SYNC_REQUESTS_PER_SECOND), "never published; today's synchronous quota"
+    )
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
@@ -152,72 +188,96 @@ class QuotasConfig:
 class ConcurrencyConfig:
     """How many things run at once."""
 
-    uploads: int = 4
-    operations_in_flight: int = 200
-    fetches: int = 4
+    uploads: int = setting(4, "simultaneous uploads")
+    operations_in_flight: int = setting(200, "submitted operations not yet fetched")
+    fetches: int = setting(4, "simultaneous result downloads")
     # Jobs uploaded (or being uploaded) ahead of their submission; None: one submission
     # quota window's worth, so objects do not sit in the bucket for days.
-    upload_ahead: int | None = None
-    asr_xml_requests: int = 10  # asr_xml requests waiting for their answer at once
+    upload_ahead: int | None = setting(
+        None,
+        "jobs uploaded ahead of their submission",
+        shown="auto: one submission window's worth",
+    )
+    asr_xml_requests: int = setting(
+        10, "asr_xml requests waiting for their answer at once, across daemons sharing the store"
+    )
 
 
 @dataclass(frozen=True)
 class PathsConfig:
     """Local files and directories (absolute after loading)."""
 
-    state_file: Path = Path("state/orchestrator.sqlite3")
-    inbox: Path = Path("inbox")
-    processed: Path = Path("processed")
-    failed: Path = Path("failed")
-    output: Path = Path("results")
+    state_file: Path = setting(Path("state/orchestrator.sqlite3"), "the SQLite state store")
+    inbox: Path = setting(Path("inbox"), "manifests dropped here are picked up")
+    processed: Path = setting(Path("processed"), "accepted manifests are moved here")
+    failed: Path = setting(Path("failed"), "rejected manifests are moved here, with the reason")
+    output: Path = setting(Path("results"), "transcripts: `<output>/<manifest name>/<output>.*`")
     # The directories local audio may come from, resolved (symlinks included). The loader
     # always names at least one (the config file's directory by default); empty only in a
     # PathsConfig built in code, where nothing is checked.
-    input_roots: tuple[Path, ...] = ()
+    input_roots: tuple[Path, ...] = setting(
+        (),
+        "a list; see [Input roots](#input-roots-where-audio-may-come-from)",
+        shown="the config file's directory",
+    )
 
 
 @dataclass(frozen=True)
 class RetryConfig:
     """Exponential backoff with full jitter for retryable errors."""
 
-    max_attempts: int = 8
-    base_delay_s: float = 2.0
-    max_delay_s: float = 300.0
+    max_attempts: int = setting(
+        8, "also the most submissions of one job whose recognition the service failed itself"
+    )
+    base_delay_s: float = setting(2.0, "the first delay")
+    max_delay_s: float = setting(300.0, "at least `base_delay_s`")
 
 
 @dataclass(frozen=True)
 class PollingConfig:
     """When to check an operation: first at the estimated finish, then growing intervals."""
 
-    initial_ratio: float = c.PROCESSING_S_PER_AUDIO_S
-    quantile: float = 0.9
-    growth: float = 1.5
-    min_interval_s: float = 1.0
-    max_interval_s: float = 120.0
-    deferred_max_interval_s: float = 1800.0
+    initial_ratio: float = setting(
+        c.PROCESSING_S_PER_AUDIO_S, "seconds of processing per audio second, until learned"
+    )
+    quantile: float = setting(0.9, "quantile of the observed ratios used; in (0, 1]")
+    growth: float = setting(1.5, "interval multiplier between checks, >= 1")
+    min_interval_s: float = setting(1.0)
+    max_interval_s: float = setting(120.0, "cap for general models")
+    deferred_max_interval_s: float = setting(1800.0, "cap for deferred-general")
     # Status checks a job may cost on average: None ("auto") takes what the quotas allow
     # (status checks per submission) less ``check_reserve``; 0 turns the planned schedule
     # off (one check at the ``quantile``, then growing intervals).
-    checks_per_job: float | None = None
-    check_reserve: float = 0.1
+    checks_per_job: float | None = setting(
+        None,
+        "0: no planned schedule",
+        shown="auto: status checks the quotas allow per submission, less `check_reserve`",
+    )
+    check_reserve: float = setting(0.1, "share of the status quota kept for retries")
     # The resolution of the service's operation timestamps (whole seconds at the real one).
-    timestamp_resolution_s: float = 1.0
+    timestamp_resolution_s: float = setting(
+        1.0,
+        "the service's `createdAt`/`modifiedAt` are whole seconds, so a processing time read "
+        "from them is an interval; 1/speed against the emulator",
+    )
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
     """Log format (auto: console on a terminal, JSON lines otherwise) and level."""
 
-    format: LogFormat = "auto"
-    level: LogLevel = "info"
+    format: LogFormat = setting(
+        "auto", "console on a terminal, JSON lines otherwise; or json, console"
+    )
+    level: LogLevel = setting("info", "debug, info, warning, error or critical")
 
 
 @dataclass(frozen=True)
 class StatusConfig:
     """The loopback HTTP status endpoint; ``listen_port`` None turns it off, 0 picks a port."""
 
-    listen_host: str = "127.0.0.1"
-    listen_port: int | None = 8787
+    listen_host: str = setting("127.0.0.1", "keep it on loopback")
+    listen_port: int | None = setting(8787, "0: any free port; null: off")
 
 
 def _hostname() -> str:
@@ -228,13 +288,17 @@ def _hostname() -> str:
 class ServiceConfig:
     """systemd integration, and this daemon's place among others sharing a store."""
 
-    drain_timeout_s: float = 30.0
-    watchdog: bool = True
+    drain_timeout_s: float = setting(30.0, "on stop, seconds to finish in-flight steps")
+    watchdog: bool = setting(True, "ping systemd's watchdog when `WatchdogSec=` is set")
     # This daemon's name among those sharing a store: local audio taken in here is
     # uploaded (and its results written) only by a daemon of the same node.
-    node: str = field(default_factory=_hostname)
+    node: str = setting_factory(
+        _hostname,
+        "1-63 of A-Z a-z 0-9 . _ -; this daemon's name among those sharing a store",
+        shown="the host name",
+    )
     # How long a claim holds a job; a dead daemon's jobs are taken over after this.
-    lease_s: float = 60.0
+    lease_s: float = setting(60.0, "1-3600; a dead daemon's jobs are taken over after this")
 
 
 @dataclass(frozen=True)
@@ -243,8 +307,12 @@ class StateConfig:
     a ``postgresql://`` URL (the loader refuses one holding a password) is a PostgreSQL
     database, with ``password`` read like every secret."""
 
-    url: str | None = None
-    password: Secret | None = None
+    url: str | None = setting(
+        None,
+        "`postgresql://USER@HOST[:PORT]/DB`, never with a password in it",
+        shown="none: the SQLite file `paths.state_file`",
+    )
+    password: Secret | None = secret_setting()
 
 
 @dataclass(frozen=True)
@@ -254,8 +322,18 @@ class OutputsConfig:
     by any node, and with ``local`` as well the local files first, then the same set as
     objects (by the manifest's node, whose disk holds the files)."""
 
-    s3_prefix: str | None = None
-    local: bool = True  # files under paths.output (always, without s3_prefix)
+    s3_prefix: str | None = setting(
+        None,
+        "a prefix: objects in `storage.bucket`",
+        shown="none: results and reports under `paths.output` only",
+    )
+    # Files under paths.output (always, without s3_prefix).
+    local: bool = setting(
+        True,
+        "with `s3_prefix`, true writes the files under `paths.output` first, then the same "
+        "set as objects; `false` without `s3_prefix` is refused",
+        shown="true; false with `s3_prefix`",
+    )
 
     @property
     def objects_only(self) -> bool:
@@ -270,15 +348,20 @@ class HooksConfig:
     run; ``manifest_webhooks``: the URLs it may POST under; none by default). Webhooks are
     signed with ``secret``; failed attempts are retried with backoff."""
 
-    on_finish: OnFinish = field(default_factory=OnFinish)
-    secret: Secret | None = None
-    command_timeout_s: float = 60.0
-    webhook_timeout_s: float = 10.0
-    max_attempts: int = 8
-    base_delay_s: float = 5.0
-    max_delay_s: float = 600.0
-    manifest_commands: tuple[str, ...] = ()
-    manifest_webhooks: tuple[str, ...] = ()
+    on_finish: OnFinish = setting_factory(
+        OnFinish,
+        "an argv list and a URL, for every manifest",
+        shown="none",
+        keys=("command", "webhook"),
+    )
+    secret: Secret | None = secret_setting("needed by webhooks")
+    command_timeout_s: float = setting(60.0, "the command is killed after this, and retried")
+    webhook_timeout_s: float = setting(10.0, "per attempt")
+    max_attempts: int = setting(8)
+    base_delay_s: float = setting(5.0)
+    max_delay_s: float = setting(600.0)
+    manifest_commands: tuple[str, ...] = setting((), "the programs a manifest's command may run")
+    manifest_webhooks: tuple[str, ...] = setting((), "the URLs a manifest's webhook may POST under")
 
     @property
     def policy(self) -> HookPolicy:
@@ -299,19 +382,24 @@ class HooksConfig:
 class Config:
     """The whole daemon configuration."""
 
-    storage: StorageConfig
-    speechkit: SpeechKitConfig = field(default_factory=SpeechKitConfig)
-    quotas: QuotasConfig = field(default_factory=QuotasConfig)
-    concurrency: ConcurrencyConfig = field(default_factory=ConcurrencyConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
-    retry: RetryConfig = field(default_factory=RetryConfig)
-    polling: PollingConfig = field(default_factory=PollingConfig)
-    logging: LoggingConfig = field(default_factory=LoggingConfig)
-    status: StatusConfig = field(default_factory=StatusConfig)
-    service: ServiceConfig = field(default_factory=ServiceConfig)
-    state: StateConfig = field(default_factory=StateConfig)
-    outputs: OutputsConfig = field(default_factory=OutputsConfig)
-    hooks: HooksConfig = field(default_factory=HooksConfig)
+    # The file's sections, in the order they are read and documented.
+    speechkit: SpeechKitConfig = section(SpeechKitConfig)
+    storage: StorageConfig = section(StorageConfig, needed=True)
+    quotas: QuotasConfig = section(QuotasConfig)
+    concurrency: ConcurrencyConfig = section(ConcurrencyConfig)
+    paths: PathsConfig = section(PathsConfig)
+    retry: RetryConfig = section(
+        RetryConfig,
+        "a 429 without `Retry-After` pauses its quota `base_delay_s`, doubled with each 429 "
+        "in a row, up to `max_delay_s` (at least 1 s)",
+    )
+    polling: PollingConfig = section(PollingConfig)
+    logging: LoggingConfig = section(LoggingConfig)
+    status: StatusConfig = section(StatusConfig)
+    service: ServiceConfig = section(ServiceConfig)
+    state: StateConfig = section(StateConfig)
+    outputs: OutputsConfig = section(OutputsConfig)
+    hooks: HooksConfig = section(HooksConfig, "see [Completion hooks](#completion-hooks)")
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this
     # Files the config names as secrets (``*_file``): never to be read as audio.

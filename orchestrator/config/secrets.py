@@ -10,18 +10,13 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator.config.fields import SECRET_SUFFIXES
 from orchestrator.config.schema import Secret
 from orchestrator.config.yamlload import Reader, Section
 from orchestrator.telemetry.logs import MIN_SECRET_CHARS
 
-SECRET_SUFFIXES = ("_env", "_file", "_credential")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CREDENTIAL_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
-
-
-def secret_keys(*names: str) -> tuple[str, ...]:
-    """Every key that may name the secrets ``names`` (``api_key_env``, ``api_key_file``...)."""
-    return tuple(n + s for n in names for s in SECRET_SUFFIXES)
 
 
 class SecretReader:

@@ -29,7 +29,7 @@ from orchestrator.config.schema import (
     StatusConfig,
     StorageConfig,
 )
-from orchestrator.config.secrets import SecretReader, secret_keys
+from orchestrator.config.secrets import SecretReader
 from orchestrator.config.yamlload import Reader, Section, join_path
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
@@ -38,30 +38,6 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
 _NODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-
-
-SPEECHKIT_KEYS = (
-    "transcribe_url",
-    "operation_url",
-    "stt_v3_url",
-    "asr_xml_url",
-    "folder_id",
-    "request_timeout_s",
-    "results_ttl_s",
-    "delete_results_after_done",
-    *secret_keys("api_key", "iam_token"),
-)
-STORAGE_KEYS = (
-    "endpoint_url",
-    "region",
-    "bucket",
-    "prefix",
-    "public_url_base",
-    "delete_after_done",
-    "multipart_threshold_bytes",
-    "multipart_chunk_bytes",
-    *secret_keys("access_key_id", "secret_access_key"),
-)
 
 
 class SectionReader:
