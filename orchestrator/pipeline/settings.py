@@ -3,44 +3,69 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.config import Config
+from orchestrator.config import (
+    ConcurrencyConfig,
+    Config,
+    OutputsConfig,
+    PollingConfig,
+    QuotasConfig,
+    RetryConfig,
+    ServiceConfig,
+    SpeechKitConfig,
+    StorageConfig,
+)
 from orchestrator.core import quota
 from orchestrator.core.backoff import RetryPolicy
-from orchestrator.core.constants import (
-    AUDIO_HOURS_PER_DAY,
-    PROCESSING_S_PER_AUDIO_S,
-    QUOTA_WINDOW_S,
-    RESULT_TTL_S,
-    SUBMIT_QUOTA_PER_HOUR,
-    SYNC_REQUESTS_PER_SECOND,
-    V2_STATUS_QUOTA_PER_HOUR,
-    V3_STATUS_PER_SECOND,
-)
 from orchestrator.core.polling import PollingPolicy
 from orchestrator.intake.roots import InputRoots
 
-# How long a claim holds a job. A step that runs longer has its lease renewed by a
-# heartbeat; a daemon that dies leaves leases that run out within this.
-LEASE_S = 60.0
+# The config's defaults, which settings built in code (tests, benches) start from: the
+# schema is the one place a default is written.
+_SPEECHKIT = SpeechKitConfig()
+_STORAGE = StorageConfig(bucket="")
+_CONCURRENCY = ConcurrencyConfig()
+_POLLING = PollingConfig()
+_SERVICE = ServiceConfig()
+_OUTPUTS = OutputsConfig()
 DAY_S = 86400.0
 # How late after its claim a request may reach the service, at most (see ``per_second``).
 SEND_SLACK_S = 0.25
 
 
 def default_quotas() -> dict[str, quota.QuotaSpec]:
-    """The service's documented quotas, with no margin."""
+    """The service's documented quotas (the config's defaults), with no margin."""
+    q = QuotasConfig()
     return {
-        quota.SUBMIT_QUOTA: quota.QuotaSpec(SUBMIT_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
-        quota.STATUS_QUOTA: quota.QuotaSpec(V2_STATUS_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
-        quota.V3_STATUS_QUOTA: per_second(V3_STATUS_PER_SECOND, 0.0),
-        quota.ASR_XML_QUOTA: per_second(SYNC_REQUESTS_PER_SECOND, 0.0),
-        quota.AUDIO_QUOTA: quota.QuotaSpec(AUDIO_HOURS_PER_DAY * 3600, DAY_S),
+        quota.SUBMIT_QUOTA: quota.QuotaSpec(q.submissions, q.window_s),
+        quota.STATUS_QUOTA: quota.QuotaSpec(q.status_checks, q.window_s),
+        quota.V3_STATUS_QUOTA: per_second(q.v3_status_checks_per_second, 0.0),
+        quota.ASR_XML_QUOTA: per_second(q.asr_xml_requests_per_second, 0.0),
+        quota.AUDIO_QUOTA: quota.QuotaSpec(int(q.audio_hours_per_day * 3600), DAY_S),
     }
+
+
+def retry_policy(retry: RetryConfig) -> RetryPolicy:
+    """The retry section as the pipeline's policy."""
+    return RetryPolicy(
+        max_attempts=retry.max_attempts,
+        base_delay_s=retry.base_delay_s,
+        max_delay_s=retry.max_delay_s,
+    )
+
+
+def polling_policy(polling: PollingConfig) -> PollingPolicy:
+    """The polling section as the pipeline's spacing of checks."""
+    return PollingPolicy(
+        growth=polling.growth,
+        min_interval_s=polling.min_interval_s,
+        max_interval_s=polling.max_interval_s,
+        deferred_max_interval_s=polling.deferred_max_interval_s,
+        quantile=polling.quantile,
+    )
 
 
 def per_second(rate: float, margin: float) -> quota.QuotaSpec:
@@ -67,38 +92,42 @@ class PipelineSettings:
     """What the stages need to know of the configuration."""
 
     output_root: Path
-    key_prefix: str = ""
-    delete_after_done: bool = False
+    key_prefix: str = _STORAGE.prefix
+    delete_after_done: bool = _STORAGE.delete_after_done
     quotas: Mapping[str, quota.QuotaSpec] = field(default_factory=default_quotas)
-    uploads: int = 4
-    operations_in_flight: int = 200
-    fetches: int = 4
-    upload_ahead: int | None = None  # None: one submission quota window's worth
+    uploads: int = _CONCURRENCY.uploads
+    operations_in_flight: int = _CONCURRENCY.operations_in_flight
+    fetches: int = _CONCURRENCY.fetches
+    upload_ahead: int | None = _CONCURRENCY.upload_ahead  # None: a submission window's worth
     # Requests in flight at once per stage (submissions, status checks): each step sends
     # its request as soon as its claim spent the quota, so the ledger's times are the
     # requests' times.
     http_concurrency: int = 32
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    polling: PollingPolicy = field(default_factory=PollingPolicy)
-    initial_ratio: float = PROCESSING_S_PER_AUDIO_S  # first guess, before any job finished
-    lease_s: float = LEASE_S
-    node: str = field(default_factory=lambda: os.uname().nodename)
+    retry: RetryPolicy = field(default_factory=lambda: retry_policy(RetryConfig()))
+    polling: PollingPolicy = field(default_factory=lambda: polling_policy(_POLLING))
+    initial_ratio: float = _POLLING.initial_ratio  # first guess, before any job finished
+    # How long a claim holds a job. A step that runs longer has its lease renewed by a
+    # heartbeat; a daemon that dies leaves leases that run out within this.
+    lease_s: float = _SERVICE.lease_s
+    node: str = field(default_factory=lambda: ServiceConfig().node)
     # Status checks a job may cost on average: None = what the quotas allow (see
     # ``check_budget``), 0 = no planned schedule.
-    checks_per_job: float | None = None
-    check_reserve: float = 0.1
+    checks_per_job: float | None = _POLLING.checks_per_job
+    check_reserve: float = _POLLING.check_reserve
     # Transcripts go to objects under this prefix (None: not); and with ``outputs_local``
     # to the output directory of the manifest's node too, first. Objects alone: any node
     # may write them.
-    outputs_prefix: str | None = None
-    outputs_local: bool = True
+    outputs_prefix: str | None = _OUTPUTS.s3_prefix
+    outputs_local: bool = _OUTPUTS.local
     # Requests of an API waiting for their answer at once, by API (a synchronous API's
     # submissions hold a connection for the whole recognition).
-    api_concurrency: Mapping[str, int] = field(default_factory=lambda: {"asr_xml": 10})
-    results_ttl_s: float = RESULT_TTL_S
-    delete_results_after_done: bool = False
+    api_concurrency: Mapping[str, int] = field(
+        default_factory=lambda: {"asr_xml": _CONCURRENCY.asr_xml_requests}
+    )
+    results_ttl_s: float = _SPEECHKIT.results_ttl_s
+    delete_results_after_done: bool = _SPEECHKIT.delete_results_after_done
     # The resolution of the service's createdAt/modifiedAt (whole seconds).
-    timestamp_resolution_s: float = 1.0
+    timestamp_resolution_s: float = _POLLING.timestamp_resolution_s
     # Checked again right before a file is read (None: not checked, in tests built in code).
     input_roots: InputRoots | None = None
 
@@ -157,18 +186,8 @@ def settings_from_config(config: Config) -> PipelineSettings:
         operations_in_flight=config.concurrency.operations_in_flight,
         fetches=config.concurrency.fetches,
         upload_ahead=config.concurrency.upload_ahead,
-        retry=RetryPolicy(
-            max_attempts=config.retry.max_attempts,
-            base_delay_s=config.retry.base_delay_s,
-            max_delay_s=config.retry.max_delay_s,
-        ),
-        polling=PollingPolicy(
-            growth=config.polling.growth,
-            min_interval_s=config.polling.min_interval_s,
-            max_interval_s=config.polling.max_interval_s,
-            deferred_max_interval_s=config.polling.deferred_max_interval_s,
-            quantile=config.polling.quantile,
-        ),
+        retry=retry_policy(config.retry),
+        polling=polling_policy(config.polling),
         initial_ratio=config.polling.initial_ratio,
         checks_per_job=config.polling.checks_per_job,
         check_reserve=config.polling.check_reserve,
