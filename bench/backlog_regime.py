@@ -74,28 +74,10 @@ async def _run_one(
         logs=folder / "logs",
         knobs=regime.knobs(ratio),
     ) as svc:
+        arena = contenders.Arena(svc, creds, workload, regime.speed, folder, env, plan.timeout_s)
         if key == contenders.ORCHESTRATOR_KEY:
-            return await contenders.run_orchestrator(
-                svc,
-                creds,
-                workload,
-                regime.speed,
-                folder,
-                env,
-                plan.timeout_s,
-                quotas=regime.quotas(ratio),
-            )
-        return await contenders.run_baseline(
-            schedules.by_key(key),
-            svc,
-            creds,
-            workload,
-            regime.speed,
-            folder,
-            env,
-            plan.timeout_s,
-            seed=plan.seed,
-        )
+            return await contenders.run_orchestrator(arena, quotas=regime.quotas(ratio))
+        return await contenders.run_baseline(schedules.by_key(key), arena, seed=plan.seed)
 
 
 async def _run_ratio(

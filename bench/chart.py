@@ -13,8 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.regimes import ratio_label
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # Plotted where a share is missing or zero, so that every contender appears.
 _FLOOR_SHARE = 1e-3
@@ -46,7 +50,6 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
 
     matplotlib.use("Agg")  # files only: no display, whatever the environment says
     from matplotlib import pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     labels = list(dict.fromkeys(p.label for panel in panels for p in panel.points))
     colours = plt.get_cmap("tab10")
@@ -56,48 +59,7 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
     )
     try:
         for ax, panel in zip(axes[0], panels, strict=True):
-            for point in panel.points:
-                y = max(point.lag_share_p50 or 0.0, _FLOOR_SHARE) * 100.0
-                ax.scatter(
-                    [max(point.checks_per_job, 0.0)],
-                    [y],
-                    s=160 if point.ours else 60,
-                    marker="*" if point.ours else "o",
-                    color=style[point.label],
-                    edgecolors="black",
-                    linewidths=0.5,
-                    label=point.label,
-                    zorder=3,
-                )
-                if point.note:
-                    ax.annotate(
-                        point.note,
-                        (max(point.checks_per_job, 0.0), y),
-                        xytext=(7, -3),
-                        textcoords="offset points",
-                        fontsize=7,
-                        color=style[point.label],
-                    )
-            ax.axvline(panel.budget, linestyle="--", color="grey", linewidth=1)
-            ax.annotate(
-                f"budget: {panel.budget:g} checks/job",
-                (panel.budget, 0.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(4, 6),
-                textcoords="offset points",
-                fontsize=8,
-                color="grey",
-            )
-            widest = max([panel.budget, *(p.checks_per_job for p in panel.points)])
-            ax.set_xlim(0.0, widest * 1.15)
-            ax.set_yscale("log")
-            # 1, 2, 5 per decade: a decade or two of lag needs more than its powers of ten.
-            ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.set_title(f"status checks : submissions = {ratio_label(panel.ratio)}", fontsize=10)
-            ax.set_xlabel("status checks per job")
-            ax.grid(True, which="major", linewidth=0.4)
+            _draw_panel(ax, panel, style)
         axes[0][0].set_ylabel("median lag, share of the job's processing time (log)")
         handles, names = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, names, loc="center right", fontsize=8, frameon=False)
@@ -108,3 +70,51 @@ def draw(panels: Sequence[Panel], title: str, path: Path) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def _draw_panel(ax: Axes, panel: Panel, style: dict[str, Any]) -> None:
+    """One ratio's points, its budget line and its axes."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for point in panel.points:
+        y = max(point.lag_share_p50 or 0.0, _FLOOR_SHARE) * 100.0
+        ax.scatter(
+            [max(point.checks_per_job, 0.0)],
+            [y],
+            s=160 if point.ours else 60,
+            marker="*" if point.ours else "o",
+            color=style[point.label],
+            edgecolors="black",
+            linewidths=0.5,
+            label=point.label,
+            zorder=3,
+        )
+        if point.note:
+            ax.annotate(
+                point.note,
+                (max(point.checks_per_job, 0.0), y),
+                xytext=(7, -3),
+                textcoords="offset points",
+                fontsize=7,
+                color=style[point.label],
+            )
+    ax.axvline(panel.budget, linestyle="--", color="grey", linewidth=1)
+    ax.annotate(
+        f"budget: {panel.budget:g} checks/job",
+        (panel.budget, 0.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, 6),
+        textcoords="offset points",
+        fontsize=8,
+        color="grey",
+    )
+    widest = max([panel.budget, *(p.checks_per_job for p in panel.points)])
+    ax.set_xlim(0.0, widest * 1.15)
+    ax.set_yscale("log")
+    # 1, 2, 5 per decade: a decade or two of lag needs more than its powers of ten.
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_title(f"status checks : submissions = {ratio_label(panel.ratio)}", fontsize=10)
+    ax.set_xlabel("status checks per job")
+    ax.grid(True, which="major", linewidth=0.4)

@@ -47,6 +47,20 @@ class ContenderRun:
 
 
 @dataclass(frozen=True)
+class Arena:
+    """Where one contender runs: the services it meets, its credentials and workload, the
+    service speed, its own folder and environment, and how long it may take."""
+
+    services: Services
+    creds: Credentials
+    workload: Workload
+    speed: float
+    work: Path
+    env: dict[str, str]
+    limit_s: float
+
+
+@dataclass(frozen=True)
 class Quotas:
     """Requests allowed per quota window (one service hour: 3600/speed wall seconds)."""
 
@@ -130,40 +144,31 @@ def _prepare_daemon(
     return config_path
 
 
-async def run_orchestrator(
-    services: Services,
-    creds: Credentials,
-    workload: Workload,
-    speed: float,
-    work: Path,
-    env: dict[str, str],
-    limit_s: float,
-    quotas: Quotas | None = None,
-) -> ContenderRun:
+async def run_orchestrator(arena: Arena, quotas: Quotas | None = None) -> ContenderRun:
     """The real daemon, given the workload as one manifest in its inbox, until idle."""
     config_path = await asyncio.to_thread(
-        _prepare_daemon, services, workload, speed, work, quotas or Quotas()
+        _prepare_daemon, arena.services, arena.workload, arena.speed, arena.work, quotas or Quotas()
     )
     child_env = {
-        **env,
-        "BENCH_SPEECHKIT_API_KEY": creds.api_key,
-        "BENCH_S3_ACCESS_KEY_ID": creds.s3_access_key,
-        "BENCH_S3_SECRET_ACCESS_KEY": creds.s3_secret_key,
+        **arena.env,
+        "BENCH_SPEECHKIT_API_KEY": arena.creds.api_key,
+        "BENCH_S3_ACCESS_KEY_ID": arena.creds.s3_access_key,
+        "BENCH_S3_SECRET_ACCESS_KEY": arena.creds.s3_secret_key,
     }
     args = [sys.executable, "-m", "orchestrator", "run", "--config", str(config_path)]
     args += ["--until-idle", "--settle-seconds", "0"]
-    profile = work / "daemon.prof"
-    if env.get(PROFILE_ENV):
+    profile = arena.work / "daemon.prof"
+    if arena.env.get(PROFILE_ENV):
         args[1:1] = ["-m", "cProfile", "-o", str(profile)]
-    log = work / "daemon.log"
-    child = await procs.run_measured(args, env=child_env, log=log, limit_s=limit_s)
-    if env.get(PROFILE_ENV) and profile.exists():
+    log = arena.work / "daemon.log"
+    child = await procs.run_measured(args, env=child_env, log=log, limit_s=arena.limit_s)
+    if arena.env.get(PROFILE_ENV) and profile.exists():
         print(await asyncio.to_thread(profile_summary, profile), file=sys.stderr, flush=True)
-    stats = await emulator_stats(services.emulator_url)
-    service_cpu = services.cpu_s()
+    stats = await emulator_stats(arena.services.emulator_url)
+    service_cpu = arena.services.cpu_s()
     problem = None
     if child.timed_out:
-        problem = f"stopped after {limit_s:g} s; see {log}"
+        problem = f"stopped after {arena.limit_s:g} s; see {log}"
     elif child.exit_code != 0:
         problem = f"the daemon exited with status {child.exit_code}; see {log}"
     return ContenderRun(
@@ -179,50 +184,42 @@ async def run_orchestrator(
     )
 
 
-async def run_baseline(
-    schedule: Schedule,
-    services: Services,
-    creds: Credentials,
-    workload: Workload,
-    speed: float,
-    work: Path,
-    env: dict[str, str],
-    limit_s: float,
-    seed: int = 0,
-) -> ContenderRun:
+async def run_baseline(schedule: Schedule, arena: Arena, seed: int = 0) -> ContenderRun:
     """Upload the audio for the baseline (not timed), then run its poller process."""
-    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
-    await upload_raw(services.s3_endpoint, creds, services.bucket, workload.files)
+    await asyncio.to_thread(arena.work.mkdir, parents=True, exist_ok=True)
+    await upload_raw(
+        arena.services.s3_endpoint, arena.creds, arena.services.bucket, arena.workload.files
+    )
     spec = PollerSpec(
         schedule=schedule.key,
-        emulator_url=services.emulator_url,
+        emulator_url=arena.services.emulator_url,
         jobs=[
             PollerJob(
-                uri=f"{STORAGE_URL}/{services.bucket}/{object_key(f)}",
+                uri=f"{STORAGE_URL}/{arena.services.bucket}/{object_key(f)}",
                 audio_s=f.duration_s,
                 encoding=f.encoding,
             )
-            for f in workload.files
+            for f in arena.workload.files
         ],
-        speed=speed,
+        speed=arena.speed,
         sample_rate=SAMPLE_RATE,
         seed=seed,
     )
-    spec_path = work / "spec.json"
+    spec_path = arena.work / "spec.json"
     spec.dump(spec_path)
-    log = work / "poller.log"
+    log = arena.work / "poller.log"
     child = await procs.run_measured(
         [sys.executable, "-m", "bench.poller", str(spec_path)],
-        env={**env, API_KEY_ENV: creds.api_key},
+        env={**arena.env, API_KEY_ENV: arena.creds.api_key},
         log=log,
-        limit_s=limit_s,
+        limit_s=arena.limit_s,
     )
-    stats = await emulator_stats(services.emulator_url)
-    service_cpu = services.cpu_s()
+    stats = await emulator_stats(arena.services.emulator_url)
+    service_cpu = arena.services.cpu_s()
     counts = _counts(log)
     problem = None
     if child.timed_out:
-        problem = f"stopped after {limit_s:g} s; see {log}"
+        problem = f"stopped after {arena.limit_s:g} s; see {log}"
     elif child.exit_code != 0:
         problem = f"the poller exited with status {child.exit_code}: {_failure(log, counts)}"
     return ContenderRun(

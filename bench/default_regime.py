@@ -87,21 +87,10 @@ async def _run_one(
     async with services(
         creds=creds, speed=speed, seed=plan.seed, env=env, logs=folder / "logs"
     ) as svc:
+        arena = contenders.Arena(svc, creds, workload, speed, folder, env, plan.timeout_s)
         if key == contenders.ORCHESTRATOR_KEY:
-            return await contenders.run_orchestrator(
-                svc, creds, workload, speed, folder, env, plan.timeout_s
-            )
-        return await contenders.run_baseline(
-            schedules.by_key(key),
-            svc,
-            creds,
-            workload,
-            speed,
-            folder,
-            env,
-            plan.timeout_s,
-            seed=plan.seed,
-        )
+            return await contenders.run_orchestrator(arena)
+        return await contenders.run_baseline(schedules.by_key(key), arena, seed=plan.seed)
 
 
 async def run_default(

@@ -77,7 +77,13 @@ def parser() -> argparse.ArgumentParser:
         default=900.0,
         help="wall seconds a contender may take before it is stopped (default 900)",
     )
-    d = p.add_argument_group("default regime")
+    _add_default_options(p.add_argument_group("default regime"))
+    _add_backlog_options(p.add_argument_group("backlog regime"))
+    return p
+
+
+def _add_default_options(d: argparse._ArgumentGroup) -> None:
+    """The default regime's options: its files, the speed, where its results go."""
     d.add_argument("--jobs", type=int, help="number of WAV files (default 100)")
     d.add_argument(
         "--speed",
@@ -93,7 +99,10 @@ def parser() -> argparse.ArgumentParser:
         default=RESULTS / "latest.json",
         help="where to write its raw results (default bench/results/latest.json)",
     )
-    b = p.add_argument_group("backlog regime")
+
+
+def _add_backlog_options(b: argparse._ArgumentGroup) -> None:
+    """The backlog regime's options: its quota, ratios, depth, files and outputs."""
     b.add_argument(
         "--backlog-speed",
         type=float,
@@ -144,7 +153,6 @@ def parser() -> argparse.ArgumentParser:
         help="also write the backlog chart (PNG) here, e.g. under docs/; repeatable (it is "
         "always written to bench/results/backlog.png)",
     )
-    return p
 
 
 def _given(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:

@@ -159,6 +159,61 @@ async def _status_s(args: list[str], env: dict[str, str]) -> float | None:
     return statistics.median(times)
 
 
+def _write_inputs(
+    config: dict[str, Any], checkout: Path, work: Path, jobs: int, bucket: str
+) -> Path:
+    """Write the daemon's config (without the keys an older checkout refuses) and put the
+    ``jobs``-deep manifest in its inbox; the config's path."""
+    if checkout != REPO:
+        # Keys an older checkout does not know yet (it refuses unknown keys).
+        for section, key in NEWER_KEYS:
+            config[section].pop(key, None)
+    config_path = work / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+    inbox = work / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / ".scale.yaml").write_text(_manifest(jobs, bucket), "utf-8")
+    (inbox / ".scale.yaml").rename(inbox / "scale.yaml")
+    return config_path
+
+
+async def _intake(
+    daemon: asyncio.subprocess.Process, log: Path, began: float, say: Any
+) -> tuple[float | None, float | None]:
+    """Seconds until the daemon accepted the manifest, and its peak RSS (MiB) then; None
+    for each when the log never said so."""
+    seen = await _wait_for(log, ("manifest.accepted", "manifest.rejected"), daemon, 600)
+    if seen == "manifest.rejected":
+        raise RuntimeError(f"the daemon refused the manifest: see {log}")
+    if seen is None:
+        return None, None
+    intake_s = time.monotonic() - began
+    rss_kib = procs.peak_rss_kib(daemon.pid)
+    say(f"intake took {intake_s:.1f} s")
+    return intake_s, None if rss_kib is None else rss_kib / 1024
+
+
+async def _waiting_share(
+    daemon: asyncio.subprocess.Process, log: Path, jobs: int, measure_s: float, say: Any
+) -> tuple[float | None, float]:
+    """The share of a CPU the daemon takes while it only waits on the quota, and the
+    seconds it was measured over."""
+    # The first window's submissions go out at once and end; then the daemon
+    # only waits on the quota with the rest of the backlog.
+    first = min(jobs, Quotas().submissions)
+    if not await _first_window_ended(log, first, 600.0):
+        say("the first window's jobs did not all end within 600 s; measuring anyway")
+    await asyncio.sleep(5.0)
+    before = live_cpu(daemon.pid)
+    start = time.monotonic()
+    await asyncio.sleep(measure_s)
+    after = live_cpu(daemon.pid)
+    measured = time.monotonic() - start
+    if before is None or after is None:
+        return None, measured
+    return (after.total_s - before.total_s) / measured, measured
+
+
 async def run_scale(
     jobs: int, measure_s: float, checkout: Path, work: Path, say: Any
 ) -> ScaleFigures:
@@ -174,16 +229,7 @@ async def run_scale(
     async with services(creds=creds, speed=1.0, seed=1, env=env, logs=work / "logs") as svc:
         await _put_objects(svc, creds)
         config = daemon_config(svc, 1.0, work)
-        if checkout != REPO:
-            # Keys an older checkout does not know yet (it refuses unknown keys).
-            for section, key in NEWER_KEYS:
-                config[section].pop(key, None)
-        config_path = work / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
-        inbox = work / "inbox"
-        inbox.mkdir(parents=True, exist_ok=True)
-        (inbox / ".scale.yaml").write_text(_manifest(jobs, svc.bucket), "utf-8")
-        (inbox / ".scale.yaml").rename(inbox / "scale.yaml")
+        config_path = _write_inputs(config, checkout, work, jobs, svc.bucket)
         log = work / "daemon.log"
         python = [sys.executable, "-m", "orchestrator"]
         say(f"daemon from {checkout} on {jobs:,} jobs")
@@ -197,30 +243,8 @@ async def run_scale(
                 stderr=out,
             )
         try:
-            intake_s = None
-            rss = None
-            seen = await _wait_for(log, ("manifest.accepted", "manifest.rejected"), daemon, 600)
-            if seen == "manifest.rejected":
-                raise RuntimeError(f"the daemon refused the manifest: see {log}")
-            if seen is not None:
-                intake_s = time.monotonic() - began
-                rss_kib = procs.peak_rss_kib(daemon.pid)
-                rss = None if rss_kib is None else rss_kib / 1024
-                say(f"intake took {intake_s:.1f} s")
-            # The first window's submissions go out at once and end; then the daemon
-            # only waits on the quota with the rest of the backlog.
-            first = min(jobs, Quotas().submissions)
-            if not await _first_window_ended(log, first, 600.0):
-                say("the first window's jobs did not all end within 600 s; measuring anyway")
-            await asyncio.sleep(5.0)
-            before = live_cpu(daemon.pid)
-            start = time.monotonic()
-            await asyncio.sleep(measure_s)
-            after = live_cpu(daemon.pid)
-            measured = time.monotonic() - start
-            share = None
-            if before is not None and after is not None:
-                share = (after.total_s - before.total_s) / measured
+            intake_s, rss = await _intake(daemon, log, began, say)
+            share, measured = await _waiting_share(daemon, log, jobs, measure_s, say)
             status_s = await _status_s(
                 [*python, "status", "--config", str(config_path)], daemon_env
             )

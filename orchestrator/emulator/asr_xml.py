@@ -152,14 +152,9 @@ def render(found: list[tuple[float, str]] | None) -> str:
     return '<recognitionResults success="1">\n' + "\n".join(lines) + "\n</recognitionResults>\n"
 
 
-async def recognize(request: web.Request) -> web.Response:
-    """POST /asr_xml: read the audio, wait the processing time, answer the variants."""
-    emulator = emulator_of(request)
-    received_at = time.time()
-    _check_key(emulator, request.query.get("key", ""))
-    emulator.spend("asr_xml")
-    params = parse_params(request.query)
-    raw_type = request.headers.get("Content-Type")
+def _content_type(raw_type: str | None) -> str:
+    """The request's audio format in its documented spelling; 400 when it is none of the
+    documented ones, 415 when the emulator cannot decode it."""
     if not raw_type:
         raise invalid("Content-Type: required (the audio format)")
     content_type = normalise_content_type(raw_type)
@@ -171,31 +166,59 @@ async def recognize(request: web.Request) -> web.Response:
         require_decodable(content_type)
     except UnsupportedFormatError as exc:
         raise ApiError(constants.GRPC_INVALID_ARGUMENT, str(exc), status=415) from exc
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return content_type
+
+
+def _body_limit(emulator: Emulator, chunked: bool, content_length: int | None) -> tuple[int, str]:
+    """The most bytes the body may have, and how to say so; a declared length over it is
+    a 413 before anything is read."""
     if chunked:
-        limit, what = emulator.settings.asr_xml_max_stream_bytes, "in a chunked body"
-    else:
-        limit, what = constants.ASR_XML_MAX_BODY_BYTES, "with Content-Length (send it chunked)"
-        if (request.content_length or 0) > limit:
-            raise _too_long(limit, what)
-    body, first_byte = await _read_body(request, limit, what)
+        return emulator.settings.asr_xml_max_stream_bytes, "in a chunked body"
+    limit, what = constants.ASR_XML_MAX_BODY_BYTES, "with Content-Length (send it chunked)"
+    if (content_length or 0) > limit:
+        raise _too_long(limit, what)
+    return limit, what
+
+
+async def _recognise(
+    emulator: Emulator,
+    body: bytes,
+    content_type: str,
+    params: AsrXmlParams,
+    streamed_since: float | None,
+) -> tuple[ProbedAudio | None, list[tuple[float, str]] | None]:
+    """The audio as probed (None when undecodable) and, after the processing time, the
+    variants heard in it (None: nothing recognised). ``streamed_since``: when the first
+    bytes came, for a body recognised while it arrived."""
     fetched = inline_object(body)
-    audio: ProbedAudio | None = None
     try:
         audio = probe_content_type(fetched.file, fetched.size, content_type)
     except AudioDecodeError:
-        audio = None
-    found: list[tuple[float, str]] | None = None
-    processing_s = 0.0
-    if audio is not None:
-        # The server hears every channel mixed down to one.
-        heard = ProbedAudio(audio.duration_s, 1, audio.silent)
-        processing_s = emulator.processor.processing_seconds(heard, deferred=False)
-        if chunked and content_type in _STREAMABLE:
-            processing_s -= time.monotonic() - first_byte
-        await emulator.processor.occupy(processing_s)
-        if not heard.silent and not emulator.processor.draw_failure():
-            found = variants(fetched.sha256, heard, params)
+        return None, None
+    # The server hears every channel mixed down to one.
+    heard = ProbedAudio(audio.duration_s, 1, audio.silent)
+    processing_s = emulator.processor.processing_seconds(heard, deferred=False)
+    if streamed_since is not None:
+        processing_s -= time.monotonic() - streamed_since
+    await emulator.processor.occupy(processing_s)
+    if heard.silent or emulator.processor.draw_failure():
+        return audio, None
+    return audio, variants(fetched.sha256, heard, params)
+
+
+async def recognize(request: web.Request) -> web.Response:
+    """POST /asr_xml: read the audio, wait the processing time, answer the variants."""
+    emulator = emulator_of(request)
+    received_at = time.time()
+    _check_key(emulator, request.query.get("key", ""))
+    emulator.spend("asr_xml")
+    params = parse_params(request.query)
+    content_type = _content_type(request.headers.get("Content-Type"))
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    limit, what = _body_limit(emulator, chunked, request.content_length)
+    body, first_byte = await _read_body(request, limit, what)
+    streamed_since = first_byte if chunked and content_type in _STREAMABLE else None
+    audio, found = await _recognise(emulator, body, content_type, params, streamed_since)
     finished_at = time.time()
     emulator.requests.asr_xml.append(
         {

@@ -94,16 +94,8 @@ def _codes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from exc
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``emulator`` subcommand."""
-    defaults = EmulatorSettings()
-    parser = subparsers.add_parser(
-        "emulator",
-        help="run a local SpeechKit service (synthetic transcripts) for tests and the demo",
-        description="A local SpeechKit service (API v2, API v3 and the legacy asr_xml): real "
-        "paths, quotas, expiry and faults; the transcripts are synthetic. Stops cleanly on "
-        "Ctrl-C or SIGTERM.",
-    )
+def _add_access_options(parser: argparse.ArgumentParser, defaults: EmulatorSettings) -> None:
+    """Where the emulator listens, whom it lets in, and the S3 server it reads from."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="port (0: any free port; %(default)s)"
@@ -136,6 +128,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--s3-secret-key", metavar="KEY", help=f"S3 secret key (default: ${ENV_S3_SECRET_KEY})"
     )
     parser.add_argument("--s3-region", default=defaults.s3_region, help="S3 region")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``emulator`` subcommand."""
+    defaults = EmulatorSettings()
+    parser = subparsers.add_parser(
+        "emulator",
+        help="run a local SpeechKit service (synthetic transcripts) for tests and the demo",
+        description="A local SpeechKit service (API v2, API v3 and the legacy asr_xml): real "
+        "paths, quotas, expiry and faults; the transcripts are synthetic. Stops cleanly on "
+        "Ctrl-C or SIGTERM.",
+    )
+    _add_access_options(parser, defaults)
     for option, name, kind, text in _TUNING:
         default = getattr(defaults, name)
         shown = "" if default is None else f" (default {default})"

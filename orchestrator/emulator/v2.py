@@ -84,7 +84,30 @@ def parse_request(body: Any) -> V2Request:
     config = check_object(request.get("config", {}), _CONFIG, "config")
     spec = check_object(config.get("specification", {}), _SPEC, _SPEC_PATH)
     audio = check_object(request.get("audio", {}), _AUDIO, "audio")
+    language = _language(spec)
+    model = spec.get("model", constants.DEFAULT_MODEL)
+    if model not in constants.MODELS:
+        raise invalid(
+            f"{_SPEC_PATH}.model: unknown model {model!r} (known: {', '.join(constants.MODELS)})"
+        )
+    encoding, rate, channels = _audio_format(spec)
+    return V2Request(
+        ref=_object_ref(audio),
+        model=model,
+        encoding=encoding,
+        sample_rate=rate or constants.DEFAULT_SAMPLE_RATE,
+        channels=channels or 1,
+        options=RenderOptions(
+            language=language,
+            raw_results=spec.get("rawResults", False),
+            literature_text=spec.get("literature_text", False),
+            profanity_filter=spec.get("profanityFilter", False),
+        ),
+    )
 
+
+def _language(spec: dict[str, Any]) -> str:
+    """The specification's language code in its documented spelling."""
     given_language = spec.get("languageCode", constants.DEFAULT_LANGUAGE)
     language = _LANGUAGE_BY_LOWER.get(given_language.lower())
     if language is None:
@@ -92,11 +115,12 @@ def parse_request(body: Any) -> V2Request:
             f"{_SPEC_PATH}.languageCode: unsupported language {given_language!r} "
             f"(supported: {', '.join(LANGUAGES)})"
         )
-    model = spec.get("model", constants.DEFAULT_MODEL)
-    if model not in constants.MODELS:
-        raise invalid(
-            f"{_SPEC_PATH}.model: unknown model {model!r} (known: {', '.join(constants.MODELS)})"
-        )
+    return language
+
+
+def _audio_format(spec: dict[str, Any]) -> tuple[str, int | None, int | None]:
+    """The specification's encoding, sample rate and channel count (None when not given),
+    checked against each other."""
     encoding = spec.get("audioEncoding", "OGG_OPUS")
     if encoding not in constants.ENCODINGS:
         raise invalid(
@@ -119,6 +143,11 @@ def parse_request(body: Any) -> V2Request:
         raise invalid(
             f"{_SPEC_PATH}.audioChannelCount: {channels} is not between 1 and {MAX_LPCM_CHANNELS}"
         )
+    return encoding, rate, channels
+
+
+def _object_ref(audio: dict[str, Any]) -> ObjectRef:
+    """The object the request's ``audio`` names: a link into Object Storage."""
     if "content" in audio:
         raise invalid("audio.content: not supported by asynchronous recognition; use audio.uri")
     uri = audio.get("uri")
@@ -130,19 +159,7 @@ def parse_request(body: Any) -> V2Request:
             f"audio.uri: {uri!r} is not an Object Storage link "
             f"{constants.STORAGE_URL}/<bucket>/<key>"
         )
-    return V2Request(
-        ref=ref,
-        model=model,
-        encoding=encoding,
-        sample_rate=rate or constants.DEFAULT_SAMPLE_RATE,
-        channels=channels or 1,
-        options=RenderOptions(
-            language=language,
-            raw_results=spec.get("rawResults", False),
-            literature_text=spec.get("literature_text", False),
-            profanity_filter=spec.get("profanityFilter", False),
-        ),
-    )
+    return ref
 
 
 def response_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:

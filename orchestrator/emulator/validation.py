@@ -29,28 +29,29 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _convert(value: Any, kind: Kind, path: str) -> Any:
-    if kind == "string" and isinstance(value, str):
-        return value
-    if kind == "bool" and isinstance(value, bool):
-        return value
-    if kind == "object" and isinstance(value, dict):
-        return value
-    if kind == "list" and isinstance(value, list):
-        return value
-    if kind == "any":
-        return value
-    # Protobuf JSON takes an enum by its name or by its number.
-    if kind == "enum" and (
-        isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-    ):
-        return value
+# The kinds a JSON value of one Python type stands for as it is.
+_PLAIN: dict[Kind, type] = {"string": str, "bool": bool, "object": dict, "list": list}
+
+
+def _as_is(value: Any, kind: Kind) -> bool:
+    """Whether ``value`` is a ``kind`` as it stands, needing no conversion."""
+    if kind in _PLAIN:
+        return isinstance(value, _PLAIN[kind])
+    number = isinstance(value, int) and not isinstance(value, bool)
     if kind == "int":
-        # Protobuf JSON carries int64 as a number or as a decimal string.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            return int(value)
+        return number
+    # Protobuf JSON takes an enum by its name or by its number.
+    if kind == "enum":
+        return number or isinstance(value, str)
+    return kind == "any"
+
+
+def _convert(value: Any, kind: Kind, path: str) -> Any:
+    if _as_is(value, kind):
+        return value
+    # Protobuf JSON carries int64 as a number or as a decimal string.
+    if kind == "int" and isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
     wanted = {
         "string": "a string",
         "bool": "true or false",

@@ -15,7 +15,12 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 from orchestrator.core.apis import source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
-from orchestrator.intake.expand import default_patterns, directory_matches, glob_matches
+from orchestrator.intake.expand import (
+    Matched,
+    default_patterns,
+    directory_matches,
+    glob_matches,
+)
 from orchestrator.intake.globbing import MAX_VISITS, TooManyEntries, split_glob
 from orchestrator.intake.jobspec import (
     Choices,
@@ -135,51 +140,90 @@ class EntryReader:
             if job is not None:
                 yield job
             return
+        absolute = self._local(audio, audio_node, audio_field)
+        if absolute is None:
+            return
+        kind = "glob" if glob.has_magic(audio) else "directory" if absolute.is_dir() else "file"
+        self._misplaced(output_node, include, sec, path, kind)
+        if kind != "file":
+            found, what = self._found(audio, absolute, kind, include, choices)
+            yield from self._matched(found, what, audio_node, audio_field, choices, line)
+            return
+        file = Path(os.path.normpath(absolute.absolute()))
+        rel = relative_to(file, self.base_dir) or file.name
+        derived = output if output is not None else strip_extension(rel)
+        field = join_path(path, "output" if output is not None else "audio")
+        node = output_node if output is not None else audio_node
+        job = self.job(str(file), derived, node, field, choices, line)
+        if job is not None:
+            yield job
+
+    def _local(self, audio: str, audio_node: yaml.Node | None, field: str) -> Path | None:
+        """The absolute local path `audio:` names (a glob's pattern as written), or None
+        with the problem recorded: an unknown ``~user``, or a path outside the roots."""
         try:
             local = Path(audio).expanduser()
         except RuntimeError:  # `~name` of a user this system does not know
-            self.r.problem(audio_node, audio_field, f"{audio!r}: no home directory for its ~user")
-            return
+            self.r.problem(audio_node, field, f"{audio!r}: no home directory for its ~user")
+            return None
         absolute = local if local.is_absolute() else self.base_dir / local
-        is_glob = glob.has_magic(audio)
         if self.roots is not None:
             # Checked before anything outside the roots is looked at, even its name.
-            walked = split_glob(audio, self.base_dir)[0] if is_glob else absolute
+            walked = split_glob(audio, self.base_dir)[0] if glob.has_magic(audio) else absolute
             refused = self.roots.refusal(walked)
             if refused is not None:
-                self.r.problem(audio_node, audio_field, refused)
-                return
-        is_dir = not is_glob and absolute.is_dir()
-        if (is_glob or is_dir) and output_node is not None:
-            what = "a glob" if is_glob else "a directory"
+                self.r.problem(audio_node, field, refused)
+                return None
+        return absolute
+
+    def _misplaced(
+        self,
+        output_node: yaml.Node | None,
+        include: tuple[str, ...] | None,
+        sec: Section | None,
+        path: str,
+        kind: str,
+    ) -> None:
+        """Record `output:` given for many files (``kind``: what the audio names, "glob",
+        "directory" or "file") and `include:` given for no directory."""
+        if kind != "file" and output_node is not None:
             self.r.problem(
                 output_node,
                 join_path(path, "output"),
-                f"only for a single file; the audio here is {what}",
+                f"only for a single file; the audio here is a {kind}",
             )
-        if include is not None and not is_dir and sec is not None:
+        if include is not None and kind != "directory" and sec is not None:
             self.r.problem(
                 sec.node_of("include"),
                 join_path(path, "include"),
                 "only for a directory entry",
             )
-        if is_glob:
-            found = glob_matches(audio, self.base_dir)
-            what = f"the glob {audio!r} matches no file"
-        elif is_dir:
-            patterns = include if include else default_patterns(choices.settings)
-            found = directory_matches(absolute, patterns, self.base_dir)
-            what = f"the directory {audio!r} holds no file matching {', '.join(patterns)}"
-        else:
-            file = Path(os.path.normpath(absolute.absolute()))
-            rel = relative_to(file, self.base_dir) or file.name
-            derived = output if output is not None else strip_extension(rel)
-            field = join_path(path, "output" if output is not None else "audio")
-            node = output_node if output is not None else audio_node
-            job = self.job(str(file), derived, node, field, choices, line)
-            if job is not None:
-                yield job
-            return
+
+    def _found(
+        self,
+        audio: str,
+        absolute: Path,
+        kind: str,
+        include: tuple[str, ...] | None,
+        choices: Choices,
+    ) -> tuple[Iterator[Matched], str]:
+        """The files a glob or a directory names, and the problem to record if none."""
+        if kind == "glob":
+            return glob_matches(audio, self.base_dir), f"the glob {audio!r} matches no file"
+        patterns = include if include else default_patterns(choices.settings)
+        what = f"the directory {audio!r} holds no file matching {', '.join(patterns)}"
+        return directory_matches(absolute, patterns, self.base_dir), what
+
+    def _matched(
+        self,
+        found: Iterator[Matched],
+        what: str,
+        audio_node: yaml.Node | None,
+        audio_field: str,
+        choices: Choices,
+        line: int | None,
+    ) -> Iterator[JobSpec]:
+        """One job per file found; ``what`` recorded as a problem when there is none."""
         matched = 0
         for match in found:
             matched += 1

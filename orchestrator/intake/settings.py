@@ -47,6 +47,22 @@ def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> Recogni
     for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
         if key in sec:
             changes[key] = sec.boolean(key, getattr(base, key))
+    changes.update(_nullable(r, sec, base))
+    if "channels" in sec:
+        changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
+    if "api" in sec:
+        changes["api"] = sec.choice("api", base.api, c.APIS)
+    if "priority" in sec:
+        changes["priority"] = sec.integer("priority", base.priority)
+    result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    _check_api(r, sec, result, changes)
+    return result
+
+
+def _nullable(r: Reader, sec: Section, base: RecognitionSettings) -> dict[str, object]:
+    """The settings that a null sets back to their default (``text_normalization``,
+    ``encoding``, ``sample_rate``), for those present in ``sec``."""
+    changes: dict[str, object] = {}
     if "text_normalization" in sec:
         node = sec.node_of("text_normalization")
         if node is not None and r.is_null(node):
@@ -66,15 +82,7 @@ def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> Recogni
             changes["sample_rate"] = rate if rate is not None else base.sample_rate
         else:
             changes["sample_rate"] = None
-    if "channels" in sec:
-        changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
-    if "api" in sec:
-        changes["api"] = sec.choice("api", base.api, c.APIS)
-    if "priority" in sec:
-        changes["priority"] = sec.integer("priority", base.priority)
-    result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-    _check_api(r, sec, result, changes)
-    return result
+    return changes
 
 
 def _language(r: Reader, sec: Section) -> Language | None:

@@ -28,7 +28,7 @@ from orchestrator.core.transcript import Transcript, Utterance
 
 from .base import ApiProfile, LocalAudio, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError, operation_error
-from .http import Http
+from .http import Answer, Http
 
 ASR_XML_PROFILE = ApiProfile(
     name="asr_xml",
@@ -114,6 +114,61 @@ def transcript_of(variants: list[tuple[float | None, str]]) -> Transcript:
     return Transcript(channels=(1,), utterances=utterances, raw=raw)
 
 
+def to_send(
+    request: SubmitRequest, key: str | None, device_uuid: str
+) -> tuple[LocalAudio, Body, dict[str, str]]:
+    """What to send for ``request``: the file, its Content-Type and byte range, and the
+    query; a PERMANENT SpeechKitError when asr_xml cannot take the request."""
+    local = request.local
+    if local is None:
+        raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml needs the audio file itself")
+    if not key:
+        raise SpeechKitError(
+            ErrorKind.PERMANENT,
+            "asr_xml takes an API key only (speechkit.api_key_*), not an IAM token",
+        )
+    if not isinstance(request.language, str):
+        raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml takes one language code")
+    try:
+        body = body_of(local, request.sample_rate, request.channels)
+    except ValueError as exc:
+        raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
+    params = {
+        "uuid": device_uuid,
+        "key": key,
+        "topic": request.model,
+        "lang": request.language,
+        # The API removes profanity unless told not to; our setting masks it on request.
+        "disableAntimat": "false" if request.profanity_filter else "true",
+    }
+    return local, body, params
+
+
+def submitted_from(answer: Answer) -> Submitted:
+    """The transcript the answer carries; RETRYABLE when the answer is not the XML,
+    an operation error when nothing was recognised."""
+    request_id = answer.request_id or answer.client_request_id
+    try:
+        success, variants = parse_answer(answer.body)
+    except ValueError as exc:
+        raise SpeechKitError(
+            ErrorKind.RETRYABLE,
+            f"recognize: {exc}",
+            http_status=answer.status,
+            request_id=answer.request_id,
+            client_request_id=answer.client_request_id,
+        ) from exc
+    if not success:
+        raise operation_error(
+            None,
+            'nothing was recognised: asr_xml answered success="0" (silence, or audio '
+            "it could not decode)",
+            request_id=answer.request_id,
+            client_request_id=answer.client_request_id,
+        )
+    return Submitted(request_id, answer.request_id, transcript_of(variants))
+
+
 async def _chunks(
     read: Callable[[], Iterator[bytes]], failed: list[Exception]
 ) -> AsyncIterator[bytes]:
@@ -164,29 +219,7 @@ class AsrXmlClient:
 
     async def submit(self, request: SubmitRequest) -> Submitted:
         """Send the audio and read the transcript from the answer."""
-        local = request.local
-        key = self._api_key()
-        if local is None:
-            raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml needs the audio file itself")
-        if not key:
-            raise SpeechKitError(
-                ErrorKind.PERMANENT,
-                "asr_xml takes an API key only (speechkit.api_key_*), not an IAM token",
-            )
-        if not isinstance(request.language, str):
-            raise SpeechKitError(ErrorKind.PERMANENT, "asr_xml takes one language code")
-        try:
-            body = body_of(local, request.sample_rate, request.channels)
-        except ValueError as exc:
-            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
-        params = {
-            "uuid": self._uuid,
-            "key": key,
-            "topic": request.model,
-            "lang": request.language,
-            # The API removes profanity unless told not to; our setting masks it on request.
-            "disableAntimat": "false" if request.profanity_filter else "true",
-        }
+        local, body, params = to_send(request, self._api_key(), self._uuid)
         failed: list[Exception] = []
 
         def read() -> Iterator[bytes]:
@@ -209,26 +242,7 @@ class AsrXmlClient:
                     client_request_id=exc.client_request_id,
                 ) from exc
             raise
-        request_id = answer.request_id or answer.client_request_id
-        try:
-            success, variants = parse_answer(answer.body)
-        except ValueError as exc:
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                f"recognize: {exc}",
-                http_status=answer.status,
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            ) from exc
-        if not success:
-            raise operation_error(
-                None,
-                'nothing was recognised: asr_xml answered success="0" (silence, or audio '
-                "it could not decode)",
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            )
-        return Submitted(request_id, answer.request_id, transcript_of(variants))
+        return submitted_from(answer)
 
     async def get_operation(self, operation_id: str) -> OperationStatus:
         """Nothing to check: the answer to the submission was the result."""

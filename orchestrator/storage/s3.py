@@ -136,7 +136,9 @@ class ObjectStorage:
     fetches them. ``attempts`` bounds botocore's own quick retries of one request.
     """
 
-    def __init__(
+    # Each S3 setting a named parameter, as the config spells it; the daemon passes them
+    # one by one (a settings object would change every caller at once).
+    def __init__(  # noqa: PLR0913
         self,
         endpoint_url: str,
         region: str,

@@ -300,6 +300,26 @@ class DaemonMetrics:
         """Register every family in ``registry`` (a fresh one by default)."""
         self.registry = registry if registry is not None else Registry()
         reg = self.registry
+        self._add_pipeline_families(reg)
+        self._add_outcome_families(reg)
+        self.healthy = reg.gauge(
+            f"{PREFIX}healthy",
+            "1 while /healthz would answer 200 (the loop runs, the store takes writes), else 0.",
+        )
+        self.start_time = reg.gauge(
+            f"{PREFIX}start_time_seconds", "When the daemon started, in seconds since the epoch."
+        )
+        # Every series a dashboard or an alert names exists from the start, at 0: a counter
+        # first seen at 1 shows no increase, and its first failure or 429 would go unnoticed.
+        for quota in REQUEST_QUOTAS:
+            self.throttled.inc(0, quota=quota)
+        for reason in ReasonClass:
+            self.jobs_failed.inc(0, reason=reason.value)
+        self.set_jobs_by_state({})
+
+    def _add_pipeline_families(self, reg: Registry) -> None:
+        """The jobs by state, the requests sent and the quotas they spend, and how late a
+        status check sees a finish."""
         self.jobs = reg.gauge(f"{PREFIX}jobs", "Jobs in the state store, by state.", ["state"])
         self.api_requests = reg.counter(
             f"{PREFIX}api_requests_total",
@@ -328,6 +348,9 @@ class DaemonMetrics:
             "and our poll seeing it done.",
             LAG_BUCKETS,
         )
+
+    def _add_outcome_families(self, reg: Registry) -> None:
+        """What the jobs cost and came to, and the pause a 429 puts on a quota."""
         self.uploaded_bytes = reg.counter(
             f"{PREFIX}uploaded_bytes_total", "Bytes of audio uploaded to object storage."
         )
@@ -351,20 +374,6 @@ class DaemonMetrics:
             "Seconds left of the pause a 429 put on a quota (0 when it is not paused), by quota.",
             ["quota"],
         )
-        self.healthy = reg.gauge(
-            f"{PREFIX}healthy",
-            "1 while /healthz would answer 200 (the loop runs, the store takes writes), else 0.",
-        )
-        self.start_time = reg.gauge(
-            f"{PREFIX}start_time_seconds", "When the daemon started, in seconds since the epoch."
-        )
-        # Every series a dashboard or an alert names exists from the start, at 0: a counter
-        # first seen at 1 shows no increase, and its first failure or 429 would go unnoticed.
-        for quota in REQUEST_QUOTAS:
-            self.throttled.inc(0, quota=quota)
-        for reason in ReasonClass:
-            self.jobs_failed.inc(0, reason=reason.value)
-        self.set_jobs_by_state({})
 
     def set_jobs_by_state(self, counts: Mapping[str, int]) -> None:
         """Set the jobs gauge from a full count by state; every other state is 0."""

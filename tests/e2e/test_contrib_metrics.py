@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +18,7 @@ from tests.conftest import S3Server
 from tests.integration.test_contrib import alert_rules, dashboard, dashboard_queries
 from tests.support.daemon import DEMO_FILES, DaemonEnv
 from tests.support.emulator import emulator
-from tests.support.promql import references, template_labels
+from tests.support.promql import Matcher, references, template_labels
 
 pytestmark = pytest.mark.e2e
 
@@ -50,17 +52,49 @@ async def test_every_metric_and_label_of_contrib_is_in_the_real_metrics(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     text = await scrape_a_real_daemon(tmp_path, s3_server, s3_bucket)
-    labels: dict[str, set[str]] = defaultdict(set)  # sample name -> label names
-    values: dict[tuple[str, str], set[str]] = defaultdict(set)  # (sample, label) -> values
-    family_of: dict[str, str] = {}  # sample name -> family name
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            family_of[sample.name] = family.name
-            labels[sample.name].update(sample.labels)
-            for label, value in sample.labels.items():
-                values[sample.name, label].add(value)
+    exported = Exported.of(text)
+    checked = set()
+    for where, expr, printed in contrib_uses():
+        refs = references(expr)
+        assert refs.metrics or where.startswith("alert SpeechkitOrchestratorDown"), where
+        for metric in refs.metrics:
+            assert metric in exported.labels, f"{where}: {metric} is not in /metrics"
+            checked.add(metric)
+        known = TARGET_LABELS.union(*(exported.labels[m] for m in refs.metrics))
+        if any(m.endswith("_bucket") for m in refs.metrics):
+            known.add("le")
+        for label in refs.labels | template_labels(printed):
+            assert label in known, f"{where}: no metric of {sorted(refs.metrics)} has {label}"
+        check_matchers(where, refs.matchers, exported)
+    # And the other way round: everything the daemon exports is shown or alerted on.
+    family_of = exported.family_of
+    assert set(family_of.values()) == {family_of[metric] for metric in checked}
 
-    # (where, expression, text that prints labels: legends, annotations)
+
+@dataclass
+class Exported:
+    """What a /metrics text holds, by sample name."""
+
+    labels: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    values: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    family_of: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, text: str) -> Exported:
+        """Each sample's label names, each (sample, label)'s values, each sample's family."""
+        exported = cls()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                exported.family_of[sample.name] = family.name
+                exported.labels[sample.name].update(sample.labels)
+                for label, value in sample.labels.items():
+                    exported.values[sample.name, label].add(value)
+        return exported
+
+
+def contrib_uses() -> list[tuple[str, str, str]]:
+    """(where, expression, text that prints labels: legends, annotations) of every query
+    the dashboard and the alert rules make."""
     uses: list[tuple[str, str, str]] = []
     for panel in dashboard()["panels"]:
         for target in panel.get("targets", []):
@@ -69,32 +103,22 @@ async def test_every_metric_and_label_of_contrib_is_in_the_real_metrics(
     for rule in alert_rules():
         printed = " ".join(rule["annotations"].values())
         uses.append((f"alert {rule['alert']}", rule["expr"], printed))
+    return uses
 
-    checked = set()
-    for where, expr, printed in uses:
-        refs = references(expr)
-        assert refs.metrics or where.startswith("alert SpeechkitOrchestratorDown"), where
-        for metric in refs.metrics:
-            assert metric in labels, f"{where}: {metric} is not in /metrics"
-            checked.add(metric)
-        known = TARGET_LABELS.union(*(labels[m] for m in refs.metrics))
-        if any(m.endswith("_bucket") for m in refs.metrics):
-            known.add("le")
-        for label in refs.labels | template_labels(printed):
-            assert label in known, f"{where}: no metric of {sorted(refs.metrics)} has {label}"
-        for matcher in refs.matchers:
-            if matcher.label in TARGET_LABELS:
-                continue
-            assert matcher.label in labels[matcher.metric], f"{where}: {matcher}"
-            seen = values[matcher.metric, matcher.label]
-            if matcher.op in {"=", "!="}:
-                assert matcher.value in seen, f"{where}: {matcher} matches none of {seen}"
-            elif re_plain(matcher.value):
-                # A list of values (state!~"done|failed|cancelled"): each one must exist.
-                for value in matcher.value.split("|"):
-                    assert value in seen, f"{where}: {matcher}: {value} is none of {seen}"
-    # And the other way round: everything the daemon exports is shown or alerted on.
-    assert set(family_of.values()) == {family_of[metric] for metric in checked}
+
+def check_matchers(where: str, matchers: Iterable[Matcher], exported: Exported) -> None:
+    """Each label matcher names a label of its metric, and values the daemon exports."""
+    for matcher in matchers:
+        if matcher.label in TARGET_LABELS:
+            continue
+        assert matcher.label in exported.labels[matcher.metric], f"{where}: {matcher}"
+        seen = exported.values[matcher.metric, matcher.label]
+        if matcher.op in {"=", "!="}:
+            assert matcher.value in seen, f"{where}: {matcher} matches none of {seen}"
+        elif re_plain(matcher.value):
+            # A list of values (state!~"done|failed|cancelled"): each one must exist.
+            for value in matcher.value.split("|"):
+                assert value in seen, f"{where}: {matcher}: {value} is none of {seen}"
 
 
 def re_plain(pattern: str) -> bool:

@@ -571,56 +571,31 @@ def value(families: dict[str, list[Sample]], family: str, sample: str, **labels:
     return float(match.value)
 
 
-async def test_healthz_metrics_and_status_from_the_real_daemon(
-    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+async def check_unhealthy_while_the_store_is_locked(
+    http: aiohttp.ClientSession, base: str, root: Path
 ) -> None:
-    jobs = 3
-    async with (
-        service_stack(tmp_path, s3_server, s3_bucket) as stack,
-        aiohttp.ClientSession() as http,
-    ):
-        env = stack.env
-        audio = env.copy_audio(DEMO_FILES[:jobs])
-        async with running(env) as daemon:
-            (ready,) = await env.wait_for_event("daemon.ready", limit_s=LIMIT_S)
-            base = ready["status_address"]
-            assert base.startswith("http://127.0.0.1:")
-            async with http.get(base + "/healthz") as answer:
-                assert answer.status == 200
-                assert await answer.json() == {"status": "ok"}
+    """/healthz answers 503 while another process holds the store's write lock, 200 again
+    once it is gone."""
+    # Another process holds the store's write lock: not healthy...
+    state_file = root / "state" / "orchestrator.sqlite3"
+    locker = sqlite3.connect(state_file, timeout=LIMIT_S, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        async with http.get(base + "/healthz") as answer:
+            assert answer.status == 503
+            assert await answer.json() == {"status": "unavailable"}
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # ...and healthy again once the lock is gone, the daemon's connection intact.
+    async with http.get(base + "/healthz") as answer:
+        assert answer.status == 200
 
-            put_manifest(env.inbox, "three", audio, DEMO_FILES[:jobs])
-            await env.wait_for_event("manifest.finished", manifest="three", limit_s=LIMIT_S)
 
-            async with http.get(base + "/metrics") as answer:
-                assert answer.status == 200
-                assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-                families = parse_metrics(await answer.text())
-            async with http.get(base + "/status") as answer:
-                assert answer.status == 200
-                status = await answer.json()
-
-            # Another process holds the store's write lock: not healthy...
-            state_file = env.root / "state" / "orchestrator.sqlite3"
-            locker = sqlite3.connect(state_file, timeout=LIMIT_S, isolation_level=None)
-            try:
-                locker.execute("BEGIN EXCLUSIVE")
-                async with http.get(base + "/healthz") as answer:
-                    assert answer.status == 503
-                    assert await answer.json() == {"status": "unavailable"}
-            finally:
-                locker.execute("ROLLBACK")
-                locker.close()
-            # ...and healthy again once the lock is gone, the daemon's connection intact.
-            async with http.get(base + "/healthz") as answer:
-                assert answer.status == 200
-            put_manifest(env.inbox, "later", audio, DEMO_FILES[:1])
-            await env.wait_for_event("manifest.finished", manifest="later", limit_s=LIMIT_S)
-
-            daemon.send_signal(signal.SIGTERM)
-            assert await exit_status(daemon) == 0
-        stats = stack.emu.stats()
-
+def check_the_metrics_of_three_jobs(
+    families: dict[str, list[Sample]], stats: dict[str, Any], audio: Path, jobs: int
+) -> None:
+    """The scraped families agree with the emulator's counts of the ``jobs`` done."""
     expected_families = {
         "jobs",
         "api_requests",
@@ -661,6 +636,46 @@ async def test_healthz_metrics_and_status_from_the_real_daemon(
     audio_bytes = sum((audio / name).stat().st_size for name in DEMO_FILES[:jobs])
     uploaded = value(families, "uploaded_bytes", "uploaded_bytes_total")
     assert 0 < uploaded <= audio_bytes
+
+
+async def test_healthz_metrics_and_status_from_the_real_daemon(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    jobs = 3
+    async with (
+        service_stack(tmp_path, s3_server, s3_bucket) as stack,
+        aiohttp.ClientSession() as http,
+    ):
+        env = stack.env
+        audio = env.copy_audio(DEMO_FILES[:jobs])
+        async with running(env) as daemon:
+            (ready,) = await env.wait_for_event("daemon.ready", limit_s=LIMIT_S)
+            base = ready["status_address"]
+            assert base.startswith("http://127.0.0.1:")
+            async with http.get(base + "/healthz") as answer:
+                assert answer.status == 200
+                assert await answer.json() == {"status": "ok"}
+
+            put_manifest(env.inbox, "three", audio, DEMO_FILES[:jobs])
+            await env.wait_for_event("manifest.finished", manifest="three", limit_s=LIMIT_S)
+
+            async with http.get(base + "/metrics") as answer:
+                assert answer.status == 200
+                assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+                families = parse_metrics(await answer.text())
+            async with http.get(base + "/status") as answer:
+                assert answer.status == 200
+                status = await answer.json()
+
+            await check_unhealthy_while_the_store_is_locked(http, base, env.root)
+            put_manifest(env.inbox, "later", audio, DEMO_FILES[:1])
+            await env.wait_for_event("manifest.finished", manifest="later", limit_s=LIMIT_S)
+
+            daemon.send_signal(signal.SIGTERM)
+            assert await exit_status(daemon) == 0
+        stats = stack.emu.stats()
+
+    check_the_metrics_of_three_jobs(families, stats, audio, jobs)
 
     (manifest,) = status["manifests"]
     assert manifest["name"] == "three"

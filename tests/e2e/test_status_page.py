@@ -37,6 +37,49 @@ async def get_json(http: aiohttp.ClientSession, url: str) -> Any:
         return await answer.json()
 
 
+def check_progress(page: Element) -> None:
+    """The finished manifest, the one still running, and the jobs by state."""
+    finished = page.one("tr", data_manifest="calls-2024-05")
+    assert finished.one("td", class_="state").text == "finished"
+    assert finished.one("td", class_="done").text == "3"
+    assert finished.one("td", class_="failed").text == "2"
+    assert finished.one("td", class_="total").text == "5"
+    assert finished.one("span", class_="pct").text == "100.0%"
+    active = page.one("tr", data_manifest="archive")
+    assert active.one("td", class_="state").text == "active"
+    assert active.one("td", class_="done").text == "0"
+    assert active.one("td", class_="total").text == "2"
+    assert active.one("td", class_="states").text == "2 running"
+    chips = {chip.attrs["data-state"]: chip.text for chip in page.one(id="jobs").find_all("span")}
+    assert chips == {"running": "2 running", "done": "3 done", "failed": "2 failed"}
+
+
+def check_quotas(page: Element) -> None:
+    """Every quota in its row, with what this run spent, none paused."""
+    quotas = {row.attrs["data-quota"]: row for row in rows(page.one(id="quotas"))}
+    assert list(quotas) == QUOTAS
+    # Five submissions (the two bad files never reached the service).
+    assert quotas["submit"].one("td", class_="used").text == "5"
+    assert quotas["asr_xml"].one("td", class_="used").text == "0"
+    assert quotas["audio"].one("td", class_="used").text.endswith(" h")
+    for row in quotas.values():
+        assert row.one("td", class_="pause").text == ""
+
+
+def check_failures(page: Element, status: dict[str, Any]) -> None:
+    """The two failed files, named as text, in /status's order."""
+    failures = rows(page.one(id="failures"))
+    by_file = {Path(row.one("td", class_="source").text).name: row for row in failures}
+    assert set(by_file) == {"empty.wav", HOSTILE}
+    assert "empty" in by_file["empty.wav"].one("td", class_="reason").text.lower()
+    assert HOSTILE in by_file[HOSTILE].one("td", class_="reason").text
+    assert {row.one("td", class_="manifest").text for row in failures} == {"calls-2024-05"}
+    # The page and /status come from one gathering: the same failures, newest first.
+    assert [row.attrs["data-job"] for row in failures] == [
+        str(f["job_id"]) for f in status["failures"]
+    ]
+
+
 async def test_the_status_page_in_a_real_browser(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
@@ -88,39 +131,9 @@ async def test_the_status_page_in_a_real_browser(
     assert "data-owned" not in dom
     assert page.one(id="node").text == NODE
 
-    finished = page.one("tr", data_manifest="calls-2024-05")
-    assert finished.one("td", class_="state").text == "finished"
-    assert finished.one("td", class_="done").text == "3"
-    assert finished.one("td", class_="failed").text == "2"
-    assert finished.one("td", class_="total").text == "5"
-    assert finished.one("span", class_="pct").text == "100.0%"
-    active = page.one("tr", data_manifest="archive")
-    assert active.one("td", class_="state").text == "active"
-    assert active.one("td", class_="done").text == "0"
-    assert active.one("td", class_="total").text == "2"
-    assert active.one("td", class_="states").text == "2 running"
-    chips = {chip.attrs["data-state"]: chip.text for chip in page.one(id="jobs").find_all("span")}
-    assert chips == {"running": "2 running", "done": "3 done", "failed": "2 failed"}
-
-    quotas = {row.attrs["data-quota"]: row for row in rows(page.one(id="quotas"))}
-    assert list(quotas) == QUOTAS
-    # Five submissions (the two bad files never reached the service).
-    assert quotas["submit"].one("td", class_="used").text == "5"
-    assert quotas["asr_xml"].one("td", class_="used").text == "0"
-    assert quotas["audio"].one("td", class_="used").text.endswith(" h")
-    for row in quotas.values():
-        assert row.one("td", class_="pause").text == ""
-
-    failures = rows(page.one(id="failures"))
-    by_file = {Path(row.one("td", class_="source").text).name: row for row in failures}
-    assert set(by_file) == {"empty.wav", HOSTILE}
-    assert "empty" in by_file["empty.wav"].one("td", class_="reason").text.lower()
-    assert HOSTILE in by_file[HOSTILE].one("td", class_="reason").text
-    assert {row.one("td", class_="manifest").text for row in failures} == {"calls-2024-05"}
-    # The page and /status come from one gathering: the same failures, newest first.
-    assert [row.attrs["data-job"] for row in failures] == [
-        str(f["job_id"]) for f in status["failures"]
-    ]
+    check_progress(page)
+    check_quotas(page)
+    check_failures(page, status)
     assert [q["quota"] for q in status["quotas"]] == QUOTAS
     assert status["node"] == NODE
 

@@ -21,24 +21,45 @@ def sniff(head: bytes) -> Kind:
     """Name the format from the first bytes; Ogg's codec is in its first packet."""
     if head.startswith(b"OggS"):
         return _sniff_ogg(head)
-    if head.startswith(b"RIFF") and len(head) < 12:
-        return Kind("wav", "WAV", "wav")  # probe_wav reports it cut short
-    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
-        if head[:4] == b"RIFF":
-            return Kind("wav", "WAV", "wav")
-        name = "big-endian WAV (RIFX)" if head[:4] == b"RIFX" else "RF64 (64-bit WAV)"
-        return Kind("wav", name)
+    wav = _sniff_wav(head)
+    if wav is not None:
+        return wav
     if head.startswith(b"ID3"):
         return Kind("mp3", "MP3", "mp3")
+    mpeg = _sniff_mpeg(head)
+    if mpeg is not None:
+        return mpeg
+    return _sniff_other(head)
+
+
+def _sniff_wav(head: bytes) -> Kind | None:
+    """The RIFF family (WAV and the variants SpeechKit refuses), or None."""
+    if head.startswith(b"RIFF") and len(head) < 12:
+        return Kind("wav", "WAV", "wav")  # probe_wav reports it cut short
+    if head[:4] not in (b"RIFF", b"RIFX", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    if head[:4] == b"RIFF":
+        return Kind("wav", "WAV", "wav")
+    name = "big-endian WAV (RIFX)" if head[:4] == b"RIFX" else "RF64 (64-bit WAV)"
+    return Kind("wav", name)
+
+
+def _sniff_mpeg(head: bytes) -> Kind | None:
+    """MPEG audio starting with a frame header (MP3 or another layer), or None."""
     frame = mpeg_frame(head, 0)
-    if frame is not None:
-        layer, length = frame
-        # One valid header can be chance in raw PCM; require the next frame to follow it.
-        if len(head) > length and mpeg_frame(head, length) is None:
-            return Kind(None, None)
-        if layer == 3:
-            return Kind("mp3", "MP3", "mp3")
-        return Kind("mp3", f"MPEG audio layer {'I' * layer} (not MP3, which is layer III)")
+    if frame is None:
+        return None
+    layer, length = frame
+    # One valid header can be chance in raw PCM; require the next frame to follow it.
+    if len(head) > length and mpeg_frame(head, length) is None:
+        return Kind(None, None)
+    if layer == 3:
+        return Kind("mp3", "MP3", "mp3")
+    return Kind("mp3", f"MPEG audio layer {'I' * layer} (not MP3, which is layer III)")
+
+
+def _sniff_other(head: bytes) -> Kind:
+    """A format SpeechKit does not take, named so the user knows what the file is."""
     others = (
         (b"fLaC", "FLAC"),
         (b"#!AMR", "AMR"),
