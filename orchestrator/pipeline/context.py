@@ -12,7 +12,7 @@ from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.results import Results
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.speechkit.base import RecognitionClient
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 

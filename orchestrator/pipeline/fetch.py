@@ -23,7 +23,7 @@ from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.speechkit.errors import SpeechKitError
-from orchestrator.storage.s3 import StorageError
+from orchestrator.storage.protocol import StorageError
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()

@@ -31,7 +31,7 @@ from orchestrator.pipeline.submit import Submit, billable
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.pipeline.upload import Upload
 from orchestrator.speechkit.base import RecognitionClient
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics

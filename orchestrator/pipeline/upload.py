@@ -23,7 +23,7 @@ from orchestrator.intake import audio
 from orchestrator.intake.roots import real_path
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
-from orchestrator.storage.s3 import StorageError
+from orchestrator.storage.protocol import StorageError
 from orchestrator.store.types import DuplicateRecognition
 from orchestrator.telemetry.logs import get_logger
 

@@ -15,7 +15,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import aiohttp
@@ -35,7 +34,7 @@ from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.service.status_view import StatusView
 from orchestrator.speechkit.clients import make_clients
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.factory import open_object_storage
 from orchestrator.store import Store, StoreError, open_store
 from orchestrator.telemetry import logs
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -53,10 +52,6 @@ STATUS_MIN_GAP_S = 1.0
 ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 # How often manifests whose report could not be written are tried again.
 FINISH_RETRY_S = 10.0
-
-
-def _secret(value: Any) -> str:
-    return "" if value is None else str(value.reveal())
 
 
 @dataclass
@@ -139,16 +134,7 @@ class Daemon(Control):
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
-        storage = ObjectStorage(
-            endpoint_url=config.storage.endpoint_url,
-            region=config.storage.region,
-            bucket=config.storage.bucket,
-            access_key_id=_secret(config.storage.access_key_id),
-            secret_access_key=_secret(config.storage.secret_access_key),
-            public_url_base=config.storage.public_url_base,
-            multipart_threshold=config.storage.multipart_threshold_bytes,
-            multipart_chunk=config.storage.multipart_chunk_bytes,
-        )
+        storage = open_object_storage(config.storage)
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
             asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
             pipeline = Pipeline(

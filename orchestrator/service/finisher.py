@@ -14,7 +14,7 @@ from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.inbox import file_away
 from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 

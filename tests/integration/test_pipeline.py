@@ -33,7 +33,8 @@ from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.scheduler import Scheduler
 from orchestrator.pipeline.settings import PipelineSettings, default_quotas
 from orchestrator.speechkit.v2 import V2Client
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
+from orchestrator.storage.s3 import S3Storage
 from orchestrator.store import Claim, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -91,7 +92,7 @@ class Rig:
 @asynccontextmanager
 async def rig(tmp_path: Path, s3: S3Server, bucket: str, emulator_url: str) -> AsyncIterator[Rig]:
     store = await SQLiteStore.open(tmp_path / "state" / "s.sqlite3")
-    storage = ObjectStorage(
+    storage = S3Storage(
         s3.endpoint_url, s3.region, bucket, s3.access_key, s3.secret_key, STORAGE_URL
     )
     try:
