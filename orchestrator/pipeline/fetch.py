@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
 from orchestrator.core.decisions import Failure, after_failure, note_when_done
+from orchestrator.core.destinations import destinations
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
@@ -125,11 +126,12 @@ class Fetch:
             ),
         }
         settings = self.ctx.settings
-        prefix = settings.outputs_prefix
+        results = destinations(settings.outputs_prefix, settings.outputs_local)
+        prefix = results.objects_prefix
         written: list[str] = []
         try:
             timings = client.profile.timings
-            if prefix is None or settings.outputs_local:
+            if results.disk:
                 files = await asyncio.to_thread(
                     partial(outputs.write_job_outputs, timings=timings, options=job.output_options),
                     settings.output_root,

@@ -20,6 +20,7 @@ from uuid import uuid4
 import aiohttp
 
 from orchestrator.config import Config
+from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
@@ -158,10 +159,9 @@ class Daemon(Control):
                 lambda: self.config.paths,
                 node=settings.node,
                 storage=storage,
-                outputs_prefix=config.outputs.s3_prefix,
+                results=destinations(config.outputs.s3_prefix, config.outputs.local),
                 hooks=lambda: self.config.hooks,
                 on_hooks=self.hooks.wake,
-                outputs_local=config.outputs.local,
             )
             self.intake = Intake(
                 store,
