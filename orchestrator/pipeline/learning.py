@@ -17,6 +17,7 @@ from collections.abc import Callable
 from orchestrator.core import polling
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.work import InFlight
 from orchestrator.store.protocol import StateStore
 from orchestrator.telemetry.logs import get_logger
 
@@ -81,12 +82,10 @@ async def load_estimator(
 class Learning:
     """The completion-time estimator, its persistence and the re-timing it triggers."""
 
-    def __init__(
-        self, ctx: Context, working: set[int], track: Callable[[asyncio.Task[None]], None]
-    ) -> None:
+    def __init__(self, ctx: Context, work: InFlight) -> None:
         self.ctx = ctx
-        self.working = working  # jobs with a step in flight: not re-timed under them
-        self.track = track
+        self.working = work.working  # jobs with a step in flight: not re-timed under them
+        self.track = work.track
         self.estimator = self._fresh()
         self._retiming: asyncio.Task[None] | None = None
         # Each key's stored state as this daemon last took it (see ``follow``).

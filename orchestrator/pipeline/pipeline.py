@@ -25,11 +25,12 @@ from orchestrator.pipeline.lanes import Lane, lanes
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.poll import Poll
-from orchestrator.pipeline.scheduler import Scheduler
+from orchestrator.pipeline.scheduler import Scheduler, Step
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.submit import Submit, billable
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.pipeline.upload import Upload
+from orchestrator.pipeline.work import InFlight
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
@@ -62,7 +63,9 @@ class Pipeline:
         owner: str | None = None,
         on_job_ended: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
+        # Built in the order each part needs the one before: nothing is filled in later.
         metrics = metrics if metrics is not None else DaemonMetrics()
+        self.work = InFlight()
         self.ctx = Context(
             store=store,
             storage=storage,
@@ -73,22 +76,23 @@ class Pipeline:
             clock=clock,
             rng=rng if rng is not None else random.Random(),
             owner=owner or new_owner(settings.node),
-            kick=self.kick,
+            kick=self.work.kick,
         )
         self.transitions = Transitions(self.ctx, on_job_ended)
-        self.scheduler = Scheduler(
-            self.ctx,
-            steps={},  # filled below: the stages need the scheduler's working set
-            lanes_of=self._lanes,
-            on_step_error=self._step_failed,
-        )
-        self.learning = Learning(self.ctx, self.scheduler.working, self.scheduler.track)
-        self.scheduler.steps = {
+        self.learning = Learning(self.ctx, self.work)
+        steps: dict[Stage, Step] = {
             Stage.UPLOAD: Upload(self.ctx, self.transitions).step,
             Stage.SUBMIT: Submit(self.ctx, self.transitions, self.learning).step,
             Stage.POLL: Poll(self.ctx, self.transitions, self.learning).step,
             Stage.FETCH: Fetch(self.ctx, self.transitions).step,
         }
+        self.scheduler = Scheduler(
+            self.ctx,
+            self.work,
+            steps,
+            lanes_of=self._lanes,
+            on_step_error=self._step_failed,
+        )
 
     @property
     def settings(self) -> PipelineSettings:
@@ -122,7 +126,7 @@ class Pipeline:
 
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
-        self.scheduler.kick(stage)
+        self.work.kick(stage)
 
     def apply(self, settings: PipelineSettings) -> None:
         """Take new settings (on reload); running work finishes under the old ones."""
@@ -132,7 +136,7 @@ class Pipeline:
         async def reschedule() -> None:
             await self.learning.reschedule()
 
-        self.scheduler.track(asyncio.get_running_loop().create_task(reschedule()))
+        self.work.track(asyncio.get_running_loop().create_task(reschedule()))
         self.kick()
 
     async def run(self, stop: asyncio.Event) -> None:

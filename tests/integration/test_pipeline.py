@@ -32,7 +32,9 @@ from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.scheduler import Scheduler
 from orchestrator.pipeline.settings import PipelineSettings, default_quotas
+from orchestrator.pipeline.work import InFlight
 from orchestrator.speechkit.v2 import V2Client
+from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.storage.s3 import S3Storage
 from orchestrator.store import Claim, NewJob
@@ -241,9 +243,10 @@ async def test_the_heartbeat_keeps_a_long_step_leased(tmp_path: Path) -> None:
     async def no_error(_stage: Stage, _job: Job, exc: Exception) -> None:
         raise AssertionError(f"the step failed: {exc}")
 
+    work = InFlight()
     ctx = Context(
         store=store,
-        storage=None,  # type: ignore[arg-type]  # the step here touches no storage
+        storage=LocalStorage(tmp_path / "objects", "b"),  # the step here touches none
         clients={},
         settings=settings(tmp_path, lease_s=0.3),
         metrics=metrics,
@@ -251,10 +254,11 @@ async def test_the_heartbeat_keeps_a_long_step_leased(tmp_path: Path) -> None:
         clock=time.time,
         rng=random.Random(0),
         owner="testnode:1:a",
-        kick=lambda _stage: None,
+        kick=work.kick,
     )
     scheduler = Scheduler(
         ctx,
+        work,
         {Stage.UPLOAD: slow_step},
         lambda stage: [Lane(Stage.UPLOAD, None)] if stage is Stage.UPLOAD else [],
         no_error,
