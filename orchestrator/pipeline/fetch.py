@@ -167,8 +167,6 @@ class Fetch:
         if written:
             log.info(
                 "job.written",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=operation_id,
                 files=written,
             )
@@ -176,16 +174,12 @@ class Fetch:
             # Written before a restart cut the step short: not written again.
             log.info(
                 "job.already_written",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=operation_id,
             )
         note = note_when_done(transcript.empty)
         if note is not None:
             log.warning(
                 "job.empty",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=operation_id,
                 source=job.source,
                 reason=note,
@@ -205,16 +199,12 @@ class Fetch:
             self.ctx.metrics.record_request(endpoint, exc.http_status or "error")
             log.warning(
                 "results.delete_failed",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=operation_id,
                 error=str(exc),
                 **exc.ids(),
             )
             return
-        log.info(
-            "results.deleted", manifest=job.manifest_name, job_id=job.id, operation_id=operation_id
-        )
+        log.info("results.deleted", operation_id=operation_id)
 
     async def _write_objects(
         self,
@@ -251,4 +241,4 @@ class Fetch:
         try:
             await self.ctx.storage.delete(key)
         except StorageError as exc:
-            log.warning("object.delete_failed", job_id=job.id, object_key=key, error=str(exc))
+            log.warning("object.delete_failed", object_key=key, error=str(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import math
 from collections.abc import Callable
@@ -252,7 +253,11 @@ class Learning:
             finally:
                 self._retiming = None
 
-        self._retiming = asyncio.get_running_loop().create_task(retime())
+        # A context of its own: the step that learned binds its job's log fields, which
+        # the re-timing of every job must not carry.
+        self._retiming = asyncio.get_running_loop().create_task(
+            retime(), context=contextvars.Context()
+        )
         self.track(self._retiming)
 
     async def reschedule(self, key: polling.EstimatorKey | None = None) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from orchestrator.core import polling
 from orchestrator.core.decisions import after_unexpected
 from orchestrator.core.jobs import TERMINAL, Job, Stage
-from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.context import Context, job_logging
 from orchestrator.pipeline.fetch import Fetch
 from orchestrator.pipeline.lanes import Lane, lanes
 from orchestrator.pipeline.learning import Learning
@@ -40,6 +40,16 @@ from orchestrator.telemetry.metrics import DaemonMetrics
 log = get_logger()
 
 MAINTAIN_EVERY_S = 60.0
+
+
+def logged(step: Step) -> Step:
+    """``step`` with the job's manifest and id bound to each of its log lines."""
+
+    async def run(job: Job, entered: bool) -> None:
+        with job_logging(job):
+            await step(job, entered)
+
+    return run
 
 
 def new_owner(node: str) -> str:
@@ -81,10 +91,10 @@ class Pipeline:
         self.transitions = Transitions(self.ctx, on_job_ended)
         self.learning = Learning(self.ctx, self.work)
         steps: dict[Stage, Step] = {
-            Stage.UPLOAD: Upload(self.ctx, self.transitions).step,
-            Stage.SUBMIT: Submit(self.ctx, self.transitions, self.learning).step,
-            Stage.POLL: Poll(self.ctx, self.transitions, self.learning).step,
-            Stage.FETCH: Fetch(self.ctx, self.transitions).step,
+            Stage.UPLOAD: logged(Upload(self.ctx, self.transitions).step),
+            Stage.SUBMIT: logged(Submit(self.ctx, self.transitions, self.learning).step),
+            Stage.POLL: logged(Poll(self.ctx, self.transitions, self.learning).step),
+            Stage.FETCH: logged(Fetch(self.ctx, self.transitions).step),
         }
         self.scheduler = Scheduler(
             self.ctx,
@@ -168,19 +178,18 @@ class Pipeline:
         """A bug or an unexpected failure inside a step: the job is retried with backoff,
         never lost. The traceback is logged with the step's first failure only: the same
         bug met again on each retry would fill the journal with copies of it."""
-        log.error(
-            "job.step_error",
-            stage=stage.value,
-            manifest=job.manifest_name,
-            job_id=job.id,
-            error=str(exc),
-            attempt=job.attempts + 1,
-            exc_info=job.attempts == 0,
-        )
-        current = await self.ctx.store.get_job(job.id)  # the step may have moved it
-        if current is not None and current.state not in TERMINAL:
-            decision = after_unexpected(current, str(exc), self.ctx.circumstances())
-            await self.transitions.apply(current, decision)
+        with job_logging(job):
+            log.error(
+                "job.step_error",
+                stage=stage.value,
+                error=str(exc),
+                attempt=job.attempts + 1,
+                exc_info=job.attempts == 0,
+            )
+            current = await self.ctx.store.get_job(job.id)  # the step may have moved it
+            if current is not None and current.state not in TERMINAL:
+                decision = after_unexpected(current, str(exc), self.ctx.circumstances())
+                await self.transitions.apply(current, decision)
 
     async def _follow(self, stop: asyncio.Event) -> None:
         """Read back, now and then, what the other daemons sharing the store learned."""

@@ -51,8 +51,6 @@ class Submit:
         if not entered:
             log.warning(
                 "job.resubmitting",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 reason="found in `submitting` after a restart: the earlier submission may "
                 "have reached the service (at-least-once)",
             )

@@ -149,13 +149,11 @@ class Upload:
             self.ctx.metrics.uploaded_bytes.inc(facts.data_length)
             log.info(
                 "upload.done",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 object_key=key,
                 bytes=facts.data_length,
             )
         else:
-            log.info("upload.skipped", manifest=job.manifest_name, job_id=job.id, object_key=key)
+            log.info("upload.skipped", object_key=key)
         await self.transitions.move(job, State.UPLOADED, began, object_key=key)
 
     async def _lead_or_follow(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from orchestrator.core.audio import object_suffix
 from orchestrator.core.backoff import RetryPolicy
@@ -164,6 +166,26 @@ async def test_jobs_run_to_done_with_one_submission_and_few_checks_each(
     assert learned is not None
     assert json.loads(learned)["observations"] == len(FILES)
     assert r.metrics.api_requests.value(endpoint="longRunningRecognize", status=200) == len(FILES)
+
+
+# Events about one job (docs/operations.md): each names its manifest and the job.
+JOB_EVENTS = {"job.state", "upload.done", "upload.skipped", "job.written", "job.already_written"}
+
+
+async def test_every_line_of_a_step_names_its_manifest_and_job(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, audio: Path
+) -> None:
+    async with (
+        emulator(s3_server, speed=SPEED) as emu,
+        rig(tmp_path, s3_server, s3_bucket, emu.url) as r,
+    ):
+        await add_manifest(r.store, audio, FILES[:2])
+        with capture_logs(processors=[merge_contextvars]) as events:
+            await run_until_ended(r.pipeline(settings(tmp_path)), r, 2)
+    ids = {job.id for job in r.ended}
+    seen = [e for e in events if e["event"] in JOB_EVENTS]
+    assert {e["event"] for e in seen} >= {"job.state", "upload.done", "job.written"}
+    assert {(e["manifest"], e["job_id"]) for e in seen} == {("m", i) for i in ids}
 
 
 async def test_the_same_audio_twice_is_recognised_once_and_written_twice(
