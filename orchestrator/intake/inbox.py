@@ -248,46 +248,15 @@ class Intake:
             return False
 
     async def _take(self, path: Path) -> bool:
-        data, problem = await asyncio.to_thread(read_yaml_bytes, path, follow_symlinks=False)
-        if data is None:
-            assert problem is not None
-            if not await asyncio.to_thread(os.path.lexists, path):
-                # Another daemon watching the same inbox took it first.
-                log.info("manifest.taken_elsewhere", path=str(path))
-                return False
-            await self.reject(path, [problem])
+        read = await self._read(path)
+        if read is None:
             return False
-        digest = hashlib.sha256(data).hexdigest()
-        reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
-        if reading.problems or not reading.readable:
-            # Its top level is wrong already: the store is not asked, the rest only read.
-            await self.reject(path, await asyncio.to_thread(every_problem, reading))
-            return False
-        if self.hook_policy is not None:
-            refused = refusals(path, reading.on_finish, self.hook_policy)
-            if refused:
-                await self.reject(path, refused)
-                return False
+        reading, digest = read
         destination = active_path(self.active_dir, digest, path.name)
-        try:
-            # The jobs go in as the entries are expanded, in batches, in one transaction:
-            # a problem found on the way rolls back the whole manifest.
-            manifest_id, new = await self.store.add_manifest(
-                reading.name,
-                str(destination),
-                digest,
-                new_jobs(reading.accepted_jobs()),
-                self.clock(),
-                node=self.node,
-                on_finish=None if reading.on_finish is None else reading.on_finish.spec,
-            )
-        except UserInputError as exc:
-            await self.reject(path, exc.problems)
+        added = await self._add(path, reading, digest, destination)
+        if added is None:
             return False
-        except ManifestConflict as exc:
-            rest = await asyncio.to_thread(every_problem, reading)
-            await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
-            return False
+        manifest_id, new = added
         if not new and await self._file_finished(path, manifest_id):
             return False
         # After the store: a crash in between leaves the file here, and the next scan
@@ -311,6 +280,53 @@ class Intake:
         else:
             log.info("manifest.already_known", manifest=reading.name, manifest_id=manifest_id)
         return new
+
+    async def _read(self, path: Path) -> tuple[ManifestReading, str] | None:
+        """The manifest's reading and digest; None when it is gone or was rejected."""
+        data, problem = await asyncio.to_thread(read_yaml_bytes, path, follow_symlinks=False)
+        if data is None:
+            assert problem is not None
+            if not await asyncio.to_thread(os.path.lexists, path):
+                # Another daemon watching the same inbox took it first.
+                log.info("manifest.taken_elsewhere", path=str(path))
+                return None
+            await self.reject(path, [problem])
+            return None
+        reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
+        if reading.problems or not reading.readable:
+            # Its top level is wrong already: the store is not asked, the rest only read.
+            await self.reject(path, await asyncio.to_thread(every_problem, reading))
+            return None
+        if self.hook_policy is not None:
+            refused = refusals(path, reading.on_finish, self.hook_policy)
+            if refused:
+                await self.reject(path, refused)
+                return None
+        return reading, hashlib.sha256(data).hexdigest()
+
+    async def _add(
+        self, path: Path, reading: ManifestReading, digest: str, destination: Path
+    ) -> tuple[int, bool] | None:
+        """The manifest and its jobs into the store: its id, and whether it is new; None
+        when it was rejected."""
+        try:
+            # The jobs go in as the entries are expanded, in batches, in one transaction:
+            # a problem found on the way rolls back the whole manifest.
+            return await self.store.add_manifest(
+                reading.name,
+                str(destination),
+                digest,
+                new_jobs(reading.accepted_jobs()),
+                self.clock(),
+                node=self.node,
+                on_finish=None if reading.on_finish is None else reading.on_finish.spec,
+            )
+        except UserInputError as exc:
+            await self.reject(path, exc.problems)
+        except ManifestConflict as exc:
+            rest = await asyncio.to_thread(every_problem, reading)
+            await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
+        return None
 
     async def _file_finished(self, path: Path, manifest_id: int) -> bool:
         """A copy of a manifest that has finished already goes straight where the first

@@ -280,27 +280,10 @@ class S3Storage:
             raise self._wrap(exc, "upload", key) from exc
         upload_id = created["UploadId"]
         try:
-            hasher = hashlib.sha256()
-            done = 0
-            parts: list[dict[str, Any]] = []
-            async with aclosing(protocol.parts(stream, part_size)) as cut:
-                async for part in cut:
-                    await asyncio.to_thread(hasher.update, part)
-                    done += len(part)
-                    if done > size:
-                        break
-                    answer = await s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=len(parts) + 1,
-                        Body=part,
-                        ContentLength=len(part),
-                    )
-                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
-                    if on_progress is not None:
-                        on_progress(done)
-            check_content(key, done, size, hasher.hexdigest(), sha256)
+            done, digest, parts = await self._send_parts(
+                key, upload_id, stream, size, part_size, on_progress
+            )
+            check_content(key, done, size, digest, sha256)
             await s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -313,6 +296,39 @@ class S3Storage:
             if isinstance(exc, StorageError | SourceError) or not isinstance(exc, Exception):
                 raise
             raise self._wrap(exc, "upload", key) from exc
+
+    async def _send_parts(
+        self,
+        key: str,
+        upload_id: str,
+        stream: AsyncIterator[bytes],
+        size: int,
+        part_size: int,
+        on_progress: Progress | None,
+    ) -> tuple[int, str, list[dict[str, Any]]]:
+        """Upload the stream's parts (stopping once past ``size``): the bytes read, their
+        sha256 and the parts for the upload's completion."""
+        hasher = hashlib.sha256()
+        done = 0
+        parts: list[dict[str, Any]] = []
+        async with aclosing(protocol.parts(stream, part_size)) as cut:
+            async for part in cut:
+                await asyncio.to_thread(hasher.update, part)
+                done += len(part)
+                if done > size:
+                    break
+                answer = await self._s3().upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=len(parts) + 1,
+                    Body=part,
+                    ContentLength=len(part),
+                )
+                parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                if on_progress is not None:
+                    on_progress(done)
+        return done, hasher.hexdigest(), parts
 
     async def _abort(self, key: str, upload_id: str) -> None:
         # The original failure is the one worth reporting, not a failed clean-up.
