@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import hashlib
 import os
 import stat
@@ -23,6 +22,7 @@ from pathlib import Path
 from orchestrator.config.yamlfile import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
 from orchestrator.core.hooks import HookPolicy
+from orchestrator.intake.filing import ACTIVE_DIR, active_path, file_finished
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import ManifestReading, load_manifest
 from orchestrator.intake.on_finish import refusals
@@ -35,8 +35,6 @@ from orchestrator.telemetry.logs import get_logger
 log = get_logger()
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-ACTIVE_DIR = ".active"
-DIGEST_CHARS = 12
 PROBLEMS_SUFFIX = ".problems.txt"
 # A problems report lists this many problems, a log line fewer (journald keeps lines whole
 # up to 48 KiB); both then count the rest.
@@ -50,34 +48,9 @@ def is_candidate(path: Path) -> bool:
     return not name.startswith(".") and name.lower().endswith(MANIFEST_SUFFIXES)
 
 
-def active_path(active_dir: Path, digest: str, name: str) -> Path:
-    """Where an accepted manifest waits while its jobs run: its name behind the start of
-    its digest, so two files of the same name never meet there."""
-    return active_dir / f"{digest[:DIGEST_CHARS]}-{fit_name(name, DIGEST_CHARS + 1)}"
-
-
 def problems_path(manifest: Path) -> Path:
     """The report beside a rejected manifest."""
     return manifest.with_name(manifest.name + PROBLEMS_SUFFIX)
-
-
-def file_away(source: Path, folder: Path, digest: str) -> Path:
-    """Move a finished manifest from the active folder to ``folder`` (once); its new path.
-
-    A run that stopped after the move but before the store recorded it finds the file
-    again by its content.
-    """
-    name = source.name.removeprefix(f"{digest[:DIGEST_CHARS]}-")
-    if source.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        target = unique_destination(folder, name)
-        os.replace(source, target)
-        return target
-    stem, suffix = os.path.splitext(name)
-    for candidate in sorted(folder.glob(f"{glob.escape(stem)}*{glob.escape(suffix)}")):
-        if hashlib.sha256(candidate.read_bytes()).hexdigest() == digest:
-            return candidate
-    return source
 
 
 def new_jobs(specs: Iterable[JobSpec]) -> Iterator[NewJob]:
@@ -275,47 +248,16 @@ class Intake:
             return False
 
     async def _take(self, path: Path) -> bool:
-        data, problem = await asyncio.to_thread(read_yaml_bytes, path, follow_symlinks=False)
-        if data is None:
-            assert problem is not None
-            if not await asyncio.to_thread(os.path.lexists, path):
-                # Another daemon watching the same inbox took it first.
-                log.info("manifest.taken_elsewhere", path=str(path))
-                return False
-            await self.reject(path, [problem])
+        read = await self._read(path)
+        if read is None:
             return False
-        digest = hashlib.sha256(data).hexdigest()
-        reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
-        if reading.problems or not reading.readable:
-            # Its top level is wrong already: the store is not asked, the rest only read.
-            await self.reject(path, await asyncio.to_thread(every_problem, reading))
-            return False
-        if self.hook_policy is not None:
-            refused = refusals(path, reading.on_finish, self.hook_policy)
-            if refused:
-                await self.reject(path, refused)
-                return False
+        reading, digest = read
         destination = active_path(self.active_dir, digest, path.name)
-        try:
-            # The jobs go in as the entries are expanded, in batches, in one transaction:
-            # a problem found on the way rolls back the whole manifest.
-            manifest_id, new = await self.store.add_manifest(
-                reading.name,
-                str(destination),
-                digest,
-                new_jobs(reading.accepted_jobs()),
-                self.clock(),
-                node=self.node,
-                on_finish=None if reading.on_finish is None else reading.on_finish.spec,
-            )
-        except UserInputError as exc:
-            await self.reject(path, exc.problems)
+        added = await self._add(path, reading, digest, destination)
+        if added is None:
             return False
-        except ManifestConflict as exc:
-            rest = await asyncio.to_thread(every_problem, reading)
-            await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
-            return False
-        if not new and await self._file_finished(path, manifest_id, digest):
+        manifest_id, new = added
+        if not new and await self._file_finished(path, manifest_id):
             return False
         # After the store: a crash in between leaves the file here, and the next scan
         # finds it known (by its digest) and moves it then.
@@ -339,15 +281,61 @@ class Intake:
             log.info("manifest.already_known", manifest=reading.name, manifest_id=manifest_id)
         return new
 
-    async def _file_finished(self, path: Path, manifest_id: int, digest: str) -> bool:
+    async def _read(self, path: Path) -> tuple[ManifestReading, str] | None:
+        """The manifest's reading and digest; None when it is gone or was rejected."""
+        data, problem = await asyncio.to_thread(read_yaml_bytes, path, follow_symlinks=False)
+        if data is None:
+            assert problem is not None
+            if not await asyncio.to_thread(os.path.lexists, path):
+                # Another daemon watching the same inbox took it first.
+                log.info("manifest.taken_elsewhere", path=str(path))
+                return None
+            await self.reject(path, [problem])
+            return None
+        reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
+        if reading.problems or not reading.readable:
+            # Its top level is wrong already: the store is not asked, the rest only read.
+            await self.reject(path, await asyncio.to_thread(every_problem, reading))
+            return None
+        if self.hook_policy is not None:
+            refused = refusals(path, reading.on_finish, self.hook_policy)
+            if refused:
+                await self.reject(path, refused)
+                return None
+        return reading, hashlib.sha256(data).hexdigest()
+
+    async def _add(
+        self, path: Path, reading: ManifestReading, digest: str, destination: Path
+    ) -> tuple[int, bool] | None:
+        """The manifest and its jobs into the store: its id, and whether it is new; None
+        when it was rejected."""
+        try:
+            # The jobs go in as the entries are expanded, in batches, in one transaction:
+            # a problem found on the way rolls back the whole manifest.
+            return await self.store.add_manifest(
+                reading.name,
+                str(destination),
+                digest,
+                new_jobs(reading.accepted_jobs()),
+                self.clock(),
+                node=self.node,
+                on_finish=None if reading.on_finish is None else reading.on_finish.spec,
+            )
+        except UserInputError as exc:
+            await self.reject(path, exc.problems)
+        except ManifestConflict as exc:
+            rest = await asyncio.to_thread(every_problem, reading)
+            await self.reject(path, [Problem(str(path), str(exc), field="name"), *rest])
+        return None
+
+    async def _file_finished(self, path: Path, manifest_id: int) -> bool:
         """A copy of a manifest that has finished already goes straight where the first
         went (``processed/`` or ``failed/``): nothing is run again, and nothing waits in
         ``.active/`` for a finish that has happened. True when it was filed."""
         known = next((m for m in await self.store.manifests() if m.id == manifest_id), None)
         if known is None or not known.finished:
             return False
-        folder = self.failed if known.any_failed else self.processed
-        filed = await asyncio.to_thread(file_away, path, folder, digest)
+        filed = await file_finished(known, self.processed, self.failed, source=path)
         log.info(
             "manifest.already_finished",
             manifest=known.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from orchestrator.core.decisions import Circumstances
@@ -12,9 +13,16 @@ from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.results import Results
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.speechkit.base import RecognitionClient
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
+from orchestrator.telemetry.logs import log_context
 from orchestrator.telemetry.metrics import DaemonMetrics
+
+
+def job_logging(job: Job) -> AbstractContextManager[None]:
+    """Every log line of a step for ``job`` carries its manifest and id: bound once for
+    the step, not written at each call."""
+    return log_context(manifest=job.manifest_name, job_id=job.id)
 
 
 @dataclass

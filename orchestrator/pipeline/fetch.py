@@ -11,7 +11,9 @@ from functools import partial
 from typing import Any
 
 from orchestrator.core.apis import SPEAKER_LABELING_MAX_CHANNELS
+from orchestrator.core.audio import AudioFacts
 from orchestrator.core.decisions import Failure, after_failure, note_when_done
+from orchestrator.core.destinations import destinations
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.refs import ObjectRef
@@ -23,10 +25,42 @@ from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.speechkit.errors import SpeechKitError
-from orchestrator.storage.s3 import StorageError
+from orchestrator.storage.protocol import StorageError
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
+
+
+def with_every_channel(transcript: Transcript, facts: AudioFacts | None) -> Transcript:
+    """The transcript with a channel for each of the audio's: when nothing was recognised,
+    each channel of the audio is still there, empty."""
+    if transcript.channels:
+        return transcript
+    channels = tuple(range(1, facts.channels + 1)) if facts else (1,)
+    return dataclasses.replace(transcript, channels=channels)
+
+
+def job_record(job: Job, operation_id: str) -> dict[str, Any]:
+    """What the job's JSON output says of the job itself."""
+    facts = job.audio
+    return {
+        "manifest": job.manifest_name,
+        "job_id": job.id,
+        "source": job.source,
+        "operation_id": operation_id,
+        "content_sha256": job.content_hash,
+        "settings": job.settings.to_dict(),
+        "audio": (
+            {
+                "encoding": facts.encoding,
+                "duration_s": facts.duration_s,
+                "channels": facts.channels,
+                "sample_rate": facts.sample_rate,
+            }
+            if facts
+            else None
+        ),
+    }
 
 
 class Fetch:
@@ -101,94 +135,65 @@ class Fetch:
         operation_id: str,
         began: float,
     ) -> None:
-        facts = job.audio
-        channels = transcript.channels or (tuple(range(1, facts.channels + 1)) if facts else (1,))
-        if not transcript.channels:
-            # Nothing recognised: each channel of the audio is still there, empty.
-            transcript = dataclasses.replace(transcript, channels=channels)
-        record = {
-            "manifest": job.manifest_name,
-            "job_id": job.id,
-            "source": job.source,
-            "operation_id": operation_id,
-            "content_sha256": job.content_hash,
-            "settings": job.settings.to_dict(),
-            "audio": (
-                {
-                    "encoding": facts.encoding,
-                    "duration_s": facts.duration_s,
-                    "channels": facts.channels,
-                    "sample_rate": facts.sample_rate,
-                }
-                if facts
-                else None
-            ),
-        }
-        settings = self.ctx.settings
-        prefix = settings.outputs_prefix
-        written: list[str] = []
+        """Write the outputs; then clean up, and the job is done. A failure to write is
+        retried (a full or read-only disk, storage that failed)."""
+        transcript = with_every_channel(transcript, job.audio)
         try:
-            timings = client.profile.timings
-            if prefix is None or settings.outputs_local:
-                files = await asyncio.to_thread(
-                    partial(outputs.write_job_outputs, timings=timings, options=job.output_options),
-                    settings.output_root,
-                    job.manifest_name,
-                    job.output,
-                    transcript,
-                    channels,
-                    record,
-                )
-                written.extend(str(path) for path in files)
-            if prefix is not None:
-                # After the files: a set in storage is one the disk holds whole already.
-                written.extend(
-                    await self._write_objects(prefix, job, transcript, channels, record, timings)
-                )
+            written = await self._write_outputs(job, client, transcript, operation_id)
         except OSError as exc:
             # A full or read-only disk: the job waits and tries again (and, once its
             # attempts are spent, stays retryable); nothing half-written is left behind.
-            reason = f"writing the results failed: {write_error(exc)}"
-            decision = after_failure(
-                Stage.FETCH, Failure(ErrorKind.RETRYABLE, reason), job, self.ctx.circumstances()
-            )
-            await self.transitions.apply(job, decision, began)
+            await self._retry(job, write_error(exc), began)
             return
         except (ValueError, StorageError) as exc:
-            failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {exc}")
-            decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
-            await self.transitions.apply(job, decision, began)
+            await self._retry(job, str(exc), began)
             return
         await self._delete_object(job)
         if operation_id and operation_id == job.operation_id:
             await self._delete_results(job, client, operation_id)
         if written:
-            log.info(
-                "job.written",
-                manifest=job.manifest_name,
-                job_id=job.id,
-                operation_id=operation_id,
-                files=written,
-            )
+            log.info("job.written", operation_id=operation_id, files=written)
         else:
             # Written before a restart cut the step short: not written again.
-            log.info(
-                "job.already_written",
-                manifest=job.manifest_name,
-                job_id=job.id,
-                operation_id=operation_id,
-            )
+            log.info("job.already_written", operation_id=operation_id)
         note = note_when_done(transcript.empty)
         if note is not None:
-            log.warning(
-                "job.empty",
-                manifest=job.manifest_name,
-                job_id=job.id,
-                operation_id=operation_id,
-                source=job.source,
-                reason=note,
-            )
+            log.warning("job.empty", operation_id=operation_id, source=job.source, reason=note)
         await self.transitions.move(job, State.DONE, began, error=None, note=note)
+
+    async def _retry(self, job: Job, error: str, began: float) -> None:
+        failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {error}")
+        decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
+        await self.transitions.apply(job, decision, began)
+
+    async def _write_outputs(
+        self, job: Job, client: RecognitionClient, transcript: Transcript, operation_id: str
+    ) -> list[str]:
+        """The job's outputs where the results go: files, then objects (a set in storage
+        is one the disk holds whole already); the paths and links of those written."""
+        settings = self.ctx.settings
+        results = destinations(settings.outputs_prefix, settings.outputs_local)
+        record = job_record(job, operation_id)
+        timings, channels = client.profile.timings, transcript.channels
+        written: list[str] = []
+        if results.disk:
+            files = await asyncio.to_thread(
+                partial(outputs.write_job_outputs, timings=timings, options=job.output_options),
+                settings.output_root,
+                job.manifest_name,
+                job.output,
+                transcript,
+                channels,
+                record,
+            )
+            written.extend(str(path) for path in files)
+        if results.objects_prefix is not None:
+            written.extend(
+                await self._write_objects(
+                    results.objects_prefix, job, transcript, channels, record, timings
+                )
+            )
+        return written
 
     async def _delete_results(self, job: Job, client: RecognitionClient, operation_id: str) -> None:
         """Have the service forget the results it keeps (the outputs are on disk); a
@@ -203,16 +208,12 @@ class Fetch:
             self.ctx.metrics.record_request(endpoint, exc.http_status or "error")
             log.warning(
                 "results.delete_failed",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=operation_id,
                 error=str(exc),
                 **exc.ids(),
             )
             return
-        log.info(
-            "results.deleted", manifest=job.manifest_name, job_id=job.id, operation_id=operation_id
-        )
+        log.info("results.deleted", operation_id=operation_id)
 
     async def _write_objects(
         self,
@@ -249,4 +250,4 @@ class Fetch:
         try:
             await self.ctx.storage.delete(key)
         except StorageError as exc:
-            log.warning("object.delete_failed", job_id=job.id, object_key=key, error=str(exc))
+            log.warning("object.delete_failed", object_key=key, error=str(exc))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import STAGE_STATES, Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.settings import PipelineSettings
@@ -104,8 +105,8 @@ def lanes(
             if quota is not None
         ]
     # Results on this node's disk: only the jobs of its own manifests.
-    anywhere = settings.outputs_prefix is not None and not settings.outputs_local
-    writes = None if anywhere else Affinity(settings.node, every_job=True)
+    results = destinations(settings.outputs_prefix, settings.outputs_local)
+    writes = None if results.any_node else Affinity(settings.node, every_job=True)
     return [
         Lane(
             stage,

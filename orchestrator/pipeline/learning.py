@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import math
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from orchestrator.core import polling
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.work import InFlight
 from orchestrator.store.protocol import StateStore
 from orchestrator.telemetry.logs import get_logger
 
@@ -81,12 +83,10 @@ async def load_estimator(
 class Learning:
     """The completion-time estimator, its persistence and the re-timing it triggers."""
 
-    def __init__(
-        self, ctx: Context, working: set[int], track: Callable[[asyncio.Task[None]], None]
-    ) -> None:
+    def __init__(self, ctx: Context, work: InFlight) -> None:
         self.ctx = ctx
-        self.working = working  # jobs with a step in flight: not re-timed under them
-        self.track = track
+        self.working = work.working  # jobs with a step in flight: not re-timed under them
+        self.track = work.track
         self.estimator = self._fresh()
         self._retiming: asyncio.Task[None] | None = None
         # Each key's stored state as this daemon last took it (see ``follow``).
@@ -253,7 +253,11 @@ class Learning:
             finally:
                 self._retiming = None
 
-        self._retiming = asyncio.get_running_loop().create_task(retime())
+        # A context of its own: the step that learned binds its job's log fields, which
+        # the re-timing of every job must not carry.
+        self._retiming = asyncio.get_running_loop().create_task(
+            retime(), context=contextvars.Context()
+        )
         self.track(self._retiming)
 
     async def reschedule(self, key: polling.EstimatorKey | None = None) -> int:

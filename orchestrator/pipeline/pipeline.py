@@ -19,19 +19,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from orchestrator.core import polling
 from orchestrator.core.decisions import after_unexpected
 from orchestrator.core.jobs import TERMINAL, Job, Stage
-from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.context import Context, job_logging
 from orchestrator.pipeline.fetch import Fetch
 from orchestrator.pipeline.lanes import Lane, lanes
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.poll import Poll
-from orchestrator.pipeline.scheduler import Scheduler
+from orchestrator.pipeline.scheduler import Scheduler, Step
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.submit import Submit, billable
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.pipeline.upload import Upload
+from orchestrator.pipeline.work import InFlight
 from orchestrator.speechkit.base import RecognitionClient
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -39,6 +40,16 @@ from orchestrator.telemetry.metrics import DaemonMetrics
 log = get_logger()
 
 MAINTAIN_EVERY_S = 60.0
+
+
+def logged(step: Step) -> Step:
+    """``step`` with the job's manifest and id bound to each of its log lines."""
+
+    async def run(job: Job, entered: bool) -> None:
+        with job_logging(job):
+            await step(job, entered)
+
+    return run
 
 
 def new_owner(node: str) -> str:
@@ -62,7 +73,9 @@ class Pipeline:
         owner: str | None = None,
         on_job_ended: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
+        # Built in the order each part needs the one before: nothing is filled in later.
         metrics = metrics if metrics is not None else DaemonMetrics()
+        self.work = InFlight()
         self.ctx = Context(
             store=store,
             storage=storage,
@@ -73,22 +86,23 @@ class Pipeline:
             clock=clock,
             rng=rng if rng is not None else random.Random(),
             owner=owner or new_owner(settings.node),
-            kick=self.kick,
+            kick=self.work.kick,
         )
         self.transitions = Transitions(self.ctx, on_job_ended)
+        self.learning = Learning(self.ctx, self.work)
+        steps: dict[Stage, Step] = {
+            Stage.UPLOAD: logged(Upload(self.ctx, self.transitions).step),
+            Stage.SUBMIT: logged(Submit(self.ctx, self.transitions, self.learning).step),
+            Stage.POLL: logged(Poll(self.ctx, self.transitions, self.learning).step),
+            Stage.FETCH: logged(Fetch(self.ctx, self.transitions).step),
+        }
         self.scheduler = Scheduler(
             self.ctx,
-            steps={},  # filled below: the stages need the scheduler's working set
+            self.work,
+            steps,
             lanes_of=self._lanes,
             on_step_error=self._step_failed,
         )
-        self.learning = Learning(self.ctx, self.scheduler.working, self.scheduler.track)
-        self.scheduler.steps = {
-            Stage.UPLOAD: Upload(self.ctx, self.transitions).step,
-            Stage.SUBMIT: Submit(self.ctx, self.transitions, self.learning).step,
-            Stage.POLL: Poll(self.ctx, self.transitions, self.learning).step,
-            Stage.FETCH: Fetch(self.ctx, self.transitions).step,
-        }
 
     @property
     def settings(self) -> PipelineSettings:
@@ -122,7 +136,7 @@ class Pipeline:
 
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
-        self.scheduler.kick(stage)
+        self.work.kick(stage)
 
     def apply(self, settings: PipelineSettings) -> None:
         """Take new settings (on reload); running work finishes under the old ones."""
@@ -132,7 +146,7 @@ class Pipeline:
         async def reschedule() -> None:
             await self.learning.reschedule()
 
-        self.scheduler.track(asyncio.get_running_loop().create_task(reschedule()))
+        self.work.track(asyncio.get_running_loop().create_task(reschedule()))
         self.kick()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -164,19 +178,18 @@ class Pipeline:
         """A bug or an unexpected failure inside a step: the job is retried with backoff,
         never lost. The traceback is logged with the step's first failure only: the same
         bug met again on each retry would fill the journal with copies of it."""
-        log.error(
-            "job.step_error",
-            stage=stage.value,
-            manifest=job.manifest_name,
-            job_id=job.id,
-            error=str(exc),
-            attempt=job.attempts + 1,
-            exc_info=job.attempts == 0,
-        )
-        current = await self.ctx.store.get_job(job.id)  # the step may have moved it
-        if current is not None and current.state not in TERMINAL:
-            decision = after_unexpected(current, str(exc), self.ctx.circumstances())
-            await self.transitions.apply(current, decision)
+        with job_logging(job):
+            log.error(
+                "job.step_error",
+                stage=stage.value,
+                error=str(exc),
+                attempt=job.attempts + 1,
+                exc_info=job.attempts == 0,
+            )
+            current = await self.ctx.store.get_job(job.id)  # the step may have moved it
+            if current is not None and current.state not in TERMINAL:
+                decision = after_unexpected(current, str(exc), self.ctx.circumstances())
+                await self.transitions.apply(current, decision)
 
     async def _follow(self, stop: asyncio.Event) -> None:
         """Read back, now and then, what the other daemons sharing the store learned."""

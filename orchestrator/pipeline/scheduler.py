@@ -17,6 +17,7 @@ from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.lanes import Lane
 from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.pipeline.work import InFlight
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
@@ -46,26 +47,27 @@ class Scheduler:
     def __init__(
         self,
         ctx: Context,
+        work: InFlight,
         steps: Mapping[Stage, Step],
         lanes_of: Callable[[Stage], list[Lane]],
         on_step_error: StepFailed,
     ) -> None:
         self.ctx = ctx
+        self.work = work
         self.steps = steps
         self.lanes_of = lanes_of
         self.on_step_error = on_step_error
         self.draining = False
-        self.working: set[int] = set()  # job ids with a step in flight in this process
-        self.tasks: set[asyncio.Task[None]] = set()
-        self._wake = {stage: asyncio.Event() for stage in Stage}
+        self.working = work.working  # job ids with a step in flight in this process
+        self.tasks = work.tasks
+        self._wake = work.wake
         self._busy: dict[Stage, int] = dict.fromkeys(Stage, 0)
         # Quotas holding each stage's claims back, and until when (logged once per hold).
         self._held: dict[Stage, Mapping[str, float]] = {}
 
     def kick(self, stage: Stage | None = None) -> None:
         """Wake one stage (or all) to look for due work now."""
-        for name in [stage] if stage else list(Stage):
-            self._wake[name].set()
+        self.work.kick(stage)
 
     def loops(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """Start every stage's loop and the lease heartbeat."""
@@ -78,8 +80,7 @@ class Scheduler:
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Count a background task among the work in flight (awaited when draining)."""
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.work.track(task)
 
     async def abort(self) -> None:
         """Cancel the steps still in flight; the store keeps each job where it was."""

@@ -8,7 +8,12 @@ the transcript itself: it is kept in the result cache and the job goes straight 
 from __future__ import annotations
 
 from orchestrator.core.billing import billable_seconds
-from orchestrator.core.decisions import Decision, after_failure, after_operation_error
+from orchestrator.core.decisions import (
+    Circumstances,
+    Decision,
+    after_failure,
+    after_operation_error,
+)
 from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA
@@ -32,6 +37,16 @@ def billable(job: Job) -> float:
     return billable_seconds(facts.duration_s, facts.channels)
 
 
+def after_submit_error(
+    exc: SpeechKitError, job: Job, now: Circumstances, quota: str | None
+) -> Decision:
+    """What follows a failed submission: a synchronous API's recognition that failed is
+    an operation's error; anything else, the request's."""
+    if isinstance(exc, RecognitionFailed):
+        return after_operation_error(exc.grpc_code, exc.message, job, now)
+    return after_failure(Stage.SUBMIT, exc.failure(), job, now, quota=quota)
+
+
 class Submit:
     """One submission per job, at least once."""
 
@@ -48,46 +63,15 @@ class Submit:
         if client is None:
             await self.transitions.fail(job, f"api {job.settings.api!r} is not handled", began)
             return
-        if not entered:
-            log.warning(
-                "job.resubmitting",
-                manifest=job.manifest_name,
-                job_id=job.id,
-                reason="found in `submitting` after a restart: the earlier submission may "
-                "have reached the service (at-least-once)",
-            )
-        else:
-            self.transitions.log_transition(job, State.UPLOADED, State.SUBMITTING, began)
-            spec = self.ctx.settings.quota(AUDIO_QUOTA)
-            amount = billable(job) if client.profile.daily_audio else 0.0
-            if amount > spec.effective_limit:
-                await self.transitions.fail(
-                    job,
-                    f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
-                    f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
-                    reason_class=ReasonClass.QUOTA,
-                )
-                return
+        if not await self._may_send(job, client, entered, began):
+            return
         profile = client.profile
         try:
             submitted = await client.submit(self._request(job, client))
             self.ctx.metrics.record_request(profile.submit_endpoint, 200)
         except SpeechKitError as exc:
             self.ctx.metrics.record_request(profile.submit_endpoint, exc.http_status or "error")
-            decision: Decision
-            if isinstance(exc, RecognitionFailed):
-                # A synchronous API's recognition itself failed.
-                decision = after_operation_error(
-                    exc.grpc_code, exc.message, job, self.ctx.circumstances()
-                )
-            else:
-                decision = after_failure(
-                    Stage.SUBMIT,
-                    exc.failure(),
-                    job,
-                    self.ctx.circumstances(),
-                    quota=profile.submit_quota,
-                )
+            decision = after_submit_error(exc, job, self.ctx.circumstances(), profile.submit_quota)
             await self.transitions.apply(job, decision, began, ids=exc.ids())
             return
         if submitted.transcript is not None:
@@ -104,6 +88,31 @@ class Submit:
             last_poll_at=None,
             next_action_at=self.learning.first_check_at(job, now),
         )
+
+    async def _may_send(
+        self, job: Job, client: RecognitionClient, entered: bool, began: float
+    ) -> bool:
+        """Log how the job came to be sent; False when it failed instead (its audio alone
+        is more than the whole daily quota)."""
+        if not entered:
+            log.warning(
+                "job.resubmitting",
+                reason="found in `submitting` after a restart: the earlier submission may "
+                "have reached the service (at-least-once)",
+            )
+            return True
+        self.transitions.log_transition(job, State.UPLOADED, State.SUBMITTING, began)
+        spec = self.ctx.settings.quota(AUDIO_QUOTA)
+        amount = billable(job) if client.profile.daily_audio else 0.0
+        if amount > spec.effective_limit:
+            await self.transitions.fail(
+                job,
+                f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "
+                f"({spec.effective_limit} s): raise quotas.audio_hours_per_day",
+                reason_class=ReasonClass.QUOTA,
+            )
+            return False
+        return True
 
     def _request(self, job: Job, client: RecognitionClient) -> SubmitRequest:
         if not client.profile.uploads:

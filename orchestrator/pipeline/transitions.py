@@ -107,8 +107,6 @@ class Transitions:
         """The ``job.state`` event of one transition."""
         log.info(
             "job.state",
-            manifest=job.manifest_name,
-            job_id=job.id,
             operation_id=operation_id or job.operation_id,
             source=job.source,
             **{"from": old.value, "to": new.value},
@@ -139,9 +137,7 @@ class Transitions:
             job.id, job.state, {"state": new, **fields}, now, keep_lease=new in DOING
         )
         if not applied:
-            log.info(
-                "job.superseded", manifest=job.manifest_name, job_id=job.id, state=job.state.value
-            )
+            log.info("job.superseded", state=job.state.value)
             return None
         if new != job.state:
             self.log_transition(
@@ -174,8 +170,6 @@ class Transitions:
         if state is State.FAILED:
             log.warning(
                 "job.failed",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 operation_id=job.operation_id,
                 source=job.source,
                 reason=fields.get("error"),
@@ -207,8 +201,6 @@ class Transitions:
         now = self.ctx.clock()
         log.warning(
             "job.retry",
-            manifest=job.manifest_name,
-            job_id=job.id,
             operation_id=job.operation_id,
             attempt=attempts,
             retry_in_s=round(at - now, 3),
@@ -238,8 +230,6 @@ class Transitions:
         log.warning(
             "quota.throttled",
             quota=decision.quota,
-            manifest=job.manifest_name,
-            job_id=job.id,
             retry_after_s=decision.retry_after,
             strikes=pause.strikes,
             **ids,
@@ -262,8 +252,6 @@ class Transitions:
         self.ctx.metrics.operations_expired.inc()
         log.warning(
             "operation.expired",
-            manifest=job.manifest_name,
-            job_id=job.id,
             operation_id=job.operation_id,
             reason=reason,
             **ids,
@@ -276,8 +264,6 @@ class Transitions:
         now = self.ctx.clock()
         log.warning(
             "job.resubmit",
-            manifest=job.manifest_name,
-            job_id=job.id,
             operation_id=job.operation_id,
             submissions=decision.submissions,
             retry_in_s=round(decision.at - now, 3),

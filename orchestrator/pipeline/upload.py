@@ -23,7 +23,7 @@ from orchestrator.intake import audio
 from orchestrator.intake.roots import real_path
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.transitions import Transitions
-from orchestrator.storage.s3 import StorageError
+from orchestrator.storage.protocol import StorageError
 from orchestrator.store.types import DuplicateRecognition
 from orchestrator.telemetry.logs import get_logger
 
@@ -31,6 +31,31 @@ log = get_logger()
 
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
+
+
+def probe_file(source: Path, job: Job) -> tuple[AudioFacts, str]:
+    """The audio facts of the job's file (as its settings declare it) and its content hash."""
+    settings = job.settings
+    facts = audio.probe(
+        source,
+        encoding=settings.encoding,
+        sample_rate=settings.sample_rate,
+        channels=settings.channels,
+    )
+    return facts, audio.content_hash(source, facts)
+
+
+def audio_refusal(job: Job, facts: AudioFacts) -> str | None:
+    """Why the job's audio cannot be recognised as its settings ask, or None. `validate`
+    says the same offline; a manifest taken as it is meets it here."""
+    problems = audio_problems(job.settings, facts)
+    names = names_problem(job.output_options, facts.channels)
+    if names is not None:
+        problems.append(("channel_names", names))
+    if not problems:
+        return None
+    reason = "; ".join(f"{setting}: {message}" for setting, message in problems)
+    return f"{job.source}: {reason}"
 
 
 class Upload:
@@ -60,40 +85,10 @@ class Upload:
                 return
             await self._prepare_remote(job, began)
             return
-        source = await asyncio.to_thread(self._readable, job)
-        if isinstance(source, str):
-            await self.transitions.fail(job, source, began, reason_class=ReasonClass.AUDIO)
+        probed = await self._probe(job, began)
+        if probed is None:
             return
-        facts, content_hash = job.audio, job.content_hash
-        if facts is None or content_hash is None:
-            settings = job.settings
-            try:
-                facts = await asyncio.to_thread(
-                    audio.probe,
-                    source,
-                    encoding=settings.encoding,
-                    sample_rate=settings.sample_rate,
-                    channels=settings.channels,
-                )
-                content_hash = await asyncio.to_thread(audio.content_hash, source, facts)
-            except audio.AudioError as exc:
-                await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
-                return
-            except OSError as exc:
-                reason = f"{job.source}: cannot read: {exc.strerror or exc}"
-                await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
-                return
-        problems = audio_problems(job.settings, facts)
-        names = names_problem(job.output_options, facts.channels)
-        if names is not None:
-            problems.append(("channel_names", names))
-        if problems:
-            # `validate` says the same offline; a manifest taken as it is meets it here.
-            reason = "; ".join(f"{setting}: {message}" for setting, message in problems)
-            await self.transitions.fail(
-                job, f"{job.source}: {reason}", began, reason_class=ReasonClass.AUDIO
-            )
-            return
+        source, facts, content_hash = probed
         if not client.profile.uploads:
             # The audio goes in the recognition request itself: settle who recognises it.
             await self._lead_or_follow(
@@ -111,6 +106,31 @@ class Upload:
                 return
             job = moved
         await self._upload(job, source, facts, content_hash, key, began)
+
+    async def _probe(self, job: Job, began: float) -> tuple[Path, AudioFacts, str] | None:
+        """The job's file (by its real path), its audio facts and content hash, probed
+        once; None when the job failed for its audio (unreadable, or not what it may be)."""
+        source = await asyncio.to_thread(self._readable, job)
+        if isinstance(source, str):
+            await self.transitions.fail(job, source, began, reason_class=ReasonClass.AUDIO)
+            return None
+        if job.audio is not None and job.content_hash is not None:
+            facts, content_hash = job.audio, job.content_hash
+        else:
+            try:
+                facts, content_hash = await asyncio.to_thread(probe_file, source, job)
+            except audio.AudioError as exc:
+                await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
+                return None
+            except OSError as exc:
+                reason = f"{job.source}: cannot read: {exc.strerror or exc}"
+                await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
+                return None
+        refused = audio_refusal(job, facts)
+        if refused is not None:
+            await self.transitions.fail(job, refused, began, reason_class=ReasonClass.AUDIO)
+            return None
+        return source, facts, content_hash
 
     def _readable(self, job: Job) -> Path | str:
         """The real path to read the job's file from, or why it may not be read: the input
@@ -149,13 +169,11 @@ class Upload:
             self.ctx.metrics.uploaded_bytes.inc(facts.data_length)
             log.info(
                 "upload.done",
-                manifest=job.manifest_name,
-                job_id=job.id,
                 object_key=key,
                 bytes=facts.data_length,
             )
         else:
-            log.info("upload.skipped", manifest=job.manifest_name, job_id=job.id, object_key=key)
+            log.info("upload.skipped", object_key=key)
         await self.transitions.move(job, State.UPLOADED, began, object_key=key)
 
     async def _lead_or_follow(

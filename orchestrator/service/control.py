@@ -16,7 +16,7 @@ from orchestrator.core.errors import UserInputError
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
-from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
 from orchestrator.service.notify import Notifier
 from orchestrator.telemetry import logs
 
@@ -32,17 +32,78 @@ def log_warnings(config: Config) -> None:
         log.warning("config.warning", config=config.source, warning=str(warning))
 
 
-class Control:
-    """The daemon's answers to signals (a part of ``Daemon``)."""
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """The changed parts of the config that take effect only at the next start."""
+    # The pipeline takes these two at once; the rest of the section builds the clients.
+    old_speechkit = dataclasses.replace(
+        old.speechkit,
+        results_ttl_s=new.speechkit.results_ttl_s,
+        delete_results_after_done=new.speechkit.delete_results_after_done,
+    )
+    needed = [
+        name
+        for name, before in (
+            ("speechkit", old_speechkit),
+            ("storage", old.storage),
+            ("status", old.status),
+        )
+        if getattr(new, name) != before
+    ]
+    if new.paths.state_file != old.paths.state_file:
+        needed.append("paths.state_file")
+    if new.service.node != old.service.node:
+        needed.append("service.node")
+    needed.extend(name for name in ("state", "outputs") if getattr(new, name) != getattr(old, name))
+    return needed
 
-    config: Config
-    config_path: Path | None
-    notifier: Notifier
-    stop: asyncio.Event
-    pipeline: Pipeline | None
-    intake: Intake | None
-    _stop_requests: int
-    _scan_wake: asyncio.Event
+
+def reloaded_settings(new: Config, running: PipelineSettings) -> PipelineSettings:
+    """The pipeline's settings from a reloaded config: the node and where results go stay
+    as they were until a restart."""
+    return dataclasses.replace(
+        settings_from_config(new),
+        node=running.node,
+        outputs_prefix=running.outputs_prefix,
+        outputs_local=running.outputs_local,
+    )
+
+
+def reconfigure_intake(intake: Intake, new: Config) -> None:
+    """Point intake at a reloaded config's folders, input roots and hook policy."""
+    intake.inbox = new.paths.inbox
+    intake.failed = new.paths.failed
+    intake.processed = new.paths.processed
+    intake.roots = InputRoots.of(new)
+    intake.hook_policy = new.hooks.policy
+
+
+class Control:
+    """The daemon's answers to signals, and the config in force (a reload replaces it).
+
+    A reload reaches the pipeline and intake once they run (``attach``); before, it
+    replaces the config only."""
+
+    def __init__(self, config: Config, config_path: Path | None, notifier: Notifier) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.notifier = notifier
+        self.stop = asyncio.Event()
+        # Set by a reload: intake looks again now (the inbox may be a new directory).
+        self.scan_wake = asyncio.Event()
+        self.pipeline: Pipeline | None = None
+        self.intake: Intake | None = None
+        self._stop_requests = 0
+
+    def attach(self, pipeline: Pipeline, intake: Intake) -> None:
+        """The running parts a reload applies to and a stop reports on."""
+        self.pipeline = pipeline
+        self.intake = intake
+
+    def install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGTERM/SIGINT drain (a second exits at once); SIGHUP reloads."""
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     def request_stop(self, signame: str = "SIGTERM") -> None:
         """First call drains; a second one exits at once."""
@@ -79,60 +140,22 @@ class Control:
             )
             self.notifier.ready(status="reload refused: the new config is invalid")
             return
-        # The pipeline takes these two at once; the rest of the section builds the clients.
-        old_speechkit = dataclasses.replace(
-            self.config.speechkit,
-            results_ttl_s=new.speechkit.results_ttl_s,
-            delete_results_after_done=new.speechkit.delete_results_after_done,
+        needed = restart_needed(self.config, new)
+        self._apply(new)
+        log.info(
+            "daemon.reloaded",
+            config=str(self.config_path),
+            restart_needed_for=needed or None,
         )
-        restart_needed = [
-            name
-            for name, before in (
-                ("speechkit", old_speechkit),
-                ("storage", self.config.storage),
-                ("status", self.config.status),
-            )
-            if getattr(new, name) != before
-        ]
-        if new.paths.state_file != self.config.paths.state_file:
-            restart_needed.append("paths.state_file")
-        if new.service.node != self.config.service.node:
-            restart_needed.append("service.node")
-        restart_needed.extend(
-            name
-            for name in ("state", "outputs")
-            if getattr(new, name) != getattr(self.config, name)
-        )
+        self.notifier.ready(status="reloaded")
+
+    def _apply(self, new: Config) -> None:
+        """Take a valid new config: logging, the pipeline's settings, intake's folders."""
         self.config = new
         logs.configure(new.logging.level, new.logging.format)
         log_warnings(new)
         if self.pipeline is not None:
-            # The node and where results go stay as they were until a restart.
-            running = self.pipeline.settings
-            self.pipeline.apply(
-                dataclasses.replace(
-                    settings_from_config(new),
-                    node=running.node,
-                    outputs_prefix=running.outputs_prefix,
-                    outputs_local=running.outputs_local,
-                )
-            )
+            self.pipeline.apply(reloaded_settings(new, self.pipeline.settings))
         if self.intake is not None:
-            self.intake.inbox = new.paths.inbox
-            self.intake.failed = new.paths.failed
-            self.intake.processed = new.paths.processed
-            self.intake.roots = InputRoots.of(new)
-            self.intake.hook_policy = new.hooks.policy
-        # Rescan now rather than at the next tick: the inbox may be a new directory.
-        self._scan_wake.set()
-        log.info(
-            "daemon.reloaded",
-            config=str(self.config_path),
-            restart_needed_for=restart_needed or None,
-        )
-        self.notifier.ready(status="reloaded")
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+            reconfigure_intake(self.intake, new)
+        self.scan_wake.set()

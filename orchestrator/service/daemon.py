@@ -15,17 +15,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import aiohttp
 
 from orchestrator.config import Config
+from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
-from orchestrator.pipeline.settings import settings_from_config
+from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
 from orchestrator.service.control import Control, log_warnings
 from orchestrator.service.finisher import Finisher
 from orchestrator.service.hooks import HookRunner
@@ -35,7 +35,8 @@ from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.service.status_view import StatusView
 from orchestrator.speechkit.clients import make_clients
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.factory import open_object_storage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store import Store, StoreError, open_store
 from orchestrator.telemetry import logs
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -55,10 +56,6 @@ ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 FINISH_RETRY_S = 10.0
 
 
-def _secret(value: Any) -> str:
-    return "" if value is None else str(value.reveal())
-
-
 @dataclass
 class RunOptions:
     """How `run` was asked to behave."""
@@ -67,7 +64,7 @@ class RunOptions:
     settle_s: float = 1.0
 
 
-class Daemon(Control):
+class Daemon:
     """One daemon process over one state file."""
 
     def __init__(
@@ -77,18 +74,14 @@ class Daemon(Control):
         options: RunOptions | None = None,
         notifier: Notifier | None = None,
     ) -> None:
-        self.config = config
-        self.config_path = config_path
+        # The config in force, the stop event and the answers to signals live there.
+        self.control = Control(config, config_path, notifier or Notifier.from_env())
         self.options = options or RunOptions()
-        self.notifier = notifier or Notifier.from_env()
         self.metrics = DaemonMetrics()
         self.started_at = time.time()
         self.metrics.start_time.set(self.started_at)
-        self.stop = asyncio.Event()
-        self._stop_requests = 0
         self._finish_wake = asyncio.Event()
         self._status_wake = asyncio.Event()
-        self._scan_wake = asyncio.Event()
         self._health_probe: asyncio.Task[bool] | None = None
         self.store: Store | None = None
         self.pipeline: Pipeline | None = None
@@ -97,6 +90,21 @@ class Daemon(Control):
         self.hooks: HookRunner | None = None
         self.status_address: tuple[str, int] | None = None
         self._store_seen_at = time.monotonic()
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload replaces it)."""
+        return self.control.config
+
+    @property
+    def stop(self) -> asyncio.Event:
+        """Set when the daemon is to drain and stop."""
+        return self.control.stop
+
+    @property
+    def notifier(self) -> Notifier:
+        """systemd's notification socket (or nothing)."""
+        return self.control.notifier
 
     # -- main ----------------------------------------------------------------------------
 
@@ -126,74 +134,84 @@ class Daemon(Control):
     async def _run_with_store(self, store: Store) -> int:
         config = self.config
         settings = settings_from_config(config)
-        released = await store.recover(settings.node, time.time())
-        await sweep(config, store)
-        counts = await store.counts_by_state()
-        log.info(
-            "daemon.recovered",
-            state_file=store.description,
-            node=settings.node,
-            jobs=counts,
-            leases=released,
-        )
-        loop = asyncio.get_running_loop()
-        self._install_signals(loop)
+        await self._recover(store, settings.node)
+        self.control.install_signals(asyncio.get_running_loop())
         timeout = aiohttp.ClientTimeout(total=config.speechkit.request_timeout_s)
-        storage = ObjectStorage(
-            endpoint_url=config.storage.endpoint_url,
-            region=config.storage.region,
-            bucket=config.storage.bucket,
-            access_key_id=_secret(config.storage.access_key_id),
-            secret_access_key=_secret(config.storage.secret_access_key),
-            public_url_base=config.storage.public_url_base,
-            multipart_threshold=config.storage.multipart_threshold_bytes,
-            multipart_chunk=config.storage.multipart_chunk_bytes,
-        )
+        storage = open_object_storage(config.storage)
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
-            asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
-            pipeline = Pipeline(
-                store,
-                storage,
-                make_clients(session, config.speechkit, asr_xml_uuid=asr_xml_uuid),
-                settings,
-                metrics=self.metrics,
-                on_job_ended=self._job_ended,
-            )
-            await pipeline.load_state()
-            await pipeline.reschedule_first_polls()
-            await store.watch(self._heard)
-            self.pipeline = pipeline
-            # Completion hooks run as their own tasks, after the finisher recorded them.
-            self.hooks = HookRunner(
-                store, lambda: self.config.hooks, node=settings.node, storage=storage
-            )
-            self.finisher = Finisher(
-                store,
-                lambda: self.config.paths,
-                node=settings.node,
-                storage=storage,
-                outputs_prefix=config.outputs.s3_prefix,
-                hooks=lambda: self.config.hooks,
-                on_hooks=self.hooks.wake,
-                outputs_local=config.outputs.local,
-            )
-            self.intake = Intake(
-                store,
-                config.paths.inbox,
-                config.paths.failed,
-                config.paths.processed,
-                settle_s=self.options.settle_s,
-                on_accepted=self._accepted,
-                node=settings.node,
-                roots=InputRoots.of(config),
-                hook_policy=config.hooks.policy,
-            )
+            pipeline = await self._start_pipeline(store, storage, session, settings)
+            intake = self._start_parts(store, storage, settings.node)
+            self.control.attach(pipeline, intake)
             web = await self._start_web(store)
             try:
                 return await self._serve(store, pipeline)
             finally:
                 if web is not None:
                     await web.stop()
+
+    async def _recover(self, store: Store, node: str) -> None:
+        """Free the leases a crash left and sweep what it left half done."""
+        released = await store.recover(node, time.time())
+        await sweep(self.config, store)
+        counts = await store.counts_by_state()
+        log.info(
+            "daemon.recovered",
+            state_file=store.description,
+            node=node,
+            jobs=counts,
+            leases=released,
+        )
+
+    async def _start_pipeline(
+        self,
+        store: Store,
+        storage: ObjectStorage,
+        session: aiohttp.ClientSession,
+        settings: PipelineSettings,
+    ) -> Pipeline:
+        """The pipeline over the store, with what it learned before, hearing the store."""
+        speechkit = self.config.speechkit
+        asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
+        pipeline = Pipeline(
+            store,
+            storage,
+            make_clients(session, speechkit, asr_xml_uuid=asr_xml_uuid),
+            settings,
+            metrics=self.metrics,
+            on_job_ended=self._job_ended,
+        )
+        await pipeline.load_state()
+        await pipeline.reschedule_first_polls()
+        await store.watch(self._heard)
+        self.pipeline = pipeline
+        return pipeline
+
+    def _start_parts(self, store: Store, storage: ObjectStorage, node: str) -> Intake:
+        """The completion hooks' runner, the finisher and intake; intake is returned."""
+        config = self.config
+        # Completion hooks run as their own tasks, after the finisher recorded them.
+        self.hooks = HookRunner(store, lambda: self.config.hooks, node=node, storage=storage)
+        self.finisher = Finisher(
+            store,
+            lambda: self.config.paths,
+            node=node,
+            storage=storage,
+            results=destinations(config.outputs.s3_prefix, config.outputs.local),
+            hooks=lambda: self.config.hooks,
+            on_hooks=self.hooks.wake,
+        )
+        self.intake = Intake(
+            store,
+            config.paths.inbox,
+            config.paths.failed,
+            config.paths.processed,
+            settle_s=self.options.settle_s,
+            on_accepted=self._accepted,
+            node=node,
+            roots=InputRoots.of(config),
+            hook_policy=config.hooks.policy,
+        )
+        return self.intake
 
     async def _start_web(self, store: Store) -> StatusServer | None:
         status = self.config.status
@@ -303,11 +321,11 @@ class Daemon(Control):
             await self.intake.look()
             if self.options.until_idle and await self._idle():
                 log.info("daemon.idle", reason="the inbox is empty and every job has ended")
-                self.request_stop("idle")
+                self.control.request_stop("idle")
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_wake.wait(), INBOX_SCAN_S)
-            self._scan_wake.clear()
+                await asyncio.wait_for(self.control.scan_wake.wait(), INBOX_SCAN_S)
+            self.control.scan_wake.clear()
 
     async def _idle(self) -> bool:
         assert self.intake is not None

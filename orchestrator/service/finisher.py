@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from orchestrator.config import HooksConfig, PathsConfig
+from orchestrator.core.destinations import FILES_ONLY, Destinations
 from orchestrator.core.hooks import Hook
 from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.refs import ObjectRef
-from orchestrator.intake.inbox import file_away
+from orchestrator.intake.filing import file_finished
 from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 
@@ -22,8 +22,8 @@ log = get_logger()
 
 
 class Finisher:
-    """Writes ``report.json``/``report.txt`` beside a manifest's results (on disk, as
-    objects under ``outputs_prefix``, or both: the files first) and moves its file to
+    """Writes ``report.json``/``report.txt`` beside a manifest's results (where ``results``
+    says: on disk, as objects, or both: the files first) and moves its file to
     ``processed/`` (or ``failed/`` when a job failed), once.
 
     The report is written once every job of the manifest has ended, so its JSON, written
@@ -36,10 +36,9 @@ class Finisher:
         clock: Callable[[], float] = time.time,
         node: str | None = None,
         storage: ObjectStorage | None = None,
-        outputs_prefix: str | None = None,
+        results: Destinations = FILES_ONLY,
         hooks: Callable[[], HooksConfig] | None = None,
         on_hooks: Callable[[], None] | None = None,
-        outputs_local: bool = True,
     ) -> None:
         self.store = store
         self.paths = paths  # read at each call: a reload may change them
@@ -48,12 +47,12 @@ class Finisher:
         # results are on its disk); None: every manifest.
         self.node = node
         self.storage = storage
-        self.outputs_prefix = outputs_prefix
+        # Without object storage the files are the only place.
+        self.results = results if storage is not None else FILES_ONLY
         # The config's hooks (read at each finish: a reload may change them), and what to
         # call once a finish has added deliveries (the hooks' runner wakes).
         self.hooks = hooks
         self.on_hooks = on_hooks
-        self.outputs_local = outputs_local or outputs_prefix is None or storage is None
         # The last error said of each manifest: the same one is not said again at each try.
         self._errors: dict[int, str] = {}
 
@@ -95,10 +94,7 @@ class Finisher:
         report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )
-        target_dir = paths.failed if manifest.any_failed else paths.processed
-        target = await asyncio.to_thread(
-            file_away, Path(manifest.path), target_dir, manifest.digest
-        )
+        target = await file_finished(manifest, paths.processed, paths.failed)
         hooks = await self._hooks_of(manifest_id)
         # The deliveries are added with the finish, in one transaction: a crash after it
         # leaves them pending for the next start.
@@ -133,15 +129,16 @@ class Finisher:
         as configured. Where it is (the file when there is one, else the object), and the
         object's link when there is one."""
         found: str | None = None
-        if self.outputs_local:
+        if self.results.disk:
             folder = self.paths().output / name
             await asyncio.to_thread(write_atomic, folder / "report.txt", as_text)
             await asyncio.to_thread(write_atomic, folder / "report.json", as_json)
             found = str(folder / "report.json")
-        if self.storage is None or self.outputs_prefix is None:
+        prefix = self.results.objects_prefix
+        if self.storage is None or prefix is None:
             assert found is not None
             return found, None
-        key = f"{self.outputs_prefix}{name}/report"
+        key = f"{prefix}{name}/report"
         await self.storage.put_text(f"{key}.txt", as_text)
         await self.storage.put_text(f"{key}.json", as_json)
         uploaded = str(ObjectRef(self.storage.bucket, f"{key}.json"))

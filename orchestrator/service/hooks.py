@@ -22,7 +22,7 @@ from orchestrator.config import HooksConfig
 from orchestrator.core.hooks import Attempt, HookDelivery, after_attempt
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.service.hook_calls import command_env, post_webhook, run_command
-from orchestrator.storage.s3 import ObjectStorage, StorageError
+from orchestrator.storage.protocol import ObjectStorage, StorageError
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 

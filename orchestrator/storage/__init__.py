@@ -1,1 +1,2 @@
-"""Object storage (S3-compatible): content-addressed upload, exists, delete."""
+"""Object storage behind one interface (``protocol``): S3 (``s3``), a local directory
+(``local``), the configured one built by ``factory``."""

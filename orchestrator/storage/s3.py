@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import hashlib
 import math
-import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, aclosing, suppress
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -26,13 +23,23 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from orchestrator.storage import protocol
+from orchestrator.storage.protocol import (
+    Chunks,
+    ObjectInfo,
+    Progress,
+    SourceError,
+    StorageError,
+    StorageErrorKind,
+    check_content,
+    each_chunk,
+)
 from orchestrator.telemetry.logs import redact_text
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (every part but the last)
 MAX_PARTS = 10_000  # S3's maximum number of parts in one upload
 SHA256_METADATA = "sha256"  # user metadata key: x-amz-meta-sha256
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 # S3 error codes that mean "the server is busy or broken", not "your request is wrong".
 _RETRYABLE_CODES = frozenset(
     {
@@ -47,90 +54,10 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 
-Progress = Callable[[int], None]
 
-
-class StorageErrorKind(enum.Enum):
-    """Whether a storage failure may go away by itself."""
-
-    RETRYABLE = "retryable"
-    PERMANENT = "permanent"
-
-
-class StorageError(Exception):
-    """A failed storage operation; the message never contains credentials."""
-
-    def __init__(self, kind: StorageErrorKind, message: str, code: str | None = None) -> None:
-        self.kind = kind
-        self.message = message
-        self.code = code
-        super().__init__(f"{kind.value}: {message}")
-
-    @property
-    def retryable(self) -> bool:
-        """True when trying again later may succeed."""
-        return self.kind is StorageErrorKind.RETRYABLE
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What HEAD says about an object."""
-
-    key: str
-    size: int
-    sha256: str | None  # our metadata; None for an object we did not upload
-
-
-def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
-    """The key of some audio content: the same bytes always land at the same key."""
-    if not _HEX64.fullmatch(content_hash):
-        raise ValueError("content_hash must be a lowercase sha256 hex digest")
-    if suffix and not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix):
-        raise ValueError(f"suffix {suffix!r} must look like '.ogg'")
-    prefix = prefix.strip("/")
-    name = f"{content_hash}{suffix}"
-    return f"{prefix}/{name}" if prefix else name
-
-
-class _SourceError(Exception):
-    """The bytes to upload could not be read: the caller's failure, passed on unchanged."""
-
-    def __init__(self, original: Exception) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-async def _aiter(chunks: AsyncIterator[bytes] | Iterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """Iterate either kind; a blocking iterator (a file) is advanced in a worker thread.
-    A failure of the source itself is marked, so that it is not taken for storage's."""
-    end = object()
-    while True:
-        try:
-            if isinstance(chunks, AsyncIterator):
-                item: Any = await anext(chunks, end)
-            else:
-                item = await asyncio.to_thread(next, chunks, end)
-        except Exception as exc:
-            raise _SourceError(exc) from exc
-        if item is end:
-            return
-        yield item
-
-
-async def _parts(chunks: AsyncIterator[bytes], part_size: int) -> AsyncGenerator[bytes, None]:
-    """Re-cut a stream into parts of exactly ``part_size`` bytes (the last one shorter)."""
-    buffer = bytearray()
-    async for data in chunks:
-        buffer += data
-        while len(buffer) >= part_size:
-            yield bytes(buffer[:part_size])
-            del buffer[:part_size]
-    if buffer:
-        yield bytes(buffer)
-
-
-class ObjectStorage:
-    """One S3 client for the daemon's lifetime: ``async with ObjectStorage(...) as s:``.
+class S3Storage:
+    """Object storage over S3, one client for the daemon's lifetime:
+    ``async with S3Storage(...) as s:``.
 
     Objects are addressed path-style (``{public_url_base}/{bucket}/{key}``), as SpeechKit
     fetches them. ``attempts`` bounds botocore's own quick retries of one request.
@@ -165,7 +92,7 @@ class ObjectStorage:
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
 
-    async def __aenter__(self) -> ObjectStorage:
+    async def __aenter__(self) -> S3Storage:
         session = aioboto3.Session(
             aws_access_key_id=self._access_key_id,
             aws_secret_access_key=self._secret_access_key,
@@ -207,7 +134,7 @@ class ObjectStorage:
     @staticmethod
     def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
         """The content-addressed key (see the module-level ``object_key``)."""
-        return object_key(prefix, content_hash, suffix)
+        return protocol.object_key(prefix, content_hash, suffix)
 
     # -- operations --------------------------------------------------------------------
 
@@ -236,7 +163,10 @@ class ObjectStorage:
         """An object's bytes (None when there is none); StorageError past ``limit`` bytes."""
         try:
             answer = await self._s3().get_object(Bucket=self.bucket, Key=key)
-            async with answer["Body"] as body:
+            body = answer["Body"]
+            # The StreamingBody reads at most ``limit + 1``; what its ``async with`` gives
+            # is the raw response, whose read() takes no limit.
+            async with body:
                 data: bytes = await body.read(limit + 1)
         except ClientError as exc:
             if _status(exc) == 404:
@@ -252,13 +182,7 @@ class ObjectStorage:
         """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
         True when it wrote (a transcript or report written before a restart is not
         written again)."""
-        data = text.encode("utf-8")
-        sha256 = hashlib.sha256(data).hexdigest()
-        info = await self.head(key)
-        if info is not None and info.size == len(data) and info.sha256 == sha256:
-            return False
-        await self.upload(key, iter([data]), len(data), sha256)
-        return True
+        return await protocol.put_text(self, key, text)
 
     async def ensure_uploaded(
         self,
@@ -275,24 +199,12 @@ class ObjectStorage:
         raised by the source (a file that cannot be read) passes through unchanged: it is
         not a storage failure.
         """
-        info = await self.head(key)
-        if info is not None and info.size == size and info.sha256 == sha256:
-            return False
-        chunks = open_chunks()
-        try:
-            await self.upload(key, chunks, size, sha256, on_progress)
-        finally:
-            # A cancelled read may still be running in its thread; then GC closes the file.
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                with suppress(ValueError):
-                    close()
-        return True
+        return await protocol.ensure_uploaded(self, key, size, sha256, open_chunks, on_progress)
 
     async def upload(
         self,
         key: str,
-        chunks: AsyncIterator[bytes] | Iterator[bytes],
+        chunks: Chunks,
         size: int,
         sha256: str,
         on_progress: Progress | None = None,
@@ -304,32 +216,20 @@ class ObjectStorage:
         object becomes visible, so a content-addressed key never holds other content.
         """
         try:
-            async with aclosing(_aiter(chunks)) as stream:
+            async with aclosing(each_chunk(chunks)) as stream:
                 if size < self.multipart_threshold:
                     await self._put(key, stream, size, sha256, on_progress)
                 else:
                     await self._multipart(key, stream, size, sha256, on_progress)
-        except _SourceError as exc:
+        except SourceError as exc:
             raise exc.original from exc.original.__cause__
 
     # -- internals ---------------------------------------------------------------------
 
     def _s3(self) -> Any:
         if self._client is None:
-            raise RuntimeError("ObjectStorage is used outside 'async with'")
+            raise RuntimeError("S3Storage is used outside 'async with'")
         return self._client
-
-    def _check(self, key: str, got_size: int, size: int, digest: str, sha256: str) -> None:
-        if got_size != size:
-            raise StorageError(
-                StorageErrorKind.PERMANENT,
-                f"upload {key}: got {got_size} bytes, expected {size} (did the file change?)",
-            )
-        if digest != sha256:
-            raise StorageError(
-                StorageErrorKind.PERMANENT,
-                f"upload {key}: content sha256 {digest} differs from the expected {sha256}",
-            )
 
     async def _put(
         self,
@@ -346,7 +246,7 @@ class ObjectStorage:
             if len(body) > size:
                 break
         digest = await asyncio.to_thread(lambda: hashlib.sha256(body).hexdigest())
-        self._check(key, len(body), size, digest, sha256)
+        check_content(key, len(body), size, digest, sha256)
         try:
             await self._s3().put_object(
                 Bucket=self.bucket,
@@ -382,27 +282,10 @@ class ObjectStorage:
             raise self._wrap(exc, "upload", key) from exc
         upload_id = created["UploadId"]
         try:
-            hasher = hashlib.sha256()
-            done = 0
-            parts: list[dict[str, Any]] = []
-            async with aclosing(_parts(stream, part_size)) as cut:
-                async for part in cut:
-                    await asyncio.to_thread(hasher.update, part)
-                    done += len(part)
-                    if done > size:
-                        break
-                    answer = await s3.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=len(parts) + 1,
-                        Body=part,
-                        ContentLength=len(part),
-                    )
-                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
-                    if on_progress is not None:
-                        on_progress(done)
-            self._check(key, done, size, hasher.hexdigest(), sha256)
+            done, digest, parts = await self._send_parts(
+                key, upload_id, stream, size, part_size, on_progress
+            )
+            check_content(key, done, size, digest, sha256)
             await s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -412,9 +295,42 @@ class ObjectStorage:
         except BaseException as exc:
             # Parts of an unfinished upload are billed until aborted: never leave them.
             await self._abort(key, upload_id)
-            if isinstance(exc, StorageError | _SourceError) or not isinstance(exc, Exception):
+            if isinstance(exc, StorageError | SourceError) or not isinstance(exc, Exception):
                 raise
             raise self._wrap(exc, "upload", key) from exc
+
+    async def _send_parts(
+        self,
+        key: str,
+        upload_id: str,
+        stream: AsyncIterator[bytes],
+        size: int,
+        part_size: int,
+        on_progress: Progress | None,
+    ) -> tuple[int, str, list[dict[str, Any]]]:
+        """Upload the stream's parts (stopping once past ``size``): the bytes read, their
+        sha256 and the parts for the upload's completion."""
+        hasher = hashlib.sha256()
+        done = 0
+        parts: list[dict[str, Any]] = []
+        async with aclosing(protocol.parts(stream, part_size)) as cut:
+            async for part in cut:
+                await asyncio.to_thread(hasher.update, part)
+                done += len(part)
+                if done > size:
+                    break
+                answer = await self._s3().upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=len(parts) + 1,
+                    Body=part,
+                    ContentLength=len(part),
+                )
+                parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                if on_progress is not None:
+                    on_progress(done)
+        return done, hasher.hexdigest(), parts
 
     async def _abort(self, key: str, upload_id: str) -> None:
         # The original failure is the one worth reporting, not a failed clean-up.

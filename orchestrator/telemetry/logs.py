@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from contextlib import AbstractContextManager
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -206,6 +207,12 @@ def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | Non
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+
+
+def log_context(**fields: Any) -> AbstractContextManager[None]:
+    """Bind ``fields`` to every log line of the current task until the block ends
+    (structlog's context variables, merged by ``configure``'s first processor)."""
+    return structlog.contextvars.bound_contextvars(**fields)
 
 
 def get_logger(**initial: Any) -> Any:

@@ -3,13 +3,16 @@ and is finished once the trouble is gone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from structlog.testing import capture_logs
 
 from orchestrator.config import PathsConfig
+from orchestrator.core.destinations import destinations
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.service.finisher import Finisher
+from orchestrator.storage.local import LocalStorage
 from orchestrator.store import NewJob
 from orchestrator.store.sqlite import SQLiteStore
 
@@ -45,3 +48,30 @@ async def test_a_report_that_cannot_be_written_holds_up_no_other(
     await finisher.finish_all()
     assert (paths.output / "blocked" / "report.json").exists()
     assert await store.manifests_to_finish() == []
+
+
+async def test_reports_go_where_the_results_go(tmp_path: Path, store: SQLiteStore) -> None:
+    paths = PathsConfig(
+        inbox=tmp_path / "inbox",
+        processed=tmp_path / "processed",
+        failed=tmp_path / "failed",
+        output=tmp_path / "results",
+    )
+    job = NewJob("/audio/a.ogg", "a", RecognitionSettings())
+    (tmp_path / "m.yaml").write_text("name: m\n", "utf-8")
+    await store.add_manifest("m", str(tmp_path / "m.yaml"), "m", [job], 10.0)
+    await store.cancel_manifest("m", 11.0)
+    # Object storage in a directory: S3 itself is not the subject here.
+    async with LocalStorage(tmp_path / "objects", "bucket") as storage:
+        finisher = Finisher(
+            store, lambda: paths, storage=storage, results=destinations("out/", local=False)
+        )
+        await finisher.finish_all()
+        report = await storage.get_bytes("out/m/report.json", 1 << 20)
+        assert await storage.head("out/m/report.txt") is not None
+    assert report is not None
+    assert json.loads(report)["counts"] == {"cancelled": 1}
+    assert not (paths.output / "m").exists()  # objects only: no files
+    (finished,) = await store.manifests()
+    assert finished.report_path == "s3://bucket/out/m/report.json"
+    assert finished.path == str(paths.failed / "m.yaml")  # cancelled: filed in failed/

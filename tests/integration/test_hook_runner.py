@@ -14,6 +14,7 @@ from orchestrator.config import HooksConfig
 from orchestrator.core.hooks import Hook, HookDelivery
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.service.hooks import HookRunner
+from orchestrator.storage.local import LocalStorage
 from orchestrator.store import NewJob, Store
 from tests.support.daemon import eventually
 
@@ -88,3 +89,39 @@ async def test_failures_are_retried_bounded_and_said(store: Store, tmp_path: Pat
     assert events.count("hook.failed") == 4
     assert "hook.succeeded" not in events
     assert all('"manifest": "m"' not in str(e) for e in logs)  # never the report's contents
+
+
+async def test_a_report_in_object_storage_is_given_to_the_command(
+    store: Store, tmp_path: Path
+) -> None:
+    # Object storage in a directory: where the report comes from is the subject, not S3.
+    copy = tmp_path / "copy.json"
+    hook = Hook(
+        "command",
+        "config",
+        command=python(f"import sys; open({str(copy)!r}, 'wb').write(sys.stdin.buffer.read())"),
+    )
+    manifest_id, _ = await store.add_manifest(
+        "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+    )
+    config = HooksConfig(command_timeout_s=30.0, max_attempts=1)
+    async with LocalStorage(tmp_path / "objects", "bucket") as storage:
+        await storage.put_text("out/m/report.json", '{"manifest": "m"}\n')
+        await store.finish_manifest(
+            manifest_id, "s3://bucket/out/m/report.json", "/p/m.yaml", 2.0, (hook,)
+        )
+        runner = HookRunner(store, lambda: config, storage=storage)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+
+        async def settled() -> bool:
+            return not await store.pending_hooks()
+
+        try:
+            await eventually(settled, limit_s=60)
+        finally:
+            stop.set()
+            await task
+    (delivery,) = await store.hook_deliveries()
+    assert (delivery.state, delivery.last_error) == ("delivered", None)
+    assert copy.read_text("utf-8") == '{"manifest": "m"}\n'

@@ -3,7 +3,6 @@ the stored state, and read back by the others while they run (not only at their 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from pathlib import Path
@@ -14,6 +13,8 @@ from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.pipeline.work import InFlight
+from orchestrator.storage.local import LocalStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.integration.conftest import Opener
@@ -27,7 +28,7 @@ def learning(store: Store, tmp_path: Path, owner: str) -> Learning:
     metrics = DaemonMetrics()
     ctx = Context(
         store=store,
-        storage=None,  # type: ignore[arg-type]  # learning touches no storage
+        storage=LocalStorage(tmp_path / "objects", "b"),  # learning touches none
         clients={},
         settings=PipelineSettings(output_root=tmp_path / "results", initial_ratio=0.05),
         metrics=metrics,
@@ -37,8 +38,7 @@ def learning(store: Store, tmp_path: Path, owner: str) -> Learning:
         owner=owner,
         kick=lambda _stage: None,
     )
-    tasks: list[asyncio.Task[None]] = []
-    return Learning(ctx, set(), tasks.append)
+    return Learning(ctx, InFlight())
 
 
 def finished_job(job_id: int) -> Job:

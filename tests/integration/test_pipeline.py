@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from orchestrator.core.audio import object_suffix
 from orchestrator.core.backoff import RetryPolicy
@@ -32,8 +34,11 @@ from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.scheduler import Scheduler
 from orchestrator.pipeline.settings import PipelineSettings, default_quotas
+from orchestrator.pipeline.work import InFlight
 from orchestrator.speechkit.v2 import V2Client
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.protocol import ObjectStorage
+from orchestrator.storage.s3 import S3Storage
 from orchestrator.store import Claim, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
@@ -91,7 +96,7 @@ class Rig:
 @asynccontextmanager
 async def rig(tmp_path: Path, s3: S3Server, bucket: str, emulator_url: str) -> AsyncIterator[Rig]:
     store = await SQLiteStore.open(tmp_path / "state" / "s.sqlite3")
-    storage = ObjectStorage(
+    storage = S3Storage(
         s3.endpoint_url, s3.region, bucket, s3.access_key, s3.secret_key, STORAGE_URL
     )
     try:
@@ -161,6 +166,26 @@ async def test_jobs_run_to_done_with_one_submission_and_few_checks_each(
     assert learned is not None
     assert json.loads(learned)["observations"] == len(FILES)
     assert r.metrics.api_requests.value(endpoint="longRunningRecognize", status=200) == len(FILES)
+
+
+# Events about one job (docs/operations.md): each names its manifest and the job.
+JOB_EVENTS = {"job.state", "upload.done", "upload.skipped", "job.written", "job.already_written"}
+
+
+async def test_every_line_of_a_step_names_its_manifest_and_job(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str, audio: Path
+) -> None:
+    async with (
+        emulator(s3_server, speed=SPEED) as emu,
+        rig(tmp_path, s3_server, s3_bucket, emu.url) as r,
+    ):
+        await add_manifest(r.store, audio, FILES[:2])
+        with capture_logs(processors=[merge_contextvars]) as events:
+            await run_until_ended(r.pipeline(settings(tmp_path)), r, 2)
+    ids = {job.id for job in r.ended}
+    seen = [e for e in events if e["event"] in JOB_EVENTS]
+    assert {e["event"] for e in seen} >= {"job.state", "upload.done", "job.written"}
+    assert {(e["manifest"], e["job_id"]) for e in seen} == {("m", i) for i in ids}
 
 
 async def test_the_same_audio_twice_is_recognised_once_and_written_twice(
@@ -240,9 +265,10 @@ async def test_the_heartbeat_keeps_a_long_step_leased(tmp_path: Path) -> None:
     async def no_error(_stage: Stage, _job: Job, exc: Exception) -> None:
         raise AssertionError(f"the step failed: {exc}")
 
+    work = InFlight()
     ctx = Context(
         store=store,
-        storage=None,  # type: ignore[arg-type]  # the step here touches no storage
+        storage=LocalStorage(tmp_path / "objects", "b"),  # the step here touches none
         clients={},
         settings=settings(tmp_path, lease_s=0.3),
         metrics=metrics,
@@ -250,10 +276,11 @@ async def test_the_heartbeat_keeps_a_long_step_leased(tmp_path: Path) -> None:
         clock=time.time,
         rng=random.Random(0),
         owner="testnode:1:a",
-        kick=lambda _stage: None,
+        kick=work.kick,
     )
     scheduler = Scheduler(
         ctx,
+        work,
         {Stage.UPLOAD: slow_step},
         lambda stage: [Lane(Stage.UPLOAD, None)] if stage is Stage.UPLOAD else [],
         no_error,

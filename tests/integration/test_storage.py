@@ -1,10 +1,13 @@
-"""ObjectStorage against moto's real S3 server on loopback."""
+"""The object storage contract, against moto's real S3 server on loopback and against a
+local directory: each test of the contract runs on both; S3's own matters (multipart
+parts, buckets, endpoints, credentials) on S3 alone."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,20 +16,22 @@ import pytest
 
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.audio import AudioError, read_range
-from orchestrator.storage.s3 import (
+from orchestrator.storage.local import HASHES_DIR, LocalStorage
+from orchestrator.storage.protocol import (
     ObjectStorage,
     StorageError,
     StorageErrorKind,
     object_key,
 )
+from orchestrator.storage.s3 import S3Storage
 from tests.conftest import S3Server
 
 MIB = 1024 * 1024
 PUBLIC = "https://storage.example.test"
 
 
-def _storage(s3: S3Server, bucket: str, threshold: int = 5 * MIB) -> ObjectStorage:
-    return ObjectStorage(
+def _storage(s3: S3Server, bucket: str, threshold: int = 5 * MIB) -> S3Storage:
+    return S3Storage(
         endpoint_url=s3.endpoint_url,
         region=s3.region,
         bucket=bucket,
@@ -41,6 +46,61 @@ def _storage(s3: S3Server, bucket: str, threshold: int = 5 * MIB) -> ObjectStora
 def _get(s3: S3Server, bucket: str, key: str) -> dict[str, Any]:
     answer: dict[str, Any] = s3.client().get_object(Bucket=bucket, Key=key)  # type: ignore[attr-defined]
     return answer
+
+
+@dataclass
+class Backend:
+    """One implementation under test, and its own ways to look behind the interface."""
+
+    kind: str
+    bucket: str
+    s3: S3Server | None = None
+    root: Path | None = None
+
+    def storage(self) -> ObjectStorage:
+        """A fresh client (parts of 5 MiB: multipart above that on S3)."""
+        if self.s3 is not None:
+            return _storage(self.s3, self.bucket)
+        assert self.root is not None
+        return LocalStorage(self.root, self.bucket, PUBLIC, chunk_bytes=5 * MIB)
+
+    def stored(self, key: str) -> tuple[bytes, str | None]:
+        """The object's bytes and the sha256 kept with them, read past the interface."""
+        if self.s3 is not None:
+            answer = _get(self.s3, self.bucket, key)
+            return answer["Body"].read(), answer["Metadata"].get("sha256")
+        assert self.root is not None
+        hashes = self.root / HASHES_DIR / self.bucket / key
+        sha = hashes.read_text("ascii") if hashes.exists() else None
+        return (self.root / self.bucket / key).read_bytes(), sha
+
+    def put_foreign(self, key: str, data: bytes) -> None:
+        """An object put there by someone else: no sha256 kept with it."""
+        if self.s3 is not None:
+            self.s3.client().put_object(Bucket=self.bucket, Key=key, Body=data)  # type: ignore[attr-defined]
+            return
+        assert self.root is not None
+        path = self.root / self.bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def leftovers(self) -> list[Any]:
+        """What a failed upload left behind: S3's unfinished multipart uploads, the
+        directory's temporary files."""
+        if self.s3 is not None:
+            pending = self.s3.client().list_multipart_uploads(Bucket=self.bucket)  # type: ignore[attr-defined]
+            return list(pending.get("Uploads", []))
+        assert self.root is not None
+        return [p for p in self.root.rglob("*") if p.name.endswith(".part")]
+
+
+@pytest.fixture(params=["s3", "local"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each implementation in turn (the S3 one on a new bucket of the session's server)."""
+    if request.param == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        return Backend("s3", request.getfixturevalue("s3_bucket"), s3=s3)
+    return Backend("local", "test-bucket", root=tmp_path / "objects")
 
 
 def _chunks(data: bytes, size: int) -> Iterator[bytes]:
@@ -61,7 +121,8 @@ def test_object_key_is_content_addressed() -> None:
     digest = hashlib.sha256(b"audio").hexdigest()
     assert object_key("audio/", digest, ".ogg") == f"audio/{digest}.ogg"
     assert object_key("", digest) == digest
-    assert ObjectStorage.object_key("a/b", digest, ".pcm") == f"a/b/{digest}.pcm"
+    assert S3Storage.object_key("a/b", digest, ".pcm") == f"a/b/{digest}.pcm"
+    assert LocalStorage.object_key("a/b", digest, ".pcm") == f"a/b/{digest}.pcm"
     with pytest.raises(ValueError, match="sha256"):
         object_key("audio", "../etc/passwd", "")
     with pytest.raises(ValueError, match="suffix"):
@@ -70,32 +131,31 @@ def test_object_key_is_content_addressed() -> None:
 
 def test_rejects_parts_below_s3_minimum(s3_server: S3Server) -> None:
     with pytest.raises(ValueError, match="multipart_chunk"):
-        ObjectStorage(s3_server.endpoint_url, "r", "b", "a", "s", PUBLIC, multipart_chunk=MIB)
+        S3Storage(s3_server.endpoint_url, "r", "b", "a", "s", PUBLIC, multipart_chunk=MIB)
 
 
-async def test_single_put_then_head_and_uri(s3_server: S3Server, s3_bucket: str) -> None:
+async def test_single_put_then_head_and_uri(backend: Backend) -> None:
     data = b"small audio" * 100
     digest = hashlib.sha256(data).hexdigest()
     seen: list[int] = []
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         key = storage.object_key("audio", digest, ".ogg")
         assert await storage.head(key) is None
         await storage.upload(key, _chunks(data, 7), len(data), digest, seen.append)
         info = await storage.head(key)
         assert (
             ObjectRef(storage.bucket, key).link(PUBLIC)
-            == f"{PUBLIC}/{s3_bucket}/audio/{digest}.ogg"
+            == f"{PUBLIC}/{backend.bucket}/audio/{digest}.ogg"
         )
+        assert await storage.get_bytes(key, len(data)) == data
     assert info is not None
     assert (info.size, info.sha256) == (len(data), digest)
     assert seen == [len(data)]
-    answer = _get(s3_server, s3_bucket, key)
-    assert answer["Body"].read() == data
-    assert answer["Metadata"] == {"sha256": digest}
+    assert backend.stored(key) == (data, digest)
 
 
 async def test_multipart_upload_of_a_file_range(
-    s3_server: S3Server, s3_bucket: str, big_file: tuple[Path, bytes]
+    backend: Backend, big_file: tuple[Path, bytes]
 ) -> None:
     path, payload = big_file
     digest = hashlib.sha256(payload).hexdigest()
@@ -107,34 +167,34 @@ async def test_multipart_upload_of_a_file_range(
         return read_range(path, 44, size)
 
     seen: list[int] = []
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         key = storage.object_key("audio", digest, ".pcm")
         assert await storage.ensure_uploaded(key, size, digest, source, seen.append) is True
         # Same content, same key: found by HEAD, not uploaded again (nor read).
         assert await storage.ensure_uploaded(key, size, digest, source, seen.append) is False
     assert opened == [1]
     assert seen == [5 * MIB, 10 * MIB, 12 * MIB]
-    answer = _get(s3_server, s3_bucket, key)
-    assert answer["Body"].read() == payload
-    assert answer["Metadata"] == {"sha256": digest}
-    assert answer["ETag"].endswith('-3"')  # three parts: 5 + 5 + 2 MiB
+    assert backend.stored(key) == (payload, digest)
+    if backend.s3 is not None:
+        answer = _get(backend.s3, backend.bucket, key)
+        assert answer["ETag"].endswith('-3"')  # three parts: 5 + 5 + 2 MiB
 
 
 async def test_async_chunks_and_reupload_when_metadata_differs(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     data = os.urandom(3000)
     digest = hashlib.sha256(data).hexdigest()
     path = tmp_path / "a.ogg"
     path.write_bytes(data)
     key = f"audio/{digest}.ogg"
-    s3_server.client().put_object(Bucket=s3_bucket, Key=key, Body=data)  # type: ignore[attr-defined]
+    backend.put_foreign(key, data)
 
     async def agen() -> AsyncIterator[bytes]:
         yield data[:1000]
         yield data[1000:]
 
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         # An object without our metadata does not count as uploaded.
         reader = partial(read_range, path, 0, len(data))
         assert await storage.ensure_uploaded(key, len(data), digest, reader) is True
@@ -144,10 +204,22 @@ async def test_async_chunks_and_reupload_when_metadata_differs(
     assert info.sha256 == digest
 
 
-async def test_delete_is_idempotent(s3_server: S3Server, s3_bucket: str) -> None:
+async def test_put_text_writes_only_what_changed(backend: Backend) -> None:
+    async with backend.storage() as storage:
+        assert await storage.put_text("t/report.json", '{"a": 1}') is True
+        assert await storage.put_text("t/report.json", '{"a": 1}') is False
+        assert await storage.put_text("t/report.json", '{"a": 2}') is True
+        assert await storage.get_bytes("t/report.json", 100) == b'{"a": 2}'
+        assert await storage.get_bytes("t/missing.json", 100) is None
+        with pytest.raises(StorageError, match="larger than 3 bytes") as caught:
+            await storage.get_bytes("t/report.json", 3)
+    assert caught.value.kind is StorageErrorKind.PERMANENT
+
+
+async def test_delete_is_idempotent(backend: Backend) -> None:
     data = b"x" * 10
     digest = hashlib.sha256(data).hexdigest()
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         key = storage.object_key("p", digest)
         await storage.upload(key, iter([data]), len(data), digest)
         assert await storage.head(key) is not None
@@ -168,40 +240,38 @@ async def test_missing_bucket_is_permanent_without_credentials(s3_server: S3Serv
     assert s3_server.access_key not in str(caught.value)
 
 
-async def test_failed_multipart_upload_is_aborted(s3_server: S3Server, s3_bucket: str) -> None:
+async def test_failed_multipart_upload_is_aborted(backend: Backend) -> None:
     def failing() -> Iterator[bytes]:
         yield b"a" * (6 * MIB)
         raise OSError("disk went away")
 
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         # The source's own failure comes back as it was (not a storage failure)...
         with pytest.raises(OSError, match="disk went away") as caught:
             await storage.upload("k", failing(), 12 * MIB, "0" * 64)
         assert await storage.head("k") is None
     assert not isinstance(caught.value, StorageError)
     # ...and the upload is aborted all the same.
-    pending = s3_server.client().list_multipart_uploads(Bucket=s3_bucket)  # type: ignore[attr-defined]
-    assert pending.get("Uploads", []) == []
+    assert backend.leftovers() == []
 
 
 @pytest.mark.parametrize("size", [100, 12 * MIB])
-async def test_content_must_match_declared_hash(
-    s3_server: S3Server, s3_bucket: str, size: int
-) -> None:
+async def test_content_must_match_declared_hash(backend: Backend, size: int) -> None:
     data = b"z" * size
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         with pytest.raises(StorageError, match="sha256") as caught:
             await storage.upload("k", _chunks(data, MIB), size, "0" * 64)
         assert await storage.head("k") is None
     assert caught.value.kind is StorageErrorKind.PERMANENT
+    assert backend.leftovers() == []
 
 
 async def test_a_source_that_fails_is_its_own_error_not_storages(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     path = tmp_path / "short"
     path.write_bytes(b"abc")
-    async with _storage(s3_server, s3_bucket) as storage:
+    async with backend.storage() as storage:
         with pytest.raises(AudioError, match="changed after it was checked"):
             await storage.ensure_uploaded("k", 10, "0" * 64, partial(read_range, path, 0, 10))
         gone = partial(read_range, tmp_path / "gone", 0, 10)
@@ -216,10 +286,18 @@ async def test_a_source_that_fails_is_its_own_error_not_storages(
 
 
 async def test_unreachable_endpoint_is_retryable(s3_server: S3Server) -> None:
-    storage = ObjectStorage(
-        "http://127.0.0.1:9", s3_server.region, "b", "ak", "sk", PUBLIC, attempts=1
-    )
+    storage = S3Storage("http://127.0.0.1:9", s3_server.region, "b", "ak", "sk", PUBLIC, attempts=1)
     async with storage:
         with pytest.raises(StorageError) as caught:
             await storage.head("k")
     assert caught.value.kind is StorageErrorKind.RETRYABLE
+
+
+async def test_a_local_key_never_leaves_its_bucket(tmp_path: Path) -> None:
+    async with LocalStorage(tmp_path / "objects", "b") as storage:
+        for key in ("../outside", "/etc/passwd", "a/./b", ""):
+            with pytest.raises(StorageError, match="not a valid object key"):
+                await storage.put_text(key, "x")
+        # Links point at the files themselves by default.
+        assert storage.public_url_base == (tmp_path / "objects").as_uri()
+    assert not (tmp_path / "outside").exists()

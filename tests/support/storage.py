@@ -9,7 +9,7 @@ from pathlib import Path
 from orchestrator.core.constants import STORAGE_URL
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.audio import read_range
-from orchestrator.storage.s3 import ObjectStorage
+from orchestrator.storage.s3 import S3Storage
 from tests.support.emulator import S3ServerLike
 
 
@@ -18,7 +18,7 @@ async def upload_file(s3: S3ServerLike, bucket: str, path: Path, *, offset: int 
     content-addressed key; the storage link SpeechKit is given."""
     data = (await asyncio.to_thread(path.read_bytes))[offset:]
     digest = hashlib.sha256(data).hexdigest()
-    async with ObjectStorage(
+    async with S3Storage(
         s3.endpoint_url, s3.region, bucket, s3.access_key, s3.secret_key, STORAGE_URL
     ) as storage:
         key = storage.object_key("audio", digest, path.suffix)

@@ -125,6 +125,21 @@ def test_nothing_but_the_cli_imports_the_emulator() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+# Object storage is reached through its interface; which one is built, only the factory knows.
+STORAGE_SEAM = ("orchestrator.storage.protocol", "orchestrator.storage.factory")
+
+
+def test_object_storage_is_reached_through_its_interface() -> None:
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line}: imports {module}"
+        for path in sources()
+        if folder_of(path) != "storage"
+        for line, module, _ in imports(path)
+        if module.startswith("orchestrator.storage") and module not in STORAGE_SEAM
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def test_core_does_no_io() -> None:
     wrong = []
     for path in sources("core"):
