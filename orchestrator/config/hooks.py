@@ -11,7 +11,7 @@ import yaml
 
 from orchestrator.config.schema import HooksConfig
 from orchestrator.config.secrets import SecretReader
-from orchestrator.config.yamlload import Section, join_path
+from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core.hooks import OnFinish, url_problem
 
 # An argument list this long is a mistake, not a hook.
@@ -31,6 +31,16 @@ def read_command(sec: Section, key: str = "command") -> tuple[str, ...] | None:
     if not items or len(items) > MAX_ARGS:
         r.problem(node, field, f"must list the program and at most {MAX_ARGS - 1} arguments")
         return None
+    argv = _argv(r, items, field)
+    if argv is not None and not argv[0].startswith("/"):
+        r.problem(items[0], join_path(field, 0), "the program must be an absolute path")
+        return None
+    return argv
+
+
+def _argv(r: Reader, items: list[yaml.Node], field: str) -> tuple[str, ...] | None:
+    """Each item of a command's list as a string (the arguments may be empty), or None
+    after the first that is not one."""
     argv: list[str] = []
     for index, item in enumerate(items):
         value = r.string(item, join_path(field, index), allow_empty=index > 0)
@@ -40,9 +50,6 @@ def read_command(sec: Section, key: str = "command") -> tuple[str, ...] | None:
             r.problem(item, join_path(field, index), "must not contain a NUL byte")
             return None
         argv.append(value)
-    if not argv[0].startswith("/"):
-        r.problem(items[0], join_path(field, 0), "the program must be an absolute path")
-        return None
     return tuple(argv)
 
 

@@ -33,24 +33,9 @@ class SecretReader:
 
     def read(self, sec: Section, name: str) -> Secret | None:
         """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""
-        if name in sec:
-            # The value is deliberately not echoed: it may be the real key.
-            self.r.problem(
-                sec.key_node(name),
-                sec.field(name),
-                f"secrets are never written inline; use {name}_env (an environment variable), "
-                f"{name}_file (a file) or {name}_credential (a systemd credential)",
-            )
+        key = self._key_of(sec, name)
+        if key is None:
             return None
-        given = [name + s for s in SECRET_SUFFIXES if name + s in sec]
-        if len(given) > 1:
-            self.r.problem(
-                sec.key_node(given[1]), sec.field(given[1]), f"give only one of {', '.join(given)}"
-            )
-            return None
-        if not given:
-            return None
-        key = given[0]
         ref = sec.optional_string(key)
         if ref is None:
             return None
@@ -66,6 +51,25 @@ class SecretReader:
                 self._check_mode(node, sec.field(key), path)
             return secret
         return self._from_credential(node, sec.field(key), ref)
+
+    def _key_of(self, sec: Section, name: str) -> str | None:
+        """The one key that names the secret ``name`` (None: none, or a problem reported)."""
+        if name in sec:
+            # The value is deliberately not echoed: it may be the real key.
+            self.r.problem(
+                sec.key_node(name),
+                sec.field(name),
+                f"secrets are never written inline; use {name}_env (an environment variable), "
+                f"{name}_file (a file) or {name}_credential (a systemd credential)",
+            )
+            return None
+        given = [name + s for s in SECRET_SUFFIXES if name + s in sec]
+        if len(given) > 1:
+            self.r.problem(
+                sec.key_node(given[1]), sec.field(given[1]), f"give only one of {', '.join(given)}"
+            )
+            return None
+        return given[0] if given else None
 
     def _from_env(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
         if not _ENV_NAME_RE.match(name):

@@ -32,15 +32,34 @@ def read_yaml_bytes(
     files placed in it, not links to files elsewhere).
     """
     file = display if display is not None else str(path)
+    fd, problem = _open(path, file, follow_symlinks)
+    if fd is None:
+        return None, problem
+    try:
+        data, problem = _read_regular(fd, file)
+    finally:
+        os.close(fd)
+    if data is not None and len(data) > MAX_YAML_BYTES:
+        return None, Problem(file, f"larger than {MAX_YAML_BYTES // 2**20} MiB; split it up")
+    return data, problem
+
+
+def _open(path: Path, file: str, follow_symlinks: bool) -> tuple[int | None, Problem | None]:
+    """A descriptor of ``path`` opened for reading without blocking, or why it cannot be."""
     flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        return os.open(path, flags), None
     except FileNotFoundError:
         return None, Problem(file, "file not found")
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
             return None, Problem(file, "is a symbolic link; place the file itself")
         return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
+
+
+def _read_regular(fd: int, file: str) -> tuple[bytes | None, Problem | None]:
+    """Up to one byte past the size cap of an open regular file (a FIFO could block or
+    never end; a device too)."""
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -48,14 +67,9 @@ def read_yaml_bytes(
         if not stat.S_ISREG(info.st_mode):
             return None, Problem(file, "not a regular file (a device, FIFO or socket)")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_YAML_BYTES + 1)
+            return handle.read(MAX_YAML_BYTES + 1), None
     except OSError as exc:
         return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
-    finally:
-        os.close(fd)
-    if len(data) > MAX_YAML_BYTES:
-        return None, Problem(file, f"larger than {MAX_YAML_BYTES // 2**20} MiB; split it up")
-    return data, None
 
 
 def compose_file(path: Path, display: str | None = None) -> tuple[yaml.Node | None, Problem | None]:

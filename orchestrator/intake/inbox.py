@@ -122,7 +122,7 @@ class Intake:
     under its own name is complete; the settle rule protects against other writers.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (wiring: the options are keywords with defaults)
         self,
         store: Store,
         inbox: Path,

@@ -60,7 +60,7 @@ def new_owner(node: str) -> str:
 class Pipeline:
     """Runs the four stages over the store until asked to stop."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (wiring: the options are keywords with defaults)
         self,
         store: Store,
         storage: ObjectStorage,

@@ -58,7 +58,7 @@ class StatusServer:
     """An aiohttp server answering ``/healthz``, ``/metrics``, ``/status`` and, given a
     ``page``, ``/``."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (wiring: the options are keywords with defaults)
         self,
         host: str,
         port: int,

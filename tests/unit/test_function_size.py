@@ -17,15 +17,9 @@ MAX_LINES = 60
 _CONCURRENT = "owned by a concurrent change; removed at merge"
 # "path/inside/orchestrator.py:Qualified.name" -> why it may stay longer.
 ALLOWED: dict[str, str] = {
-    "pipeline/fetch.py:Fetch._write": _CONCURRENT,
-    "pipeline/upload.py:Upload.step": _CONCURRENT,
-    "pipeline/submit.py:Submit.step": _CONCURRENT,
     "store/postgres/claims.py:Claims.claim": _CONCURRENT,
     "store/postgres/store.py:PostgresStore.add_manifest": _CONCURRENT,
     "store/sqlite/claims.py:Claims.claim": _CONCURRENT,
-    "service/daemon.py:Daemon._run_with_store": _CONCURRENT,
-    "service/control.py:Control.reload": _CONCURRENT,
-    "intake/inbox.py:Intake._take": _CONCURRENT,
 }
 
 
