@@ -54,6 +54,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "window_margin_s",
         "v3_status_checks_per_second",
         "asr_xml_requests_per_second",
+        "rates",
     ),
     "concurrency": (
         "uploads",
@@ -61,6 +62,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
         "fetches",
         "upload_ahead",
         "asr_xml_requests",
+        "requests",
     ),
     "paths": ("state_file", "inbox", "processed", "failed", "output", "input_roots"),
     "retry": ("max_attempts", "base_delay_s", "max_delay_s"),

@@ -9,6 +9,7 @@ and registered for log redaction.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -111,6 +112,15 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class QuotaRate:
+    """``quotas.rates.<name>``: any quota by its name, ``limit`` per ``window_s`` seconds."""
+
+    limit: float
+    window_s: float
+    line: int | None = field(default=None, compare=False)  # where it is set, for messages
+
+
+@dataclass(frozen=True)
 class QuotasConfig:
     """Service quotas: requests per sliding window, audio per day, and the margins kept.
 
@@ -132,6 +142,9 @@ class QuotasConfig:
     # The legacy asr_xml API's request rate was never published: today's synchronous
     # recognition quota is assumed.
     asr_xml_requests_per_second: float = float(c.SYNC_REQUESTS_PER_SECOND)
+    # Any quota by its name (``status``, ``status_v3``...): wins over the key above that
+    # sets the same quota.
+    rates: Mapping[str, QuotaRate] = field(default_factory=dict)
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
@@ -159,6 +172,8 @@ class ConcurrencyConfig:
     # quota window's worth, so objects do not sit in the bucket for days.
     upload_ahead: int | None = None
     asr_xml_requests: int = 10  # asr_xml requests waiting for their answer at once
+    # Requests waiting for their answer at once, by API: wins over a key above for it.
+    requests: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

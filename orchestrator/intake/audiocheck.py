@@ -11,6 +11,7 @@ from orchestrator.core.errors import Problem
 from orchestrator.core.output_options import names_problem
 from orchestrator.intake.audio import AudioError, probe
 from orchestrator.intake.jobspec import JobSpec
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 
 def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, list[Problem]]:
@@ -41,7 +42,7 @@ def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, li
             f"(internal error {type(exc).__name__})"
         )
         return None, [Problem(file, message, line=job.line, field="audio")]
-    found = audio_problems(settings, facts)
+    found = audio_problems(settings, facts, CATALOGUE)
     names = names_problem(job.options, facts.channels)
     if names is not None:
         found.append(("channel_names", names))

@@ -28,6 +28,7 @@ from orchestrator.intake.jobspec import (
 from orchestrator.intake.output_options import OUTPUT_KEYS, read_output_options
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS, *OUTPUT_KEYS)
 
@@ -223,7 +224,7 @@ class EntryReader:
             self.r.problem(
                 sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
             )
-        problem = source_problem(choices.settings, in_storage=True)
+        problem = source_problem(choices.settings, True, CATALOGUE)
         if problem is not None:
             self.r.problem(audio_node, join_path(path, "audio"), problem)
             return None

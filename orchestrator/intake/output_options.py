@@ -9,7 +9,6 @@ import dataclasses
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path
-from orchestrator.core.apis import facts_of
 from orchestrator.core.output_options import (
     FORMATS,
     TIMED_FORMATS,
@@ -18,6 +17,7 @@ from orchestrator.core.output_options import (
 )
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.settings import MAX_CHANNELS
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 OUTPUT_KEYS = ("outputs", "channel_names")
 
@@ -126,12 +126,13 @@ def _check(
             r.problem(sec.node_of("channel_names"), sec.field("channel_names"), message)
         elif "channels" in sec:
             r.problem(sec.node_of("channels"), sec.field("channels"), message)
-    facts = facts_of(settings.api)
+    facts = CATALOGUE[settings.api]
     timed = [f for f in options.formats if f in TIMED_FORMATS]
     if timed and not facts.timings:
+        timing = " or ".join(CATALOGUE.names_where(True, "timings"))
         message = (
             f"{', '.join(timed)} need word times, which {facts.title} does not give; "
-            "choose among json and txt, or use api v2 or v3"
+            f"choose among json and txt, or use api {timing}"
         )
         if "formats" in changes:
             r.problem(sec.node_of("outputs"), sec.field("outputs"), message)

@@ -10,8 +10,9 @@ import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core import constants as c
-from orchestrator.core.apis import FACTS, setting_problems
+from orchestrator.core.apis import setting_problems
 from orchestrator.core.settings import Language, RecognitionSettings
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 SETTING_KEYS = (
     "language",
@@ -28,7 +29,7 @@ SETTING_KEYS = (
     "text_normalization",
 )
 # Every model any API takes (which API takes which is checked once the job's API is known).
-ALL_MODELS = tuple(dict.fromkeys(m for facts in FACTS.values() for m in facts.models))
+ALL_MODELS = CATALOGUE.models()
 MAX_CHANNELS = 8
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
@@ -69,7 +70,7 @@ def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> Recogni
     if "channels" in sec:
         changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
     if "api" in sec:
-        changes["api"] = sec.choice("api", base.api, c.APIS)
+        changes["api"] = sec.choice("api", base.api, tuple(CATALOGUE))
     if "priority" in sec:
         changes["priority"] = sec.integer("priority", base.priority)
     result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
@@ -119,7 +120,7 @@ def _check_api(
 ) -> None:
     """Each setting the job's API cannot honour, reported where this section sets it,
     or at this section's ``api:`` when the setting came from the defaults."""
-    for setting, message in setting_problems(settings):
+    for setting, message in setting_problems(settings, CATALOGUE):
         if setting in changes:
             r.problem(sec.node_of(setting), sec.field(setting), message)
         elif "api" in changes:

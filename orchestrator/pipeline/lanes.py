@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.apis import ApiSpec
 from orchestrator.core.jobs import STAGE_STATES, Job, Stage, State
-from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.settings import PipelineSettings
-from orchestrator.speechkit.base import ApiProfile
 from orchestrator.store.types import Affinity, Claim, Spend
 
 
@@ -54,7 +53,7 @@ class Lane:
 
 
 def _by_quota(
-    profiles: Sequence[ApiProfile], quota_of: Callable[[ApiProfile], str | None]
+    profiles: Sequence[ApiSpec], quota_of: Callable[[ApiSpec], str | None]
 ) -> dict[str | None, tuple[str, ...]]:
     groups: dict[str | None, list[str]] = {}
     for profile in profiles:
@@ -64,7 +63,7 @@ def _by_quota(
 
 def lanes(
     stage: Stage,
-    profiles: Sequence[ApiProfile],
+    profiles: Sequence[ApiSpec],
     settings: PipelineSettings,
     billable: Callable[[Job], float],
 ) -> list[Lane]:
@@ -74,15 +73,15 @@ def lanes(
         # Any API: a job whose API no client drives is refused at this first step.
         return [Lane(stage, None, affinity=Affinity(settings.node))]
     if stage is Stage.SUBMIT:
-        audio = Spend(AUDIO_QUOTA, settings.quota(AUDIO_QUOTA), amount=billable)
-        daily = {p.name for p in profiles if p.daily_audio}
+        # A submission charges its billable audio to the daily quota its API names.
+        audio = {p.name: p.audio_quota for p in profiles if p.audio_quota is not None}
         found = []
         for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
             if quota is None:
                 continue
             spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
-            if daily.intersection(apis):
-                spends = (*spends, audio)
+            for daily in dict.fromkeys(audio[api] for api in apis if api in audio):
+                spends = (*spends, Spend(daily, settings.quota(daily), amount=billable))
             caps = [settings.api_concurrency.get(api) for api in apis]
             # Granted, spent and moved to `submitting` in one transaction, right before
             # the requests go out: the ledger's times are the requests' times.

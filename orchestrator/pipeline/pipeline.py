@@ -62,7 +62,8 @@ class Pipeline:
         owner: str | None = None,
         on_job_ended: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
-        metrics = metrics if metrics is not None else DaemonMetrics()
+        if metrics is None:
+            metrics = DaemonMetrics(quotas=settings.apis.request_quotas())
         self.ctx = Context(
             store=store,
             storage=storage,

@@ -8,21 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.config import Config
+from orchestrator.config import ConcurrencyConfig, Config, QuotasConfig
+from orchestrator.config.schema import WINDOW_MARGIN_SHARE
 from orchestrator.core import quota
+from orchestrator.core.apis import ApiCatalogue, QuotaDecl, QuotaKind
 from orchestrator.core.backoff import RetryPolicy
-from orchestrator.core.constants import (
-    AUDIO_HOURS_PER_DAY,
-    PROCESSING_S_PER_AUDIO_S,
-    QUOTA_WINDOW_S,
-    RESULT_TTL_S,
-    SUBMIT_QUOTA_PER_HOUR,
-    SYNC_REQUESTS_PER_SECOND,
-    V2_STATUS_QUOTA_PER_HOUR,
-    V3_STATUS_PER_SECOND,
-)
+from orchestrator.core.constants import PROCESSING_S_PER_AUDIO_S, RESULT_TTL_S
+from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.polling import PollingPolicy
 from orchestrator.intake.roots import InputRoots
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 # How long a claim holds a job. A step that runs longer has its lease renewed by a
 # heartbeat; a daemon that dies leaves leases that run out within this.
@@ -32,15 +27,20 @@ DAY_S = 86400.0
 SEND_SLACK_S = 0.25
 
 
-def default_quotas() -> dict[str, quota.QuotaSpec]:
-    """The service's documented quotas, with no margin."""
-    return {
-        quota.SUBMIT_QUOTA: quota.QuotaSpec(SUBMIT_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
-        quota.STATUS_QUOTA: quota.QuotaSpec(V2_STATUS_QUOTA_PER_HOUR, QUOTA_WINDOW_S),
-        quota.V3_STATUS_QUOTA: per_second(V3_STATUS_PER_SECOND, 0.0),
-        quota.ASR_XML_QUOTA: per_second(SYNC_REQUESTS_PER_SECOND, 0.0),
-        quota.AUDIO_QUOTA: quota.QuotaSpec(AUDIO_HOURS_PER_DAY * 3600, DAY_S),
-    }
+def default_quotas(apis: ApiCatalogue = CATALOGUE) -> dict[str, quota.QuotaSpec]:
+    """The service's documented quotas of every API in ``apis``, with no margin."""
+    found: dict[str, quota.QuotaSpec] = {}
+    for name, decl in apis.quotas().items():
+        if decl.kind is QuotaKind.RATE:
+            found[name] = per_second(decl.limit / decl.window_s, 0.0)
+        else:
+            found[name] = quota.QuotaSpec(max(1, int(decl.limit)), decl.window_s)
+    return found
+
+
+def default_concurrency(apis: ApiCatalogue = CATALOGUE) -> dict[str, int]:
+    """Each capped API's default cap on its requests waiting for their answer at once."""
+    return {name: spec.concurrency.default for name, spec in apis.items() if spec.concurrency}
 
 
 def per_second(rate: float, margin: float) -> quota.QuotaSpec:
@@ -69,6 +69,8 @@ class PipelineSettings:
     output_root: Path
     key_prefix: str = ""
     delete_after_done: bool = False
+    # The APIs the daemon drives: what each spends, how the ETA counts them.
+    apis: ApiCatalogue = field(default_factory=lambda: CATALOGUE)
     quotas: Mapping[str, quota.QuotaSpec] = field(default_factory=default_quotas)
     uploads: int = 4
     operations_in_flight: int = 200
@@ -94,7 +96,7 @@ class PipelineSettings:
     outputs_local: bool = True
     # Requests of an API waiting for their answer at once, by API (a synchronous API's
     # submissions hold a connection for the whole recognition).
-    api_concurrency: Mapping[str, int] = field(default_factory=lambda: {"asr_xml": 10})
+    api_concurrency: Mapping[str, int] = field(default_factory=default_concurrency)
     results_ttl_s: float = RESULT_TTL_S
     delete_results_after_done: bool = False
     # The resolution of the service's createdAt/modifiedAt (whole seconds).
@@ -130,27 +132,105 @@ class PipelineSettings:
         return per_submission * (1.0 - self.check_reserve)
 
 
-def settings_from_config(config: Config) -> PipelineSettings:
-    """The pipeline's view of the configuration."""
-    q = config.quotas
-    # A request reaches the service a little after the ledger recorded it: each window is
-    # lengthened by the margin (see QuotasConfig), the daily one in the same proportion.
-    window = q.counted_window_s(config.speechkit.request_timeout_s)
-    stretch = window / q.window_s
+def _refuse_unknown(
+    given: Mapping[str, object],
+    known: Mapping[str, object],
+    path: str,
+    source: str,
+    lines: Mapping[str, int | None],
+) -> None:
+    """A config map keyed by quota or API names may name only those of the catalogue
+    (``source`` is the config file, for the message)."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        names = ", ".join(known)
+        raise UserInputError(
+            [
+                Problem(
+                    source,
+                    f"unknown name {name}; known: {names}",
+                    line=lines.get(name),
+                    field=f"{path}.{name}",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def _counted(q: QuotasConfig, window_s: float, request_timeout_s: float) -> float:
+    """``window_s`` lengthened by the margin that covers a request's way to the service
+    (``QuotasConfig.counted_window_s``'s rule, for a window of its own)."""
+    margin = q.window_margin_s
+    if margin is None:
+        margin = min(request_timeout_s, WINDOW_MARGIN_SHARE * window_s)
+    return window_s + margin
+
+
+def _figures(decl: QuotaDecl, q: QuotasConfig) -> tuple[float, float]:
+    """A quota's configured ``(limit, window_s)``: ``quotas.rates.<name>`` when given, else
+    its own key (a WINDOW quota's window is ``quotas.window_s``), else its defaults."""
+    rate = q.rates.get(decl.name)
+    if rate is not None:
+        return rate.limit, rate.window_s
+    limit = decl.limit
+    if decl.config_key is not None:
+        limit = getattr(q, decl.config_key) * decl.config_scale
+    window = q.window_s if decl.kind is QuotaKind.WINDOW else decl.window_s
+    return limit, window
+
+
+def quota_specs(
+    apis: ApiCatalogue,
+    q: QuotasConfig,
+    request_timeout_s: float = 30.0,
+    source: str = "<defaults>",
+) -> dict[str, quota.QuotaSpec]:
+    """The spec of every quota the APIs spend under the configured figures and margins:
+    the one derivation the daemon and ``plan`` share."""
+    lines = {name: rate.line for name, rate in q.rates.items()}
+    _refuse_unknown(q.rates, apis.quotas(), "quotas.rates", source, lines)
+    found: dict[str, quota.QuotaSpec] = {}
+    for name, decl in apis.quotas().items():
+        limit, window = _figures(decl, q)
+        if decl.kind is QuotaKind.RATE:
+            found[name] = per_second(limit / window, q.safety_margin)
+        elif decl.kind is QuotaKind.DAILY:
+            # The daily window is lengthened in the same proportion as the others.
+            stretch = q.counted_window_s(request_timeout_s) / q.window_s
+            found[name] = quota.QuotaSpec(
+                max(1, int(limit)), window * stretch, margin=q.safety_margin
+            )
+        else:
+            counted = _counted(q, window, request_timeout_s)
+            found[name] = quota.QuotaSpec(max(1, int(limit)), counted, margin=q.safety_margin)
+    return found
+
+
+def api_concurrency(
+    apis: ApiCatalogue, conc: ConcurrencyConfig, source: str = "<defaults>"
+) -> dict[str, int]:
+    """Each API's cap on its requests waiting at once: ``concurrency.requests.<api>`` when
+    given, else its own key, else its default; an API with neither has none."""
+    _refuse_unknown(conc.requests, apis, "concurrency.requests", source, {})
+    caps: dict[str, int] = {}
+    for name, spec in apis.items():
+        if name in conc.requests:
+            caps[name] = conc.requests[name]
+        elif spec.concurrency is not None:
+            key = spec.concurrency.config_key
+            caps[name] = spec.concurrency.default if key is None else getattr(conc, key)
+    return caps
+
+
+def settings_from_config(config: Config, apis: ApiCatalogue = CATALOGUE) -> PipelineSettings:
+    """The pipeline's view of the configuration, for the APIs of ``apis``."""
     return PipelineSettings(
         output_root=config.paths.output,
         key_prefix=config.storage.prefix,
         delete_after_done=config.storage.delete_after_done,
-        quotas={
-            quota.SUBMIT_QUOTA: quota.QuotaSpec(q.submissions, window, margin=q.safety_margin),
-            quota.STATUS_QUOTA: quota.QuotaSpec(q.status_checks, window, margin=q.safety_margin),
-            quota.V3_STATUS_QUOTA: per_second(q.v3_status_checks_per_second, q.safety_margin),
-            quota.ASR_XML_QUOTA: per_second(q.asr_xml_requests_per_second, q.safety_margin),
-            quota.AUDIO_QUOTA: quota.QuotaSpec(
-                max(1, int(q.audio_hours_per_day * 3600)), DAY_S * stretch, margin=q.safety_margin
-            ),
-        },
-        api_concurrency={"asr_xml": config.concurrency.asr_xml_requests},
+        apis=apis,
+        quotas=quota_specs(apis, config.quotas, config.speechkit.request_timeout_s, config.source),
+        api_concurrency=api_concurrency(apis, config.concurrency, config.source),
         results_ttl_s=config.speechkit.results_ttl_s,
         delete_results_after_done=config.speechkit.delete_results_after_done,
         uploads=config.concurrency.uploads,

@@ -54,7 +54,7 @@ class Upload:
             )
             return
         if not job.is_local:
-            problem = source_problem(job.settings, in_storage=True)
+            problem = source_problem(job.settings, True, self.ctx.settings.apis)
             if problem is not None:
                 await self.transitions.fail(job, f"{job.source}: {problem}", began)
                 return
@@ -83,7 +83,7 @@ class Upload:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
                 await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return
-        problems = audio_problems(job.settings, facts)
+        problems = audio_problems(job.settings, facts, self.ctx.settings.apis)
         names = names_problem(job.output_options, facts.channels)
         if names is not None:
             problems.append(("channel_names", names))

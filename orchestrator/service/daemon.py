@@ -34,6 +34,7 @@ from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.service.status_view import StatusView
+from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.speechkit.clients import make_clients
 from orchestrator.storage.s3 import ObjectStorage
 from orchestrator.store import Store, StoreError, open_store
@@ -49,8 +50,6 @@ STORE_STALE_S = 120.0
 # least every STATUS_EVERY_S when it changed.
 STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
-# The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
-ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 # How often manifests whose report could not be written are tried again.
 FINISH_RETRY_S = 10.0
 
@@ -81,7 +80,7 @@ class Daemon(Control):
         self.config_path = config_path
         self.options = options or RunOptions()
         self.notifier = notifier or Notifier.from_env()
-        self.metrics = DaemonMetrics()
+        self.metrics = DaemonMetrics(quotas=CATALOGUE.request_quotas())
         self.started_at = time.time()
         self.metrics.start_time.set(self.started_at)
         self.stop = asyncio.Event()
@@ -150,11 +149,16 @@ class Daemon(Control):
             multipart_chunk=config.storage.multipart_chunk_bytes,
         )
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
-            asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
+            # Each API's value made once per installation and kept (asr_xml's uuid).
+            installed = {
+                spec.name: await store.kv_update(spec.install_key, lambda kept: kept or uuid4().hex)
+                for spec in CATALOGUE.values()
+                if spec.install_key is not None
+            }
             pipeline = Pipeline(
                 store,
                 storage,
-                make_clients(session, config.speechkit, asr_xml_uuid=asr_xml_uuid),
+                make_clients(session, config.speechkit, installed=installed),
                 settings,
                 metrics=self.metrics,
                 on_job_ended=self._job_ended,
