@@ -68,7 +68,7 @@ V4 = ApiSpec(
 )
 APIS = ApiCatalogue((*CATALOGUE.values(), V4))
 MINUTE = AudioFacts("OGG_OPUS", 60.0, 1, 48000, 0, 1000, "ogg_opus")
-V4_SETTINGS = dataclasses.replace(RecognitionSettings(), api="v4")  # type: ignore[arg-type]
+V4_SETTINGS = dataclasses.replace(RecognitionSettings(), api="v4")
 
 
 def billable(_job: Job) -> float:
