@@ -182,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         roots = InputRoots.of(config)
     quotas = config.quotas if config is not None else QuotasConfig()
     concurrency = config.concurrency if config is not None else ConcurrencyConfig()
-    windows = plan_windows(config)
+    apis = CATALOGUE  # the APIs this daemon drives: what each spends
+    windows = plan_windows(config, apis)
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
@@ -190,15 +191,15 @@ def run(args: argparse.Namespace) -> int:
     for path in args.manifests:
         jobs: list[JobSpec] = []
         infos: dict[str, AudioFacts] = {}
-        found = validate_manifest(path, roots, partial(_keep, jobs, infos))
+        found = validate_manifest(path, roots, partial(_keep, jobs, infos), apis)
         problems.extend(found.problems)
         if found.name is None:
             jobs = []
         name = "-" if found.name is None else found.name
-        rows.append((str(path), name, estimate(jobs, infos, windows)))
+        rows.append((str(path), name, estimate(jobs, infos, windows, apis)))
         all_jobs.extend(jobs)
         all_infos.update(infos)
-    total = estimate(all_jobs, all_infos, windows)
+    total = estimate(all_jobs, all_infos, windows, apis)
     if args.json:
         document = {
             "manifests": [
@@ -212,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(rows, total, quotas, windows)
+        _print_table(rows, total, quotas, windows, apis)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     return 2 if problems else 0

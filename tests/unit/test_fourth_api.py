@@ -1,5 +1,5 @@
 """A fourth API is one spec, declared in this module alone: the lanes, the quota specs and
-the config's generic maps, ``plan``, the ETA, the status page and the metrics take it
+the config's generic maps, manifests, ``plan``, the ETA, the status page and the metrics take it
 with no other change (nothing below ``speechkit/`` names an API)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, Stage, State
 from orchestrator.core.quota import QuotaSpec, QuotaUsage
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.jobspec import JobSpec
+from orchestrator.intake.manifest import validate_manifest
 from orchestrator.pipeline.lanes import lanes
 from orchestrator.pipeline.settings import (
     PipelineSettings,
@@ -67,6 +68,7 @@ V4 = ApiSpec(
     concurrency=ConcurrencyDecl(default=7),
 )
 APIS = ApiCatalogue((*CATALOGUE.values(), V4))
+AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio" / "greeting-mono.ogg"
 MINUTE = AudioFacts("OGG_OPUS", 60.0, 1, 48000, 0, 1000, "ogg_opus")
 V4_SETTINGS = dataclasses.replace(RecognitionSettings(), api="v4")
 
@@ -121,6 +123,28 @@ def test_plan_counts_its_jobs_against_its_quotas() -> None:
     assert got.waits_s["submit_wait_s"] == 0.0  # v2 and v3's quota is not spent
     assert got.finish_s == 3 * 3630.0 + 10.0  # and the longest file's 10 s of processing
     assert got.to_dict()["submit_v4_wait_s"] == got.waits_s["submit_v4_wait_s"]
+
+
+def test_a_manifest_may_name_it_and_plan_reads_it(tmp_path: Path) -> None:
+    manifest = tmp_path / "v4.yaml"
+    jobs = "".join(f"  - audio: {AUDIO}\n    output: o{i}\n" for i in range(4))
+    manifest.write_text(f"name: v4\ndefaults:\n  api: v4\njobs:\n{jobs}", "utf-8")
+    kept: list[JobSpec] = []
+    infos: dict[str, AudioFacts] = {}
+
+    def keep(job: JobSpec, facts: AudioFacts | None) -> None:
+        kept.append(job)
+        if facts is not None:
+            infos[job.source] = facts
+
+    found = validate_manifest(manifest, None, keep, APIS)
+    assert (found.problems, found.jobs) == ([], 4)
+    got = estimate(kept, infos, plan_windows(None, APIS), APIS)
+    assert got.jobs_by_api["v4"] == 4
+    assert got.waits_s["submit_v4_wait_s"] == 3630.0  # the fourth waits a window
+    # Without the fourth API in the catalogue, the same manifest is refused.
+    refused = validate_manifest(manifest, None, None, CATALOGUE)
+    assert any(p.field == "defaults.api" for p in refused.problems)
 
 
 def test_the_eta_counts_its_jobs_against_its_quotas() -> None:
