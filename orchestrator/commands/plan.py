@@ -75,6 +75,34 @@ def plan_windows(config: Config | None, apis: ApiCatalogue = CATALOGUE) -> Quota
     return whole_windows(plan_quotas(config, apis), caps)
 
 
+def plan_work(jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], apis: ApiCatalogue) -> Work:
+    """What ``jobs`` leave to do before a run: every job to submit, the billable audio and
+    the processing of those whose audio is known, at 10 s per audio minute."""
+    to_submit = dict.fromkeys(apis, 0)
+    billable: dict[str, float] = {}
+    processing: dict[str, float] = {}
+    longest = 0.0
+    for job in jobs:
+        api = job.settings.api
+        to_submit[api] += 1
+        info = infos.get(job.source)
+        if info is None:
+            continue
+        if not apis[api].asynchronous:
+            # Heard as one channel, and not asynchronous recognition's to bill or count.
+            spent = info.duration_s * c.PROCESSING_S_PER_AUDIO_S
+            processing[api] = processing.get(api, 0.0) + spent
+            continue
+        billable[api] = billable.get(api, 0.0) + billable_seconds(info.duration_s, info.channels)
+        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
+    return Work(
+        to_submit=to_submit,
+        billable_s=billable,
+        longest_processing_s=longest,
+        processing_s=processing,
+    )
+
+
 def estimate(
     jobs: Sequence[JobSpec],
     infos: dict[str, AudioFacts],
@@ -82,48 +110,23 @@ def estimate(
     apis: ApiCatalogue = CATALOGUE,
 ) -> Estimate:
     """Plan figures for ``jobs`` under ``quotas`` (pure; see ``core.finish_time``)."""
-    audio_s = longest = 0.0
-    probed = deferred = 0
-    by_api = dict.fromkeys(apis, 0)
-    billable: dict[str, float] = {}
-    processing: dict[str, float] = {}
-    for job in jobs:
-        api = job.settings.api
-        by_api[api] += 1
-        deferred += is_deferred(job.settings.model)
-        info = infos.get(job.source)
-        if info is None:
-            continue
-        probed += 1
-        audio_s += info.duration_s
-        if not apis[api].asynchronous:
-            # Heard as one channel, and not asynchronous recognition's to bill or count.
-            processing[api] = (
-                processing.get(api, 0.0) + info.duration_s * c.PROCESSING_S_PER_AUDIO_S
-            )
-            continue
-        billable[api] = billable.get(api, 0.0) + billable_seconds(info.duration_s, info.channels)
-        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
-    work = Work(
-        to_submit=by_api,
-        billable_s=billable,
-        longest_processing_s=longest,
-        processing_s=processing,
-    )
+    known = [infos[job.source] for job in jobs if job.source in infos]
+    audio_s = sum(info.duration_s for info in known)
+    work = plan_work(jobs, infos, apis)
     finish = finish_time(work, quotas, apis)
-    total_billable = sum(billable.values())
+    billable = sum(work.billable_s.values())
     return Estimate(
         files=len(jobs),
-        probed_files=probed,
-        unknown_files=len(jobs) - probed,
-        deferred_files=deferred,
+        probed_files=len(known),
+        unknown_files=len(jobs) - len(known),
+        deferred_files=sum(1 for job in jobs if is_deferred(job.settings.model)),
         audio_s=audio_s,
         audio_hours=audio_s / 3600.0,
-        billable_s=total_billable,
-        billable_hours=total_billable / 3600.0,
-        longest_processing_s=longest,
+        billable_s=billable,
+        billable_hours=billable / 3600.0,
+        longest_processing_s=work.longest_processing_s,
         finish_s=finish.finish_s,
-        jobs_by_api=by_api,
+        jobs_by_api=dict(work.to_submit),
         waits_s={
             decl.wait_key: finish.waits_s.get(name, 0.0) for name, decl in apis.quotas().items()
         },

@@ -73,29 +73,7 @@ def lanes(
         # Any API: a job whose API no client drives is refused at this first step.
         return [Lane(stage, None, affinity=Affinity(settings.node))]
     if stage is Stage.SUBMIT:
-        # A submission charges its billable audio to the daily quota its API names.
-        audio = {p.name: p.audio_quota for p in profiles if p.audio_quota is not None}
-        found = []
-        for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
-            if quota is None:
-                continue
-            spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
-            for daily in dict.fromkeys(audio[api] for api in apis if api in audio):
-                spends = (*spends, Spend(daily, settings.quota(daily), amount=billable))
-            caps = [settings.api_concurrency.get(api) for api in apis]
-            # Granted, spent and moved to `submitting` in one transaction, right before
-            # the requests go out: the ledger's times are the requests' times.
-            found.append(
-                Lane(
-                    stage,
-                    apis,
-                    spends,
-                    enter=State.SUBMITTING,
-                    count="submissions",
-                    cap=None if None in caps else sum(c for c in caps if c is not None),
-                )
-            )
-        return found
+        return _submit_lanes(profiles, settings, billable)
     if stage is Stage.POLL:
         return [
             Lane(stage, apis, (Spend(quota, settings.quota(quota)),))
@@ -114,3 +92,33 @@ def lanes(
         )
         for quota, apis in _by_quota(profiles, lambda p: p.result_quota).items()
     ]
+
+
+def _submit_lanes(
+    profiles: Sequence[ApiSpec], settings: PipelineSettings, billable: Callable[[Job], float]
+) -> list[Lane]:
+    """A lane per submission quota: its APIs, the quota, the daily audio quota their
+    submissions charge, and the sum of their caps (None when one has no cap)."""
+    # A submission charges its billable audio to the daily quota its API names.
+    audio = {p.name: p.audio_quota for p in profiles if p.audio_quota is not None}
+    found = []
+    for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
+        if quota is None:
+            continue
+        spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
+        for daily in dict.fromkeys(audio[api] for api in apis if api in audio):
+            spends = (*spends, Spend(daily, settings.quota(daily), amount=billable))
+        caps = [settings.api_concurrency.get(api) for api in apis]
+        # Granted, spent and moved to `submitting` in one transaction, right before
+        # the requests go out: the ledger's times are the requests' times.
+        found.append(
+            Lane(
+                Stage.SUBMIT,
+                apis,
+                spends,
+                enter=State.SUBMITTING,
+                count="submissions",
+                cap=None if None in caps else sum(c for c in caps if c is not None),
+            )
+        )
+    return found

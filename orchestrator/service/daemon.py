@@ -21,6 +21,7 @@ from uuid import uuid4
 import aiohttp
 
 from orchestrator.config import Config
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
@@ -149,12 +150,7 @@ class Daemon(Control):
             multipart_chunk=config.storage.multipart_chunk_bytes,
         )
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
-            # Each API's value made once per installation and kept (asr_xml's uuid).
-            installed = {
-                spec.name: await store.kv_update(spec.install_key, lambda kept: kept or uuid4().hex)
-                for spec in CATALOGUE.values()
-                if spec.install_key is not None
-            }
+            installed = await installed_values(store, CATALOGUE)
             pipeline = Pipeline(
                 store,
                 storage,
@@ -387,3 +383,13 @@ class Daemon(Control):
         """Write the report of every manifest whose jobs have all ended and file it away."""
         assert self.finisher is not None
         await self.finisher.finish_all()
+
+
+async def installed_values(store: Store, apis: ApiCatalogue) -> dict[str, str]:
+    """Each API's value made once per installation and kept in the store under its spec's
+    ``install_key`` (asr_xml's uuid: 32 hex digits), by API."""
+    return {
+        spec.name: await store.kv_update(spec.install_key, lambda kept: kept or uuid4().hex)
+        for spec in apis.values()
+        if spec.install_key is not None
+    }
