@@ -138,6 +138,10 @@ class ApiCatalogue(Mapping[str, ApiSpec]):
             for decl in spec.quotas:
                 if self._quotas.setdefault(decl.name, decl) != decl:
                     raise ValueError(f"quota {decl.name} is declared twice, differently")
+        # The quotas counted in requests first, then those counted in amounts (the order
+        # of the status page's rows and of ``/status``).
+        ordered = sorted(self._quotas.values(), key=lambda decl: decl.amount)
+        self._quotas = {decl.name: decl for decl in ordered}
 
     def __getitem__(self, name: str) -> ApiSpec:
         return self._specs[name]
@@ -154,7 +158,8 @@ class ApiCatalogue(Mapping[str, ApiSpec]):
         return next(iter(self._specs.values()))
 
     def quotas(self) -> Mapping[str, QuotaDecl]:
-        """Every quota any API spends, each declared once, in the order first declared."""
+        """Every quota any API spends, each declared once: those counted in requests in the
+        order first declared, then those counted in amounts."""
         return dict(self._quotas)
 
     def request_quotas(self) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ def test_plan_counts_with_the_daemons_quota_specs(sections: dict[str, Any]) -> N
     }
     assert windows.concurrency == daemon.api_concurrency
     # Every quota any API spends, and no other.
-    assert set(daemon.quotas) == set(CATALOGUE.quotas())
+    assert list(daemon.quotas) == list(CATALOGUE.quotas())
 
 
 def test_without_a_config_plan_counts_the_default_configs_figures() -> None:
@@ -85,13 +85,16 @@ def test_todays_keys_give_todays_figures() -> None:
 
 
 def test_the_defaults_in_code_are_the_documented_quotas() -> None:
-    assert default_quotas() == {
+    quotas = default_quotas()
+    assert quotas == {
         "submit": QuotaSpec(500, 3600.0),
-        "audio": QuotaSpec(10_000 * 3600, DAY_S),
         "status": QuotaSpec(2500, 3600.0),
         "status_v3": per_second(5, 0.0),
         "asr_xml": per_second(20, 0.0),
+        "audio": QuotaSpec(10_000 * 3600, DAY_S),
     }
+    # In the order the status page and /status list them.
+    assert list(quotas) == ["submit", "status", "status_v3", "asr_xml", "audio"]
     assert default_concurrency() == {"asr_xml": 10}
     assert PipelineSettings(output_root=config().paths.output).api_concurrency == {"asr_xml": 10}
 
@@ -124,7 +127,7 @@ def test_the_generic_maps_name_only_what_the_catalogue_has() -> None:
     (problem,) = caught.value.problems
     assert problem.field == "quotas.rates.stauts"
     assert problem.line is not None
-    assert "unknown name stauts; known: submit, audio, status, status_v3, asr_xml" in str(problem)
+    assert "unknown name stauts; known: submit, status, status_v3, asr_xml, audio" in str(problem)
     with pytest.raises(UserInputError) as caught:
         settings_from_config(config(concurrency={"requests": {"v4": 2}}))
     (problem,) = caught.value.problems
