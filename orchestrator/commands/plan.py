@@ -272,9 +272,10 @@ def _print_finish(total: Estimate, windows: Quotas, apis: ApiCatalogue) -> None:
     def wait(quota: str) -> str:
         return human_duration(total.waits_s[declared[quota].wait_key])
 
-    spent = dict.fromkeys(q for spec in used if spec.asynchronous for q in spec.spends())
+    spent = {q for spec in used if spec.asynchronous for q in spec.spends()}
     if spent:
-        parts = ", ".join(f"{declared[q].title} {wait(q)}" for q in spent)
+        # By the quotas' names (the status page's and the metrics'), in the catalogue's order.
+        parts = ", ".join(f"{q} {wait(q)}" for q in declared if q in spent)
         print(
             f"finish = max({parts}) + longest file's processing "
             f"{human_duration(total.longest_processing_s)}"
