@@ -114,7 +114,7 @@ class PipelineSettings:
         cancelled manifest leaves little to clean up."""
         if self.upload_ahead is not None:
             return self.upload_ahead
-        return self.quota(quota.SUBMIT_QUOTA).effective_limit
+        return self.quota(self.apis.default.submit_quota).effective_limit
 
     def check_budget(self, status_quota: str, submit_quota: str) -> float | None:
         """Checks per job to plan each job's checks for (None: no planned schedule).
