@@ -13,20 +13,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from orchestrator.commands.common import print_warnings
-from orchestrator.config import ConcurrencyConfig, QuotasConfig, load_config
+from orchestrator.config import ConcurrencyConfig, Config, QuotasConfig, load_config
+from orchestrator.config.schema import SpeechKitConfig
 from orchestrator.core import constants as c
-from orchestrator.core.apis import facts_of
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
-from orchestrator.core.finish_time import DAY_S, Quotas, Window, Work, finish_time
+from orchestrator.core.finish_time import Quotas, Work, finish_time, whole_windows
 from orchestrator.core.polling import is_deferred
+from orchestrator.core.quota import QuotaSpec
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import validate_manifest
 from orchestrator.intake.roots import InputRoots
-from orchestrator.pipeline.settings import per_second
+from orchestrator.pipeline.settings import api_concurrency, quota_specs
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 
 @dataclass(frozen=True)
@@ -41,86 +45,91 @@ class Estimate:
     audio_hours: float
     billable_s: float  # SpeechKit's billable units: seconds of two-channel audio
     billable_hours: float
-    submit_wait_s: float
-    status_wait_s: float
-    daily_wait_s: float
     longest_processing_s: float
     finish_s: float
     jobs_by_api: dict[str, int]
-    v3_status_wait_s: float
-    asr_xml_wait_s: float
+    # The wait each quota causes, by its ``wait_key`` (``submit_wait_s``...).
+    waits_s: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: each quota's wait a field of its own."""
+        document = asdict(self)
+        return {**document, **document.pop("waits_s")}
 
 
-def quotas_of(quotas: QuotasConfig, concurrency: ConcurrencyConfig) -> Quotas:
+def plan_quotas(config: Config | None, apis: ApiCatalogue = CATALOGUE) -> dict[str, QuotaSpec]:
+    """The quotas of ``config`` (None: SpeechKit's) as the daemon counts them: the same
+    derivation as its pipeline settings (margins, counted windows)."""
+    if config is None:
+        return quota_specs(apis, QuotasConfig(), SpeechKitConfig().request_timeout_s)
+    return quota_specs(apis, config.quotas, config.speechkit.request_timeout_s, config.source)
+
+
+def plan_windows(config: Config | None, apis: ApiCatalogue = CATALOGUE) -> Quotas:
     """The configured quotas as the finish time counts them, each with its whole window
-    ahead: the same figures as the daemon's (margins, counted windows)."""
-    window = quotas.counted_window_s()
-    v3 = per_second(quotas.v3_status_checks_per_second, quotas.safety_margin)
-    sync = per_second(quotas.asr_xml_requests_per_second, quotas.safety_margin)
-    return Quotas(
-        submit=Window(quotas.usable(quotas.submissions), window),
-        status=Window(quotas.usable(quotas.status_checks), window),
-        status_v3=Window(v3.effective_limit, v3.window_s),
-        audio_hours=Window(quotas.audio_hours_per_day * (1.0 - quotas.safety_margin), DAY_S),
-        asr_xml=Window(sync.effective_limit, sync.window_s),
-        asr_xml_concurrency=concurrency.asr_xml_requests,
+    ahead, and each capped API's concurrency."""
+    if config is None:
+        caps = api_concurrency(apis, ConcurrencyConfig())
+    else:
+        caps = api_concurrency(apis, config.concurrency, config.source)
+    return whole_windows(plan_quotas(config, apis), caps)
+
+
+def plan_work(jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], apis: ApiCatalogue) -> Work:
+    """What ``jobs`` leave to do before a run: every job to submit, the billable audio and
+    the processing of those whose audio is known, at 10 s per audio minute."""
+    to_submit = dict.fromkeys(apis, 0)
+    billable: dict[str, float] = {}
+    processing: dict[str, float] = {}
+    longest = 0.0
+    for job in jobs:
+        api = job.settings.api
+        to_submit[api] += 1
+        info = infos.get(job.source)
+        if info is None:
+            continue
+        if not apis[api].asynchronous:
+            # Heard as one channel, and not asynchronous recognition's to bill or count.
+            spent = info.duration_s * c.PROCESSING_S_PER_AUDIO_S
+            processing[api] = processing.get(api, 0.0) + spent
+            continue
+        billable[api] = billable.get(api, 0.0) + billable_seconds(info.duration_s, info.channels)
+        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
+    return Work(
+        to_submit=to_submit,
+        billable_s=billable,
+        longest_processing_s=longest,
+        processing_s=processing,
     )
 
 
 def estimate(
     jobs: Sequence[JobSpec],
     infos: dict[str, AudioFacts],
-    quotas: QuotasConfig,
-    concurrency: ConcurrencyConfig | None = None,
+    quotas: Quotas,
+    apis: ApiCatalogue = CATALOGUE,
 ) -> Estimate:
     """Plan figures for ``jobs`` under ``quotas`` (pure; see ``core.finish_time``)."""
-    concurrency = concurrency or ConcurrencyConfig()
-    audio_s = billable = longest = sync_processing = 0.0
-    probed = deferred = 0
-    by_api = dict.fromkeys(c.APIS, 0)
-    for job in jobs:
-        api = job.settings.api
-        by_api[api] += 1
-        asynchronous = facts_of(api).asynchronous
-        if is_deferred(job.settings.model):
-            deferred += 1
-        info = infos.get(job.source)
-        if info is None:
-            continue
-        probed += 1
-        audio_s += info.duration_s
-        if not asynchronous:
-            # Heard as one channel, and not asynchronous recognition's to bill or count.
-            sync_processing += info.duration_s * c.PROCESSING_S_PER_AUDIO_S
-            continue
-        billable += billable_seconds(info.duration_s, info.channels)
-        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
-    work = Work(
-        v2_jobs=by_api["v2"],
-        v3_jobs=by_api["v3"],
-        billable_hours=billable / 3600.0,
-        longest_processing_s=longest,
-        asr_xml_jobs=by_api["asr_xml"],
-        asr_xml_processing_s=sync_processing,
-    )
-    finish = finish_time(work, quotas_of(quotas, concurrency))
+    known = [infos[job.source] for job in jobs if job.source in infos]
+    audio_s = sum(info.duration_s for info in known)
+    work = plan_work(jobs, infos, apis)
+    finish = finish_time(work, quotas, apis)
+    billable = sum(work.billable_s.values())
     return Estimate(
         files=len(jobs),
-        probed_files=probed,
-        unknown_files=len(jobs) - probed,
-        deferred_files=deferred,
+        probed_files=len(known),
+        unknown_files=len(jobs) - len(known),
+        deferred_files=sum(1 for job in jobs if is_deferred(job.settings.model)),
         audio_s=audio_s,
         audio_hours=audio_s / 3600.0,
         billable_s=billable,
         billable_hours=billable / 3600.0,
-        submit_wait_s=finish.submit_wait_s,
-        status_wait_s=finish.status_wait_s,
-        daily_wait_s=finish.daily_wait_s,
-        longest_processing_s=longest,
+        longest_processing_s=work.longest_processing_s,
         finish_s=finish.finish_s,
-        jobs_by_api=by_api,
-        v3_status_wait_s=finish.v3_status_wait_s,
-        asr_xml_wait_s=finish.asr_xml_wait_s,
+        jobs_by_api=dict(work.to_submit),
+        waits_s={
+            decl.wait_key: finish.waits_s.get(name, 0.0) for name, decl in apis.quotas().items()
+        },
     )
 
 
@@ -168,13 +177,16 @@ def _keep(
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan for every manifest and the total; 2 when any problem was found."""
-    quotas, concurrency = QuotasConfig(), ConcurrencyConfig()
-    roots = None
+    config, roots = None, None
     if args.config is not None:
         # The plan never talks to the service: secret references are checked, not read.
         config = load_config(args.config, resolve_secrets=False)
         print_warnings(config)
-        quotas, concurrency, roots = config.quotas, config.concurrency, InputRoots.of(config)
+        roots = InputRoots.of(config)
+    quotas = config.quotas if config is not None else QuotasConfig()
+    concurrency = config.concurrency if config is not None else ConcurrencyConfig()
+    apis = CATALOGUE  # the APIs this daemon drives: what each spends
+    windows = plan_windows(config, apis)
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
@@ -182,19 +194,21 @@ def run(args: argparse.Namespace) -> int:
     for path in args.manifests:
         jobs: list[JobSpec] = []
         infos: dict[str, AudioFacts] = {}
-        found = validate_manifest(path, roots, partial(_keep, jobs, infos))
+        found = validate_manifest(path, roots, partial(_keep, jobs, infos), apis)
         problems.extend(found.problems)
         if found.name is None:
             jobs = []
         name = "-" if found.name is None else found.name
-        rows.append((str(path), name, estimate(jobs, infos, quotas, concurrency)))
+        rows.append((str(path), name, estimate(jobs, infos, windows, apis)))
         all_jobs.extend(jobs)
         all_infos.update(infos)
-    total = estimate(all_jobs, all_infos, quotas, concurrency)
+    total = estimate(all_jobs, all_infos, windows, apis)
     if args.json:
         document = {
-            "manifests": [{"file": file, "name": name, **asdict(est)} for file, name, est in rows],
-            "total": asdict(total),
+            "manifests": [
+                {"file": file, "name": name, **est.to_dict()} for file, name, est in rows
+            ],
+            "total": total.to_dict(),
             "quotas": asdict(quotas),
             "concurrency": asdict(concurrency),
             "problems": [p.as_dict() for p in problems],
@@ -202,13 +216,19 @@ def run(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(rows, total, quotas)
+        _print_table(rows, total, quotas, windows, apis)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     return 2 if problems else 0
 
 
-def _print_table(rows: list[tuple[str, str, Estimate]], total: Estimate, q: QuotasConfig) -> None:
+def _print_table(
+    rows: list[tuple[str, str, Estimate]],
+    total: Estimate,
+    q: QuotasConfig,
+    windows: Quotas,
+    apis: ApiCatalogue = CATALOGUE,
+) -> None:
     header = ("MANIFEST", "FILES", "AUDIO H", "BILLABLE S", "BILLABLE H", "FINISH")
     lines = [header]
     for file, name, est in [*rows, ("", "TOTAL", total)]:
@@ -237,24 +257,33 @@ def _print_table(rows: list[tuple[str, str, Estimate]], total: Estimate, q: Quot
         f"({q.safety_margin:.0%} kept unused)"
     )
     print("jobs by api: " + ", ".join(f"{api} {n}" for api, n in total.jobs_by_api.items() if n))
-    if total.jobs_by_api["v2"] + total.jobs_by_api["v3"]:
-        v3 = (
-            f", v3 status checks {human_duration(total.v3_status_wait_s)}"
-            if total.jobs_by_api["v3"]
-            else ""
-        )
-        print(
-            f"finish = max(submissions {human_duration(total.submit_wait_s)}, status checks "
-            f"{human_duration(total.status_wait_s)}{v3}, daily audio "
-            f"{human_duration(total.daily_wait_s)}) + longest file's processing "
-            f"{human_duration(total.longest_processing_s)}"
-        )
-    if total.jobs_by_api["asr_xml"]:
-        print(
-            f"asr_xml: {human_duration(total.asr_xml_wait_s)} at "
-            f"{q.asr_xml_requests_per_second:g} requests a second"
-        )
+    _print_finish(total, windows, apis)
     if total.unknown_files:
         print(f"{total.unknown_files} file(s) of unknown duration (s3:// or failed checks)")
     if total.deferred_files:
         print(f"{total.deferred_files} deferred file(s) may take up to 24 h more")
+
+
+def _print_finish(total: Estimate, windows: Quotas, apis: ApiCatalogue) -> None:
+    """What makes up the finish: the asynchronous APIs' quotas, each synchronous API's."""
+    used = [apis[api] for api, n in total.jobs_by_api.items() if n]
+    declared = apis.quotas()
+
+    def wait(quota: str) -> str:
+        return human_duration(total.waits_s[declared[quota].wait_key])
+
+    spent = {q for spec in used if spec.asynchronous for q in spec.spends()}
+    if spent:
+        # By the quotas' names (the status page's and the metrics'), in the catalogue's order.
+        parts = ", ".join(f"{q} {wait(q)}" for q in declared if q in spent)
+        print(
+            f"finish = max({parts}) + longest file's processing "
+            f"{human_duration(total.longest_processing_s)}"
+        )
+    for spec in used:
+        if not spec.asynchronous:
+            window = windows.windows[spec.submit_quota]
+            print(
+                f"{spec.name}: {wait(spec.submit_quota)} at {window.limit:g} requests "
+                f"per {window.window_s:g} s"
+            )

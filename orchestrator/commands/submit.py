@@ -30,6 +30,7 @@ from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destinat
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.pipeline.settings import settings_from_config
 from orchestrator.service.watching import Progress, ProgressReader
+from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.store import Store, StoreError, open_store
 
 # How long a manifest may wait in the inbox before --wait says no daemon seems to read it.
@@ -259,4 +260,4 @@ async def _report(store: Store, entry: Progress) -> dict[str, Any]:
             pass
     manifest = next(m for m in await store.manifests() if m.id == entry.id)
     jobs = await store.manifest_jobs(entry.id)
-    return build_report(manifest, jobs, manifest.finished_at or entry.created_at)
+    return build_report(manifest, jobs, manifest.finished_at or entry.created_at, CATALOGUE)

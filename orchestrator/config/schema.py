@@ -12,7 +12,8 @@ and registered for log redaction.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -132,6 +133,15 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class QuotaRate:
+    """``quotas.rates.<name>``: any quota by its name, ``limit`` per ``window_s`` seconds."""
+
+    limit: float
+    window_s: float
+    line: int | None = field(default=None, compare=False)  # where it is set, for messages
+
+
+@dataclass(frozen=True)
 class QuotasConfig:
     """Service quotas: requests per sliding window, audio per day, and the margins kept.
 
@@ -168,6 +178,13 @@ class QuotasConfig:
     asr_xml_requests_per_second: float = setting(
         float(c.SYNC_REQUESTS_PER_SECOND), "never published; today's synchronous quota"
     )
+    # Any quota by its name (``status``, ``status_v3``...): wins over the key above that
+    # sets the same quota.
+    rates: Mapping[str, QuotaRate] = setting_factory(
+        dict,
+        "any quota by its name, `{limit, window_s}`; wins over its key (see below)",
+        shown="none",
+    )
 
     def usable(self, quota: int) -> int:
         """``quota`` less the safety margin, at least 1."""
@@ -200,6 +217,10 @@ class ConcurrencyConfig:
     )
     asr_xml_requests: int = setting(
         10, "asr_xml requests waiting for their answer at once, across daemons sharing the store"
+    )
+    # Requests waiting for their answer at once, by API: wins over a key above for it.
+    requests: Mapping[str, int] = setting_factory(
+        dict, "a cap by API name; wins over its key (see below)", shown="none"
     )
 
 

@@ -20,6 +20,7 @@ from orchestrator.config.schema import (
     OutputsConfig,
     PathsConfig,
     PollingConfig,
+    QuotaRate,
     QuotasConfig,
     RetryConfig,
     Secret,
@@ -30,7 +31,7 @@ from orchestrator.config.schema import (
     StorageConfig,
 )
 from orchestrator.config.secrets import SecretReader
-from orchestrator.config.yamlload import Reader, Section, join_path
+from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
@@ -151,6 +152,7 @@ class SectionReader:
             asr_xml_requests_per_second=sec.positive_number(
                 "asr_xml_requests_per_second", d.asr_xml_requests_per_second
             ),
+            rates=self.rates(sec),
         )
 
     def concurrency(self, sec: Section) -> ConcurrencyConfig:
@@ -161,7 +163,29 @@ class SectionReader:
             fetches=sec.positive_int("fetches", d.fetches),
             upload_ahead=self.auto_int(sec, "upload_ahead"),
             asr_xml_requests=sec.positive_int("asr_xml_requests", d.asr_xml_requests),
+            requests=self.requests(sec),
         )
+
+    def rates(self, sec: Section) -> dict[str, QuotaRate]:
+        """``quotas.rates``: ``<quota name>: {limit: N, window_s: W}`` (which names exist
+        is the APIs' to say: checked where the quotas are derived)."""
+        found: dict[str, QuotaRate] = {}
+        rates = sec.section("rates", ())
+        for name in rates:
+            entry = rates.section(name, ("limit", "window_s"))
+            entry.reject_unknown()
+            for key in ("limit", "window_s"):
+                if key not in entry:
+                    entry.reader.problem(entry.anchor, entry.field(key), "is required")
+            limit = entry.number("limit", 1.0, minimum=1)
+            window = entry.positive_number("window_s", 1.0)
+            found[name] = QuotaRate(limit, window, line=line_of(entry.anchor))
+        return found
+
+    def requests(self, sec: Section) -> dict[str, int]:
+        """``concurrency.requests``: ``<api>: N`` requests waiting for their answer at once."""
+        caps = sec.section("requests", ())
+        return {name: caps.positive_int(name, 1) for name in caps}
 
     def auto_number(self, sec: Section, key: str) -> float | None:
         """A number >= 0, or ``auto`` (None: the default the daemon derives)."""

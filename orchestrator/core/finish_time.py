@@ -2,17 +2,20 @@
 gives before a run and that ``submit --wait`` / ``status --watch`` give during one.
 
 A lower bound, with each quota's safety margin taken off as the daemon takes it; uploads are
-assumed faster than the quotas. Each API's jobs count against the quotas that API spends:
+assumed faster than the quotas. Each API's jobs count against the quotas its spec says it
+spends (``core.apis``), so the formula names no API:
 
-    submit    = wait(v2 + v3 jobs to submit, submissions)               # shared by v2 and v3
-    status    = wait(1.5 x v2 jobs, status checks)                      # ~1-2 checks per job
-    status_v3 = wait(2.5 x v3 jobs, v3 checks)                          # checks + getRecognition
-    daily     = wait(billable hours, audio hours per day)
-    longest   = max over the v2 and v3 jobs to submit of audio seconds (all channels) x r
-    running   = max over the jobs already submitted of the processing time they have left
-    asr_xml   = max(wait(asr_xml jobs, asr_xml requests),
-                    sum of asr_xml audio seconds x r / concurrency)
-    finish    = max(max(submit, status, status_v3, daily) + longest, running, asr_xml)
+    requests(q) = the jobs to submit of the APIs submitting on q
+                + 1.5 x (jobs to submit + jobs running) of the APIs checking on q
+                + 1 x (the same) of the APIs fetching their result on q
+                + billable seconds of the jobs to submit of the APIs charging their audio to q
+    wait(q)     = wait(requests(q), q); for a synchronous API's quota also at least the sum
+                  of its audio seconds x r / its concurrency cap (its requests wait for
+                  their answers)
+    longest     = max over the asynchronous jobs to submit of audio seconds (all channels) x r
+    running     = max over the jobs already submitted of the processing time they have left
+    finish      = max(max over the asynchronous APIs' quotas of wait(q) + longest, running,
+                      max over the synchronous APIs' quotas of wait(q))
 
 where ``wait(n, quota)`` is 0 when the ``n`` requests fit in what the quota has left now,
 else one window for each further window's worth: ``ceil((n - left) / limit) x window``.
@@ -20,24 +23,24 @@ Before a run (``plan``) a quota has its whole window left, which makes it
 ``(ceil(n / limit) - 1) x window``: the last batch starts at the beginning of its window.
 ``r`` is the processing time per audio second: 10 s per audio minute in ``plan``; during a
 run, the quantile the daemon learned per API and model. Deferred models may take up to
-24 h more. asr_xml is synchronous: its requests wait for their answers, so its concurrency
-bounds it too.
+24 h more. The jobs other manifests will submit first count as the default API's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
-from orchestrator.core.apis import facts_of
+from orchestrator.core.apis import ApiCatalogue, ApiSpec
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.jobs import TERMINAL, Job, State
+from orchestrator.core.quota import QuotaSpec
 
 STATUS_CHECKS_PER_JOB = 1.5
-# A v3 job's checks of its operation, and the one request for its results.
-V3_CHECKS_PER_JOB = STATUS_CHECKS_PER_JOB + 1
-DAY_S = 86400.0
+# A result fetched by a request of its own: one per job.
+RESULT_REQUESTS_PER_JOB = 1.0
 
 
 @dataclass(frozen=True)
@@ -61,73 +64,95 @@ class Window:
 
 @dataclass(frozen=True)
 class Quotas:
-    """The quotas a batch's jobs draw on."""
+    """The quotas a batch's jobs draw on, by name, and each capped API's concurrency."""
 
-    submit: Window
-    status: Window
-    status_v3: Window
-    audio_hours: Window  # billable hours per day
-    asr_xml: Window
-    asr_xml_concurrency: int = 10
+    windows: Mapping[str, Window]
+    concurrency: Mapping[str, int] = field(default_factory=dict)
+
+
+def whole_windows(specs: Mapping[str, QuotaSpec], concurrency: Mapping[str, int]) -> Quotas:
+    """The quotas with their whole window ahead, as the daemon counts them (``plan``)."""
+    return Quotas(
+        {name: Window(spec.effective_limit, spec.window_s) for name, spec in specs.items()},
+        dict(concurrency),
+    )
 
 
 @dataclass(frozen=True)
 class Work:
-    """What is left to do."""
+    """What is left to do, by API."""
 
-    v2_jobs: int = 0  # v2 jobs still to submit
-    v3_jobs: int = 0  # v3 jobs still to submit
-    v2_checking: int = 0  # v2 jobs submitted and not yet done (their checks to come)
-    v3_checking: int = 0
-    billable_hours: float = 0.0  # of the jobs still to submit
+    to_submit: Mapping[str, int] = field(default_factory=dict)  # jobs still to submit
+    # Jobs submitted and not yet done (their checks to come).
+    checking: Mapping[str, int] = field(default_factory=dict)
+    billable_s: Mapping[str, float] = field(default_factory=dict)  # of the jobs to submit
     longest_processing_s: float = 0.0  # the longest processing among the jobs to submit
     running_left_s: float = 0.0  # the longest processing time left of the submitted jobs
-    asr_xml_jobs: int = 0
-    asr_xml_processing_s: float = 0.0  # the sum over the asr_xml jobs
+    # A synchronous API's processing, summed over its jobs.
+    processing_s: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class FinishTime:
-    """The time to finish and what makes it up, in seconds."""
+    """The time to finish and what makes it up, in seconds: the wait each quota causes."""
 
-    submit_wait_s: float
-    status_wait_s: float
-    v3_status_wait_s: float
-    daily_wait_s: float
+    waits_s: Mapping[str, float]
     longest_processing_s: float
-    asr_xml_wait_s: float
     finish_s: float
 
 
-def finish_time(work: Work, quotas: Quotas) -> FinishTime:
+def requests_of(work: Work, apis: ApiCatalogue) -> dict[str, float]:
+    """What each quota will be asked for: requests, or seconds of audio (see the module)."""
+    found: defaultdict[str, float] = defaultdict(float)
+    for name, spec in apis.items():
+        submitting = work.to_submit.get(name, 0)
+        after = submitting + work.checking.get(name, 0)
+        found[spec.submit_quota] += submitting
+        if spec.status_quota is not None:
+            found[spec.status_quota] += STATUS_CHECKS_PER_JOB * after
+        if spec.result_quota is not None:
+            found[spec.result_quota] += RESULT_REQUESTS_PER_JOB * after
+        if spec.audio_quota is not None:
+            found[spec.audio_quota] += work.billable_s.get(name, 0.0)
+    return dict(found)
+
+
+def _sync_wait(spec: ApiSpec, work: Work, quotas: Quotas) -> float:
+    """A synchronous API's requests hold a connection each: at most its cap at once."""
+    cap = quotas.concurrency.get(spec.name)
+    processing = work.processing_s.get(spec.name, 0.0)
+    return 0.0 if cap is None else processing / max(1, cap)
+
+
+def finish_time(work: Work, quotas: Quotas, apis: ApiCatalogue) -> FinishTime:
     """The time to finish ``work`` under ``quotas`` (see the module docstring)."""
-    submitting = work.v2_jobs + work.v3_jobs
-    submit = quotas.submit.wait(submitting)
-    status = quotas.status.wait(
-        math.ceil(STATUS_CHECKS_PER_JOB * (work.v2_jobs + work.v2_checking))
-    )
-    v3_status = quotas.status_v3.wait(
-        math.ceil(V3_CHECKS_PER_JOB * (work.v3_jobs + work.v3_checking))
-    )
-    daily = quotas.audio_hours.wait(work.billable_hours)
-    asr_xml = max(
-        quotas.asr_xml.wait(work.asr_xml_jobs),
-        work.asr_xml_processing_s / max(1, quotas.asr_xml_concurrency),
-    )
-    asynchronous = (
-        max(submit, status, v3_status, daily) + work.longest_processing_s if submitting else 0.0
-    )
-    if not submitting and (work.v2_checking or work.v3_checking):
-        # Only checks are left: they wait for their quota as much as for the service.
-        asynchronous = max(status, v3_status)
+    requests = requests_of(work, apis)
+    declared = apis.quotas()
+    waits = {
+        # Requests are whole; an amount (seconds of audio) is counted as it is.
+        name: window.wait(
+            requests.get(name, 0.0)
+            if name in declared and declared[name].amount
+            else math.ceil(requests.get(name, 0.0))
+        )
+        for name, window in quotas.windows.items()
+    }
+    asynchronous = [spec for spec in apis.values() if spec.asynchronous]
+    for spec in apis.values():
+        if not spec.asynchronous:
+            quota = spec.submit_quota
+            waits[quota] = max(waits.get(quota, 0.0), _sync_wait(spec, work, quotas))
+    submitting = sum(work.to_submit.get(spec.name, 0) for spec in asynchronous)
+    checking = sum(work.checking.get(spec.name, 0) for spec in asynchronous)
+    async_waits = [waits.get(q, 0.0) for spec in asynchronous for q in spec.spends()]
+    slowest = max(async_waits, default=0.0)
+    # With only checks left, they wait for their quota as much as for the service.
+    done_async = slowest + work.longest_processing_s if submitting else slowest if checking else 0.0
+    sync_waits = [waits.get(s.submit_quota, 0.0) for s in apis.values() if not s.asynchronous]
     return FinishTime(
-        submit_wait_s=submit,
-        status_wait_s=status,
-        v3_status_wait_s=v3_status,
-        daily_wait_s=daily,
+        waits_s=waits,
         longest_processing_s=work.longest_processing_s,
-        asr_xml_wait_s=asr_xml,
-        finish_s=max(asynchronous, work.running_left_s, asr_xml),
+        finish_s=max(done_async, work.running_left_s, *sync_waits),
     )
 
 
@@ -137,44 +162,48 @@ TO_SUBMIT = frozenset({State.QUEUED, State.UPLOADING, State.UPLOADED, State.SUBM
 
 
 def work_of(
-    jobs: Iterable[Job], ratio: Callable[[str, str], float], now: float, ahead: int = 0
+    jobs: Iterable[Job],
+    ratio: Callable[[str, str], float],
+    now: float,
+    apis: ApiCatalogue,
+    ahead: int = 0,
 ) -> Work:
     """What is left of ``jobs`` at ``now``: ``ratio(api, model)`` is the processing time
     per audio second (all channels) learned for each; ``ahead`` counts the submissions
-    other manifests' jobs, due earlier, will spend first."""
-    v2 = v3 = v2_checking = v3_checking = asr_xml = 0
-    billable = longest = running_left = asr_xml_s = 0.0
+    other manifests' jobs, due earlier, will spend first (as the default API's)."""
+    to_submit: defaultdict[str, int] = defaultdict(int)
+    checking: defaultdict[str, int] = defaultdict(int)
+    billable: defaultdict[str, float] = defaultdict(float)
+    processing: defaultdict[str, float] = defaultdict(float)
+    longest = running_left = 0.0
     for job in jobs:
         if job.state in TERMINAL or job.state is State.WAITING:
             continue
         api, audio = job.settings.api, job.audio
         r = ratio(api, job.settings.model)
-        if not facts_of(api).asynchronous:
-            asr_xml += 1
-            asr_xml_s += (audio.duration_s if audio else 0.0) * r
+        if not apis[api].asynchronous:
+            to_submit[api] += 1
+            processing[api] += (audio.duration_s if audio else 0.0) * r
             continue
         audio_s = audio.audio_seconds_all_channels if audio else 0.0
         if job.state in TO_SUBMIT:
-            v2 += api == "v2"
-            v3 += api == "v3"
+            to_submit[api] += 1
             if audio is not None and audio.duration_s > 0:
-                billable += billable_seconds(audio.duration_s, audio.channels)
+                billable[api] += billable_seconds(audio.duration_s, audio.channels)
             longest = max(longest, audio_s * r)
         elif job.state is State.RUNNING:
-            v2_checking += api == "v2"
-            v3_checking += api == "v3"
+            checking[api] += 1
             started = job.submitted_at if job.submitted_at is not None else now
             running_left = max(running_left, started + audio_s * r - now)
+    if ahead:
+        to_submit[apis.default.name] += ahead
     return Work(
-        v2_jobs=v2 + ahead,
-        v3_jobs=v3,
-        v2_checking=v2_checking,
-        v3_checking=v3_checking,
-        billable_hours=billable / 3600.0,
+        to_submit=dict(to_submit),
+        checking=dict(checking),
+        billable_s=dict(billable),
         longest_processing_s=longest,
         running_left_s=running_left,
-        asr_xml_jobs=asr_xml,
-        asr_xml_processing_s=asr_xml_s,
+        processing_s=dict(processing),
     )
 
 

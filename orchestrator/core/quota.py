@@ -23,14 +23,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# The quotas by name: what the ledger, the metrics and the API profiles call them.
+# The quotas more than one API spends, by name (each API declares the quotas it spends,
+# these included: see ``core.apis.QuotaDecl``).
 SUBMIT_QUOTA = "submit"  # recognition requests, shared by the asynchronous APIs
-STATUS_QUOTA = "status"  # API v2 operation status checks
-V3_STATUS_QUOTA = "status_v3"  # API v3 status checks: the operation GET and getRecognition
-ASR_XML_QUOTA = "asr_xml"  # requests to the legacy synchronous API
 AUDIO_QUOTA = "audio"  # billable audio seconds per day, counted in amounts
-# The quotas counted in requests, as the metrics list them.
-REQUEST_QUOTAS = (SUBMIT_QUOTA, STATUS_QUOTA, V3_STATUS_QUOTA, ASR_XML_QUOTA)
 # The quotas counted in amounts (seconds of audio), not in requests.
 AMOUNT_QUOTAS = frozenset({AUDIO_QUOTA})
 # A quota paused after a 429 waits at least this long.

@@ -6,12 +6,13 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from orchestrator.core import constants as c
 from orchestrator.core.audio import Encoding
 
-Api = Literal["v2", "v3", "asr_xml"]
+# The name of an API in the catalogue (``core.apis.ApiCatalogue``; the intake checks it).
+Api = str
 Language = str | tuple[str, ...]
 """A language code (``ru-RU``), ``auto``, or several codes (API v3's whitelist)."""
 

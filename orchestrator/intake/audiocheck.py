@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.core.apis import audio_problems
+from orchestrator.core.apis import ApiCatalogue, audio_problems
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem
 from orchestrator.core.output_options import names_problem
@@ -13,7 +13,9 @@ from orchestrator.intake.audio import AudioError, probe
 from orchestrator.intake.jobspec import JobSpec
 
 
-def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, list[Problem]]:
+def check_job_audio(
+    manifest: Path, job: JobSpec, apis: ApiCatalogue
+) -> tuple[AudioFacts | None, list[Problem]]:
     """Probe one job's local file: its facts (None when it could not be read, or the
     audio is in object storage: never fetched) and the problems found, each naming the
     manifest, the entry's line and why."""
@@ -41,7 +43,7 @@ def check_job_audio(manifest: Path, job: JobSpec) -> tuple[AudioFacts | None, li
             f"(internal error {type(exc).__name__})"
         )
         return None, [Problem(file, message, line=job.line, field="audio")]
-    found = audio_problems(settings, facts)
+    found = audio_problems(settings, facts, apis)
     names = names_problem(job.options, facts.channels)
     if names is not None:
         found.append(("channel_names", names))

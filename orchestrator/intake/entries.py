@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
-from orchestrator.core.apis import source_problem
+from orchestrator.core.apis import ApiCatalogue, source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.intake.expand import (
     Matched,
@@ -40,8 +40,11 @@ JOB_KEYS = ("audio", "output", "include", *SETTING_KEYS, *OUTPUT_KEYS)
 class EntryReader:
     """Reads a manifest's entries one by one, remembering the outputs already taken."""
 
-    def __init__(self, reader: Reader, base_dir: Path, roots: InputRoots | None) -> None:
+    def __init__(
+        self, reader: Reader, base_dir: Path, roots: InputRoots | None, apis: ApiCatalogue
+    ) -> None:
         self.r = reader
+        self.apis = apis  # what each job's API takes
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
         # output -> (line, source) of the first job that produced it
@@ -61,8 +64,9 @@ class EntryReader:
         if sec.node is None:
             return
         sec.reject_unknown()
-        settings = read_settings(self.r, sec, defaults.settings)
-        choices = Choices(settings, read_output_options(self.r, sec, defaults.options, settings))
+        settings = read_settings(self.r, sec, defaults.settings, self.apis)
+        options = read_output_options(self.r, sec, defaults.options, settings, self.apis)
+        choices = Choices(settings, options)
         if "audio" not in sec:
             self.r.problem(
                 node, join_path(path, "audio"), "missing: a file, glob, directory or s3://"
@@ -267,7 +271,7 @@ class EntryReader:
             self.r.problem(
                 sec.node_of("include"), join_path(path, "include"), "only for a directory entry"
             )
-        problem = source_problem(choices.settings, in_storage=True)
+        problem = source_problem(choices.settings, True, self.apis)
         if problem is not None:
             self.r.problem(audio_node, join_path(path, "audio"), problem)
             return None

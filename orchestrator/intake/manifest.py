@@ -18,6 +18,7 @@ import yaml
 
 from orchestrator.config.yamlfile import compose_bytes, compose_file
 from orchestrator.config.yamlload import Reader, Section
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.output_options import OutputOptions
@@ -29,6 +30,7 @@ from orchestrator.intake.on_finish import ManifestHooks, read_manifest_hooks
 from orchestrator.intake.output_options import OUTPUT_KEYS, read_output_options
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 # The top-level keys; each is read by ManifestReading._read_top.
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish")
@@ -90,8 +92,15 @@ class ManifestReading:
     the top level could be read (bad YAML, an empty file, not a mapping).
     """
 
-    def __init__(self, path: Path, roots: InputRoots | None, data: bytes | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        roots: InputRoots | None,
+        data: bytes | None = None,
+        apis: ApiCatalogue = CATALOGUE,
+    ) -> None:
         self.path = path
+        self.apis = apis  # what each job's API takes
         self.name = ""
         self.readable = False
         self.count = 0  # jobs yielded so far
@@ -117,11 +126,15 @@ class ManifestReading:
         self.readable = True
         top.reject_unknown()
         self.name = _name(r, top)
-        self._entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots)
+        self._entries = EntryReader(
+            r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis
+        )
         defaults_sec = top.section("defaults", (*SETTING_KEYS, *OUTPUT_KEYS))
         defaults_sec.reject_unknown()
-        settings = read_settings(r, defaults_sec, RecognitionSettings())
-        options = read_output_options(r, defaults_sec, OutputOptions(), settings)
+        # A manifest that names no API uses the catalogue's first.
+        base = RecognitionSettings(api=self.apis.default.name)
+        settings = read_settings(r, defaults_sec, base, self.apis)
+        options = read_output_options(r, defaults_sec, OutputOptions(), settings, self.apis)
         self._defaults = Choices(settings, options)
         self.on_finish = read_manifest_hooks(top)
         jobs_node = top.node_of("jobs")
@@ -162,7 +175,10 @@ class ManifestReading:
 
 
 def load_manifest(
-    path: Path, roots: InputRoots | None = None, data: bytes | None = None
+    path: Path,
+    roots: InputRoots | None = None,
+    data: bytes | None = None,
+    apis: ApiCatalogue = CATALOGUE,
 ) -> Manifest:
     """Read a manifest and expand its entries; UserInputError lists every structural problem.
 
@@ -172,7 +188,7 @@ def load_manifest(
     bytes, when the caller has read them already. The jobs are kept in a tuple:
     :class:`ManifestReading` gives them one by one.
     """
-    reading = ManifestReading(path, roots, data)
+    reading = ManifestReading(path, roots, data, apis)
     jobs = tuple(reading.accepted_jobs())
     return Manifest(name=reading.name, path=path, jobs=jobs, on_finish=reading.on_finish)
 
@@ -198,6 +214,7 @@ def validate_manifest(
     path: Path,
     roots: InputRoots | None = None,
     on_job: Callable[[JobSpec, AudioFacts | None], None] | None = None,
+    apis: ApiCatalogue = CATALOGUE,
 ) -> Validation:
     """Read a manifest and check the audio of each job as it comes; never an exception.
 
@@ -208,9 +225,9 @@ def validate_manifest(
     """
     audio_found: list[Problem] = []
     try:
-        reading = ManifestReading(path, roots)
+        reading = ManifestReading(path, roots, apis=apis)
         for job in reading.jobs():
-            facts, found = check_job_audio(path, job)
+            facts, found = check_job_audio(path, job, apis)
             audio_found.extend(found)
             if on_job is not None:
                 on_job(job, facts)

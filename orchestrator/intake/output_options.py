@@ -9,7 +9,7 @@ import dataclasses
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path
-from orchestrator.core.apis import facts_of
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.output_options import (
     FORMATS,
     TIMED_FORMATS,
@@ -23,10 +23,14 @@ OUTPUT_KEYS = ("outputs", "channel_names")
 
 
 def read_output_options(
-    r: Reader, sec: Section, base: OutputOptions, settings: RecognitionSettings
+    r: Reader,
+    sec: Section,
+    base: OutputOptions,
+    settings: RecognitionSettings,
+    apis: ApiCatalogue,
 ) -> OutputOptions:
     """``base`` with the output keys present in ``sec`` applied, checked against
-    ``settings`` (this section's, its defaults merged in)."""
+    ``settings`` (this section's, its defaults merged in) and its API in ``apis``."""
     changes: dict[str, object] = {}
     if "outputs" in sec:
         formats = _formats(r, sec)
@@ -37,7 +41,7 @@ def read_output_options(
         if names is not None:
             changes["channel_names"] = names
     options = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-    _check(r, sec, options, settings, changes)
+    _check(r, sec, options, settings, changes, apis)
     return options
 
 
@@ -112,6 +116,7 @@ def _check(
     options: OutputOptions,
     settings: RecognitionSettings,
     changes: dict[str, object],
+    apis: ApiCatalogue,
 ) -> None:
     """What the section's settings rule out: as many names as declared channels, and no
     timed format from an API without timings. Reported where this section sets the
@@ -126,12 +131,13 @@ def _check(
             r.problem(sec.node_of("channel_names"), sec.field("channel_names"), message)
         elif "channels" in sec:
             r.problem(sec.node_of("channels"), sec.field("channels"), message)
-    facts = facts_of(settings.api)
+    facts = apis[settings.api]
     timed = [f for f in options.formats if f in TIMED_FORMATS]
     if timed and not facts.timings:
+        timing = " or ".join(apis.names_where(True, "timings"))
         message = (
             f"{', '.join(timed)} need word times, which {facts.title} does not give; "
-            "choose among json and txt, or use api v2 or v3"
+            f"choose among json and txt, or use api {timing}"
         )
         if "formats" in changes:
             r.problem(sec.node_of("outputs"), sec.field("outputs"), message)

@@ -10,7 +10,7 @@ import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core import constants as c
-from orchestrator.core.apis import FACTS, setting_problems
+from orchestrator.core.apis import ApiCatalogue, setting_problems
 from orchestrator.core.settings import Language, RecognitionSettings
 
 SETTING_KEYS = (
@@ -27,23 +27,24 @@ SETTING_KEYS = (
     "speaker_labeling",
     "text_normalization",
 )
-# Every model any API takes (which API takes which is checked once the job's API is known).
-ALL_MODELS = tuple(dict.fromkeys(m for facts in FACTS.values() for m in facts.models))
 MAX_CHANNELS = 8
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 
 
-def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> RecognitionSettings:
+def read_settings(
+    r: Reader, sec: Section, base: RecognitionSettings, apis: ApiCatalogue
+) -> RecognitionSettings:
     """``base`` with the setting keys present in ``sec`` applied, checked against the
-    job's API (where this section sets the setting or the API)."""
+    job's API in ``apis`` (where this section sets the setting or the API)."""
     changes: dict[str, object] = {}
     if "language" in sec:
         language = _language(r, sec)
         if language is not None:
             changes["language"] = language
     if "model" in sec:
-        changes["model"] = sec.choice("model", base.model, ALL_MODELS)
+        # Any API's model here; which API takes which is checked once the API is known.
+        changes["model"] = sec.choice("model", base.model, apis.models())
     for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
         if key in sec:
             changes[key] = sec.boolean(key, getattr(base, key))
@@ -51,11 +52,11 @@ def read_settings(r: Reader, sec: Section, base: RecognitionSettings) -> Recogni
     if "channels" in sec:
         changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
     if "api" in sec:
-        changes["api"] = sec.choice("api", base.api, c.APIS)
+        changes["api"] = sec.choice("api", base.api, tuple(apis))
     if "priority" in sec:
         changes["priority"] = sec.integer("priority", base.priority)
     result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-    _check_api(r, sec, result, changes)
+    _check_api(r, sec, result, changes, apis)
     return result
 
 
@@ -123,11 +124,15 @@ def _language_code(r: Reader, node: yaml.Node, field: str, code: str) -> bool:
 
 
 def _check_api(
-    r: Reader, sec: Section, settings: RecognitionSettings, changes: dict[str, object]
+    r: Reader,
+    sec: Section,
+    settings: RecognitionSettings,
+    changes: dict[str, object],
+    apis: ApiCatalogue,
 ) -> None:
     """Each setting the job's API cannot honour, reported where this section sets it,
     or at this section's ``api:`` when the setting came from the defaults."""
-    for setting, message in setting_problems(settings):
+    for setting, message in setting_problems(settings, apis):
         if setting in changes:
             r.problem(sec.node_of(setting), sec.field(setting), message)
         elif "api" in changes:

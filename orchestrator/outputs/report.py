@@ -7,16 +7,18 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.core.apis import facts_of
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.jobs import Job, ManifestStatus, State
 
 
-def _no_timings(job: Job) -> bool:
-    return job.state is State.DONE and not facts_of(job.settings.api).timings
+def _no_timings(job: Job, apis: ApiCatalogue) -> bool:
+    return job.state is State.DONE and not apis[job.settings.api].timings
 
 
-def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> dict[str, Any]:
+def build_report(
+    manifest: ManifestStatus, jobs: Sequence[Job], now: float, apis: ApiCatalogue
+) -> dict[str, Any]:
     """Counts, every failure with its reason, the jobs done with a note (nothing
     recognised), those without subtitles (an API without timings), audio hours and
     billable units (pure)."""
@@ -29,7 +31,7 @@ def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> d
         if job.audio
         and job.state is State.DONE
         and job.audio.duration_s > 0
-        and facts_of(job.settings.api).asynchronous
+        and apis[job.settings.api].asynchronous
     )
     failures = [
         {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}
@@ -59,7 +61,7 @@ def build_report(manifest: ManifestStatus, jobs: Sequence[Job], now: float) -> d
         "without_subtitles": [
             {"job_id": job.id, "source": job.source, "output": job.output, "api": job.settings.api}
             for job in jobs
-            if _no_timings(job)
+            if _no_timings(job, apis)
         ],
         "results": [
             {

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from orchestrator.core.apis import ApiSpec
 from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import STAGE_STATES, Job, Stage, State
-from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.settings import PipelineSettings
-from orchestrator.speechkit.base import ApiProfile
 from orchestrator.store.types import Affinity, Claim, Spend
 
 
@@ -55,7 +54,7 @@ class Lane:
 
 
 def _by_quota(
-    profiles: Sequence[ApiProfile], quota_of: Callable[[ApiProfile], str | None]
+    profiles: Sequence[ApiSpec], quota_of: Callable[[ApiSpec], str | None]
 ) -> dict[str | None, tuple[str, ...]]:
     groups: dict[str | None, list[str]] = {}
     for profile in profiles:
@@ -65,7 +64,7 @@ def _by_quota(
 
 def lanes(
     stage: Stage,
-    profiles: Sequence[ApiProfile],
+    profiles: Sequence[ApiSpec],
     settings: PipelineSettings,
     billable: Callable[[Job], float],
 ) -> list[Lane]:
@@ -75,29 +74,7 @@ def lanes(
         # Any API: a job whose API no client drives is refused at this first step.
         return [Lane(stage, None, affinity=Affinity(settings.node))]
     if stage is Stage.SUBMIT:
-        audio = Spend(AUDIO_QUOTA, settings.quota(AUDIO_QUOTA), amount=billable)
-        daily = {p.name for p in profiles if p.daily_audio}
-        found = []
-        for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
-            if quota is None:
-                continue
-            spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
-            if daily.intersection(apis):
-                spends = (*spends, audio)
-            caps = [settings.api_concurrency.get(api) for api in apis]
-            # Granted, spent and moved to `submitting` in one transaction, right before
-            # the requests go out: the ledger's times are the requests' times.
-            found.append(
-                Lane(
-                    stage,
-                    apis,
-                    spends,
-                    enter=State.SUBMITTING,
-                    count="submissions",
-                    cap=None if None in caps else sum(c for c in caps if c is not None),
-                )
-            )
-        return found
+        return _submit_lanes(profiles, settings, billable)
     if stage is Stage.POLL:
         return [
             Lane(stage, apis, (Spend(quota, settings.quota(quota)),))
@@ -116,3 +93,33 @@ def lanes(
         )
         for quota, apis in _by_quota(profiles, lambda p: p.result_quota).items()
     ]
+
+
+def _submit_lanes(
+    profiles: Sequence[ApiSpec], settings: PipelineSettings, billable: Callable[[Job], float]
+) -> list[Lane]:
+    """A lane per submission quota: its APIs, the quota, the daily audio quota their
+    submissions charge, and the sum of their caps (None when one has no cap)."""
+    # A submission charges its billable audio to the daily quota its API names.
+    audio = {p.name: p.audio_quota for p in profiles if p.audio_quota is not None}
+    found = []
+    for quota, apis in _by_quota(profiles, lambda p: p.submit_quota).items():
+        if quota is None:
+            continue
+        spends: tuple[Spend, ...] = (Spend(quota, settings.quota(quota)),)
+        for daily in dict.fromkeys(audio[api] for api in apis if api in audio):
+            spends = (*spends, Spend(daily, settings.quota(daily), amount=billable))
+        caps = [settings.api_concurrency.get(api) for api in apis]
+        # Granted, spent and moved to `submitting` in one transaction, right before
+        # the requests go out: the ledger's times are the requests' times.
+        found.append(
+            Lane(
+                Stage.SUBMIT,
+                apis,
+                spends,
+                enter=State.SUBMITTING,
+                count="submissions",
+                cap=None if None in caps else sum(c for c in caps if c is not None),
+            )
+        )
+    return found

@@ -74,7 +74,8 @@ class Pipeline:
         on_job_ended: Callable[[Job], Awaitable[None]] | None = None,
     ) -> None:
         # Built in the order each part needs the one before: nothing is filled in later.
-        metrics = metrics if metrics is not None else DaemonMetrics()
+        if metrics is None:
+            metrics = DaemonMetrics(quotas=settings.apis.request_quotas())
         self.work = InFlight()
         self.ctx = Context(
             store=store,

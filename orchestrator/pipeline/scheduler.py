@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 
 from orchestrator.core.jobs import IN_FLIGHT, STAGE_STATES, Job, Stage, State
-from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.lanes import Lane
 from orchestrator.pipeline.settings import PipelineSettings
@@ -185,9 +184,10 @@ class Scheduler:
         them through again). The daily audio quota is worth a warning; a full request quota
         is the normal state of a backlog."""
         before = self._held.get(stage, {})
+        declared = self.ctx.settings.apis.quotas()
         for name, until in held.items():
             if name not in before:
-                daily = name == AUDIO_QUOTA
+                daily = name in declared and declared[name].amount
                 (log.warning if daily else log.info)(
                     "quota.paused" if daily else "quota.full",
                     quota=name,

@@ -18,10 +18,14 @@ from orchestrator.config import (
     SpeechKitConfig,
     StorageConfig,
 )
+from orchestrator.config.schema import WINDOW_MARGIN_SHARE
 from orchestrator.core import quota
+from orchestrator.core.apis import ApiCatalogue, QuotaDecl, QuotaKind
 from orchestrator.core.backoff import RetryPolicy
+from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.polling import PollingPolicy
 from orchestrator.intake.roots import InputRoots
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 # The config's defaults, which settings built in code (tests, benches) start from: the
 # schema is the one place a default is written.
@@ -31,21 +35,24 @@ _CONCURRENCY = ConcurrencyConfig()
 _POLLING = PollingConfig()
 _SERVICE = ServiceConfig()
 _OUTPUTS = OutputsConfig()
-DAY_S = 86400.0
 # How late after its claim a request may reach the service, at most (see ``per_second``).
 SEND_SLACK_S = 0.25
 
 
-def default_quotas() -> dict[str, quota.QuotaSpec]:
-    """The service's documented quotas (the config's defaults), with no margin."""
-    q = QuotasConfig()
-    return {
-        quota.SUBMIT_QUOTA: quota.QuotaSpec(q.submissions, q.window_s),
-        quota.STATUS_QUOTA: quota.QuotaSpec(q.status_checks, q.window_s),
-        quota.V3_STATUS_QUOTA: per_second(q.v3_status_checks_per_second, 0.0),
-        quota.ASR_XML_QUOTA: per_second(q.asr_xml_requests_per_second, 0.0),
-        quota.AUDIO_QUOTA: quota.QuotaSpec(int(q.audio_hours_per_day * 3600), DAY_S),
-    }
+def default_quotas(apis: ApiCatalogue = CATALOGUE) -> dict[str, quota.QuotaSpec]:
+    """The service's documented quotas of every API in ``apis``, with no margin."""
+    found: dict[str, quota.QuotaSpec] = {}
+    for name, decl in apis.quotas().items():
+        if decl.kind is QuotaKind.RATE:
+            found[name] = per_second(decl.limit / decl.window_s, 0.0)
+        else:
+            found[name] = quota.QuotaSpec(max(1, int(decl.limit)), decl.window_s)
+    return found
+
+
+def default_concurrency(apis: ApiCatalogue = CATALOGUE) -> dict[str, int]:
+    """Each capped API's default cap on its requests waiting for their answer at once."""
+    return {name: spec.concurrency.default for name, spec in apis.items() if spec.concurrency}
 
 
 def retry_policy(retry: RetryConfig) -> RetryPolicy:
@@ -94,6 +101,8 @@ class PipelineSettings:
     output_root: Path
     key_prefix: str = _STORAGE.prefix
     delete_after_done: bool = _STORAGE.delete_after_done
+    # The APIs the daemon drives: what each spends, how the ETA counts them.
+    apis: ApiCatalogue = field(default_factory=lambda: CATALOGUE)
     quotas: Mapping[str, quota.QuotaSpec] = field(default_factory=default_quotas)
     uploads: int = _CONCURRENCY.uploads
     operations_in_flight: int = _CONCURRENCY.operations_in_flight
@@ -121,9 +130,7 @@ class PipelineSettings:
     outputs_local: bool = _OUTPUTS.local
     # Requests of an API waiting for their answer at once, by API (a synchronous API's
     # submissions hold a connection for the whole recognition).
-    api_concurrency: Mapping[str, int] = field(
-        default_factory=lambda: {"asr_xml": _CONCURRENCY.asr_xml_requests}
-    )
+    api_concurrency: Mapping[str, int] = field(default_factory=default_concurrency)
     results_ttl_s: float = _SPEECHKIT.results_ttl_s
     delete_results_after_done: bool = _SPEECHKIT.delete_results_after_done
     # The resolution of the service's createdAt/modifiedAt (whole seconds).
@@ -141,7 +148,7 @@ class PipelineSettings:
         cancelled manifest leaves little to clean up."""
         if self.upload_ahead is not None:
             return self.upload_ahead
-        return self.quota(quota.SUBMIT_QUOTA).effective_limit
+        return self.quota(self.apis.default.submit_quota).effective_limit
 
     def check_budget(self, status_quota: str, submit_quota: str) -> float | None:
         """Checks per job to plan each job's checks for (None: no planned schedule).
@@ -159,27 +166,105 @@ class PipelineSettings:
         return per_submission * (1.0 - self.check_reserve)
 
 
-def settings_from_config(config: Config) -> PipelineSettings:
-    """The pipeline's view of the configuration."""
-    q = config.quotas
-    # A request reaches the service a little after the ledger recorded it: each window is
-    # lengthened by the margin (see QuotasConfig), the daily one in the same proportion.
-    window = q.counted_window_s(config.speechkit.request_timeout_s)
-    stretch = window / q.window_s
+def _refuse_unknown(
+    given: Mapping[str, object],
+    known: Mapping[str, object],
+    path: str,
+    source: str,
+    lines: Mapping[str, int | None],
+) -> None:
+    """A config map keyed by quota or API names may name only those of the catalogue
+    (``source`` is the config file, for the message)."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        names = ", ".join(known)
+        raise UserInputError(
+            [
+                Problem(
+                    source,
+                    f"unknown name {name}; known: {names}",
+                    line=lines.get(name),
+                    field=f"{path}.{name}",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def _counted(q: QuotasConfig, window_s: float, request_timeout_s: float) -> float:
+    """``window_s`` lengthened by the margin that covers a request's way to the service
+    (``QuotasConfig.counted_window_s``'s rule, for a window of its own)."""
+    margin = q.window_margin_s
+    if margin is None:
+        margin = min(request_timeout_s, WINDOW_MARGIN_SHARE * window_s)
+    return window_s + margin
+
+
+def _figures(decl: QuotaDecl, q: QuotasConfig) -> tuple[float, float]:
+    """A quota's configured ``(limit, window_s)``: ``quotas.rates.<name>`` when given, else
+    its own key (a WINDOW quota's window is ``quotas.window_s``), else its defaults."""
+    rate = q.rates.get(decl.name)
+    if rate is not None:
+        return rate.limit, rate.window_s
+    limit = decl.limit
+    if decl.config_key is not None:
+        limit = getattr(q, decl.config_key) * decl.config_scale
+    window = q.window_s if decl.kind is QuotaKind.WINDOW else decl.window_s
+    return limit, window
+
+
+def quota_specs(
+    apis: ApiCatalogue,
+    q: QuotasConfig,
+    request_timeout_s: float = 30.0,
+    source: str = "<defaults>",
+) -> dict[str, quota.QuotaSpec]:
+    """The spec of every quota the APIs spend under the configured figures and margins:
+    the one derivation the daemon and ``plan`` share."""
+    lines = {name: rate.line for name, rate in q.rates.items()}
+    _refuse_unknown(q.rates, apis.quotas(), "quotas.rates", source, lines)
+    found: dict[str, quota.QuotaSpec] = {}
+    for name, decl in apis.quotas().items():
+        limit, window = _figures(decl, q)
+        if decl.kind is QuotaKind.RATE:
+            found[name] = per_second(limit / window, q.safety_margin)
+        elif decl.kind is QuotaKind.DAILY:
+            # The daily window is lengthened in the same proportion as the others.
+            stretch = q.counted_window_s(request_timeout_s) / q.window_s
+            found[name] = quota.QuotaSpec(
+                max(1, int(limit)), window * stretch, margin=q.safety_margin
+            )
+        else:
+            counted = _counted(q, window, request_timeout_s)
+            found[name] = quota.QuotaSpec(max(1, int(limit)), counted, margin=q.safety_margin)
+    return found
+
+
+def api_concurrency(
+    apis: ApiCatalogue, conc: ConcurrencyConfig, source: str = "<defaults>"
+) -> dict[str, int]:
+    """Each API's cap on its requests waiting at once: ``concurrency.requests.<api>`` when
+    given, else its own key, else its default; an API with neither has none."""
+    _refuse_unknown(conc.requests, apis, "concurrency.requests", source, {})
+    caps: dict[str, int] = {}
+    for name, spec in apis.items():
+        if name in conc.requests:
+            caps[name] = conc.requests[name]
+        elif spec.concurrency is not None:
+            key = spec.concurrency.config_key
+            caps[name] = spec.concurrency.default if key is None else getattr(conc, key)
+    return caps
+
+
+def settings_from_config(config: Config, apis: ApiCatalogue = CATALOGUE) -> PipelineSettings:
+    """The pipeline's view of the configuration, for the APIs of ``apis``."""
     return PipelineSettings(
         output_root=config.paths.output,
         key_prefix=config.storage.prefix,
         delete_after_done=config.storage.delete_after_done,
-        quotas={
-            quota.SUBMIT_QUOTA: quota.QuotaSpec(q.submissions, window, margin=q.safety_margin),
-            quota.STATUS_QUOTA: quota.QuotaSpec(q.status_checks, window, margin=q.safety_margin),
-            quota.V3_STATUS_QUOTA: per_second(q.v3_status_checks_per_second, q.safety_margin),
-            quota.ASR_XML_QUOTA: per_second(q.asr_xml_requests_per_second, q.safety_margin),
-            quota.AUDIO_QUOTA: quota.QuotaSpec(
-                max(1, int(q.audio_hours_per_day * 3600)), DAY_S * stretch, margin=q.safety_margin
-            ),
-        },
-        api_concurrency={"asr_xml": config.concurrency.asr_xml_requests},
+        apis=apis,
+        quotas=quota_specs(apis, config.quotas, config.speechkit.request_timeout_s, config.source),
+        api_concurrency=api_concurrency(apis, config.concurrency, config.source),
         results_ttl_s=config.speechkit.results_ttl_s,
         delete_results_after_done=config.speechkit.delete_results_after_done,
         uploads=config.concurrency.uploads,

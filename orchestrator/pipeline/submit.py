@@ -16,7 +16,6 @@ from orchestrator.core.decisions import (
 )
 from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
-from orchestrator.core.quota import AUDIO_QUOTA
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.requests import local_audio, object_ref, submit_request
@@ -102,9 +101,10 @@ class Submit:
             )
             return True
         self.transitions.log_transition(job, State.UPLOADED, State.SUBMITTING, began)
-        spec = self.ctx.settings.quota(AUDIO_QUOTA)
-        amount = billable(job) if client.profile.daily_audio else 0.0
-        if amount > spec.effective_limit:
+        daily = client.profile.audio_quota
+        spec = None if daily is None else self.ctx.settings.quota(daily)
+        amount = 0.0 if spec is None else billable(job)
+        if spec is not None and amount > spec.effective_limit:
             await self.transitions.fail(
                 job,
                 f"{amount:.0f} billable audio seconds exceed the whole daily audio quota "

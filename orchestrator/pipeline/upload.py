@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from orchestrator.core.apis import audio_problems, source_problem
+from orchestrator.core.apis import ApiCatalogue, audio_problems, source_problem
 from orchestrator.core.audio import AudioFacts, encoding_of_key, object_suffix
 from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
 from orchestrator.core.failures import ErrorKind, ReasonClass
@@ -45,10 +45,10 @@ def probe_file(source: Path, job: Job) -> tuple[AudioFacts, str]:
     return facts, audio.content_hash(source, facts)
 
 
-def audio_refusal(job: Job, facts: AudioFacts) -> str | None:
+def audio_refusal(job: Job, facts: AudioFacts, apis: ApiCatalogue) -> str | None:
     """Why the job's audio cannot be recognised as its settings ask, or None. `validate`
     says the same offline; a manifest taken as it is meets it here."""
-    problems = audio_problems(job.settings, facts)
+    problems = audio_problems(job.settings, facts, apis)
     names = names_problem(job.output_options, facts.channels)
     if names is not None:
         problems.append(("channel_names", names))
@@ -79,7 +79,7 @@ class Upload:
             )
             return
         if not job.is_local:
-            problem = source_problem(job.settings, in_storage=True)
+            problem = source_problem(job.settings, True, self.ctx.settings.apis)
             if problem is not None:
                 await self.transitions.fail(job, f"{job.source}: {problem}", began)
                 return
@@ -126,7 +126,7 @@ class Upload:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
                 await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return None
-        refused = audio_refusal(job, facts)
+        refused = audio_refusal(job, facts, self.ctx.settings.apis)
         if refused is not None:
             await self.transitions.fail(job, refused, began, reason_class=ReasonClass.AUDIO)
             return None

@@ -20,6 +20,7 @@ from uuid import uuid4
 import aiohttp
 
 from orchestrator.config import Config
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
@@ -34,6 +35,7 @@ from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
 from orchestrator.service.status_server import StatusServer, StatusServerError
 from orchestrator.service.status_view import StatusView
+from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.speechkit.clients import make_clients
 from orchestrator.storage.factory import open_object_storage
 from orchestrator.storage.protocol import ObjectStorage
@@ -50,8 +52,6 @@ STORE_STALE_S = 120.0
 # least every STATUS_EVERY_S when it changed.
 STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
-# The 32 hex digits this installation sends to asr_xml as its `uuid`, made once and kept.
-ASR_XML_UUID_KEY = "speechkit.asr_xml_uuid"
 # How often manifests whose report could not be written are tried again.
 FINISH_RETRY_S = 10.0
 
@@ -77,7 +77,7 @@ class Daemon:
         # The config in force, the stop event and the answers to signals live there.
         self.control = Control(config, config_path, notifier or Notifier.from_env())
         self.options = options or RunOptions()
-        self.metrics = DaemonMetrics()
+        self.metrics = DaemonMetrics(quotas=CATALOGUE.request_quotas())
         self.started_at = time.time()
         self.metrics.start_time.set(self.started_at)
         self._finish_wake = asyncio.Event()
@@ -171,11 +171,11 @@ class Daemon:
     ) -> Pipeline:
         """The pipeline over the store, with what it learned before, hearing the store."""
         speechkit = self.config.speechkit
-        asr_xml_uuid = await store.kv_update(ASR_XML_UUID_KEY, lambda kept: kept or uuid4().hex)
+        installed = await installed_values(store, CATALOGUE)
         pipeline = Pipeline(
             store,
             storage,
-            make_clients(session, speechkit, asr_xml_uuid=asr_xml_uuid),
+            make_clients(session, speechkit, installed=installed),
             settings,
             metrics=self.metrics,
             on_job_ended=self._job_ended,
@@ -401,3 +401,13 @@ class Daemon:
         """Write the report of every manifest whose jobs have all ended and file it away."""
         assert self.finisher is not None
         await self.finisher.finish_all()
+
+
+async def installed_values(store: Store, apis: ApiCatalogue) -> dict[str, str]:
+    """Each API's value made once per installation and kept in the store under its spec's
+    ``install_key`` (asr_xml's uuid: 32 hex digits), by API."""
+    return {
+        spec.name: await store.kv_update(spec.install_key, lambda kept: kept or uuid4().hex)
+        for spec in apis.values()
+        if spec.install_key is not None
+    }

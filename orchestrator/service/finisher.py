@@ -14,6 +14,7 @@ from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.filing import file_finished
 from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
+from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
@@ -90,7 +91,7 @@ class Finisher:
         store, manifest_id = self.store, manifest.id
         jobs = await store.manifest_jobs(manifest_id)
         now = self.clock()
-        report = build_report(manifest, jobs, now)
+        report = build_report(manifest, jobs, now, CATALOGUE)
         report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )

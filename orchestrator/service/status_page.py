@@ -13,22 +13,16 @@ import html
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
+from orchestrator.core.apis import ApiCatalogue, QuotaDecl
 from orchestrator.core.jobs import TERMINAL, ManifestStatus, State
-from orchestrator.core.quota import AMOUNT_QUOTAS, QuotaUsage
+from orchestrator.core.quota import QuotaUsage
 from orchestrator.service.overview import FailedJob, Overview
 from orchestrator.service.progress import eta_seconds
+from orchestrator.speechkit.catalogue import CATALOGUE
 
 REFRESH_S = 5
 # Finished manifests shown under the active ones (the newest); /status has them all.
 FINISHED_SHOWN = 10
-# What each quota is, in an operator's words.
-QUOTA_TITLES: Mapping[str, str] = {
-    "submit": "recognition requests (v2 and v3)",
-    "status": "status checks, API v2",
-    "status_v3": "status checks, API v3",
-    "asr_xml": "asr_xml requests",
-    "audio": "billable audio",
-}
 # The parts of a manifest's bar, in order: ended well, failed, cancelled, under way.
 _SEGMENTS = (("done", "done"), ("failed", "failed"), ("cancelled", "cancelled"))
 
@@ -158,8 +152,9 @@ def _manifests(overview: Overview) -> Html:
     )
 
 
-def _quota_row(use: QuotaUsage, now: float) -> Html:
-    in_seconds = use.name in AMOUNT_QUOTAS
+def _quota_row(use: QuotaUsage, now: float, decl: QuotaDecl | None) -> Html:
+    """One quota; what it is (in an operator's words) and its unit are its declaration's."""
+    in_seconds = decl is not None and decl.amount
     scale, unit = (3600.0, " h") if in_seconds else (1.0, "")
     pause = use.pause_left(now)
     paused = (
@@ -174,7 +169,7 @@ def _quota_row(use: QuotaUsage, now: float) -> Html:
         '<td class="num limit">{limit}</td><td class="window">{window}</td>'
         '<td class="pause">{paused}</td></tr>',
         name=use.name,
-        title=QUOTA_TITLES.get(use.name, use.name),
+        title=use.name if decl is None else decl.title,
         bar=_bar([("used", _percent(use.used, use.limit))], f"{use.used:g} of {use.limit:g} used"),
         used=_number(use.used / scale) + unit,
         left=_number(use.left / scale) + unit,
@@ -184,8 +179,9 @@ def _quota_row(use: QuotaUsage, now: float) -> Html:
     )
 
 
-def _quotas(overview: Overview) -> Html:
-    rows = _join(_quota_row(q, overview.now) for q in overview.quotas)
+def _quotas(overview: Overview, apis: ApiCatalogue) -> Html:
+    declared = apis.quotas()
+    rows = _join(_quota_row(q, overview.now, declared.get(q.name)) for q in overview.quotas)
     return _h(
         "<table><thead><tr><th>quota</th><th>share used</th>"
         '<th class="num">used</th><th class="num">left</th><th class="num">allowed</th>'
@@ -230,8 +226,10 @@ def _jobs(jobs: Mapping[str, int]) -> Html:
     )
 
 
-def render_page(overview: Overview, *, refresh_s: int = REFRESH_S) -> str:
-    """The whole status page."""
+def render_page(
+    overview: Overview, *, refresh_s: int = REFRESH_S, apis: ApiCatalogue = CATALOGUE
+) -> str:
+    """The whole status page; ``apis`` says what each quota is."""
     return _h(
         _PAGE,
         refresh=refresh_s,
@@ -242,7 +240,7 @@ def render_page(overview: Overview, *, refresh_s: int = REFRESH_S) -> str:
         now=_utc(overview.now),
         jobs=_jobs(overview.jobs),
         manifests=_manifests(overview),
-        quotas=_quotas(overview),
+        quotas=_quotas(overview, apis),
         failures=_failures(overview),
     )
 

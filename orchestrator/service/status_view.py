@@ -46,5 +46,5 @@ class StatusView:
         return (await self.gather()).to_dict()
 
     async def page(self) -> str:
-        """The status page."""
-        return render_page(await self.gather())
+        """The status page (what each quota is: the catalogue of the settings in force)."""
+        return render_page(await self.gather(), apis=self.pipeline.settings.apis)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.core import quota
+from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.finish_time import (
     TO_SUBMIT,
     Quotas,
@@ -29,6 +29,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.pipeline.learning import load_estimator
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.service.progress import latest_deliveries
+from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.store.protocol import Store
 
 # Throughput is counted over this much of the recent past.
@@ -80,27 +81,18 @@ class Progress:
 
 
 async def live_quotas(store: Store, settings: PipelineSettings, now: float) -> Quotas:
-    """Each quota with what its sliding window has left now, from the ledger."""
-
-    async def room(name: str) -> Window:
+    """Each quota the APIs spend with what its sliding window has left now, from the
+    ledger, and each capped API's concurrency."""
+    windows: dict[str, Window] = {}
+    for name, decl in settings.apis.quotas().items():
         spec = settings.quota(name)
-        spent = len(await store.quota_spent(name, now - spec.window_s))
-        return Window(spec.effective_limit, spec.window_s, spec.effective_limit - spent)
-
-    audio = settings.quota(quota.AUDIO_QUOTA)
-    used = sum(
-        amount for _at, amount in await store.quota_amounts(quota.AUDIO_QUOTA, now - audio.window_s)
-    )
-    return Quotas(
-        submit=await room(quota.SUBMIT_QUOTA),
-        status=await room(quota.STATUS_QUOTA),
-        status_v3=await room(quota.V3_STATUS_QUOTA),
-        audio_hours=Window(
-            audio.effective_limit / 3600.0, audio.window_s, (audio.effective_limit - used) / 3600.0
-        ),
-        asr_xml=await room(quota.ASR_XML_QUOTA),
-        asr_xml_concurrency=settings.api_concurrency.get("asr_xml", 10),
-    )
+        since = now - spec.window_s
+        if decl.amount:
+            used = sum(amount for _at, amount in await store.quota_amounts(name, since))
+        else:
+            used = len(await store.quota_spent(name, since))
+        windows[name] = Window(spec.effective_limit, spec.window_s, spec.effective_limit - used)
+    return Quotas(windows, dict(settings.api_concurrency))
 
 
 async def ratios(store: Store, settings: PipelineSettings) -> Callable[[str, str], float]:
@@ -130,6 +122,7 @@ def progress_of(
     quotas: Quotas | None = None,
     ratio: Callable[[str, str], float] | None = None,
     hooks: Sequence[dict[str, Any]] = (),
+    apis: ApiCatalogue = CATALOGUE,
 ) -> Progress:
     """A manifest's progress at ``now`` (pure); ``jobs`` None: counts only."""
     jobs_per_min = eta = None
@@ -144,8 +137,8 @@ def progress_of(
         )
         failures = tuple((j.source, j.error or "") for j in failed[-SHOWN_FAILURES:])
         if manifest.state == "active" and quotas is not None and ratio is not None:
-            work = work_of(jobs, ratio, now, ahead=submissions_ahead(manifest, others))
-            eta = finish_time(work, quotas).finish_s
+            work = work_of(jobs, ratio, now, apis, ahead=submissions_ahead(manifest, others))
+            eta = finish_time(work, quotas, apis).finish_s
     return Progress(
         id=manifest.id,
         name=manifest.name,
@@ -204,6 +197,7 @@ class ProgressReader:
                 quotas=quotas,
                 ratio=ratio,
                 hooks=[d.to_status() for d in deliveries.get(manifest.id, [])],
+                apis=self.settings.apis,
             )
             for manifest in chosen
         ]

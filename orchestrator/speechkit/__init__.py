@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .asr_xml import ASR_XML_PROFILE, AsrXmlClient
+from .asr_xml import ASR_XML_SPEC, AsrXmlClient
 from .base import (
-    ApiProfile,
     LocalAudio,
     OperationFailure,
     OperationStatus,
@@ -12,6 +11,7 @@ from .base import (
     SubmitRequest,
     Submitted,
 )
+from .catalogue import CATALOGUE
 from .errors import (
     ErrorKind,
     RecognitionFailed,
@@ -22,14 +22,14 @@ from .errors import (
 )
 from .normalize import normalize_v2
 from .normalize_v3 import normalize_v3
-from .v2 import V2_PROFILE, V2Client, parse_operation, v2_request_body
-from .v3 import V3_PROFILE, V3Client, v3_request_body
+from .v2 import V2_SPEC, V2Client, parse_operation, v2_request_body
+from .v3 import V3_SPEC, V3Client, v3_request_body
 
 __all__ = [
-    "ASR_XML_PROFILE",
-    "V2_PROFILE",
-    "V3_PROFILE",
-    "ApiProfile",
+    "ASR_XML_SPEC",
+    "CATALOGUE",
+    "V2_SPEC",
+    "V3_SPEC",
     "AsrXmlClient",
     "ErrorKind",
     "LocalAudio",

@@ -7,6 +7,16 @@ read whole; its Content-Type is the file's real format. The answer is XML: up to
 ``variant``s, best first. The best is the transcript; all of them are kept in ``raw``.
 ``success="0"`` (still HTTP 200) means nothing was recognised: the recognition failed.
 There are no timings, and no object storage is involved.
+
+Its limits are our choice, not a documented number. Its documentation speaks of short
+utterances (queries, addresses, dates), and accepts at most 1 MB with ``Content-Length``;
+the service that replaced it, today's synchronous recognition, documents 30 s and 1 MB of
+mono audio. We send the audio chunked (no size limit is documented that way) and allow
+what today's service allows in time: at most ``ASR_XML_MAX_DURATION_S``. Anything longer
+belongs to an asynchronous API, which is also cheaper per second and gives timings. The
+server mixes every channel down to mono, so a stereo container is accepted (heard as one
+channel), but raw LPCM must be mono: its Content-Type (``audio/x-pcm;bit=16;rate=N``) has
+no way to say how many channels it holds, and only 8 and 16 kHz have a Content-Type at all.
 """
 
 from __future__ import annotations
@@ -20,19 +30,37 @@ from typing import Any
 
 import aiohttp
 
-from orchestrator.core.apis import ASR_XML_PCM_RATES
+from orchestrator.core import constants as c
+from orchestrator.core.apis import ApiSpec, ConcurrencyDecl, QuotaDecl, QuotaKind
 from orchestrator.core.constants import ASR_XML_PATH
 from orchestrator.core.decisions import NotFoundMeans
-from orchestrator.core.quota import ASR_XML_QUOTA
 from orchestrator.core.transcript import Transcript, Utterance
 
-from .base import ApiProfile, LocalAudio, OperationStatus, SubmitRequest, Submitted
+from .base import LocalAudio, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError, operation_error
 from .http import Answer, Http
 
-ASR_XML_PROFILE = ApiProfile(
+ASR_XML_MAX_DURATION_S = 30.0
+ASR_XML_PCM_RATES = (8000, 16000)
+# The legacy API's request rate was never published: today's synchronous recognition
+# quota is assumed.
+REQUESTS = QuotaDecl(
     name="asr_xml",
-    submit_quota=ASR_XML_QUOTA,
+    title="asr_xml requests",
+    kind=QuotaKind.RATE,
+    limit=c.SYNC_REQUESTS_PER_SECOND,
+    window_s=1.0,
+    config_key="asr_xml_requests_per_second",
+)
+ASR_XML_SPEC = ApiSpec(
+    name="asr_xml",
+    title="the legacy synchronous asr_xml API",
+    asynchronous=False,
+    models=c.ASR_XML_TOPICS,
+    languages=c.ASR_XML_LANGUAGES,
+    several_languages=False,
+    unsupported=("literature_text", "raw_results", "speaker_labeling", "text_normalization"),
+    submit_quota=REQUESTS.name,
     # Synchronous: the answer to the submission is the transcript; nothing to poll or fetch.
     status_quota=None,
     result_quota=None,
@@ -41,10 +69,17 @@ ASR_XML_PROFILE = ApiProfile(
     result_endpoint=None,
     status_not_found=NotFoundMeans.WRONG,
     result_not_found=NotFoundMeans.WRONG,
-    uploads=False,
+    quotas=(REQUESTS,),
     # The legacy service is not asynchronous recognition: its daily audio quota is not ours.
-    daily_audio=False,
+    audio_quota=None,
+    uploads=False,
     timings=False,
+    max_duration_s=ASR_XML_MAX_DURATION_S,
+    raw_pcm_rates=ASR_XML_PCM_RATES,
+    # Each request holds a connection for the whole recognition.
+    concurrency=ConcurrencyDecl(default=10, config_key="asr_xml_requests"),
+    # The 32 hex digits this installation sends as its `uuid`, made once and kept.
+    install_key="speechkit.asr_xml_uuid",
 )
 # Chunks of the body: small enough that the service hears the audio as it comes.
 CHUNK_BYTES = 64 * 1024
@@ -200,7 +235,7 @@ class AsrXmlClient:
     ``device_uuid`` is the 32 hex digits this installation sends as ``uuid``.
     """
 
-    profile = ASR_XML_PROFILE
+    profile = ASR_XML_SPEC
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
-"""The one client interface for every recognition API, and the profile each API gives of
-itself: which quota each call spends, its metric labels, what a 404 means at each step,
-whether fetching the result is a request of its own. The pipeline knows no API but these."""
+"""The one client interface for every recognition API. Each client carries its API's spec
+(``core.apis.ApiSpec``) as its ``profile``: which quota each call spends, its metric labels,
+what a 404 means at each step, whether fetching the result is a request of its own. The
+pipeline knows no API but these."""
 
 from __future__ import annotations
 
@@ -10,38 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from orchestrator.core.apis import ApiSpec
 from orchestrator.core.constants import DEFAULT_LANGUAGE, DEFAULT_MODEL
-from orchestrator.core.decisions import NotFoundMeans
 from orchestrator.core.settings import Language
 from orchestrator.core.transcript import Transcript
 
 from .errors import RecognitionFailed, operation_error
-
-
-@dataclass(frozen=True)
-class ApiProfile:
-    """What the pipeline needs to know of one API, told by its client."""
-
-    name: str  # "v2": the value of a manifest's `api:`
-    submit_quota: str  # the quota a submission spends
-    # The quota a status check spends; None for a synchronous API (nothing to check).
-    status_quota: str | None
-    # The quota a request for the result spends; None when no request is needed: the
-    # finished status carries the result (API v2), or the submission's answer did.
-    result_quota: str | None
-    # Metric labels (``endpoint``) of each request.
-    submit_endpoint: str
-    status_endpoint: str | None
-    result_endpoint: str | None
-    # What a 404 means when checking the status, and when fetching the result.
-    status_not_found: NotFoundMeans
-    result_not_found: NotFoundMeans
-    uploads: bool = True  # the audio goes through object storage (else in the request)
-    daily_audio: bool = True  # submissions count against the daily audio quota
-    timings: bool = True  # word and utterance times (else no subtitles can be written)
-    # The metric label of the request that deletes a result kept on the server, when the
-    # API has one (``delete_result``).
-    delete_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +106,7 @@ class OperationStatus:
 class RecognitionClient(Protocol):
     """Submit, check and fetch for one recognition API; every failure is a SpeechKitError."""
 
-    profile: ApiProfile
+    profile: ApiSpec
 
     async def submit(self, request: SubmitRequest) -> Submitted:
         """Start recognition (one request of ``profile.submit_quota``)."""

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aiohttp
 
 from orchestrator.config import SpeechKitConfig
 
-from .asr_xml import AsrXmlClient
+from .asr_xml import ASR_XML_SPEC, AsrXmlClient
 from .base import RecognitionClient
 from .v2 import V2Client
 from .v3 import V3Client
 
 
 def make_clients(
-    session: aiohttp.ClientSession, config: SpeechKitConfig, *, asr_xml_uuid: str
+    session: aiohttp.ClientSession, config: SpeechKitConfig, *, installed: Mapping[str, str]
 ) -> dict[str, RecognitionClient]:
-    """One client per API, over the daemon's one HTTP session. ``asr_xml_uuid`` is the
-    installation's id for the legacy API (32 hex digits, kept in the store)."""
+    """One client per API, over the daemon's one HTTP session. ``installed`` holds, by API,
+    the value kept in the store under its spec's ``install_key`` (the legacy API's 32 hex
+    digits of installation id)."""
 
     def api_key() -> str | None:
         return config.api_key.reveal() if config.api_key is not None else None
@@ -40,7 +43,7 @@ def make_clients(
             session,
             asr_xml_url=config.asr_xml_url,
             api_key=api_key,
-            device_uuid=asr_xml_uuid,
+            device_uuid=installed[ASR_XML_SPEC.name],
             timeout_s=config.request_timeout_s,
         ),
     ]

@@ -8,22 +8,38 @@ from typing import Any
 
 import aiohttp
 
+from orchestrator.core import constants as c
+from orchestrator.core.apis import ApiSpec, QuotaDecl, QuotaKind
 from orchestrator.core.constants import ENCODINGS, V2_SUBMIT_PATH
 from orchestrator.core.decisions import NotFoundMeans
-from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA
 from orchestrator.core.transcript import Transcript
 
-from .base import ApiProfile, OperationStatus, SubmitRequest, Submitted
+from .base import OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError
 from .http import AuthHeader, Http, get_operation, parse_operation, start_operation
 from .normalize import normalize_v2
+from .quotas import DAILY_AUDIO, SUBMISSIONS
 
-__all__ = ["V2_PROFILE", "AuthHeader", "V2Client", "parse_operation", "v2_request_body"]
+__all__ = ["V2_SPEC", "AuthHeader", "V2Client", "parse_operation", "v2_request_body"]
 
-V2_PROFILE = ApiProfile(
+STATUS_CHECKS = QuotaDecl(
+    name="status",
+    title="status checks, API v2",
+    kind=QuotaKind.WINDOW,
+    limit=c.V2_STATUS_QUOTA_PER_HOUR,
+    window_s=c.QUOTA_WINDOW_S,
+    config_key="status_checks",
+)
+V2_SPEC = ApiSpec(
     name="v2",
-    submit_quota=SUBMIT_QUOTA,
-    status_quota=STATUS_QUOTA,
+    title="asynchronous API v2",
+    asynchronous=True,
+    models=c.MODELS,
+    languages=None,
+    several_languages=False,
+    unsupported=("speaker_labeling", "text_normalization"),
+    submit_quota=SUBMISSIONS.name,
+    status_quota=STATUS_CHECKS.name,
     # The finished Operation carries the response: fetching costs no request.
     result_quota=None,
     submit_endpoint="longRunningRecognize",
@@ -33,6 +49,8 @@ V2_PROFILE = ApiProfile(
     # operation's 404 is something else: core.decisions tells them apart by age).
     status_not_found=NotFoundMeans.EXPIRED,
     result_not_found=NotFoundMeans.EXPIRED,
+    quotas=(SUBMISSIONS, DAILY_AUDIO, STATUS_CHECKS),
+    audio_quota=DAILY_AUDIO.name,
 )
 
 
@@ -71,7 +89,7 @@ class V2Client:
     returning one (so an IAM token can be refreshed between requests).
     """
 
-    profile = V2_PROFILE
+    profile = V2_SPEC
 
     def __init__(
         self,

@@ -16,22 +16,41 @@ from typing import Any
 
 import aiohttp
 
+from orchestrator.core import constants as c
+from orchestrator.core.apis import ApiSpec, QuotaDecl, QuotaKind
 from orchestrator.core.constants import V3_DELETE_PATH, V3_RESULT_PATH, V3_SUBMIT_PATH
 from orchestrator.core.decisions import TRANSIENT_OPERATION_CODES, NotFoundMeans
-from orchestrator.core.quota import SUBMIT_QUOTA, V3_STATUS_QUOTA
 from orchestrator.core.transcript import Transcript
 
-from .base import ApiProfile, OperationStatus, SubmitRequest, Submitted
+from .base import OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError
 from .http import AuthHeader, Http, get_operation, start_operation
 from .normalize_v3 import normalize_v3
+from .quotas import DAILY_AUDIO, SUBMISSIONS
 
-V3_PROFILE = ApiProfile(
+# The operation GET and getRecognition: which endpoints count is not documented.
+STATUS_CHECKS = QuotaDecl(
+    name="status_v3",
+    title="status checks, API v3",
+    kind=QuotaKind.RATE,
+    limit=c.V3_STATUS_PER_SECOND,
+    window_s=1.0,
+    config_key="v3_status_checks_per_second",
+    wait_field="v3_status_wait_s",
+)
+V3_SPEC = ApiSpec(
     name="v3",
+    title="asynchronous API v3",
+    asynchronous=True,
+    models=c.V3_MODELS,
+    languages=None,
+    several_languages=True,
+    # v3 has no rawResults: numbers are spelt out unless text normalisation is on.
+    unsupported=("raw_results",),
     # v2 and v3 submissions share the 500-per-hour recognition quota.
-    submit_quota=SUBMIT_QUOTA,
-    status_quota=V3_STATUS_QUOTA,
-    result_quota=V3_STATUS_QUOTA,
+    submit_quota=SUBMISSIONS.name,
+    status_quota=STATUS_CHECKS.name,
+    result_quota=STATUS_CHECKS.name,
     submit_endpoint="recognizeFileAsync",
     status_endpoint="operations",
     result_endpoint="getRecognition",
@@ -40,6 +59,8 @@ V3_PROFILE = ApiProfile(
     status_not_found=NotFoundMeans.EXPIRED,
     # getRecognition answers 404 before the results exist.
     result_not_found=NotFoundMeans.NOT_READY,
+    quotas=(SUBMISSIONS, DAILY_AUDIO, STATUS_CHECKS),
+    audio_quota=DAILY_AUDIO.name,
     delete_endpoint="deleteRecognition",
 )
 
@@ -129,7 +150,7 @@ def parse_results(body: bytes) -> list[Any]:
 class V3Client:
     """API v3 over an aiohttp session the caller owns; base URLs are the service's roots."""
 
-    profile = V3_PROFILE
+    profile = V3_SPEC
 
     def __init__(
         self,

@@ -14,7 +14,6 @@ from typing import ClassVar, TypeVar
 
 from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import State
-from orchestrator.core.quota import AUDIO_QUOTA, REQUEST_QUOTAS
 from orchestrator.telemetry.logs import get_logger
 
 _log = get_logger()
@@ -288,16 +287,14 @@ LAG_BUCKETS = (
 )
 # Status checks spent per finished job; 1 is the physical limit.
 POLLS_BUCKETS = (1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
-# Every quota the daemon spends: the requests' (the 429s are counted per quota) and the
-# daily audio, counted in seconds.
-QUOTAS = (*REQUEST_QUOTAS, AUDIO_QUOTA)
 
 
 class DaemonMetrics:
     """The daemon's metric set: the pipeline updates these, ``/metrics`` exports them."""
 
-    def __init__(self, registry: Registry | None = None) -> None:
-        """Register every family in ``registry`` (a fresh one by default)."""
+    def __init__(self, registry: Registry | None = None, quotas: Iterable[str] = ()) -> None:
+        """Register every family in ``registry`` (a fresh one by default); ``quotas`` are
+        the request quotas the APIs spend (the catalogue's), whose 429s are counted."""
         self.registry = registry if registry is not None else Registry()
         reg = self.registry
         self._add_pipeline_families(reg)
@@ -311,7 +308,7 @@ class DaemonMetrics:
         )
         # Every series a dashboard or an alert names exists from the start, at 0: a counter
         # first seen at 1 shows no increase, and its first failure or 429 would go unnoticed.
-        for quota in REQUEST_QUOTAS:
+        for quota in quotas:
             self.throttled.inc(0, quota=quota)
         for reason in ReasonClass:
             self.jobs_failed.inc(0, reason=reason.value)
@@ -388,7 +385,7 @@ class DaemonMetrics:
         self.api_requests.inc(endpoint=endpoint, status=status)
 
     def set_quota(self, quota: str, used: float, left: float) -> None:
-        """Set the used and left gauges of one quota (one of ``QUOTAS``)."""
+        """Set the used and left gauges of one quota (one the catalogue declares)."""
         self.quota_used.set(used, quota=quota)
         self.quota_left.set(left, quota=quota)
 

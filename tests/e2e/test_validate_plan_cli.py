@@ -94,6 +94,9 @@ def test_plan_prints_totals() -> None:
     # The whole quota by default: no share kept unused, the window lengthened by the margin.
     assert any(line.startswith("quotas: 500 submissions") for line in lines)
     assert any("per 3630 s" in line for line in lines)
+    # What makes up the finish, by each quota the jobs' APIs spend, named as on the page.
+    assert any(line.startswith("finish = max(submit 0s, status 0s, status_v3 0s") for line in lines)
+    assert "asr_xml: 0s at 20 requests per 1.25 s" in lines
 
 
 def test_plan_json_follows_the_configured_quotas(tmp_path: Path) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from orchestrator.core.jobs import State
-from orchestrator.core.quota import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, Pause, QuotaSpec
+from orchestrator.core.quota import AUDIO_QUOTA, SUBMIT_QUOTA, Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.ledger import QuotaLedger
+from orchestrator.speechkit.v2 import STATUS_CHECKS
 from orchestrator.store import Claim, NewJob, Spend, Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.integration.conftest import Opener
@@ -17,13 +18,13 @@ BACKOFF = {"base_s": 2.0, "max_s": 60.0, "memory_s": 10.0}
 async def test_a_pause_never_shortens_and_is_counted(store: Store) -> None:
     clock, metrics = Clock(), DaemonMetrics()
     ledger = QuotaLedger(store, metrics, clock)
-    pause = await ledger.pause(STATUS_QUOTA, 7.0, **BACKOFF)
+    pause = await ledger.pause(STATUS_CHECKS.name, 7.0, **BACKOFF)
     assert pause == Pause(1007.0, 1)
-    assert await store.quota_paused_until(STATUS_QUOTA) == 1007.0
-    assert metrics.throttled.value(quota=STATUS_QUOTA) == 1
+    assert await store.quota_paused_until(STATUS_CHECKS.name) == 1007.0
+    assert metrics.throttled.value(quota=STATUS_CHECKS.name) == 1
     # A 429 of a request sent before the pause neither shortens it nor counts again.
-    assert await ledger.pause(STATUS_QUOTA, None, **BACKOFF) == Pause(1007.0, 1)
-    assert metrics.throttled.value(quota=STATUS_QUOTA) == 2
+    assert await ledger.pause(STATUS_CHECKS.name, None, **BACKOFF) == Pause(1007.0, 1)
+    assert metrics.throttled.value(quota=STATUS_CHECKS.name) == 2
 
 
 async def test_429s_in_a_row_pause_longer_each_time_and_the_store_keeps_the_count(

@@ -5,17 +5,18 @@ come from the same quota usage."""
 from __future__ import annotations
 
 from orchestrator.core.jobs import State
-from orchestrator.core.quota import AUDIO_QUOTA, STATUS_QUOTA, SUBMIT_QUOTA, QuotaSpec
+from orchestrator.core.quota import AUDIO_QUOTA, SUBMIT_QUOTA, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.service.overview import gather
+from orchestrator.speechkit.v2 import STATUS_CHECKS
 from orchestrator.store import Claim, NewJob, Spend, Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support.clock import Clock
 
 SPECS = {
     SUBMIT_QUOTA: QuotaSpec(10, 60.0),
-    STATUS_QUOTA: QuotaSpec(50, 60.0),
+    STATUS_CHECKS.name: QuotaSpec(50, 60.0),
     AUDIO_QUOTA: QuotaSpec(3600, 86400.0),
 }
 BACKOFF = {"base_s": 30.0, "max_s": 60.0, "memory_s": 60.0}
@@ -40,7 +41,7 @@ async def test_the_overview_of_a_store(store: Store) -> None:
     for at, job in enumerate(queued, start=1):
         fields = {"state": State.FAILED, "error": f"reason {job.id}", "finished_at": 990.0 + at}
         await store.update_job(job.id, None, fields, 990.0 + at)
-    await ledger.pause(STATUS_QUOTA, 45.0, **BACKOFF)
+    await ledger.pause(STATUS_CHECKS.name, 45.0, **BACKOFF)
     clock.now = 1010.0
 
     seen = await gather(
@@ -55,10 +56,10 @@ async def test_the_overview_of_a_store(store: Store) -> None:
         (queued[-1].id, f"reason {queued[-1].id}", "calls")
     ]
     usage = {q.name: q for q in seen.quotas}
-    assert list(usage) == [SUBMIT_QUOTA, STATUS_QUOTA, AUDIO_QUOTA]
+    assert list(usage) == [SUBMIT_QUOTA, STATUS_CHECKS.name, AUDIO_QUOTA]
     assert (usage[SUBMIT_QUOTA].used, usage[SUBMIT_QUOTA].left) == (4.0, 6.0)
     assert (usage[AUDIO_QUOTA].used, usage[AUDIO_QUOTA].limit) == (360.0, 3600.0)
-    assert usage[STATUS_QUOTA].pause_left(clock.now) == 35.0
+    assert usage[STATUS_CHECKS.name].pause_left(clock.now) == 35.0
     assert usage[SUBMIT_QUOTA].paused_until is None
     document = seen.to_dict()
     assert document["uptime_s"] == 610.0
@@ -69,10 +70,10 @@ async def test_the_overview_of_a_store(store: Store) -> None:
     await ledger.report(SPECS)
     assert metrics.quota_used.value(quota=AUDIO_QUOTA) == 360.0
     assert metrics.quota_left.value(quota=SUBMIT_QUOTA) == 6.0
-    assert metrics.quota_pause.value(quota=STATUS_QUOTA) == 35.0
+    assert metrics.quota_pause.value(quota=STATUS_CHECKS.name) == 35.0
     assert metrics.quota_pause.value(quota=SUBMIT_QUOTA) == 0.0
     # Once the window has passed, nothing is used and the pause is over.
     clock.now = 1000.0 + 86400.0
     later = {q.name: q for q in await ledger.usage(SPECS)}
     assert later[AUDIO_QUOTA].used == 0.0
-    assert later[STATUS_QUOTA].pause_left(clock.now) == 0.0
+    assert later[STATUS_CHECKS.name].pause_left(clock.now) == 0.0

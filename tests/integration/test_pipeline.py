@@ -23,7 +23,7 @@ from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.constants import STORAGE_URL
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.polling import PollingPolicy
-from orchestrator.core.quota import STATUS_QUOTA, SUBMIT_QUOTA, QuotaSpec
+from orchestrator.core.quota import SUBMIT_QUOTA, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import content_hash as content_hash_of
 from orchestrator.intake.audio import probe
@@ -35,7 +35,7 @@ from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.scheduler import Scheduler
 from orchestrator.pipeline.settings import PipelineSettings, default_quotas
 from orchestrator.pipeline.work import InFlight
-from orchestrator.speechkit.v2 import V2Client
+from orchestrator.speechkit.v2 import STATUS_CHECKS, V2Client
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.storage.s3 import S3Storage
@@ -152,7 +152,7 @@ async def test_jobs_run_to_done_with_one_submission_and_few_checks_each(
         stats = emu.stats()
         counts = await r.store.counts_by_state()
         submitted = await r.store.quota_spent(SUBMIT_QUOTA, 0.0)
-        checks = await r.store.quota_spent(STATUS_QUOTA, 0.0)
+        checks = await r.store.quota_spent(STATUS_CHECKS.name, 0.0)
         learned = await r.store.kv_get(store_key(("v2", "general")))
     assert counts == {"done": len(FILES)}
     assert stats["summary"]["operations"] == len(FILES)

@@ -30,7 +30,7 @@ def make_job(
         manifest_name=manifest,
         source=f"{folder}/{index}.ogg",
         output=str(index),
-        settings=dataclasses.replace(RecognitionSettings(), api=api),  # type: ignore[arg-type]
+        settings=dataclasses.replace(RecognitionSettings(), api=api),
         settings_key="k",
         priority=0,
         state=state,

@@ -1,4 +1,5 @@
-"""What each API takes (core/apis.py), and the settings' dedup key across versions."""
+"""What each API takes (core/apis.py over the catalogue of speechkit's specs), and the
+settings' dedup key across versions."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ import json
 
 import pytest
 
-from orchestrator.core.apis import (
-    ASR_XML_MAX_DURATION_S,
-    FACTS,
-    audio_problems,
-    facts_of,
-    setting_problems,
-    source_problem,
-)
+from orchestrator.core.apis import audio_problems, setting_problems, source_problem
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.speechkit import CATALOGUE
+from orchestrator.speechkit.asr_xml import ASR_XML_MAX_DURATION_S
 
 BASE = RecognitionSettings()
 
@@ -48,14 +44,14 @@ def settings(**changes: object) -> RecognitionSettings:
     ],
 )
 def test_setting_problems(changes: dict[str, object], expected: list[str]) -> None:
-    assert [name for name, _ in setting_problems(settings(**changes))] == expected
+    assert [name for name, _ in setting_problems(settings(**changes), CATALOGUE)] == expected
 
 
 def test_the_message_names_the_setting_and_the_apis_that_take_it() -> None:
-    ((name, message),) = setting_problems(settings(speaker_labeling=True))
+    ((name, message),) = setting_problems(settings(speaker_labeling=True), CATALOGUE)
     assert name == "speaker_labeling"
     assert message == "speaker_labeling is not available with api v2; it needs api v3"
-    ((_, message),) = setting_problems(settings(api="asr_xml", literature_text=True))
+    ((_, message),) = setting_problems(settings(api="asr_xml", literature_text=True), CATALOGUE)
     assert message.endswith("it needs api v2 or v3")
 
 
@@ -63,37 +59,39 @@ MONO = AudioFacts("OGG_OPUS", 10.0, 1, 48000, 0, 1000, "ogg_opus")
 
 
 def test_audio_problems() -> None:
-    assert audio_problems(settings(api="asr_xml"), MONO) == []
+    assert audio_problems(settings(api="asr_xml"), MONO, CATALOGUE) == []
     stereo = dataclasses.replace(MONO, channels=2)
-    assert audio_problems(settings(api="asr_xml"), stereo) == []  # mixed down to mono
-    ((name, message),) = audio_problems(settings(api="v3", speaker_labeling=True), stereo)
+    assert audio_problems(settings(api="asr_xml"), stereo, CATALOGUE) == []  # mixed down to mono
+    ((name, message),) = audio_problems(
+        settings(api="v3", speaker_labeling=True), stereo, CATALOGUE
+    )
     assert name == "speaker_labeling"
     assert "mono audio only; this file has 2 channels" in message
     long = dataclasses.replace(MONO, duration_s=ASR_XML_MAX_DURATION_S + 0.5)
-    ((name, message),) = audio_problems(settings(api="asr_xml"), long)
+    ((name, message),) = audio_problems(settings(api="asr_xml"), long, CATALOGUE)
     assert "at most 30 s: use api v2 or v3 (asynchronous)" in message
-    assert audio_problems(settings(), long) == []
+    assert audio_problems(settings(), long, CATALOGUE) == []
     raw = AudioFacts("LINEAR16_PCM", 1.0, 2, 48000, 0, 192000, "raw")
-    found = [m for _, m in audio_problems(settings(api="asr_xml"), raw)]
+    found = [m for _, m in audio_problems(settings(api="asr_xml"), raw, CATALOGUE)]
     assert len(found) == 2
     assert "must be mono" in found[0]
     assert "must be 8000 or 16000 Hz" in found[1]
     wav = dataclasses.replace(raw, container="wav")
-    assert audio_problems(settings(api="asr_xml"), wav) == []  # its header says it all
+    assert audio_problems(settings(api="asr_xml"), wav, CATALOGUE) == []  # its header says it all
 
 
 def test_only_apis_that_take_a_link_take_objects_in_storage() -> None:
-    assert source_problem(settings(), in_storage=True) is None
-    assert source_problem(settings(api="v3"), in_storage=True) is None
-    assert "needs a local file" in (source_problem(settings(api="asr_xml"), in_storage=True) or "")
-    assert source_problem(settings(api="asr_xml"), in_storage=False) is None
+    assert source_problem(settings(), True, CATALOGUE) is None
+    assert source_problem(settings(api="v3"), True, CATALOGUE) is None
+    assert "needs a local file" in (source_problem(settings(api="asr_xml"), True, CATALOGUE) or "")
+    assert source_problem(settings(api="asr_xml"), False, CATALOGUE) is None
 
 
 def test_facts_are_consistent() -> None:
-    assert set(FACTS) == {"v2", "v3", "asr_xml"}
-    assert facts_of("asr_xml").timings is False
-    assert all(facts.asynchronous == facts.uploads for facts in FACTS.values())
-    assert all(facts.models[0] in ("general", "queries") for facts in FACTS.values())
+    assert set(CATALOGUE) == {"v2", "v3", "asr_xml"}
+    assert CATALOGUE["asr_xml"].timings is False
+    assert all(spec.asynchronous == spec.uploads for spec in CATALOGUE.values())
+    assert all(spec.models[0] in ("general", "queries") for spec in CATALOGUE.values())
 
 
 # -- the settings' key ---------------------------------------------------------------------

@@ -41,6 +41,8 @@ SPECIAL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "storage.secret_access_key": ({}, PAIR),
     "paths.input_roots": ({}, {"input_roots": ["/"]}),
     "polling.growth": ({}, {"growth": 2.0}),
+    "quotas.rates": ({}, {"rates": {"submit": {"limit": 100, "window_s": 60}}}),
+    "concurrency.requests": ({}, {"requests": {"asr_xml": 3}}),
     "state.url": ({}, {"url": PG}),
     "state.password": ({"url": PG}, {"url": PG, "password_env": "SAMPLE_SECRET"}),
     "outputs.local": ({"s3_prefix": "t/"}, {"s3_prefix": "t/", "local": True}),

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from orchestrator.core.finish_time import Quotas, Window, Work, finish_time
+from orchestrator.speechkit import CATALOGUE
 
 
 def quotas(**overrides: Window) -> Quotas:
@@ -14,11 +15,11 @@ def quotas(**overrides: Window) -> Quotas:
         "submit": Window(500, 3600),
         "status": Window(2500, 3600),
         "status_v3": Window(5, 1.25),
-        "audio_hours": Window(10000, 86400),
+        "audio": Window(10000 * 3600, 86400),
         "asr_xml": Window(20, 1.25),
     }
     base.update(overrides)
-    return Quotas(**base, asr_xml_concurrency=10)
+    return Quotas(base, {"asr_xml": 10})
 
 
 @pytest.mark.parametrize(
@@ -49,30 +50,31 @@ def test_a_whole_window_ahead_is_the_plans_formula(jobs: int) -> None:
 
 
 def test_the_slowest_quota_plus_the_longest_file_makes_the_finish() -> None:
-    work = Work(v2_jobs=1200, billable_hours=3.0, longest_processing_s=600.0)
-    got = finish_time(work, quotas())
-    assert got.submit_wait_s == 7200.0
-    assert got.status_wait_s == 0.0  # 1800 checks fit in one window
+    work = Work(to_submit={"v2": 1200}, billable_s={"v2": 3.0 * 3600}, longest_processing_s=600.0)
+    got = finish_time(work, quotas(), CATALOGUE)
+    assert got.waits_s["submit"] == 7200.0
+    assert got.waits_s["status"] == 0.0  # 1800 checks fit in one window
     assert got.finish_s == 7200.0 + 600.0
 
 
 def test_status_checks_can_be_the_bottleneck() -> None:
-    work = Work(v2_jobs=400, longest_processing_s=10.0)
-    got = finish_time(work, quotas(status=Window(100, 3600)))
-    assert got.status_wait_s == 5 * 3600.0  # 600 checks, 100 an hour
-    assert got.finish_s == got.status_wait_s + 10.0
+    work = Work(to_submit={"v2": 400}, longest_processing_s=10.0)
+    got = finish_time(work, quotas(status=Window(100, 3600)), CATALOGUE)
+    assert got.waits_s["status"] == 5 * 3600.0  # 600 checks, 100 an hour
+    assert got.finish_s == got.waits_s["status"] + 10.0
 
 
 def test_jobs_already_running_finish_in_their_own_time() -> None:
-    got = finish_time(Work(v2_checking=3, running_left_s=42.0), quotas())
+    got = finish_time(Work(checking={"v2": 3}, running_left_s=42.0), quotas(), CATALOGUE)
     assert got.finish_s == 42.0
 
 
 def test_asr_xml_is_bound_by_its_concurrency() -> None:
-    got = finish_time(Work(asr_xml_jobs=10, asr_xml_processing_s=100.0), quotas())
-    assert got.asr_xml_wait_s == 10.0  # 100 s of processing, 10 at a time
+    work = Work(to_submit={"asr_xml": 10}, processing_s={"asr_xml": 100.0})
+    got = finish_time(work, quotas(), CATALOGUE)
+    assert got.waits_s["asr_xml"] == 10.0  # 100 s of processing, 10 at a time
     assert got.finish_s == 10.0
 
 
 def test_nothing_left_is_no_time() -> None:
-    assert finish_time(Work(), quotas()).finish_s == 0.0
+    assert finish_time(Work(), quotas(), CATALOGUE).finish_s == 0.0

@@ -6,19 +6,15 @@ import dataclasses
 from pathlib import Path
 
 from orchestrator.core.jobs import Job, Stage, State
-from orchestrator.core.quota import (
-    ASR_XML_QUOTA,
-    AUDIO_QUOTA,
-    STATUS_QUOTA,
-    SUBMIT_QUOTA,
-    V3_STATUS_QUOTA,
-)
+from orchestrator.core.quota import AUDIO_QUOTA, SUBMIT_QUOTA
 from orchestrator.pipeline.lanes import lanes
 from orchestrator.pipeline.settings import SEND_SLACK_S, PipelineSettings, per_second
-from orchestrator.speechkit import ASR_XML_PROFILE, V2_PROFILE, V3_PROFILE
+from orchestrator.speechkit import ASR_XML_SPEC, V2_SPEC, V3_SPEC, asr_xml, v2, v3
 from orchestrator.store.types import Affinity
 
-PROFILES = [V2_PROFILE, V3_PROFILE, ASR_XML_PROFILE]
+PROFILES = [V2_SPEC, V3_SPEC, ASR_XML_SPEC]
+STATUS_QUOTA, V3_STATUS_QUOTA = v2.STATUS_CHECKS.name, v3.STATUS_CHECKS.name
+ASR_XML_QUOTA = asr_xml.REQUESTS.name
 SETTINGS = PipelineSettings(output_root=Path("/out"), api_concurrency={"asr_xml": 3})
 
 

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from orchestrator.core.failures import ReasonClass
 from orchestrator.core.jobs import State
+from orchestrator.speechkit import CATALOGUE
 from orchestrator.telemetry.metrics import (
     LAG_BUCKETS,
     Counter,
@@ -143,7 +144,7 @@ def test_special_float_values() -> None:
 
 
 def test_daemon_metrics_families() -> None:
-    metrics = DaemonMetrics()
+    metrics = DaemonMetrics(quotas=CATALOGUE.request_quotas())
     metrics.set_jobs_by_state({"queued": 3, "running": 2})
     metrics.set_jobs_by_state({"running": 4, "done": 1})
     metrics.record_request("v2.submit", 200)

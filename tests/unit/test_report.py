@@ -7,6 +7,7 @@ from typing import Any
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.outputs.report import build_report, render_report_text
+from orchestrator.speechkit import CATALOGUE
 from tests.support.jobs import make_job
 
 AUDIO = AudioFacts("OGG_OPUS", 30.0, 1, 48000, 0, 1000, "ogg_opus")
@@ -25,7 +26,7 @@ def test_notes_and_jobs_without_subtitles() -> None:
         job(3, State.DONE, api="asr_xml"),
         job(4, State.FAILED, api="asr_xml", error="recognition failed: nothing"),
     ]
-    report = build_report(MANIFEST, jobs, 160.0)
+    report = build_report(MANIFEST, jobs, 160.0, CATALOGUE)
     assert report["counts"] == {"done": 3, "failed": 1}
     # Billable units are asynchronous recognition's: the asr_xml job is not among them.
     assert report["billable_units"] == 60.0
@@ -47,6 +48,6 @@ def test_notes_and_jobs_without_subtitles() -> None:
 
 
 def test_a_plain_report_says_nothing_of_notes() -> None:
-    text = render_report_text(build_report(MANIFEST, [job(1, State.DONE)], 160.0))
+    text = render_report_text(build_report(MANIFEST, [job(1, State.DONE)], 160.0, CATALOGUE))
     assert "note" not in text
     assert "srt/vtt" not in text

@@ -13,6 +13,7 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.finish_time import Quotas, Window, throughput, work_of
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.service.watching import progress_of, submissions_ahead
+from orchestrator.speechkit import CATALOGUE
 from tests.support.jobs import make_job
 
 MONO_60 = AudioFacts("OGG_OPUS", 60.0, 1, 48000, 0, 1000, "ogg_opus")
@@ -26,11 +27,13 @@ def job(index: int, state: State, api: str = "v2", **fields: Any) -> Job:
 
 def quotas(submit_left: float) -> Quotas:
     return Quotas(
-        submit=Window(2, 60.0, submit_left),
-        status=Window(100, 60.0),
-        status_v3=Window(5, 1.25),
-        audio_hours=Window(10000, 86400),
-        asr_xml=Window(20, 1.25),
+        {
+            "submit": Window(2, 60.0, submit_left),
+            "status": Window(100, 60.0),
+            "status_v3": Window(5, 1.25),
+            "audio": Window(10000 * 3600, 86400),
+            "asr_xml": Window(20, 1.25),
+        }
     )
 
 
@@ -43,13 +46,13 @@ def test_what_is_left_counts_each_job_where_it_is() -> None:
         job(5, State.WAITING),  # follows another job: no submission of its own
         job(6, State.QUEUED, api="asr_xml"),
     ]
-    work = work_of(jobs, lambda _api, _model: RATIO, now=103.0, ahead=5)
-    assert work.v2_jobs == 2 + 5
-    assert work.v2_checking == 1
+    work = work_of(jobs, lambda _api, _model: RATIO, now=103.0, apis=CATALOGUE, ahead=5)
+    assert work.to_submit["v2"] == 2 + 5
+    assert work.checking == {"v2": 1}
     assert work.longest_processing_s == 120 * RATIO  # stereo: both channels
     assert work.running_left_s == 100.0 + 60 * RATIO - 103.0
-    assert work.billable_hours == (60 + 60) / 3600
-    assert work.asr_xml_jobs == 1
+    assert work.billable_s == {"v2": 60 + 60}
+    assert work.to_submit["asr_xml"] == 1
 
 
 def test_throughput_is_jobs_per_minute_over_the_recent_past() -> None:
