@@ -7,9 +7,7 @@ from collections.abc import Sequence
 
 from orchestrator.core import quota
 from orchestrator.core.jobs import Job, State
-from orchestrator.store.types import Spend
-
-Charge = tuple[str, float, float]  # (quota, time, amount): one ledger row to write
+from orchestrator.store.types import Charge, Spend
 
 
 def grant(
@@ -32,12 +30,12 @@ def grant(
             wake = quota.next_allowed(
                 [*times, *[now] * granted], spec, now, paused_until=paused_until
             )
-        return granted, wake, [(spend.quota, now, 1.0)] * granted
+        return granted, wake, [Charge(spend.quota, now, 1.0)] * granted
     # Only a job entering the claim's state is charged (one already in it was before).
     amounts = [spend.amount(job) if enter is None or job.state != enter else 0.0 for job in jobs]
     granted, wake = quota.fit_amounts(spent, spec, now, amounts, paused_until=paused_until)
     limit = spec.effective_limit
-    rows = [(spend.quota, now, amount) for amount in amounts[:granted] if 0 < amount <= limit]
+    rows = [Charge(spend.quota, now, amount) for amount in amounts[:granted] if 0 < amount <= limit]
     return granted, wake, rows
 
 
@@ -45,7 +43,7 @@ def usage(
     spend: Spend, now: float, spent: Sequence[tuple[float, float]], charged: Sequence[Charge]
 ) -> tuple[float, float]:
     """``(used, left)`` of ``spend``'s quota after a claim wrote ``charged``."""
-    mine = [(t, a) for q, t, a in charged if q == spend.quota]
+    mine = [(c.at, c.amount) for c in charged if c.quota == spend.quota]
     if spend.amount is None:
         used, left = quota.usage([t for t, _ in [*spent, *mine]], spend.spec, now)
         return float(used), float(left)
