@@ -26,7 +26,7 @@ COUNTERS = frozenset({"submissions", "attempts", "polls"})
 class Row(Protocol):
     """A database row read by column name (sqlite3's Row, asyncpg's Record)."""
 
-    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
 
 @functools.lru_cache(maxsize=1024)
