@@ -22,14 +22,17 @@ from orchestrator.store.connector import Connector, Session
 from orchestrator.store.rows import COUNTERS
 from orchestrator.store.types import Charge, Claim, Claimed
 
-NOTHING = Claimed([], frozenset(), {})
+
+def _nothing(held: dict[str, float] | None = None) -> Claimed:
+    """A claim that took no job (``held``: the quotas or cap that held it back)."""
+    return Claimed([], frozenset(), {}, {} if held is None else held)
 
 
 async def claim(db: Connector, claim: Claim, owner: str, now: float) -> Claimed:
     """Lease up to ``claim.limit`` due jobs, earliest due first within priority; grant and
     spend ``claim.spends`` and enter ``claim.enter``, all in one transaction."""
     if claim.limit <= 0:
-        return NOTHING
+        return _nothing()
     if claim.count is not None and claim.count not in COUNTERS:
         raise ValueError(f"not a job counter: {claim.count}")
     cap = f"cap:{','.join(claim.apis or ('any',))}" if claim.cap is not None else None
@@ -41,12 +44,12 @@ async def claim(db: Connector, claim: Claim, owner: str, now: float) -> Claimed:
         held: dict[str, float] = {}
         limit = await _room(db, tx, claim, cap, now, held)
         if limit <= 0:
-            return dataclasses.replace(NOTHING, held=held)
+            return _nothing(held)
         jobs = await db.due(tx, claim, limit, now)
         if len(jobs) < limit:
             held.clear()  # not held back: fewer were due than the cap allowed
         if not jobs:
-            return dataclasses.replace(NOTHING, held=held)  # no quota to read: none spent
+            return _nothing(held)  # no quota to read: none spent
         jobs, charges, usage = await _grant(tx, claim, jobs, now, pauses, held)
         entered = frozenset(
             job.id for job in jobs if claim.enter is not None and job.state != claim.enter

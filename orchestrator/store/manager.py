@@ -104,12 +104,11 @@ class SqlStore:
         encoded: dict[RecognitionSettings, tuple[str, str]] = {}  # settings -> (json, key)
         async with aclosing(batches(jobs)) as stream:
             async for batch in stream:
-                new = {job.settings for job in batch} - encoded.keys()
-                for settings in new:
-                    encoded[settings] = (settings_json(settings), settings.key())
-                if new:
+                known = len(encoded)
+                rows = [_job_row(job, encoded) for job in batch]
+                if len(encoded) > known:
+                    new = list(encoded)[known:]
                     await self.db.note_classes(tx, sorted({(s.priority, s.api) for s in new}))
-                rows = [_job_row(job, *encoded[job.settings]) for job in batch]
                 await tx.execute_many(
                     "insert_jobs", rows, manifest_id=manifest_id, node=node, now=now
                 )
@@ -440,13 +439,17 @@ class SqlStore:
         await self.db.close()
 
 
-def _job_row(job: NewJob, settings: str, settings_key: str) -> dict[str, Any]:
-    """The columns of one new job (``local``: its audio is a path on its manifest's node)."""
+def _job_row(job: NewJob, encoded: dict[RecognitionSettings, tuple[str, str]]) -> dict[str, Any]:
+    """The columns of one new job (``local``: its audio is a path on its manifest's node);
+    ``encoded`` keeps each settings' JSON and key, made once (hashed once per job)."""
+    text_key = encoded.get(job.settings)
+    if text_key is None:
+        text_key = encoded[job.settings] = (settings_json(job.settings), job.settings.key())
     return {
         "source": job.source,
         "output": job.output,
-        "settings": settings,
-        "settings_key": settings_key,
+        "settings": text_key[0],
+        "settings_key": text_key[1],
         "api": job.settings.api,
         "priority": job.priority,
         "local": not is_object_uri(job.source),
