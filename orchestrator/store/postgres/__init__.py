@@ -16,5 +16,5 @@ class PostgresStore(SqlStore):
 
     @classmethod
     async def open(cls, url: str, password: str | None = None) -> Self:
-        """Connect to the database at ``url`` and bring its schema up to date."""
+        """The store in the database at ``url``, its schema brought up to date."""
         return cls(await PostgresConnector.open(url, password))

@@ -197,7 +197,7 @@ class PostgresConnector(PostgresSession):
         return None if row is None or row[0] is None else float(row[0])
 
     def duplicate_leader(self, exc: BaseException) -> bool:
-        """The unique index ``jobs_one_leader`` refused the row."""
+        """A UniqueViolationError of the constraint ``jobs_one_leader``."""
         return (
             isinstance(exc, asyncpg.UniqueViolationError)
             and exc.constraint_name == "jobs_one_leader"

@@ -37,7 +37,7 @@ class PostgresSession:
         self._on = on
 
     async def execute(self, query: str, **params: Any) -> int:
-        """Run a named query; how many rows it changed."""
+        """Run a named query (a list sent as an array); how many rows it changed."""
         q = Q[query]
         return _rowcount(await self._on.execute(q.text, *q.args(params)))
 
@@ -52,17 +52,17 @@ class PostgresSession:
         return await self.execute(query, **shared, **columns)
 
     async def execute_sql(self, sql: str, params: Mapping[str, Any]) -> int:
-        """Run a statement (``:name`` parameters); how many rows it changed."""
+        """Run a statement made on the spot, compiled once per text; rows changed."""
         q = _compiled(sql)
         return _rowcount(await self._on.execute(q.text, *q.args(params)))
 
     async def fetch_one(self, query: str, **params: Any) -> Row | None:
-        """The first row of a named query, if any."""
+        """The first row of a named query (a list sent as an array), if any."""
         q = Q[query]
         row: Row | None = await self._on.fetchrow(q.text, *q.args(params))
         return row
 
     async def fetch_all(self, query: str, **params: Any) -> list[Row]:
-        """Every row of a named query."""
+        """Every row of a named query (a list sent as an array)."""
         q = Q[query]
         return list(await self._on.fetch(q.text, *q.args(params)))

@@ -37,7 +37,7 @@ class SQLiteSession:
         self._db = db
 
     async def execute(self, query: str, **params: Any) -> int:
-        """Run a named query; how many rows it changed."""
+        """Run a named query (a list bound as JSON text); how many rows it changed."""
         return await self.execute_sql(Q[query], params)
 
     async def execute_many(
@@ -56,13 +56,13 @@ class SQLiteSession:
             return cur.rowcount
 
     async def fetch_one(self, query: str, **params: Any) -> Row | None:
-        """The first row of a named query, if any."""
+        """The first row of a named query (a list bound as JSON text), if any."""
         async with self._db.execute(Q[query], _bind(params)) as cur:
             row: Row | None = await cur.fetchone()
             return row
 
     async def fetch_all(self, query: str, **params: Any) -> list[Row]:
-        """Every row of a named query."""
+        """Every row of a named query (a list bound as JSON text)."""
         async with self._db.execute(Q[query], _bind(params)) as cur:
             return list(await cur.fetchall())
 
@@ -180,12 +180,12 @@ class SQLiteConnector:
             return await tx.execute_sql(sql, params)
 
     async def fetch_one(self, query: str, **params: Any) -> Row | None:
-        """The first row of a named query, if any."""
+        """The first row of a named query, read outside a transaction (under the lock)."""
         async with self._lock:
             return await self._session.fetch_one(query, **params)
 
     async def fetch_all(self, query: str, **params: Any) -> list[Row]:
-        """Every row of a named query."""
+        """Every row of a named query, read outside a transaction (under the lock)."""
         async with self._lock:
             return await self._session.fetch_all(query, **params)
 
@@ -262,7 +262,7 @@ class SQLiteConnector:
         return min(times) if times else None
 
     def duplicate_leader(self, exc: BaseException) -> bool:
-        """The unique index ``jobs_one_leader`` refused the row."""
+        """An IntegrityError naming the columns of the unique index ``jobs_one_leader``."""
         return isinstance(exc, sqlite3.IntegrityError) and "jobs.content_hash" in str(exc)
 
     # The daemon's hold.
