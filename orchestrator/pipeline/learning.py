@@ -18,6 +18,7 @@ from collections.abc import Callable
 from orchestrator.core import polling
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.transitions import bring_forward
 from orchestrator.pipeline.work import InFlight
 from orchestrator.store.protocol import StateStore
 from orchestrator.telemetry.logs import get_logger
@@ -276,9 +277,7 @@ class Learning:
             if audio_s <= 0 or job.id in self.working or key not in (None, estimator_key(job)):
                 continue
             when = max(now, self.first_check_at(job, job.submitted_at))
-            if when < job.next_action_at and await store.update_job(
-                job.id, State.RUNNING, {"next_action_at": when}, now
-            ):
+            if when < job.next_action_at and await bring_forward(store, job.id, when, now):
                 moved += 1
         if moved:
             log.info("polling.rescheduled", jobs=moved)

@@ -9,7 +9,7 @@ from orchestrator.core.decisions import Decision, after_failure, after_operation
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.learning import Learning
-from orchestrator.pipeline.transitions import Transitions
+from orchestrator.pipeline.transitions import Transitions, check_counted, still_running
 from orchestrator.speechkit.base import OperationStatus, RecognitionClient
 from orchestrator.speechkit.errors import SpeechKitError
 
@@ -50,12 +50,7 @@ class Poll:
         polls = job.polls + 1
         if not status.done:
             when = self.learning.next_check_at(job, now, polls)
-            await self.ctx.store.update_job(
-                job.id,
-                State.RUNNING,
-                {"polls": polls, "last_poll_at": now, "next_action_at": when, "attempts": 0},
-                now,
-            )
+            await still_running(self.ctx.store, job.id, polls, now, when)
             return
         await self._finished(job, client, status, polls, now, began)
 
@@ -79,9 +74,7 @@ class Poll:
         metrics.polls_per_job.observe(polls)
         failed = status.failure()
         if failed is not None:
-            await self.ctx.store.update_job(
-                job.id, State.RUNNING, {"polls": polls, "last_poll_at": now}, now, keep_lease=True
-            )
+            await check_counted(self.ctx.store, job.id, polls, now)
             decision: Decision = after_operation_error(
                 failed.grpc_code, failed.message, job, self.ctx.circumstances()
             )
@@ -96,9 +89,7 @@ class Poll:
             transcript = client.result_of(status)
         except SpeechKitError as exc:
             # Done, but with nothing this client can read as a result.
-            await self.ctx.store.update_job(
-                job.id, State.RUNNING, {"polls": polls, "last_poll_at": now}, now, keep_lease=True
-            )
+            await check_counted(self.ctx.store, job.id, polls, now)
             decision = after_failure(Stage.FETCH, exc.failure(), job, self.ctx.circumstances())
             await self.transitions.apply(
                 dataclasses.replace(job, polls=polls, last_poll_at=now),

@@ -16,6 +16,7 @@ from orchestrator.core.jobs import IN_FLIGHT, STAGE_STATES, Job, Stage, State
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.lanes import Lane
 from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.pipeline.transitions import let_go
 from orchestrator.pipeline.work import InFlight
 from orchestrator.telemetry.logs import get_logger
 
@@ -164,7 +165,7 @@ class Scheduler:
                 if job.id in self.working:
                     # Its step is finishing (the store already has its outcome): let the
                     # lease go, or the job would wait for the lease to run out.
-                    await ctx.store.update_job(job.id, None, {}, now)
+                    await let_go(ctx.store, job.id, now)
                 else:
                     self._start(stage, job, entered=job.id in claimed.entered)
             due = await ctx.store.next_due(STAGE_STATES[stage], now, lane.apis, lane.affinity)

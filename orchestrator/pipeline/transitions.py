@@ -1,11 +1,13 @@
 """The one writer of job state: every transition is one row update, logged, and what
-follows a decision (retry, fail, pause a quota, recognise again) is carried out here."""
+follows a decision (retry, fail, pause a quota, recognise again) is carried out here.
+The few writes that change no state (a check counted, a check brought forward, a lease let
+go) are functions here too, so that no other module writes a job."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Unpack
 
 from orchestrator.core.decisions import (
     AskLater,
@@ -28,9 +30,44 @@ from orchestrator.core.jobs import (
     check_transition,
 )
 from orchestrator.pipeline.context import Context
+from orchestrator.store.protocol import JobStore
+from orchestrator.store.types import JobUpdate
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
+
+
+async def still_running(
+    store: JobStore, job_id: int, polls: int, now: float, next_check_at: float
+) -> bool:
+    """A check found the operation still running: count the check, set the next one and
+    let the job go; False when it was no longer running."""
+    fields: JobUpdate = {
+        "polls": polls,
+        "last_poll_at": now,
+        "next_action_at": next_check_at,
+        "attempts": 0,
+    }
+    return await store.update_job(job_id, State.RUNNING, fields, now)
+
+
+async def check_counted(store: JobStore, job_id: int, polls: int, now: float) -> bool:
+    """A check found the operation ended: count the check and keep the lease (the step goes
+    on to the transition that follows); False when it was no longer running."""
+    fields: JobUpdate = {"polls": polls, "last_poll_at": now}
+    return await store.update_job(job_id, State.RUNNING, fields, now, keep_lease=True)
+
+
+async def bring_forward(store: JobStore, job_id: int, when: float, now: float) -> bool:
+    """Move a running job's next check to ``when`` (nothing else changes); False when it
+    was no longer running."""
+    return await store.update_job(job_id, State.RUNNING, {"next_action_at": when}, now)
+
+
+async def let_go(store: JobStore, job_id: int, now: float) -> bool:
+    """Release the lease of a claimed job without changing it (its step is ending already
+    and the store holds its outcome)."""
+    return await store.update_job(job_id, None, {}, now)
 
 
 class Transitions:
@@ -41,7 +78,7 @@ class Transitions:
         self.on_job_ended = on_job_ended
 
     async def move(
-        self, job: Job, new: State, began: float | None = None, **fields: Any
+        self, job: Job, new: State, began: float | None = None, **fields: Unpack[JobUpdate]
     ) -> Job | None:
         """Record one transition in one row update and log it.
 
@@ -60,7 +97,7 @@ class Transitions:
     ) -> None:
         """End the job as failed with ``reason``; ``ids`` are the request ids of the
         failure (``client_request_id``, ``request_id``), logged with it."""
-        fields: dict[str, Any] = {"error": reason}
+        fields: JobUpdate = {"error": reason}
         await self._move(job, State.FAILED, began, reason_class, fields, ids or {})
 
     async def apply(
@@ -119,7 +156,7 @@ class Transitions:
         new: State,
         began: float | None,
         reason_class: ReasonClass,
-        fields: dict[str, Any],
+        fields: JobUpdate,
         ids: Mapping[str, str],
     ) -> Job | None:
         check_transition(job.state, new)
@@ -133,8 +170,9 @@ class Transitions:
         if new != job.state and new not in DOING:
             fields.setdefault("attempts", 0)
         # Entering a "doing" state, the step goes on: keep the lease so no stage takes it again.
+        update: JobUpdate = {"state": new, **fields}
         applied = await self.ctx.store.update_job(
-            job.id, job.state, {"state": new, **fields}, now, keep_lease=new in DOING
+            job.id, job.state, update, now, keep_lease=new in DOING
         )
         if not applied:
             log.info("job.superseded", state=job.state.value)
@@ -156,13 +194,13 @@ class Transitions:
             self.ctx.kick(Stage.SUBMIT)
         if new in TERMINAL:
             await self._ended(job, new, fields, reason_class, ids)
-        return dataclasses.replace(job, state=new, updated_at=now, **fields)
+        return dataclasses.replace(job, updated_at=now, **update)
 
     async def _ended(
         self,
         job: Job,
         state: State,
-        fields: dict[str, Any],
+        fields: JobUpdate,
         reason_class: ReasonClass,
         ids: Mapping[str, str],
     ) -> None:

@@ -1,7 +1,9 @@
 """The state store: every fact about manifests, jobs and quotas lives here, not in memory.
 
 Reach it through ``Store`` (``store.protocol``) and ``open_store(config)``
-(``store.factory``); nothing outside this folder knows which database it is.
+(``store.factory``); nothing outside this folder knows which database it is. Inside, the
+logic is written once (``store.manager``, the claim in ``store.claims``) over a thin
+connector per database (``store.connector``: ``sqlite/``, ``postgres/``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ are not copied: no daemon of the old store may be running.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,49 +18,42 @@ import asyncpg
 from orchestrator.core.refs import is_object_uri
 from orchestrator.store.postgres import PostgresStore
 from orchestrator.store.sqlite import SQLiteStore
+from orchestrator.store.tables import PAUSES, TABLES
 from orchestrator.store.types import StoreError
 
-JOB_COLUMNS = (
-    "id", "manifest_id", "source", "output", "settings", "settings_key", "api", "priority",
-    "state", "attempts", "next_action_at", "content_hash", "audio", "object_key",
-    "operation_id", "submitted_at", "submissions", "polls", "last_poll_at", "leader_id",
-    "error", "created_at", "updated_at", "finished_at", "note", "output_options",
-)  # fmt: skip
-MANIFEST_COLUMNS = (
-    "id", "name", "path", "digest", "state", "created_at", "finished_at", "report_path",
-    "on_finish",
-)  # fmt: skip
-# Hook deliveries still pending are made by the daemon of the PostgreSQL store.
-DELIVERY_COLUMNS = (
-    "id", "delivery_id", "manifest_id", "kind", "origin", "target", "state", "attempts",
-    "next_attempt_at", "last_error", "created_at", "updated_at", "delivered_at",
-)  # fmt: skip
+# Leases are not copied: no daemon of the old store may be running.
+COPIED = {
+    table: tuple(c for c in columns if c not in ("lease_owner", "lease_until"))
+    for table, columns in TABLES.items()
+}
+# Each table's rows, read in this order (ids kept: new rows are numbered after them).
+ORDER = {"manifests": "id", "jobs": "id", "quota_ledger": "spent_at", "hook_deliveries": "id"}
+# Only what a daemon keeps: not the health check's scratch value.
+WHERE = {"kv": "key <> 'healthz'"}
+SQLITE_PAUSES, POSTGRES_PAUSES = PAUSES["sqlite"], PAUSES["postgres"]
+
+
+def _select(table: str, columns: Sequence[str]) -> str:
+    where = f" WHERE {WHERE[table]}" if table in WHERE else ""
+    order = f" ORDER BY {ORDER[table]}" if table in ORDER else ""
+    return f"SELECT {', '.join(columns)} FROM {table}{where}{order}"
 
 
 def _read(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row to copy, read in one transaction of a read-only connection."""
+    """Every row to copy, by PostgreSQL table, read in one transaction of a read-only
+    connection."""
     if not path.is_file():
         raise StoreError(f"{path}: no such state file")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         db.execute("BEGIN")
-        return {
-            "manifests": db.execute(
-                f"SELECT {', '.join(MANIFEST_COLUMNS)} FROM manifests ORDER BY id"
-            ).fetchall(),
-            "jobs": db.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs ORDER BY id").fetchall(),
-            "results": db.execute(
-                "SELECT content_hash, settings_key, operation_id, response, created_at FROM results"
-            ).fetchall(),
-            "quota_ledger": db.execute(
-                "SELECT quota, spent_at, amount FROM quota_ledger ORDER BY spent_at"
-            ).fetchall(),
-            "quotas": db.execute("SELECT quota, until, strikes FROM quota_pauses").fetchall(),
-            "kv": db.execute("SELECT key, value FROM kv WHERE key <> 'healthz'").fetchall(),
-            "hook_deliveries": db.execute(
-                f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM hook_deliveries ORDER BY id"
-            ).fetchall(),
-        }
+        rows = {}
+        for table, columns in COPIED.items():
+            rows[table] = db.execute(_select(table, columns)).fetchall()
+            if table == "quota_ledger":  # the pauses beside the ledger
+                pauses = _select(*SQLITE_PAUSES)
+                rows[POSTGRES_PAUSES[0]] = db.execute(pauses).fetchall()
+        return rows
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: not a usable state file: {exc}") from None
     finally:
@@ -85,39 +79,33 @@ async def copy_sqlite_to_postgres(
                     f"{target.description}: the database already holds manifests; copy into "
                     "an empty database"
                 )
-            nodes = {row[0]: node for row in rows["manifests"]}
-            await connection.copy_records_to_table(
-                "manifests",
-                records=[(*row, node) for row in rows["manifests"]],
-                columns=[*MANIFEST_COLUMNS, "node"],
-            )
-            source = JOB_COLUMNS.index("source")
-            manifest = JOB_COLUMNS.index("manifest_id")
-            await connection.copy_records_to_table(
-                "jobs",
-                records=[
-                    (*row, nodes[row[manifest]], not is_object_uri(row[source]))
-                    for row in rows["jobs"]
-                ],
-                columns=[*JOB_COLUMNS, "node", "local"],
-            )
-            for table, columns in (
-                (
-                    "results",
-                    ["content_hash", "settings_key", "operation_id", "response", "created_at"],
-                ),
-                ("quota_ledger", ["quota", "spent_at", "amount"]),
-                ("quotas", ["name", "paused_until", "strikes"]),
-                ("kv", ["key", "value"]),
-                ("hook_deliveries", list(DELIVERY_COLUMNS)),
-            ):
-                await connection.copy_records_to_table(table, records=rows[table], columns=columns)
-            # New rows are numbered after the copied ones.
-            for table in ("manifests", "jobs", "hook_deliveries"):
-                await connection.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT COALESCE(max(id), 0) + 1 FROM {table}), false)"
-                )
+            await _copy(connection, rows, node)
     finally:
         await connection.close()
     return {table: len(found) for table, found in rows.items()}
+
+
+async def _copy(
+    connection: asyncpg.Connection, rows: dict[str, list[tuple[Any, ...]]], node: str
+) -> None:
+    """Write the rows read, the manifests and their jobs given to ``node``."""
+    nodes = {row[0]: node for row in rows["manifests"]}
+    jobs = COPIED["jobs"]
+    source, manifest = jobs.index("source"), jobs.index("manifest_id")
+    extra: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {
+        "manifests": (["node"], [(*row, node) for row in rows["manifests"]]),
+        "jobs": (
+            ["node", "local"],
+            [(*row, nodes[row[manifest]], not is_object_uri(row[source])) for row in rows["jobs"]],
+        ),
+    }
+    for table, found in rows.items():
+        columns = list(POSTGRES_PAUSES[1] if table == POSTGRES_PAUSES[0] else COPIED[table])
+        more, records = extra.get(table, ([], found))
+        await connection.copy_records_to_table(table, records=records, columns=columns + more)
+    # New rows are numbered after the copied ones.
+    for table in ("manifests", "jobs", "hook_deliveries"):
+        await connection.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"(SELECT COALESCE(max(id), 0) + 1 FROM {table}), false)"
+        )

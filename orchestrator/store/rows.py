@@ -14,26 +14,10 @@ from orchestrator.core.hooks import DELIVERY_STATES, DeliveryState, Hook, HookDe
 from orchestrator.core.jobs import Job, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store.types import JobUpdate
 
-JOB_FIELDS = frozenset(
-    {
-        "state",
-        "attempts",
-        "next_action_at",
-        "content_hash",
-        "audio",
-        "object_key",
-        "operation_id",
-        "submitted_at",
-        "submissions",
-        "polls",
-        "last_poll_at",
-        "leader_id",
-        "error",
-        "finished_at",
-        "note",
-    }
-)
+# The job fields a stage may change: those of ``JobUpdate``.
+JOB_FIELDS = frozenset(JobUpdate.__optional_keys__)
 
 # Counters a claim may increment for the jobs entering its state.
 COUNTERS = frozenset({"submissions", "attempts", "polls"})
@@ -42,7 +26,7 @@ COUNTERS = frozenset({"submissions", "attempts", "polls"})
 class Row(Protocol):
     """A database row read by column name (sqlite3's Row, asyncpg's Record)."""
 
-    def __getitem__(self, key: str) -> Any: ...
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
 
 @functools.lru_cache(maxsize=1024)

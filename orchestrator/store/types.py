@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple, TypedDict
 
+from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.quota import QuotaSpec
@@ -107,5 +108,30 @@ class Claimed:
         return max(self.held.values()) if self.held else None
 
 
-# Fields of a job that a stage may change; the store writes them in one row update.
-JobUpdate = Mapping[str, Any]
+class JobUpdate(TypedDict, total=False):
+    """The fields of a job a stage may change, each one given only when it changes (None
+    writes NULL); the store writes them in one row update."""
+
+    state: State
+    attempts: int
+    next_action_at: float
+    content_hash: str | None
+    audio: AudioFacts | None
+    object_key: str | None
+    operation_id: str | None
+    submitted_at: float | None
+    submissions: int
+    polls: int
+    last_poll_at: float | None
+    leader_id: int | None
+    error: str | None
+    finished_at: float | None
+    note: str | None
+
+
+class Charge(NamedTuple):
+    """One ledger row a claim writes: ``amount`` spent against ``quota`` at ``at``."""
+
+    quota: str
+    at: float
+    amount: float

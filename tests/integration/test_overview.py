@@ -10,7 +10,7 @@ from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.service.overview import gather
 from orchestrator.speechkit.v2 import STATUS_CHECKS
-from orchestrator.store import Claim, NewJob, Spend, Store
+from orchestrator.store import Claim, JobUpdate, NewJob, Spend, Store
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support.clock import Clock
 
@@ -39,7 +39,11 @@ async def test_the_overview_of_a_store(store: Store) -> None:
     submitted = (await store.claim(claim, "me", 1000.0)).jobs
     queued = await store.jobs_in([State.QUEUED])
     for at, job in enumerate(queued, start=1):
-        fields = {"state": State.FAILED, "error": f"reason {job.id}", "finished_at": 990.0 + at}
+        fields: JobUpdate = {
+            "state": State.FAILED,
+            "error": f"reason {job.id}",
+            "finished_at": 990.0 + at,
+        }
         await store.update_job(job.id, None, fields, 990.0 + at)
     await ledger.pause(STATUS_CHECKS.name, 45.0, **BACKOFF)
     clock.now = 1010.0

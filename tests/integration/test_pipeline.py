@@ -39,7 +39,7 @@ from orchestrator.speechkit.v2 import STATUS_CHECKS, V2Client
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.storage.s3 import S3Storage
-from orchestrator.store import Claim, NewJob
+from orchestrator.store import Claim, JobUpdate, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.conftest import S3Server
@@ -356,7 +356,7 @@ async def test_jobs_a_crash_left_mid_upload_are_taken_up_though_they_fill_the_bu
             facts = probe(Path(job.source))
             content_hash = content_hash_of(Path(job.source), facts)
             key = r.storage.object_key("test/", content_hash, object_suffix(facts.encoding))
-            fields = {"state": State.UPLOADING, "audio": facts, "object_key": key}
+            fields: JobUpdate = {"state": State.UPLOADING, "audio": facts, "object_key": key}
             fields["content_hash"] = content_hash
             assert await r.store.update_job(
                 job.id, State.QUEUED, fields, time.time(), keep_lease=True

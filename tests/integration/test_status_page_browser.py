@@ -17,7 +17,7 @@ from orchestrator.pipeline.settings import default_quotas
 from orchestrator.service.overview import gather
 from orchestrator.service.status_page import render_page
 from orchestrator.service.status_server import StatusServer
-from orchestrator.store import NewJob
+from orchestrator.store import JobUpdate, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support import browser
@@ -36,7 +36,7 @@ async def page_url(tmp_path: Path) -> AsyncIterator[str]:
     jobs = [NewJob(f"/audio/{i}.wav", f"o{i}", RecognitionSettings()) for i in range(3)]
     await store.add_manifest(NAME, "/inbox/x.yaml", "d", jobs, time.time())
     (first, *_) = await store.jobs_in([State.QUEUED])
-    failed = {"state": State.FAILED, "error": REASON, "finished_at": time.time()}
+    failed: JobUpdate = {"state": State.FAILED, "error": REASON, "finished_at": time.time()}
     await store.update_job(first.id, None, failed, time.time())
 
     async def page() -> str:

@@ -14,7 +14,15 @@ from orchestrator.core.jobs import Job, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
-from orchestrator.store import Claim, ManifestConflict, NewJob, Spend, Store, StoreError
+from orchestrator.store import (
+    Claim,
+    JobUpdate,
+    ManifestConflict,
+    NewJob,
+    Spend,
+    Store,
+    StoreError,
+)
 from tests.integration.conftest import Opener
 
 ME = "node1:100:run1"  # a lease owner: node, process, run
@@ -185,7 +193,7 @@ async def test_update_is_compare_and_set(store: Store) -> None:
     assert got.audio == facts
     assert got.audio.audio_seconds_all_channels == 25.0
     with pytest.raises(ValueError, match="not job fields"):
-        await store.update_job(job.id, None, {"lease_owner": "x"}, 23.0)
+        await store.update_job(job.id, None, {"lease_owner": "x"}, 23.0)  # type: ignore[typeddict-unknown-key]
 
 
 async def test_cancel_then_retry(store: Store) -> None:
@@ -205,7 +213,11 @@ async def test_recent_failures_are_the_newest_failed_jobs_first(store: Store) ->
     assert await store.recent_failures(5) == []
     # Failed at 30, 50, 50 (a tie: the later id first) and 40; one cancelled, one done.
     for job, at in zip(jobs[:4], (30.0, 50.0, 50.0, 40.0), strict=True):
-        fields = {"state": State.FAILED, "error": f"bad audio {job.id}", "finished_at": at}
+        fields: JobUpdate = {
+            "state": State.FAILED,
+            "error": f"bad audio {job.id}",
+            "finished_at": at,
+        }
         assert await store.update_job(job.id, None, fields, at)
     await store.update_job(jobs[4].id, None, {"state": State.CANCELLED, "finished_at": 60.0}, 60.0)
     await store.update_job(jobs[5].id, None, {"state": State.DONE, "finished_at": 70.0}, 70.0)

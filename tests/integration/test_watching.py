@@ -8,7 +8,7 @@ from orchestrator.core.jobs import State
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.service.watching import JOBS_EVERY_S, ProgressReader
-from orchestrator.store import NewJob, Store
+from orchestrator.store import JobUpdate, NewJob, Store
 
 
 async def test_counts_are_fresh_and_jobs_are_read_now_and_then(
@@ -23,7 +23,7 @@ async def test_counts_are_fresh_and_jobs_are_read_now_and_then(
     assert first.eta_s is not None
 
     (job, _other) = await store.manifest_jobs(manifest_id)
-    fields = {"state": State.FAILED, "error": "no such file", "finished_at": 111.0}
+    fields: JobUpdate = {"state": State.FAILED, "error": "no such file", "finished_at": 111.0}
     assert await store.update_job(job.id, None, fields, 111.0)
     (second,) = await reader.read(lambda _m: True, 112.0)
     assert (second.ended, second.failed) == (1, 1)  # the counts: at every look

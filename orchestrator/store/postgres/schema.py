@@ -1,5 +1,5 @@
-"""The PostgreSQL store's SQL: named queries (``:name`` parameters, sent as ``$1``, ``$2``...)
-and migrations, from ``sql/``."""
+"""The PostgreSQL store's SQL: named queries (the shared ones of ``store/sql`` and its own;
+``:name`` parameters, sent as ``$1``, ``$2``...) and migrations, from ``sql/``."""
 
 from __future__ import annotations
 

@@ -1,28 +1,24 @@
--- Named queries of the PostgreSQL store. Each starts with a "-- name:" line; parameters
--- are written :name and sent as $1, $2... in the order they first appear.
+-- Named queries of the PostgreSQL store (those both databases share: store/sql/queries.sql).
+-- Each starts with a "-- name:" line; parameters are written :name and sent as $1, $2... in
+-- the order they first appear; a list parameter is an array. A statement over many rows
+-- (execute_many) takes each column as an array and unnests them.
 
--- name: lock_manifest_name
--- Daemons taking manifests of one name in take turns (released at the end of the transaction).
-SELECT pg_advisory_xact_lock(hashtextextended('speechkit-orchestrator manifest ' || :name, 0));
+-- name: advisory_lock
+-- Transactions locking the same key take turns (released at the end of the transaction).
+SELECT pg_advisory_xact_lock(hashtextextended(:key, 0));
 
 -- name: insert_manifest
 INSERT INTO manifests (name, path, digest, node, state, created_at)
 VALUES (:name, :path, :digest, :node, 'active', :now)
 RETURNING id;
 
--- name: manifest_by_digest
-SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LIMIT 1;
-
--- name: active_manifest_by_name
-SELECT id FROM manifests WHERE name = :name AND state = 'active';
-
 -- name: insert_jobs
 INSERT INTO jobs (manifest_id, source, output, settings, settings_key, api, priority, node,
                   local, output_options, state, next_action_at, created_at, updated_at)
 SELECT :manifest_id, j.source, j.output, j.settings, j.settings_key, j.api, j.priority, :node,
        j.local, j.output_options, 'queued', :now, :now, :now
-FROM unnest(:sources::text[], :outputs::text[], :settings::text[], :settings_keys::text[],
-            :apis::text[], :priorities::int[], :locals::boolean[], :output_options::text[])
+FROM unnest(:source::text[], :output::text[], :settings::text[], :settings_key::text[],
+            :api::text[], :priority::int[], :local::boolean[], :output_options::text[])
      AS j (source, output, settings, settings_key, api, priority, local, output_options);
 
 -- name: ensure_quotas
@@ -72,11 +68,11 @@ LIMIT :limit
 FOR UPDATE OF j SKIP LOCKED;
 
 -- name: lease_jobs
-UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = ANY(:ids::bigint[]);
+UPDATE jobs SET lease_owner = :owner, lease_until = :until WHERE id = ANY(:id::bigint[]);
 
 -- name: spend
 INSERT INTO quota_ledger (quota, spent_at, amount)
-SELECT * FROM unnest(:quotas::text[], :times::float8[], :amounts::float8[]);
+SELECT * FROM unnest(:quota::text[], :at::float8[], :amount::float8[]);
 
 -- name: next_due
 -- The first unleased job of each (state, api) in jobs_due order; a leased job counts from
@@ -109,54 +105,10 @@ SELECT count(*) FROM jobs WHERE state = :state AND api = ANY(:apis::text[]);
 -- name: any_in_states
 SELECT 1 FROM jobs WHERE state = ANY(:states::text[]) LIMIT 1;
 
--- name: job_by_id
-SELECT jobs.*, manifests.name AS manifest_name
-FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id WHERE jobs.id = :id;
-
 -- name: jobs_in_states
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.state = ANY(:states::text[]) ORDER BY jobs.id;
-
--- name: find_leader
-SELECT jobs.*, manifests.name AS manifest_name
-FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.content_hash = :content_hash AND jobs.settings_key = :settings_key
-  AND jobs.id <> :id AND jobs.leader_id IS NULL
-  AND jobs.state IN ('uploading', 'uploaded', 'submitting', 'running', 'fetching')
-ORDER BY jobs.id LIMIT 1;
-
--- name: object_in_use
-SELECT 1 FROM jobs
-WHERE object_key = :object_key AND id <> :id
-  AND state IN ('uploading', 'uploaded', 'submitting', 'running')
-LIMIT 1;
-
--- name: release_followers
-UPDATE jobs SET state = :state, leader_id = NULL, next_action_at = :now, updated_at = :now,
-                attempts = 0
-WHERE leader_id = :leader_id AND state = 'waiting';
-
--- name: get_result
-SELECT operation_id, response FROM results
-WHERE content_hash = :content_hash AND settings_key = :settings_key;
-
--- name: put_result
-INSERT INTO results (content_hash, settings_key, operation_id, response, created_at)
-VALUES (:content_hash, :settings_key, :operation_id, :response, :now)
-ON CONFLICT (content_hash, settings_key) DO UPDATE
-SET operation_id = excluded.operation_id, response = excluded.response,
-    created_at = excluded.created_at;
-
--- name: quota_spent
-SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
-
--- name: quota_amounts
-SELECT spent_at, amount FROM quota_ledger
-WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
-
--- name: prune_quota
-DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
 
 -- name: lock_pause
 SELECT paused_until, strikes FROM quotas WHERE name = :quota FOR UPDATE;
@@ -175,15 +127,7 @@ WHERE lease_owner IS NOT NULL
   AND (lease_until < :now OR left(lease_owner, length(:node) + 1) = :node || ':');
 
 -- name: renew_leases
-UPDATE jobs SET lease_until = :until WHERE id = ANY(:ids::bigint[]) AND lease_owner = :owner;
-
--- name: manifest_counts
-SELECT manifests.id, manifests.name, manifests.path, manifests.state, manifests.created_at,
-       manifests.finished_at, manifests.report_path, manifests.digest, manifests.node,
-       jobs.state AS job_state, count(jobs.id) AS n
-FROM manifests LEFT JOIN jobs ON jobs.manifest_id = manifests.id
-GROUP BY manifests.id, jobs.state
-ORDER BY manifests.id;
+UPDATE jobs SET lease_until = :until WHERE id = ANY(:id::bigint[]) AND lease_owner = :owner;
 
 -- name: recent_failures
 -- Walks jobs_failed_recent backwards (the state is spelled out, so that the partial
@@ -194,11 +138,6 @@ WHERE jobs.state = 'failed'
 ORDER BY jobs.finished_at DESC, jobs.id DESC
 LIMIT :limit;
 
--- name: manifest_jobs
-SELECT jobs.*, manifests.name AS manifest_name
-FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.manifest_id = :manifest_id ORDER BY jobs.id;
-
 -- name: manifests_to_finish
 SELECT manifests.id FROM manifests
 WHERE manifests.state = 'active'
@@ -207,54 +146,11 @@ WHERE manifests.state = 'active'
                   AND jobs.state NOT IN ('done', 'failed', 'cancelled'))
 ORDER BY manifests.id;
 
--- name: finish_manifest
-UPDATE manifests SET state = 'finished', finished_at = :now, report_path = :report_path,
-                     path = :path
-WHERE id = :id;
-
--- name: reopen_manifest
-UPDATE manifests SET state = 'active', finished_at = NULL WHERE id = :id;
-
 -- name: latest_manifest_by_name
 SELECT id, state FROM manifests WHERE name = :name ORDER BY id DESC LIMIT 1 FOR UPDATE;
 
--- name: retry_jobs
-UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
-                updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
-                lease_owner = NULL, lease_until = NULL, note = NULL
-WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
-
--- name: cancel_jobs
-UPDATE jobs SET state = 'cancelled', error = 'cancelled by the operator', updated_at = :now,
-                finished_at = :now
-WHERE manifest_id = :manifest_id AND state NOT IN ('done', 'failed', 'cancelled');
-
--- name: counts_by_state
-SELECT state, count(*) FROM jobs GROUP BY state;
-
--- name: kv_lock
-SELECT pg_advisory_xact_lock(hashtextextended('speechkit-orchestrator kv ' || :key, 0));
-
--- name: kv_get
-SELECT value FROM kv WHERE key = :key;
-
--- name: kv_set
-INSERT INTO kv (key, value) VALUES (:key, :value)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value;
-
 -- name: kv_prefix
 SELECT key, value FROM kv WHERE starts_with(key, :prefix) ORDER BY key;
-
--- name: set_manifest_on_finish
-UPDATE manifests SET on_finish = :on_finish WHERE id = :id;
-
--- name: manifest_on_finish
-SELECT on_finish FROM manifests WHERE id = :id;
-
--- name: insert_hook_delivery
-INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, state,
-                             next_attempt_at, created_at, updated_at)
-VALUES (:delivery_id, :manifest_id, :kind, :origin, :target, 'pending', :now, :now, :now);
 
 -- name: pending_hook_deliveries
 -- A node delivers the hooks of the manifests it took in (their reports are on its disk).
@@ -263,14 +159,12 @@ FROM hook_deliveries JOIN manifests ON manifests.id = hook_deliveries.manifest_i
 WHERE hook_deliveries.state = 'pending' AND (:node::text IS NULL OR manifests.node = :node)
 ORDER BY hook_deliveries.next_attempt_at, hook_deliveries.id;
 
--- name: all_hook_deliveries
-SELECT hook_deliveries.*, manifests.name AS manifest_name, manifests.report_path
-FROM hook_deliveries JOIN manifests ON manifests.id = hook_deliveries.manifest_id
-ORDER BY hook_deliveries.manifest_id, hook_deliveries.id;
+-- name: enter_state
+-- A claim moves the jobs entering its state, each counter given 0 or 1.
+UPDATE jobs SET state = :state, updated_at = :now, submissions = submissions + :submissions,
+                attempts = attempts + :attempts, polls = polls + :polls
+WHERE id = ANY(:id::bigint[]);
 
--- name: record_hook_delivery
-UPDATE hook_deliveries
-SET state = :state, attempts = :attempts, next_attempt_at = :next_attempt_at,
-    last_error = :last_error, updated_at = :now,
-    delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END
-WHERE id = :id AND state = 'pending';
+-- name: all_manifests
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, node
+FROM manifests ORDER BY id;

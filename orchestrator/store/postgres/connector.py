@@ -1,18 +1,25 @@
-"""A pool of connections to one PostgreSQL database: transactions, migrations, and the
-hold a daemon keeps on its node name."""
+"""A pool of connections to one PostgreSQL database shared by several daemons:
+transactions, migrations, the hold a daemon keeps on its node name, and PostgreSQL's side of
+the dialect's differences (due jobs locked with SKIP LOCKED, a row lock per quota, advisory
+locks, LISTEN/NOTIFY wake-ups)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Self, TypeAlias
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from orchestrator.core.jobs import State
-from orchestrator.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, Q
-from orchestrator.store.types import StoreError, StoreLocked
+from orchestrator.core.constants import APIS
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.quota import Pause
+from orchestrator.store.connector import Session
+from orchestrator.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
+from orchestrator.store.postgres.session import PostgresSession
+from orchestrator.store.rows import row_to_job
+from orchestrator.store.types import Affinity, Claim, StoreError, StoreLocked
 
 # Connections per daemon: its stages, heartbeat and status page run side by side.
 POOL_SIZE = 8
@@ -23,9 +30,6 @@ MIGRATION_LOCK = "speechkit-orchestrator migrations"
 # Where the jobs table's triggers announce a job's new state (see 0001_initial.sql).
 CHANNEL = "speechkit_orchestrator_jobs"
 NODE_LOCK = "speechkit-orchestrator node "
-
-# A pooled connection, inside one transaction (subscripted for the type checker only).
-Db: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 Errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -41,10 +45,21 @@ def describe(url: str) -> str:
     return f"postgresql://{user}{host}{port}{parts.path}"
 
 
-class Connection:
-    """The store's pool. Each method is one transaction on one pooled connection."""
+def affinity_params(affinity: Affinity | None) -> dict[str, Any]:
+    """The ``:node``/``:every_job`` parameters of a claim or a due-time query."""
+    if affinity is None:
+        return {"node": None, "every_job": False}
+    return {"node": affinity.node, "every_job": affinity.every_job}
+
+
+class PostgresConnector(PostgresSession):
+    """The store's pool: a statement on its own runs on the pool (a transaction of its
+    own); a transaction holds one pooled connection."""
+
+    errors: tuple[type[BaseException], ...] = Errors
 
     def __init__(self, pool: asyncpg.Pool, url: str, password: str | None) -> None:
+        super().__init__(pool)
         self._pool = pool
         self._url = url
         self._password = password
@@ -113,40 +128,84 @@ class Connection:
                     await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", number)
 
     @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[Db]:
+    async def transaction(self) -> AsyncIterator[Session]:
+        """One transaction on one pooled connection."""
         # asyncpg rolls back a transaction whose block is cancelled or raises, and the pool
         # resets (or drops) a connection handed back mid-way.
         async with self._pool.acquire() as db, db.transaction():
-            yield db
+            yield PostgresSession(db)
 
-    async def _run(self, db: Db, query: str, **values: Any) -> int:
-        """Execute a named query; how many rows it changed."""
-        q = Q[query]
-        status = await db.execute(q.text, *q.args(values))
-        return _rowcount(status)
+    # The dialect's differences.
 
-    async def _rows(self, db: Db, query: str, **values: Any) -> list[asyncpg.Record]:
-        q = Q[query]
-        return list(await db.fetch(q.text, *q.args(values)))
+    def apis(self, apis: Sequence[str] | None) -> list[str]:
+        """Every API by name (None: all): the queries read one index range per API."""
+        return list(APIS if apis is None else apis)
 
-    async def _row(self, db: Db, query: str, **values: Any) -> asyncpg.Record | None:
-        q = Q[query]
-        return await db.fetchrow(q.text, *q.args(values))
+    async def lock(self, tx: Session, key: str) -> None:
+        """An advisory lock on ``key``, released when the transaction ends."""
+        await tx.execute("advisory_lock", key=key)
 
-    async def _one(self, query: str, **values: Any) -> asyncpg.Record | None:
-        q = Q[query]
-        return await self._pool.fetchrow(q.text, *q.args(values))
+    async def lock_quotas(self, tx: Session, names: Sequence[str]) -> Mapping[str, float | None]:
+        """Lock the rows of the quotas ``names`` (created when new) until the transaction
+        ends, in name order; the pause of each."""
+        if not names:
+            return {}
+        await tx.execute("ensure_quotas", names=list(names))
+        rows = await tx.fetch_all("lock_quotas", names=list(names))
+        return {row["name"]: row["paused_until"] for row in rows}
 
-    async def _all(self, query: str, **values: Any) -> list[asyncpg.Record]:
-        q = Q[query]
-        return list(await self._pool.fetch(q.text, *q.args(values)))
+    async def locked_pause(self, tx: Session, quota: str) -> Pause | None:
+        """``quota``'s pause, its row locked (created when new) until the transaction ends."""
+        await tx.execute("ensure_quotas", names=[quota])
+        row = await tx.fetch_one("lock_pause", quota=quota)
+        if row is None or row["paused_until"] is None:
+            return None
+        return Pause(float(row["paused_until"]), int(row["strikes"]))
 
-    async def _write(self, query: str, **values: Any) -> int:
-        """One statement in a transaction of its own; how many rows it changed."""
-        q = Q[query]
-        return _rowcount(await self._pool.execute(q.text, *q.args(values)))
+    async def note_classes(self, tx: Session, classes: Sequence[tuple[int, str]]) -> None:
+        """Nothing to keep: claims find the priorities by skipping through ``jobs_claim``."""
 
-    async def acquire(self, node: str = "") -> None:
+    async def due(self, tx: Session, claim: Claim, limit: int, now: float) -> list[Job]:
+        """Up to ``limit`` due, unleased jobs that ``claim.affinity`` lets this daemon take,
+        locked with SKIP LOCKED (a job another daemon is claiming is passed over)."""
+        rows = await tx.fetch_all(
+            "select_due",
+            states=[s.value for s in claim.states],
+            apis=self.apis(claim.apis),
+            now=now,
+            limit=limit,
+            **affinity_params(claim.affinity),
+        )
+        return [row_to_job(row) for row in rows]
+
+    async def next_due(
+        self,
+        states: Sequence[State],
+        now: float,
+        apis: Sequence[str] | None,
+        affinity: Affinity | None,
+    ) -> float | None:
+        """When the earliest job in ``states`` that ``affinity`` lets this daemon take
+        becomes due, leases counted (one query)."""
+        row = await self.fetch_one(
+            "next_due",
+            states=[s.value for s in states],
+            apis=self.apis(apis),
+            now=now,
+            **affinity_params(affinity),
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    def duplicate_leader(self, exc: BaseException) -> bool:
+        """A UniqueViolationError of the constraint ``jobs_one_leader``."""
+        return (
+            isinstance(exc, asyncpg.UniqueViolationError)
+            and exc.constraint_name == "jobs_one_leader"
+        )
+
+    # The daemon's hold.
+
+    async def acquire(self, node: str) -> None:
         """Hold the node name for this daemon's life (a session lock on a connection of
         its own): a second daemon calling itself the same would release the first one's
         leases when it recovers."""
@@ -187,15 +246,6 @@ class Connection:
                 raise StoreError(f"{self.description}: cannot connect: {exc}") from None
         await self._listener.add_listener(CHANNEL, heard)
 
-    async def writable(self) -> bool:
-        """True while a write transaction succeeds (for /healthz)."""
-        try:
-            async with self._tx() as db:
-                await self._run(db, "kv_set", key="healthz", value="ok")
-        except Errors:
-            return False
-        return True
-
     async def close(self) -> None:
         """Close the pool and let the node name go."""
         for held in (self._node_hold, self._listener):
@@ -204,9 +254,3 @@ class Connection:
                     await held.close()
         self._node_hold = self._listener = None
         await self._pool.close()
-
-
-def _rowcount(status: str) -> int:
-    """The row count of a command tag ("UPDATE 3", "INSERT 0 1"); 0 when it has none."""
-    last = status.rsplit(" ", 1)[-1]
-    return int(last) if last.isdigit() else 0

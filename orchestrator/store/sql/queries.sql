@@ -1,0 +1,113 @@
+-- Named queries both databases run as they are (each dialect's own are in its sql/).
+-- Each starts with a "-- name:" line; parameters are written :name.
+
+-- name: manifest_by_digest
+SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LIMIT 1;
+
+-- name: active_manifest_by_name
+SELECT id FROM manifests WHERE name = :name AND state = 'active';
+
+-- name: job_by_id
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id WHERE jobs.id = :id;
+
+-- name: find_leader
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.content_hash = :content_hash AND jobs.settings_key = :settings_key
+  AND jobs.id <> :id AND jobs.leader_id IS NULL
+  AND jobs.state IN ('uploading', 'uploaded', 'submitting', 'running', 'fetching')
+ORDER BY jobs.id LIMIT 1;
+
+-- name: release_followers
+UPDATE jobs SET state = :state, leader_id = NULL, next_action_at = :now, updated_at = :now,
+                attempts = 0
+WHERE leader_id = :leader_id AND state = 'waiting';
+
+-- name: get_result
+SELECT operation_id, response FROM results
+WHERE content_hash = :content_hash AND settings_key = :settings_key;
+
+-- name: put_result
+INSERT INTO results (content_hash, settings_key, operation_id, response, created_at)
+VALUES (:content_hash, :settings_key, :operation_id, :response, :now)
+ON CONFLICT (content_hash, settings_key) DO UPDATE
+SET operation_id = excluded.operation_id, response = excluded.response,
+    created_at = excluded.created_at;
+
+-- name: quota_spent
+SELECT spent_at FROM quota_ledger WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
+
+-- name: quota_amounts
+SELECT spent_at, amount FROM quota_ledger
+WHERE quota = :quota AND spent_at > :since ORDER BY spent_at;
+
+-- name: prune_quota
+DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
+
+-- name: manifest_counts
+-- In the order of jobs_by_manifest (a covering index): no sort.
+SELECT manifest_id, state, COUNT(*) AS n FROM jobs GROUP BY manifest_id, state;
+
+-- name: manifest_jobs
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.manifest_id = :manifest_id ORDER BY jobs.id;
+
+-- name: finish_manifest
+UPDATE manifests SET state = 'finished', finished_at = :now, report_path = :report_path,
+                     path = :path
+WHERE id = :id;
+
+-- name: reopen_manifest
+UPDATE manifests SET state = 'active', finished_at = NULL WHERE id = :id;
+
+-- name: retry_jobs
+UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
+                updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
+                lease_owner = NULL, lease_until = NULL, note = NULL
+WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
+
+-- name: cancel_jobs
+UPDATE jobs SET state = 'cancelled', error = 'cancelled by the operator', updated_at = :now,
+                finished_at = :now
+WHERE manifest_id = :manifest_id AND state NOT IN ('done', 'failed', 'cancelled');
+
+-- name: counts_by_state
+SELECT state, COUNT(*) FROM jobs GROUP BY state;
+
+-- name: kv_get
+SELECT value FROM kv WHERE key = :key;
+
+-- name: kv_set
+INSERT INTO kv (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+
+-- name: object_in_use
+SELECT 1 FROM jobs
+WHERE object_key = :object_key AND id <> :id
+  AND state IN ('uploading', 'uploaded', 'submitting', 'running')
+LIMIT 1;
+
+-- name: set_manifest_on_finish
+UPDATE manifests SET on_finish = :on_finish WHERE id = :id;
+
+-- name: manifest_on_finish
+SELECT on_finish FROM manifests WHERE id = :id;
+
+-- name: insert_hook_delivery
+INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, state,
+                             next_attempt_at, created_at, updated_at)
+VALUES (:delivery_id, :manifest_id, :kind, :origin, :target, 'pending', :now, :now, :now);
+
+-- name: all_hook_deliveries
+SELECT hook_deliveries.*, manifests.name AS manifest_name, manifests.report_path
+FROM hook_deliveries JOIN manifests ON manifests.id = hook_deliveries.manifest_id
+ORDER BY hook_deliveries.manifest_id, hook_deliveries.id;
+
+-- name: record_hook_delivery
+UPDATE hook_deliveries
+SET state = :state, attempts = :attempts, next_attempt_at = :next_attempt_at,
+    last_error = :last_error, updated_at = :now,
+    delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END
+WHERE id = :id AND state = 'pending';
