@@ -11,6 +11,9 @@ DEMO_API_KEY = "emulator-demo-key"
 # gRPC codes a failed operation may end with: 3 (bad audio or settings) and 7 (no access)
 # are the client's fault; 4, 13 and 14 are the service's own trouble, worth resubmitting.
 OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
+# How getRecognition lays its messages out: one per line (grpc-gateway's way), each
+# pretty-printed over many lines (the documentation's example), or all on one line.
+V3_STREAM_LAYOUTS = ("lines", "pretty", "packed")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class EmulatorSettings:
     asr_xml_locked_keys: tuple[str, ...] = ()
     # A finished v3 Operation carries `response: {"@type": ...Empty}` instead of nothing.
     v3_empty_response: bool = False
+    # How getRecognition's messages are laid out (one of V3_STREAM_LAYOUTS).
+    v3_stream_layout: str = "lines"
 
     def __post_init__(self) -> None:
         for name in (
@@ -103,6 +108,15 @@ class EmulatorSettings:
                 raise ValueError(f"{name} must be positive, not {value}")
         if self.slow_s < 0 or self.deferred_factor <= 0 or self.processing_noise < 0:
             raise ValueError("slow_s, deferred_factor and processing_noise must not be negative")
+        self._check_answers()
+
+    def _check_answers(self) -> None:
+        """The options of how answers are shaped."""
+        if self.v3_stream_layout not in V3_STREAM_LAYOUTS:
+            allowed = ", ".join(V3_STREAM_LAYOUTS)
+            raise ValueError(
+                f"v3_stream_layout must be one of {allowed}, not {self.v3_stream_layout}"
+            )
 
     @property
     def effective_window_s(self) -> float:
