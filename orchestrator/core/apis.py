@@ -37,7 +37,7 @@ class ApiFacts:
     uploads: bool  # the audio goes through object storage (else it is sent in the request)
     timings: bool  # word and utterance times (so subtitles can be written)
     models: tuple[str, ...]
-    # Exact language codes it takes, or None for any code shaped like xx-XX.
+    # Exact language codes it takes (None: any code shaped like xx-XX).
     languages: tuple[str, ...] | None
     several_languages: bool  # `auto` or a list of codes
     # Settings (by manifest key) it has no use for; a value other than the default is an error.
@@ -52,7 +52,7 @@ V2 = ApiFacts(
     uploads=True,
     timings=True,
     models=c.MODELS,
-    languages=None,
+    languages=c.RECOGNITION_LANGUAGES,
     several_languages=False,
     unsupported=("speaker_labeling", "text_normalization"),
 )
@@ -63,7 +63,7 @@ V3 = ApiFacts(
     uploads=True,
     timings=True,
     models=c.V3_MODELS,
-    languages=None,
+    languages=c.RECOGNITION_LANGUAGES,
     several_languages=True,
     # v3 has no rawResults: numbers are spelt out unless text normalisation is on.
     unsupported=("raw_results",),
@@ -107,18 +107,17 @@ def setting_problems(settings: RecognitionSettings) -> list[tuple[str, str]]:
                 (name, f"{name} is not available with api {facts.name}; it needs api {others}")
             )
     language = settings.language
-    if isinstance(language, tuple) or language == c.AUTO_LANGUAGE:
-        if not facts.several_languages:
-            what = "a list of languages" if isinstance(language, tuple) else "language auto"
-            problems.append(
-                ("language", f"{what} needs api v3; api {facts.name} takes one language code")
-            )
-    elif facts.languages is not None and language not in facts.languages:
+    several = isinstance(language, tuple) or language == c.AUTO_LANGUAGE
+    unknown = [code for code in settings.languages if code not in (facts.languages or (code,))]
+    if several and not facts.several_languages:
+        what = "a list of languages" if isinstance(language, tuple) else "language auto"
         problems.append(
-            (
-                "language",
-                f"api {facts.name} takes one of {', '.join(facts.languages)}; got {language}",
-            )
+            ("language", f"{what} needs api v3; api {facts.name} takes one language code")
+        )
+    elif unknown:
+        listed = ", ".join(facts.languages or ())
+        problems.append(
+            ("language", f"api {facts.name} takes one of {listed}; got {', '.join(unknown)}")
         )
     if settings.model not in facts.models:
         problems.append(
