@@ -14,6 +14,8 @@ OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
 # How getRecognition lays its messages out: one per line (grpc-gateway's way), each
 # pretty-printed over many lines (the documentation's example), or all on one line.
 V3_STREAM_LAYOUTS = ("lines", "pretty", "packed")
+# The audio quota's window: a day (speechkit-api.md section 4: 10,000 hours per day).
+_DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class EmulatorSettings:
     v3_empty_response: bool = False
     # How getRecognition's messages are laid out (one of V3_STREAM_LAYOUTS).
     v3_stream_layout: str = "lines"
+    # Billable audio hours (v2 and v3) per audio window; the window defaults to a day/speed.
+    audio_quota_hours: float = float(constants.AUDIO_HOURS_PER_DAY)
+    audio_window_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -111,7 +116,9 @@ class EmulatorSettings:
         self._check_answers()
 
     def _check_answers(self) -> None:
-        """The options of how answers are shaped."""
+        """The options of how answers are shaped, and the audio quota."""
+        if self.audio_quota_hours <= 0 or (self.audio_window_s or 1.0) <= 0:
+            raise ValueError("audio_quota_hours and audio_window_s must be positive")
         if self.v3_stream_layout not in V3_STREAM_LAYOUTS:
             allowed = ", ".join(V3_STREAM_LAYOUTS)
             raise ValueError(
@@ -124,6 +131,13 @@ class EmulatorSettings:
         if self.quota_window_s is not None:
             return self.quota_window_s
         return constants.QUOTA_WINDOW_S / self.speed
+
+    @property
+    def effective_audio_window_s(self) -> float:
+        """The audio quota's window in wall-clock seconds (a day divided by ``speed``)."""
+        if self.audio_window_s is not None:
+            return self.audio_window_s
+        return _DAY_S / self.speed
 
     @property
     def effective_ttl_s(self) -> float:
