@@ -26,6 +26,7 @@ COMMANDS = {
     "migrate-state": "orchestrator.commands.migrate_state",
     "validate": "orchestrator.commands.validate",
     "plan": "orchestrator.commands.plan",
+    "probe": "orchestrator.commands.probe",
     "emulator": "orchestrator.emulator.cli",
     "demo": "orchestrator.commands.demo",
 }

@@ -78,7 +78,7 @@ class ApiSpec:
     title: str
     asynchronous: bool  # an operation to poll; else the answer is the transcript
     models: tuple[str, ...]
-    # Exact language codes it takes, or None for any code shaped like xx-XX.
+    # Exact language codes it takes (None: any code shaped like xx-XX).
     languages: tuple[str, ...] | None
     several_languages: bool  # `auto` or a list of codes
     # Settings (by manifest key) it has no use for; a value other than the default is an error.
@@ -199,19 +199,18 @@ def setting_problems(settings: RecognitionSettings, apis: ApiCatalogue) -> list[
                 (name, f"{name} is not available with api {spec.name}; it needs api {others}")
             )
     language = settings.language
-    if isinstance(language, tuple) or language == c.AUTO_LANGUAGE:
-        if not spec.several_languages:
-            what = "a list of languages" if isinstance(language, tuple) else "language auto"
-            several = _either(apis.names_where(True, "several_languages"))
-            problems.append(
-                ("language", f"{what} needs api {several}; api {spec.name} takes one language code")
-            )
-    elif spec.languages is not None and language not in spec.languages:
+    several = isinstance(language, tuple) or language == c.AUTO_LANGUAGE
+    unknown = [code for code in settings.languages if code not in (spec.languages or (code,))]
+    if several and not spec.several_languages:
+        what = "a list of languages" if isinstance(language, tuple) else "language auto"
+        takes = _either(apis.names_where(True, "several_languages"))
         problems.append(
-            (
-                "language",
-                f"api {spec.name} takes one of {', '.join(spec.languages)}; got {language}",
-            )
+            ("language", f"{what} needs api {takes}; api {spec.name} takes one language code")
+        )
+    elif unknown:
+        listed = ", ".join(spec.languages or ())
+        problems.append(
+            ("language", f"api {spec.name} takes one of {listed}; got {', '.join(unknown)}")
         )
     if settings.model not in spec.models:
         problems.append(

@@ -45,14 +45,26 @@ class ProbedAudio:
     silent: bool = False
 
 
-def detect_container(head: bytes) -> Container:
-    """The container named by the first bytes (at least 64 of them, when the file has them)."""
+def detect_header(head: bytes) -> Container:
+    """The container whose header (a magic string of 3 or more bytes) starts ``head``.
+
+    Unlike :func:`detect_container` it never guesses from an MPEG frame sync: two bytes
+    that raw samples often are (a first sample of -1 is ``ff ff``, of -2817 ``ff f4``).
+    """
     if head.startswith(b"OggS"):
         return "ogg_opus" if b"OpusHead" in head[:128] else "ogg_other"
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return "wav"
     if head.startswith(b"ID3"):
         return "mp3"
+    return "unknown"
+
+
+def detect_container(head: bytes) -> Container:
+    """The container named by the first bytes (at least 64 of them, when the file has them)."""
+    found = detect_header(head)
+    if found != "unknown":
+        return found
     # An MPEG audio frame starts with 11 set sync bits and a valid layer.
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
         return "mp3"
@@ -72,10 +84,13 @@ def probe(
     if size > constants.MAX_FILE_BYTES:
         raise AudioDecodeError(f"audio is {size} bytes, more than the limit of 1 GB")
     data.seek(0)
-    container = detect_container(data.read(128))
+    head = data.read(128)
+    container = detect_container(head)
     data.seek(0)
     if encoding == "LINEAR16_PCM":
-        result = _probe_lpcm(data, container, size, sample_rate, channels)
+        # Raw samples may begin with anything, an MPEG frame sync included: only a real
+        # header's magic string counts against them.
+        result = _probe_lpcm(data, detect_header(head), size, sample_rate, channels)
     elif encoding == "WAV":
         result = _probe_wav(data, container)
     else:
@@ -148,7 +163,10 @@ def _is_zero(block: bytes) -> bool:
 def _probe_lpcm(
     data: IO[bytes], container: Container, size: int, sample_rate: int, channels: int
 ) -> ProbedAudio:
-    # Raw LPCM has no header; a recognisable container means the client forgot to strip it.
+    # Raw LPCM has no header; a WAV, Ogg or ID3 header means the client forgot to strip it.
+    # A guess: the documentation does not say whether the service refuses such data or
+    # reads the header as a click of noise; the daemon never sends one, so refusing it
+    # keeps a bug of ours visible. An MPEG frame sync is not a header (see detect_header).
     if container != "unknown":
         raise AudioDecodeError(
             f"audio declared LINEAR16_PCM (raw, no header) but the data is {_NAMES[container]}"

@@ -74,6 +74,20 @@ _TUNING: tuple[tuple[str, str, type, str], ...] = (
         float,
         "Operation timestamps cut to this many service seconds (0: microseconds)",
     ),
+    ("--audio-quota-hours", "audio_quota_hours", float, "billable audio hours per audio window"),
+    (
+        "--audio-window",
+        "audio_window_s",
+        float,
+        "audio quota window in seconds (default a day/speed)",
+    ),
+    (
+        "--v3-stream-layout",
+        "v3_stream_layout",
+        str,
+        "getRecognition's layout: lines (one message a line), pretty (as the docs print "
+        "it) or packed (all on one line)",
+    ),
 )
 # (option, settings field, help) of on/off switches, off by default.
 _SWITCHES: tuple[tuple[str, str, str], ...] = (

@@ -15,7 +15,12 @@ from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.faults import FaultInjector
 from orchestrator.emulator.operations import OperationStore
 from orchestrator.emulator.processor import Processor
-from orchestrator.emulator.quota import QuotaMeter, retry_after_header
+from orchestrator.emulator.quota import (
+    AudioMeter,
+    QuotaMeter,
+    billable_seconds,
+    retry_after_header,
+)
 from orchestrator.emulator.settings import EmulatorSettings
 from orchestrator.emulator.stats import RequestStats
 from orchestrator.emulator.storage import ObjectFetcher
@@ -67,7 +72,7 @@ class Emulator:
         self.operations = OperationStore(
             ttl_s=settings.effective_ttl_s, resolution_s=settings.timestamp_resolution_wall_s
         )
-        self.processor = Processor(settings, self.fetcher)
+        self.processor = Processor(settings, self.fetcher, self.count_audio)
         window = settings.effective_window_s
         self.quotas = {
             # v2 and v3 submissions share the recognition-request quota.
@@ -78,6 +83,9 @@ class Emulator:
             ),
             "asr_xml": QuotaMeter(settings.asr_xml_quota, settings.effective_asr_xml_window_s),
         }
+        self.audio = AudioMeter(
+            settings.audio_quota_hours * 3600.0, settings.effective_audio_window_s
+        )
         self.requests = RequestStats()
         self.faults = FaultInjector(settings)
 
@@ -111,8 +119,29 @@ class Emulator:
             )
         return account_id(credential)
 
+    def count_audio(self, duration_s: float, channels: int) -> None:
+        """Count an operation's audio against the daily audio quota, once it is read."""
+        self.audio.add(billable_seconds(duration_s, channels))
+
+    def _check_audio(self) -> None:
+        """429 (code 8) when the window's billable audio is used up (a submission's check)."""
+        wait_s = self.audio.wait_s()
+        if wait_s is None:
+            return
+        self.requests.throttled["audio"] += 1
+        headers = {"Retry-After": retry_after_header(wait_s)} if self.settings.retry_after else {}
+        raise ApiError(
+            constants.GRPC_RESOURCE_EXHAUSTED,
+            f"quota exceeded: at most {self.audio.limit_s / 3600.0:g} hours of audio per "
+            f"{self.audio.window_s:g} s",
+            headers=headers,
+        )
+
     def spend(self, quota: str) -> None:
-        """Count one request against ``quota``; 429 (code 8) when it is used up."""
+        """Count one request against ``quota``; 429 (code 8) when it is used up. A
+        submission is also refused while the audio quota is used up."""
+        if quota == "submit":
+            self._check_audio()
         meter = self.quotas[quota]
         wait_s = meter.try_acquire()
         if wait_s is None:
@@ -130,7 +159,9 @@ class Emulator:
 
     def stats(self) -> dict[str, Any]:
         """Every counter, as JSON for /_emulator/stats."""
-        return stats.build(self.settings, self.requests, self.quotas, self.operations)
+        built = stats.build(self.settings, self.requests, self.quotas, self.operations)
+        built["audio_quota"] = self.audio.as_json()
+        return built
 
 
 async def read_json(request: web.Request) -> Any:

@@ -80,6 +80,8 @@ class Operation:
     results: list[dict[str, Any]] | None = None
     results_deleted: bool = False
     result_fetches: int = 0
+    # The query parameter names getRecognition was asked with (operationId, operation_id).
+    result_params: set[str] = field(default_factory=set)
     expired: bool = False
     audio_seconds: float | None = None
     channels: int | None = None
@@ -143,6 +145,7 @@ class Operation:
             "first_check_after_done": self.first_check_after_done,
             "lag_s": lag,
             "result_fetches": self.result_fetches,
+            "result_params": sorted(self.result_params),
             "results_deleted": self.results_deleted,
             "expired": self.expired,
         }

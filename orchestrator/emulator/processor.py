@@ -73,9 +73,15 @@ def inline_object(content: bytes) -> FetchedObject:
 class Processor:
     """Runs operations in the background and times synchronous recognitions."""
 
-    def __init__(self, settings: EmulatorSettings, fetcher: ObjectFetcher) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        fetcher: ObjectFetcher,
+        count_audio: Callable[[float, int], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._fetcher = fetcher
+        self._count_audio = count_audio
         self._rng = random.Random(f"{settings.seed}:processing")
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -140,6 +146,8 @@ class Processor:
         operation.audio_seconds = audio.duration_s
         operation.channels = audio.channels
         operation.silent = audio.silent
+        if self._count_audio is not None:
+            self._count_audio(audio.duration_s, audio.channels)
         operation.started_at = await self.occupy(self.processing_seconds(audio, job.deferred))
         if self.draw_failure():
             code = self._rng.choice(self._settings.op_error_codes)

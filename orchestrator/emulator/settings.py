@@ -11,6 +11,11 @@ DEMO_API_KEY = "emulator-demo-key"
 # gRPC codes a failed operation may end with: 3 (bad audio or settings) and 7 (no access)
 # are the client's fault; 4, 13 and 14 are the service's own trouble, worth resubmitting.
 OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
+# How getRecognition lays its messages out: one per line (grpc-gateway's way), each
+# pretty-printed over many lines (the documentation's example), or all on one line.
+V3_STREAM_LAYOUTS = ("lines", "pretty", "packed")
+# The audio quota's window: a day (speechkit-api.md section 4: 10,000 hours per day).
+_DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,11 @@ class EmulatorSettings:
     asr_xml_locked_keys: tuple[str, ...] = ()
     # A finished v3 Operation carries `response: {"@type": ...Empty}` instead of nothing.
     v3_empty_response: bool = False
+    # How getRecognition's messages are laid out (one of V3_STREAM_LAYOUTS).
+    v3_stream_layout: str = "lines"
+    # Billable audio hours (v2 and v3) per audio window; the window defaults to a day/speed.
+    audio_quota_hours: float = float(constants.AUDIO_HOURS_PER_DAY)
+    audio_window_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -103,6 +113,17 @@ class EmulatorSettings:
                 raise ValueError(f"{name} must be positive, not {value}")
         if self.slow_s < 0 or self.deferred_factor <= 0 or self.processing_noise < 0:
             raise ValueError("slow_s, deferred_factor and processing_noise must not be negative")
+        self._check_answers()
+
+    def _check_answers(self) -> None:
+        """The options of how answers are shaped, and the audio quota."""
+        if self.audio_quota_hours <= 0 or (self.audio_window_s or 1.0) <= 0:
+            raise ValueError("audio_quota_hours and audio_window_s must be positive")
+        if self.v3_stream_layout not in V3_STREAM_LAYOUTS:
+            allowed = ", ".join(V3_STREAM_LAYOUTS)
+            raise ValueError(
+                f"v3_stream_layout must be one of {allowed}, not {self.v3_stream_layout}"
+            )
 
     @property
     def effective_window_s(self) -> float:
@@ -110,6 +131,13 @@ class EmulatorSettings:
         if self.quota_window_s is not None:
             return self.quota_window_s
         return constants.QUOTA_WINDOW_S / self.speed
+
+    @property
+    def effective_audio_window_s(self) -> float:
+        """The audio quota's window in wall-clock seconds (a day divided by ``speed``)."""
+        if self.audio_window_s is not None:
+            return self.audio_window_s
+        return _DAY_S / self.speed
 
     @property
     def effective_ttl_s(self) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 EMULATED_MARK = "[emulated]"
@@ -211,29 +211,39 @@ def utterances(
     return result
 
 
+def _v2_words(utterance: Utterance) -> list[dict[str, Any]]:
+    return [
+        {
+            "startTime": duration_string(word.start),
+            "endTime": duration_string(word.end),
+            "word": word.text,
+            "confidence": 1,
+        }
+        for word in utterance.words
+    ]
+
+
 def synthesize(
     content_hash: str, duration_s: float, channels: int, options: RenderOptions
 ) -> list[dict[str, Any]]:
-    """The v2 ``chunks`` for audio with this content hash, duration and channel count."""
+    """The v2 ``chunks`` for audio with this content hash, duration and channel count.
+
+    The words are not the text. The v2 reference (``en/speechkit/stt/api/transcribation-api.md``,
+    "Getting recognition results") says of ``words[].word``: "Recognized numbers are written
+    in words (e.g., ``twelve`` instead of ``12``)", and of ``text``: "By default, numbers are
+    written in figures" unless ``rawResults``. So every word here is spelt out, whatever
+    ``rawResults``. That words carry no punctuation or capitals is a guess from the page's
+    example (words "when", "writing"; text "when writing The Hobbit, Tolkien ...").
+    """
+    shown = utterances(content_hash, duration_s, channels, options)
+    spoken = utterances(content_hash, duration_s, channels, replace(options, raw_results=True))
     return [
         {
             "alternatives": [
-                {
-                    "words": [
-                        {
-                            "startTime": duration_string(word.start),
-                            "endTime": duration_string(word.end),
-                            "word": word.text,
-                            "confidence": 1,
-                        }
-                        for word in utterance.words
-                    ],
-                    "text": utterance.text,
-                    "confidence": 1,
-                }
+                {"words": _v2_words(said), "text": text.text, "confidence": 1},
             ],
             # v2 numbers channels from 1.
-            "channelTag": str(utterance.channel + 1),
+            "channelTag": str(text.channel + 1),
         }
-        for utterance in utterances(content_hash, duration_s, channels, options)
+        for text, said in zip(shown, spoken, strict=True)
     ]

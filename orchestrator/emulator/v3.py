@@ -11,6 +11,7 @@ failed operation it answers the operation's error. After ``deleteRecognition`` o
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -92,10 +93,21 @@ async def get_recognition(request: web.Request) -> web.Response:
     if pending is not None and pending.api == "v3":
         pending.note_check()
         pending.result_fetches += 1
+        asked = [name for name in ("operationId", "operation_id") if name in request.query]
+        pending.result_params.update(asked)
     operation = _finished(emulator, operation_id)
-    lines = operation.results or []
-    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    text = stream_text(operation.results or [], emulator.settings.v3_stream_layout)
     return web.Response(text=text, content_type=_RESULTS_CONTENT_TYPE, charset="utf-8")
+
+
+def stream_text(messages: list[Any], layout: str) -> str:
+    """The messages as getRecognition writes them in ``layout`` (see V3_STREAM_LAYOUTS)."""
+    if layout == "pretty":
+        # As the documentation's example prints them (async-recognition-v3.md).
+        return "\n".join(json.dumps(m, ensure_ascii=False, indent=3) for m in messages) + "\n"
+    if layout == "packed":
+        return "".join(json.dumps(m, ensure_ascii=False) for m in messages)
+    return "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in messages)
 
 
 async def delete_recognition(request: web.Request) -> web.Response:

@@ -46,11 +46,15 @@ def _words(words: Iterable[Word]) -> list[dict[str, Any]]:
     return [{"text": w.text, "startTimeMs": _ms(w.start), "endTimeMs": _ms(w.end)} for w in words]
 
 
-def _alternative(words: tuple[Word, ...], text: str) -> dict[str, Any]:
+def _alternative(words: tuple[Word, ...], text: str, frame_start_ms: str) -> dict[str, Any]:
+    # The frame is the segment since the previous final, not the speech: in the
+    # documentation's example (async-recognition-v3.md) it runs from "0" to "7400" while
+    # the words run from 459 to 7180 ms. That it starts where the previous final's frame
+    # ended is a guess; the example has one final only.
     return {
         "words": _words(words),
         "text": text,
-        "startTimeMs": _ms(words[0].start),
+        "startTimeMs": frame_start_ms,
         "endTimeMs": _ms(words[-1].end),
         "confidence": 0,
         "languages": [],
@@ -126,18 +130,20 @@ class _Stream:
     def utterance(self, raw: Utterance, normal: Utterance | None, tag: str, channel: int) -> None:
         session = self.session(channel)
         end_ms = _ms(raw.end)
+        frame = session.last_final_ms
         if len(raw.words) > 1:
             head = raw.words[: len(raw.words) // 2]
             text = " ".join(w.text for w in head)
-            partial = _update(_alternative(head, text), tag)
+            partial = _update(_alternative(head, text, frame), tag)
             self.emit(channel, tag, "partial", partial, _ms(head[-1].end))
         session.finals += 1
         session.last_final_ms = end_ms
-        self.emit(channel, tag, "final", _update(_alternative(raw.words, raw.text), tag), end_ms)
+        final = _update(_alternative(raw.words, raw.text, frame), tag)
+        self.emit(channel, tag, "final", final, end_ms)
         if normal is not None:
             refinement = {
                 "finalIndex": str(session.finals - 1),
-                "normalizedText": _update(_alternative(normal.words, normal.text), tag),
+                "normalizedText": _update(_alternative(normal.words, normal.text, frame), tag),
             }
             self.emit(channel, tag, "finalRefinement", refinement, end_ms)
         session.last_eou_ms = end_ms

@@ -4,13 +4,13 @@ checked against the job's API; every problem recorded where the setting is writt
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import yaml
 
 from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiCatalogue, setting_problems
+from orchestrator.core.languages import read_language
 from orchestrator.core.settings import Language, RecognitionSettings
 
 SETTING_KEYS = (
@@ -28,8 +28,6 @@ SETTING_KEYS = (
     "text_normalization",
 )
 MAX_CHANNELS = 8
-
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 
 
 def read_settings(
@@ -96,8 +94,8 @@ def _language(r: Reader, sec: Section) -> Language | None:
     if isinstance(node, yaml.SequenceNode):
         codes: list[str] = []
         for index, item in enumerate(node.value):
-            code = r.string(item, join_path(field, index))
-            if code is not None and _language_code(r, item, join_path(field, index), code):
+            code = _language_code(r, item, join_path(field, index))
+            if code is not None:
                 if code in codes:
                     r.problem(item, join_path(field, index), f"{code} is listed twice")
                 codes.append(code)
@@ -105,22 +103,23 @@ def _language(r: Reader, sec: Section) -> Language | None:
             r.problem(node, field, "an empty list: give at least one code, or auto")
         ok = len(codes) == len(node.value) and len(set(codes)) == len(codes) and codes
         return tuple(codes) if ok else None
-    code = r.string(node, field)
-    if code is None or (code != c.AUTO_LANGUAGE and not _language_code(r, node, field, code)):
-        return None
-    return code
+    text = r.string(node, field)
+    if text == c.AUTO_LANGUAGE:
+        return text
+    return None if text is None else _language_code(r, node, field, text)
 
 
-def _language_code(r: Reader, node: yaml.Node, field: str, code: str) -> bool:
-    """Whether ``code`` looks like a language code (a problem when it does not)."""
-    if _LANGUAGE_RE.match(code):
-        return True
-    r.problem(
-        node,
-        field,
-        "must be a language code like ru-RU or en-US (or auto, or a list of codes, with api v3)",
-    )
-    return False
+def _language_code(r: Reader, node: yaml.Node, field: str, text: str | None = None) -> str | None:
+    """The language code at ``node`` in the service's case (``RU-ru`` is ``ru-RU``);
+    None, with the problem recorded, when it is not a string or no model lists it."""
+    if text is None:
+        text = r.string(node, field)
+        if text is None:
+            return None
+    read = read_language(text)
+    if read.problem is not None:
+        r.problem(node, field, read.problem)
+    return read.code
 
 
 def _check_api(

@@ -1,13 +1,15 @@
 """Subtitles rendered (pure: a transcript in, a string out): SubRip and WebVTT cues of at
 most two lines and a few seconds, in time order across channels, each saying who speaks
-(a speaker label, or the name the manifest gives the channel)."""
+(a speaker label, or the name the manifest gives the channel). A cue shows the utterance's
+text, as the .txt does, at its words' times (``outputs.cues``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.core.transcript import Transcript, Utterance
+from orchestrator.outputs.cues import timed_tokens
 from orchestrator.outputs.labels import Names, channels_of, voice_of
 
 # Subtitle cue limits: two lines of 42 characters is the common broadcast rule; 7 s is
@@ -30,38 +32,6 @@ class Cue:
     speaker: str | None = None  # who speaks; the first line starts with "<speaker>: "
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _words_for(utterance: Utterance) -> list[Word]:
-    """The utterance's words, or words made up from its text with interpolated times.
-
-    Without word timings the utterance's span is shared out in proportion to each word's
-    length, which keeps long utterances splittable into readable cues.
-    """
-    real = []
-    for word in utterance.words:
-        text = _clean(word.text)
-        if text:
-            real.append(word if text == word.text else word._replace(text=text))
-    if real:
-        return real
-    tokens = _clean(utterance.text).split(" ")
-    tokens = [t for t in tokens if t]
-    if not tokens:
-        return []
-    total = sum(len(t) + 1 for t in tokens)
-    span = max(0.0, utterance.end - utterance.start)
-    words: list[Word] = []
-    offset = 0
-    for token in tokens:
-        start = utterance.start + span * offset / total
-        offset += len(token) + 1
-        words.append(Word(token, start, utterance.start + span * offset / total))
-    return words
-
-
 def _cues_for(utterance: Utterance, prefix: str, speaker: str | None) -> list[Cue]:
     """Split one utterance into cues of at most two lines and ``MAX_CUE_SECONDS``."""
     cues: list[Cue] = []
@@ -72,7 +42,7 @@ def _cues_for(utterance: Utterance, prefix: str, speaker: str | None) -> list[Cu
         if lines:
             cues.append(Cue(start, end, tuple(lines), utterance.channel, speaker))
 
-    for word in _words_for(utterance):
+    for word in timed_tokens(utterance):
         first_in_cue = not lines
         if first_in_cue:
             lines, start, end = [prefix + word.text], word.start, word.end

@@ -153,11 +153,16 @@ def _utterance(
     text = text.strip()
     if not text and not words:
         return None
-    start = _ms(alternative.get("startTimeMs"))
-    end = _ms(alternative.get("endTimeMs"))
+    # The alternative's frame is the segment since the previous final, not the speech:
+    # in the documentation's example it starts at "0" while its first word starts at 459 ms.
+    # So the words give the times when there are any.
+    start: float | None
+    end: float | None
     if words:
-        start = min(w.start for w in words) if start is None else start
-        end = max(w.end for w in words) if end is None else end
+        start, end = min(w.start for w in words), max(w.end for w in words)
+    else:
+        start = _ms(alternative.get("startTimeMs"))
+        end = _ms(alternative.get("endTimeMs"))
     start = start or 0.0
     return Utterance(
         channel=channel,

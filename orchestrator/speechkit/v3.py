@@ -9,7 +9,6 @@ own status quota (5 per second; which endpoints count is not documented, so both
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from orchestrator.core.transcript import Transcript
 from .base import OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError
 from .http import AuthHeader, Http, get_operation, start_operation
+from .jsonstream import parse_values
 from .normalize_v3 import normalize_v3
 from .quotas import DAILY_AUDIO, SUBMISSIONS
 
@@ -43,7 +43,7 @@ V3_SPEC = ApiSpec(
     title="asynchronous API v3",
     asynchronous=True,
     models=c.V3_MODELS,
-    languages=None,
+    languages=c.RECOGNITION_LANGUAGES,
     several_languages=True,
     # v3 has no rawResults: numbers are spelt out unless text normalisation is on.
     unsupported=("raw_results",),
@@ -126,25 +126,8 @@ def v3_request_body(request: SubmitRequest) -> dict[str, Any]:
 
 
 def parse_results(body: bytes) -> list[Any]:
-    """getRecognition's answer: one JSON object per line (a JSON array is read too)."""
-    text = body.decode("utf-8", errors="replace").strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        try:
-            whole = json.loads(text)
-        except ValueError:
-            whole = None
-        if isinstance(whole, list):
-            return whole
-    lines = []
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                lines.append(json.loads(line))
-            except ValueError as exc:
-                raise ValueError(f"a line of the results is not JSON: {exc}") from exc
-    return lines
+    """getRecognition's answer: concatenated JSON values however laid out (see jsonstream)."""
+    return parse_values(body.decode("utf-8", errors="replace"))
 
 
 class V3Client:
@@ -193,7 +176,8 @@ class V3Client:
         self, operation_id: str, *, speaker_labeling: bool = False
     ) -> Transcript:
         """The results of a finished operation from getRecognition (v3's status quota)."""
-        params = {"operationId": operation_id}
+        # As the documentation's curl asks (async-recognition-v3.md: getRecognition?operation_id=).
+        params = {"operation_id": operation_id}
         answer = await self._http.request("GET", self._result_url, "results", params=params)
         try:
             lines = parse_results(answer.body)

@@ -1,6 +1,7 @@
 """API v2 as the real service behaves, through the daemon: the service's own failures are
 submitted again, a young 404 never is, a 429 without Retry-After backs off longer each
-time, and nothing recognised is reported as such rather than as an empty transcript."""
+time (the daily audio quota's too), and nothing recognised is reported as such rather
+than as an empty transcript."""
 
 from __future__ import annotations
 
@@ -116,6 +117,41 @@ async def test_a_429_without_retry_after_backs_off_longer_each_time(
     assert by_strike[3] > by_strike[1]
     # A 429 spends no attempt: nobody failed for it.
     assert not env.events("job.failed")
+
+
+async def test_the_services_daily_audio_quota_past_the_first_backoff_step_fails_nothing(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # The service's audio quota (30 billable seconds a 6 s window here) is used up after
+    # two files, and its 429 carries no Retry-After; it frees only well after the daemon's
+    # first backoff step (1 s), which believes it has 10,000 hours a day.
+    hours = 30 / 3600
+    async with emulator(s3_server, audio_quota_hours=hours, audio_window_s=6.0) as emu:
+        env = DaemonEnv.create(
+            tmp_path,
+            s3_server,
+            s3_bucket,
+            emu.url,
+            # One submission each 0.3 s: the service has read each file before the next.
+            quotas={"submissions": 1, "window_s": 0.3, "safety_margin": 0.0},
+            retry={"base_delay_s": 0.5, "max_delay_s": 4.0},
+        )
+        names = make_wavs(env.root / "audio", 4, seed=71)
+        env.put_manifest("daily", [{"audio": n} for n in names], base_dir=env.root / "audio")
+        assert await env.run_until_idle() == 0
+        stats = emu.stats()
+
+    assert report_of(env, "daily")["counts"] == {"done": 4}
+    assert stats["throttled"]["audio"] >= 2
+    # Four operations, no more: a refused submission is not a recognition, nor billed.
+    assert stats["summary"]["operations"] == 4
+    pauses = [e for e in env.events("quota.paused") if e["quota"] == "submit"]
+    by_strike = {e["strikes"]: e["paused_for_s"] for e in pauses}
+    assert max(by_strike) >= 3, pauses
+    assert by_strike[3] > by_strike[1]
+    # A 429 spends no attempt: nobody was retried or failed for it.
+    assert not env.events("job.failed")
+    assert not env.events("job.retry")
 
 
 def silent_wav(path: Path, seconds: float = 3.0) -> None:

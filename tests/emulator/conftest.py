@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import wave
 from collections.abc import AsyncIterator
 
@@ -44,6 +45,9 @@ def audio(s3_server: S3Server, s3_bucket: str) -> dict[str, str]:
         # 4 s of 8 kHz stereo WAV: long enough for a few utterances per channel.
         "stereo.wav": _wav(sine_lpcm(4.0, 8000, 2), 8000, 2),
         "empty.ogg": b"",
+        # Raw LPCM whose first sample (-1, -2817) reads as an MPEG frame sync: ff ff, ff f4.
+        "sync-ffff.raw": struct.pack("<h", -1) + sine_lpcm(1.0, 8000, 1),
+        "sync-fff4.raw": struct.pack("<h", -2817) + sine_lpcm(1.0, 8000, 1),
     }
     client = s3_server.client()
     for key, data in objects.items():

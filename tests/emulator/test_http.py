@@ -8,10 +8,17 @@ import time
 import aiohttp
 import pytest
 
-from orchestrator.core.constants import V2_SUBMIT_PATH
+from orchestrator.core.constants import V2_SUBMIT_PATH, V3_SUBMIT_PATH
 from orchestrator.emulator import RunningEmulator
 from tests.conftest import S3Server
-from tests.emulator.helpers import assert_error, op_url, submit, v2_body, wait_done
+from tests.emulator.helpers import (
+    assert_error,
+    op_url,
+    submit,
+    v2_body,
+    v3_body,
+    wait_done,
+)
 from tests.support.emulator import AUTH_HEADERS, TEST_API_KEY, TEST_IAM_TOKEN, emulator
 
 URI = "https://storage.yandexcloud.net/bucket/audio.ogg"
@@ -90,6 +97,41 @@ async def test_submission_quota_answers_429_without_retry_after(
         assert stats["throttled"] == {"submit": 1}
         assert stats["requests"][f"POST {V2_SUBMIT_PATH}"]["429"] == 1
         assert len(stats["operations"]) == 1
+
+
+async def test_the_daily_audio_quota_refuses_submissions_once_used_up(
+    s3_server: S3Server, session: aiohttp.ClientSession, audio: dict[str, str]
+) -> None:
+    # 30 billable seconds per 3 s window: two 3 s stereo files bill 15 s each.
+    hours = 30 / 3600
+    async with emulator(s3_server, audio_quota_hours=hours, audio_window_s=3.0) as emu:
+        for _ in range(2):
+            operation = await submit(session, emu.url, v2_body(audio["stereo.ogg"]))
+            await wait_done(session, emu.url, operation["id"])
+        for path, body in (
+            (V2_SUBMIT_PATH, v2_body(audio["stereo.ogg"])),
+            (V3_SUBMIT_PATH, v3_body(audio["stereo.ogg"])),
+        ):
+            async with session.post(emu.url + path, json=body, headers=AUTH_HEADERS) as a:
+                payload = await a.json()
+                assert a.status == 429
+                assert "Retry-After" not in a.headers
+                assert_error(payload, 8, a.headers)
+            assert "hours of audio" in payload["message"]
+        stats = emu.stats()
+        assert stats["throttled"] == {"audio": 2}
+        assert stats["audio_quota"]["used_s"] == pytest.approx(30.0)
+        # A refused submission spent no request quota.
+        assert stats["quotas"]["submit"]["accepted"] == 2
+        # Once the window has slid past the audio, submissions are taken again.
+        deadline = time.monotonic() + 10
+        status = 429
+        while status == 429 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            body = v2_body(audio["stereo.ogg"])
+            async with session.post(emu.url + V2_SUBMIT_PATH, json=body, headers=AUTH_HEADERS) as a:
+                status = a.status
+        assert status == 200
 
 
 async def test_retry_after_is_sent_when_asked_for(

@@ -16,15 +16,17 @@ async def test_stereo_ogg_gives_chunks_per_channel_within_its_duration(
     emu: RunningEmulator, session: aiohttp.ClientSession, audio: dict[str, str]
 ) -> None:
     operation = await recognize(session, emu.url, v2_body(audio["stereo.ogg"]))
+    spelt = await recognize(session, emu.url, v2_body(audio["stereo.ogg"], rawResults=True))
     assert operation["done"] is True
     assert "error" not in operation
     response = operation["response"]
     assert response["@type"] == V2_RESPONSE_TYPE
     assert {chunk["channelTag"] for chunk in response["chunks"]} == {"1", "2"}
-    for chunk in response["chunks"]:
+    for chunk, raw in zip(response["chunks"], spelt["response"]["chunks"], strict=True):
         alternative = chunk["alternatives"][0]
         words = alternative["words"]
-        assert alternative["text"] == " ".join(w["word"] for w in words)
+        # The words are the text with numbers spelt out (see the test below).
+        assert raw["alternatives"][0]["text"] == " ".join(w["word"] for w in words)
         for word in words:
             assert 0 <= seconds(word["startTime"]) < seconds(word["endTime"]) <= 3.0
     stats = emu.stats()["operations"][operation["id"]]
@@ -89,6 +91,24 @@ async def test_raw_results_spells_numbers_and_literature_text_punctuates(
     assert "." not in plain
 
 
+async def test_words_spell_numbers_out_and_carry_no_punctuation_unlike_the_text(
+    emu: RunningEmulator, session: aiohttp.ClientSession, audio: dict[str, str]
+) -> None:
+    # The v2 reference: words[].word has numbers in words ("twelve", not 12); text has
+    # figures unless rawResults, and with literature_text capitals and punctuation.
+    uri = audio["long8k.raw"]
+    literature = await recognize(session, emu.url, v2_body(uri, literature_text=True, **LONG_LPCM))
+    spelt = await recognize(session, emu.url, v2_body(uri, rawResults=True, **LONG_LPCM))
+    chunks = literature["response"]["chunks"]
+    assert any(ch.isdigit() for chunk in chunks for ch in chunk["alternatives"][0]["text"])
+    for chunk, raw in zip(chunks, spelt["response"]["chunks"], strict=True):
+        words = [w["word"] for w in chunk["alternatives"][0]["words"]]
+        assert words == [w["word"] for w in raw["alternatives"][0]["words"]]
+        assert " ".join(words) == raw["alternatives"][0]["text"]
+        assert not any(ch.isdigit() or ch in ",." for word in words for ch in word)
+        assert chunk["alternatives"][0]["text"].endswith(".")
+
+
 async def test_profanity_filter_masks_with_asterisks(
     emu: RunningEmulator, session: aiohttp.ClientSession, audio: dict[str, str]
 ) -> None:
@@ -103,6 +123,18 @@ async def test_profanity_filter_masks_with_asterisks(
     assert "****" in masked
     assert "блин" in plain
     assert "блин" not in masked
+
+
+@pytest.mark.parametrize("key", ["sync-ffff.raw", "sync-fff4.raw"])
+async def test_raw_lpcm_starting_like_an_mpeg_frame_sync_is_still_samples(
+    emu: RunningEmulator, session: aiohttp.ClientSession, audio: dict[str, str], key: str
+) -> None:
+    spec = {"audioEncoding": "LINEAR16_PCM", "sampleRateHertz": 8000}
+    operation = await recognize(session, emu.url, v2_body(audio[key], **spec))
+    assert "error" not in operation, operation
+    assert set(texts(operation)) == {"1"}
+    stats = emu.stats()["operations"][operation["id"]]
+    assert stats["audio_seconds"] == pytest.approx(1.0, abs=0.01)
 
 
 @pytest.mark.parametrize(

@@ -195,6 +195,17 @@ async def test_audio_that_is_not_as_declared_fails_the_operation(
     assert (status, payload["code"]) == ({3: 400, 5: 404}[code], code)
 
 
+@pytest.mark.parametrize("key", ["sync-ffff.raw", "sync-fff4.raw"])
+async def test_raw_audio_starting_like_an_mpeg_frame_sync_is_still_samples(
+    emu: RunningEmulator, session: aiohttp.ClientSession, audio: dict[str, str], key: str
+) -> None:
+    operation, lines = await recognize_v3(session, emu.url, _raw_body(audio[key]))
+    assert "error" not in operation, operation
+    assert {result["channelTag"] for result in finals(lines)} == {"0"}
+    stats = emu.stats()["operations"][operation["id"]]
+    assert stats["audio_seconds"] == pytest.approx(1.0, abs=0.01)
+
+
 async def test_inline_content_needs_no_storage(
     emu: RunningEmulator, session: aiohttp.ClientSession
 ) -> None:

@@ -112,6 +112,39 @@ async def test_normalisation_replaces_each_final_by_its_refinement(
     ]
 
 
+@pytest.mark.parametrize("layout", ["lines", "pretty", "packed"])
+async def test_a_long_stereo_recording_in_any_layout_pairs_every_final_with_its_refinement(
+    s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession, tmp_path: Path, layout: str
+) -> None:
+    # Three minutes of 8 kHz stereo: a few dozen finals per channel, each refined.
+    path = tmp_path / "long.raw"
+    path.write_bytes(b"\x01\x00\x02\x00" * (180 * 8000))
+    uri = await upload_file(s3_server, s3_bucket, path)
+    request = SubmitRequest(uri, "LINEAR16_PCM", sample_rate=8000, channels=2)
+    async with emulator(s3_server, v3_stream_layout=layout) as emu:
+        client = _client(session, emu)
+        _, raw = await _recognise(client, request)
+        status, refined = await _recognise(client, replace(request, literature_text=True))
+        stats = emu.stats()
+    # The client asks as the documentation's curl does: getRecognition?operation_id=...
+    assert stats["operations"][status.id]["result_params"] == ["operation_id"]
+    finals = [line["result"] for line in refined.raw if "final" in line["result"]]
+    refinements = [line for line in refined.raw if "finalRefinement" in line["result"]]
+    assert len(finals) == len(refinements) == len(refined.utterances)
+    for channel in (1, 2):
+        plain = [u for u in raw.utterances if u.channel == channel]
+        normal = [u for u in refined.utterances if u.channel == channel]
+        assert len(plain) == len(normal) > 10
+        assert all(u.text.endswith(".") for u in normal)
+        assert any(ch.isdigit() for u in normal for ch in u.text)
+        assert not any(ch.isdigit() for u in plain for ch in u.text)
+        # Each utterance spans its words, first to last.
+        for utterance in normal:
+            assert utterance.start == utterance.words[0].start
+            assert utterance.end == utterance.words[-1].end
+        assert [u.start for u in normal] == sorted(u.start for u in normal)
+
+
 async def test_speaker_labels_on_mono_audio(
     s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:

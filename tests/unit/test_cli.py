@@ -17,6 +17,7 @@ COMMANDS = {
     "migrate-state",
     "validate",
     "plan",
+    "probe",
     "emulator",
     "demo",
 }

@@ -71,7 +71,8 @@ from orchestrator.outputs.write import write_job_outputs
 
 root, limit, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 words = tuple(Word(f"w{i}", i * 0.5, i * 0.5 + 0.4) for i in range(count))
-transcript = Transcript(channels=(1,), utterances=(Utterance(1, "words", 0.0, count * 0.5, words),))
+text = " ".join(word.text for word in words)
+transcript = Transcript(channels=(1,), utterances=(Utterance(1, text, 0.0, count * 0.5, words),))
 if limit:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 record = {"manifest": "m", "operation_id": f"op-{count}", "settings": {}}

@@ -407,6 +407,41 @@ def test_bad_language_lists(audio_dir: Path, language: str, field: str, message:
     assert message in p.message
 
 
+def test_language_codes_are_read_in_any_case(audio_dir: Path) -> None:
+    # The service reads languageCode case-insensitively; the manifest does too, and keeps
+    # the service's spelling (one job key for RU-ru and ru-RU).
+    path = write(
+        audio_dir,
+        "name: m\ndefaults:\n  language: RU-ru\njobs:\n  - audio: calls/a.ogg\n"
+        "  - audio: vm.wav\n    api: v3\n    language: [en-us, DE-de]\n",
+    )
+    jobs = load_manifest(path).jobs
+    assert [j.settings.language for j in jobs] == ["ru-RU", ("en-US", "de-DE")]
+
+
+@pytest.mark.parametrize(
+    ("api", "language", "field", "message"),
+    [
+        ("v2", "ru_RU", "defaults.language", "ru_RU is not a language code: did you mean ru-RU?"),
+        ("v3", "[ru-RU, en_us]", "defaults.language[1]", "did you mean en-US?"),
+        ("v2", "en-UK", "defaults.language", "no model recognises en-UK: the languages are"),
+        ("v3", "[en-UK]", "defaults.language[0]", "no model recognises en-UK"),
+        # asr_xml's own code is known, but no v2 model lists it.
+        ("v2", "uk-UK", "defaults.language", "api v2 takes one of ru-RU, en-US"),
+        ("v3", "[ru-RU, uk-UK]", "defaults.language", "api v3 takes one of ru-RU"),
+    ],
+)
+def test_language_codes_no_model_lists_are_refused(
+    audio_dir: Path, api: str, language: str, field: str, message: str
+) -> None:
+    path = write(
+        audio_dir, f"name: m\ndefaults:\n  api: {api}\n  language: {language}\njobs: [vm.wav]\n"
+    )
+    p = one(problems(path))
+    assert p.field == field
+    assert message in p.message
+
+
 def test_a_setting_the_api_cannot_take_is_reported_where_it_is_set(audio_dir: Path) -> None:
     path = write(
         audio_dir,

@@ -3,7 +3,11 @@ finalIndex), int64 strings, other events ignored, speaker labels."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from orchestrator.speechkit.normalize_v3 import normalize_v3
 from orchestrator.speechkit.v3 import parse_results
@@ -118,3 +122,66 @@ def test_results_are_read_one_object_per_line_or_as_an_array() -> None:
     assert parse_results(body) == [{"result": {"channelTag": "0"}}, {"result": {"channelTag": "1"}}]
     assert parse_results(b'[{"result": {}}]') == [{"result": {}}]
     assert parse_results(b"") == []
+
+
+# The documentation's example answer of getRecognition, as printed in
+# en/_includes/speechkit/async-recognition-v3.md ("Request the operation result", in the
+# yandex-cloud/docs repository): three messages, each pretty-printed over many lines. One
+# typo of the page is mended (`"text: "turn"` lacks a quote); the test below puts it back.
+DOC_EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "v3-getrecognition-example.txt"
+DOC_TEXT = "I'm Yandex SpeechKit I can turn any text into speech now you can too"
+
+
+def test_the_documentations_example_stream_is_read() -> None:
+    body = DOC_EXAMPLE.read_bytes()
+    lines = parse_results(body)
+    assert [
+        next(k for k in ("final", "finalRefinement", "eouUpdate") if k in line["result"])
+        for line in lines
+    ] == ["final", "finalRefinement", "eouUpdate"]
+    (utterance,) = normalize_v3(lines).utterances
+    assert utterance.text == DOC_TEXT
+    assert len(utterance.words) == 14
+    # The frame says 0..7400 ms; the speech is from the first word to the last.
+    assert (utterance.start, utterance.end) == (0.459, 7.18)
+
+
+def test_the_documentations_typo_fails_naming_where() -> None:
+    text = DOC_EXAMPLE.read_text()
+    broken = text.replace('"text": "turn"', '"text: "turn"', 1)
+    with pytest.raises(ValueError, match=r"value 1 of the stream is not JSON at line 4\d column"):
+        parse_results(broken.encode())
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda values: "\n".join(json.dumps(v) for v in values),
+        lambda values: "".join(json.dumps(v) for v in values),
+        lambda values: " ".join(json.dumps(v) for v in values) + "\r\n",
+        lambda values: "\n\n".join(json.dumps(v, indent=2) for v in values) + "\n",
+        lambda values: json.dumps(values[0]) + "\n" + "".join(json.dumps(x) for x in values[1:]),
+    ],
+)
+def test_any_layout_of_concatenated_values_reads_the_same(layout: Any) -> None:
+    values = parse_results(DOC_EXAMPLE.read_bytes())
+    assert parse_results(layout(values).encode()) == values
+
+
+def test_several_finals_per_channel_pair_with_their_refinements() -> None:
+    # A long two-channel recording: finals interleave across channels, each channel's
+    # indexes count on their own, and every final has its normalised refinement.
+    lines: list[Any] = []
+    for index in range(12):
+        for tag in ("0", "1"):
+            start = 1000 * (index * 3 + int(tag))
+            spoken = alternative(f"ch{tag} номер {index} пять", ("w", start, start + 400))
+            lines.append(final(tag, index, {**spoken, "startTimeMs": "0"}))
+            normal = alternative(f"Ch{tag} номер {index}: 5.", ("w", start, start + 400))
+            lines.append(refinement(tag, index, normal))
+    transcript = normalize_v3(lines)
+    assert transcript.channels == (1, 2)
+    for channel in (1, 2):
+        said = [u for u in transcript.utterances if u.channel == channel]
+        assert [u.text for u in said] == [f"Ch{channel - 1} номер {i}: 5." for i in range(12)]
+        assert [u.start for u in said] == [3.0 * i + channel - 1 for i in range(12)]
