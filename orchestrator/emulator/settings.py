@@ -11,6 +11,8 @@ DEMO_API_KEY = "emulator-demo-key"
 # gRPC codes a failed operation may end with: 3 (bad audio or settings) and 7 (no access)
 # are the client's fault; 4, 13 and 14 are the service's own trouble, worth resubmitting.
 OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
+# An IAM token lives at most 12 hours (speechkit-api.md section 1).
+IAM_TOKEN_LIFETIME_S = 12 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ class EmulatorSettings:
     asr_xml_locked_keys: tuple[str, ...] = ()
     # A finished v3 Operation carries `response: {"@type": ...Empty}` instead of nothing.
     v3_empty_response: bool = False
+    # How long an IAM token it issues is taken, wall-clock seconds (None: 12 hours/speed).
+    iam_token_lifetime_s: float | None = None
+    # Where to write the authorized key of its service account at start (None: nowhere).
+    authorized_key_path: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -97,7 +103,13 @@ class EmulatorSettings:
             raise ValueError("asr_xml_max_stream_bytes must be at least 1")
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        for name in ("quota_window_s", "ttl_s", "v3_status_window_s", "asr_xml_window_s"):
+        for name in (
+            "quota_window_s",
+            "ttl_s",
+            "v3_status_window_s",
+            "asr_xml_window_s",
+            "iam_token_lifetime_s",
+        ):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
@@ -117,6 +129,13 @@ class EmulatorSettings:
         if self.ttl_s is not None:
             return self.ttl_s
         return constants.RESULT_TTL_S / self.speed
+
+    @property
+    def effective_iam_token_lifetime_s(self) -> float:
+        """How long an issued IAM token is taken, in wall-clock seconds."""
+        if self.iam_token_lifetime_s is not None:
+            return self.iam_token_lifetime_s
+        return IAM_TOKEN_LIFETIME_S / self.speed
 
     @property
     def effective_v3_status_window_s(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from orchestrator.auth import Credentials
 from orchestrator.config import SpeechKitConfig
 
 from .asr_xml import AsrXmlClient
@@ -13,33 +14,35 @@ from .v3 import V3Client
 
 
 def make_clients(
-    session: aiohttp.ClientSession, config: SpeechKitConfig, *, asr_xml_uuid: str
+    session: aiohttp.ClientSession,
+    config: SpeechKitConfig,
+    *,
+    asr_xml_uuid: str,
+    credentials: Credentials | None = None,
 ) -> dict[str, RecognitionClient]:
     """One client per API, over the daemon's one HTTP session. ``asr_xml_uuid`` is the
-    installation's id for the legacy API (32 hex digits, kept in the store)."""
-
-    def api_key() -> str | None:
-        return config.api_key.reveal() if config.api_key is not None else None
-
+    installation's id for the legacy API (32 hex digits, kept in the store);
+    ``credentials`` (by default the config's, unshared) authenticate every request."""
+    credentials = credentials or Credentials(config, session)
     clients: list[RecognitionClient] = [
         V2Client(
             session,
             transcribe_url=config.transcribe_url,
             operation_url=config.operation_url,
-            auth_header=config.auth_header,
+            auth_header=credentials,
             timeout_s=config.request_timeout_s,
         ),
         V3Client(
             session,
             stt_url=config.stt_v3_url,
             operation_url=config.operation_url,
-            auth_header=config.auth_header,
+            auth_header=credentials,
             timeout_s=config.request_timeout_s,
         ),
         AsrXmlClient(
             session,
             asr_xml_url=config.asr_xml_url,
-            api_key=api_key,
+            api_key=credentials.api_key,
             device_uuid=asr_xml_uuid,
             timeout_s=config.request_timeout_s,
         ),
