@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -155,3 +157,58 @@ async def test_three_token_lifetimes_fail_no_job_and_show_no_secret(
     for name, text in where.items():
         for secret in secrets:
             assert secret not in text, f"a secret in the {name}"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_failed_renewal_keeps_jobs_waiting_until_a_reload_mends_it(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with (
+        emulator(s3_server, api_keys=(), iam_tokens=()) as emu,
+        aiohttp.ClientSession() as http,
+    ):
+        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+        del env.config["speechkit"]["api_key_env"]
+        broken = f"http://127.0.0.1:{closed_port()}"
+        # Two attempts at most: a wait that spent them would fail the jobs.
+        env.update_config(
+            speechkit={"metadata_token": True, "metadata_url": broken},
+            retry={"max_attempts": 2},
+        )
+        daemon = await env.start()
+        try:
+            (ready,) = await env.wait_for_event("daemon.ready", limit_s=LIMIT_S)
+            base = ready["status_address"]
+            names = make_wavs(tmp_path / "audio", 3, prefix="wait")
+            env.put_manifest("wait", [{"audio": n} for n in names], base_dir=tmp_path / "audio")
+            await env.wait_for_event("credentials.refresh_failed", limit_s=LIMIT_S)
+            await asyncio.sleep(4.0)  # several waits, each longer than the backoff's steps
+            async with http.get(base + "/healthz") as answer:
+                assert answer.status == 503
+                health = await answer.json()
+            async with http.get(base + "/metrics") as answer:
+                metrics = await answer.text()
+            env.update_config(speechkit={"metadata_url": emu.url})
+            daemon.send_signal(signal.SIGHUP)
+            (reloaded,) = await env.wait_for_event("daemon.reloaded", limit_s=LIMIT_S)
+            await env.wait_for_event("manifest.finished", manifest="wait", limit_s=LIMIT_S)
+            async with http.get(base + "/healthz") as answer:
+                assert answer.status == 200
+        finally:
+            assert await env.stop(daemon) == 0
+
+    assert health["status"] == "degraded"
+    (problem,) = health["problems"]
+    assert problem.startswith("credentials (metadata): the metadata service at " + broken)
+    assert "speechkit_orchestrator_credentials_ok 0" in metrics
+    assert reloaded["restart_needed_for"] is None
+    assert [e["source"] for e in env.events("credentials.changed")] == ["metadata"]
+    assert len(env.events("credentials.refresh_failed")) == 1
+    assert not env.events("job.failed")
+    assert len(env.events("manifest.finished")) == 1
