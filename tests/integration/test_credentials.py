@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from orchestrator.auth import Credentials, CredentialsError, CredentialsUnavailable
 from orchestrator.auth.sources import AuthorizedKeySource, MetadataSource
@@ -111,8 +112,12 @@ async def test_a_failed_renewal_keeps_requests_unsent_and_says_so(
     )
     metrics = DaemonMetrics()
     credentials = Credentials(config, session, metrics=metrics)
-    with pytest.raises(SpeechKitError) as raised:
+    with capture_logs() as logs, pytest.raises(SpeechKitError) as raised:
         await get_operation(Http(session, credentials), emu.url, "e03nosuchoperation00")
+    (event,) = [e for e in logs if e["event"] == "credentials.refresh_failed"]
+    assert event["source"] == "metadata"
+    assert event["log_level"] == "error"
+    assert event["error"].startswith(f"the metadata service at http://127.0.0.1:{closed}")
     assert raised.value.kind is ErrorKind.CREDENTIALS
     assert raised.value.retry_after is not None
     assert raised.value.retry_after > 0
@@ -122,8 +127,9 @@ async def test_a_failed_renewal_keeps_requests_unsent_and_says_so(
     assert metrics.credentials_ok.value() == 0
     assert metrics.credentials_refresh_failures.value(source="metadata") == 1
     # Within the backoff nothing is tried again: the same answer, no second failure.
-    with pytest.raises(CredentialsUnavailable):
+    with capture_logs() as logs, pytest.raises(CredentialsUnavailable):
         await credentials.headers()
+    assert logs == []
     assert metrics.credentials_refresh_failures.value(source="metadata") == 1
 
 
