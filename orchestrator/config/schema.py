@@ -66,6 +66,17 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class AuthorizedKey:
+    """A service account's authorized key (the JSON ``yc iam key create`` writes): IAM
+    tokens are made from it as they are needed."""
+
+    key_id: str  # the JSON's `id`: the JWT's `kid`
+    service_account_id: str  # the JWT's `iss`
+    private_key: Secret  # PEM, PS256-signs the JWT
+    source: str = ""  # where it came from, safe to show
+
+
+@dataclass(frozen=True)
 class SpeechKitConfig:
     """Endpoints and credentials of the recognition service."""
 
@@ -74,7 +85,18 @@ class SpeechKitConfig:
     stt_v3_url: str = setting(c.STT_V3_URL, "API v3")
     asr_xml_url: str = setting(c.ASR_XML_URL, "the asr_xml API")
     api_key: Secret | None = secret_setting("or `iam_token_*`; `asr_xml` takes an API key only")
-    iam_token: Secret | None = secret_setting("or `api_key_*`")
+    iam_token: Secret | None = secret_setting(
+        "or `api_key_*`; an `iam_token_file` is read again whenever it changes"
+    )
+    authorized_key: AuthorizedKey | None = secret_setting(
+        "a service account's authorized key (the JSON of `yc iam key create`): IAM tokens "
+        "renewed from it"
+    )
+    metadata_token: bool = setting(
+        False, "IAM tokens renewed from the metadata service of the VM the daemon runs on"
+    )
+    iam_url: str = setting(c.IAM_TOKENS_URL, "where an authorized key's JWT gets an IAM token")
+    metadata_url: str = setting(c.METADATA_URL, "the VM metadata service")
     folder_id: str | None = setting(None, "sent as `x-folder-id`; a user's IAM token needs it")
     request_timeout_s: float = setting(30.0, "seconds per HTTP request")
     # How long the service keeps a finished operation's results: a 404 from a younger
@@ -87,6 +109,8 @@ class SpeechKitConfig:
     delete_results_after_done: bool = setting(
         False, "API v3: `deleteRecognition` once the outputs are on disk"
     )
+    # The file `iam_token_file` (or the credential) named: read again when it changes.
+    iam_token_path: Path | None = None
 
     def auth_header(self) -> dict[str, str]:
         """The Authorization header (and x-folder-id when set); UserInputError without a key."""

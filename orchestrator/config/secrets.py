@@ -30,6 +30,8 @@ class SecretReader:
         self.env = env
         self.resolve = resolve  # False: check the references, read no value (plan, validate)
         self.files: list[Path] = []  # every *_file named, to be kept out of the audio
+        # The file each secret read from a file or a credential came from, by its name.
+        self.paths: dict[str, Path] = {}
 
     def read(self, sec: Section, name: str) -> Secret | None:
         """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""
@@ -48,9 +50,13 @@ class SecretReader:
             self.files.append(path)
             secret = self._from_file(node, sec.field(key), path, f"file {path}")
             if secret is not None:
+                self.paths[name] = path
                 self._check_mode(node, sec.field(key), path)
             return secret
-        return self._from_credential(node, sec.field(key), ref)
+        secret = self._from_credential(node, sec.field(key), ref)
+        if secret is not None:
+            self.paths[name] = Path(self.env["CREDENTIALS_DIRECTORY"]) / ref
+        return secret
 
     def _key_of(self, sec: Section, name: str) -> str | None:
         """The one key that names the secret ``name`` (None: none, or a problem reported)."""

@@ -10,10 +10,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from orchestrator.config.authorized_key import parse_authorized_key
 from orchestrator.config.hooks import read_hooks
 from orchestrator.config.schema import (
     LOG_FORMATS,
     LOG_LEVELS,
+    AuthorizedKey,
     ConcurrencyConfig,
     HooksConfig,
     LoggingConfig,
@@ -39,6 +41,8 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
 _NODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+# The credentials of the speechkit section, of which one is given.
+_CREDENTIALS = ("api_key", "iam_token", "authorized_key")
 
 
 class SectionReader:
@@ -74,10 +78,17 @@ class SectionReader:
         d = SpeechKitConfig()
         api_key = self.secret(sec, "api_key")
         iam_token = self.secret(sec, "iam_token")
-        if any(k.startswith("api_key") for k in sec) and any(
-            k.startswith("iam_token") for k in sec
-        ):
-            self.r.problem(sec.anchor, sec.path, "give either an api_key_* or an iam_token_* key")
+        authorized_key = self.authorized_key(sec)
+        metadata_token = sec.boolean("metadata_token", d.metadata_token)
+        given = [name for name in _CREDENTIALS if any(k.startswith(name) for k in sec)]
+        given += ["metadata_token"] if metadata_token else []
+        if len(given) > 1:
+            self.r.problem(
+                sec.anchor,
+                sec.path,
+                f"give one credential: {' or '.join(given)} (an api_key_*, an iam_token_*, "
+                "an authorized_key_* or metadata_token: true)",
+            )
         return SpeechKitConfig(
             transcribe_url=sec.url("transcribe_url", d.transcribe_url),
             operation_url=sec.url("operation_url", d.operation_url),
@@ -85,6 +96,11 @@ class SectionReader:
             asr_xml_url=sec.url("asr_xml_url", d.asr_xml_url),
             api_key=api_key,
             iam_token=iam_token,
+            authorized_key=authorized_key,
+            metadata_token=metadata_token,
+            iam_url=sec.url("iam_url", d.iam_url),
+            metadata_url=sec.url("metadata_url", d.metadata_url),
+            iam_token_path=self.secrets.paths.get("iam_token") if iam_token else None,
             folder_id=sec.optional_string("folder_id"),
             request_timeout_s=sec.positive_number("request_timeout_s", d.request_timeout_s),
             results_ttl_s=sec.positive_number("results_ttl_s", d.results_ttl_s),
@@ -92,6 +108,20 @@ class SectionReader:
                 "delete_results_after_done", d.delete_results_after_done
             ),
         )
+
+    def authorized_key(self, sec: Section) -> AuthorizedKey | None:
+        """The service account's authorized key, its JSON checked (errors name the file)."""
+        secret = self.secret(sec, "authorized_key")
+        if secret is None:
+            return None
+        try:
+            return parse_authorized_key(secret.reveal(), secret.source)
+        except ValueError as exc:
+            key = next(k for k in sec if k.startswith("authorized_key"))
+            self.r.problem(
+                sec.node_of(key), sec.field(key), f"the authorized key from {secret.source}: {exc}"
+            )
+            return None
 
     def storage(self, sec: Section) -> StorageConfig:
         d = StorageConfig(bucket="")

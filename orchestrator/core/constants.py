@@ -11,6 +11,12 @@ STT_V3_URL: Final = "https://stt.api.cloud.yandex.net"
 ASR_XML_URL: Final = "https://asr.yandex.net"
 STORAGE_URL: Final = "https://storage.yandexcloud.net"
 STORAGE_REGION: Final = "ru-central1"
+# Where an authorized key's JWT is exchanged for an IAM token (also the JWT's audience).
+IAM_TOKENS_URL: Final = "https://iam.api.cloud.yandex.net/iam/v1/tokens"
+# A Yandex Cloud VM's metadata service, and the path of its service account's token.
+METADATA_URL: Final = "http://169.254.169.254"
+METADATA_TOKEN_PATH: Final = "/computeMetadata/v1/instance/service-accounts/default/token"
+IAM_TOKENS_PATH: Final = "/iam/v1/tokens"
 
 # Paths.
 V2_SUBMIT_PATH: Final = "/speech/stt/v2/longRunningRecognize"

@@ -42,6 +42,8 @@ _RETRY_KINDS = frozenset({ErrorKind.RETRYABLE, ErrorKind.AUTH})
 TRANSIENT_OPERATION_CODES = frozenset({GRPC_INTERNAL, GRPC_UNAVAILABLE, GRPC_DEADLINE_EXCEEDED})
 # Something that is not there yet is asked for again no sooner than this.
 MIN_ASK_LATER_S = 1.0
+# A step that could get no credential waits this long when the failure names no time.
+CREDENTIALS_WAIT_S = 10.0
 
 
 class NotFoundMeans(enum.Enum):
@@ -170,8 +172,9 @@ def after_failure(
     means for this step of the job's API.
     """
     back_to = _RETRY_FROM[stage]
-    if failure.kind is ErrorKind.QUOTA and quota is not None:
-        return Throttle(quota, back_to, failure.retry_after)
+    waits = _waits(back_to, failure, job, when, quota)
+    if waits is not None:
+        return waits
     if failure.kind is ErrorKind.NOT_FOUND and stage in (Stage.POLL, Stage.FETCH):
         return _not_found(stage, failure, job, when, not_found)
     if stage is Stage.UPLOAD:
@@ -182,6 +185,19 @@ def after_failure(
     if failure.kind in retry_kinds or failure.kind is ErrorKind.QUOTA:
         return retry_or_give_up(job, back_to, failure.message, failure.retry_after, when)
     return Fail(f"{_WHAT[stage]}: {failure.message}", failure.reason_class)
+
+
+def _waits(
+    back_to: State, failure: Failure, job: Job, when: Circumstances, quota: str | None
+) -> Throttle | AskLater | None:
+    """A wait that spends no attempt: a 429 pauses its quota; without a credential (its
+    renewal failed, nothing was sent) the job asks again later."""
+    if failure.kind is ErrorKind.QUOTA and quota is not None:
+        return Throttle(quota, back_to, failure.retry_after)
+    if failure.kind is ErrorKind.CREDENTIALS:
+        wait = failure.retry_after if failure.retry_after is not None else CREDENTIALS_WAIT_S
+        return AskLater(back_to, when.now + max(MIN_ASK_LATER_S, wait), job.attempts)
+    return None
 
 
 def could_have_expired(job: Job, when: Circumstances) -> bool:

@@ -13,6 +13,9 @@ class ErrorKind(enum.Enum):
     PERMANENT = "permanent"  # 400, 403, a failed operation: fail the job with the message
     AUTH = "auth"  # 401: the credential is wrong; nothing will work until it is fixed
     NOT_FOUND = "not_found"  # 404: its meaning depends on the API and the step
+    # No credential could be had (renewing an IAM token failed): the request was not sent;
+    # the job waits, spending no attempt, until one can.
+    CREDENTIALS = "credentials"
 
     @property
     def retryable(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from orchestrator.core import constants
-from orchestrator.emulator import asr_xml, operations_api, v2, v3
+from orchestrator.emulator import asr_xml, iam_api, operations_api, v2, v3
 from orchestrator.emulator.core import EMULATOR_KEY, REQUEST_ID, Emulator, emulator_of
 from orchestrator.emulator.errors import ApiError, status_body
 from orchestrator.emulator.operations import api_of_operation_id
@@ -123,6 +123,7 @@ def build_app(emulator: Emulator) -> web.Application:
     v3.add_routes(app)
     asr_xml.add_routes(app)
     operations_api.add_routes(app)
+    iam_api.add_routes(app)
     app.router.add_get(STATS_PATH, _stats)
     return app
 

@@ -69,6 +69,12 @@ _TUNING: tuple[tuple[str, str, type, str], ...] = (
         "longest chunked asr_xml body accepted",
     ),
     (
+        "--iam-token-lifetime-s",
+        "iam_token_lifetime_s",
+        float,
+        "seconds an issued IAM token is taken, then 401 (default 12 hours/speed)",
+    ),
+    (
         "--timestamp-resolution",
         "timestamp_resolution_s",
         float,
@@ -142,6 +148,13 @@ def _add_access_options(parser: argparse.ArgumentParser, defaults: EmulatorSetti
         "--s3-secret-key", metavar="KEY", help=f"S3 secret key (default: ${ENV_S3_SECRET_KEY})"
     )
     parser.add_argument("--s3-region", default=defaults.s3_region, help="S3 region")
+    parser.add_argument(
+        "--write-authorized-key",
+        dest="authorized_key_path",
+        metavar="PATH",
+        help="write the authorized key of the emulator's service account (a new key pair "
+        "each start, as `yc iam key create` writes it) to PATH, mode 0600",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -198,6 +211,7 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str]) -> Emulato
         s3_region=args.s3_region,
         op_error_codes=args.op_error_codes,
         asr_xml_locked_keys=tuple(args.asr_xml_locked_keys or ()),
+        authorized_key_path=args.authorized_key_path,
         **values,
     )
 
@@ -218,6 +232,7 @@ def describe(settings: EmulatorSettings) -> list[str]:
     lines.append(f"  effective result TTL: {settings.effective_ttl_s:g} s")
     lines.append(f"  effective v3 status window: {settings.effective_v3_status_window_s:g} s")
     lines.append(f"  effective asr_xml window: {settings.effective_asr_xml_window_s:g} s")
+    lines.append(f"  IAM token lifetime: {settings.effective_iam_token_lifetime_s:g} s")
     return lines
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from orchestrator.core import constants
 from orchestrator.emulator import stats
 from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.faults import FaultInjector
+from orchestrator.emulator.iam import Iam
 from orchestrator.emulator.operations import OperationStore
 from orchestrator.emulator.processor import Processor
 from orchestrator.emulator.quota import (
@@ -88,9 +91,12 @@ class Emulator:
         )
         self.requests = RequestStats()
         self.faults = FaultInjector(settings)
+        self.iam = Iam(settings.effective_iam_token_lifetime_s)
 
     async def start(self) -> None:
-        """Open the connections the emulator needs."""
+        """Open the connections the emulator needs; write the authorized key if asked."""
+        if self.settings.authorized_key_path:
+            self.iam.write_authorized_key(Path(self.settings.authorized_key_path))
         await self.fetcher.start()
 
     async def close(self) -> None:
@@ -99,7 +105,8 @@ class Emulator:
         await self.fetcher.close()
 
     def authenticate(self, request: web.Request) -> str:
-        """Accept ``Api-Key <key>`` or ``Bearer <token>`` from the settings; else 401.
+        """Accept ``Api-Key <key>`` or ``Bearer <token>`` from the settings, or a Bearer
+        token issued by the IAM endpoints and not yet expired; else 401.
 
         Returns the service-account id the Operation's ``createdBy`` shows.
         """
@@ -110,13 +117,12 @@ class Emulator:
             allowed = self.settings.api_keys
         elif scheme.lower() == "bearer":
             allowed = self.settings.iam_tokens
+            if not matches(credential, allowed):
+                return self._issued(credential)
         # Never echo the credential back.
         if not matches(credential, allowed):
-            raise ApiError(
-                constants.GRPC_UNAUTHENTICATED,
-                "the request is not authenticated: send 'Authorization: Api-Key <key>' "
-                "or 'Authorization: Bearer <IAM token>' with a valid credential",
-            )
+            self.requests.unauthenticated["unknown"] += 1
+            raise _unauthenticated()
         return account_id(credential)
 
     def count_audio(self, duration_s: float, channels: int) -> None:
@@ -136,6 +142,16 @@ class Emulator:
             f"{self.audio.window_s:g} s",
             headers=headers,
         )
+
+    def _issued(self, token: str) -> str:
+        """The service account of an IAM token the IAM endpoints issued; else 401."""
+        why = self.iam.check(token, time.time())
+        if why is not None:
+            self.requests.unauthenticated[why] += 1
+            if why == "expired":
+                raise ApiError(constants.GRPC_UNAUTHENTICATED, "the IAM token has expired")
+            raise _unauthenticated()
+        return self.iam.service_account_id
 
     def spend(self, quota: str) -> None:
         """Count one request against ``quota``; 429 (code 8) when it is used up. A
@@ -159,7 +175,10 @@ class Emulator:
 
     def stats(self) -> dict[str, Any]:
         """Every counter, as JSON for /_emulator/stats."""
-        built = stats.build(self.settings, self.requests, self.quotas, self.operations)
+        built = {
+            **stats.build(self.settings, self.requests, self.quotas, self.operations),
+            "iam": self.iam.as_json(),
+        }
         built["audio_quota"] = self.audio.as_json()
         return built
 
@@ -173,6 +192,14 @@ async def read_json(request: web.Request) -> Any:
         raise invalid(f"request body is not UTF-8: byte {exc.start} cannot be decoded") from exc
     except json.JSONDecodeError as exc:
         raise invalid(f"request body is not valid JSON: {exc.msg} at position {exc.pos}") from exc
+
+
+def _unauthenticated() -> ApiError:
+    return ApiError(
+        constants.GRPC_UNAUTHENTICATED,
+        "the request is not authenticated: send 'Authorization: Api-Key <key>' "
+        "or 'Authorization: Bearer <IAM token>' with a valid credential",
+    )
 
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)

@@ -16,6 +16,8 @@ OPERATION_ERROR_CODES = (3, 4, 7, 13, 14)
 V3_STREAM_LAYOUTS = ("lines", "pretty", "packed")
 # The audio quota's window: a day (speechkit-api.md section 4: 10,000 hours per day).
 _DAY_S = 86400.0
+# An IAM token lives at most 12 hours (speechkit-api.md section 1).
+IAM_TOKEN_LIFETIME_S = 12 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class EmulatorSettings:
     # Billable audio hours (v2 and v3) per audio window; the window defaults to a day/speed.
     audio_quota_hours: float = float(constants.AUDIO_HOURS_PER_DAY)
     audio_window_s: float | None = None
+    # How long an IAM token it issues is taken, wall-clock seconds (None: 12 hours/speed).
+    iam_token_lifetime_s: float | None = None
+    # Where to write the authorized key of its service account at start (None: nowhere).
+    authorized_key_path: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -107,7 +113,13 @@ class EmulatorSettings:
             raise ValueError("asr_xml_max_stream_bytes must be at least 1")
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
-        for name in ("quota_window_s", "ttl_s", "v3_status_window_s", "asr_xml_window_s"):
+        for name in (
+            "quota_window_s",
+            "ttl_s",
+            "v3_status_window_s",
+            "asr_xml_window_s",
+            "iam_token_lifetime_s",
+        ):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
@@ -145,6 +157,13 @@ class EmulatorSettings:
         if self.ttl_s is not None:
             return self.ttl_s
         return constants.RESULT_TTL_S / self.speed
+
+    @property
+    def effective_iam_token_lifetime_s(self) -> float:
+        """How long an issued IAM token is taken, in wall-clock seconds."""
+        if self.iam_token_lifetime_s is not None:
+            return self.iam_token_lifetime_s
+        return IAM_TOKEN_LIFETIME_S / self.speed
 
     @property
     def effective_v3_status_window_s(self) -> float:

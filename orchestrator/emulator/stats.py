@@ -23,6 +23,8 @@ class RequestStats:
         )
         self.throttled: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        # 401s by why the credential was refused: "unknown", or "expired" (an IAM token).
+        self.unauthenticated: Counter[str] = Counter()
         self.asr_xml: list[dict[str, Any]] = []
 
     def count_request(self, endpoint: str, status: str, api: str | None = None) -> None:
@@ -40,6 +42,7 @@ class RequestStats:
             "throttled": dict(sorted(self.throttled.items())),
             "throttled_total": sum(self.throttled.values()),
             "faults": dict(sorted(self.faults.items())),
+            "unauthenticated": dict(sorted(self.unauthenticated.items())),
         }
 
 

@@ -11,6 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
+from orchestrator.auth import Credentials
+from orchestrator.auth.credentials import CREDENTIAL_KEYS
 from orchestrator.config import Config, load_config
 from orchestrator.core.errors import UserInputError
 from orchestrator.intake.inbox import Intake
@@ -34,11 +36,11 @@ def log_warnings(config: Config) -> None:
 
 def restart_needed(old: Config, new: Config) -> list[str]:
     """The changed parts of the config that take effect only at the next start."""
-    # The pipeline takes these two at once; the rest of the section builds the clients.
+    # The pipeline takes these two at once, the credentials take theirs (a new source);
+    # the rest of the section builds the clients.
+    taken = ("results_ttl_s", "delete_results_after_done", *CREDENTIAL_KEYS)
     old_speechkit = dataclasses.replace(
-        old.speechkit,
-        results_ttl_s=new.speechkit.results_ttl_s,
-        delete_results_after_done=new.speechkit.delete_results_after_done,
+        old.speechkit, **{key: getattr(new.speechkit, key) for key in taken}
     )
     needed = [
         name
@@ -92,7 +94,16 @@ class Control:
         self.scan_wake = asyncio.Event()
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
+        # The credential of every SpeechKit request, once the clients are made.
+        self.credentials: Credentials | None = None
         self._stop_requests = 0
+
+    def problems(self) -> list[str]:
+        """What makes the daemon degraded now (``/healthz``): no credential can be had."""
+        credentials = self.credentials
+        if credentials is None or credentials.ok:
+            return []
+        return [f"credentials ({credentials.source}): {credentials.error}"]
 
     def attach(self, pipeline: Pipeline, intake: Intake) -> None:
         """The running parts a reload applies to and a stop reports on."""
@@ -158,4 +169,6 @@ class Control:
             self.pipeline.apply(reloaded_settings(new, self.pipeline.settings))
         if self.intake is not None:
             reconfigure_intake(self.intake, new)
+        if self.credentials is not None and self.credentials.reconfigure(new.speechkit):
+            log.info("credentials.changed", source=self.credentials.source)
         self.scan_wake.set()

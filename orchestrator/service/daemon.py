@@ -19,6 +19,7 @@ from uuid import uuid4
 
 import aiohttp
 
+from orchestrator.auth import Credentials
 from orchestrator.config import Config
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.destinations import destinations
@@ -172,10 +173,13 @@ class Daemon:
         """The pipeline over the store, with what it learned before, hearing the store."""
         speechkit = self.config.speechkit
         installed = await installed_values(store, CATALOGUE)
+        # One credential for every client; a reload swaps its source (control.reload).
+        credentials = Credentials(speechkit, session, metrics=self.metrics)
+        self.control.credentials = credentials
         pipeline = Pipeline(
             store,
             storage,
-            make_clients(session, speechkit, installed=installed),
+            make_clients(session, speechkit, installed=installed, credentials=credentials),
             settings,
             metrics=self.metrics,
             on_job_ended=self._job_ended,
@@ -235,6 +239,7 @@ class Daemon:
             self.metrics,
             refresh=refresh,
             page=view.page,
+            problems=self.control.problems,
         )
         try:
             self.status_address = await server.start()

@@ -70,9 +70,11 @@ class StatusServer:
         refresh: Callable[[], Awaitable[None]] | None = None,
         health_timeout_s: float = 5.0,
         page: Callable[[], Awaitable[str]] | None = None,
+        problems: Callable[[], list[str]] | None = None,
     ) -> None:
         """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job
-        counts); ``page``, if given, makes the HTML answered at ``/``."""
+        counts); ``page``, if given, makes the HTML answered at ``/``; ``problems``, if
+        given, names what degrades the daemon (no credential): ``/healthz`` says it."""
         self.host = host
         self.port = port
         self._health = health
@@ -82,6 +84,7 @@ class StatusServer:
         self._refresh = refresh
         self._health_timeout_s = health_timeout_s
         self._page = page
+        self._problems = problems or (lambda: [])
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> tuple[str, int]:
@@ -124,6 +127,7 @@ class StatusServer:
         """What ``/healthz`` answers, and the ``healthy`` gauge shows."""
         try:
             healthy = await asyncio.wait_for(self._health(), self._health_timeout_s)
+            healthy = healthy and not self._problems()
         except Exception as exc:
             # The reason goes to the log only: the answer is for a probe, not a person.
             _log.warning("status_server.health_check_failed", error=f"{type(exc).__name__}: {exc}")
@@ -134,6 +138,10 @@ class StatusServer:
     async def _handle_healthz(self, _request: web.Request) -> web.Response:
         if await self._healthy():
             return web.json_response({"status": "ok"})
+        problems = self._problems()
+        if problems:
+            # Running, but its jobs wait: the reasons hold no secret.
+            return web.json_response({"status": "degraded", "problems": problems}, status=503)
         return web.json_response({"status": "unavailable"}, status=503)
 
     async def _handle_metrics(self, _request: web.Request) -> web.Response:

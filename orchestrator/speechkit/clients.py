@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from orchestrator.auth import Credentials
 from orchestrator.config import SpeechKitConfig
 
 from .asr_xml import ASR_XML_SPEC, AsrXmlClient
@@ -15,34 +16,36 @@ from .v3 import V3Client
 
 
 def make_clients(
-    session: aiohttp.ClientSession, config: SpeechKitConfig, *, installed: Mapping[str, str]
+    session: aiohttp.ClientSession,
+    config: SpeechKitConfig,
+    *,
+    installed: Mapping[str, str],
+    credentials: Credentials | None = None,
 ) -> dict[str, RecognitionClient]:
     """One client per API, over the daemon's one HTTP session. ``installed`` holds, by API,
     the value kept in the store under its spec's ``install_key`` (the legacy API's 32 hex
-    digits of installation id)."""
-
-    def api_key() -> str | None:
-        return config.api_key.reveal() if config.api_key is not None else None
-
+    digits of installation id); ``credentials`` (by default the config's, unshared)
+    authenticate every request."""
+    credentials = credentials or Credentials(config, session)
     clients: list[RecognitionClient] = [
         V2Client(
             session,
             transcribe_url=config.transcribe_url,
             operation_url=config.operation_url,
-            auth_header=config.auth_header,
+            auth_header=credentials,
             timeout_s=config.request_timeout_s,
         ),
         V3Client(
             session,
             stt_url=config.stt_v3_url,
             operation_url=config.operation_url,
-            auth_header=config.auth_header,
+            auth_header=credentials,
             timeout_s=config.request_timeout_s,
         ),
         AsrXmlClient(
             session,
             asr_xml_url=config.asr_xml_url,
-            api_key=api_key,
+            api_key=credentials.api_key,
             device_uuid=installed[ASR_XML_SPEC.name],
             timeout_s=config.request_timeout_s,
         ),

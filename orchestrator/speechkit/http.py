@@ -9,15 +9,17 @@ failure holds what a support ticket quotes.
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import aiohttp
 
+from orchestrator.auth import CredentialsUnavailable
 from orchestrator.core import jsontext
 from orchestrator.core.constants import OPERATION_PATH
 from orchestrator.core.decisions import operation_finished
@@ -25,7 +27,21 @@ from orchestrator.core.decisions import operation_finished
 from .base import OperationFailure, OperationStatus, Submitted
 from .errors import ErrorKind, SpeechKitError, classify, transport_errors
 
-AuthHeader = Callable[[], Mapping[str, str]] | Mapping[str, str]
+
+@runtime_checkable
+class RenewedCredential(Protocol):
+    """A credential fetched per request (an IAM token renewed ahead of its expiry)."""
+
+    async def headers(self) -> dict[str, str]:
+        """The headers that authenticate a request; CredentialsUnavailable when none."""
+        ...
+
+    async def refused(self, headers: dict[str, str]) -> bool:
+        """A 401 answered ``headers``: True when a renewed credential is there to retry."""
+        ...
+
+
+AuthHeader = Callable[[], Mapping[str, str]] | Mapping[str, str] | RenewedCredential
 
 
 @dataclass(frozen=True)
@@ -64,10 +80,18 @@ class Http:
         self.clock = clock
         self.request_id_header = request_id_header  # where the service names its request
 
-    def headers(self, client_request_id: str) -> dict[str, str]:
-        """The headers of one request."""
-        auth = self.auth_header() if callable(self.auth_header) else self.auth_header
-        headers = dict(auth or {})
+    async def headers(self, client_request_id: str) -> dict[str, str]:
+        """The headers of one request; a CREDENTIALS error when no credential can be had."""
+        source = self.auth_header
+        if isinstance(source, RenewedCredential):
+            try:
+                headers = dict(await source.headers())
+            except CredentialsUnavailable as exc:
+                raise SpeechKitError(
+                    ErrorKind.CREDENTIALS, str(exc), retry_after=exc.retry_after
+                ) from None
+        else:
+            headers = dict((source() if callable(source) else source) or {})
         headers["x-client-request-id"] = client_request_id
         if self.data_logging:
             headers["x-data-logging-enabled"] = "true"
@@ -84,9 +108,50 @@ class Http:
         data: AsyncIterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One request; its 2xx answer, or a SpeechKitError carrying both request ids."""
+        """One request; its 2xx answer, or a SpeechKitError carrying both request ids.
+
+        A 401 to a renewed IAM token renews it and sends the request once more (a body
+        that streams cannot be sent twice): the token had expired, not the job's fault."""
+        send = functools.partial(
+            self._send, method, url, what, json_body=json_body, params=params, data=data
+        )
+        sent, answer = await send(extra=headers)
+        if isinstance(answer, SpeechKitError) and data is None:
+            renewed = await self._renewed(answer, sent)
+            sent, answer = await send(extra=headers) if renewed else (sent, answer)
+        if isinstance(answer, SpeechKitError):
+            raise answer
+        return answer
+
+    async def _renewed(self, error: SpeechKitError, sent: dict[str, str]) -> bool:
+        """Whether a failed request may go again with a renewed credential (after a 401)."""
+        source = self.auth_header
+        if error.kind is not ErrorKind.AUTH or not isinstance(source, RenewedCredential):
+            return False
+        try:
+            return await source.refused(sent)
+        except CredentialsUnavailable as exc:
+            raise SpeechKitError(
+                ErrorKind.CREDENTIALS,
+                f"{exc} (after a 401: {error.message})",
+                retry_after=exc.retry_after,
+                client_request_id=error.client_request_id,
+            ) from None
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        json_body: dict[str, Any] | None,
+        params: Mapping[str, str] | None,
+        data: AsyncIterable[bytes] | None,
+        extra: Mapping[str, str] | None,
+    ) -> tuple[dict[str, str], Answer | SpeechKitError]:
+        """One request: the headers sent, and the answer or the error it met."""
         client_request_id = str(uuid.uuid4())
-        sent = {**self.headers(client_request_id), **(headers or {})}
+        sent = {**(await self.headers(client_request_id)), **(extra or {})}
         try:
             with transport_errors(what):
                 async with self.session.request(
@@ -101,20 +166,16 @@ class Http:
                     body = await resp.read()
                     status = resp.status
                     answer_headers = resp.headers
-            if not 200 <= status < 300:
-                error = classify(status, body, answer_headers, now=self.clock())
-                error.request_id = answer_headers.get(self.request_id_header) or error.request_id
-                raise error
         except SpeechKitError as exc:
             exc.client_request_id = client_request_id
-            raise
-        return Answer(
-            status,
-            body,
-            answer_headers,
-            client_request_id,
-            answer_headers.get(self.request_id_header),
-        )
+            return sent, exc
+        request_id = answer_headers.get(self.request_id_header)
+        if not 200 <= status < 300:
+            error = classify(status, body, answer_headers, now=self.clock())
+            error.request_id = request_id or error.request_id
+            error.client_request_id = client_request_id
+            return sent, error
+        return sent, Answer(status, body, answer_headers, client_request_id, request_id)
 
     async def json_object(self, answer: Answer, what: str) -> dict[str, Any]:
         """The JSON object an answer holds; RETRYABLE when it holds none (a 200 that is not

@@ -56,6 +56,12 @@ def register_secret(value: str | None) -> None:
     _known_secrets.add(value)
 
 
+def forget_secret(value: str | None) -> None:
+    """Stop redacting a secret that is gone for good (a renewed token's predecessor), so
+    that the set does not grow with every renewal of a long-running daemon."""
+    _known_secrets.discard(value or "")
+
+
 def redact_text(text: str) -> str:
     """Return ``text`` with registered secrets and credential-looking fragments masked."""
     for secret in sorted(_known_secrets, key=len, reverse=True):

@@ -289,6 +289,10 @@ LAG_BUCKETS = (
 POLLS_BUCKETS = (1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 
 
+# The sources of renewed IAM tokens: the ``source`` label of the credentials families.
+TOKEN_SOURCES = ("authorized_key", "metadata", "token_file")
+
+
 class DaemonMetrics:
     """The daemon's metric set: the pipeline updates these, ``/metrics`` exports them."""
 
@@ -306,6 +310,7 @@ class DaemonMetrics:
         self.start_time = reg.gauge(
             f"{PREFIX}start_time_seconds", "When the daemon started, in seconds since the epoch."
         )
+        self._add_credentials_families(reg)
         # Every series a dashboard or an alert names exists from the start, at 0: a counter
         # first seen at 1 shows no increase, and its first failure or 429 would go unnoticed.
         for quota in quotas:
@@ -371,6 +376,27 @@ class DaemonMetrics:
             "Seconds left of the pause a 429 put on a quota (0 when it is not paused), by quota.",
             ["quota"],
         )
+
+    def _add_credentials_families(self, reg: Registry) -> None:
+        """Whether the IAM token is renewed, and how often renewing it failed."""
+        self.credentials_ok = reg.gauge(
+            f"{PREFIX}credentials_ok",
+            "1 while the credential is good (a renewed IAM token's last renewal succeeded), "
+            "else 0: jobs wait for one.",
+        )
+        self.credentials_refreshes = reg.counter(
+            f"{PREFIX}credentials_refreshes_total",
+            "New IAM tokens received, by source (authorized_key, metadata, token_file).",
+            ["source"],
+        )
+        self.credentials_refresh_failures = reg.counter(
+            f"{PREFIX}credentials_refresh_failures_total",
+            "Renewals of the IAM token that failed, by source.",
+            ["source"],
+        )
+        self.credentials_ok.set(1)
+        for source in TOKEN_SOURCES:
+            self.credentials_refresh_failures.inc(0, source=source)
 
     def set_jobs_by_state(self, counts: Mapping[str, int]) -> None:
         """Set the jobs gauge from a full count by state; every other state is 0."""

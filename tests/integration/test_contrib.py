@@ -27,6 +27,7 @@ ALERT_TESTS = REPO / "contrib" / "prometheus" / "alerts.test.yml"
 EXPECTED_ALERTS = {
     "SpeechkitOrchestratorDown",
     "SpeechkitOrchestratorUnhealthy",
+    "SpeechkitOrchestratorCredentialsFailing",
     "SpeechkitOrchestratorThrottled",
     "SpeechkitOrchestratorQuotaPaused",
     "SpeechkitOrchestratorAudioQuotaSpent",

@@ -98,4 +98,6 @@ def test_unit_settings_the_daemon_relies_on() -> None:
     assert set(credentials) == {"speechkit-api-key", "s3-access-key-id", "s3-secret-access-key"}
     assert all(path.startswith("/etc/speechkit-orchestrator/") for path in credentials.values())
     assert _values("StateDirectory") == ["speechkit-orchestrator"]
+    # The metadata service's tokens only for a config that takes them (a drop-in allows it).
+    assert _values("IPAddressDeny") == ["169.254.169.254"]
     assert _values("DynamicUser") == ["yes"]

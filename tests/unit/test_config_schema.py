@@ -6,6 +6,7 @@ fails one of these checks, named by its ``section.key`` and the place that lacks
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import types
 import typing
@@ -26,17 +27,24 @@ from orchestrator.config.fields import (
     settings,
     yaml_keys,
 )
+from orchestrator.emulator.iam import Iam
 from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.yaml"
-SECRET_ENV = {"SAMPLE_SECRET": "sample-secret-value-1", "OTHER_SECRET": "sample-secret-value-2"}
+SECRET_ENV = {
+    "SAMPLE_SECRET": "sample-secret-value-1",
+    "OTHER_SECRET": "sample-secret-value-2",
+    # What `yc iam key create` writes, for a key of the emulator's.
+    "AUTHORIZED_KEY": json.dumps(Iam(60.0).authorized_key()),
+}
 PG = "postgresql://orchestrator@db.example.internal/speechkit"
 PAIR = {"access_key_id_env": "SAMPLE_SECRET", "secret_access_key_env": "OTHER_SECRET"}
 WEBHOOKS = ["https://ci.example/hooks/"]
 # Keys the generic samples cannot set alone: the section without the key, and with it.
 SPECIAL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "storage.bucket": ({}, {"bucket": "another-bucket"}),
+    "speechkit.authorized_key": ({}, {"authorized_key_env": "AUTHORIZED_KEY"}),
     "storage.access_key_id": ({}, PAIR),
     "storage.secret_access_key": ({}, PAIR),
     "paths.input_roots": ({}, {"input_roots": ["/"]}),

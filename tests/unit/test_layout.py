@@ -21,6 +21,7 @@ LAYERS = (
     "pipeline",
     "intake",
     "speechkit",
+    "auth",
     "storage",
     "store",
     "outputs",

@@ -176,6 +176,9 @@ def test_daemon_metrics_families() -> None:
         P + "quota_pause_seconds",
         P + "healthy",
         P + "start_time_seconds",
+        P + "credentials_ok",
+        P + "credentials_refreshes",
+        P + "credentials_refresh_failures",
     }
     jobs = families[P + "jobs"].samples
     # Every state has its series (0 when no job is in it), so a dashboard's lines are steady.
