@@ -17,8 +17,7 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import AUDIO, DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import AUDIO, DaemonEnv, emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +44,9 @@ async def test_named_channels_chosen_formats_and_the_conversation(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     # v3's status quota is per second of real time, counted by the emulator too.
-    async with emulator(s3_server, v3_status_window_s=1.0) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options={"v3_status_window_s": 1.0}
+    ) as (emu, env):
         audio = env.copy_audio(("call-stereo.ogg", "podcast-mono.mp3", "interview-stereo.wav"))
         env.put_manifest(
             "calls",
@@ -176,14 +176,9 @@ async def list_until_report(s3: S3Server, bucket: str, prefix: str) -> set[str]:
 async def test_results_on_disk_then_in_object_storage_with_the_report_last(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            outputs={"s3_prefix": "transcripts", "local": True},
-        )
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, outputs={"s3_prefix": "transcripts", "local": True}
+    ) as (_emu, env):
         names = ("greeting-mono.ogg", "call-stereo.ogg", "voicemail-mono.wav", "meeting-stereo.mp3")
         audio = env.copy_audio(names)
         env.put_manifest(
