@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import S3Server
 from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
 from tests.support.daemon import AUDIO, DaemonEnv, emulated_daemon
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.e2e
 
@@ -165,12 +166,14 @@ async def list_until_report(s3: S3Server, bucket: str, prefix: str) -> set[str]:
     """List the bucket under ``prefix`` until a manifest's report.json shows; the keys of
     that listing (what a downstream system polling the bucket would see then)."""
     client: Any = s3.client()
-    while True:
+
+    async def keys() -> set[str]:
         listing = await asyncio.to_thread(client.list_objects_v2, Bucket=bucket, Prefix=prefix)
-        keys = {item["Key"] for item in listing.get("Contents", [])}
-        if f"{prefix}report.json" in keys:
-            return keys
-        await asyncio.sleep(0.05)
+        return {item["Key"] for item in listing.get("Contents", [])}
+
+    return await poll_until(
+        keys, lambda found: f"{prefix}report.json" in found, limit_s=60, step_s=0.05
+    )
 
 
 async def test_results_on_disk_then_in_object_storage_with_the_report_last(
