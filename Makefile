@@ -1,11 +1,18 @@
-# The two commands: `make demo` and `make test` (and `make bench`, the benchmark).
+# The two commands: `make demo` and `make test` (and `make bench`, the benchmark;
+# `make test-fast`, the unit and integration tests without the slowest).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint unit demo bench clean
+# pytest's worker processes (pytest-xdist). Most tests wait on subprocesses, sockets and
+# the emulator's clock rather than compute, so more workers than cores keep two cores busy;
+# `make test TEST_WORKERS=auto` uses one per core instead.
+TEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+
+.PHONY: test test-fast lint unit demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +33,12 @@ lint: $(STAMP)
 	$(PY) -m mypy
 
 test: lint
-	$(PY) -m pytest -q
+	$(PYTEST)
+
+# Unit and integration tests without those marked slow (scale, fuzzing, a browser): the
+# check to run while working; `make test` before a commit.
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow" tests/unit tests/integration
 
 demo: $(STAMP)
 	$(PY) -m orchestrator demo

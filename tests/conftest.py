@@ -3,6 +3,7 @@ PostgreSQL server (started only by the tests that need one)."""
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.support.postgres import PostgresServer
+
+# A shell that starts pytest in the background without job control (a script's `make test &`)
+# leaves SIGINT ignored, and an ignored signal stays ignored in every process started
+# after: the CLI under test would never see the Ctrl-C the tests send it. A handler, unlike
+# SIG_IGN, is reset to the default at exec, so each CLI gets its KeyboardInterrupt back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 S3_ACCESS_KEY = "test-access-key"
 S3_SECRET_KEY = "test-secret-key-do-not-log"

@@ -396,6 +396,7 @@ class DaemonMetrics:
         )
         self.credentials_ok.set(1)
         for source in TOKEN_SOURCES:
+            self.credentials_refreshes.inc(0, source=source)
             self.credentials_refresh_failures.inc(0, source=source)
 
     def set_jobs_by_state(self, counts: Mapping[str, int]) -> None:

@@ -118,8 +118,9 @@ async def test_a_refusal_without_retry_after_backs_off_and_is_sent_again(
     s3_server: S3Server, s3_bucket: str
 ) -> None:
     jobs = upload(s3_server, s3_bucket, [6.0, 6.0])
-    # As the real service: no Retry-After on a 429. The poller backs off on its own.
-    async with emulator(s3_server, speed=SPEED, submit_quota=1, quota_window_s=0.2) as emu:
+    # As the real service: no Retry-After on a 429. The poller backs off on its own. The
+    # window is long enough that the second submission falls in it on a busy machine too.
+    async with emulator(s3_server, speed=SPEED, submit_quota=1, quota_window_s=1.0) as emu:
         counts = await Poller(spec("docs", emu.url, jobs), by_key("docs"), TEST_API_KEY).run()
     assert (counts.submits, counts.done, counts.errors) == (2, 2, [])
     assert counts.throttled >= 1

@@ -13,8 +13,7 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import DaemonEnv, emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -31,14 +30,13 @@ async def test_v3_channels_speakers_normalisation_and_deleted_results(
 ) -> None:
     # v3's status quota is per second of real time: the emulator counts a real second too,
     # so a single check over the limit would be a 429 (and a failure of this test).
-    async with emulator(s3_server, v3_status_window_s=1.0) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            speechkit={"delete_results_after_done": True},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        emulator_options={"v3_status_window_s": 1.0},
+        speechkit={"delete_results_after_done": True},
+    ) as (emu, env):
         audio = env.copy_audio(("call-stereo.ogg", "podcast-mono.mp3", "voicemail-mono.wav"))
         env.put_manifest(
             "v3",
@@ -102,10 +100,9 @@ async def test_v3_channels_speakers_normalisation_and_deleted_results(
 async def test_asr_xml_streams_the_file_and_writes_json_and_txt_only(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(
-            tmp_path, s3_server, s3_bucket, emu.url, concurrency={"asr_xml_requests": 1}
-        )
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, concurrency={"asr_xml_requests": 1}
+    ) as (emu, env):
         names = ("greeting-mono.ogg", "podcast-mono.mp3", "voicemail-mono.wav", "call-stereo.ogg")
         audio = env.copy_audio(names)
         env.put_manifest(
@@ -165,8 +162,9 @@ async def test_asr_xml_streams_the_file_and_writes_json_and_txt_only(
 async def test_one_job_of_each_api_in_one_manifest(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, v3_status_window_s=1.0) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options={"v3_status_window_s": 1.0}
+    ) as (emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         env.put_manifest(
             "each",

@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import AUDIO, DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import AUDIO, DaemonEnv, emulated_daemon
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +45,9 @@ async def test_named_channels_chosen_formats_and_the_conversation(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     # v3's status quota is per second of real time, counted by the emulator too.
-    async with emulator(s3_server, v3_status_window_s=1.0) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options={"v3_status_window_s": 1.0}
+    ) as (emu, env):
         audio = env.copy_audio(("call-stereo.ogg", "podcast-mono.mp3", "interview-stereo.wav"))
         env.put_manifest(
             "calls",
@@ -165,25 +166,22 @@ async def list_until_report(s3: S3Server, bucket: str, prefix: str) -> set[str]:
     """List the bucket under ``prefix`` until a manifest's report.json shows; the keys of
     that listing (what a downstream system polling the bucket would see then)."""
     client: Any = s3.client()
-    while True:
+
+    async def keys() -> set[str]:
         listing = await asyncio.to_thread(client.list_objects_v2, Bucket=bucket, Prefix=prefix)
-        keys = {item["Key"] for item in listing.get("Contents", [])}
-        if f"{prefix}report.json" in keys:
-            return keys
-        await asyncio.sleep(0.05)
+        return {item["Key"] for item in listing.get("Contents", [])}
+
+    return await poll_until(
+        keys, lambda found: f"{prefix}report.json" in found, limit_s=60, step_s=0.05
+    )
 
 
 async def test_results_on_disk_then_in_object_storage_with_the_report_last(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            outputs={"s3_prefix": "transcripts", "local": True},
-        )
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, outputs={"s3_prefix": "transcripts", "local": True}
+    ) as (_emu, env):
         names = ("greeting-mono.ogg", "call-stereo.ogg", "voicemail-mono.wav", "meeting-stereo.mp3")
         audio = env.copy_audio(names)
         env.put_manifest(

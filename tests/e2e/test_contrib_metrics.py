@@ -16,8 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import S3Server
 from tests.integration.test_contrib import alert_rules, dashboard, dashboard_queries
-from tests.support.daemon import DEMO_FILES, DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import DEMO_FILES, emulated_daemon
 from tests.support.promql import Matcher, references, template_labels
 
 pytestmark = pytest.mark.e2e
@@ -30,8 +29,10 @@ _PLAIN_ALTERNATIVES = r"[\w.-]+(\|[\w.-]+)*"
 
 async def scrape_a_real_daemon(tmp_path: Path, s3: S3Server, bucket: str) -> str:
     """The /metrics text of a daemon that did one job and failed another."""
-    async with emulator(s3, speed=1000) as emu, aiohttp.ClientSession() as http:
-        env = DaemonEnv.create(tmp_path / "daemon", s3, bucket, emu.url)
+    async with (
+        emulated_daemon(tmp_path / "daemon", s3, bucket) as (_emu, env),
+        aiohttp.ClientSession() as http,
+    ):
         audio = env.copy_audio(DEMO_FILES[:1])
         (audio / "empty.wav").write_bytes(b"")
         process = await env.start()

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import emulated_daemon
 from tests.support.privileges import obeying_file_modes
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +24,12 @@ pytestmark = pytest.mark.e2e
 async def test_a_read_only_output_directory_leaves_the_job_retryable(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            retry={"max_attempts": 3, "base_delay_s": 0.05, "max_delay_s": 0.2},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        retry={"max_attempts": 3, "base_delay_s": 0.05, "max_delay_s": 0.2},
+    ) as (_emu, env):
         env.wrapper = obeying_file_modes()
         audio = env.copy_audio(("greeting-mono.ogg", "voicemail-mono.wav", "call-stereo.ogg"))
         locked = env.results / "disk" / "locked"

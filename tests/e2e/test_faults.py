@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import emulated_daemon
 from tests.support.wavs import make_wavs
 
 pytestmark = pytest.mark.e2e
@@ -19,8 +18,9 @@ async def test_5xx_resets_and_failed_operations(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     faults = {"error_5xx_rate": 0.2, "reset_rate": 0.1, "op_error_rate": 0.15, "seed": 11}
-    async with emulator(s3_server, speed=200, **faults) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url, speed=200)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, speed=200, emulator_options=faults
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", 20, seed=5)
         env.put_manifest("noisy", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
@@ -53,15 +53,14 @@ async def test_a_429_pauses_the_quota_and_the_work_goes_on(
     # The service allows fewer submissions than the daemon was told: 429s must follow,
     # and the daemon must pause, honour Retry-After, and still finish everything.
     quota = {"submit_quota": 4, "quota_window_s": 1.0, "retry_after": True}
-    async with emulator(s3_server, speed=200, **quota) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            speed=200,
-            quotas={"submissions": 50, "window_s": 1.0, "safety_margin": 0.0},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        speed=200,
+        emulator_options=quota,
+        quotas={"submissions": 50, "window_s": 1.0, "safety_margin": 0.0},
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", 12, seed=9)
         env.put_manifest("throttled", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
@@ -81,8 +80,9 @@ async def test_a_429_pauses_the_quota_and_the_work_goes_on(
 async def test_wrong_credentials_fail_with_the_services_message(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, api_keys=("another-key",)) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options={"api_keys": ("another-key",)}
+    ) as (_emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         env.put_manifest("denied", [{"audio": "greeting-mono.ogg"}], base_dir=audio)
         assert await env.run_until_idle() == 0

@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import S3Server
 from tests.support import fuzz
-from tests.support.daemon import REPO, DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import REPO, DaemonEnv, emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -90,8 +89,7 @@ async def test_the_daemon_takes_any_manifests_and_keeps_serving(
     private = work / "private"
     private.mkdir(parents=True)
     (private / "secret.raw").write_bytes(MARKER * 64)
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(work / "daemon", s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(work / "daemon", s3_server, s3_bucket) as (_emu, env):
         env.watch_log = work / "files.jsonl"
         audio = env.copy_audio(("greeting-mono.ogg", "voicemail-mono.wav"))
         (audio / "link-out.raw").symlink_to(private / "secret.raw")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
+from tests.support.daemon import DaemonEnv, emulated_daemon
 from tests.support.emulator import emulator
 from tests.support.proxy import CuttingProxy
 
@@ -67,8 +67,7 @@ BROKEN_MANIFESTS: dict[str, bytes] = {
 async def test_broken_manifests_go_to_failed_and_the_rest_is_done(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         env.inbox.mkdir(parents=True)
         for name, data in BROKEN_MANIFESTS.items():
@@ -108,8 +107,7 @@ async def test_a_manifest_cannot_make_the_daemon_read_outside_the_input_roots(
     private.mkdir()
     secret = private / "notes.raw"
     secret.write_bytes(SECRET * 500)  # an even size: it would pass for 16-bit raw PCM
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path / "daemon", s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path / "daemon", s3_server, s3_bucket) as (_emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         (audio / "link.raw").symlink_to(secret)
         raw = {"encoding": "LINEAR16_PCM", "sample_rate": 16000}
@@ -171,8 +169,7 @@ def test_no_message_quotes_the_bytes_of_a_file(tmp_path: Path) -> None:
 async def test_leftovers_of_a_killed_run_are_swept_at_start(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         # What a run killed at the wrong moments leaves: half-written outputs, reports and
         # problems files, a submission's temporary file, a manifest moved to failed/
         # without its problems report.

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import AUDIO, DEMO_FILES, DaemonEnv
-from tests.support.emulator import TEST_API_KEY, emulator
+from tests.support.daemon import AUDIO, DEMO_FILES, emulated_daemon
+from tests.support.emulator import TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +48,7 @@ def s3_keys(s3: S3Server, bucket: str) -> list[str]:
 async def test_demo_manifest_end_to_end(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, speed=1000) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
         audio = env.copy_audio()
         jobs: list[dict[str, Any]] = [{"audio": name} for name in DEMO_FILES]
         jobs[0]["output"] = "greetings/hello"
@@ -115,8 +114,7 @@ async def test_demo_manifest_end_to_end(
 async def test_submit_to_a_stopped_daemon(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         audio = env.copy_audio(("voicemail-mono.wav",))
         elsewhere = tmp_path / "mine"
         elsewhere.mkdir()
@@ -145,8 +143,7 @@ async def test_submit_to_a_stopped_daemon(
 async def test_bad_input_is_reported_and_the_rest_is_done(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         audio = env.copy_audio()
         # An MP3 named .ogg, an empty file, and a file that is gone by the time it is read.
         (audio / "liar.ogg").write_bytes((audio / "podcast-mono.mp3").read_bytes())
@@ -197,8 +194,7 @@ async def test_bad_input_is_reported_and_the_rest_is_done(
 
 
 async def test_retry_and_cancel(tmp_path: Path, s3_server: S3Server, s3_bucket: str) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         env.put_manifest(
             "again", [{"audio": "greeting-mono.ogg"}, {"audio": "late.ogg"}], base_dir=audio
@@ -235,8 +231,7 @@ async def test_retry_and_cancel(tmp_path: Path, s3_server: S3Server, s3_bucket: 
 async def test_same_audio_in_two_manifests_is_recognised_once(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
         audio = env.copy_audio(("call-stereo.ogg",))
         env.put_manifest("first", [{"audio": "call-stereo.ogg"}], base_dir=audio)
         env.put_manifest(
@@ -267,8 +262,7 @@ async def test_objects_already_in_storage_are_not_uploaded_or_deleted(
         Key="archive/2024/call.ogg",
         Body=(AUDIO / "call-stereo.ogg").read_bytes(),
     )
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
         env.put_manifest(
             "remote",
             [
@@ -293,8 +287,7 @@ async def test_objects_already_in_storage_are_not_uploaded_or_deleted(
 async def test_a_finished_manifest_dropped_again_is_filed_at_once_and_not_run_again(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
         audio = env.copy_audio(("greeting-mono.ogg",))
         first = env.put_manifest("calls", [{"audio": "greeting-mono.ogg"}], base_dir=audio)
         same = first.read_bytes()

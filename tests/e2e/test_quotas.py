@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -18,15 +17,13 @@ pytestmark = pytest.mark.e2e
 async def test_daily_audio_quota_holds_jobs_back(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server) as emu:
-        # 40 billable seconds a day: two short mono files (15 s each at the minimum) fit.
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            quotas={"audio_hours_per_day": 40 / 3600, "safety_margin": 0.0},
-        )
+    # 40 billable seconds a day: two short mono files (15 s each at the minimum) fit.
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        quotas={"audio_hours_per_day": 40 / 3600, "safety_margin": 0.0},
+    ) as (emu, env):
         names = ("greeting-mono.ogg", "podcast-mono.mp3", "voicemail-mono.wav")
         audio = env.copy_audio(names)
         env.put_manifest("daily", [{"audio": n} for n in names], base_dir=audio)

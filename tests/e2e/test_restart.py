@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv, eventually
-from tests.support.emulator import emulator
+from tests.support.daemon import emulated_daemon, eventually
 from tests.support.wavs import make_wavs
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +29,21 @@ async def test_sigkill_many_times_then_everything_done_once(
     # A slow service and tight quotas: the run spans several quota windows, and restarts
     # land while uploads, submissions and polls are in flight.
     quotas = {"submit_quota": 12, "status_quota": 30, "quota_window_s": 2.0}
-    async with emulator(s3_server, speed=20, **quotas) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            speed=20,
-            quotas={
-                "submissions": 12,
-                "status_checks": 30,
-                "window_s": 2.0,
-                "safety_margin": 0.1,
-                "window_margin_s": 0.2,
-            },
-            concurrency={"uploads": 3},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        speed=20,
+        emulator_options=quotas,
+        quotas={
+            "submissions": 12,
+            "status_checks": 30,
+            "window_s": 2.0,
+            "safety_margin": 0.1,
+            "window_margin_s": 0.2,
+        },
+        concurrency={"uploads": 3},
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", JOBS)
         env.put_manifest("calls", [{"audio": n} for n in names], base_dir=env.root / "audio")
 
@@ -103,17 +101,16 @@ async def test_sigkill_many_times_then_everything_done_once(
 async def test_results_expired_while_down_are_recognised_again(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, speed=50, ttl_s=0.5) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            speed=50,
-            # A first check far too late: the daemon will be "down" past the results' TTL.
-            polling={"initial_ratio": 1000.0},
-            speechkit={"results_ttl_s": 0.5},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        speed=50,
+        emulator_options={"ttl_s": 0.5},
+        # A first check far too late: the daemon will be "down" past the results' TTL.
+        polling={"initial_ratio": 1000.0},
+        speechkit={"results_ttl_s": 0.5},
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", 3, seed=21)
         env.put_manifest("late", [{"audio": n} for n in names], base_dir=env.root / "audio")
         daemon = await env.start()

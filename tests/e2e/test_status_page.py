@@ -13,9 +13,8 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.support import browser
-from tests.support.daemon import DEMO_FILES, DaemonEnv, eventually
+from tests.support.daemon import DEMO_FILES, emulated_daemon, eventually
 from tests.support.dom import Element, parse
-from tests.support.emulator import emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -86,12 +85,15 @@ async def test_the_status_page_in_a_real_browser(
     # Deferred operations take a million times longer than the others: those jobs are
     # still running when the page is read, whatever the machine's speed.
     async with (
-        emulator(s3_server, speed=1000, deferred_factor=1e6) as emu,
+        emulated_daemon(
+            tmp_path / "daemon",
+            s3_server,
+            s3_bucket,
+            emulator_options={"deferred_factor": 1e6},
+            service={"node": NODE},
+        ) as (_emu, env),
         aiohttp.ClientSession() as http,
     ):
-        env = DaemonEnv.create(
-            tmp_path / "daemon", s3_server, s3_bucket, emu.url, service={"node": NODE}
-        )
         audio = env.copy_audio(DEMO_FILES[:5])
         (audio / "empty.wav").write_bytes(b"")
         (audio / HOSTILE).write_bytes((audio / "podcast-mono.mp3").read_bytes())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
+from tests.support.daemon import DaemonEnv, emulated_daemon
 from tests.support.emulator import emulator
 from tests.support.wavs import make_wavs
 
@@ -32,8 +32,9 @@ async def test_the_services_own_failures_are_submitted_again(
     # Which ones depends on timing: with 12 jobs, none failing is a 1 in 4,096 chance, and
     # with 20 submissions allowed, one job failing every time is a 1 in 87,000 chance.
     faults = {"op_error_rate": 0.5, "op_error_codes": (14,), "seed": 3}
-    async with emulator(s3_server, **faults) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url, retry={"max_attempts": 20})
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options=faults, retry={"max_attempts": 20}
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", 12, seed=31)
         env.put_manifest("flaky", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
@@ -61,10 +62,12 @@ async def test_a_young_404_fails_the_job_and_is_never_resubmitted(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     # Status checks go to another service (a wrong operation_url): it knows no operation.
-    async with emulator(s3_server) as emu, emulator(s3_server) as elsewhere:
-        env = DaemonEnv.create(
-            tmp_path, s3_server, s3_bucket, emu.url, speechkit={"operation_url": elsewhere.url}
-        )
+    async with (
+        emulator(s3_server) as elsewhere,
+        emulated_daemon(
+            tmp_path, s3_server, s3_bucket, speechkit={"operation_url": elsewhere.url}
+        ) as (emu, env),
+    ):
         names = make_wavs(env.root / "audio", 2, seed=41)
         env.put_manifest("lost", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
@@ -91,15 +94,14 @@ async def test_a_429_without_retry_after_backs_off_longer_each_time(
 ) -> None:
     # The service allows 2 submissions a second and sends no Retry-After (none is
     # documented); the daemon was told 50, so it meets 429s and must find its own pace.
-    async with emulator(s3_server, submit_quota=2, quota_window_s=1.0) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            quotas={"submissions": 50, "window_s": 1.0, "safety_margin": 0.0},
-            retry={"base_delay_s": 0.5, "max_delay_s": 4.0},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        emulator_options={"submit_quota": 2, "quota_window_s": 1.0},
+        quotas={"submissions": 50, "window_s": 1.0, "safety_margin": 0.0},
+        retry={"base_delay_s": 0.5, "max_delay_s": 4.0},
+    ) as (emu, env):
         names = make_wavs(env.root / "audio", 8, seed=51)
         env.put_manifest("busy", [{"audio": n} for n in names], base_dir=env.root / "audio")
         assert await env.run_until_idle() == 0
@@ -166,8 +168,9 @@ def silent_wav(path: Path, seconds: float = 3.0) -> None:
 async def test_nothing_recognised_is_reported_not_an_empty_success(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, v3_status_window_s=1.0) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, emulator_options={"v3_status_window_s": 1.0}
+    ) as (emu, env):
         audio = env.root / "audio"
         audio.mkdir()
         silent_wav(audio / "silence.wav")

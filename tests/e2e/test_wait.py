@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import S3Server
-from tests.support.daemon import DaemonEnv
-from tests.support.emulator import emulator
+from tests.support.daemon import DaemonEnv, emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
@@ -49,8 +48,7 @@ async def lines_until(stream: asyncio.StreamReader, pattern: str, seen: list[str
 async def test_submit_wait_exits_0_when_every_job_is_done(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, speed=1000) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         manifest = write_manifest(env, env.copy_audio(FILES))
         daemon = await env.start()
         watcher = await asyncio.create_subprocess_exec(
@@ -97,8 +95,7 @@ async def test_submit_wait_exits_0_when_every_job_is_done(
 async def test_submit_wait_says_when_no_daemon_takes_it_and_exits_1_on_a_failure(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulator(s3_server, speed=1000) as emu:
-        env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
         audio = env.copy_audio(FILES)
         manifest = write_manifest(env, audio)
         waiter = await asyncio.create_subprocess_exec(

@@ -19,8 +19,7 @@ from orchestrator.pipeline.settings import settings_from_config
 from orchestrator.service.watching import read_progress
 from orchestrator.store import open_store
 from tests.conftest import S3Server
-from tests.support.daemon import REPO, DaemonEnv, eventually
-from tests.support.emulator import emulator
+from tests.support.daemon import REPO, emulated_daemon, eventually
 from tests.support.wavs import make_wavs
 
 pytestmark = pytest.mark.e2e
@@ -33,15 +32,14 @@ async def test_a_frame_of_a_real_run_is_drawn_as_svg(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
     quotas = {"submit_quota": 6, "status_quota": 30, "quota_window_s": 2.0}
-    async with emulator(s3_server, speed=20, **quotas) as emu:
-        env = DaemonEnv.create(
-            tmp_path,
-            s3_server,
-            s3_bucket,
-            emu.url,
-            speed=20,
-            quotas={"submissions": 6, "status_checks": 30, "window_s": 2.0},
-        )
+    async with emulated_daemon(
+        tmp_path,
+        s3_server,
+        s3_bucket,
+        speed=20,
+        emulator_options=quotas,
+        quotas={"submissions": 6, "status_checks": 30, "window_s": 2.0},
+    ) as (_emu, env):
         names = make_wavs(env.root / "audio", JOBS, seed=5)
         jobs = [{"audio": n} for n in names]
         jobs.append({"audio": "call-missing.wav"})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import struct
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from orchestrator.core.constants import (
     V3_SUBMIT_PATH,
 )
 from tests.support.emulator import AUTH_HEADERS
+from tests.support.waiting import poll_until
 
 DATA = Path(__file__).parent / "data"
 STEREO_OGG = DATA / "stereo-3s.ogg"  # Ogg Opus, 3.0 s, 2 channels
@@ -54,15 +53,22 @@ async def submit(session: aiohttp.ClientSession, base: str, body: Any) -> dict[s
 
 async def wait_done(session: aiohttp.ClientSession, base: str, operation_id: str) -> dict[str, Any]:
     """Poll GET /operations/{id} until done (or fail after WAIT_S)."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        async with session.get(op_url(base, operation_id), headers=AUTH_HEADERS) as answer:
-            payload: dict[str, Any] = await answer.json()
-            assert answer.status == 200, payload
-        if payload["done"]:
-            return payload
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"operation {operation_id} not done after {WAIT_S} s")
+    return await poll_until(
+        lambda: get_operation(session, base, operation_id),
+        lambda payload: bool(payload["done"]),
+        limit_s=WAIT_S,
+        what=f"finished operation {operation_id}",
+    )
+
+
+async def get_operation(
+    session: aiohttp.ClientSession, base: str, operation_id: str
+) -> dict[str, Any]:
+    """GET /operations/{id}, which must answer 200; the Operation."""
+    async with session.get(op_url(base, operation_id), headers=AUTH_HEADERS) as answer:
+        payload: dict[str, Any] = await answer.json()
+        assert answer.status == 200, payload
+    return payload
 
 
 async def recognize(session: aiohttp.ClientSession, base: str, body: Any) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from typing import Any
 
 import aiohttp
@@ -13,6 +11,7 @@ from orchestrator.emulator import RunningEmulator
 from tests.conftest import S3Server
 from tests.emulator.helpers import op_url, recognize, submit, texts, v2_body, wait_done
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
+from tests.support.waiting import poll_until
 
 WHOLE_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SILENCE = {"audioEncoding": "LINEAR16_PCM", "sampleRateHertz": 16000}
@@ -88,14 +87,17 @@ async def test_failed_operations_can_end_with_transient_codes(
 async def _until_error(
     session: aiohttp.ClientSession, base: str, operation_id: str
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    async def read() -> dict[str, Any]:
         async with session.get(op_url(base, operation_id), headers=AUTH_HEADERS) as a:
             payload: dict[str, Any] = await a.json()
-        if "error" in payload or payload["done"]:
-            return payload
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"operation {operation_id} never failed")
+        return payload
+
+    return await poll_until(
+        read,
+        lambda payload: "error" in payload or bool(payload["done"]),
+        limit_s=20,
+        what=f"failed operation {operation_id}",
+    )
 
 
 async def test_a_failed_operation_may_say_done_false(

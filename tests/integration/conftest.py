@@ -12,6 +12,7 @@ import pytest
 from orchestrator.store import Store
 from orchestrator.store.postgres import PostgresStore
 from orchestrator.store.sqlite import SQLiteStore
+from tests.support.pipeline import copy_files
 from tests.support.postgres import PostgresServer
 
 Opener = Callable[[], Awaitable[Store]]
@@ -50,3 +51,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """One HTTP session per test, closed at the end."""
     async with aiohttp.ClientSession() as opened:
         yield opened
+
+
+@pytest.fixture
+def audio(tmp_path: Path) -> Path:
+    """The pipeline tests' sample files (tests/support/pipeline.py's FILES) in ``tmp_path``."""
+    return copy_files(tmp_path)

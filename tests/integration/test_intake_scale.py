@@ -16,6 +16,9 @@ from structlog.testing import capture_logs
 from orchestrator.intake.inbox import Intake
 from orchestrator.store.sqlite import SQLiteStore
 
+# Directories of 100,000 files: `make test` runs them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 FILES = 100_000
 
 

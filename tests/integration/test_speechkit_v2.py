@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +27,7 @@ from orchestrator.speechkit import (
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 from tests.support.storage import upload_file
+from tests.support.waiting import poll_until
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 OGG = SubmitRequest(audio_uri=f"{STORAGE_URL}/b/k.ogg", encoding="OGG_OPUS")
@@ -175,12 +175,11 @@ def _client(
 
 
 async def _wait_done(client: V2Client, operation_id: str) -> OperationStatus:
-    async with asyncio.timeout(30):
-        while True:
-            status = await client.get_operation(operation_id)
-            if status.done:
-                return status
-            await asyncio.sleep(0.02)
+    return await poll_until(
+        lambda: client.get_operation(operation_id),
+        lambda status: status.done,
+        what=f"finished operation {operation_id}",
+    )
 
 
 async def test_submit_poll_fetch(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import wave
 from dataclasses import replace
@@ -25,6 +24,7 @@ from orchestrator.speechkit import (
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, emulator
 from tests.support.storage import upload_file
+from tests.support.waiting import poll_until
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -35,12 +35,11 @@ def _client(session: aiohttp.ClientSession, emu: RunningEmulator) -> V3Client:
 
 
 async def _wait_done(client: V3Client, operation_id: str) -> OperationStatus:
-    async with asyncio.timeout(30):
-        while True:
-            status = await client.get_operation(operation_id)
-            if status.done:
-                return status
-            await asyncio.sleep(0.02)
+    return await poll_until(
+        lambda: client.get_operation(operation_id),
+        lambda status: status.done,
+        what=f"finished operation {operation_id}",
+    )
 
 
 async def _recognise(

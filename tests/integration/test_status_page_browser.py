@@ -23,6 +23,9 @@ from orchestrator.telemetry.metrics import DaemonMetrics
 from tests.support import browser
 from tests.support.dom import parse
 
+# A browser per test: `make test` runs them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 NAME = "<script>document.body.dataset.owned='yes'</script>"
 REASON = 'bad audio: <img src=x onerror="document.body.dataset.owned=1"><b>bold</b>'
 

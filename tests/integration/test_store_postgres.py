@@ -203,6 +203,7 @@ def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 async def test_a_claim_over_a_large_backlog_is_served_by_the_index(
     database: str, postgres_server: PostgresServer
 ) -> None:
@@ -272,6 +273,7 @@ async def test_a_claim_over_a_large_backlog_is_served_by_the_index(
         await connection.close()
 
 
+@pytest.mark.slow
 async def test_the_newest_failures_of_a_large_store_are_read_through_their_index(
     database: str, postgres_server: PostgresServer
 ) -> None:

@@ -18,6 +18,9 @@ from orchestrator.store import Claim, NewJob
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.store.sqlite.schema import Q
 
+# Stores of 100,000 jobs: `make test` runs them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 JOBS = 100_000
 # A claim of this many may walk about this many rows, whatever the size of the table.
 LIMIT = 32

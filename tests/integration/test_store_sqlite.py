@@ -124,6 +124,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 async def test_processes_opening_a_new_file_at_once_all_find_it_up_to_date(
     tmp_path: Path,
 ) -> None:

@@ -1,7 +1,6 @@
 """Run the real CLI as a subprocess against moto's S3 server and the emulator.
 
-async with emulator(s3_server, speed=200) as emu:
-    env = DaemonEnv.create(tmp_path, s3_server, s3_bucket, emu.url)
+async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (emu, env):
     env.put_manifest("demo", [...])               # into the inbox
     result = await env.run_until_idle()             # `run --until-idle`, waits for exit
     env.events("job.state")                         # the daemon's JSON log lines
@@ -15,14 +14,16 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.support.emulator import TEST_API_KEY, S3ServerLike
+from orchestrator.emulator import RunningEmulator
+from tests.support.emulator import DEFAULT_TEST_SPEED, TEST_API_KEY, S3ServerLike, emulator
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO = REPO / "examples" / "audio"
@@ -66,7 +67,7 @@ class DaemonEnv:
         s3: S3ServerLike,
         bucket: str,
         emulator_url: str,
-        speed: float = 1000.0,
+        speed: float = DEFAULT_TEST_SPEED,
         **overrides: Any,
     ) -> DaemonEnv:
         """Write a config for a fast run (quotas, retries, polling scaled to ``speed``)."""
@@ -261,6 +262,22 @@ class DaemonEnv:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"no {count} x {name} {fields} in:\n{self.output()[-4000:]}")
             await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def emulated_daemon(
+    root: Path,
+    s3: S3ServerLike,
+    bucket: str,
+    *,
+    speed: float = DEFAULT_TEST_SPEED,
+    emulator_options: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[tuple[RunningEmulator, DaemonEnv]]:
+    """An emulator (``emulator_options`` are EmulatorSettings) and a daemon's directory
+    configured for it, both at ``speed``; ``overrides`` go to ``DaemonEnv.create``."""
+    async with emulator(s3, speed=speed, **(emulator_options or {})) as emu:
+        yield emu, DaemonEnv.create(root, s3, bucket, emu.url, speed=speed, **overrides)
 
 
 async def eventually(

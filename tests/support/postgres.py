@@ -70,16 +70,15 @@ class PostgresServer:
     @classmethod
     @contextlib.contextmanager
     def start(cls) -> Iterator[PostgresServer]:
-        """Create, start, and at the end stop and delete a cluster."""
+        """Create, start, and at the end stop and delete a cluster (one per test process:
+        each xdist worker has its own, in its own directory on its own port)."""
         bin_ = bindir()
         owner = RUN_AS if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="orchestrator-pg-"))
         server = cls(root, free_port(), secrets.token_hex(16), bin_, owner)
         try:
             server._init()
-            server._ctl(
-                "start", "-w", "-t", "60", "-l", str(root / "server.log"), "-o", server._options()
-            )
+            server._start()
             yield server
         finally:
             with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
@@ -108,6 +107,19 @@ class PostgresServer:
             "--no-sync",
         )
         pwfile.unlink()
+
+    def _start(self, attempts: int = 3) -> None:
+        # The port was free when chosen; another process (a parallel test worker starting
+        # its own cluster) may take it before the server binds it: then try another.
+        log = str(self.root / "server.log")
+        for attempt in range(attempts):
+            try:
+                self._ctl("start", "-w", "-t", "60", "-l", log, "-o", self._options())
+                return
+            except subprocess.CalledProcessError:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
 
     def _options(self) -> str:
         # Durability is not what these tests check: skip the disk flushes.

@@ -24,6 +24,9 @@ from orchestrator.intake.roots import InputRoots, real_path
 from orchestrator.outputs.write import output_paths
 from tests.support import fuzz
 
+# Hundreds of examples each: `make test` runs them, `make test-fast` does not.
+pytestmark = pytest.mark.slow
+
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Bytes that must never appear in a message, as text or in hex.
