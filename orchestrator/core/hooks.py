@@ -33,7 +33,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
 
@@ -184,6 +184,40 @@ def url_problem(url: str) -> str | None:
         return "must not have a #fragment"
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         return "must not contain spaces or control characters"
+    return _path_problem(url)
+
+
+# A path is decoded this many times at most: more layers of %25 than that are refused.
+_MAX_DECODINGS = 4
+
+
+def _decodings(text: str) -> list[str]:
+    """``text`` and each percent-decoding of it in turn, until nothing changes."""
+    found = [text]
+    while len(found) <= _MAX_DECODINGS:
+        decoded = unquote(found[-1])
+        if decoded == found[-1]:
+            return found
+        found.append(decoded)
+    return found
+
+
+def _path_problem(url: str) -> str | None:
+    """Why the URL's path could mean another path to a receiver than to the allow-list:
+    a backslash (read as ``/`` by many servers), an encoded separator, a dot segment
+    (also one hidden by encoding or ``;`` parameters), or too many layers of encoding."""
+    if "\\" in url:
+        return "must not contain a backslash"
+    layers = _decodings(urlsplit(url).path)
+    if len(layers) > _MAX_DECODINGS:
+        return "must not be percent-encoded over and over"
+    for layer in layers:
+        lowered = layer.lower()
+        if "%2f" in lowered or "%5c" in lowered or "\\" in layer:
+            return "must not contain an encoded separator (%2F, %5C) or a backslash"
+    segments = layers[-1].split("/")
+    if any(segment.split(";", 1)[0] in (".", "..") for segment in segments):
+        return "must not contain a . or .. segment (also encoded, or with ;parameters)"
     return None
 
 
@@ -199,20 +233,21 @@ def _origin_of(url: str) -> tuple[str, str, int, str] | None:
         parts.scheme,
         parts.hostname.lower().rstrip("."),
         port if port is not None else DEFAULT_PORTS[parts.scheme],
-        parts.path or "/",
+        # Compared as the receiver reads it: decoded (url_problem refuses what decoding
+        # could turn into a separator or a dot segment).
+        _decodings(parts.path)[-1] or "/",
     )
 
 
 def url_allowed(url: str, allowed: Sequence[str]) -> bool:
     """Whether ``url`` is under one of the ``allowed`` URLs: the same scheme, host and port,
     and a path equal to the allowed one or below it on a ``/`` boundary (``/hooks`` allows
-    ``/hooks/x``, not ``/hooksmith``). ``..`` segments are refused outright."""
+    ``/hooks/x``, not ``/hooksmith``), both compared decoded. Dot segments, backslashes and
+    encoded separators are refused outright (:func:`url_problem`)."""
     target = _origin_of(url)
     if target is None or url_problem(url) is not None:
         return False
     scheme, host, port, path = target
-    if ".." in path.split("/") or "%2e" in path.lower():
-        return False
     for entry in allowed:
         base = _origin_of(entry)
         if base is None or base[:3] != (scheme, host, port):

@@ -56,6 +56,33 @@ def test_a_manifest_webhook_must_be_under_an_allowed_url(url: str, allowed: bool
     assert url_allowed(url, ALLOWED) is allowed
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ci.example.org/hooks/x%2F..%2F..%2Fadmin%2Fdelete-everything",
+        "https://ci.example.org/hooks/x%2f..%2fadmin",
+        "https://ci.example.org/hooks/x%252F..%252Fadmin",  # encoded twice
+        "https://ci.example.org/hooks/..;/admin",
+        "https://ci.example.org/hooks/%2e%2e;x=1/admin",
+        "https://ci.example.org/hooks/.;/x",
+        "https://ci.example.org/hooks/%252e%252e/admin",
+        "https://ci.example.org/hooks\\..\\admin",
+        "https://ci.example.org/hooks/x%5C..%5Cadmin",
+        "https://ci.example.org\\.evil.net/hooks",
+        "https://ci.example.org/hooks/./x",
+    ],
+)
+def test_the_allow_list_compares_decoded_paths_and_refuses_encoded_separators(url: str) -> None:
+    assert not url_allowed(url, ALLOWED)
+    assert url_problem(url) is not None
+
+
+def test_the_allow_list_compares_after_decoding() -> None:
+    # %68 is "h": the receiver sees /hooks/x, and so does the allow-list.
+    assert url_allowed("https://ci.example.org/%68ooks/x", ALLOWED)
+    assert not url_allowed("https://ci.example.org/hook%73mith", ALLOWED)
+
+
 def test_nothing_is_allowed_by_default() -> None:
     policy = HookPolicy()
     assert policy.refusal(Hook("webhook", "manifest", url="https://ci.example.org/hooks"))
