@@ -14,16 +14,18 @@ not always whoever runs the daemon:
   under the allowed one on a ``/`` boundary, so that a manifest cannot make the daemon
   POST into the operator's network wherever it likes.
 
-Webhooks are signed like Standard Webhooks (the delivery id, the timestamp and the body,
-joined by dots, under HMAC-SHA256), in headers of our own:
+Webhooks are signed much like Standard Webhooks, but the target URL is signed too (one
+secret signs every webhook, so a receiver a manifest may POST to must not be able to replay
+what it got to another), in headers of our own:
 
     X-Speechkit-Delivery:  <delivery id>   (the same on every attempt: dedupe on it)
     X-Speechkit-Timestamp: <Unix seconds when this attempt was signed>
-    X-Speechkit-Signature: sha256=<hex HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>
+    X-Speechkit-Signature: v2,sha256=<hex HMAC-SHA256(secret,
+                               "v2\n<id>\n<timestamp>\n<url>\n<body>")>
 
-A receiver recomputes the HMAC over the raw body, compares in constant time, refuses a
-timestamp more than a few minutes away from its clock (a replay), and keeps the delivery
-ids it has seen (delivery is at-least-once).
+A receiver recomputes the HMAC over its own URL and the raw body, compares in constant
+time, refuses a timestamp more than a few minutes away from its clock (a replay), and keeps
+the delivery ids it has seen (delivery is at-least-once).
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ TIMESTAMP_HEADER = "X-Speechkit-Timestamp"
 DELIVERY_HEADER = "X-Speechkit-Delivery"
 EVENT_HEADER = "X-Speechkit-Event"
 EVENT = "manifest.finished"
-SIGNATURE_PREFIX = "sha256="
+# The signature scheme's version leads the header's value, so that a receiver can tell
+# this scheme (the target URL signed too) from another.
+SIGNATURE_VERSION = "v2"
+SIGNATURE_PREFIX = f"{SIGNATURE_VERSION},sha256="
 # How far a receiver should let a timestamp be from its clock (the verify default).
 REPLAY_TOLERANCE_S = 300.0
 WEB_SCHEMES = ("http", "https")
@@ -290,24 +295,28 @@ class HookPolicy:
 # -- signing -------------------------------------------------------------------------------
 
 
-def signed_content(delivery_id: str, timestamp: int, body: bytes) -> bytes:
-    """What the signature covers: ``<delivery id>.<timestamp>.<body>``."""
-    return f"{delivery_id}.{timestamp}.".encode() + body
+def signed_content(delivery_id: str, timestamp: int, url: str, body: bytes) -> bytes:
+    """What the signature covers: the scheme's version, the delivery id, the timestamp and
+    the target URL, each ended by a newline (none of them can hold one), then the body."""
+    return f"{SIGNATURE_VERSION}\n{delivery_id}\n{timestamp}\n{url}\n".encode() + body
 
 
-def sign(secret: str, delivery_id: str, timestamp: int, body: bytes) -> str:
-    """The ``X-Speechkit-Signature`` value: ``sha256=`` and the HMAC-SHA256 in hex."""
-    digest = hmac.new(secret.encode(), signed_content(delivery_id, timestamp, body), hashlib.sha256)
+def sign(secret: str, delivery_id: str, timestamp: int, url: str, body: bytes) -> str:
+    """The ``X-Speechkit-Signature`` value: ``v2,sha256=`` and the HMAC-SHA256 in hex."""
+    content = signed_content(delivery_id, timestamp, url, body)
+    digest = hmac.new(secret.encode(), content, hashlib.sha256)
     return SIGNATURE_PREFIX + digest.hexdigest()
 
 
-def signature_headers(secret: str, delivery_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header of a webhook request but its content type."""
+def signature_headers(
+    secret: str, delivery_id: str, timestamp: int, url: str, body: bytes
+) -> dict[str, str]:
+    """Every header of a webhook request to ``url`` but its content type."""
     return {
         EVENT_HEADER: EVENT,
         DELIVERY_HEADER: delivery_id,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(secret, delivery_id, timestamp, body),
+        SIGNATURE_HEADER: sign(secret, delivery_id, timestamp, url, body),
     }
 
 
@@ -315,11 +324,13 @@ def verify(
     secret: str,
     headers: Mapping[str, str],
     body: bytes,
+    url: str,
     now: float,
     tolerance_s: float = REPLAY_TOLERANCE_S,
 ) -> bool:
-    """What a receiver does: the signature matches the raw body, the delivery id and the
-    timestamp, and the timestamp is within ``tolerance_s`` of ``now``."""
+    """What a receiver at ``url`` does: the signature matches the raw body, the delivery
+    id, the timestamp and its own URL, and the timestamp is within ``tolerance_s`` of
+    ``now``."""
     lowered = {k.lower(): v for k, v in headers.items()}
     delivery = lowered.get(DELIVERY_HEADER.lower())
     stamp = lowered.get(TIMESTAMP_HEADER.lower())
@@ -328,7 +339,7 @@ def verify(
         return False
     if abs(now - int(stamp)) > tolerance_s:
         return False
-    expected = sign(secret, delivery, int(stamp), body)
+    expected = sign(secret, delivery, int(stamp), url, body)
     return hmac.compare_digest(expected, signature)
 
 

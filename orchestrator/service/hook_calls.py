@@ -116,7 +116,7 @@ async def post_webhook(
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"speechkit-orchestrator/{__version__}",
-        **signature_headers(secret, delivery_id, timestamp, body),
+        **signature_headers(secret, delivery_id, timestamp, url, body),
     }
     try:
         async with session.post(
