@@ -12,6 +12,7 @@ import ipaddress
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics
 
 _log = get_logger()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -34,6 +36,32 @@ PAGE_SECURITY = {
 }
 # Scrapes are quick; on stop, an in-flight request gets this long before it is cut.
 _SHUTDOWN_TIMEOUT_S = 2.0
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, without its port, lowercased (``[::1]:80`` -> ``::1``)."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        return name[1 : name.find("]")] if "]" in name else name
+    if name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name.rstrip(".")
+
+
+def host_allowed(header: str | None, configured: str) -> bool:
+    """Whether a request's ``Host`` may be served: ``localhost``, an address (a DNS
+    rebinding page reaches the port only under a name of its own) or the configured host.
+    A request without one (HTTP/1.0: no browser sends it) is served too."""
+    if header is None:
+        return True
+    name = host_name(header)
+    if name in ("localhost", host_name(configured)):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 class StatusServerError(Exception):
@@ -93,7 +121,7 @@ class StatusServer:
                 f"status.listen_host: {self.host!r} is not a loopback address; the status "
                 "server has no authentication, so use 127.0.0.1, ::1 or localhost"
             )
-        app = web.Application()
+        app = web.Application(middlewares=[self._check_host])
         if self._page is not None:
             app.router.add_get("/", self._handle_page)
         app.router.add_get("/healthz", self._handle_healthz)
@@ -119,6 +147,16 @@ class StatusServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    @web.middleware
+    async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse a request under a foreign name (DNS rebinding) before any handler runs."""
+        if not host_allowed(request.headers.get("Host"), self.host):
+            return web.json_response(
+                {"error": "misdirected request: use localhost or the listen address"},
+                status=HTTPStatus.MISDIRECTED_REQUEST,
+            )
+        return await handler(request)
 
     async def _healthy(self) -> bool:
         """What ``/healthz`` answers, and the ``healthy`` gauge shows."""

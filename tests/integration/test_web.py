@@ -228,3 +228,37 @@ async def test_port_in_use_is_a_clear_error(running: Running) -> None:
     server = StatusServer("127.0.0.1", port, daemon.health, daemon.status, daemon.metrics)
     with pytest.raises(StatusServerError, match=rf"status\.listen_port: .*:{port}: "):
         await server.start()
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8787", "localhost.evil.example", "127.0.0.1.nip.io"]
+)
+async def test_a_foreign_host_header_is_refused(running: Running, host: str) -> None:
+    # A DNS rebinding page reaches the port under its own name: it gets nothing.
+    for path in ("/status", "/", "/metrics", "/healthz"):
+        async with running.http.get(running.url + path, headers={"Host": host}) as response:
+            assert response.status == 421
+            assert "ready" not in await response.text()
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8787", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:8787"]
+)
+async def test_the_loopback_names_are_served(running: Running, host: str) -> None:
+    async with running.http.get(running.url + "/status", headers={"Host": host}) as response:
+        assert response.status == 200
+
+
+async def test_the_configured_host_is_served() -> None:
+    daemon = Daemon()
+    server = StatusServer("localhost", 0, daemon.health, daemon.status, daemon.metrics)
+    _host, port = await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}/healthz"
+            async with http.get(url, headers={"Host": f"localhost:{port}"}) as response:
+                assert response.status == 200
+            async with http.get(url, headers={"Host": "rebound.example"}) as response:
+                assert response.status == 421
+    finally:
+        await server.stop()
