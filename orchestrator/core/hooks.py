@@ -160,9 +160,22 @@ class HookDelivery:
         }
 
 
+# A path segment this long, of letters mixed with digits (or - and _), is taken for a token
+# (Slack's /services/T000/B000/<token>, Discord's /api/webhooks/<id>/<token>).
+_TOKEN_CHARS = 16
+MASKED = "[REDACTED]"
+
+
+def _masked_segment(segment: str) -> str:
+    plain = segment.replace("-", "").replace("_", "")
+    looks_random = plain.isalnum() and not plain.isdigit() and not plain.isalpha()
+    return MASKED if len(segment) >= _TOKEN_CHARS and looks_random else segment
+
+
 def shown_url(url: str) -> str:
-    """``url`` as logs may show it: scheme, host, port and path; no query, no credentials
-    (a webhook URL may carry a token in its query)."""
+    """``url`` as logs and ``status`` may show it: scheme, host, port and path, with what
+    looks like a token in the path masked; no query, no credentials (a webhook URL may
+    carry a token in either)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -171,7 +184,8 @@ def shown_url(url: str) -> str:
         return "<invalid URL>"
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    path = "/".join(_masked_segment(segment) for segment in parts.path.split("/"))
+    return f"{parts.scheme}://{host}{port}{path}"
 
 
 def url_problem(url: str) -> str | None:

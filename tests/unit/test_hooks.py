@@ -131,6 +131,26 @@ def test_logs_show_a_url_without_its_query_or_credentials() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://hooks.slack.com/services/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",
+            "https://hooks.slack.com/services/T0A1B2C3D/B0E4F5G6H/[REDACTED]",
+        ),
+        (
+            "https://discord.com/api/webhooks/123456789012345678/Ab-cD_eF1gH2iJ3kL4mN5oP6",
+            "https://discord.com/api/webhooks/123456789012345678/[REDACTED]",
+        ),
+        ("https://ci.example.org/hooks/calls-2024", "https://ci.example.org/hooks/calls-2024"),
+    ],
+)
+def test_a_shown_url_masks_the_tokens_in_its_path(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+    hook = Hook("webhook", "manifest", url=url + "?access_token=zz-tok-value")
+    assert hook.target == shown
+
+
 def test_on_finish_round_trips_and_lists_its_hooks() -> None:
     on_finish = OnFinish(command=("/bin/echo", "hi"), webhook="https://ci.example.org/h")
     assert OnFinish.from_dict(on_finish.to_dict()) == on_finish
