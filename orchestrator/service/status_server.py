@@ -7,16 +7,20 @@ It has no authentication, so it refuses to listen beyond loopback unless told ot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import json
+import os
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
+from orchestrator.service.status_guard import ConnectionGuard
 from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics
 
@@ -36,6 +40,12 @@ PAGE_SECURITY = {
 }
 # Scrapes are quick; on stop, an in-flight request gets this long before it is cut.
 _SHUTDOWN_TIMEOUT_S = 2.0
+# The Unix socket: the daemon's user and group may connect (systemd's RuntimeDirectory=
+# and the group decide who else).
+UNIX_SOCKET_MODE = 0o660
+# asyncio accepts up to the backlog's count of connections at a time before any is served
+# or closed: kept small, a flood holds few descriptors at once beyond max_connections.
+_BACKLOG = 16
 
 
 def host_name(header: str) -> str:
@@ -64,6 +74,17 @@ def host_allowed(header: str | None, configured: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How far clients may hold the server: open connections, seconds for a request's
+    headers and for an idle keep-alive; and a Unix socket to listen on too, if any."""
+
+    max_connections: int = 64
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 15.0
+    unix_path: str | None = None
+
+
 class StatusServerError(Exception):
     """The status server cannot start as configured (address not allowed, port taken)."""
 
@@ -89,7 +110,7 @@ class StatusServer:
     def __init__(  # noqa: PLR0913 (wiring: the options are keywords with defaults)
         self,
         host: str,
-        port: int,
+        port: int | None,
         health: Callable[[], Awaitable[bool]],
         status: Callable[[], Awaitable[dict[str, Any]]],
         metrics: DaemonMetrics,
@@ -98,11 +119,16 @@ class StatusServer:
         refresh: Callable[[], Awaitable[None]] | None = None,
         health_timeout_s: float = 5.0,
         page: Callable[[], Awaitable[str]] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job
-        counts); ``page``, if given, makes the HTML answered at ``/``."""
+        counts); ``page``, if given, makes the HTML answered at ``/``; ``limits`` bound
+        the clients (and may name a Unix socket to listen on too)."""
         self.host = host
         self.port = port
+        self.limits = limits or Limits()
+        self._servers: list[asyncio.AbstractServer] = []
+        self.url = ""
         self._health = health
         self._status = status
         self._metrics = metrics
@@ -113,7 +139,8 @@ class StatusServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> tuple[str, int]:
-        """Listen and return the actual ``(host, port)`` (port 0 picks a free one)."""
+        """Listen and return the actual ``(host, port)`` (port 0 picks a free one; with no
+        port, only the Unix socket: its path and 0)."""
         if self._runner is not None:
             raise RuntimeError("the status server is already running")
         if not self._allow_non_loopback and not await _is_loopback(self.host):
@@ -121,32 +148,80 @@ class StatusServer:
                 f"status.listen_host: {self.host!r} is not a loopback address; the status "
                 "server has no authentication, so use 127.0.0.1, ::1 or localhost"
             )
+        # Scrapes every few seconds would drown the journal: no access log.
+        runner = web.AppRunner(
+            self._app(),
+            access_log=None,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+            keepalive_timeout=self.limits.keepalive_timeout_s,
+        )
+        await runner.setup()
+        assert runner.server is not None
+        guard = ConnectionGuard(
+            runner.server, self.limits.max_connections, self.limits.header_timeout_s
+        )
+        try:
+            address = await self._listen(guard)
+        except BaseException:
+            await self._close_servers()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        _log.info("status_server.started", host=address[0], port=address[1], url=self.url)
+        return address
+
+    def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._check_host])
         if self._page is not None:
             app.router.add_get("/", self._handle_page)
         app.router.add_get("/healthz", self._handle_healthz)
         app.router.add_get("/metrics", self._handle_metrics)
         app.router.add_get("/status", self._handle_status)
-        # Scrapes every few seconds would drown the journal: no access log.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise StatusServerError(
-                f"status.listen_port: cannot listen on {self.host}:{self.port}: {exc.strerror}"
-            ) from exc
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        _log.info("status_server.started", host=host, port=port)
-        return str(host), int(port)
+        return app
+
+    async def _listen(self, guard: ConnectionGuard) -> tuple[str, int]:
+        """Open the listeners (the Unix socket first, then the port) for ``guard``."""
+        loop = asyncio.get_running_loop()
+        unix = self.limits.unix_path
+        address = (unix or "", 0)
+        if unix is not None:
+            try:
+                server = await loop.create_unix_server(guard, unix, backlog=_BACKLOG)
+                os.chmod(unix, UNIX_SOCKET_MODE)
+            except OSError as exc:
+                raise StatusServerError(
+                    f"status.listen_unix: cannot listen on {unix}: {exc.strerror or exc}"
+                ) from exc
+            self._servers.append(server)
+            self.url = f"unix:{unix}"
+        if self.port is not None:
+            try:
+                server = await loop.create_server(guard, self.host, self.port, backlog=_BACKLOG)
+            except OSError as exc:
+                raise StatusServerError(
+                    f"status.listen_port: cannot listen on {self.host}:{self.port}: {exc.strerror}"
+                ) from exc
+            self._servers.append(server)
+            host, port = server.sockets[0].getsockname()[:2]
+            address = (str(host), int(port))
+            shown = f"[{host}]" if ":" in str(host) else str(host)
+            self.url = f"http://{shown}:{port}"
+        return address
+
+    async def _close_servers(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
 
     async def stop(self) -> None:
         """Stop listening and close open connections; a no-op when not running."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self._close_servers()
             await runner.cleanup()
+            if self.limits.unix_path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.limits.unix_path)
 
     @web.middleware
     async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
