@@ -46,6 +46,8 @@ UNIX_SOCKET_MODE = 0o660
 # asyncio accepts up to the backlog's count of connections at a time before any is served
 # or closed: kept small, a flood holds few descriptors at once beyond max_connections.
 _BACKLOG = 16
+# A listen_host meaning every address (allowed only with allow_non_loopback).
+_EVERY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 def host_name(header: str) -> str:
@@ -59,19 +61,20 @@ def host_name(header: str) -> str:
 
 
 def host_allowed(header: str | None, configured: str) -> bool:
-    """Whether a request's ``Host`` may be served: ``localhost``, an address (a DNS
-    rebinding page reaches the port only under a name of its own) or the configured host.
-    A request without one (HTTP/1.0: no browser sends it) is served too."""
+    """Whether a request's ``Host`` may be served: ``localhost``, a loopback address, the
+    configured host, or (listening on every address) any address: a DNS rebinding page
+    reaches the port only under a name of its own. A request without one (HTTP/1.0: no
+    browser sends it) is served too."""
     if header is None:
         return True
     name = host_name(header)
     if name in ("localhost", host_name(configured)):
         return True
     try:
-        ipaddress.ip_address(name)
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
-    return True
+    return address.is_loopback or host_name(configured) in _EVERY_ADDRESS
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,14 @@ async def test_port_in_use_is_a_clear_error(running: Running) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example", "evil.example:8787", "localhost.evil.example", "127.0.0.1.nip.io"]
+    "host",
+    [
+        "evil.example",
+        "evil.example:8787",
+        "localhost.evil.example",
+        "127.0.0.1.nip.io",
+        "192.0.2.7",
+    ],
 )
 async def test_a_foreign_host_header_is_refused(running: Running, host: str) -> None:
     # A DNS rebinding page reaches the port under its own name: it gets nothing.
