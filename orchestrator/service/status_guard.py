@@ -93,7 +93,11 @@ class _Guarded(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._tail = b""
-        self._heard_at = 0.0
+        # Counted from now, not from connection_made: asyncio makes a batch of protocols
+        # before the first of their connections is made.
+        self._heard_at = asyncio.get_running_loop().time()
+        self._closed = False
+        guard.heard(self)
 
     def idle(self, now: float) -> bool:
         """Whether it waits for a request's headers, or has been quiet for a second (a
@@ -101,7 +105,9 @@ class _Guarded(asyncio.Protocol):
         return self._deadline is not None or now - self._heard_at > _QUIET_S
 
     def close(self) -> None:
-        """Close the connection at once."""
+        """Close the connection at once (as soon as it is made, if it is not yet)."""
+        self._closed = True
+        self._disarm()
         self._guard.connections.pop(self, None)
         if self._transport is not None and not self._transport.is_closing():
             if isinstance(self._transport, asyncio.Transport):
@@ -110,18 +116,22 @@ class _Guarded(asyncio.Protocol):
                 self._transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Counted, and the first request's headers are awaited from now."""
+        """The first request's headers are awaited from now."""
         self._transport = transport
+        self._inner.connection_made(transport)
+        if self._closed:
+            self.close()
+            return
         self._heard_at = asyncio.get_running_loop().time()
         self._guard.heard(self)
         self._arm()
-        self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         """Passed on; the deadline is off while what came ends with a request's headers
         (every request here is a GET, without a body), on otherwise."""
         self._heard_at = asyncio.get_running_loop().time()
-        self._guard.heard(self)
+        if not self._closed:
+            self._guard.heard(self)
         seen = self._tail + data
         self._tail = seen[-len(_HEADER_END) :]
         if seen.endswith(_HEADER_END):
