@@ -323,6 +323,14 @@ class StatusConfig:
 
     listen_host: str = setting("127.0.0.1", "keep it on loopback")
     listen_port: int | None = setting(8787, "0: any free port; null: off")
+    # A Unix socket (mode 0660) instead of, or beside, the port: the choice under systemd,
+    # where only the socket's group can reach it.
+    listen_unix: str | None = setting(
+        None, "a Unix socket path (mode 0660); with listen_port null, the only listener"
+    )
+    max_connections: int = setting(64, "open connections at most; those past it are closed")
+    header_timeout_s: float = setting(10.0, "seconds for a request's headers to arrive")
+    keepalive_timeout_s: float = setting(15.0, "seconds an idle keep-alive connection stays")
 
 
 def _hostname() -> str:

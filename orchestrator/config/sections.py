@@ -335,7 +335,14 @@ class SectionReader:
         port: int | None = d.listen_port
         if "listen_port" in sec:
             port = sec.optional_integer("listen_port", minimum=0, maximum=65535)
-        return StatusConfig(listen_host=sec.string("listen_host", d.listen_host), listen_port=port)
+        return StatusConfig(
+            listen_host=sec.string("listen_host", d.listen_host),
+            listen_port=port,
+            listen_unix=sec.optional_string("listen_unix"),
+            max_connections=sec.positive_int("max_connections", d.max_connections),
+            header_timeout_s=sec.positive_number("header_timeout_s", d.header_timeout_s),
+            keepalive_timeout_s=sec.positive_number("keepalive_timeout_s", d.keepalive_timeout_s),
+        )
 
     def service(self, sec: Section) -> ServiceConfig:
         d = ServiceConfig()

@@ -14,16 +14,18 @@ not always whoever runs the daemon:
   under the allowed one on a ``/`` boundary, so that a manifest cannot make the daemon
   POST into the operator's network wherever it likes.
 
-Webhooks are signed like Standard Webhooks (the delivery id, the timestamp and the body,
-joined by dots, under HMAC-SHA256), in headers of our own:
+Webhooks are signed much like Standard Webhooks, but the target URL is signed too (one
+secret signs every webhook, so a receiver a manifest may POST to must not be able to replay
+what it got to another), in headers of our own:
 
     X-Speechkit-Delivery:  <delivery id>   (the same on every attempt: dedupe on it)
     X-Speechkit-Timestamp: <Unix seconds when this attempt was signed>
-    X-Speechkit-Signature: sha256=<hex HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>
+    X-Speechkit-Signature: v2,sha256=<hex HMAC-SHA256(secret,
+                               "v2\n<id>\n<timestamp>\n<url>\n<body>")>
 
-A receiver recomputes the HMAC over the raw body, compares in constant time, refuses a
-timestamp more than a few minutes away from its clock (a replay), and keeps the delivery
-ids it has seen (delivery is at-least-once).
+A receiver recomputes the HMAC over its own URL and the raw body, compares in constant
+time, refuses a timestamp more than a few minutes away from its clock (a replay), and keeps
+the delivery ids it has seen (delivery is at-least-once).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from orchestrator.core.backoff import RetryPolicy, retry_at, should_give_up
 
@@ -47,7 +49,10 @@ TIMESTAMP_HEADER = "X-Speechkit-Timestamp"
 DELIVERY_HEADER = "X-Speechkit-Delivery"
 EVENT_HEADER = "X-Speechkit-Event"
 EVENT = "manifest.finished"
-SIGNATURE_PREFIX = "sha256="
+# The signature scheme's version leads the header's value, so that a receiver can tell
+# this scheme (the target URL signed too) from another.
+SIGNATURE_VERSION = "v2"
+SIGNATURE_PREFIX = f"{SIGNATURE_VERSION},sha256="
 # How far a receiver should let a timestamp be from its clock (the verify default).
 REPLAY_TOLERANCE_S = 300.0
 WEB_SCHEMES = ("http", "https")
@@ -155,9 +160,22 @@ class HookDelivery:
         }
 
 
+# A path segment this long, of letters mixed with digits (or - and _), is taken for a token
+# (Slack's /services/T000/B000/<token>, Discord's /api/webhooks/<id>/<token>).
+_TOKEN_CHARS = 16
+MASKED = "[REDACTED]"
+
+
+def _masked_segment(segment: str) -> str:
+    plain = segment.replace("-", "").replace("_", "")
+    looks_random = plain.isalnum() and not plain.isdigit() and not plain.isalpha()
+    return MASKED if len(segment) >= _TOKEN_CHARS and looks_random else segment
+
+
 def shown_url(url: str) -> str:
-    """``url`` as logs may show it: scheme, host, port and path; no query, no credentials
-    (a webhook URL may carry a token in its query)."""
+    """``url`` as logs and ``status`` may show it: scheme, host, port and path, with what
+    looks like a token in the path masked; no query, no credentials (a webhook URL may
+    carry a token in either)."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -166,7 +184,8 @@ def shown_url(url: str) -> str:
         return "<invalid URL>"
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    path = "/".join(_masked_segment(segment) for segment in parts.path.split("/"))
+    return f"{parts.scheme}://{host}{port}{path}"
 
 
 def url_problem(url: str) -> str | None:
@@ -184,6 +203,40 @@ def url_problem(url: str) -> str | None:
         return "must not have a #fragment"
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         return "must not contain spaces or control characters"
+    return _path_problem(url)
+
+
+# A path is decoded this many times at most: more layers of %25 than that are refused.
+_MAX_DECODINGS = 4
+
+
+def _decodings(text: str) -> list[str]:
+    """``text`` and each percent-decoding of it in turn, until nothing changes."""
+    found = [text]
+    while len(found) <= _MAX_DECODINGS:
+        decoded = unquote(found[-1])
+        if decoded == found[-1]:
+            return found
+        found.append(decoded)
+    return found
+
+
+def _path_problem(url: str) -> str | None:
+    """Why the URL's path could mean another path to a receiver than to the allow-list:
+    a backslash (read as ``/`` by many servers), an encoded separator, a dot segment
+    (also one hidden by encoding or ``;`` parameters), or too many layers of encoding."""
+    if "\\" in url:
+        return "must not contain a backslash"
+    layers = _decodings(urlsplit(url).path)
+    if len(layers) > _MAX_DECODINGS:
+        return "must not be percent-encoded over and over"
+    for layer in layers:
+        lowered = layer.lower()
+        if "%2f" in lowered or "%5c" in lowered or "\\" in layer:
+            return "must not contain an encoded separator (%2F, %5C) or a backslash"
+    segments = layers[-1].split("/")
+    if any(segment.split(";", 1)[0] in (".", "..") for segment in segments):
+        return "must not contain a . or .. segment (also encoded, or with ;parameters)"
     return None
 
 
@@ -199,20 +252,21 @@ def _origin_of(url: str) -> tuple[str, str, int, str] | None:
         parts.scheme,
         parts.hostname.lower().rstrip("."),
         port if port is not None else DEFAULT_PORTS[parts.scheme],
-        parts.path or "/",
+        # Compared as the receiver reads it: decoded (url_problem refuses what decoding
+        # could turn into a separator or a dot segment).
+        _decodings(parts.path)[-1] or "/",
     )
 
 
 def url_allowed(url: str, allowed: Sequence[str]) -> bool:
     """Whether ``url`` is under one of the ``allowed`` URLs: the same scheme, host and port,
     and a path equal to the allowed one or below it on a ``/`` boundary (``/hooks`` allows
-    ``/hooks/x``, not ``/hooksmith``). ``..`` segments are refused outright."""
+    ``/hooks/x``, not ``/hooksmith``), both compared decoded. Dot segments, backslashes and
+    encoded separators are refused outright (:func:`url_problem`)."""
     target = _origin_of(url)
     if target is None or url_problem(url) is not None:
         return False
     scheme, host, port, path = target
-    if ".." in path.split("/") or "%2e" in path.lower():
-        return False
     for entry in allowed:
         base = _origin_of(entry)
         if base is None or base[:3] != (scheme, host, port):
@@ -255,24 +309,28 @@ class HookPolicy:
 # -- signing -------------------------------------------------------------------------------
 
 
-def signed_content(delivery_id: str, timestamp: int, body: bytes) -> bytes:
-    """What the signature covers: ``<delivery id>.<timestamp>.<body>``."""
-    return f"{delivery_id}.{timestamp}.".encode() + body
+def signed_content(delivery_id: str, timestamp: int, url: str, body: bytes) -> bytes:
+    """What the signature covers: the scheme's version, the delivery id, the timestamp and
+    the target URL, each ended by a newline (none of them can hold one), then the body."""
+    return f"{SIGNATURE_VERSION}\n{delivery_id}\n{timestamp}\n{url}\n".encode() + body
 
 
-def sign(secret: str, delivery_id: str, timestamp: int, body: bytes) -> str:
-    """The ``X-Speechkit-Signature`` value: ``sha256=`` and the HMAC-SHA256 in hex."""
-    digest = hmac.new(secret.encode(), signed_content(delivery_id, timestamp, body), hashlib.sha256)
+def sign(secret: str, delivery_id: str, timestamp: int, url: str, body: bytes) -> str:
+    """The ``X-Speechkit-Signature`` value: ``v2,sha256=`` and the HMAC-SHA256 in hex."""
+    content = signed_content(delivery_id, timestamp, url, body)
+    digest = hmac.new(secret.encode(), content, hashlib.sha256)
     return SIGNATURE_PREFIX + digest.hexdigest()
 
 
-def signature_headers(secret: str, delivery_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header of a webhook request but its content type."""
+def signature_headers(
+    secret: str, delivery_id: str, timestamp: int, url: str, body: bytes
+) -> dict[str, str]:
+    """Every header of a webhook request to ``url`` but its content type."""
     return {
         EVENT_HEADER: EVENT,
         DELIVERY_HEADER: delivery_id,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(secret, delivery_id, timestamp, body),
+        SIGNATURE_HEADER: sign(secret, delivery_id, timestamp, url, body),
     }
 
 
@@ -280,11 +338,13 @@ def verify(
     secret: str,
     headers: Mapping[str, str],
     body: bytes,
+    url: str,
     now: float,
     tolerance_s: float = REPLAY_TOLERANCE_S,
 ) -> bool:
-    """What a receiver does: the signature matches the raw body, the delivery id and the
-    timestamp, and the timestamp is within ``tolerance_s`` of ``now``."""
+    """What a receiver at ``url`` does: the signature matches the raw body, the delivery
+    id, the timestamp and its own URL, and the timestamp is within ``tolerance_s`` of
+    ``now``."""
     lowered = {k.lower(): v for k, v in headers.items()}
     delivery = lowered.get(DELIVERY_HEADER.lower())
     stamp = lowered.get(TIMESTAMP_HEADER.lower())
@@ -293,7 +353,7 @@ def verify(
         return False
     if abs(now - int(stamp)) > tolerance_s:
         return False
-    expected = sign(secret, delivery, int(stamp), body)
+    expected = sign(secret, delivery, int(stamp), url, body)
     return hmac.compare_digest(expected, signature)
 
 

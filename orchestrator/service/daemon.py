@@ -28,13 +28,14 @@ from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
+from orchestrator.service import loop_errors
 from orchestrator.service.control import Control, log_warnings
 from orchestrator.service.finisher import Finisher
 from orchestrator.service.hooks import HookRunner
 from orchestrator.service.notify import Notifier, watchdog_task
 from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
-from orchestrator.service.status_server import StatusServer, StatusServerError
+from orchestrator.service.status_server import Limits, StatusServer, StatusServerError
 from orchestrator.service.status_view import StatusView
 from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.speechkit.clients import make_clients
@@ -89,7 +90,8 @@ class Daemon:
         self.intake: Intake | None = None
         self.finisher: Finisher | None = None
         self.hooks: HookRunner | None = None
-        self.status_address: tuple[str, int] | None = None
+        # The status server's address as a URL (``http://host:port`` or ``unix:path``).
+        self.status_address: str | None = None
         self._store_seen_at = time.monotonic()
 
     @property
@@ -113,6 +115,9 @@ class Daemon:
         """Run until stopped (or idle, with ``until_idle``); the exit status."""
         config = self.config
         log_warnings(config)
+        # asyncio's own handler writes a plain traceback per error: a flood would drown
+        # the journal past the JSON logger's bounds.
+        loop_errors.install(asyncio.get_running_loop())
         for folder in (
             config.paths.inbox,
             config.paths.processed,
@@ -219,7 +224,7 @@ class Daemon:
 
     async def _start_web(self, store: Store) -> StatusServer | None:
         status = self.config.status
-        if status.listen_port is None:
+        if status.listen_port is None and status.listen_unix is None:
             return None
 
         async def health() -> bool:
@@ -240,9 +245,16 @@ class Daemon:
             refresh=refresh,
             page=view.page,
             problems=self.control.problems,
+            limits=Limits(
+                max_connections=status.max_connections,
+                header_timeout_s=status.header_timeout_s,
+                keepalive_timeout_s=status.keepalive_timeout_s,
+                unix_path=status.listen_unix,
+            ),
         )
         try:
-            self.status_address = await server.start()
+            await server.start()
+            self.status_address = server.url
         except StatusServerError as exc:
             # The status page is an aid, not the job: carry on without it.
             log.error("status_server.failed", error=str(exc))
@@ -280,11 +292,7 @@ class Daemon:
             "daemon.ready",
             state_file=store.description,
             inbox=str(self.config.paths.inbox),
-            status_address=(
-                f"http://{self.status_address[0]}:{self.status_address[1]}"
-                if self.status_address
-                else None
-            ),
+            status_address=self.status_address,
             pid=os.getpid(),
         )
         helpers = [

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import aiohttp
 
 from orchestrator import __version__
-from orchestrator.core.hooks import Attempt, command_outcome, shown_url, signature_headers, tail
+from orchestrator.core.hooks import Attempt, command_outcome, signature_headers, tail
 from orchestrator.core.hooks import webhook_outcome as outcome_of_status
 
 # What of a command's stderr is kept for the log and `status`: its end.
@@ -116,7 +116,7 @@ async def post_webhook(
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"speechkit-orchestrator/{__version__}",
-        **signature_headers(secret, delivery_id, timestamp, body),
+        **signature_headers(secret, delivery_id, timestamp, url, body),
     }
     try:
         async with session.post(
@@ -129,7 +129,24 @@ async def post_webhook(
             status = response.status
             retry_after = _retry_after(response.headers.get("Retry-After"))
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        # The message may name the URL: never its query, which may hold a token.
-        message = (str(exc) or type(exc).__name__).replace(url, shown_url(url))
-        return Attempt(ok=False, error=f"{type(exc).__name__}: {message}", retryable=True), None
+        return Attempt(ok=False, error=failure_reason(exc), retryable=True), None
     return outcome_of_status(status, retry_after), status
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong with a request, for the log, the store and ``status``: the kind of
+    trouble and its reason, never the URL (aiohttp's messages may quote it, normalised, so
+    with a token in its query or path that no comparison would catch)."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.InvalidURL):
+        return f"{name}: not a URL the HTTP client can use"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return f"{name}: cannot connect to {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, TimeoutError):
+        return f"{name}: no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{name}: {exc.strerror}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"{name}: the receiver closed the connection"
+    return name

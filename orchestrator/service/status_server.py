@@ -7,19 +7,25 @@ It has no authentication, so it refuses to listen beyond loopback unless told ot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import json
+import os
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
+from orchestrator.service.status_guard import ConnectionGuard
 from orchestrator.telemetry.logs import get_logger
 from orchestrator.telemetry.metrics import DaemonMetrics
 
 _log = get_logger()
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PAGE_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -34,6 +40,52 @@ PAGE_SECURITY = {
 }
 # Scrapes are quick; on stop, an in-flight request gets this long before it is cut.
 _SHUTDOWN_TIMEOUT_S = 2.0
+# The Unix socket: the daemon's user and group may connect (systemd's RuntimeDirectory=
+# and the group decide who else).
+UNIX_SOCKET_MODE = 0o660
+# asyncio accepts up to the backlog's count of connections at a time before any is served
+# or closed: kept small, a flood holds few descriptors at once beyond max_connections.
+_BACKLOG = 16
+# A listen_host meaning every address (allowed only with allow_non_loopback).
+_EVERY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def host_name(header: str) -> str:
+    """The name in a ``Host`` header, without its port, lowercased (``[::1]:80`` -> ``::1``)."""
+    name = header.strip().lower()
+    if name.startswith("["):
+        return name[1 : name.find("]")] if "]" in name else name
+    if name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    return name.rstrip(".")
+
+
+def host_allowed(header: str | None, configured: str) -> bool:
+    """Whether a request's ``Host`` may be served: ``localhost``, a loopback address, the
+    configured host, or (listening on every address) any address: a DNS rebinding page
+    reaches the port only under a name of its own. A request without one (HTTP/1.0: no
+    browser sends it) is served too."""
+    if header is None:
+        return True
+    name = host_name(header)
+    if name in ("localhost", host_name(configured)):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or host_name(configured) in _EVERY_ADDRESS
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far clients may hold the server: open connections, seconds for a request's
+    headers and for an idle keep-alive; and a Unix socket to listen on too, if any."""
+
+    max_connections: int = 64
+    header_timeout_s: float = 10.0
+    keepalive_timeout_s: float = 15.0
+    unix_path: str | None = None
 
 
 class StatusServerError(Exception):
@@ -61,7 +113,7 @@ class StatusServer:
     def __init__(  # noqa: PLR0913 (wiring: the options are keywords with defaults)
         self,
         host: str,
-        port: int,
+        port: int | None,
         health: Callable[[], Awaitable[bool]],
         status: Callable[[], Awaitable[dict[str, Any]]],
         metrics: DaemonMetrics,
@@ -71,12 +123,17 @@ class StatusServer:
         health_timeout_s: float = 5.0,
         page: Callable[[], Awaitable[str]] | None = None,
         problems: Callable[[], list[str]] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         """``refresh``, if given, is awaited before each ``/metrics`` render (e.g. job
         counts); ``page``, if given, makes the HTML answered at ``/``; ``problems``, if
-        given, names what degrades the daemon (no credential): ``/healthz`` says it."""
+        given, names what degrades the daemon (no credential): ``/healthz`` says it;
+        ``limits`` bound the clients (and may name a Unix socket to listen on too)."""
         self.host = host
         self.port = port
+        self.limits = limits or Limits()
+        self._servers: list[asyncio.AbstractServer] = []
+        self.url = ""
         self._health = health
         self._status = status
         self._metrics = metrics
@@ -88,7 +145,8 @@ class StatusServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> tuple[str, int]:
-        """Listen and return the actual ``(host, port)`` (port 0 picks a free one)."""
+        """Listen and return the actual ``(host, port)`` (port 0 picks a free one; with no
+        port, only the Unix socket: its path and 0)."""
         if self._runner is not None:
             raise RuntimeError("the status server is already running")
         if not self._allow_non_loopback and not await _is_loopback(self.host):
@@ -96,32 +154,90 @@ class StatusServer:
                 f"status.listen_host: {self.host!r} is not a loopback address; the status "
                 "server has no authentication, so use 127.0.0.1, ::1 or localhost"
             )
-        app = web.Application()
+        # Scrapes every few seconds would drown the journal: no access log.
+        runner = web.AppRunner(
+            self._app(),
+            access_log=None,
+            shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+            keepalive_timeout=self.limits.keepalive_timeout_s,
+        )
+        await runner.setup()
+        assert runner.server is not None
+        guard = ConnectionGuard(
+            runner.server, self.limits.max_connections, self.limits.header_timeout_s
+        )
+        try:
+            address = await self._listen(guard)
+        except BaseException:
+            await self._close_servers()
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        _log.info("status_server.started", host=address[0], port=address[1], url=self.url)
+        return address
+
+    def _app(self) -> web.Application:
+        app = web.Application(middlewares=[self._check_host])
         if self._page is not None:
             app.router.add_get("/", self._handle_page)
         app.router.add_get("/healthz", self._handle_healthz)
         app.router.add_get("/metrics", self._handle_metrics)
         app.router.add_get("/status", self._handle_status)
-        # Scrapes every few seconds would drown the journal: no access log.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise StatusServerError(
-                f"status.listen_port: cannot listen on {self.host}:{self.port}: {exc.strerror}"
-            ) from exc
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        _log.info("status_server.started", host=host, port=port)
-        return str(host), int(port)
+        return app
+
+    async def _listen(self, guard: ConnectionGuard) -> tuple[str, int]:
+        """Open the listeners (the Unix socket first, then the port) for ``guard``."""
+        loop = asyncio.get_running_loop()
+        unix = self.limits.unix_path
+        address = (unix or "", 0)
+        if unix is not None:
+            try:
+                server = await loop.create_unix_server(guard, unix, backlog=_BACKLOG)
+                os.chmod(unix, UNIX_SOCKET_MODE)
+            except OSError as exc:
+                raise StatusServerError(
+                    f"status.listen_unix: cannot listen on {unix}: {exc.strerror or exc}"
+                ) from exc
+            self._servers.append(server)
+            self.url = f"unix:{unix}"
+        if self.port is not None:
+            try:
+                server = await loop.create_server(guard, self.host, self.port, backlog=_BACKLOG)
+            except OSError as exc:
+                raise StatusServerError(
+                    f"status.listen_port: cannot listen on {self.host}:{self.port}: {exc.strerror}"
+                ) from exc
+            self._servers.append(server)
+            host, port = server.sockets[0].getsockname()[:2]
+            address = (str(host), int(port))
+            shown = f"[{host}]" if ":" in str(host) else str(host)
+            self.url = f"http://{shown}:{port}"
+        return address
+
+    async def _close_servers(self) -> None:
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
 
     async def stop(self) -> None:
         """Stop listening and close open connections; a no-op when not running."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            await self._close_servers()
             await runner.cleanup()
+            if self.limits.unix_path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.limits.unix_path)
+
+    @web.middleware
+    async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse a request under a foreign name (DNS rebinding) before any handler runs."""
+        if not host_allowed(request.headers.get("Host"), self.host):
+            return web.json_response(
+                {"error": "misdirected request: use localhost or the listen address"},
+                status=HTTPStatus.MISDIRECTED_REQUEST,
+            )
+        return await handler(request)
 
     async def _healthy(self) -> bool:
         """What ``/healthz`` answers, and the ``healthy`` gauge shows."""

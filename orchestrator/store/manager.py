@@ -24,6 +24,7 @@ from orchestrator.store.rows import (
     on_finish_json,
     on_finish_of,
     options_json,
+    redacted,
     row_to_delivery,
     row_to_job,
     settings_json,
@@ -145,6 +146,8 @@ class SqlStore:
         if unknown:
             raise ValueError(f"not job fields: {sorted(unknown)}")
         params: dict[str, Any] = {key: to_column(value) for key, value in fields.items()}
+        if "error" in params:
+            params["error"] = redacted(params["error"])
         sets = [f"{key} = :{key}" for key in params]
         sets.append("updated_at = :_now")
         if not keep_lease:
@@ -363,7 +366,7 @@ class SqlStore:
             state=state,
             attempts=attempts,
             next_attempt_at=next_attempt_at,
-            last_error=error,
+            last_error=redacted(error),
             now=now,
         )
         return changed == 1

@@ -15,6 +15,7 @@ from orchestrator.core.jobs import Job, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.types import JobUpdate
+from orchestrator.telemetry.logs import redact_text
 
 # The job fields a stage may change: those of ``JobUpdate``.
 JOB_FIELDS = frozenset(JobUpdate.__optional_keys__)
@@ -62,13 +63,19 @@ def row_to_job(row: Row) -> Job:
         polls=row["polls"],
         last_poll_at=row["last_poll_at"],
         leader_id=row["leader_id"],
-        error=row["error"],
+        error=redacted(row["error"]),
         finished_at=row["finished_at"],
         note=row["note"],
         output_options=OutputOptions.from_dict(
             json.loads(row["output_options"]) if row["output_options"] else None
         ),
     )
+
+
+def redacted(error: str | None) -> str | None:
+    """An error as the store keeps and serves it: without the registered secrets and what
+    looks like a credential (a hook's stderr, say, may quote the API key)."""
+    return None if error is None else redact_text(error)
 
 
 def to_column(value: Any) -> Any:
@@ -97,7 +104,7 @@ def row_to_delivery(row: Row) -> HookDelivery:
         state=_delivery_state(row["state"]),
         attempts=int(row["attempts"]),
         next_attempt_at=float(row["next_attempt_at"]),
-        last_error=row["last_error"],
+        last_error=redacted(row["last_error"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
         delivered_at=None if row["delivered_at"] is None else float(row["delivered_at"]),

@@ -25,7 +25,12 @@ _SECRET_KEY = re.compile(
 # Credentials that look like credentials even when nobody registered them.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)\b(Api-Key|Bearer)\s+[A-Za-z0-9_\-\.~+/=]+"),
-    re.compile(r"(?i)([?&](?:key|token|X-Amz-Signature|X-Amz-Credential)=)[^&\s\"']+"),
+    # A query parameter with a secret's word anywhere in its name (access_token, api_key,
+    # X-Amz-Signature, sig...).
+    re.compile(
+        r"(?i)([?&][\w.~-]*(?:key|token|secret|sig|password|passwd|auth|credential)[\w.~-]*=)"
+        r"[^&\s\"'#]+"
+    ),
 )
 _known_secrets: set[str] = set()
 # A shorter secret cannot be masked safely: its few characters would be masked all over.

@@ -682,3 +682,55 @@ async def test_healthz_metrics_and_status_from_the_real_daemon(
     assert manifest["counts"] == {"done": jobs}
     assert status["jobs"] == {"done": jobs}
     assert "Traceback" not in env.output()
+
+
+# -- the status port under a flood of idle connections --------------------------------------
+
+# The daemon's open files are capped this low, and the test holds more idle connections to
+# its status port than that: unguarded, the port would take every descriptor.
+FD_LIMIT = 256
+IDLE_CONNECTIONS = 400
+
+
+def idle_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections to the loopback ``port`` that never send a byte (connected
+    without waiting, so that a full accept queue cannot stall the test)."""
+    opened = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+        opened.append(sock)
+    return opened
+
+
+async def test_idle_connections_to_the_status_port_stall_neither_healthz_nor_intake(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with (
+        service_stack(tmp_path, s3_server, s3_bucket) as stack,
+        aiohttp.ClientSession() as http,
+    ):
+        env = stack.env
+        env.wrapper = ["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"]
+        audio = env.copy_audio(DEMO_FILES[:2])
+        async with running(env) as daemon:
+            (ready,) = await env.wait_for_event("daemon.ready", limit_s=LIMIT_S)
+            base = ready["status_address"]
+            held = idle_connections(int(base.rsplit(":", 1)[1]), IDLE_CONNECTIONS)
+            try:
+                await asyncio.sleep(1.0)  # the daemon meets every one of them
+                async with http.get(base + "/healthz", timeout=aiohttp.ClientTimeout(10)) as answer:
+                    assert answer.status == 200
+                put_manifest(env.inbox, "meanwhile", audio, DEMO_FILES[:2])
+                await env.wait_for_event("manifest.finished", manifest="meanwhile", limit_s=LIMIT_S)
+            finally:
+                for sock in held:
+                    sock.close()
+            daemon.send_signal(signal.SIGTERM)
+            assert await exit_status(daemon) == 0
+    output = env.output()
+    assert "Too many open files" not in output
+    assert "Traceback" not in output
+    assert len(output) < 200_000  # no flood of anything
+    check_all_done_once(env, "meanwhile", 2)

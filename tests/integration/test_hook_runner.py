@@ -8,11 +8,14 @@ import asyncio
 import sys
 from pathlib import Path
 
+import aiohttp
+import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.config import HooksConfig
 from orchestrator.core.hooks import Hook, HookDelivery
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.service.hook_calls import post_webhook
 from orchestrator.service.hooks import HookRunner
 from orchestrator.storage.local import LocalStorage
 from orchestrator.store import NewJob, Store
@@ -125,3 +128,23 @@ async def test_a_report_in_object_storage_is_given_to_the_command(
     (delivery,) = await store.hook_deliveries()
     assert (delivery.state, delivery.last_error) == ("delivered", None)
     assert copy.read_text("utf-8") == '{"manifest": "m"}\n'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http:///calls/x?access_token=zz-tok-value",
+        "http://[::1/calls/x?access_token=zz-tok-value",
+        "http://127.0.0.1:9/calls/x?access_token=zz-tok-value",
+    ],
+)
+async def test_a_webhook_error_never_quotes_its_url(url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        outcome, status = await post_webhook(
+            session, url, b"{}", "a-secret-of-length", "d-1", 1700000000, 5.0
+        )
+    assert status is None
+    assert outcome.error is not None
+    assert not outcome.ok
+    assert "zz-tok-value" not in outcome.error
+    assert "/calls" not in outcome.error  # the message is made of a status and a reason

@@ -4,9 +4,14 @@ pending until an attempt's outcome is recorded, across a restart."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from orchestrator.core.hooks import Hook, OnFinish
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import NewJob, Store
+from orchestrator.telemetry.logs import REDACTED, _known_secrets, register_secret
 from tests.integration.conftest import Opener
 
 ON_FINISH = OnFinish(command=("/usr/local/bin/notify", "--x"), webhook="https://ci.example/h")
@@ -71,3 +76,33 @@ async def test_a_finish_without_hooks_adds_nothing(store: Store) -> None:
     await store.finish_manifest(manifest_id, "/r.json", "/p", 2.0)
     assert await store.pending_hooks() == []
     assert await store.hook_deliveries() == []
+
+
+@pytest.fixture
+def api_key() -> Iterator[str]:
+    """A secret registered for redaction, as the daemon registers its credentials."""
+    value = "AQVN-test-api-key-0123456789"
+    register_secret(value)
+    yield value
+    _known_secrets.discard(value)
+
+
+async def test_stored_errors_hold_no_secret(store: Store, api_key: str) -> None:
+    # A hook's stderr (or any error) that quotes a credential is stored without it, and
+    # so `status` and /status never serve it.
+    manifest_id, _ = await store.add_manifest("m", "/m.yaml", "d", one_job(), 1.0)
+    (job,) = await store.manifest_jobs(manifest_id)
+    error = f"upload: Api-Key {api_key} refused; see https://x.example/y?access_token=zz-tok"
+    assert await store.update_job(job.id, None, {"error": error}, 2.0)
+    await store.finish_manifest(manifest_id, "/r/m/report.json", "/p/m", 5.0, (CONFIG_HOOK,))
+    (delivery,) = await store.pending_hooks()
+    assert await store.record_hook(delivery.id, "pending", 1, 9.0, f"exit 1: {api_key}", 6.0)
+
+    stored = await store.get_job(job.id)
+    assert stored is not None
+    (after,) = await store.hook_deliveries()
+    for text in (stored.error, after.last_error, str(after.to_status())):
+        assert text is not None
+        assert api_key not in text
+        assert "zz-tok" not in text
+        assert REDACTED in text

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,6 +17,7 @@ from structlog.testing import capture_logs
 from orchestrator.service.status_server import (
     METRICS_CONTENT_TYPE,
     PAGE_CONTENT_TYPE,
+    Limits,
     StatusServer,
     StatusServerError,
 )
@@ -228,3 +232,101 @@ async def test_port_in_use_is_a_clear_error(running: Running) -> None:
     server = StatusServer("127.0.0.1", port, daemon.health, daemon.status, daemon.metrics)
     with pytest.raises(StatusServerError, match=rf"status\.listen_port: .*:{port}: "):
         await server.start()
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:8787",
+        "localhost.evil.example",
+        "127.0.0.1.nip.io",
+        "192.0.2.7",
+    ],
+)
+async def test_a_foreign_host_header_is_refused(running: Running, host: str) -> None:
+    # A DNS rebinding page reaches the port under its own name: it gets nothing.
+    for path in ("/status", "/", "/metrics", "/healthz"):
+        async with running.http.get(running.url + path, headers={"Host": host}) as response:
+            assert response.status == 421
+            assert "ready" not in await response.text()
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8787", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:8787"]
+)
+async def test_the_loopback_names_are_served(running: Running, host: str) -> None:
+    async with running.http.get(running.url + "/status", headers={"Host": host}) as response:
+        assert response.status == 200
+
+
+async def test_the_configured_host_is_served() -> None:
+    daemon = Daemon()
+    server = StatusServer("localhost", 0, daemon.health, daemon.status, daemon.metrics)
+    _host, port = await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{port}/healthz"
+            async with http.get(url, headers={"Host": f"localhost:{port}"}) as response:
+                assert response.status == 200
+            async with http.get(url, headers={"Host": "rebound.example"}) as response:
+                assert response.status == 421
+    finally:
+        await server.stop()
+
+
+async def raw_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that sends nothing until told."""
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_idle_connections_past_the_cap_give_way_and_slow_headers_time_out() -> None:
+    daemon = Daemon()
+    limits = Limits(max_connections=3, header_timeout_s=0.5, keepalive_timeout_s=0.5)
+    server = StatusServer(
+        "127.0.0.1", 0, daemon.health, daemon.status, daemon.metrics, limits=limits
+    )
+    _host, port = await server.start()
+    try:
+        idle = [await raw_connection(port) for _ in range(8)]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+        # Every idle one was closed: given way to newer ones, or past its headers' deadline.
+        for reader, writer in idle:
+            assert await asyncio.wait_for(reader.read(), 5.0) == b""
+            writer.close()
+        reader, writer = await raw_connection(port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")  # never finished
+        assert await asyncio.wait_for(reader.read(), 5.0) == b""
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_unix_socket_is_mode_0660(tmp_path: Path) -> None:
+    daemon = Daemon()
+    path = tmp_path / "status.sock"
+    server = StatusServer(
+        "127.0.0.1",
+        None,
+        daemon.health,
+        daemon.status,
+        daemon.metrics,
+        limits=Limits(unix_path=str(path)),
+    )
+    await server.start()
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
+        assert server.url == f"unix:{path}"
+        connector = aiohttp.UnixConnector(path=str(path))
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            http.get("http://localhost/healthz") as response,
+        ):
+            assert response.status == 200
+    finally:
+        await server.stop()
+    assert not path.exists()

@@ -46,7 +46,9 @@ class Receiver:
                 delivery_id=request.headers.get(DELIVERY_HEADER, ""),
                 event=request.headers.get(EVENT_HEADER, ""),
                 body=body,
-                signed=verify(self.secret, request.headers, body, time.time()),
+                signed=verify(
+                    self.secret, request.headers, body, self.url + request.raw_path, time.time()
+                ),
             )
         )
         self.arrived.set()

@@ -56,6 +56,33 @@ def test_a_manifest_webhook_must_be_under_an_allowed_url(url: str, allowed: bool
     assert url_allowed(url, ALLOWED) is allowed
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ci.example.org/hooks/x%2F..%2F..%2Fadmin%2Fdelete-everything",
+        "https://ci.example.org/hooks/x%2f..%2fadmin",
+        "https://ci.example.org/hooks/x%252F..%252Fadmin",  # encoded twice
+        "https://ci.example.org/hooks/..;/admin",
+        "https://ci.example.org/hooks/%2e%2e;x=1/admin",
+        "https://ci.example.org/hooks/.;/x",
+        "https://ci.example.org/hooks/%252e%252e/admin",
+        "https://ci.example.org/hooks\\..\\admin",
+        "https://ci.example.org/hooks/x%5C..%5Cadmin",
+        "https://ci.example.org\\.evil.net/hooks",
+        "https://ci.example.org/hooks/./x",
+    ],
+)
+def test_the_allow_list_compares_decoded_paths_and_refuses_encoded_separators(url: str) -> None:
+    assert not url_allowed(url, ALLOWED)
+    assert url_problem(url) is not None
+
+
+def test_the_allow_list_compares_after_decoding() -> None:
+    # %68 is "h": the receiver sees /hooks/x, and so does the allow-list.
+    assert url_allowed("https://ci.example.org/%68ooks/x", ALLOWED)
+    assert not url_allowed("https://ci.example.org/hook%73mith", ALLOWED)
+
+
 def test_nothing_is_allowed_by_default() -> None:
     policy = HookPolicy()
     assert policy.refusal(Hook("webhook", "manifest", url="https://ci.example.org/hooks"))
@@ -104,6 +131,26 @@ def test_logs_show_a_url_without_its_query_or_credentials() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://hooks.slack.com/services/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",
+            "https://hooks.slack.com/services/T0A1B2C3D/B0E4F5G6H/[REDACTED]",
+        ),
+        (
+            "https://discord.com/api/webhooks/123456789012345678/Ab-cD_eF1gH2iJ3kL4mN5oP6",
+            "https://discord.com/api/webhooks/123456789012345678/[REDACTED]",
+        ),
+        ("https://ci.example.org/hooks/calls-2024", "https://ci.example.org/hooks/calls-2024"),
+    ],
+)
+def test_a_shown_url_masks_the_tokens_in_its_path(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
+    hook = Hook("webhook", "manifest", url=url + "?access_token=zz-tok-value")
+    assert hook.target == shown
+
+
 def test_on_finish_round_trips_and_lists_its_hooks() -> None:
     on_finish = OnFinish(command=("/bin/echo", "hi"), webhook="https://ci.example.org/h")
     assert OnFinish.from_dict(on_finish.to_dict()) == on_finish
@@ -114,24 +161,46 @@ def test_on_finish_round_trips_and_lists_its_hooks() -> None:
         assert Hook.from_target(hook.kind, hook.origin, hook.target_dict()) == hook
 
 
-def test_the_signature_is_hmac_sha256_over_id_timestamp_and_body() -> None:
+URL = "https://ci.example.org/hooks/calls?team=ops"
+
+
+def test_the_signature_is_hmac_sha256_over_id_timestamp_url_and_body() -> None:
     body = b'{"manifest": "calls"}'
-    expected = hmac.new(b"s3cret-key-123", b"d-1.1700000000." + body, hashlib.sha256)
-    assert sign("s3cret-key-123", "d-1", 1700000000, body) == "sha256=" + expected.hexdigest()
+    signed = b"v2\nd-1\n1700000000\n" + URL.encode() + b"\n" + body
+    expected = hmac.new(b"s3cret-key-123", signed, hashlib.sha256)
+    assert sign("s3cret-key-123", "d-1", 1700000000, URL, body) == (
+        "v2,sha256=" + expected.hexdigest()
+    )
+    headers = signature_headers("s3cret-key-123", "d-1", 1700000000, URL, body)
+    assert headers[SIGNATURE_HEADER].startswith("v2,")  # the scheme's version, for receivers
 
 
 def test_a_receiver_verifies_and_refuses_tampering_and_replays() -> None:
     body = b'{"manifest": "calls"}'
-    headers = signature_headers("s3cret-key-123", "d-1", 1700000000, body)
-    assert verify("s3cret-key-123", headers, body, now=1700000010)
-    assert not verify("another-secret-1", headers, body, now=1700000010)
-    assert not verify("s3cret-key-123", headers, body + b" ", now=1700000010)
-    assert not verify("s3cret-key-123", headers, body, now=1700000000 + 301)  # a replay
+    headers = signature_headers("s3cret-key-123", "d-1", 1700000000, URL, body)
+    assert verify("s3cret-key-123", headers, body, URL, now=1700000010)
+    assert not verify("another-secret-1", headers, body, URL, now=1700000010)
+    assert not verify("s3cret-key-123", headers, body + b" ", URL, now=1700000010)
+    assert not verify("s3cret-key-123", headers, body, URL, now=1700000000 + 301)  # a replay
     moved = {**headers, DELIVERY_HEADER: "d-2"}  # another delivery id: not signed
-    assert not verify("s3cret-key-123", moved, body, now=1700000010)
+    assert not verify("s3cret-key-123", moved, body, URL, now=1700000010)
     restamped = {**headers, TIMESTAMP_HEADER: "1700000100"}
-    assert not verify("s3cret-key-123", restamped, body, now=1700000100)
-    assert not verify("s3cret-key-123", {SIGNATURE_HEADER: "sha256=00"}, body, 1700000000)
+    assert not verify("s3cret-key-123", restamped, body, URL, now=1700000100)
+    assert not verify("s3cret-key-123", {SIGNATURE_HEADER: "sha256=00"}, body, URL, 1700000000)
+
+
+def test_a_delivery_signed_for_one_url_does_not_verify_at_another() -> None:
+    # A receiver a manifest may POST to cannot replay what it got to the operator's own.
+    body = b'{"manifest": "calls"}'
+    manifests = "https://ci.example.org/hooks/team-a"
+    operators = "https://ops.example.org/speechkit"
+    headers = signature_headers("s3cret-key-123", "d-1", 1700000000, manifests, body)
+    assert verify("s3cret-key-123", headers, body, manifests, now=1700000010)
+    assert not verify("s3cret-key-123", headers, body, operators, now=1700000010)
+    # The old scheme's signature (id, timestamp, body) is not taken either.
+    old = hmac.new(b"s3cret-key-123", b"d-1.1700000000." + body, hashlib.sha256)
+    downgraded = {**headers, SIGNATURE_HEADER: "sha256=" + old.hexdigest()}
+    assert not verify("s3cret-key-123", downgraded, body, operators, now=1700000010)
 
 
 POLICY = RetryPolicy(max_attempts=3, base_delay_s=2.0, max_delay_s=60.0)

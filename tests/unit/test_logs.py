@@ -114,3 +114,14 @@ def test_a_secret_too_short_to_redact_is_refused() -> None:
             logs.register_secret(short)
     # Nothing was registered: the letters of a short secret are not masked all over.
     assert json.loads(emit_line(message="a cab backs abcd"))["message"] == "a cab backs abcd"
+
+
+def test_every_secret_named_query_value_is_masked() -> None:
+    # Any parameter whose name holds a secret's word, however spelt around it.
+    text = logs.redact_text(
+        "POST https://hooks.example/x?access_token=zz-tok-value&team=ops-room failed; "
+        "and http://h/y?lang=ru&sig=abc123def&X-Goog-Signature=0a1b2c3d4e&my_api_key=k-1-2-3"
+    )
+    for secret in ("zz-tok-value", "abc123def", "0a1b2c3d4e", "k-1-2-3"):
+        assert secret not in text
+    assert "https://hooks.example/x?access_token=" in text
