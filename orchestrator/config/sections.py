@@ -35,9 +35,9 @@ from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
-_NODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
+_NODE_RE = re.compile(r"[A-Za-z0-9._-]{1,63}")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
@@ -98,7 +98,7 @@ class SectionReader:
         bucket = sec.optional_string("bucket") or ""
         if "bucket" not in sec:
             self.r.problem(sec.anchor, "storage.bucket", "missing: the bucket the audio goes to")
-        elif bucket and not _BUCKET_RE.match(bucket):
+        elif bucket and not _BUCKET_RE.fullmatch(bucket):
             self.r.problem(
                 sec.node_of("bucket"),
                 sec.field("bucket"),
@@ -310,7 +310,7 @@ class SectionReader:
     def service(self, sec: Section) -> ServiceConfig:
         d = ServiceConfig()
         node = sec.string("node", d.node)
-        if not _NODE_RE.match(node):
+        if not _NODE_RE.fullmatch(node):
             self.r.problem(
                 sec.node_of("node") or sec.anchor,
                 sec.field("node"),

@@ -35,7 +35,7 @@ from orchestrator.speechkit.catalogue import CATALOGUE
 # The top-level keys; each is read by ManifestReading._read_top.
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish")
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _name(r: Reader, top: Section) -> str:
@@ -44,7 +44,7 @@ def _name(r: Reader, top: Section) -> str:
         r.problem(top.node, "name", "missing: the manifest's name, like calls-2024-05")
         return ""
     value = top.optional_string("name") or ""
-    if value and (not _NAME_RE.match(value) or value in (".", "..") or len(value) > 100):
+    if value and (not _NAME_RE.fullmatch(value) or value in (".", "..") or len(value) > 100):
         r.problem(
             top.node_of("name"),
             "name",
