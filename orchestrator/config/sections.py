@@ -16,6 +16,7 @@ from orchestrator.config.schema import (
     LOG_LEVELS,
     ConcurrencyConfig,
     HooksConfig,
+    IntakeConfig,
     LoggingConfig,
     OutputsConfig,
     PathsConfig,
@@ -32,6 +33,7 @@ from orchestrator.config.schema import (
 )
 from orchestrator.config.secrets import SecretReader
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
+from orchestrator.core.settings import MAX_PRIORITY, MIN_PRIORITY
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
@@ -135,7 +137,40 @@ class SectionReader:
             delete_after_done=sec.boolean("delete_after_done", d.delete_after_done),
             multipart_threshold_bytes=threshold,
             multipart_chunk_bytes=chunk,
+            source_buckets=self.source_buckets(sec),
         )
+
+    def source_buckets(self, sec: Section) -> tuple[str, ...]:
+        """``storage.source_buckets``: bucket names, each maybe with a key prefix after
+        a ``/`` (relative, without ``..``); every bad one reported where it is written."""
+        node = sec.node_of("source_buckets")
+        if node is None or self.r.is_null(node):
+            return ()
+        field = sec.field("source_buckets")
+        found: list[str] = []
+        for index, item in enumerate(self.r.sequence(node, field) or []):
+            item_field = join_path(field, index)
+            raw = self.r.string(item, item_field)
+            if raw is None:
+                continue
+            bucket, _, prefix = raw.partition("/")
+            if not _BUCKET_RE.fullmatch(bucket) or ".." in prefix.split("/"):
+                self.r.problem(
+                    item,
+                    item_field,
+                    "not a bucket or bucket/prefix: a bucket name (3-63 characters of a-z, "
+                    "0-9, '.' and '-'), then maybe '/' and a key prefix without '..'",
+                )
+                continue
+            found.append(raw)
+        return tuple(found)
+
+    def intake(self, sec: Section) -> IntakeConfig:
+        d = IntakeConfig()
+        cap = sec.integer(
+            "max_priority", d.max_priority, minimum=MIN_PRIORITY, maximum=MAX_PRIORITY
+        )
+        return IntakeConfig(max_priority=cap)
 
     def quotas(self, sec: Section) -> QuotasConfig:
         d = QuotasConfig()

@@ -15,6 +15,7 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 from orchestrator.core.apis import ApiCatalogue, source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
+from orchestrator.core.settings import MAX_PRIORITY
 from orchestrator.intake.expand import (
     Matched,
     default_patterns,
@@ -47,6 +48,7 @@ class EntryReader:
         self.apis = apis  # what each job's API takes
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
+        self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
         # output -> (line, source) of the first job that produced it
         self.outputs: dict[str, tuple[int | None, str]] = {}
 
@@ -64,7 +66,7 @@ class EntryReader:
         if sec.node is None:
             return
         sec.reject_unknown()
-        settings = read_settings(self.r, sec, defaults.settings, self.apis)
+        settings = read_settings(self.r, sec, defaults.settings, self.apis, self.max_priority)
         options = read_output_options(self.r, sec, defaults.options, settings, self.apis)
         choices = Choices(settings, options)
         if "audio" not in sec:
@@ -258,9 +260,14 @@ class EntryReader:
     ) -> JobSpec | None:
         """An object already in storage: checked for shape only, never fetched."""
         try:
-            key = ObjectRef.parse(audio).key
+            ref = ObjectRef.parse(audio)
         except ValueError as exc:
             self.r.problem(audio_node, join_path(path, "audio"), str(exc))
+            return None
+        key = ref.key
+        refused = None if self.roots is None else self.roots.object_refusal(ref)
+        if refused is not None:
+            self.r.problem(audio_node, join_path(path, "audio"), refused)
             return None
         if glob.has_magic(key):
             self.r.problem(

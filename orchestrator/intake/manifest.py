@@ -126,14 +126,13 @@ class ManifestReading:
         self.readable = True
         top.reject_unknown()
         self.name = _name(r, top)
-        self._entries = EntryReader(
-            r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis
-        )
+        entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis)
+        self._entries = entries
         defaults_sec = top.section("defaults", (*SETTING_KEYS, *OUTPUT_KEYS))
         defaults_sec.reject_unknown()
         # A manifest that names no API uses the catalogue's first.
         base = RecognitionSettings(api=self.apis.default.name)
-        settings = read_settings(r, defaults_sec, base, self.apis)
+        settings = read_settings(r, defaults_sec, base, self.apis, entries.max_priority)
         options = read_output_options(r, defaults_sec, OutputOptions(), settings, self.apis)
         self._defaults = Choices(settings, options)
         self.on_finish = read_manifest_hooks(top)

@@ -12,6 +12,7 @@ import pytest
 import structlog
 
 from orchestrator.intake.inbox import Intake, is_candidate
+from orchestrator.intake.roots import InputRoots
 from orchestrator.store import Store
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry import logs
@@ -204,3 +205,22 @@ async def test_a_finished_manifest_taken_again_is_filed_where_the_first_went(
     assert not list(intake.active_dir.iterdir())
     assert [m.id for m in await store.manifests()] == [manifest.id]
     assert await store.counts_by_state() == {"cancelled": 1}  # nothing queued again
+
+
+async def test_audio_from_a_bucket_the_config_does_not_name_is_refused(
+    tmp_path: Path, store: Store
+) -> None:
+    inbox, failed = tmp_path / "inbox", tmp_path / "failed"
+    inbox.mkdir()
+    roots = InputRoots(roots=(), buckets=("audio", "shared/calls"))
+    intake = Intake(store, inbox, failed, tmp_path / "processed", settle_s=0, roots=roots)
+    (inbox / "steal.yaml").write_text(
+        "name: steal\njobs:\n  - s3://audio/a.ogg\n  - s3://other-tenant/private/ceo-call.ogg\n",
+        "utf-8",
+    )
+    assert await intake.scan() == 0
+    report = (failed / "steal.yaml.problems.txt").read_text("utf-8").splitlines()
+    assert len(report) == 1, report
+    assert "steal.yaml:4: jobs[1].audio: s3://other-tenant/private/ceo-call.ogg" in report[0]
+    assert "storage.source_buckets" in report[0]
+    assert await store.manifests() == []
