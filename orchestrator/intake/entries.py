@@ -16,6 +16,7 @@ from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 from orchestrator.core.apis import ApiCatalogue, source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.core.settings import MAX_PRIORITY
+from orchestrator.intake.clashes import OutputNames, Taken
 from orchestrator.intake.expand import (
     Matched,
     default_patterns,
@@ -49,8 +50,7 @@ class EntryReader:
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
         self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
-        # output -> (line, source) of the first job that produced it
-        self.outputs: dict[str, tuple[int | None, str]] = {}
+        self.outputs = OutputNames()  # the outputs taken, to refuse any clash
 
     def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
         """Expand one `jobs:` entry into job specs, yielded as they are found."""
@@ -311,23 +311,37 @@ class EntryReader:
             return None
         output = normal_output(output)
         entry_line = line if line is not None else line_of(node)
-        taken = self.outputs.get(output)
-        if taken is not None:
-            first_line, first_source = taken
-            self.r.problem(
-                node,
-                field,
-                f"output {output!r} is produced twice: by {self.show(first_source)} "
-                f"(line {first_line}) and by {self.show(source)} (line {entry_line})",
-            )
+        names = choices.options.channel_names
+        clash = self.outputs.clash(output, names)
+        if clash is not None:
+            self.r.problem(node, field, self.clash_message(output, source, entry_line, *clash))
             return None
-        self.outputs[output] = (entry_line, source)
+        self.outputs.take(output, Taken(entry_line, source, names))
         return JobSpec(
             source=source,
             output=output,
             settings=choices.settings,
             line=entry_line,
             options=choices.options,
+        )
+
+    def clash_message(
+        self, output: str, source: str, line: int | None, other: str, shared: str
+    ) -> str:
+        """What a clash of ``output`` with the output ``other`` ("": the report) over
+        the file ``shared`` is, naming both jobs."""
+        if not other:
+            return f"output {output!r} would overwrite the manifest's report ({shared}); rename it"
+        first = self.outputs.taken[other]
+        if other == output:
+            return (
+                f"output {output!r} is produced twice: by {self.show(first.source)} "
+                f"(line {first.line}) and by {self.show(source)} (line {line})"
+            )
+        return (
+            f"output {output!r} clashes with output {other!r} of {self.show(first.source)} "
+            f"(line {first.line}) over {shared!r}: one would overwrite the other's "
+            "transcripts; rename one of them"
         )
 
     def show(self, source: str) -> str:
