@@ -224,3 +224,27 @@ async def test_audio_from_a_bucket_the_config_does_not_name_is_refused(
     assert "steal.yaml:4: jobs[1].audio: s3://other-tenant/private/ceo-call.ogg" in report[0]
     assert "storage.source_buckets" in report[0]
     assert await store.manifests() == []
+
+
+async def test_a_finished_manifests_name_is_not_reused_by_another_file(
+    tmp_path: Path, store: Store, log_lines: io.StringIO
+) -> None:
+    inbox, failed = tmp_path / "inbox", tmp_path / "failed"
+    intake = Intake(store, inbox, failed, tmp_path / "processed", settle_s=0)
+    inbox.mkdir()
+    (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")
+    assert await intake.scan() == 1
+    (manifest,) = await store.manifests()
+    assert await store.cancel_manifest("calls", 1.0) == 1
+    await store.finish_manifest(manifest.id, str(tmp_path / "report.json"), manifest.path, 2.0)
+
+    # Another team's manifest, another file, the same name: its results would overwrite.
+    other = manifest_text("calls").replace("jobs:", "defaults: {language: en-US}\njobs:")
+    (inbox / "team-b.yaml").write_text(other, "utf-8")
+    assert await intake.scan() == 0
+    report = (failed / "team-b.yaml.problems.txt").read_text("utf-8")
+    assert "team-b.yaml: name: a manifest named 'calls' has run already" in report
+    assert "another name" in report
+    assert [m.id for m in await store.manifests()] == [manifest.id]
+    (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
+    assert "has run already" in json.loads(line)["problems"][0]
