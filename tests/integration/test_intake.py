@@ -248,3 +248,23 @@ async def test_a_finished_manifests_name_is_not_reused_by_another_file(
     assert [m.id for m in await store.manifests()] == [manifest.id]
     (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
     assert "has run already" in json.loads(line)["problems"][0]
+
+
+async def test_a_small_manifest_is_taken_while_a_huge_one_is_still_being_read(
+    tmp_path: Path, store: Store, log_lines: io.StringIO
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # First in name order, and seconds of YAML to compose (every entry has an unknown key).
+    entries = "".join(f"  - {{audio: s3://audio/{i}.ogg, x: 1}}\n" for i in range(8000))
+    (inbox / "a-huge.yaml").write_text(f"name: huge\njobs:\n{entries}", "utf-8")
+    (inbox / "b-small.yaml").write_text(manifest_text("small"), "utf-8")
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    await intake.scan()
+    await intake.settled()  # what the budget of one scan left running
+    events = [json.loads(x)["event"] for x in log_lines.getvalue().splitlines()]
+    order = [e for e in events if e in ("manifest.accepted", "manifest.rejected")]
+    # The small one is served while the huge one is still being read, not after it.
+    assert order == ["manifest.accepted", "manifest.rejected"]
+    assert [m.name for m in await store.manifests()] == ["small"]
+    assert (tmp_path / "failed" / "a-huge.yaml.problems.txt").exists()
