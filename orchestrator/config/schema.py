@@ -28,6 +28,7 @@ from orchestrator.core import constants as c
 from orchestrator.core.backoff import RetryPolicy
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.hooks import HookPolicy, OnFinish
+from orchestrator.core.settings import MAX_PRIORITY, MIN_PRIORITY
 from orchestrator.telemetry.logs import register_secret
 
 LogFormat = Literal["auto", "json", "console"]
@@ -154,6 +155,11 @@ class StorageConfig:
         64 * 1024 * 1024, "larger files use multipart upload", unit="bytes"
     )
     multipart_chunk_bytes: int = setting(16 * 1024 * 1024, "at least 5 MiB", unit="bytes")
+    # Beside `bucket`, where a manifest's `s3://` audio may already be: the daemon reads
+    # it with the service account's rights, so no other bucket is taken.
+    source_buckets: tuple[str, ...] = setting(
+        (), "more buckets (or `bucket/prefix`) a manifest's `s3://` audio may come from"
+    )
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,16 @@ class PathsConfig:
         (),
         "a list; see [Input roots](#input-roots-where-audio-may-come-from)",
         shown="the config file's directory",
+    )
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    """What a manifest dropped in the inbox may ask of the daemon."""
+
+    max_priority: int = setting(
+        MAX_PRIORITY,
+        f"the highest `priority` a manifest may ask for, {MIN_PRIORITY} to {MAX_PRIORITY}",
     )
 
 
@@ -441,6 +457,7 @@ class Config:
     quotas: QuotasConfig = section(QuotasConfig)
     concurrency: ConcurrencyConfig = section(ConcurrencyConfig)
     paths: PathsConfig = section(PathsConfig)
+    intake: IntakeConfig = section(IntakeConfig)
     retry: RetryConfig = section(
         RetryConfig,
         "a 429 without `Retry-After` pauses its quota `base_delay_s`, doubled with each 429 "

@@ -15,8 +15,8 @@ from orchestrator.config.schema import Secret
 from orchestrator.config.yamlload import Reader, Section
 from orchestrator.telemetry.logs import MIN_SECRET_CHARS
 
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CREDENTIAL_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CREDENTIAL_RE = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 class SecretReader:
@@ -78,7 +78,7 @@ class SecretReader:
         return given[0] if given else None
 
     def _from_env(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
-        if not _ENV_NAME_RE.match(name):
+        if not _ENV_NAME_RE.fullmatch(name):
             self.r.problem(node, fld, "must be an environment variable name like SPEECHKIT_API_KEY")
             return None
         if not self.resolve:
@@ -139,7 +139,7 @@ class SecretReader:
             )
 
     def _from_credential(self, node: yaml.Node | None, fld: str, name: str) -> Secret | None:
-        if not _CREDENTIAL_RE.match(name):
+        if not _CREDENTIAL_RE.fullmatch(name):
             self.r.problem(node, fld, "must be a systemd credential name (no '/')")
             return None
         if not self.resolve:

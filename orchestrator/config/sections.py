@@ -18,6 +18,7 @@ from orchestrator.config.schema import (
     AuthorizedKey,
     ConcurrencyConfig,
     HooksConfig,
+    IntakeConfig,
     LoggingConfig,
     OutputsConfig,
     PathsConfig,
@@ -34,12 +35,13 @@ from orchestrator.config.schema import (
 )
 from orchestrator.config.secrets import SecretReader
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
+from orchestrator.core.settings import MAX_PRIORITY, MIN_PRIORITY
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
-_NODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,63}$")
+_NODE_RE = re.compile(r"[A-Za-z0-9._-]{1,63}")
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 # The credentials of the speechkit section, of which one is given.
 _CREDENTIALS = ("api_key", "iam_token", "authorized_key")
@@ -128,7 +130,7 @@ class SectionReader:
         bucket = sec.optional_string("bucket") or ""
         if "bucket" not in sec:
             self.r.problem(sec.anchor, "storage.bucket", "missing: the bucket the audio goes to")
-        elif bucket and not _BUCKET_RE.match(bucket):
+        elif bucket and not _BUCKET_RE.fullmatch(bucket):
             self.r.problem(
                 sec.node_of("bucket"),
                 sec.field("bucket"),
@@ -165,7 +167,40 @@ class SectionReader:
             delete_after_done=sec.boolean("delete_after_done", d.delete_after_done),
             multipart_threshold_bytes=threshold,
             multipart_chunk_bytes=chunk,
+            source_buckets=self.source_buckets(sec),
         )
+
+    def source_buckets(self, sec: Section) -> tuple[str, ...]:
+        """``storage.source_buckets``: bucket names, each maybe with a key prefix after
+        a ``/`` (relative, without ``..``); every bad one reported where it is written."""
+        node = sec.node_of("source_buckets")
+        if node is None or self.r.is_null(node):
+            return ()
+        field = sec.field("source_buckets")
+        found: list[str] = []
+        for index, item in enumerate(self.r.sequence(node, field) or []):
+            item_field = join_path(field, index)
+            raw = self.r.string(item, item_field)
+            if raw is None:
+                continue
+            bucket, _, prefix = raw.partition("/")
+            if not _BUCKET_RE.fullmatch(bucket) or ".." in prefix.split("/"):
+                self.r.problem(
+                    item,
+                    item_field,
+                    "not a bucket or bucket/prefix: a bucket name (3-63 characters of a-z, "
+                    "0-9, '.' and '-'), then maybe '/' and a key prefix without '..'",
+                )
+                continue
+            found.append(raw)
+        return tuple(found)
+
+    def intake(self, sec: Section) -> IntakeConfig:
+        d = IntakeConfig()
+        cap = sec.integer(
+            "max_priority", d.max_priority, minimum=MIN_PRIORITY, maximum=MAX_PRIORITY
+        )
+        return IntakeConfig(max_priority=cap)
 
     def quotas(self, sec: Section) -> QuotasConfig:
         d = QuotasConfig()
@@ -347,7 +382,7 @@ class SectionReader:
     def service(self, sec: Section) -> ServiceConfig:
         d = ServiceConfig()
         node = sec.string("node", d.node)
-        if not _NODE_RE.match(node):
+        if not _NODE_RE.fullmatch(node):
             self.r.problem(
                 sec.node_of("node") or sec.anchor,
                 sec.field("node"),

@@ -72,33 +72,56 @@ def _read_regular(fd: int, file: str) -> tuple[bytes | None, Problem | None]:
         return None, Problem(file, f"cannot read: {exc.strerror or type(exc).__name__}")
 
 
-def compose_file(path: Path, display: str | None = None) -> tuple[yaml.Node | None, Problem | None]:
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses aliases: each ``*name`` is the whole anchored node
+    again, so a few bytes could stand for a great many entries."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """The next node; a ComposerError at an alias."""
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, ALIAS_REFUSED, mark)
+        node: yaml.Node | None = super().compose_node(parent, index)
+        return node
+
+
+ALIAS_REFUSED = "aliases (*name) are not allowed here: write the value out, or use defaults:"
+
+
+def compose_file(
+    path: Path, display: str | None = None, *, aliases: bool = True
+) -> tuple[yaml.Node | None, Problem | None]:
     """Read and compose one YAML document; any read or syntax error comes back as a Problem."""
     data, problem = read_yaml_bytes(path, display)
     if data is None:
         return None, problem
-    return compose_bytes(data, display if display is not None else str(path))
+    return compose_bytes(data, display if display is not None else str(path), aliases=aliases)
 
 
-def compose_bytes(data: bytes, file: str) -> tuple[yaml.Node | None, Problem | None]:
+def compose_bytes(
+    data: bytes, file: str, *, aliases: bool = True
+) -> tuple[yaml.Node | None, Problem | None]:
     """Compose a YAML document from its bytes, which must be UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return None, Problem(file, "not UTF-8 text (save it as UTF-8)", line=line)
-    return compose_text(text, file)
+    return compose_text(text, file, aliases=aliases)
 
 
-def compose_text(text: str, file: str) -> tuple[yaml.Node | None, Problem | None]:
+def compose_text(
+    text: str, file: str, *, aliases: bool = True
+) -> tuple[yaml.Node | None, Problem | None]:
     """Compose YAML text into a node tree; any syntax error comes back as a Problem with its
-    line. Messages name what is wrong, never more than a character of the text."""
+    line. Messages name what is wrong, never more than a character of the text. With
+    ``aliases`` False (a manifest), an alias is such a problem."""
     if _too_deep(text):
         return None, Problem(
             file, f"invalid YAML: [ and {{ nested more than {MAX_FLOW_DEPTH} levels deep"
         )
     try:
-        loader = yaml.SafeLoader(text)
+        loader = yaml.SafeLoader(text) if aliases else _NoAliasLoader(text)
     except yaml.reader.ReaderError as exc:
         # The reader refuses control characters before parsing anything.
         line = text.count("\n", 0, exc.position) + 1

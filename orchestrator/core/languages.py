@@ -16,7 +16,7 @@ from orchestrator.core import constants as c
 # Every code some API lists: the models' languages, and asr_xml's own (uk-UK among them).
 KNOWN_LANGUAGES = tuple(dict.fromkeys((*c.RECOGNITION_LANGUAGES, *c.ASR_XML_LANGUAGES)))
 _BY_FOLDED = {code.casefold(): code for code in KNOWN_LANGUAGES}
-_SHAPE = re.compile(r"^[A-Za-z]{2,3}[-_][A-Za-z]{2}$")
+_SHAPE = re.compile(r"[A-Za-z]{2,3}[-_][A-Za-z]{2}")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def read_language(text: str) -> LanguageCode:
     known = _BY_FOLDED.get(text.casefold())
     if known is not None:
         return LanguageCode(known)
-    if not _SHAPE.match(text):
+    if not _SHAPE.fullmatch(text):
         return LanguageCode(
             None,
             "must be a language code like ru-RU or en-US "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 SCHEME = "s3://"
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def is_object_uri(text: str) -> bool:
@@ -28,7 +28,7 @@ class ObjectRef:
         if not is_object_uri(uri):
             raise ValueError("must start with s3://")
         bucket, _, key = uri[len(SCHEME) :].partition("/")
-        if not _BUCKET_RE.match(bucket) or not key or key.endswith("/"):
+        if not _BUCKET_RE.fullmatch(bucket) or not key or key.endswith("/"):
             raise ValueError("must be s3://BUCKET/KEY naming one object")
         return cls(bucket, key)
 

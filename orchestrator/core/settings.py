@@ -21,6 +21,12 @@ Language = str | tuple[str, ...]
 _ADDED_LATER: dict[str, Any] = {"speaker_labeling": False, "text_normalization": None}
 
 
+# The priorities a manifest may ask for: a store keeps them in a 64-bit integer, and a
+# queue needs no more than a few thousand levels.
+MIN_PRIORITY = -1000
+MAX_PRIORITY = 1000
+
+
 @dataclass(frozen=True)
 class RecognitionSettings:
     """The manifest's defaults merged with an entry's overrides; the defaults live here only."""

@@ -42,7 +42,7 @@ from orchestrator.emulator.errors import ApiError, invalid
 from orchestrator.emulator.processor import inline_object
 from orchestrator.emulator.synth import RenderOptions, utterances
 
-_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+_UUID = re.compile(r"[0-9a-fA-F]{32}")
 _STREAMABLE = frozenset(constants.ASR_XML_CONTENT_TYPES) - {"audio/x-wav", "audio/x-mpeg-3"}
 
 
@@ -71,7 +71,7 @@ class AsrXmlParams:
 def parse_params(query: Any) -> AsrXmlParams:
     """Check uuid, topic, lang and disableAntimat; a 400 (code 3) names the bad one."""
     user = query.get("uuid", "")
-    if not _UUID.match(user):
+    if not _UUID.fullmatch(user):
         raise invalid(f"uuid: {user!r} is not 32 hexadecimal digits")
     topic = query.get("topic", "")
     if topic not in constants.ASR_XML_TOPICS:

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from orchestrator.core import constants
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # Objects up to this size stay in memory while they are probed; larger ones go to disk.
 _SPOOL_BYTES = 16 * 1024 * 1024
 _READ_BYTES = 1024 * 1024
@@ -45,7 +45,7 @@ def parse_object_uri(uri: str) -> ObjectRef | None:
     if parts.scheme != expected.scheme or parts.netloc != expected.netloc:
         return None
     bucket, _, key = parts.path.lstrip("/").partition("/")
-    if not _BUCKET.match(bucket) or not key:
+    if not _BUCKET.fullmatch(bucket) or not key:
         return None
     return ObjectRef(bucket=bucket, key=unquote(key))
 

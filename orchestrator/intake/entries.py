@@ -15,6 +15,8 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, join_path, line_of
 from orchestrator.core.apis import ApiCatalogue, source_problem
 from orchestrator.core.refs import ObjectRef, is_object_uri
+from orchestrator.core.settings import MAX_PRIORITY
+from orchestrator.intake.clashes import OutputNames, Taken
 from orchestrator.intake.expand import (
     Matched,
     default_patterns,
@@ -47,8 +49,8 @@ class EntryReader:
         self.apis = apis  # what each job's API takes
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
-        # output -> (line, source) of the first job that produced it
-        self.outputs: dict[str, tuple[int | None, str]] = {}
+        self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
+        self.outputs = OutputNames()  # the outputs taken, to refuse any clash
 
     def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
         """Expand one `jobs:` entry into job specs, yielded as they are found."""
@@ -64,7 +66,7 @@ class EntryReader:
         if sec.node is None:
             return
         sec.reject_unknown()
-        settings = read_settings(self.r, sec, defaults.settings, self.apis)
+        settings = read_settings(self.r, sec, defaults.settings, self.apis, self.max_priority)
         options = read_output_options(self.r, sec, defaults.options, settings, self.apis)
         choices = Choices(settings, options)
         if "audio" not in sec:
@@ -258,9 +260,14 @@ class EntryReader:
     ) -> JobSpec | None:
         """An object already in storage: checked for shape only, never fetched."""
         try:
-            key = ObjectRef.parse(audio).key
+            ref = ObjectRef.parse(audio)
         except ValueError as exc:
             self.r.problem(audio_node, join_path(path, "audio"), str(exc))
+            return None
+        key = ref.key
+        refused = None if self.roots is None else self.roots.object_refusal(ref)
+        if refused is not None:
+            self.r.problem(audio_node, join_path(path, "audio"), refused)
             return None
         if glob.has_magic(key):
             self.r.problem(
@@ -304,23 +311,37 @@ class EntryReader:
             return None
         output = normal_output(output)
         entry_line = line if line is not None else line_of(node)
-        taken = self.outputs.get(output)
-        if taken is not None:
-            first_line, first_source = taken
-            self.r.problem(
-                node,
-                field,
-                f"output {output!r} is produced twice: by {self.show(first_source)} "
-                f"(line {first_line}) and by {self.show(source)} (line {entry_line})",
-            )
+        names = choices.options.channel_names
+        clash = self.outputs.clash(output, names)
+        if clash is not None:
+            self.r.problem(node, field, self.clash_message(output, source, entry_line, *clash))
             return None
-        self.outputs[output] = (entry_line, source)
+        self.outputs.take(output, Taken(entry_line, source, names))
         return JobSpec(
             source=source,
             output=output,
             settings=choices.settings,
             line=entry_line,
             options=choices.options,
+        )
+
+    def clash_message(
+        self, output: str, source: str, line: int | None, other: str, shared: str
+    ) -> str:
+        """What a clash of ``output`` with the output ``other`` ("": the report) over
+        the file ``shared`` is, naming both jobs."""
+        if not other:
+            return f"output {output!r} would overwrite the manifest's report ({shared}); rename it"
+        first = self.outputs.taken[other]
+        if other == output:
+            return (
+                f"output {output!r} is produced twice: by {self.show(first.source)} "
+                f"(line {first.line}) and by {self.show(source)} (line {line})"
+            )
+        return (
+            f"output {output!r} clashes with output {other!r} of {self.show(first.source)} "
+            f"(line {first.line}) over {shared!r}: one would overwrite the other's "
+            "transcripts; rename one of them"
         )
 
     def show(self, source: str) -> str:

@@ -40,6 +40,13 @@ PROBLEMS_SUFFIX = ".problems.txt"
 # up to 48 KiB); both then count the rest.
 REPORT_PROBLEMS = 1000
 LOG_PROBLEMS = 20
+# Manifests are read side by side, so that a huge one (seconds to read) does not hold the
+# others: one larger than BIG_BYTES at a time, and up to SMALL_TAKERS smaller ones beside
+# it (memory stays bounded). A scan waits for those it started up to TAKE_BUDGET_S, then
+# leaves them running and looks at the inbox again.
+BIG_BYTES = 1024 * 1024
+SMALL_TAKERS = 4
+TAKE_BUDGET_S = 5.0
 
 
 def is_candidate(path: Path) -> bool:
@@ -111,6 +118,14 @@ class _Seen:
     since: float
 
 
+def _lstat(path: Path) -> os.stat_result | None:
+    """``path``'s own status (a link's, not its target's), or None when it cannot be read."""
+    try:
+        return path.lstat()
+    except OSError:
+        return None
+
+
 def _signature(info: os.stat_result) -> tuple[int, int, int]:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
@@ -134,8 +149,10 @@ class Intake:
         node: str = "",
         roots: InputRoots | None = None,
         hook_policy: HookPolicy | None = None,
+        budget_s: float = TAKE_BUDGET_S,
     ) -> None:
         self.store = store
+        self.budget_s = budget_s  # how long a scan waits for the manifests it takes
         # What a manifest's own completion hooks may be (None: not checked here; the
         # hooks' runner checks again before each attempt).
         self.hook_policy = hook_policy
@@ -152,6 +169,9 @@ class Intake:
         # they change (the same inode, size and time means the same trouble).
         self._set_aside: dict[Path, tuple[int, int, int]] = {}
         self._scan_error: str | None = None
+        self._taking: dict[Path, asyncio.Task[bool]] = {}  # manifests being taken
+        self._big = asyncio.Semaphore(1)
+        self._small = asyncio.Semaphore(SMALL_TAKERS)
 
     @property
     def active_dir(self) -> Path:
@@ -159,8 +179,8 @@ class Intake:
         return self.inbox / ACTIVE_DIR
 
     def pending(self) -> int:
-        """Manifests seen in the inbox and not yet taken."""
-        return len(self._seen)
+        """Manifests seen in the inbox and not yet taken (or being taken)."""
+        return len(self._seen) + len(self._taking)
 
     def waiting(self) -> bool:
         """Whether the inbox holds a manifest still to be taken (set-aside ones are not)."""
@@ -191,45 +211,79 @@ class Intake:
         return taken
 
     async def scan(self) -> int:
-        """Look at the inbox once; take every settled manifest. Returns how many were taken."""
+        """Look at the inbox once; start taking every settled manifest, and wait for those
+        being taken up to ``TAKE_BUDGET_S``. Returns how many of them were taken by then
+        (one still running is counted by a later scan, or by :meth:`settled`)."""
         self.inbox.mkdir(parents=True, exist_ok=True)
         now = self.clock()
         present: set[Path] = set()
-        taken = 0
         for entry in sorted(self.inbox.iterdir()):
-            if not is_candidate(entry):
+            if not is_candidate(entry) or entry in self._taking:
                 continue
-            try:
-                info = entry.lstat()  # a link is judged as a link, never followed
-            except OSError:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            if self._set_aside.get(entry) == _signature(info):
-                continue
-            self._set_aside.pop(entry, None)
-            if not stat.S_ISREG(info.st_mode):
-                # A link, a FIFO, a socket: nothing to wait for, and never to be read.
-                what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-                await self.reject(entry, [Problem(str(entry), f"is {what}; place the file itself")])
-                continue
-            present.add(entry)
-            seen = self._seen.get(entry)
-            if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
-                self._seen[entry] = _Seen(info.st_size, info.st_mtime_ns, now)
-                if self.settle_s > 0:
-                    continue
-            elif now - seen.since < self.settle_s:
-                continue
-            del self._seen[entry]
-            present.discard(entry)
-            if await self.take(entry):
-                taken += 1
+            info = _lstat(entry)  # a link is judged as a link, never followed
+            if info is not None and await self._settled(entry, info, now, present):
+                self._taking[entry] = asyncio.create_task(self._take_in_turn(entry, info))
         for gone in set(self._seen) - present:
             del self._seen[gone]
+        if self._taking:
+            await asyncio.wait(list(self._taking.values()), timeout=self.budget_s)
+        return self._collect()
+
+    async def _settled(
+        self, entry: Path, info: os.stat_result, now: float, present: set[Path]
+    ) -> bool:
+        """Whether ``entry`` (of status ``info``) is a file settled enough to take (a link
+        or another kind of file is rejected here; one still changing is remembered)."""
+        if stat.S_ISDIR(info.st_mode) or self._set_aside.get(entry) == _signature(info):
+            return False
+        self._set_aside.pop(entry, None)
+        if not stat.S_ISREG(info.st_mode):
+            # A link, a FIFO, a socket: nothing to wait for, and never to be read.
+            what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+            await self.reject(entry, [Problem(str(entry), f"is {what}; place the file itself")])
+            return False
+        present.add(entry)
+        seen = self._seen.get(entry)
+        if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
+            self._seen[entry] = _Seen(info.st_size, info.st_mtime_ns, now)
+            if self.settle_s > 0:
+                return False
+        elif now - seen.since < self.settle_s:
+            return False
+        del self._seen[entry]
+        present.discard(entry)
+        return True
+
+    async def _take_in_turn(self, path: Path, info: os.stat_result) -> bool:
+        """:meth:`take`, once a place among the big or the small manifests is free."""
+        async with self._big if info.st_size > BIG_BYTES else self._small:
+            return await self.take(path)
+
+    def _collect(self) -> int:
+        """Forget the takes that have ended; how many of them brought new jobs (and wake
+        whoever waits for new jobs when any did)."""
+        taken = 0
+        for path, task in list(self._taking.items()):
+            if task.done():
+                del self._taking[path]
+                taken += 1 if not task.cancelled() and task.result() else 0
         if taken and self.on_accepted is not None:
             self.on_accepted()
         return taken
+
+    async def settled(self) -> int:
+        """Wait for every manifest being taken; how many of them brought new jobs."""
+        if self._taking:
+            await asyncio.wait(list(self._taking.values()))
+        return self._collect()
+
+    async def aclose(self) -> None:
+        """Stop the takes in flight (each rolls back in the store; its file stays in the
+        inbox, taken at the next start)."""
+        for task in self._taking.values():
+            task.cancel()
+        await asyncio.gather(*self._taking.values(), return_exceptions=True)
+        self._taking.clear()
 
     async def take(self, path: Path) -> bool:
         """Load one manifest into the store, or move it aside with its problems; True when

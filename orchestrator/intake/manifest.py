@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from orchestrator.config.yamlfile import compose_bytes, compose_file
-from orchestrator.config.yamlload import Reader, Section
+from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
@@ -35,7 +35,9 @@ from orchestrator.speechkit.catalogue import CATALOGUE
 # The top-level keys; each is read by ManifestReading._read_top.
 TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish")
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Reading stops once this many problems are found (a report shows the first 1,000).
+MAX_PROBLEMS = 10_000
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _name(r: Reader, top: Section) -> str:
@@ -44,7 +46,7 @@ def _name(r: Reader, top: Section) -> str:
         r.problem(top.node, "name", "missing: the manifest's name, like calls-2024-05")
         return ""
     value = top.optional_string("name") or ""
-    if value and (not _NAME_RE.match(value) or value in (".", "..") or len(value) > 100):
+    if value and (not _NAME_RE.fullmatch(value) or value in (".", "..") or len(value) > 100):
         r.problem(
             top.node_of("name"),
             "name",
@@ -110,7 +112,11 @@ class ManifestReading:
         self._nodes: list[yaml.Node] = []
         self._defaults = Choices()
         self._entries: EntryReader | None = None
-        root, problem = compose_file(path) if data is None else compose_bytes(data, str(path))
+        # No aliases: each would be its whole entry again, read and expanded again.
+        if data is None:
+            root, problem = compose_file(path, aliases=False)
+        else:
+            root, problem = compose_bytes(data, str(path), aliases=False)
         if problem is not None:
             self._own.append(problem)
         elif root is None or self._r.is_null(root):
@@ -126,14 +132,13 @@ class ManifestReading:
         self.readable = True
         top.reject_unknown()
         self.name = _name(r, top)
-        self._entries = EntryReader(
-            r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis
-        )
+        entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis)
+        self._entries = entries
         defaults_sec = top.section("defaults", (*SETTING_KEYS, *OUTPUT_KEYS))
         defaults_sec.reject_unknown()
         # A manifest that names no API uses the catalogue's first.
         base = RecognitionSettings(api=self.apis.default.name)
-        settings = read_settings(r, defaults_sec, base, self.apis)
+        settings = read_settings(r, defaults_sec, base, self.apis, entries.max_priority)
         options = read_output_options(r, defaults_sec, OutputOptions(), settings, self.apis)
         self._defaults = Choices(settings, options)
         self.on_finish = read_manifest_hooks(top)
@@ -161,6 +166,15 @@ class ManifestReading:
             for job in entries.entry(index, node, self._defaults):
                 self.count += 1
                 yield job
+            if len(self._r.problems) >= MAX_PROBLEMS and index + 1 < len(nodes):
+                # Enough to fix first: the rest would cost time and memory for no more.
+                self._r.problem(
+                    nodes[index + 1],
+                    join_path("jobs", index + 1),
+                    f"stopped reading after {len(self._r.problems)} problems: the entries "
+                    "from here on were not checked",
+                )
+                return
 
     def accepted_jobs(self) -> Iterator[JobSpec]:
         """The jobs of a manifest without a problem, for the store: yielded as they are

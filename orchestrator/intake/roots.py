@@ -1,10 +1,15 @@
-"""Where local audio may come from: under one of the input roots, never the daemon's own files.
+"""Where audio may come from: local files under one of the input roots, never the daemon's
+own files; objects in the configured buckets only; and the highest priority allowed.
 
 Whoever can drop a manifest in the inbox chooses the paths the daemon reads, with the
 daemon's rights. ``paths.input_roots`` bounds that: a file is compared by its real path
 (every symlink resolved), so a link inside a root that points outside it is refused too.
 The daemon's own files (its state, inbox, results, config and secret files) are refused
 even inside a root: raw PCM takes any bytes, so any file could otherwise pass for audio.
+
+An ``s3://`` object is read with the service account's rights, which may reach buckets
+of other tenants: only ``storage.bucket`` and ``storage.source_buckets`` (a bucket, or a
+bucket and a key prefix) are taken.
 
 The check is made when a manifest is read (``validate --config``, ``submit``, intake) and
 again right before the upload reads the file; a symlink swapped between that last check
@@ -19,6 +24,8 @@ from functools import cached_property
 from pathlib import Path
 
 from orchestrator.config import Config
+from orchestrator.core.refs import ObjectRef
+from orchestrator.core.settings import MAX_PRIORITY
 
 # SQLite keeps a journal beside the state file under these suffixes.
 _STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
@@ -38,10 +45,14 @@ def real_path(path: Path) -> Path:
 
 @dataclass(frozen=True)
 class InputRoots:
-    """The directories audio may come from and the paths never read as audio (both real)."""
+    """The directories audio may come from and the paths never read as audio (both real);
+    the buckets (``bucket`` or ``bucket/prefix``) objects may come from (empty: any); the
+    highest priority a manifest may ask for."""
 
     roots: tuple[Path, ...]
     denied: tuple[Path, ...] = ()
+    buckets: tuple[str, ...] = ()
+    max_priority: int = MAX_PRIORITY
 
     @classmethod
     def of(cls, config: Config) -> InputRoots:
@@ -55,6 +66,24 @@ class InputRoots:
         return cls(
             roots=tuple(real_path(root) for root in paths.input_roots),
             denied=tuple(real_path(path) for path in denied),
+            buckets=(config.storage.bucket, *config.storage.source_buckets),
+            max_priority=config.intake.max_priority,
+        )
+
+    def object_refusal(self, ref: ObjectRef) -> str | None:
+        """Why the object ``ref`` may not be read as audio (a message naming it), or None."""
+        if not self.buckets:
+            return None
+        for allowed in self.buckets:
+            bucket, _, prefix = allowed.partition("/")
+            if ref.bucket == bucket and (
+                not prefix or ref.key.startswith(prefix.rstrip("/") + "/")
+            ):
+                return None
+        listed = ", ".join(self.buckets)
+        return (
+            f"{ref}: not in the buckets audio may come from ({listed}); add it to "
+            "storage.source_buckets in the daemon's config"
         )
 
     @cached_property

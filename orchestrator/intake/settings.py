@@ -11,7 +11,12 @@ from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiCatalogue, setting_problems
 from orchestrator.core.languages import read_language
-from orchestrator.core.settings import Language, RecognitionSettings
+from orchestrator.core.settings import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    Language,
+    RecognitionSettings,
+)
 
 SETTING_KEYS = (
     "language",
@@ -31,10 +36,15 @@ MAX_CHANNELS = 8
 
 
 def read_settings(
-    r: Reader, sec: Section, base: RecognitionSettings, apis: ApiCatalogue
+    r: Reader,
+    sec: Section,
+    base: RecognitionSettings,
+    apis: ApiCatalogue,
+    max_priority: int = MAX_PRIORITY,
 ) -> RecognitionSettings:
     """``base`` with the setting keys present in ``sec`` applied, checked against the
-    job's API in ``apis`` (where this section sets the setting or the API)."""
+    job's API in ``apis`` (where this section sets the setting or the API), and the
+    priority against ``max_priority`` (the daemon's ``intake.max_priority``)."""
     changes: dict[str, object] = {}
     if "language" in sec:
         language = _language(r, sec)
@@ -52,10 +62,23 @@ def read_settings(
     if "api" in sec:
         changes["api"] = sec.choice("api", base.api, tuple(apis))
     if "priority" in sec:
-        changes["priority"] = sec.integer("priority", base.priority)
+        changes["priority"] = _priority(r, sec, base.priority, max_priority)
     result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
     _check_api(r, sec, result, changes, apis)
     return result
+
+
+def _priority(r: Reader, sec: Section, default: int, cap: int) -> int:
+    """``priority:`` within the fixed bounds, and at most what the daemon allows."""
+    value = sec.integer("priority", default, minimum=MIN_PRIORITY, maximum=MAX_PRIORITY)
+    if value > cap:
+        r.problem(
+            sec.node_of("priority"),
+            sec.field("priority"),
+            f"at most {cap} here (intake.max_priority in the daemon's config), got {value}",
+        )
+        return default
+    return value
 
 
 def _nullable(r: Reader, sec: Section, base: RecognitionSettings) -> dict[str, object]:

@@ -16,7 +16,7 @@ NAME_MAX = 255
 TEMP_SUFFIX = ".tmp"
 _TEMP_EXTRA = len(".") + len(".") + 8 + len(TEMP_SUFFIX)
 # A temporary file of ours: a hidden name, tempfile's 8 random characters, ".tmp".
-_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 # What an operator can do about each way a write can fail.
 _WRITE_ERRORS = {
@@ -121,7 +121,7 @@ def unique_destination(folder: Path, name: str) -> Path:
 
 def is_temp_file(name: str) -> bool:
     """Whether ``name`` is that of a temporary file ``write_atomic`` or ``submit`` makes."""
-    return bool(_TEMP_NAME.match(name))
+    return bool(_TEMP_NAME.fullmatch(name))
 
 
 def remove_temp_files(

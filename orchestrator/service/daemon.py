@@ -322,6 +322,7 @@ class Daemon:
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+        await self.intake.aclose()  # a manifest half taken is taken again at the next start
         # The hooks' runner ends its attempts in flight (or leaves them pending) by itself.
         await asyncio.gather(hooks, return_exceptions=True)
         await self._finish_manifests()

@@ -82,11 +82,7 @@ class SqlStore:
             row = await tx.fetch_one("manifest_by_digest", digest=digest)
             if row is not None and row["name"] == name:
                 return int(row["id"]), False
-            if await tx.fetch_one("active_manifest_by_name", name=name) is not None:
-                raise ManifestConflict(
-                    f"a manifest named {name!r} is still being processed; wait for it to "
-                    "finish, cancel it, or give the new manifest another name"
-                )
+            await _check_name_free(tx, name)
             values = {"name": name, "path": path, "digest": digest, "node": node, "now": now}
             inserted = await tx.fetch_one("insert_manifest", **values)
             assert inserted is not None
@@ -472,3 +468,19 @@ def _manifest(row: Row) -> ManifestStatus:
         digest=row["digest"],
         node=row["node"],
     )
+
+
+async def _check_name_free(tx: Session, name: str) -> None:
+    """ManifestConflict when another file's manifest has ``name``: running, or finished
+    (its results are under that name: a second run would overwrite them)."""
+    if await tx.fetch_one("active_manifest_by_name", name=name) is not None:
+        raise ManifestConflict(
+            f"a manifest named {name!r} is still being processed; wait for it to "
+            "finish, cancel it, or give the new manifest another name"
+        )
+    if await tx.fetch_one("finished_manifest_by_name", name=name) is not None:
+        raise ManifestConflict(
+            f"a manifest named {name!r} has run already, from another file, and its "
+            f"results are under {name}/: give this one another name so that they are not "
+            f"overwritten (`retry {name}` runs the first one's failed jobs again)"
+        )

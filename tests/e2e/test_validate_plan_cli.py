@@ -191,3 +191,19 @@ def test_plan_with_a_bad_config(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"error: {config}:4: quotas.submissions: must be at least 1, got -1" in result.stderr
+
+
+def test_validate_with_a_config_refuses_audio_from_another_bucket(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  bucket: audio\n  source_buckets: [shared/calls]\n")
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "name: m\njobs:\n  - s3://audio/a.ogg\n  - s3://shared/calls/b.ogg\n"
+        "  - s3://other-tenant/private/ceo-call.ogg\n"
+    )
+    result = cli("validate", "--config", str(config), str(manifest))
+    assert result.returncode == 2
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith(f"error: {manifest}:5: jobs[2].audio: s3://other-tenant/private/")
+    assert "storage.source_buckets" in error
+    assert cli("validate", str(manifest)).returncode == 0  # no config: no bucket known

@@ -12,12 +12,18 @@ import pytest
 import structlog
 
 from orchestrator.intake.inbox import Intake, is_candidate
+from orchestrator.intake.roots import InputRoots
 from orchestrator.store import Store
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.telemetry import logs
 from tests.support.clock import Clock
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
+
+
+# A scan here waits for every manifest it started, however busy the machine (a guard
+# against a hung intake, not a timing): what one scan takes is what these tests check.
+WHOLE_S = 600.0
 
 
 def manifest_text(name: str) -> str:
@@ -36,7 +42,13 @@ async def test_a_growing_file_is_not_read_until_settled(tmp_path: Path, store: S
     clock = Clock()
     inbox = tmp_path / "inbox"
     intake = Intake(
-        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=2.0, clock=clock
+        store,
+        inbox,
+        tmp_path / "failed",
+        tmp_path / "processed",
+        settle_s=2.0,
+        clock=clock,
+        budget_s=WHOLE_S,
     )
     inbox.mkdir()
     target = inbox / "calls.yaml"
@@ -65,7 +77,9 @@ async def test_bad_manifest_moved_aside_with_its_problems(tmp_path: Path, store:
     (inbox / "bad.yaml").write_text("name: bad\njobs:\n  - audio: [unclosed\n", "utf-8")
     (inbox / "good.yaml").write_text(manifest_text("good"), "utf-8")
     (inbox / "zdup.yml").write_text(manifest_text("good").replace("jobs", "defaults: {}\njobs"))
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     assert await intake.scan() == 1
     failed = tmp_path / "failed"
     assert (failed / "bad.yaml").exists()
@@ -80,7 +94,9 @@ async def test_bad_manifest_moved_aside_with_its_problems(tmp_path: Path, store:
 async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     (inbox / "a.yaml").write_text(manifest_text("a"), "utf-8")
     assert await intake.scan() == 1
     # A crash between the insert and the move leaves the file in the inbox: not taken twice.
@@ -93,7 +109,9 @@ async def test_same_file_twice_is_taken_once(tmp_path: Path, store: Store) -> No
 async def test_a_name_in_use_is_said_with_every_other_problem(tmp_path: Path, store: Store) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     (inbox / "a.yaml").write_text(manifest_text("calls"), "utf-8")
     assert await intake.scan() == 1
     # The same name again, while the first runs, with a problem of its own further down.
@@ -123,7 +141,9 @@ async def test_a_huge_bad_manifest_makes_one_bounded_log_line(
     inbox.mkdir()
     entries = "".join(f"  - audio: f{i}.ogg\n    langauge: en-US\n" for i in range(3000))
     (inbox / "huge.yaml").write_text(f"name: huge\nbase_dir: {AUDIO}\njobs:\n{entries}", "utf-8")
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     assert await intake.scan() == 0
     (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
     # journald splits lines longer than 48 KiB: the jq one-liners would lose this one.
@@ -148,7 +168,9 @@ async def test_a_symlink_in_the_inbox_is_refused_not_followed(
     target.write_text(manifest_text("elsewhere"), "utf-8")
     (inbox / "link.yaml").symlink_to(target)
     (inbox / "dangling.yaml").symlink_to(tmp_path / "nowhere.yaml")
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     assert await intake.scan() == 0
     for name in ("link.yaml", "dangling.yaml"):
         problems = (tmp_path / "failed" / f"{name}.problems.txt").read_text("utf-8")
@@ -169,7 +191,9 @@ async def test_names_the_filesystem_refuses_to_lengthen_are_taken(
     (inbox / long_bad).write_text("name: bad\njobs: [\n", "utf-8")
     odd = os.fsdecode(b"\xff\xfe-odd.yaml")  # not UTF-8: the problems report must still say so
     (inbox / odd).write_text("name: odd\njobs: [\n", "utf-8")
-    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    intake = Intake(
+        store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0, budget_s=WHOLE_S
+    )
     assert await intake.scan() == 1
     assert [m.name for m in await store.manifests()] == ["long"]
     failed = sorted(os.fsencode(p.name) for p in (tmp_path / "failed").iterdir())
@@ -186,7 +210,7 @@ async def test_a_finished_manifest_taken_again_is_filed_where_the_first_went(
     tmp_path: Path, store: Store
 ) -> None:
     inbox, failed, processed = tmp_path / "inbox", tmp_path / "failed", tmp_path / "processed"
-    intake = Intake(store, inbox, failed, processed, settle_s=0)
+    intake = Intake(store, inbox, failed, processed, settle_s=0, budget_s=WHOLE_S)
     inbox.mkdir()
     (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")
     assert await intake.scan() == 1
@@ -204,3 +228,68 @@ async def test_a_finished_manifest_taken_again_is_filed_where_the_first_went(
     assert not list(intake.active_dir.iterdir())
     assert [m.id for m in await store.manifests()] == [manifest.id]
     assert await store.counts_by_state() == {"cancelled": 1}  # nothing queued again
+
+
+async def test_audio_from_a_bucket_the_config_does_not_name_is_refused(
+    tmp_path: Path, store: Store
+) -> None:
+    inbox, failed = tmp_path / "inbox", tmp_path / "failed"
+    inbox.mkdir()
+    roots = InputRoots(roots=(), buckets=("audio", "shared/calls"))
+    intake = Intake(
+        store, inbox, failed, tmp_path / "processed", settle_s=0, budget_s=WHOLE_S, roots=roots
+    )
+    (inbox / "steal.yaml").write_text(
+        "name: steal\njobs:\n  - s3://audio/a.ogg\n  - s3://other-tenant/private/ceo-call.ogg\n",
+        "utf-8",
+    )
+    assert await intake.scan() == 0
+    report = (failed / "steal.yaml.problems.txt").read_text("utf-8").splitlines()
+    assert len(report) == 1, report
+    assert "steal.yaml:4: jobs[1].audio: s3://other-tenant/private/ceo-call.ogg" in report[0]
+    assert "storage.source_buckets" in report[0]
+    assert await store.manifests() == []
+
+
+async def test_a_finished_manifests_name_is_not_reused_by_another_file(
+    tmp_path: Path, store: Store, log_lines: io.StringIO
+) -> None:
+    inbox, failed = tmp_path / "inbox", tmp_path / "failed"
+    intake = Intake(store, inbox, failed, tmp_path / "processed", settle_s=0, budget_s=WHOLE_S)
+    inbox.mkdir()
+    (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")
+    assert await intake.scan() == 1
+    (manifest,) = await store.manifests()
+    assert await store.cancel_manifest("calls", 1.0) == 1
+    await store.finish_manifest(manifest.id, str(tmp_path / "report.json"), manifest.path, 2.0)
+
+    # Another team's manifest, another file, the same name: its results would overwrite.
+    other = manifest_text("calls").replace("jobs:", "defaults: {language: en-US}\njobs:")
+    (inbox / "team-b.yaml").write_text(other, "utf-8")
+    assert await intake.scan() == 0
+    report = (failed / "team-b.yaml.problems.txt").read_text("utf-8")
+    assert "team-b.yaml: name: a manifest named 'calls' has run already" in report
+    assert "another name" in report
+    assert [m.id for m in await store.manifests()] == [manifest.id]
+    (line,) = [x for x in log_lines.getvalue().splitlines() if "manifest.rejected" in x]
+    assert "has run already" in json.loads(line)["problems"][0]
+
+
+async def test_a_small_manifest_is_taken_while_a_huge_one_is_still_being_read(
+    tmp_path: Path, store: Store, log_lines: io.StringIO
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # First in name order, and seconds of YAML to compose (every entry has an unknown key).
+    entries = "".join(f"  - {{audio: s3://audio/{i}.ogg, x: 1}}\n" for i in range(8000))
+    (inbox / "a-huge.yaml").write_text(f"name: huge\njobs:\n{entries}", "utf-8")
+    (inbox / "b-small.yaml").write_text(manifest_text("small"), "utf-8")
+    intake = Intake(store, inbox, tmp_path / "failed", tmp_path / "processed", settle_s=0)
+    await intake.scan()
+    await intake.settled()  # what the budget of one scan left running
+    events = [json.loads(x)["event"] for x in log_lines.getvalue().splitlines()]
+    order = [e for e in events if e in ("manifest.accepted", "manifest.rejected")]
+    # The small one is served while the huge one is still being read, not after it.
+    assert order == ["manifest.accepted", "manifest.rejected"]
+    assert [m.name for m in await store.manifests()] == ["small"]
+    assert (tmp_path / "failed" / "a-huge.yaml.problems.txt").exists()

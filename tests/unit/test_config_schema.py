@@ -48,6 +48,8 @@ SPECIAL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "storage.access_key_id": ({}, PAIR),
     "storage.secret_access_key": ({}, PAIR),
     "paths.input_roots": ({}, {"input_roots": ["/"]}),
+    "storage.source_buckets": ({}, {"source_buckets": ["archive/calls"]}),
+    "intake.max_priority": ({}, {"max_priority": 10}),
     "polling.growth": ({}, {"growth": 2.0}),
     "quotas.rates": ({}, {"rates": {"submit": {"limit": 100, "window_s": 60}}}),
     "concurrency.requests": ({}, {"requests": {"asr_xml": 3}}),

@@ -7,6 +7,9 @@ SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LI
 -- name: active_manifest_by_name
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
+-- name: finished_manifest_by_name
+SELECT id FROM manifests WHERE name = :name AND state = 'finished' LIMIT 1;
+
 -- name: job_by_id
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id WHERE jobs.id = :id;
