@@ -25,6 +25,7 @@ from orchestrator.storage.protocol import (
     check_content,
     each_chunk,
     parts,
+    within_limit,
 )
 
 CHUNK_BYTES = 16 * 1024 * 1024  # written (and reported to ``on_progress``) this much at a time
@@ -89,9 +90,7 @@ class LocalStorage(ObjectStorage):
             data = await asyncio.to_thread(_read, path, limit + 1)
         except OSError as exc:
             raise _wrap(exc, "get", key) from exc
-        if data is not None and len(data) > limit:
-            raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
-        return data
+        return within_limit(key, data, limit)
 
     async def upload(
         self,

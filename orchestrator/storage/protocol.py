@@ -194,6 +194,13 @@ async def parts(chunks: AsyncIterator[bytes], part_size: int) -> AsyncGenerator[
         yield bytes(buffer)
 
 
+def within_limit(key: str, data: bytes | None, limit: int) -> bytes | None:
+    """An object's bytes, read up to ``limit + 1`` of them; StorageError past ``limit``."""
+    if data is not None and len(data) > limit:
+        raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
+    return data
+
+
 def check_content(key: str, got_size: int, size: int, digest: str, sha256: str) -> None:
     """Refuse bytes that are not what the upload declared (their size or their hash)."""
     if got_size != size:

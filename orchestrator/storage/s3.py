@@ -34,6 +34,7 @@ from orchestrator.storage.protocol import (
     StorageErrorKind,
     check_content,
     each_chunk,
+    within_limit,
 )
 from orchestrator.telemetry.logs import redact_text
 
@@ -170,9 +171,7 @@ class S3Storage(ObjectStorage):
             raise self._wrap(exc, "get", key) from exc
         except Exception as exc:
             raise self._wrap(exc, "get", key) from exc
-        if len(data) > limit:
-            raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
-        return data
+        return within_limit(key, data, limit)
 
     async def upload(
         self,
