@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import S3Server
 from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import AUDIO, DaemonEnv, emulated_daemon
+from tests.support.daemon import AUDIO, emulated_daemon
 from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +34,6 @@ def turns(text: str) -> list[tuple[int, str]]:
         h, m, s, who = match.groups()
         found.append((int(h) * 3600 + int(m) * 60 + int(s), who))
     return found
-
-
-def report_of(env: DaemonEnv, name: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((env.results / name / "report.json").read_text("utf-8"))
-    return report
 
 
 async def test_named_channels_chosen_formats_and_the_conversation(
@@ -80,7 +75,7 @@ async def test_named_channels_chosen_formats_and_the_conversation(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "calls")
+    report = env.report("calls")
     assert report["counts"] == {"done": 3, "failed": 1}
     (failure,) = report["failures"]
     assert failure["output"] == "interview-stereo"
