@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
+from tests.e2e.test_pipeline import check_speakers, s3_keys
 from tests.support.daemon import emulated_daemon
 
 pytestmark = pytest.mark.e2e
@@ -79,14 +79,7 @@ async def test_v3_channels_speakers_normalisation_and_deleted_results(
     # One line per turn: two lines in a row never have the same speaker.
     speakers = [line.split(":")[0] for line in txt]
     assert all(a != b for a, b in pairwise(speakers))
-    srt = (folder / "podcast-mono.srt").read_text("utf-8")
-    assert check_srt(srt) > 0
-    assert "\nSpeaker 1: " in srt
-    assert "\nSpeaker 2: " in srt
-    vtt = (folder / "podcast-mono.vtt").read_text("utf-8")
-    assert check_vtt(vtt) > 0
-    assert "<v Speaker 1>" in vtt
-    assert "<v Speaker 2>" in vtt
+    check_speakers(folder, "podcast-mono", ("Speaker 1", "Speaker 2"))
     # Nothing uploaded is left behind.
     assert s3_keys(s3_server, s3_bucket) == []
 

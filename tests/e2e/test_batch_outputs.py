@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import S3Server
-from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
+from tests.e2e.test_pipeline import check_speakers, s3_keys
 from tests.support.daemon import AUDIO, emulated_daemon
 from tests.support.waiting import poll_until
 
@@ -92,14 +92,7 @@ async def test_named_channels_chosen_formats_and_the_conversation(
         "named.vtt",
     ]
     assert (folder / "named.agent.txt").read_text("utf-8").strip()
-    srt = (folder / "named.srt").read_text("utf-8")
-    assert check_srt(srt) > 0
-    assert "\nagent: " in srt
-    assert "\ncustomer: " in srt
-    vtt = (folder / "named.vtt").read_text("utf-8")
-    assert check_vtt(vtt) > 0
-    assert "<v agent>" in vtt
-    assert "<v customer>" in vtt
+    check_speakers(folder, "named", ("agent", "customer"))
     said = turns((folder / "named.conversation.txt").read_text("utf-8"))
     assert {who for _t, who in said} == {"agent", "customer"}
     assert [t for t, _w in said] == sorted(t for t, _w in said)
