@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from orchestrator.commands.common import add_config_argument, change_manifest
+from orchestrator.commands.common import add_manifest_change
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``cancel`` subcommand."""
-    parser = sub.add_parser("cancel", help="cancel every job of a manifest that has not ended")
-    add_config_argument(parser)
-    parser.add_argument("manifest", metavar="MANIFEST", help="the manifest's name")
-    parser.set_defaults(handler=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Cancel the jobs; `retry` brings them back."""
-    count = change_manifest(args, lambda store, name, now: store.cancel_manifest(name, now))
-    print(f"{args.manifest}: {count} job(s) cancelled")
-    return 0
+    """Add the ``cancel`` subcommand: the jobs are cancelled; `retry` brings them back."""
+    add_manifest_change(
+        sub,
+        "cancel",
+        "cancel every job of a manifest that has not ended",
+        lambda store, name, now: store.cancel_manifest(name, now),
+        "cancelled",
+    )

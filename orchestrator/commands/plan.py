@@ -12,10 +12,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from orchestrator.commands.common import print_warnings
+from orchestrator.commands.common import add_manifests_arguments, print_warnings
 from orchestrator.config import ConcurrencyConfig, Config, QuotasConfig, load_config
 from orchestrator.config.schema import SpeechKitConfig
 from orchestrator.core import constants as c
@@ -156,13 +155,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "exit status 2 when there are any."
         ),
     )
-    parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="daemon config whose quotas and input roots to use (default: SpeechKit's quotas)",
+    add_manifests_arguments(
+        parser, "daemon config whose quotas and input roots to use (default: SpeechKit's quotas)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
 
 

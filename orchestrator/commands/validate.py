@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from orchestrator.commands.common import print_warnings
+from orchestrator.commands.common import add_manifests_arguments, print_warnings
 from orchestrator.config import load_config
 from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.manifest import validate_manifest
@@ -26,14 +25,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Exit status 0 when all are valid, 2 when not."
         ),
     )
-    parser.add_argument("manifests", nargs="+", type=Path, metavar="MANIFEST")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        help="the daemon's config: also refuse audio outside its paths.input_roots, and "
+    add_manifests_arguments(
+        parser,
+        "the daemon's config: also refuse audio outside its paths.input_roots, and "
         "completion hooks (on_finish) it does not allow",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=run)
 
 

@@ -134,13 +134,10 @@ class Emulator:
         wait_s = self.audio.wait_s()
         if wait_s is None:
             return
-        self.requests.throttled["audio"] += 1
-        headers = {"Retry-After": retry_after_header(wait_s)} if self.settings.retry_after else {}
-        raise ApiError(
-            constants.GRPC_RESOURCE_EXHAUSTED,
-            f"quota exceeded: at most {self.audio.limit_s / 3600.0:g} hours of audio per "
-            f"{self.audio.window_s:g} s",
-            headers=headers,
+        raise self._exhausted(
+            "audio",
+            wait_s,
+            f"{self.audio.limit_s / 3600.0:g} hours of audio per {self.audio.window_s:g} s",
         )
 
     def _issued(self, token: str) -> str:
@@ -162,15 +159,18 @@ class Emulator:
         wait_s = meter.try_acquire()
         if wait_s is None:
             return
-        self.requests.throttled[quota] += 1
         window = meter.window
+        raise self._exhausted(
+            quota, wait_s, f"{window.limit} {_QUOTA_WHAT[quota]} per {window.window_s:g} s"
+        )
+
+    def _exhausted(self, quota: str, wait_s: float, allowed: str) -> ApiError:
+        """The 429 (code 8) of a used-up ``quota``, counted: "at most ``allowed``"."""
+        self.requests.throttled[quota] += 1
         # No Yandex page documents Retry-After on 429, so it is only sent when asked for.
         headers = {"Retry-After": retry_after_header(wait_s)} if self.settings.retry_after else {}
-        raise ApiError(
-            constants.GRPC_RESOURCE_EXHAUSTED,
-            f"quota exceeded: at most {window.limit} {_QUOTA_WHAT[quota]} per "
-            f"{window.window_s:g} s",
-            headers=headers,
+        return ApiError(
+            constants.GRPC_RESOURCE_EXHAUSTED, f"quota exceeded: at most {allowed}", headers=headers
         )
 
     def stats(self) -> dict[str, Any]:

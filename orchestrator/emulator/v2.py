@@ -15,10 +15,10 @@ from aiohttp import web
 
 from orchestrator.core import constants
 from orchestrator.emulator.audio import ProbedAudio
-from orchestrator.emulator.core import emulator_of, read_json
 from orchestrator.emulator.errors import invalid
-from orchestrator.emulator.processor import AudioJob, Recognition
+from orchestrator.emulator.processor import Recognition
 from orchestrator.emulator.storage import ObjectRef, parse_object_uri
+from orchestrator.emulator.submission import open_operation, start_recognition
 from orchestrator.emulator.synth import RenderOptions, synthesize
 from orchestrator.emulator.validation import Kind, check_object
 
@@ -172,12 +172,7 @@ def response_body(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def submit(request: web.Request) -> web.Response:
     """POST /speech/stt/v2/longRunningRecognize: check, create the operation, answer it."""
-    emulator = emulator_of(request)
-    account = emulator.authenticate(request)
-    # Every authenticated request spends quota, valid or not, as the client cannot tell.
-    emulator.spend("submit")
-    parsed = parse_request(await read_json(request))
-    operation = emulator.operations.create(api="v2", model=parsed.model, created_by=account)
+    emulator, operation, parsed = await open_operation(request, "v2", parse_request)
 
     def recognise(content_hash: str, audio: ProbedAudio) -> Recognition:
         # Silence has nothing to recognise: the response comes without `chunks`.
@@ -188,16 +183,14 @@ async def submit(request: web.Request) -> web.Response:
         )
         return Recognition(response=response_body(chunks))
 
-    job = AudioJob(
-        source=parsed.ref,
-        encoding=parsed.encoding,
-        sample_rate=parsed.sample_rate,
-        channels=parsed.channels,
-        deferred=parsed.model in constants.DEFERRED_MODELS,
+    return start_recognition(
+        emulator,
+        operation,
+        parsed,
+        parsed.ref,
+        deferred_models=constants.DEFERRED_MODELS,
         recognise=recognise,
     )
-    emulator.processor.start(operation, job)
-    return web.json_response(operation.submit_json())
 
 
 def add_routes(app: web.Application) -> None:

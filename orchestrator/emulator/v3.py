@@ -17,10 +17,11 @@ from aiohttp import web
 
 from orchestrator.core import constants
 from orchestrator.emulator.audio import ProbedAudio
-from orchestrator.emulator.core import Emulator, emulator_of, read_json
+from orchestrator.emulator.core import Emulator, emulator_of
 from orchestrator.emulator.errors import ApiError, invalid, not_found
 from orchestrator.emulator.operations import Operation
-from orchestrator.emulator.processor import AudioJob, Recognition
+from orchestrator.emulator.processor import Recognition
+from orchestrator.emulator.submission import open_operation, start_recognition
 from orchestrator.emulator.v3_request import parse_request
 from orchestrator.emulator.v3_results import build_results
 
@@ -30,12 +31,7 @@ _RESULTS_CONTENT_TYPE = "application/json"
 
 async def submit(request: web.Request) -> web.Response:
     """POST /stt/v3/recognizeFileAsync: check, create the operation, answer it."""
-    emulator = emulator_of(request)
-    account = emulator.authenticate(request)
-    # v2 and v3 submissions share the 500-per-hour recognition-request quota.
-    emulator.spend("submit")
-    parsed = parse_request(await read_json(request))
-    operation = emulator.operations.create(api="v3", model=parsed.model, created_by=account)
+    emulator, operation, parsed = await open_operation(request, "v3", parse_request)
     empty = None
     if emulator.settings.v3_empty_response:
         empty = {"@type": constants.EMPTY_RESPONSE_TYPE}
@@ -44,16 +40,14 @@ async def submit(request: web.Request) -> web.Response:
         lines = build_results(operation.id, content_hash, audio, parsed)
         return Recognition(response=empty, results=lines)
 
-    job = AudioJob(
-        source=parsed.source,
-        encoding=parsed.encoding,
-        sample_rate=parsed.sample_rate,
-        channels=parsed.channels,
-        deferred=parsed.model in constants.V3_DEFERRED_MODELS,
+    return start_recognition(
+        emulator,
+        operation,
+        parsed,
+        parsed.source,
+        deferred_models=constants.V3_DEFERRED_MODELS,
         recognise=recognise,
     )
-    emulator.processor.start(operation, job)
-    return web.json_response(operation.submit_json())
 
 
 def _operation_id(request: web.Request) -> str:

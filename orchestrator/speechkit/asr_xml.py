@@ -186,13 +186,7 @@ def submitted_from(answer: Answer) -> Submitted:
     try:
         success, variants = parse_answer(answer.body)
     except ValueError as exc:
-        raise SpeechKitError(
-            ErrorKind.RETRYABLE,
-            f"recognize: {exc}",
-            http_status=answer.status,
-            request_id=answer.request_id,
-            client_request_id=answer.client_request_id,
-        ) from exc
+        raise answer.retryable(f"recognize: {exc}", with_status=True) from exc
     if not success:
         raise operation_error(
             None,

@@ -27,27 +27,18 @@ def make_clients(
     digits of installation id); ``credentials`` (by default the config's, unshared)
     authenticate every request."""
     credentials = credentials or Credentials(config, session)
+    # v2 and v3 differ in their service's root only: both start and check operations.
     clients: list[RecognitionClient] = [
-        V2Client(
-            session,
-            transcribe_url=config.transcribe_url,
-            operation_url=config.operation_url,
-            auth_header=credentials,
-            timeout_s=config.request_timeout_s,
-        ),
-        V3Client(
-            session,
-            stt_url=config.stt_v3_url,
-            operation_url=config.operation_url,
-            auth_header=credentials,
-            timeout_s=config.request_timeout_s,
-        ),
+        api(session, url, config.operation_url, credentials, config.request_timeout_s)
+        for api, url in ((V2Client, config.transcribe_url), (V3Client, config.stt_v3_url))
+    ]
+    clients.append(
         AsrXmlClient(
             session,
             asr_xml_url=config.asr_xml_url,
             api_key=credentials.api_key,
             device_uuid=installed[ASR_XML_SPEC.name],
             timeout_s=config.request_timeout_s,
-        ),
-    ]
+        )
+    )
     return {client.profile.name: client for client in clients}

@@ -14,17 +14,18 @@ import time
 import uuid
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import aiohttp
 
 from orchestrator.auth import CredentialsUnavailable
 from orchestrator.core import jsontext
+from orchestrator.core.apis import ApiSpec
 from orchestrator.core.constants import OPERATION_PATH
 from orchestrator.core.decisions import operation_finished
 
-from .base import OperationFailure, OperationStatus, Submitted
+from .base import OperationFailure, OperationStatus, SubmitRequest, Submitted
 from .errors import ErrorKind, SpeechKitError, classify, transport_errors
 
 
@@ -53,6 +54,17 @@ class Answer:
     headers: Mapping[str, str]  # case-insensitive (aiohttp's)
     client_request_id: str  # ours, sent as x-client-request-id
     request_id: str | None  # the service's
+
+    def retryable(self, message: str, *, with_status: bool = False) -> SpeechKitError:
+        """A RETRYABLE error for an answer that is not what was asked (something in between
+        answered: try again later), carrying both request ids (and its status if asked)."""
+        return SpeechKitError(
+            ErrorKind.RETRYABLE,
+            message,
+            http_status=self.status if with_status else None,
+            request_id=self.request_id,
+            client_request_id=self.client_request_id,
+        )
 
 
 class Http:
@@ -185,13 +197,7 @@ class Http:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                f"{what}: the answer is not a JSON object",
-                http_status=answer.status,
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            )
+            raise answer.retryable(f"{what}: the answer is not a JSON object", with_status=True)
         return data
 
 
@@ -253,13 +259,53 @@ async def start_operation(http: Http, submit_url: str, body: dict[str, Any]) -> 
     data = await http.json_object(answer, "submit")
     op_id = data.get("id")
     if not isinstance(op_id, str) or not op_id:
-        raise SpeechKitError(
-            ErrorKind.RETRYABLE,
-            "submit: the answer has no operation id",
-            request_id=answer.request_id,
-            client_request_id=answer.client_request_id,
-        )
+        raise answer.retryable("submit: the answer has no operation id")
     return Submitted(op_id, answer.request_id)
+
+
+class OperationClient:
+    """What the asynchronous APIs' clients share: one Http with their credential, a
+    submission that starts an operation and the Operation service's status check.
+
+    ``api_url`` is the API's root (its paths are the subclass's); ``auth_header`` is a
+    mapping such as ``{"Authorization": "Api-Key ..."}`` or a callable returning one (so an
+    IAM token can be refreshed between requests).
+    """
+
+    profile: ApiSpec
+    submit_path: ClassVar[str]
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        operation_url: str,
+        auth_header: AuthHeader,
+        timeout_s: float = 30.0,
+        *,
+        data_logging: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = Http(session, auth_header, timeout_s, data_logging=data_logging, clock=clock)
+        self._root = api_url.rstrip("/")
+        self._operation_url = operation_url.rstrip("/")
+
+    def request_body(self, request: SubmitRequest) -> dict[str, Any]:
+        """The JSON body of the API's submission; ValueError for a request it cannot express."""
+        raise NotImplementedError
+
+    async def submit(self, request: SubmitRequest) -> Submitted:
+        """Start recognition of ``request.audio_uri``; the operation to check on."""
+        try:
+            body = self.request_body(request)
+        except ValueError as exc:
+            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
+        return await start_operation(self._http, self._root + self.submit_path, body)
+
+    async def get_operation(self, operation_id: str) -> OperationStatus:
+        """One status check (the API's status quota); NOT_FOUND means the operation expired
+        or never existed."""
+        return await get_operation(self._http, self._operation_url, operation_id)
 
 
 def not_found_is_permanent(exc: SpeechKitError) -> SpeechKitError:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import aiohttp
 
 from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiSpec, QuotaDecl, QuotaKind
@@ -14,9 +11,9 @@ from orchestrator.core.constants import ENCODINGS, V2_SUBMIT_PATH
 from orchestrator.core.decisions import NotFoundMeans
 from orchestrator.core.transcript import Transcript
 
-from .base import OperationStatus, SubmitRequest, Submitted
+from .base import OperationStatus, SubmitRequest
 from .errors import ErrorKind, SpeechKitError
-from .http import AuthHeader, Http, get_operation, parse_operation, start_operation
+from .http import AuthHeader, OperationClient, parse_operation
 from .normalize import normalize_v2
 from .quotas import DAILY_AUDIO, SUBMISSIONS
 
@@ -82,41 +79,16 @@ def v2_request_body(request: SubmitRequest) -> dict[str, Any]:
     return {"config": {"specification": spec}, "audio": {"uri": request.audio_uri}}
 
 
-class V2Client:
-    """API v2 over an aiohttp session the caller owns; base URLs are the service's roots.
-
-    ``auth_header`` is a mapping such as ``{"Authorization": "Api-Key ..."}`` or a callable
-    returning one (so an IAM token can be refreshed between requests).
-    """
+class V2Client(OperationClient):
+    """API v2 over an aiohttp session the caller owns; ``api_url`` is the transcription
+    service's root (``transcribe_url``), ``operation_url`` the Operation service's."""
 
     profile = V2_SPEC
+    submit_path = V2_SUBMIT_PATH
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        transcribe_url: str,
-        operation_url: str,
-        auth_header: AuthHeader,
-        timeout_s: float = 30.0,
-        *,
-        data_logging: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._http = Http(session, auth_header, timeout_s, data_logging=data_logging, clock=clock)
-        self._submit_url = transcribe_url.rstrip("/") + V2_SUBMIT_PATH
-        self._operation_url = operation_url.rstrip("/")
-
-    async def submit(self, request: SubmitRequest) -> Submitted:
-        """Start recognition of ``request.audio_uri``; the operation to check on."""
-        try:
-            body = v2_request_body(request)
-        except ValueError as exc:
-            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
-        return await start_operation(self._http, self._submit_url, body)
-
-    async def get_operation(self, operation_id: str) -> OperationStatus:
-        """One status check; NOT_FOUND means the operation expired or never existed."""
-        return await get_operation(self._http, self._operation_url, operation_id)
+    def request_body(self, request: SubmitRequest) -> dict[str, Any]:
+        """The longRunningRecognize body (see ``v2_request_body``)."""
+        return v2_request_body(request)
 
     def result_of(self, status: OperationStatus) -> Transcript | None:
         """The transcript a finished Operation carries (raises its error if it failed)."""

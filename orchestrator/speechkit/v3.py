@@ -9,11 +9,7 @@ own status quota (5 per second; which endpoints count is not documented, so both
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
-
-import aiohttp
 
 from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiSpec, QuotaDecl, QuotaKind
@@ -21,9 +17,9 @@ from orchestrator.core.constants import V3_DELETE_PATH, V3_RESULT_PATH, V3_SUBMI
 from orchestrator.core.decisions import TRANSIENT_OPERATION_CODES, NotFoundMeans
 from orchestrator.core.transcript import Transcript
 
-from .base import OperationStatus, SubmitRequest, Submitted
+from .base import OperationStatus, SubmitRequest
 from .errors import ErrorKind, SpeechKitError
-from .http import AuthHeader, Http, get_operation, start_operation
+from .http import OperationClient
 from .jsonstream import parse_values
 from .normalize_v3 import normalize_v3
 from .quotas import DAILY_AUDIO, SUBMISSIONS
@@ -130,40 +126,16 @@ def parse_results(body: bytes) -> list[Any]:
     return parse_values(body.decode("utf-8", errors="replace"))
 
 
-class V3Client:
-    """API v3 over an aiohttp session the caller owns; base URLs are the service's roots."""
+class V3Client(OperationClient):
+    """API v3 over an aiohttp session the caller owns; ``api_url`` is the STT service's root
+    (``stt_v3_url``), ``operation_url`` the Operation service's."""
 
     profile = V3_SPEC
+    submit_path = V3_SUBMIT_PATH
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        stt_url: str,
-        operation_url: str,
-        auth_header: AuthHeader,
-        timeout_s: float = 30.0,
-        *,
-        data_logging: bool = False,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._http = Http(session, auth_header, timeout_s, data_logging=data_logging, clock=clock)
-        root = stt_url.rstrip("/")
-        self._submit_url = root + V3_SUBMIT_PATH
-        self._result_url = root + V3_RESULT_PATH
-        self._delete_url = root + V3_DELETE_PATH
-        self._operation_url = operation_url.rstrip("/")
-
-    async def submit(self, request: SubmitRequest) -> Submitted:
-        """Start recognition of ``request.audio_uri``; the operation to check on."""
-        try:
-            body = v3_request_body(request)
-        except ValueError as exc:
-            raise SpeechKitError(ErrorKind.PERMANENT, str(exc)) from exc
-        return await start_operation(self._http, self._submit_url, body)
-
-    async def get_operation(self, operation_id: str) -> OperationStatus:
-        """One status check of the operation (v3's status quota)."""
-        return await get_operation(self._http, self._operation_url, operation_id)
+    def request_body(self, request: SubmitRequest) -> dict[str, Any]:
+        """The recognizeFileAsync body (see ``v3_request_body``)."""
+        return v3_request_body(request)
 
     def result_of(self, status: OperationStatus) -> Transcript | None:
         """Never a transcript (the Operation carries none); raises a failed one's error."""
@@ -178,16 +150,13 @@ class V3Client:
         """The results of a finished operation from getRecognition (v3's status quota)."""
         # As the documentation's curl asks (async-recognition-v3.md: getRecognition?operation_id=).
         params = {"operation_id": operation_id}
-        answer = await self._http.request("GET", self._result_url, "results", params=params)
+        answer = await self._http.request(
+            "GET", self._root + V3_RESULT_PATH, "results", params=params
+        )
         try:
             lines = parse_results(answer.body)
         except ValueError as exc:
-            raise SpeechKitError(
-                ErrorKind.RETRYABLE,
-                f"results: {exc}",
-                request_id=answer.request_id,
-                client_request_id=answer.client_request_id,
-            ) from exc
+            raise answer.retryable(f"results: {exc}") from exc
         for line in lines:
             # A stream that fails midway ends with an error object instead of a result.
             error = line.get("error") if isinstance(line, dict) else None
@@ -198,7 +167,9 @@ class V3Client:
     async def delete_result(self, operation_id: str) -> None:
         """deleteRecognition: the service forgets the results (no quota is documented)."""
         params = {"operationId": operation_id}
-        await self._http.request("DELETE", self._delete_url, "delete results", params=params)
+        await self._http.request(
+            "DELETE", self._root + V3_DELETE_PATH, "delete results", params=params
+        )
 
     def from_cache(self, payload: Any) -> Transcript | None:
         """v3 results were never cached in another shape."""

@@ -8,16 +8,16 @@ import asyncio
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import aclosing, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from orchestrator.storage import protocol
 from orchestrator.storage.protocol import (
     Chunks,
     ObjectInfo,
+    ObjectStorage,
     Progress,
     SourceError,
     StorageError,
@@ -25,13 +25,14 @@ from orchestrator.storage.protocol import (
     check_content,
     each_chunk,
     parts,
+    within_limit,
 )
 
 CHUNK_BYTES = 16 * 1024 * 1024  # written (and reported to ``on_progress``) this much at a time
 HASHES_DIR = ".sha256"
 
 
-class LocalStorage:
+class LocalStorage(ObjectStorage):
     """Objects as files under ``root``: ``async with LocalStorage(root, bucket) as s:``.
 
     Links point at the files themselves (``file:///root/bucket/key``) unless another
@@ -63,11 +64,6 @@ class LocalStorage:
     ) -> None:
         return None
 
-    @staticmethod
-    def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
-        """The content-addressed key (see ``protocol.object_key``)."""
-        return protocol.object_key(prefix, content_hash, suffix)
-
     # -- operations --------------------------------------------------------------------
 
     async def head(self, key: str) -> ObjectInfo | None:
@@ -94,26 +90,7 @@ class LocalStorage:
             data = await asyncio.to_thread(_read, path, limit + 1)
         except OSError as exc:
             raise _wrap(exc, "get", key) from exc
-        if data is not None and len(data) > limit:
-            raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
-        return data
-
-    async def put_text(self, key: str, text: str) -> bool:
-        """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
-        True when it wrote."""
-        return await protocol.put_text(self, key, text)
-
-    async def ensure_uploaded(
-        self,
-        key: str,
-        size: int,
-        sha256: str,
-        open_chunks: Callable[[], Iterator[bytes]],
-        on_progress: Progress | None = None,
-    ) -> bool:
-        """Upload what ``open_chunks()`` yields unless the same size and sha256 are there
-        already; True when it uploaded."""
-        return await protocol.ensure_uploaded(self, key, size, sha256, open_chunks, on_progress)
+        return within_limit(key, data, limit)
 
     async def upload(
         self,

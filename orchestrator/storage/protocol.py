@@ -84,9 +84,13 @@ class ObjectStorage(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def object_key(self, prefix: str, content_hash: str, suffix: str = "") -> str:
+    # An implementation subclasses this Protocol explicitly and inherits what follows with
+    # a body: the key's naming and the two writes built on ``head`` and ``upload``.
+
+    @staticmethod
+    def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
         """The content-addressed key (see the module-level ``object_key``)."""
-        ...
+        return object_key(prefix, content_hash, suffix)
 
     async def head(self, key: str) -> ObjectInfo | None:
         """Size and sha256 of an object, or None if there is none."""
@@ -102,8 +106,15 @@ class ObjectStorage(Protocol):
 
     async def put_text(self, key: str, text: str) -> bool:
         """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
-        True when it wrote."""
-        ...
+        True when it wrote (a transcript or report written before a restart is not
+        written again)."""
+        data = text.encode("utf-8")
+        sha256 = hashlib.sha256(data).hexdigest()
+        info = await self.head(key)
+        if info is not None and info.size == len(data) and info.sha256 == sha256:
+            return False
+        await self.upload(key, iter([data]), len(data), sha256)
+        return True
 
     async def ensure_uploaded(
         self,
@@ -114,8 +125,21 @@ class ObjectStorage(Protocol):
         on_progress: Progress | None = None,
     ) -> bool:
         """Upload what ``open_chunks()`` yields unless the same size and sha256 are there
-        already; True when it uploaded. The source's own errors pass through unchanged."""
-        ...
+        already (the source is only opened when it is needed); True when it uploaded. The
+        source's own errors pass through unchanged: they are not storage failures."""
+        info = await self.head(key)
+        if info is not None and info.size == size and info.sha256 == sha256:
+            return False
+        chunks = open_chunks()
+        try:
+            await self.upload(key, chunks, size, sha256, on_progress)
+        finally:
+            # A cancelled read may still be running in its thread; then GC closes the file.
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                with suppress(ValueError):
+                    close()
+        return True
 
     async def upload(
         self,
@@ -131,43 +155,6 @@ class ObjectStorage(Protocol):
 
 
 # -- what every implementation shares ----------------------------------------------------
-
-
-async def put_text(storage: ObjectStorage, key: str, text: str) -> bool:
-    """``ObjectStorage.put_text`` over ``head`` and ``upload``: a transcript or report
-    written before a restart is not written again."""
-    data = text.encode("utf-8")
-    sha256 = hashlib.sha256(data).hexdigest()
-    info = await storage.head(key)
-    if info is not None and info.size == len(data) and info.sha256 == sha256:
-        return False
-    await storage.upload(key, iter([data]), len(data), sha256)
-    return True
-
-
-async def ensure_uploaded(
-    storage: ObjectStorage,
-    key: str,
-    size: int,
-    sha256: str,
-    open_chunks: Callable[[], Iterator[bytes]],
-    on_progress: Progress | None = None,
-) -> bool:
-    """``ObjectStorage.ensure_uploaded`` over ``head`` and ``upload`` (the source is only
-    opened when it is needed)."""
-    info = await storage.head(key)
-    if info is not None and info.size == size and info.sha256 == sha256:
-        return False
-    chunks = open_chunks()
-    try:
-        await storage.upload(key, chunks, size, sha256, on_progress)
-    finally:
-        # A cancelled read may still be running in its thread; then GC closes the file.
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            with suppress(ValueError):
-                close()
-    return True
 
 
 class SourceError(Exception):
@@ -205,6 +192,13 @@ async def parts(chunks: AsyncIterator[bytes], part_size: int) -> AsyncGenerator[
             del buffer[:part_size]
     if buffer:
         yield bytes(buffer)
+
+
+def within_limit(key: str, data: bytes | None, limit: int) -> bytes | None:
+    """An object's bytes, read up to ``limit + 1`` of them; StorageError past ``limit``."""
+    if data is not None and len(data) > limit:
+        raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
+    return data
 
 
 def check_content(key: str, got_size: int, size: int, digest: str, sha256: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, aclosing, suppress
 from types import TracebackType
 from typing import Any
@@ -27,12 +27,14 @@ from orchestrator.storage import protocol
 from orchestrator.storage.protocol import (
     Chunks,
     ObjectInfo,
+    ObjectStorage,
     Progress,
     SourceError,
     StorageError,
     StorageErrorKind,
     check_content,
     each_chunk,
+    within_limit,
 )
 from orchestrator.telemetry.logs import redact_text
 
@@ -55,7 +57,7 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
-class S3Storage:
+class S3Storage(ObjectStorage):
     """Object storage over S3, one client for the daemon's lifetime:
     ``async with S3Storage(...) as s:``.
 
@@ -131,11 +133,6 @@ class S3Storage:
 
     # -- naming ------------------------------------------------------------------------
 
-    @staticmethod
-    def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
-        """The content-addressed key (see the module-level ``object_key``)."""
-        return protocol.object_key(prefix, content_hash, suffix)
-
     # -- operations --------------------------------------------------------------------
 
     async def head(self, key: str) -> ObjectInfo | None:
@@ -174,32 +171,7 @@ class S3Storage:
             raise self._wrap(exc, "get", key) from exc
         except Exception as exc:
             raise self._wrap(exc, "get", key) from exc
-        if len(data) > limit:
-            raise StorageError(StorageErrorKind.PERMANENT, f"{key}: larger than {limit} bytes")
-        return data
-
-    async def put_text(self, key: str, text: str) -> bool:
-        """Store ``text`` (UTF-8) under ``key`` unless the same bytes are there already;
-        True when it wrote (a transcript or report written before a restart is not
-        written again)."""
-        return await protocol.put_text(self, key, text)
-
-    async def ensure_uploaded(
-        self,
-        key: str,
-        size: int,
-        sha256: str,
-        open_chunks: Callable[[], Iterator[bytes]],
-        on_progress: Progress | None = None,
-    ) -> bool:
-        """Upload the bytes ``open_chunks()`` yields unless an object with the same size and
-        sha256 is there already (the source is only opened when it is needed).
-
-        Returns True when it uploaded, False when the object was already in place. An error
-        raised by the source (a file that cannot be read) passes through unchanged: it is
-        not a storage failure.
-        """
-        return await protocol.ensure_uploaded(self, key, size, sha256, open_chunks, on_progress)
+        return within_limit(key, data, limit)
 
     async def upload(
         self,

@@ -7,22 +7,16 @@ import json
 import re
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import S3Server
-from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import DaemonEnv, emulated_daemon
+from tests.e2e.test_pipeline import check_speakers, s3_keys
+from tests.support.daemon import emulated_daemon
 
 pytestmark = pytest.mark.e2e
 
 SPEAKER_LINE = re.compile(r"^Speaker [12]: \S")
-
-
-def report_of(env: DaemonEnv, name: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((env.results / name / "report.json").read_text("utf-8"))
-    return report
 
 
 async def test_v3_channels_speakers_normalisation_and_deleted_results(
@@ -51,7 +45,7 @@ async def test_v3_channels_speakers_normalisation_and_deleted_results(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "v3")
+    report = env.report("v3")
     assert report["counts"] == {"done": 3}
     assert {r["api"] for r in report["results"]} == {"v3"}
     operations = stats["operations"].values()
@@ -85,14 +79,7 @@ async def test_v3_channels_speakers_normalisation_and_deleted_results(
     # One line per turn: two lines in a row never have the same speaker.
     speakers = [line.split(":")[0] for line in txt]
     assert all(a != b for a, b in pairwise(speakers))
-    srt = (folder / "podcast-mono.srt").read_text("utf-8")
-    assert check_srt(srt) > 0
-    assert "\nSpeaker 1: " in srt
-    assert "\nSpeaker 2: " in srt
-    vtt = (folder / "podcast-mono.vtt").read_text("utf-8")
-    assert check_vtt(vtt) > 0
-    assert "<v Speaker 1>" in vtt
-    assert "<v Speaker 2>" in vtt
+    check_speakers(folder, "podcast-mono", ("Speaker 1", "Speaker 2"))
     # Nothing uploaded is left behind.
     assert s3_keys(s3_server, s3_bucket) == []
 
@@ -114,7 +101,7 @@ async def test_asr_xml_streams_the_file_and_writes_json_and_txt_only(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "legacy")
+    report = env.report("legacy")
     assert report["counts"] == {"done": 4}
     assert report["submissions"] == 4
     assert report["status_checks"] == 0  # synchronous: nothing to poll
@@ -177,7 +164,7 @@ async def test_one_job_of_each_api_in_one_manifest(
         )
         assert await env.run_until_idle() == 0
         stats = emu.stats()
-    report = report_of(env, "each")
+    report = env.report("each")
     assert report["counts"] == {"done": 3}
     assert {r["output"]: r["api"] for r in report["results"]} == {
         "v2": "v2",

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import S3Server
-from tests.e2e.test_pipeline import check_srt, check_vtt, s3_keys
-from tests.support.daemon import AUDIO, DaemonEnv, emulated_daemon
+from tests.e2e.test_pipeline import check_speakers, s3_keys
+from tests.support.daemon import AUDIO, emulated_daemon
 from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +34,6 @@ def turns(text: str) -> list[tuple[int, str]]:
         h, m, s, who = match.groups()
         found.append((int(h) * 3600 + int(m) * 60 + int(s), who))
     return found
-
-
-def report_of(env: DaemonEnv, name: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((env.results / name / "report.json").read_text("utf-8"))
-    return report
 
 
 async def test_named_channels_chosen_formats_and_the_conversation(
@@ -80,7 +75,7 @@ async def test_named_channels_chosen_formats_and_the_conversation(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "calls")
+    report = env.report("calls")
     assert report["counts"] == {"done": 3, "failed": 1}
     (failure,) = report["failures"]
     assert failure["output"] == "interview-stereo"
@@ -97,14 +92,7 @@ async def test_named_channels_chosen_formats_and_the_conversation(
         "named.vtt",
     ]
     assert (folder / "named.agent.txt").read_text("utf-8").strip()
-    srt = (folder / "named.srt").read_text("utf-8")
-    assert check_srt(srt) > 0
-    assert "\nagent: " in srt
-    assert "\ncustomer: " in srt
-    vtt = (folder / "named.vtt").read_text("utf-8")
-    assert check_vtt(vtt) > 0
-    assert "<v agent>" in vtt
-    assert "<v customer>" in vtt
+    check_speakers(folder, "named", ("agent", "customer"))
     said = turns((folder / "named.conversation.txt").read_text("utf-8"))
     assert {who for _t, who in said} == {"agent", "customer"}
     assert [t for t, _w in said] == sorted(t for t, _w in said)

@@ -39,6 +39,18 @@ def check_vtt(text: str) -> int:
     return len(cues)
 
 
+def check_speakers(folder: Path, stem: str, speakers: tuple[str, ...]) -> None:
+    """``stem``'s SRT and WebVTT files are well formed and give every one of ``speakers``
+    a cue of theirs (``\nNAME: `` in the SRT, ``<v NAME>`` in the WebVTT)."""
+    srt = (folder / f"{stem}.srt").read_text("utf-8")
+    assert check_srt(srt) > 0
+    vtt = (folder / f"{stem}.vtt").read_text("utf-8")
+    assert check_vtt(vtt) > 0
+    for speaker in speakers:
+        assert f"\n{speaker}: " in srt
+        assert f"<v {speaker}>" in vtt
+
+
 def s3_keys(s3: S3Server, bucket: str) -> list[str]:
     """Every object in the bucket."""
     answer: dict[str, Any] = s3.client().list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]

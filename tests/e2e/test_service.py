@@ -208,6 +208,16 @@ def put_manifest(folder: Path, name: str, audio: Path, files: tuple[str, ...]) -
     tmp.rename(folder / f"{name}.yaml")
 
 
+def hold_a_batch(stack: Stack) -> tuple[DaemonEnv, GatedProxy]:
+    """A manifest of JOBS files in the inbox, the proxy's gate closed on their submissions;
+    the stack's daemon environment and proxy."""
+    env, proxy = stack.env, stack.proxy
+    audio = env.copy_audio(DEMO_FILES[:JOBS])
+    put_manifest(env.inbox, "batch", audio, DEMO_FILES[:JOBS])
+    proxy.hold()
+    return env, proxy
+
+
 def check_all_done_once(env: DaemonEnv, manifest: str, jobs: int) -> None:
     """Every job of ``manifest`` is done, and each result was written exactly once."""
     report = json.loads((env.results / manifest / "report.json").read_text("utf-8"))
@@ -358,10 +368,7 @@ async def test_sigterm_lets_requests_in_flight_finish_then_exits_0(
     async with service_stack(
         tmp_path, s3_server, s3_bucket, service={"drain_timeout_s": 30.0}
     ) as stack:
-        env, proxy = stack.env, stack.proxy
-        audio = env.copy_audio(DEMO_FILES[:JOBS])
-        put_manifest(env.inbox, "batch", audio, DEMO_FILES[:JOBS])
-        proxy.hold()
+        env, proxy = hold_a_batch(stack)
         async with running(env) as daemon:
             # Every job uploaded and its submission on the wire, held at the gate.
             await proxy.wait_held(JOBS)
@@ -401,10 +408,7 @@ async def test_drain_timeout_records_the_jobs_and_exits_0(
     async with service_stack(
         tmp_path, s3_server, s3_bucket, service={"drain_timeout_s": 0.2}
     ) as stack:
-        env, proxy = stack.env, stack.proxy
-        audio = env.copy_audio(DEMO_FILES[:JOBS])
-        put_manifest(env.inbox, "batch", audio, DEMO_FILES[:JOBS])
-        proxy.hold()
+        env, proxy = hold_a_batch(stack)
         async with running(env) as daemon:
             await proxy.wait_held(JOBS)
             daemon.send_signal(signal.SIGINT)
@@ -439,10 +443,7 @@ async def test_second_signal_exits_at_once_and_the_next_run_finishes(
     async with service_stack(
         tmp_path, s3_server, s3_bucket, service={"drain_timeout_s": 300.0}
     ) as stack:
-        env, proxy = stack.env, stack.proxy
-        audio = env.copy_audio(DEMO_FILES[:JOBS])
-        put_manifest(env.inbox, "batch", audio, DEMO_FILES[:JOBS])
-        proxy.hold()
+        env, proxy = hold_a_batch(stack)
         async with running(env) as daemon:
             await proxy.wait_held(JOBS)
             daemon.send_signal(signal.SIGTERM)

@@ -6,23 +6,16 @@ than as an empty transcript."""
 from __future__ import annotations
 
 import json
-import wave
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import S3Server
 from tests.support.daemon import DaemonEnv, emulated_daemon
 from tests.support.emulator import emulator
-from tests.support.wavs import make_wavs
+from tests.support.wavs import make_wavs, silent_wav
 
 pytestmark = pytest.mark.e2e
-
-
-def report_of(env: DaemonEnv, name: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((env.results / name / "report.json").read_text("utf-8"))
-    return report
 
 
 async def test_the_services_own_failures_are_submitted_again(
@@ -40,7 +33,7 @@ async def test_the_services_own_failures_are_submitted_again(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "flaky")
+    report = env.report("flaky")
     assert report["counts"] == {"done": 12}
     failed = [op for op in stats["operations"].values() if op["outcome"] == "error"]
     assert failed
@@ -73,7 +66,7 @@ async def test_a_young_404_fails_the_job_and_is_never_resubmitted(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    report = report_of(env, "lost")
+    report = env.report("lost")
     assert report["counts"] == {"failed": 2}
     for failure in report["failures"]:
         assert "not found" in failure["reason"]
@@ -107,7 +100,7 @@ async def test_a_429_without_retry_after_backs_off_longer_each_time(
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    assert report_of(env, "busy")["counts"] == {"done": 8}
+    assert env.report("busy")["counts"] == {"done": 8}
     assert stats["throttled"]["submit"] > 0
     throttled = env.events("quota.throttled")
     assert throttled
@@ -143,7 +136,7 @@ async def test_the_services_daily_audio_quota_past_the_first_backoff_step_fails_
         assert await env.run_until_idle() == 0
         stats = emu.stats()
 
-    assert report_of(env, "daily")["counts"] == {"done": 4}
+    assert env.report("daily")["counts"] == {"done": 4}
     assert stats["throttled"]["audio"] >= 2
     # Four operations, no more: a refused submission is not a recognition, nor billed.
     assert stats["summary"]["operations"] == 4
@@ -156,15 +149,6 @@ async def test_the_services_daily_audio_quota_past_the_first_backoff_step_fails_
     assert not env.events("job.retry")
 
 
-def silent_wav(path: Path, seconds: float = 3.0) -> None:
-    """All-zero samples: silence, in which the service recognises nothing."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\0\0" * int(16000 * seconds))
-
-
 async def test_nothing_recognised_is_reported_not_an_empty_success(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
@@ -173,7 +157,7 @@ async def test_nothing_recognised_is_reported_not_an_empty_success(
     ) as (emu, env):
         audio = env.root / "audio"
         audio.mkdir()
-        silent_wav(audio / "silence.wav")
+        silent_wav(audio / "silence.wav", 3.0)
         names = make_wavs(audio, 1, seed=61)
         env.put_manifest(
             "quiet",
@@ -190,7 +174,7 @@ async def test_nothing_recognised_is_reported_not_an_empty_success(
     # v2 ended without `chunks`, v3 with nothing but status lines.
     silent = [op for op in stats["operations"].values() if op["silent"]]
     assert len(silent) == 2
-    report = report_of(env, "quiet")
+    report = env.report("quiet")
     assert report["counts"] == {"done": 3}
     assert sorted((n["output"], n["note"]) for n in report["notes"]) == [
         ("silence", "no speech recognised"),

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import struct
-import wave
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -14,16 +12,7 @@ from orchestrator.emulator import RunningEmulator
 from tests.conftest import S3Server
 from tests.emulator.helpers import MONO_MP3, STEREO_OGG, sine_lpcm
 from tests.support.emulator import emulator, object_uri
-
-
-def _wav(pcm: bytes, rate: int, channels: int) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
+from tests.support.wavs import wav_bytes
 
 
 @pytest.fixture
@@ -39,11 +28,11 @@ def audio(s3_server: S3Server, s3_bucket: str) -> dict[str, str]:
         "long8k.raw": b"\x01\x00" * (60 * 8000),
         # 2 s of 16 kHz mono digital silence: nothing to recognise.
         "silence16k.raw": bytes(2 * 16000 * 2),
-        "silence.wav": _wav(bytes(16000 * 2), 16000, 1),
+        "silence.wav": wav_bytes(bytes(16000 * 2), 16000, 1),
         "odd.raw": b"\x01\x02\x03",
-        "tone.wav": _wav(sine_lpcm(0.5, 16000, 1), 16000, 1),
+        "tone.wav": wav_bytes(sine_lpcm(0.5, 16000, 1), 16000, 1),
         # 4 s of 8 kHz stereo WAV: long enough for a few utterances per channel.
-        "stereo.wav": _wav(sine_lpcm(4.0, 8000, 2), 8000, 2),
+        "stereo.wav": wav_bytes(sine_lpcm(4.0, 8000, 2), 8000, 2),
         "empty.ogg": b"",
         # Raw LPCM whose first sample (-1, -2817) reads as an MPEG frame sync: ff ff, ff f4.
         "sync-ffff.raw": struct.pack("<h", -1) + sine_lpcm(1.0, 8000, 1),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import struct
-import wave
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from orchestrator.emulator import EMULATED_MARK, RunningEmulator
 from tests.conftest import S3Server
 from tests.emulator.helpers import MONO_MP3, STEREO_OGG, assert_error, sine_lpcm
 from tests.support.emulator import TEST_API_KEY, TEST_IAM_TOKEN, emulator
+from tests.support.wavs import wav_bytes
 
 USER = "01ae13cb744628b58fb536d496daa1e6"
 MB = 1024 * 1024
@@ -31,16 +31,6 @@ def asr_url(base: str, **params: str) -> str:
     drops one)."""
     query = {"uuid": USER, "key": TEST_API_KEY, "topic": "queries", **params}
     return f"{base}{ASR_XML_PATH}?{urlencode({k: v for k, v in query.items() if v != ''})}"
-
-
-def _wav(pcm: bytes, rate: int, channels: int) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def _alaw_tone(seconds: float) -> bytes:
@@ -76,7 +66,7 @@ async def post(
 @pytest.mark.parametrize(
     ("content_type", "body", "seconds"),
     [
-        pytest.param("audio/x-wav", _wav(sine_lpcm(1.0, 16000, 2), 16000, 2), 1.0, id="wav"),
+        pytest.param("audio/x-wav", wav_bytes(sine_lpcm(1.0, 16000, 2), 16000, 2), 1.0, id="wav"),
         pytest.param("audio/x-mpeg-3", MONO_MP3.read_bytes(), 2.09, id="mp3"),
         pytest.param("audio/ogg;codecs=opus", STEREO_OGG.read_bytes(), 3.0, id="ogg"),
         pytest.param(PCM16, sine_lpcm(1.5, 16000, 1), 1.5, id="pcm16k"),
@@ -149,7 +139,7 @@ async def test_chunked_body_over_the_limit_is_refused(
     ("content_type", "body"),
     [
         pytest.param(PCM16, bytes(32000), id="silent pcm"),
-        pytest.param("audio/x-wav", _wav(bytes(16000), 8000, 1), id="silent wav"),
+        pytest.param("audio/x-wav", wav_bytes(bytes(16000), 8000, 1), id="silent wav"),
         pytest.param("audio/x-alaw;bit=13;rate=8000", b"\xd5\x55" * 4000, id="silent alaw"),
         pytest.param("audio/x-mpeg-3", b"this is not an mp3 file at all", id="undecodable"),
         pytest.param("audio/x-wav", MONO_MP3.read_bytes(), id="mp3 sent as wav"),

@@ -119,6 +119,13 @@ async def _run_example(
     return out, operation_id
 
 
+async def _read(url: str) -> str:
+    """GET ``url`` with the test's API key, as the documentation's flow does: the body."""
+    headers = {"Authorization": f"Api-Key {TEST_API_KEY}"}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
+        return await answer.text()
+
+
 async def test_documentation_flow_works_against_the_emulator(
     s3_server: S3Server, s3_bucket: str, audio: dict[str, str]
 ) -> None:
@@ -126,14 +133,8 @@ async def test_documentation_flow_works_against_the_emulator(
         out, operation_id = await _run_example(
             DOC_FLOW, audio["stereo.ogg"], SPEECHKIT_TRANSCRIBE_URL=emu.url, emu=emu
         )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(
-                f"{emu.url}/operations/{operation_id}",
-                headers={"Authorization": f"Api-Key {TEST_API_KEY}"},
-            ) as answer,
-        ):
-            chunks = (await answer.json())["response"]["chunks"]
+        answer = await _read(f"{emu.url}/operations/{operation_id}")
+        chunks = json.loads(answer)["response"]["chunks"]
     lines = out.decode().splitlines()
     assert lines[lines.index("Text chunks:") + 1 :] == [
         chunk["alternatives"][0]["text"] for chunk in chunks
@@ -147,14 +148,8 @@ async def test_documentation_v3_flow_works_against_the_emulator(
         out, operation_id = await _run_example(
             DOC_FLOW_V3, audio["stereo.wav"], SPEECHKIT_STT_URL=emu.url, emu=emu
         )
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(
-                f"{emu.url}{V3_RESULT_PATH}?operationId={operation_id}",
-                headers={"Authorization": f"Api-Key {TEST_API_KEY}"},
-            ) as answer,
-        ):
-            lines = [json.loads(line)["result"] for line in (await answer.text()).splitlines()]
+        answer = await _read(f"{emu.url}{V3_RESULT_PATH}?operationId={operation_id}")
+        lines = [json.loads(line)["result"] for line in answer.splitlines()]
     expected = [
         f"{r['channelTag']}: {r['final']['alternatives'][0]['text']}" for r in lines if "final" in r
     ]

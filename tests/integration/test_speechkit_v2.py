@@ -27,7 +27,7 @@ from orchestrator.speechkit import (
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, TEST_IAM_TOKEN, emulator
 from tests.support.storage import upload_file
-from tests.support.waiting import poll_until
+from tests.support.waiting import operation_done
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 OGG = SubmitRequest(audio_uri=f"{STORAGE_URL}/b/k.ogg", encoding="OGG_OPUS")
@@ -174,14 +174,6 @@ def _client(
     return V2Client(session, emu.url, emu.url, auth, 10.0)
 
 
-async def _wait_done(client: V2Client, operation_id: str) -> OperationStatus:
-    return await poll_until(
-        lambda: client.get_operation(operation_id),
-        lambda status: status.done,
-        what=f"finished operation {operation_id}",
-    )
-
-
 async def test_submit_poll_fetch(
     s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:
@@ -191,7 +183,7 @@ async def test_submit_poll_fetch(
         assert isinstance(client, RecognitionClient)
         submitted = await client.submit(SubmitRequest(audio_uri=uri, encoding="OGG_OPUS"))
         op_id = submitted.operation_id
-        status = await _wait_done(client, op_id)
+        status = await operation_done(client, op_id)
         transcript = client.result_of(status)
         # Without a status (after a restart) the client reads the operation again.
         again = await client.fetch_result(op_id)
@@ -218,7 +210,7 @@ async def test_lpcm_submission_is_accepted(
     async with emulator(s3_server) as emu:
         client = _client(session, emu)
         op_id = (await client.submit(request)).operation_id
-        transcript = client.result_of(await _wait_done(client, op_id))
+        transcript = client.result_of(await operation_done(client, op_id))
     assert transcript is not None
     assert transcript.channels == (1,)
     assert transcript.utterances
@@ -303,7 +295,7 @@ async def test_failed_operation_is_permanent(
     async with emulator(s3_server) as emu:
         client = _client(session, emu)
         submitted = await client.submit(SubmitRequest(audio_uri=missing, encoding="OGG_OPUS"))
-        status = await _wait_done(client, submitted.operation_id)
+        status = await operation_done(client, submitted.operation_id)
         with pytest.raises(SpeechKitError) as caught:
             client.result_of(status)
     assert status.done

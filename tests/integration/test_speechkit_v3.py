@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from orchestrator.speechkit import (
 from tests.conftest import S3Server
 from tests.support.emulator import AUTH_HEADERS, emulator
 from tests.support.storage import upload_file
-from tests.support.waiting import poll_until
+from tests.support.waiting import operation_done
+from tests.support.wavs import silent_wav
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "audio"
@@ -34,19 +34,11 @@ def _client(session: aiohttp.ClientSession, emu: RunningEmulator) -> V3Client:
     return V3Client(session, emu.url, emu.url, AUTH_HEADERS, 10.0)
 
 
-async def _wait_done(client: V3Client, operation_id: str) -> OperationStatus:
-    return await poll_until(
-        lambda: client.get_operation(operation_id),
-        lambda status: status.done,
-        what=f"finished operation {operation_id}",
-    )
-
-
 async def _recognise(
     client: V3Client, request: SubmitRequest, *, speakers: bool = False
 ) -> tuple[OperationStatus, Transcript]:
     submitted = await client.submit(request)
-    status = await _wait_done(client, submitted.operation_id)
+    status = await operation_done(client, submitted.operation_id)
     assert client.result_of(status) is None  # the Operation carries no transcript
     return status, await client.fetch_result(submitted.operation_id, speaker_labeling=speakers)
 
@@ -173,19 +165,10 @@ async def test_language_auto_and_a_list(
             assert transcript.utterances
 
 
-def _silent_wav(path: Path, seconds: float = 2.0) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"\0\0" * int(seconds * 16000))
-    return path
-
-
 async def test_silence_gives_an_empty_transcript(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str, session: aiohttp.ClientSession
 ) -> None:
-    uri = await upload_file(s3_server, s3_bucket, _silent_wav(tmp_path / "s.wav"), offset=44)
+    uri = await upload_file(s3_server, s3_bucket, silent_wav(tmp_path / "s.wav", 2.0), offset=44)
     async with emulator(s3_server) as emu:
         _, transcript = await _recognise(
             _client(session, emu), SubmitRequest(uri, "LINEAR16_PCM", sample_rate=16000)
@@ -248,7 +231,7 @@ async def test_a_failed_operation_raises_its_error(
     async with emulator(s3_server) as emu:
         client = _client(session, emu)
         submitted = await client.submit(SubmitRequest(missing, "OGG_OPUS"))
-        status = await _wait_done(client, submitted.operation_id)
+        status = await operation_done(client, submitted.operation_id)
         with pytest.raises(SpeechKitError) as caught:
             client.result_of(status)
         with pytest.raises(SpeechKitError) as fetched:

@@ -236,6 +236,13 @@ class DaemonEnv:
         """Everything the daemon processes printed."""
         return "".join(path.read_text("utf-8", errors="replace") for path in self.log_files)
 
+    def report(self, name: str) -> dict[str, Any]:
+        """The report.json the daemon wrote for manifest ``name``."""
+        report: dict[str, Any] = json.loads(
+            (self.results / name / "report.json").read_text("utf-8")
+        )
+        return report
+
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         """The daemon's JSON log events, in order, optionally only those called ``name``."""
         found = []

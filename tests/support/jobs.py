@@ -41,3 +41,20 @@ def make_job(
         audio=MONO_OGG_60,
     )
     return dataclasses.replace(base, **fields)
+
+
+def submitted_job(
+    state: State = State.RUNNING, *, submitted_at: float | None, **fields: Any
+) -> Job:
+    """Job 1 (its audio ``/a.ogg``, of unknown facts) submitted once as operation ``op1`` at
+    ``submitted_at``, in ``state``; any other field of the job as given."""
+    given: dict[str, Any] = {
+        "source": "/a.ogg",
+        "output": "a",
+        "audio": None,
+        "operation_id": "op1",
+        "submissions": 1,
+        "submitted_at": submitted_at,
+        **fields,
+    }
+    return make_job(1, state, **given)

@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from orchestrator.speechkit.base import OperationStatus, RecognitionClient
+
 T = TypeVar("T")
 
 
@@ -32,3 +34,12 @@ async def poll_until(
         if loop.time() > deadline:
             raise AssertionError(f"no {what} after {limit_s} s; last seen: {value!r}")
         await asyncio.sleep(step_s)
+
+
+async def operation_done(client: RecognitionClient, operation_id: str) -> OperationStatus:
+    """Check an operation until it says done (finished or failed); its last status."""
+    return await poll_until(
+        lambda: client.get_operation(operation_id),
+        lambda status: status.done,
+        what=f"finished operation {operation_id}",
+    )

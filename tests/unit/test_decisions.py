@@ -26,7 +26,7 @@ from orchestrator.core.decisions import (
 )
 from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
-from orchestrator.core.settings import RecognitionSettings
+from tests.support.jobs import submitted_job
 
 TTL = 3 * 86400.0
 WHEN = Circumstances(
@@ -43,23 +43,8 @@ def job(
     submissions: int = 1,
     submitted_at: float | None = YOUNG,
 ) -> Job:
-    return Job(
-        id=1,
-        manifest_id=1,
-        manifest_name="m",
-        source="/a.ogg",
-        output="a",
-        settings=RecognitionSettings(),
-        settings_key="k",
-        priority=0,
-        state=state,
-        attempts=attempts,
-        next_action_at=0.0,
-        created_at=0.0,
-        updated_at=0.0,
-        operation_id="op1",
-        submissions=submissions,
-        submitted_at=submitted_at,
+    return submitted_job(
+        state, submitted_at=submitted_at, attempts=attempts, submissions=submissions
     )
 
 

@@ -18,11 +18,11 @@ from orchestrator.core.decisions import (
 )
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
-from orchestrator.core.settings import RecognitionSettings
 from orchestrator.speechkit import SubmitRequest
 from orchestrator.speechkit.errors import kind_for_status
 from orchestrator.speechkit.v2 import v2_request_body
 from orchestrator.speechkit.v3 import v3_request_body
+from tests.support.jobs import submitted_job
 
 TTL = 3 * 86400.0
 WHEN = Circumstances(now=1000.0, rand=0.5, retry=RetryPolicy(max_attempts=3), results_ttl_s=TTL)
@@ -30,24 +30,7 @@ NOT_FOUND = Failure(ErrorKind.NOT_FOUND, "not found", None)
 
 
 def job(submitted_at: float | None, state: State = State.RUNNING) -> Job:
-    return Job(
-        id=1,
-        manifest_id=1,
-        manifest_name="m",
-        source="/a.ogg",
-        output="a",
-        settings=RecognitionSettings(),
-        settings_key="k",
-        priority=0,
-        state=state,
-        attempts=0,
-        next_action_at=0.0,
-        created_at=0.0,
-        updated_at=0.0,
-        operation_id="op1",
-        submissions=1,
-        submitted_at=submitted_at,
-    )
+    return submitted_job(state, submitted_at=submitted_at)
 
 
 @pytest.mark.parametrize("means", list(NotFoundMeans))
