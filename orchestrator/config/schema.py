@@ -423,7 +423,7 @@ class Config:
     hooks: HooksConfig = section(HooksConfig, "see [Completion hooks](#completion-hooks)")
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this
-    # Files the config names as secrets (``*_file``): never to be read as audio.
+    # Files the config names as secrets (``*_file``) and $CREDENTIALS_DIRECTORY: never audio.
     secret_files: tuple[Path, ...] = ()
     # What is allowed but unwise (a secret file others may read): said at start, not fatal.
     warnings: tuple[Problem, ...] = ()

@@ -30,6 +30,10 @@ class SecretReader:
         self.env = env
         self.resolve = resolve  # False: check the references, read no value (plan, validate)
         self.files: list[Path] = []  # every *_file named, to be kept out of the audio
+        credentials = env.get("CREDENTIALS_DIRECTORY")
+        if credentials:
+            # systemd's credentials (the API key among them) are never audio either.
+            self.files.append(Path(credentials))
 
     def read(self, sec: Section, name: str) -> Secret | None:
         """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""

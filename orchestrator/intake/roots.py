@@ -3,8 +3,9 @@
 Whoever can drop a manifest in the inbox chooses the paths the daemon reads, with the
 daemon's rights. ``paths.input_roots`` bounds that: a file is compared by its real path
 (every symlink resolved), so a link inside a root that points outside it is refused too.
-The daemon's own files (its state, inbox, results, config and secret files) are refused
-even inside a root: raw PCM takes any bytes, so any file could otherwise pass for audio.
+The daemon's own files (its state and lock file, inbox, results, config, secret files and
+systemd credentials directory) are refused even inside a root: raw PCM takes any bytes, so
+any file could otherwise pass for audio.
 
 The check is made when a manifest is read (``validate --config``, ``submit``, intake) and
 again right before the upload reads the file; a symlink swapped between that last check
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from orchestrator.config import Config
 
-# SQLite keeps a journal beside the state file under these suffixes.
-_STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+# SQLite keeps a journal beside the state file under these suffixes; ".lock" is the
+# daemon's own lock file.
+_STATE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".lock")
 
 
 def _inside(folder: Path) -> str:
