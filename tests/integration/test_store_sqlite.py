@@ -4,7 +4,9 @@ one daemon per file (the behaviour shared with PostgreSQL is in test_store.py)."
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -146,3 +148,22 @@ async def test_processes_opening_a_new_file_at_once_all_find_it_up_to_date(
             assert child.returncode == 0, err.decode()
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_the_state_file_is_the_daemons_alone_whatever_the_umask(tmp_path: Path) -> None:
+    # It holds webhook tokens and every transcript: a shell's umask 022 must not make it
+    # (nor its WAL and shared-memory files) readable by other users.
+    path = tmp_path / "state" / "orchestrator.sqlite3"
+    old = os.umask(0o022)
+    try:
+        store = await SQLiteStore.open(path)
+        try:
+            await store.kv_set("probe", "1")
+            files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+            assert all(p.exists() for p in files)
+            for file in files:
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        finally:
+            await store.close()
+    finally:
+        os.umask(old)
