@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from orchestrator.config import HooksConfig
-from orchestrator.core.hooks import Attempt, HookDelivery, after_attempt
+from orchestrator.core.hooks import Attempt, HookDelivery, HookOrigin, after_attempt
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.service.hook_calls import command_env, post_webhook, run_command
 from orchestrator.storage.protocol import ObjectStorage, StorageError
@@ -28,7 +28,8 @@ from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
 
-# Attempts in flight at once (a command may take its whole timeout).
+# Attempts in flight at once, for the config's hooks and for the manifests' hooks each (a
+# command may take its whole timeout; slow manifest hooks never hold up the operator's).
 CONCURRENT_ATTEMPTS = 4
 # The pending deliveries are read again at least this often (another process may add some).
 RESCAN_S = 30.0
@@ -56,6 +57,7 @@ class HookRunner:
         self.rand = rand
         self._wake = asyncio.Event()
         self._attempts: dict[int, asyncio.Task[None]] = {}
+        self._origins: dict[int, HookOrigin] = {}  # of the attempts in flight
         self._session: aiohttp.ClientSession | None = None
         self._error: str | None = None
 
@@ -110,15 +112,18 @@ class HookRunner:
             if delivery.next_attempt_at > now:
                 wait_s = min(wait_s, delivery.next_attempt_at - now)
                 continue
-            if len(self._attempts) >= CONCURRENT_ATTEMPTS:
-                break  # a finished attempt wakes the loop
+            origin = delivery.hook.origin
+            if list(self._origins.values()).count(origin) >= CONCURRENT_ATTEMPTS:
+                continue  # a finished attempt wakes the loop
             task = asyncio.create_task(self._attempt(delivery), name=f"hook-{delivery.id}")
             self._attempts[delivery.id] = task
+            self._origins[delivery.id] = origin
             task.add_done_callback(functools.partial(self._done, delivery.id))
         return max(0.0, wait_s)
 
     def _done(self, delivery: int, _task: asyncio.Task[None]) -> None:
         self._attempts.pop(delivery, None)
+        self._origins.pop(delivery, None)
         self._wake.set()
 
     async def _stop_attempts(self, grace_s: float = 5.0) -> None:

@@ -5,7 +5,11 @@ that cannot run and a hook the config no longer allows fail at once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 from structlog.testing import capture_logs
@@ -13,6 +17,7 @@ from structlog.testing import capture_logs
 from orchestrator.config import HooksConfig
 from orchestrator.core.hooks import Hook, HookDelivery
 from orchestrator.core.settings import RecognitionSettings
+from orchestrator.service.hook_calls import command_env, run_command
 from orchestrator.service.hooks import HookRunner
 from orchestrator.storage.local import LocalStorage
 from orchestrator.store import NewJob, Store
@@ -125,3 +130,70 @@ async def test_a_report_in_object_storage_is_given_to_the_command(
     (delivery,) = await store.hook_deliveries()
     assert (delivery.state, delivery.last_error) == ("delivered", None)
     assert copy.read_text("utf-8") == '{"manifest": "m"}\n'
+
+
+async def test_a_command_that_leaves_a_child_behind_succeeds_at_once(tmp_path: Path) -> None:
+    # `sleep 30 &` keeps the command's stderr open after it exits 0: that is a delivery,
+    # said soon after the exit, not a timeout run again.
+    started = time.monotonic()
+    outcome, status = await run_command(
+        ("/bin/sh", "-c", "sleep 30 & exit 0"), "/r.json", b"{}", 20.0, command_env({})
+    )
+    assert (outcome.ok, status) == (True, 0)
+    assert time.monotonic() - started < 5
+
+
+async def test_a_grandchild_out_of_the_process_group_does_not_hold_the_attempt(
+    tmp_path: Path,
+) -> None:
+    # A grandchild in a session of its own escapes the kill of the command's process group
+    # and keeps its stderr open: the attempt still ends at its timeout.
+    pid_file = tmp_path / "escaped.pid"
+    escape = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '40'], start_new_session=True)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    try:
+        outcome, _status = await asyncio.wait_for(
+            run_command(python(escape), "/r.json", b"{}", 1.0, command_env({})), 30
+        )
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert (outcome.ok, outcome.error) == (False, "timed out (killed)")
+    assert time.monotonic() - started < 6
+
+
+async def test_manifest_hooks_cannot_take_the_config_hooks_slots(
+    store: Store, tmp_path: Path
+) -> None:
+    # Slow manifest commands fill every slot they may have; the config's own hook is
+    # delivered meanwhile.
+    report = tmp_path / "report.json"
+    report.write_text("{}\n", "utf-8")
+    slow = [
+        Hook("command", "manifest", command=python(f"import time; time.sleep(20); {n}"))
+        for n in range(6)
+    ]
+    done = tmp_path / "done"
+    mine = Hook("command", "config", command=python(f"open({str(done)!r}, 'w')"))
+    manifest_id, _ = await store.add_manifest(
+        "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+    )
+    await store.finish_manifest(manifest_id, str(report), "/p/m.yaml", 2.0, (*slow, mine))
+    config = HooksConfig(command_timeout_s=60.0, manifest_commands=(sys.executable,))
+    runner = HookRunner(store, lambda: config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+
+    async def delivered() -> bool:
+        return done.exists()
+
+    try:
+        await eventually(delivered, limit_s=10)
+    finally:
+        stop.set()
+        await task
