@@ -19,7 +19,14 @@ from pathlib import Path
 import aiohttp
 
 from orchestrator.config import HooksConfig
-from orchestrator.core.hooks import Attempt, HookDelivery, HookOrigin, after_attempt
+from orchestrator.core.hooks import (
+    Attempt,
+    Hook,
+    HookDelivery,
+    HookOrigin,
+    OnFinish,
+    after_attempt,
+)
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.service.hook_calls import command_env, post_webhook, run_command
 from orchestrator.storage.protocol import ObjectStorage, StorageError
@@ -183,9 +190,24 @@ class HookRunner:
     async def _call(
         self, delivery: HookDelivery, config: HooksConfig, attempt: int
     ) -> tuple[Attempt, int | None]:
-        """Make the attempt: the policy checked again (the config may have changed since the
-        manifest came in), the report read, the command run or the webhook POSTed."""
-        hook = delivery.hook
+        """Make the attempt: the hook taken from the config or the manifest as they are now
+        (never from the store), the policy checked again (the config may have changed since
+        the manifest came in), the report read, the command run or the webhook POSTed."""
+        hook = await self._hook_now(delivery, config)
+        if hook is None:
+            where = "the config" if delivery.hook.origin == "config" else "its manifest"
+            field = "hooks.on_finish" if delivery.hook.origin == "config" else "on_finish"
+            error = f"cancelled: {where} no longer has this hook ({field}.{delivery.hook.kind})"
+            log.warning(
+                "hook.cancelled",
+                manifest=delivery.manifest,
+                delivery_id=delivery.delivery_id,
+                kind=delivery.hook.kind,
+                origin=delivery.hook.origin,
+                target=delivery.hook.target,
+                error=error,
+            )
+            return Attempt(ok=False, error=error), None
         refusal = config.policy.refusal(hook)
         if refusal is not None:
             return Attempt(ok=False, error=f"refused: {refusal}"), None
@@ -218,6 +240,19 @@ class HookRunner:
             int(self.clock()),
             config.webhook_timeout_s,
         )
+
+    async def _hook_now(self, delivery: HookDelivery, config: HooksConfig) -> Hook | None:
+        """The delivery's hook as the config in force (a config hook) or the manifest's own
+        ``on_finish`` (a manifest hook) has it now; None when it has none of that kind."""
+        origin = delivery.hook.origin
+        if origin == "config":
+            on_finish = config.on_finish
+        else:
+            on_finish = await self.store.manifest_on_finish(delivery.manifest_id) or OnFinish()
+        for hook in on_finish.hooks(origin):
+            if hook.kind == delivery.hook.kind:
+                return hook
+        return None
 
     async def _report(self, report_path: str) -> bytes:
         """The report's JSON as written: a local file, or an object under the outputs'

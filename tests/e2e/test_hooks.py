@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from orchestrator.core.hooks import Hook
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store import NewJob
+from orchestrator.store.sqlite import SQLiteStore
 from tests.conftest import S3Server
 from tests.support.daemon import DaemonEnv
 from tests.support.emulator import emulator
@@ -250,3 +254,26 @@ async def test_a_delivery_cut_by_sigkill_is_made_after_the_restart(
     (manifest,) = json.loads(status.stdout)["manifests"]
     (hook,) = manifest["hooks"]
     assert (hook["state"], hook["delivery_id"]) == ("delivered", receiver.received[0].delivery_id)
+
+
+async def test_cancel_hooks_ends_a_manifests_pending_deliveries(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    env = hooks_env(tmp_path, s3_server, s3_bucket, "http://127.0.0.1:9", command=["/bin/true"])
+    store = await SQLiteStore.open(env.root / "state" / "orchestrator.sqlite3")
+    try:
+        manifest_id, _ = await store.add_manifest(
+            "calls", "/calls.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+        )
+        hook = Hook("command", "config", command=("/bin/true",))
+        await store.finish_manifest(manifest_id, "/r.json", "/p/calls.yaml", 2.0, (hook,))
+    finally:
+        await store.close()
+    result = await env.cli("cancel", "--hooks", "calls")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "calls: 1 hook delivery cancelled\n"
+    status = json.loads((await env.cli("status", "--json")).stdout)
+    (manifest,) = status["manifests"]
+    assert [(h["state"], h["last_error"]) for h in manifest["hooks"]] == [
+        ("failed", "cancelled by the operator")
+    ]
