@@ -326,7 +326,8 @@ class ServiceConfig:
 class StateConfig:
     """Where the state store is: ``url`` None is the SQLite file ``paths.state_file``;
     a ``postgresql://`` URL (the loader refuses one holding a password) is a PostgreSQL
-    database, with ``password`` read like every secret."""
+    database, with ``password`` read like every secret. ``migrate`` False: a daemon whose
+    role may not change the schema checks it instead of bringing it up to date."""
 
     url: str | None = setting(
         None,
@@ -334,6 +335,11 @@ class StateConfig:
         shown="none: the SQLite file `paths.state_file`",
     )
     password: Secret | None = secret_setting()
+    migrate: bool = setting(
+        True,
+        "false: never change the schema, refuse an old one: a role that only reads and "
+        "writes rows, with `migrate` run as the owner (PostgreSQL)",
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError, StoreLocked
 from orchestrator.store.postgres import SCHEMA_VERSION, PostgresStore
 from orchestrator.store.postgres.schema import Q
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import USER, PostgresServer
 
 DAEMONS = 4
 
@@ -317,3 +317,57 @@ async def test_the_newest_failures_of_a_large_store_are_read_through_their_index
         await store.close()
     assert [job.source for job in newest] == ["/a/100000.ogg", "/a/99990.ogg", "/a/99980.ogg"]
     assert newest[0].error == "not audio: 100000"
+
+
+def runtime_role(server: PostgresServer, database: str) -> str:
+    """A role that may only read and write the rows of ``database`` (no DDL, not the
+    owner), as docs/postgresql.md grants it; its URL."""
+    name = database.rsplit("/", 1)[1]
+    role = f"run_{name}"
+    server.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{server.password}'")
+    server.psql(
+        f"REVOKE CREATE ON SCHEMA public FROM PUBLIC; "
+        f"GRANT CONNECT ON DATABASE {name} TO {role}; "
+        f"GRANT USAGE ON SCHEMA public TO {role}; "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; "
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};",
+        name,
+    )
+    return database.replace(f"//{USER}@", f"//{role}@")
+
+
+async def test_a_dml_only_role_runs_the_store_of_a_migrated_database(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    # The role that migrates (owns the schema) is not the daemon's: the daemon's may not
+    # create or alter anything, and with state.migrate false it does not try.
+    owner = await PostgresStore.open(database, postgres_server.password)
+    await owner.close()
+    url = runtime_role(postgres_server, database)
+    store = await PostgresStore.open(url, postgres_server.password, migrate=False)
+    try:
+        manifest_id, _ = await store.add_manifest(
+            "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+        )
+        assert [m.name for m in await store.manifests()] == ["m"]
+        await store.cancel_manifest("m", 2.0)
+    finally:
+        await store.close()
+    assert manifest_id
+
+
+async def test_a_daemon_that_may_not_migrate_refuses_an_old_schema(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    with pytest.raises(StoreError) as info:
+        await PostgresStore.open(database, postgres_server.password, migrate=False)
+    message = str(info.value)
+    assert f"schema version 0, older than this program's {SCHEMA_VERSION}" in message
+    assert "speechkit-orchestrator migrate --config" in message
+    # Nothing was created meanwhile.
+    assert (
+        postgres_server.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database.rsplit("/", 1)[1]
+        ).strip()
+        == "0"
+    )
