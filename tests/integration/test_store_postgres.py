@@ -19,7 +19,7 @@ from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError, StoreLocked
 from orchestrator.store.postgres import SCHEMA_VERSION, PostgresStore
-from orchestrator.store.postgres.schema import Q
+from orchestrator.store.postgres.schema import MIGRATIONS, Q
 from tests.support.postgres import USER, PostgresServer
 
 DAEMONS = 4
@@ -371,3 +371,46 @@ async def test_a_daemon_that_may_not_migrate_refuses_an_old_schema(
         ).strip()
         == "0"
     )
+
+
+async def test_deliveries_of_a_version_5_database_lose_their_argv_and_url(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    db = await asyncpg.connect(database, password=postgres_server.password)
+    try:
+        await db.execute(
+            "CREATE TABLE schema_migrations ("
+            "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        for number, script in MIGRATIONS:
+            if number <= 5:
+                await db.execute(script)
+                await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", number)
+        await db.execute(
+            "INSERT INTO manifests (name, path, digest, node, created_at) "
+            "VALUES ('m', '/m', 'd', 'n', 1)"
+        )
+        for number, (kind, target) in enumerate(
+            (
+                ("command", '{"command": ["/bin/notify", "--token=argv-secret"]}'),
+                ("webhook", '{"url": "https://h.example/x?token=url-secret"}'),
+            )
+        ):
+            await db.execute(
+                "INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, "
+                "next_attempt_at, created_at, updated_at) "
+                "SELECT $1, id, $2, 'config', $3, 1, 1, 1 FROM manifests",
+                f"d{number}",
+                kind,
+                target,
+            )
+    finally:
+        await db.close()
+    store = await PostgresStore.open(database, postgres_server.password)
+    try:
+        pending = await store.pending_hooks()
+        assert [d.hook.target for d in pending] == ["/bin/notify", "https://h.example/x"]
+    finally:
+        await store.close()
+    stored = postgres_server.psql("SELECT target FROM hook_deliveries", database.rsplit("/", 1)[1])
+    assert "secret" not in stored
