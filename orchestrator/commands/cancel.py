@@ -1,18 +1,34 @@
-"""``cancel MANIFEST``: stop working on a manifest's jobs that have not ended."""
+"""``cancel MANIFEST``: stop working on a manifest's jobs that have not ended (or, with
+``--hooks``, stop delivering its completion hooks)."""
 
 from __future__ import annotations
 
 import argparse
 
-from orchestrator.commands.common import add_manifest_change
+from orchestrator.commands.common import add_config_argument, change_manifest
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``cancel`` subcommand: the jobs are cancelled; `retry` brings them back."""
-    add_manifest_change(
-        sub,
-        "cancel",
-        "cancel every job of a manifest that has not ended",
-        lambda store, name, now: store.cancel_manifest(name, now),
-        "cancelled",
+    """Add the ``cancel`` subcommand."""
+    parser = sub.add_parser("cancel", help="cancel every job of a manifest that has not ended")
+    add_config_argument(parser)
+    parser.add_argument("manifest", metavar="MANIFEST", help="the manifest's name")
+    parser.add_argument(
+        "--hooks",
+        action="store_true",
+        help="cancel the manifest's pending completion hook deliveries instead (they end "
+        "as failed, 'cancelled by the operator'); its jobs are left as they are",
     )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Cancel the jobs (`retry` brings them back), or the pending hook deliveries."""
+    if args.hooks:
+        count = change_manifest(args, lambda store, name, now: store.cancel_hooks(name, now))
+        noun = "delivery" if count == 1 else "deliveries"
+        print(f"{args.manifest}: {count} hook {noun} cancelled")
+        return 0
+    count = change_manifest(args, lambda store, name, now: store.cancel_manifest(name, now))
+    print(f"{args.manifest}: {count} job(s) cancelled")
+    return 0

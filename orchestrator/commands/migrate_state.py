@@ -10,6 +10,7 @@ from orchestrator.commands.common import add_config_argument, read_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.store import StoreError
 from orchestrator.store.migrate import copy_sqlite_to_postgres
+from orchestrator.store.postgres.connector import describe
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise UserInputError([Problem(str(source), str(exc))]) from None
     copied = ", ".join(f"{n} {table}" for table, n in counts.items())
-    print(f"copied {source} into {config.state.url} (node {node}): {copied}")
+    # The URL as logs show it: its query (options, key paths) is not printed.
+    print(f"copied {source} into {describe(config.state.url)} (node {node}): {copied}")
     return 0

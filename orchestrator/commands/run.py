@@ -8,6 +8,7 @@ import sys
 
 from orchestrator.commands.common import add_config_argument, config_path, read_config
 from orchestrator.service.daemon import Daemon, RunOptions
+from orchestrator.service.hardening import forbid_dumping
 from orchestrator.store import StoreError
 from orchestrator.telemetry import logs
 
@@ -37,6 +38,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, then run the daemon in one event loop."""
+    # Before a secret is read: the hook commands it runs may not read its environment.
+    forbid_dumping()
     config = read_config(args, quiet=True)  # the daemon logs the warnings
     logs.configure(config.logging.level, config.logging.format)
     daemon = Daemon(

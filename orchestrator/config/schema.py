@@ -374,7 +374,8 @@ class ServiceConfig:
 class StateConfig:
     """Where the state store is: ``url`` None is the SQLite file ``paths.state_file``;
     a ``postgresql://`` URL (the loader refuses one holding a password) is a PostgreSQL
-    database, with ``password`` read like every secret."""
+    database, with ``password`` read like every secret. ``migrate`` False: a daemon whose
+    role may not change the schema checks it instead of bringing it up to date."""
 
     url: str | None = setting(
         None,
@@ -382,6 +383,11 @@ class StateConfig:
         shown="none: the SQLite file `paths.state_file`",
     )
     password: Secret | None = secret_setting()
+    migrate: bool = setting(
+        True,
+        "false: never change the schema, refuse an old one: a role that only reads and "
+        "writes rows, with `migrate` run as the owner (PostgreSQL)",
+    )
 
 
 @dataclass(frozen=True)
@@ -472,7 +478,7 @@ class Config:
     hooks: HooksConfig = section(HooksConfig, "see [Completion hooks](#completion-hooks)")
     source: str = "<defaults>"  # the config file, for messages
     base_dir: Path = Path()  # relative paths were resolved against this
-    # Files the config names as secrets (``*_file``): never to be read as audio.
+    # Files the config names as secrets (``*_file``) and $CREDENTIALS_DIRECTORY: never audio.
     secret_files: tuple[Path, ...] = ()
     # What is allowed but unwise (a secret file others may read): said at start, not fatal.
     warnings: tuple[Problem, ...] = ()

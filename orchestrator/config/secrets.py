@@ -32,6 +32,10 @@ class SecretReader:
         self.files: list[Path] = []  # every *_file named, to be kept out of the audio
         # The file each secret read from a file or a credential came from, by its name.
         self.paths: dict[str, Path] = {}
+        credentials = env.get("CREDENTIALS_DIRECTORY")
+        if credentials:
+            # systemd's credentials (the API key among them) are never audio either.
+            self.files.append(Path(credentials))
 
     def read(self, sec: Section, name: str) -> Secret | None:
         """The secret ``name`` from exactly one of its ``_env``/``_file``/``_credential`` keys."""

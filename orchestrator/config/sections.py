@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
@@ -414,7 +414,7 @@ class SectionReader:
                     "must be a postgresql://USER@HOST[:PORT]/DATABASE URL",
                 )
                 url = None
-            elif parts.password is not None:
+            elif parts.password is not None or _query_password(parts.query):
                 # The value is deliberately not echoed: it holds the password.
                 self.r.problem(
                     sec.node_of("url"),
@@ -427,7 +427,8 @@ class SectionReader:
                 url = url.strip()
         elif password is not None or any(k.startswith("password") for k in sec):
             self.r.problem(sec.anchor, sec.field("url"), "missing: a password needs a url")
-        return StateConfig(url=url, password=password)
+        migrate = sec.boolean("migrate", StateConfig.migrate)
+        return StateConfig(url=url, password=password, migrate=migrate)
 
     def outputs(self, sec: Section) -> OutputsConfig:
         prefix = sec.optional_string("s3_prefix")
@@ -452,3 +453,8 @@ class SectionReader:
 
     def hooks(self, sec: Section) -> HooksConfig:
         return read_hooks(sec, self.secrets)
+
+
+def _query_password(query: str) -> bool:
+    """Whether a URL's query holds a password (``?password=``, as libpq and asyncpg take)."""
+    return any(name.lower() == "password" for name, _ in parse_qsl(query, keep_blank_values=True))

@@ -92,31 +92,36 @@ class OnFinish:
 
 @dataclass(frozen=True)
 class Hook:
-    """One thing to do when a manifest finishes, and who asked for it."""
+    """One thing to do when a manifest finishes, and who asked for it. A hook read back
+    from the store has only ``shown``: its command or URL are those of the config or the
+    manifest at the attempt, never the store's."""
 
     kind: HookKind
     origin: HookOrigin
     command: tuple[str, ...] = ()
     url: str = ""
+    shown: str = ""  # the target as stored, for logs and ``status``
 
     @property
     def target(self) -> str:
         """What the hook reaches, as logs and ``status`` may show it: a command's program
         (its arguments may be long), a webhook's URL without its query or credentials."""
+        if self.shown:
+            return self.shown
         return self.command[0] if self.kind == "command" else shown_url(self.url)
 
     def target_dict(self) -> dict[str, Any]:
-        """The hook's target, JSON-ready (for the store)."""
-        return {"command": list(self.command)} if self.kind == "command" else {"url": self.url}
+        """The hook's target as the store keeps it: what may be shown, never the command's
+        arguments nor the URL (write access to the store must not choose what runs)."""
+        return {"shown": self.target}
 
     @classmethod
     def from_target(cls, kind: str, origin: str, target: Mapping[str, Any]) -> Hook:
-        """The inverse of :meth:`target_dict`."""
-        if kind == "command":
-            return cls("command", _origin(origin), command=tuple(map(str, target["command"])))
-        if kind == "webhook":
-            return cls("webhook", _origin(origin), url=str(target["url"]))
-        raise ValueError(f"unknown hook kind {kind!r}")
+        """The hook of a stored delivery (its ``shown`` only; see :meth:`target_dict`)."""
+        if kind not in ("command", "webhook"):
+            raise ValueError(f"unknown hook kind {kind!r}")
+        hook_kind: HookKind = "command" if kind == "command" else "webhook"
+        return cls(hook_kind, _origin(origin), shown=str(target.get("shown", "")))
 
 
 def _origin(value: str) -> HookOrigin:

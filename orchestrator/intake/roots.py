@@ -4,8 +4,9 @@ own files; objects in the configured buckets only; and the highest priority allo
 Whoever can drop a manifest in the inbox chooses the paths the daemon reads, with the
 daemon's rights. ``paths.input_roots`` bounds that: a file is compared by its real path
 (every symlink resolved), so a link inside a root that points outside it is refused too.
-The daemon's own files (its state, inbox, results, config and secret files) are refused
-even inside a root: raw PCM takes any bytes, so any file could otherwise pass for audio.
+The daemon's own files (its state and lock file, inbox, results, config, secret files and
+systemd credentials directory) are refused even inside a root: raw PCM takes any bytes, so
+any file could otherwise pass for audio.
 
 An ``s3://`` object is read with the service account's rights, which may reach buckets
 of other tenants: only ``storage.bucket`` and ``storage.source_buckets`` (a bucket, or a
@@ -27,8 +28,9 @@ from orchestrator.config import Config
 from orchestrator.core.refs import ObjectRef
 from orchestrator.core.settings import MAX_PRIORITY
 
-# SQLite keeps a journal beside the state file under these suffixes.
-_STATE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+# SQLite keeps a journal beside the state file under these suffixes; ".lock" is the
+# daemon's own lock file.
+_STATE_SUFFIXES = ("", "-wal", "-shm", "-journal", ".lock")
 
 
 def _inside(folder: Path) -> str:

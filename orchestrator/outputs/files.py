@@ -7,7 +7,8 @@ import contextlib
 import errno
 import os
 import re
-import tempfile
+import secrets
+import string
 from pathlib import Path
 
 # The longest file name (in bytes) Linux filesystems take; a longer one is ENAMETOOLONG.
@@ -17,6 +18,7 @@ TEMP_SUFFIX = ".tmp"
 _TEMP_EXTRA = len(".") + len(".") + 8 + len(TEMP_SUFFIX)
 # A temporary file of ours: a hidden name, tempfile's 8 random characters, ".tmp".
 _TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_TEMP_CHARS = string.ascii_lowercase + string.digits + "_"
 
 # What an operator can do about each way a write can fail.
 _WRITE_ERRORS = {
@@ -70,34 +72,61 @@ def write_atomic(path: Path, data: str) -> None:
     """Replace ``path`` with ``data`` (UTF-8) so that it is always either old or new.
 
     Writes a temporary file in the same directory, fsyncs it, renames it over the target
-    and fsyncs the directory so the rename survives a power cut. Creates parent dirs. On
-    any failure (a full disk, say) the temporary file is removed and the target is left
-    as it was; a process killed meanwhile leaves the temporary file for
-    :func:`remove_temp_files`.
+    and fsyncs the directory so the rename survives a power cut. Creates parent dirs. A new
+    file takes the process's umask (systemd's ``UMask=0077`` keeps it the daemon's); a
+    file replaced keeps its mode. On any failure (a full disk, say) the temporary file is
+    removed, the target is left as it was, and the OSError names ``path``; a process killed
+    meanwhile leaves the temporary file for :func:`remove_temp_files`.
     """
     payload = data.encode("utf-8")
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
     try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(
-        dir=directory, prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX
-    )
-    tmp = Path(tmp_name)
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            mode: int | None = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = None
+        fd, tmp = _create_temp(directory, path.name)
+    except OSError as exc:
+        raise _naming(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
-            os.fchmod(handle.fileno(), mode)
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from None
         raise
     _fsync_dir(directory)
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` when it names no file: a write's ENOSPC names none, and an
+    operator must know where the disk is full."""
+    if exc.filename is None:
+        exc.filename = str(path)
+    return exc
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+    """A new temporary file for ``name`` in ``directory``, created with mode 0666 less the
+    umask (``tempfile.mkstemp`` would force 0600), opened for writing."""
+    prefix = temp_prefix(name)
+    for _ in range(100):
+        suffix = "".join(secrets.choice(_TEMP_CHARS) for _ in range(8))
+        tmp = directory / f"{prefix}{suffix}{TEMP_SUFFIX}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        except FileExistsError:
+            continue
+        return fd, tmp
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(directory))
 
 
 def temp_prefix(name: str) -> str:

@@ -19,7 +19,14 @@ from pathlib import Path
 import aiohttp
 
 from orchestrator.config import HooksConfig
-from orchestrator.core.hooks import Attempt, HookDelivery, after_attempt
+from orchestrator.core.hooks import (
+    Attempt,
+    Hook,
+    HookDelivery,
+    HookOrigin,
+    OnFinish,
+    after_attempt,
+)
 from orchestrator.core.refs import ObjectRef, is_object_uri
 from orchestrator.service.hook_calls import command_env, post_webhook, run_command
 from orchestrator.storage.protocol import ObjectStorage, StorageError
@@ -28,7 +35,8 @@ from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
 
-# Attempts in flight at once (a command may take its whole timeout).
+# Attempts in flight at once, for the config's hooks and for the manifests' hooks each (a
+# command may take its whole timeout; slow manifest hooks never hold up the operator's).
 CONCURRENT_ATTEMPTS = 4
 # The pending deliveries are read again at least this often (another process may add some).
 RESCAN_S = 30.0
@@ -56,6 +64,7 @@ class HookRunner:
         self.rand = rand
         self._wake = asyncio.Event()
         self._attempts: dict[int, asyncio.Task[None]] = {}
+        self._origins: dict[int, HookOrigin] = {}  # of the attempts in flight
         self._session: aiohttp.ClientSession | None = None
         self._error: str | None = None
 
@@ -110,15 +119,18 @@ class HookRunner:
             if delivery.next_attempt_at > now:
                 wait_s = min(wait_s, delivery.next_attempt_at - now)
                 continue
-            if len(self._attempts) >= CONCURRENT_ATTEMPTS:
-                break  # a finished attempt wakes the loop
+            origin = delivery.hook.origin
+            if list(self._origins.values()).count(origin) >= CONCURRENT_ATTEMPTS:
+                continue  # a finished attempt wakes the loop
             task = asyncio.create_task(self._attempt(delivery), name=f"hook-{delivery.id}")
             self._attempts[delivery.id] = task
+            self._origins[delivery.id] = origin
             task.add_done_callback(functools.partial(self._done, delivery.id))
         return max(0.0, wait_s)
 
     def _done(self, delivery: int, _task: asyncio.Task[None]) -> None:
         self._attempts.pop(delivery, None)
+        self._origins.pop(delivery, None)
         self._wake.set()
 
     async def _stop_attempts(self, grace_s: float = 5.0) -> None:
@@ -178,9 +190,24 @@ class HookRunner:
     async def _call(
         self, delivery: HookDelivery, config: HooksConfig, attempt: int
     ) -> tuple[Attempt, int | None]:
-        """Make the attempt: the policy checked again (the config may have changed since the
-        manifest came in), the report read, the command run or the webhook POSTed."""
-        hook = delivery.hook
+        """Make the attempt: the hook taken from the config or the manifest as they are now
+        (never from the store), the policy checked again (the config may have changed since
+        the manifest came in), the report read, the command run or the webhook POSTed."""
+        hook = await self._hook_now(delivery, config)
+        if hook is None:
+            where = "the config" if delivery.hook.origin == "config" else "its manifest"
+            field = "hooks.on_finish" if delivery.hook.origin == "config" else "on_finish"
+            error = f"cancelled: {where} no longer has this hook ({field}.{delivery.hook.kind})"
+            log.warning(
+                "hook.cancelled",
+                manifest=delivery.manifest,
+                delivery_id=delivery.delivery_id,
+                kind=delivery.hook.kind,
+                origin=delivery.hook.origin,
+                target=delivery.hook.target,
+                error=error,
+            )
+            return Attempt(ok=False, error=error), None
         refusal = config.policy.refusal(hook)
         if refusal is not None:
             return Attempt(ok=False, error=f"refused: {refusal}"), None
@@ -213,6 +240,19 @@ class HookRunner:
             int(self.clock()),
             config.webhook_timeout_s,
         )
+
+    async def _hook_now(self, delivery: HookDelivery, config: HooksConfig) -> Hook | None:
+        """The delivery's hook as the config in force (a config hook) or the manifest's own
+        ``on_finish`` (a manifest hook) has it now; None when it has none of that kind."""
+        origin = delivery.hook.origin
+        if origin == "config":
+            on_finish = config.on_finish
+        else:
+            on_finish = await self.store.manifest_on_finish(delivery.manifest_id) or OnFinish()
+        for hook in on_finish.hooks(origin):
+            if hook.kind == delivery.hook.kind:
+                return hook
+        return None
 
     async def _report(self, report_path: str) -> bytes:
         """The report's JSON as written: a local file, or an object under the outputs'

@@ -16,5 +16,5 @@ async def open_store(config: Config) -> Store:
         from orchestrator.store.postgres import PostgresStore
 
         password = None if state.password is None else state.password.reveal()
-        return await PostgresStore.open(state.url, password)
+        return await PostgresStore.open(state.url, password, state.migrate)
     return await SQLiteStore.open(config.paths.state_file)

@@ -367,6 +367,12 @@ class SqlStore:
         )
         return changed == 1
 
+    async def cancel_hooks(self, manifest: str, now: float) -> int:
+        """End the pending deliveries of the manifests named ``manifest`` as failed,
+        "cancelled by the operator"; how many there were. An attempt in flight is not
+        stopped, but its outcome is no longer recorded."""
+        return await self.db.execute("cancel_hook_deliveries", name=manifest, now=now)
+
     # --- small state --------------------------------------------------------------------
 
     @property

@@ -138,6 +138,8 @@ class HookStore(Protocol):
         now: float,
     ) -> bool: ...
 
+    async def cancel_hooks(self, manifest: str, now: float) -> int: ...
+
 
 class StateStore(Protocol):
     """Small pieces of learned state (the polling estimator, per key)."""

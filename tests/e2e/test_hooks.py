@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from orchestrator.core.hooks import Hook
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.store import NewJob
+from orchestrator.store.sqlite import SQLiteStore
 from tests.conftest import S3Server
 from tests.support.daemon import DaemonEnv
 from tests.support.emulator import emulator
@@ -127,6 +133,48 @@ async def test_webhooks_are_signed_and_retried_and_the_command_gets_the_report(
     assert f"hook: webhook {receiver.url}/all (config): delivered" in text.stdout
 
 
+# The command hook: tries to read the daemon's (its parent's) environment, and records
+# whether it could.
+PEEK = """
+import os, sys
+try:
+    with open(f"/proc/{os.getppid()}/environ", "rb") as handle:
+        seen = b"TEST_HOOKS_SECRET" in handle.read()
+    result = "read, the secret in it" if seen else "read"
+except OSError as exc:
+    result = f"refused: {exc.strerror}"
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    out.write(result)
+"""
+
+
+async def test_a_hook_command_cannot_read_the_daemons_environment(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # The daemon is not dumpable: the kernel refuses its /proc/PID/environ to a process of
+    # the same user. Root (as here and in CI) reads it all the same through its
+    # capabilities, so as root the daemon (and so its hooks) runs without any: as the
+    # unprivileged user of a systemd unit would.
+    peeked = tmp_path / "peeked.txt"
+    async with emulator(s3_server, speed=1000) as emu:
+        env = hooks_env(
+            tmp_path,
+            s3_server,
+            s3_bucket,
+            emu.url,
+            command=[sys.executable, "-c", PEEK, str(peeked)],
+        )
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("setpriv (util-linux) is needed to drop root's capabilities")
+            env.wrapper = [setpriv, "--bounding-set=-all"]
+        audio = env.copy_audio(("greeting-mono.ogg",))
+        env.put_manifest("calls", [{"audio": "greeting-mono.ogg"}], base_dir=audio)
+        assert await env.run_until_idle() == 0, env.output()[-3000:]
+    assert peeked.read_text("utf-8") == "refused: Permission denied"
+
+
 async def test_a_manifest_hook_the_config_does_not_allow_is_refused(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
@@ -206,3 +254,26 @@ async def test_a_delivery_cut_by_sigkill_is_made_after_the_restart(
     (manifest,) = json.loads(status.stdout)["manifests"]
     (hook,) = manifest["hooks"]
     assert (hook["state"], hook["delivery_id"]) == ("delivered", receiver.received[0].delivery_id)
+
+
+async def test_cancel_hooks_ends_a_manifests_pending_deliveries(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    env = hooks_env(tmp_path, s3_server, s3_bucket, "http://127.0.0.1:9", command=["/bin/true"])
+    store = await SQLiteStore.open(env.root / "state" / "orchestrator.sqlite3")
+    try:
+        manifest_id, _ = await store.add_manifest(
+            "calls", "/calls.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+        )
+        hook = Hook("command", "config", command=("/bin/true",))
+        await store.finish_manifest(manifest_id, "/r.json", "/p/calls.yaml", 2.0, (hook,))
+    finally:
+        await store.close()
+    result = await env.cli("cancel", "--hooks", "calls")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "calls: 1 hook delivery cancelled\n"
+    status = json.loads((await env.cli("status", "--json")).stdout)
+    (manifest,) = status["manifests"]
+    assert [(h["state"], h["last_error"]) for h in manifest["hooks"]] == [
+        ("failed", "cancelled by the operator")
+    ]

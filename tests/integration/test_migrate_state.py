@@ -3,16 +3,19 @@ its jobs (ids, states, leaders), results, quota ledger, pauses and what it learn
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from orchestrator.cli import main
 from orchestrator.core.jobs import State
 from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError
 from orchestrator.store.migrate import copy_sqlite_to_postgres
-from orchestrator.store.postgres import PostgresStore
+from orchestrator.store.postgres import SCHEMA_VERSION, PostgresStore
+from orchestrator.store.postgres.connector import describe
 from orchestrator.store.sqlite import SQLiteStore
 from tests.support.postgres import PostgresServer
 
@@ -73,3 +76,42 @@ async def test_everything_is_copied_and_new_rows_come_after(
     # Copying twice would mix two histories: refused.
     with pytest.raises(StoreError, match="already holds manifests"):
         await copy_sqlite_to_postgres(path, url, postgres_server.password, "rec-01")
+
+
+def test_migrate_brings_the_schema_up_and_neither_command_prints_the_url(
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The owner's config migrates; a daemon whose role may not (state.migrate: false)
+    # then starts on the migrated database. Neither command prints the URL's query.
+    url = postgres_server.create_database() + "?application_name=query-never-printed"
+    monkeypatch.setenv("TEST_PG_PASSWORD", postgres_server.password)
+    config = tmp_path / "owner.yaml"
+    config.write_text(
+        f"storage: {{bucket: b-1}}\nstate: {{url: '{url}', password_env: TEST_PG_PASSWORD}}\n",
+        "utf-8",
+    )
+    assert main(["migrate", "--config", str(config)]) == 0
+    migrated = capsys.readouterr().out
+    assert f"schema version {SCHEMA_VERSION}" in migrated
+    assert describe(url) in migrated
+
+    async def open_as_daemon() -> None:
+        store = await PostgresStore.open(url, postgres_server.password, migrate=False)
+        await store.close()
+
+    asyncio.run(open_as_daemon())
+
+    source = tmp_path / "old.sqlite3"
+
+    async def make_source() -> None:
+        store = await SQLiteStore.open(source)
+        await store.close()
+
+    asyncio.run(make_source())
+    assert main(["migrate-state", "--config", str(config), "--from", str(source)]) == 0
+    copied = capsys.readouterr().out
+    assert describe(url) in copied
+    assert "query-never-printed" not in migrated + copied

@@ -41,7 +41,10 @@ async def test_deliveries_are_added_by_the_finish_and_survive_a_restart(
     store = await open_store()  # as a daemon killed after the finish, started again
     try:
         pending = await store.pending_hooks()
-        assert [d.hook for d in pending] == list(hooks)
+        # Which hook each is (its arguments are the config's or the manifest's, not stored).
+        assert [(d.hook.kind, d.hook.origin, d.hook.target) for d in pending] == [
+            (h.kind, h.origin, h.target) for h in hooks
+        ]
         assert {d.state for d in pending} == {"pending"}
         assert {d.created_at for d in pending} == {5.0}
         assert all(d.report_path == "/results/m/report.json" for d in pending)
@@ -106,3 +109,27 @@ async def test_stored_errors_hold_no_secret(store: Store, api_key: str) -> None:
         assert api_key not in text
         assert "zz-tok" not in text
         assert REDACTED in text
+
+
+async def test_a_delivery_keeps_no_argv_nor_url_and_can_be_cancelled(store: Store) -> None:
+    # Whoever can write the deliveries must not choose what the daemons run: a delivery
+    # names its hook (kind, origin), the arguments come from the config or the manifest.
+    on_finish = OnFinish(command=("/usr/bin/notify", "--token=argv-secret"))
+    manifest_id, _ = await store.add_manifest(
+        "m", "/m.yaml", "d", one_job(), 1.0, on_finish=on_finish
+    )
+    hooks = (CONFIG_HOOK, *on_finish.hooks("manifest"))
+    await store.finish_manifest(manifest_id, "/results/m/report.json", "/processed/m", 5.0, hooks)
+    pending = await store.pending_hooks()
+    assert [(d.hook.kind, d.hook.origin, d.hook.target) for d in pending] == [
+        ("webhook", "config", "https://hooks.example/all"),
+        ("command", "manifest", "/usr/bin/notify"),
+    ]
+    assert all(d.hook.command == () and d.hook.url == "" for d in pending)
+    assert "argv-secret" not in repr(await store.hook_deliveries())
+
+    assert await store.cancel_hooks("m", 6.0) == 2
+    assert await store.pending_hooks() == []
+    every = await store.hook_deliveries()
+    assert {(d.state, d.last_error) for d in every} == {("failed", "cancelled by the operator")}
+    assert await store.cancel_hooks("m", 7.0) == 0

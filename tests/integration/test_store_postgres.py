@@ -19,8 +19,8 @@ from orchestrator.core.quota import Pause, QuotaSpec
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import Affinity, Claim, NewJob, Spend, StoreError, StoreLocked
 from orchestrator.store.postgres import SCHEMA_VERSION, PostgresStore
-from orchestrator.store.postgres.schema import Q
-from tests.support.postgres import PostgresServer
+from orchestrator.store.postgres.schema import MIGRATIONS, Q
+from tests.support.postgres import USER, PostgresServer
 
 DAEMONS = 4
 
@@ -319,3 +319,100 @@ async def test_the_newest_failures_of_a_large_store_are_read_through_their_index
         await store.close()
     assert [job.source for job in newest] == ["/a/100000.ogg", "/a/99990.ogg", "/a/99980.ogg"]
     assert newest[0].error == "not audio: 100000"
+
+
+def runtime_role(server: PostgresServer, database: str) -> str:
+    """A role that may only read and write the rows of ``database`` (no DDL, not the
+    owner), as docs/postgresql.md grants it; its URL."""
+    name = database.rsplit("/", 1)[1]
+    role = f"run_{name}"
+    server.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{server.password}'")
+    server.psql(
+        f"REVOKE CREATE ON SCHEMA public FROM PUBLIC; "
+        f"GRANT CONNECT ON DATABASE {name} TO {role}; "
+        f"GRANT USAGE ON SCHEMA public TO {role}; "
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; "
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};",
+        name,
+    )
+    return database.replace(f"//{USER}@", f"//{role}@")
+
+
+async def test_a_dml_only_role_runs_the_store_of_a_migrated_database(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    # The role that migrates (owns the schema) is not the daemon's: the daemon's may not
+    # create or alter anything, and with state.migrate false it does not try.
+    owner = await PostgresStore.open(database, postgres_server.password)
+    await owner.close()
+    url = runtime_role(postgres_server, database)
+    store = await PostgresStore.open(url, postgres_server.password, migrate=False)
+    try:
+        manifest_id, _ = await store.add_manifest(
+            "m", "/m.yaml", "d", [NewJob("/a.ogg", "a", RecognitionSettings())], 1.0
+        )
+        assert [m.name for m in await store.manifests()] == ["m"]
+        await store.cancel_manifest("m", 2.0)
+    finally:
+        await store.close()
+    assert manifest_id
+
+
+async def test_a_daemon_that_may_not_migrate_refuses_an_old_schema(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    with pytest.raises(StoreError) as info:
+        await PostgresStore.open(database, postgres_server.password, migrate=False)
+    message = str(info.value)
+    assert f"schema version 0, older than this program's {SCHEMA_VERSION}" in message
+    assert "speechkit-orchestrator migrate --config" in message
+    # Nothing was created meanwhile.
+    assert (
+        postgres_server.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database.rsplit("/", 1)[1]
+        ).strip()
+        == "0"
+    )
+
+
+async def test_deliveries_of_a_version_5_database_lose_their_argv_and_url(
+    database: str, postgres_server: PostgresServer
+) -> None:
+    db = await asyncpg.connect(database, password=postgres_server.password)
+    try:
+        await db.execute(
+            "CREATE TABLE schema_migrations ("
+            "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        for number, script in MIGRATIONS:
+            if number <= 5:
+                await db.execute(script)
+                await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", number)
+        await db.execute(
+            "INSERT INTO manifests (name, path, digest, node, created_at) "
+            "VALUES ('m', '/m', 'd', 'n', 1)"
+        )
+        for number, (kind, target) in enumerate(
+            (
+                ("command", '{"command": ["/bin/notify", "--token=argv-secret"]}'),
+                ("webhook", '{"url": "https://h.example/x?token=url-secret"}'),
+            )
+        ):
+            await db.execute(
+                "INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, "
+                "next_attempt_at, created_at, updated_at) "
+                "SELECT $1, id, $2, 'config', $3, 1, 1, 1 FROM manifests",
+                f"d{number}",
+                kind,
+                target,
+            )
+    finally:
+        await db.close()
+    store = await PostgresStore.open(database, postgres_server.password)
+    try:
+        pending = await store.pending_hooks()
+        assert [d.hook.target for d in pending] == ["/bin/notify", "https://h.example/x"]
+    finally:
+        await store.close()
+    stored = postgres_server.psql("SELECT target FROM hook_deliveries", database.rsplit("/", 1)[1])
+    assert "secret" not in stored

@@ -4,7 +4,9 @@ one daemon per file (the behaviour shared with PostgreSQL is in test_store.py)."
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -147,3 +149,54 @@ async def test_processes_opening_a_new_file_at_once_all_find_it_up_to_date(
             assert child.returncode == 0, err.decode()
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_the_state_file_is_the_daemons_alone_whatever_the_umask(tmp_path: Path) -> None:
+    # It holds webhook tokens and every transcript: a shell's umask 022 must not make it
+    # (nor its WAL and shared-memory files) readable by other users.
+    path = tmp_path / "state" / "orchestrator.sqlite3"
+    old = os.umask(0o022)
+    try:
+        store = await SQLiteStore.open(path)
+        try:
+            await store.kv_set("probe", "1")
+            files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
+            assert all(p.exists() for p in files)
+            for file in files:
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        finally:
+            await store.close()
+    finally:
+        os.umask(old)
+
+
+async def test_deliveries_of_a_version_7_file_lose_their_argv_and_url(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as db:
+        for number, script in MIGRATIONS:
+            if number <= 7:
+                db.executescript(script)
+        db.execute("PRAGMA user_version = 7")
+        db.execute(
+            "INSERT INTO manifests (name, path, digest, created_at) VALUES ('m', '/m', 'd', 1)"
+        )
+        for number, (kind, target) in enumerate(
+            (
+                ("command", '{"command": ["/bin/notify", "--token=argv-secret"]}'),
+                ("webhook", '{"url": "https://h.example/x?token=url-secret"}'),
+            )
+        ):
+            db.execute(
+                "INSERT INTO hook_deliveries (delivery_id, manifest_id, kind, origin, target, "
+                "next_attempt_at, created_at, updated_at) VALUES (?, 1, ?, 'config', ?, 1, 1, 1)",
+                (f"d{number}", kind, target),
+            )
+    store = await SQLiteStore.open(path)
+    try:
+        pending = await store.pending_hooks()
+        assert [d.hook.target for d in pending] == ["/bin/notify", "https://h.example/x"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        stored = " ".join(row[0] for row in db.execute("SELECT target FROM hook_deliveries"))
+    assert "secret" not in stored

@@ -14,6 +14,7 @@ COMMANDS = {
     "status",
     "retry",
     "cancel",
+    "migrate",
     "migrate-state",
     "validate",
     "plan",

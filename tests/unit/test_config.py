@@ -377,3 +377,16 @@ def test_results_on_disk_in_object_storage_or_both(tmp_path: Path) -> None:
     (problem,) = problems(write(tmp_path, "storage: {bucket: b-1}\noutputs: {local: false}\n"))
     assert (problem.field, problem.line) == ("outputs.local", 2)
     assert "set s3_prefix too" in problem.message
+
+
+def test_a_password_in_the_state_urls_query_is_refused(tmp_path: Path) -> None:
+    # libpq and asyncpg take ?password= as well as user:password@: neither is written inline.
+    for query in ("password=hunter2-secret", "sslmode=verify-full&PassWord=hunter2-secret"):
+        path = write(
+            tmp_path,
+            f"storage: {{bucket: b-1}}\nstate: {{url: 'postgresql://u@db/x?{query}'}}\n",
+        )
+        found = one(problems(path))
+        assert found.field == "state.url"
+        assert "password_env" in found.message
+        assert "hunter2-secret" not in str(found)

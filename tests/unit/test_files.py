@@ -105,6 +105,10 @@ def test_a_full_disk_fails_the_write_cleanly_and_says_so(tmp_path: Path) -> None
     result = write_limited(tmp_path, 64 * 1024, 20_000)
     assert result["errno"] == errno.EFBIG
     assert str(result["reason"]).startswith("the file is larger than the filesystem")
+    # ... and where: the file that could not be written (the write's own error names none).
+    where = str(result["reason"]).rsplit(": ", 1)[1]
+    assert Path(where).parent == tmp_path / "m"
+    assert Path(where).name.startswith("call.")
     # The old set is untouched and no temporary file is left beside it.
     assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
 
@@ -153,3 +157,25 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_sweep_misses(tmp_path: Pat
     remove_temp_files(tmp_path, recursive=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["marker", "result.txt"]
     assert target.read_text("utf-8")[0] in "AB"
+
+
+def test_write_atomic_honours_the_umask(tmp_path: Path) -> None:
+    # Under systemd's UMask=0077 the results are the daemon's alone; a file already there
+    # keeps its mode.
+    old = os.umask(0o077)
+    try:
+        write_atomic(tmp_path / "new.txt", "x")
+        kept = tmp_path / "kept.txt"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        write_atomic(kept, "new")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o600
+    assert kept.stat().st_mode & 0o777 == 0o640
+    os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644

@@ -97,3 +97,20 @@ def test_a_path_the_filesystem_refuses_is_a_problem_of_its_entry(tree: Path) -> 
     found = refused(manifest, roots_of(tree))
     assert [p.line for p in found] == [5, 6]
     assert all("File name too long" in p.message for p in found)
+
+
+def test_the_credentials_directory_and_the_lock_file_are_never_audio(tmp_path: Path) -> None:
+    # input_roots: [/] would otherwise let a manifest upload the daemon's API key as audio.
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "api-key").write_text("not audio")
+    config = config_from_mapping(
+        {"storage": {"bucket": "audio"}, "paths": {"input_roots": ["/"]}},
+        base_dir=tmp_path,
+        env={"CREDENTIALS_DIRECTORY": str(credentials)},
+    )
+    roots = InputRoots.of(config)
+    for own in (credentials / "api-key", Path(f"{config.paths.state_file}.lock")):
+        reason = roots.refusal(own)
+        assert reason is not None, own
+        assert "the daemon's own files" in reason

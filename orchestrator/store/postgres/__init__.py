@@ -15,6 +15,7 @@ class PostgresStore(SqlStore):
     """The store in a PostgreSQL database. Use ``await PostgresStore.open(url, password)``."""
 
     @classmethod
-    async def open(cls, url: str, password: str | None = None) -> Self:
-        """The store in the database at ``url``, its schema brought up to date."""
-        return cls(await PostgresConnector.open(url, password))
+    async def open(cls, url: str, password: str | None = None, migrate: bool = True) -> Self:
+        """The store in the database at ``url``, its schema brought up to date (with
+        ``migrate`` False: checked to be, by a role that may not change it)."""
+        return cls(await PostgresConnector.open(url, password, migrate))

@@ -74,8 +74,10 @@ class PostgresConnector(PostgresSession):
         return True
 
     @classmethod
-    async def open(cls, url: str, password: str | None = None) -> Self:
-        """Connect to the database at ``url`` and bring its schema up to date."""
+    async def open(cls, url: str, password: str | None = None, migrate: bool = True) -> Self:
+        """Connect to the database at ``url`` and bring its schema up to date; with
+        ``migrate`` False (a role that may only read and write rows), check that it is
+        up to date instead, and refuse an old one."""
         where = describe(url)
         own: set[int] = set()
 
@@ -97,7 +99,7 @@ class PostgresConnector(PostgresSession):
         store = cls(pool, url, password)
         store._own_pids = own
         try:
-            await store._migrate()
+            await (store._migrate() if migrate else store._check_schema())
         except BaseException as exc:
             await pool.close()
             if isinstance(exc, Errors):
@@ -126,6 +128,27 @@ class PostgresConnector(PostgresSession):
                 if number > version:
                     await db.execute(script)
                     await db.execute("INSERT INTO schema_migrations (version) VALUES ($1)", number)
+
+    async def _check_schema(self) -> None:
+        """Refuse a schema other than this program's, changing nothing (no DDL)."""
+        async with self._pool.acquire() as db:
+            version = 0
+            if await db.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+                version = int(
+                    await db.fetchval("SELECT COALESCE(max(version), 0) FROM schema_migrations")
+                )
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.description}: the state database has schema version {version}, older "
+                f"than this program's {SCHEMA_VERSION}, and state.migrate is false: run "
+                "`speechkit-orchestrator migrate --config FILE` with the config of a role "
+                "that owns the database, then start again"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.description}: the state database has schema version {version}, "
+                f"newer than this program's {SCHEMA_VERSION}; upgrade speechkit-orchestrator"
+            )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:

@@ -114,3 +114,8 @@ SET state = :state, attempts = :attempts, next_attempt_at = :next_attempt_at,
     last_error = :last_error, updated_at = :now,
     delivered_at = CASE WHEN :state = 'delivered' THEN :now ELSE delivered_at END
 WHERE id = :id AND state = 'pending';
+
+-- name: cancel_hook_deliveries
+UPDATE hook_deliveries
+SET state = 'failed', last_error = 'cancelled by the operator', updated_at = :now
+WHERE state = 'pending' AND manifest_id IN (SELECT id FROM manifests WHERE name = :name);

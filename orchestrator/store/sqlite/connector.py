@@ -91,6 +91,12 @@ class SQLiteConnector:
         """Open (creating if needed) the file at ``path`` and bring its schema up to date."""
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            # Webhook tokens and every transcript are in it: the daemon's alone, whatever
+            # the umask (SQLite gives its -wal and -shm files the same mode).
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the state file: {exc.strerror}") from exc
+        try:
             db = await aiosqlite.connect(path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the state file: {exc}") from exc
