@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -54,6 +55,15 @@ def lines_ok(stderr: str) -> bool:
     )
 
 
+def one_line_each(stdout: str, stderr: str, manifests: int) -> bool:
+    """validate's stdout: one ``ok:`` line per valid manifest and nothing else (a name with
+    a newline in it would make two), the invalid ones counted on stderr's last line."""
+    oks = stdout.splitlines()
+    summary = re.search(r"in (\d+) of \d+ manifest\(s\)$", stderr.strip())
+    bad = int(summary.group(1)) if summary else 0
+    return all(line.startswith("ok: ") for line in oks) and len(oks) + bad == manifests
+
+
 @FEW
 @given(st.lists(fuzz.documents(fuzz.manifests), min_size=3, max_size=6))
 def test_validate_and_plan_answer_any_manifest_in_lines(tmp_path: Path, docs: list[bytes]) -> None:
@@ -78,6 +88,8 @@ def test_validate_and_plan_answer_any_manifest_in_lines(tmp_path: Path, docs: li
         assert done.returncode in (0, 2), done.stderr
         assert "Traceback" not in done.stderr
         assert lines_ok(done.stderr), done.stderr
+        if command == "validate":
+            assert one_line_each(done.stdout, done.stderr, len(files)), done.stdout
 
 
 @FEW
