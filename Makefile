@@ -32,8 +32,13 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check orchestrator tests bench
 	$(PY) -m mypy
 
+# The tests that count requests in windows of a second or two at the emulator (marked
+# `wire`) run alone after the rest: beside three other workers on two cores, a daemon's
+# sends can leave later than its window's margin (re-stamping a late grant, so the quota
+# holds on the wire whatever the load, is still to be built).
 test: lint
-	$(PYTEST)
+	$(PYTEST) -m "not wire"
+	$(PY) -m pytest -q -m wire
 
 # Unit and integration tests without those marked slow (scale, fuzzing, a browser): the
 # check to run while working; `make test` before a commit.

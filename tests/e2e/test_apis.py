@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 SPEAKER_LINE = re.compile(r"^Speaker [12]: \S")
 
 
+@pytest.mark.wire
 async def test_v3_channels_speakers_normalisation_and_deleted_results(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:

@@ -39,6 +39,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.wire
 async def test_chaos_loses_nothing_repeats_nothing_and_keeps_to_the_quotas(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:

@@ -120,6 +120,7 @@ async def kill_all(processes: dict[str, Process]) -> None:
             await process.wait()
 
 
+@pytest.mark.wire
 async def test_three_daemons_share_the_work_and_the_quota(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str, postgres_server: PostgresServer
 ) -> None:
