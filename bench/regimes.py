@@ -33,11 +33,18 @@ class DefaultRegime:
     speed: float = 10.0
     min_s: float = 20.0
     max_s: float = 240.0
+    # Service seconds each operation takes on top of its audio's (the emulator's
+    # ``--processing-overhead-s``); 0 leaves processing time proportional to the audio.
+    overhead_s: float = 0.0
 
     @classmethod
     def quick(cls) -> DefaultRegime:
         """A smoke run: 12 short files."""
         return cls(jobs=12, max_s=90.0)
+
+    def knobs(self) -> EmulatorKnobs:
+        """The emulator's options: its defaults, but for the overhead when one is set."""
+        return EmulatorKnobs(processing_overhead_s=self.overhead_s or None)
 
 
 @dataclass(frozen=True)
