@@ -135,6 +135,11 @@ def _add_backlog_options(b: argparse._ArgumentGroup) -> None:
         "--backlog-noise", type=float, help="sigma of the log-normal processing noise (0.25)"
     )
     b.add_argument(
+        "--backlog-overhead",
+        type=float,
+        help="service seconds each operation takes on top of its audio's (default 0)",
+    )
+    b.add_argument(
         "--backlog-max-concurrent",
         type=int,
         help="operations the emulator processes at once; the others queue (default 20)",
@@ -226,6 +231,7 @@ def _backlog(p: argparse.ArgumentParser, args: argparse.Namespace) -> backlog_re
             "backlog_max_duration": "max_s",
             "backlog_noise": "processing_noise",
             "backlog_max_concurrent": "max_concurrent",
+            "backlog_overhead": "overhead_s",
         },
     )
     try:

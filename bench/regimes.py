@@ -59,6 +59,7 @@ class BacklogRegime:
     max_s: float = 3600.0
     processing_noise: float = 0.25
     max_concurrent: int = 20
+    overhead_s: float = 0.0  # service seconds per operation beside its audio's
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -73,6 +74,8 @@ class BacklogRegime:
             raise ValueError("durations must satisfy 0 < min <= max")
         if self.processing_noise < 0 or self.max_concurrent < 1:
             raise ValueError("noise must not be negative and max_concurrent at least 1")
+        if not 0 <= self.overhead_s < float("inf"):
+            raise ValueError("the overhead must be a number of seconds, not negative")
 
     @classmethod
     def quick(cls) -> BacklogRegime:
@@ -105,6 +108,7 @@ class BacklogRegime:
             quota_window=self.window_wall_s,
             processing_noise=self.processing_noise,
             max_concurrent=self.max_concurrent,
+            processing_overhead_s=self.overhead_s or None,
         )
 
 
