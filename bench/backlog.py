@@ -139,13 +139,17 @@ def lag_shares(operations: list[dict[str, Any]]) -> list[float]:
     return shares
 
 
-def service_pace(operations: list[dict[str, Any]], speed: float) -> float | None:
-    """Median processing time over the documented pace's, across ``operations``."""
+def service_pace(
+    operations: list[dict[str, Any]], speed: float, overhead_s: float = 0.0
+) -> float | None:
+    """Median processing time over the documented pace's (plus the emulator's overhead per
+    operation, service seconds), across ``operations``."""
     paces = []
     for op in operations:
         processing, audio = processing_s(op), op.get("audio_seconds")
         if processing is not None and audio:
-            expected = float(audio) * int(op.get("channels") or 1) * PROCESSING_S_PER_AUDIO_S
+            audio_part = float(audio) * int(op.get("channels") or 1) * PROCESSING_S_PER_AUDIO_S
+            expected = overhead_s + audio_part
             paces.append(processing * speed / expected)
     return percentile(paces, 0.5)
 
@@ -197,7 +201,9 @@ def measure_backlog(stats: dict[str, Any], jobs: int) -> BacklogMetrics:
         lag_share_p50=percentile(shares, 0.5),
         lag_share_p95=percentile(shares, 0.95),
         processing_p50_s=percentile(durations, 0.5),
-        service_pace=service_pace(finished, speed),
+        service_pace=service_pace(
+            finished, speed, float(settings.get("processing_overhead_s", 0.0))
+        ),
         throttled_submits=int(throttled.get("submit", 0)),
         throttled_checks=int(throttled.get("status", 0)),
     )

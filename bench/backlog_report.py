@@ -100,7 +100,9 @@ def header(
         f"quotas per window of {window:g} s wall (one service hour): {regime.submit_quota} "
         "submissions, and status checks at "
         + " and ".join(f"{ratio_label(r)} ({regime.status_quota(r)})" for r in regime.ratios)
-        + f"; processing noise log-normal sigma {regime.processing_noise:g}; the emulator "
+        + f"; processing noise log-normal sigma {regime.processing_noise:g}"
+        + (f", {regime.overhead_s:g} s per operation" if regime.overhead_s else "")
+        + "; the emulator "
         f"processes {regime.max_concurrent} operations at once, the rest queue",
         f"{together}, each against its own fresh S3 server and emulator",
         "baselines submit in order as fast as answers come; a 429 waits its Retry-After, "

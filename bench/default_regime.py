@@ -67,7 +67,8 @@ def header(workload: Workload, regime: DefaultRegime, seed: int) -> list[str]:
         f"DEFAULT regime (one batch inside one quota window): {len(workload.files)} WAV files "
         f"of noise ({SAMPLE_RATE} Hz mono, {workload.min_s:g}-{workload.max_s:g} s "
         f"log-uniform, {workload.audio_seconds / 3600:.2f} audio hours), emulator speed "
-        f"x{regime.speed:g}, seed {seed}",
+        f"x{regime.speed:g}, seed {seed}"
+        + (f", {regime.overhead_s:g} s of processing per operation" if regime.overhead_s else ""),
         f"quotas: 500 submissions + 2500 status checks per {window:g} s wall (one service "
         f"hour); times below are SERVICE time (emulator wall time x {regime.speed:g})",
         "each contender ran alone against a fresh S3 server and emulator; every figure comes "
@@ -85,7 +86,12 @@ async def _run_one(
     folder = work / key
     speed = plan.regime.speed
     async with services(
-        creds=creds, speed=speed, seed=plan.seed, env=env, logs=folder / "logs"
+        creds=creds,
+        speed=speed,
+        seed=plan.seed,
+        env=env,
+        logs=folder / "logs",
+        knobs=plan.regime.knobs(),
     ) as svc:
         arena = contenders.Arena(svc, creds, workload, speed, folder, env, plan.timeout_s)
         if key == contenders.ORCHESTRATOR_KEY:
@@ -147,6 +153,7 @@ def _write_json(
     document = {
         "header": lines,
         "speed": plan.regime.speed,
+        "overhead_s": plan.regime.overhead_s,
         "seed": plan.seed,
         "workload": {
             "files": len(workload.files),

@@ -94,6 +94,12 @@ def _add_default_options(d: argparse._ArgumentGroup) -> None:
     d.add_argument("--min-duration", type=float, help="shortest file, seconds (default 20)")
     d.add_argument("--max-duration", type=float, help="longest file, seconds (default 240)")
     d.add_argument(
+        "--overhead",
+        type=float,
+        help="service seconds each operation takes on top of its audio's (the emulator's "
+        "--processing-overhead-s; default 0); try with --min-duration 2",
+    )
+    d.add_argument(
         "--json",
         type=Path,
         default=RESULTS / "latest.json",
@@ -127,6 +133,11 @@ def _add_backlog_options(b: argparse._ArgumentGroup) -> None:
     b.add_argument("--backlog-max-duration", type=float, help="longest file, s (default 3600)")
     b.add_argument(
         "--backlog-noise", type=float, help="sigma of the log-normal processing noise (0.25)"
+    )
+    b.add_argument(
+        "--backlog-overhead",
+        type=float,
+        help="service seconds each operation takes on top of its audio's (default 0)",
     )
     b.add_argument(
         "--backlog-max-concurrent",
@@ -183,7 +194,13 @@ def _default(p: argparse.ArgumentParser, args: argparse.Namespace) -> default_re
     base = DefaultRegime.quick() if args.quick else DefaultRegime()
     given = _given(
         args,
-        {"jobs": "jobs", "speed": "speed", "min_duration": "min_s", "max_duration": "max_s"},
+        {
+            "jobs": "jobs",
+            "speed": "speed",
+            "min_duration": "min_s",
+            "max_duration": "max_s",
+            "overhead": "overhead_s",
+        },
     )
     regime = dataclasses.replace(base, **given)
     if not 1 <= regime.jobs <= MAX_DEFAULT_JOBS:
@@ -196,6 +213,8 @@ def _default(p: argparse.ArgumentParser, args: argparse.Namespace) -> default_re
         p.error("durations must satisfy 0 < --min-duration <= --max-duration")
     if regime.max_s > 4 * 3600:
         p.error("--max-duration must be at most 14400 s (the service's limit)")
+    if not 0 <= regime.overhead_s < float("inf"):
+        p.error("--overhead must be a number of seconds, not negative")
     keys = _keys(p, args.only, default_regime.CONTENDER_KEYS)
     return default_regime.DefaultRun(regime, args.seed, keys, args.json, args.timeout)
 
@@ -212,6 +231,7 @@ def _backlog(p: argparse.ArgumentParser, args: argparse.Namespace) -> backlog_re
             "backlog_max_duration": "max_s",
             "backlog_noise": "processing_noise",
             "backlog_max_concurrent": "max_concurrent",
+            "backlog_overhead": "overhead_s",
         },
     )
     try:

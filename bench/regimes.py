@@ -33,11 +33,18 @@ class DefaultRegime:
     speed: float = 10.0
     min_s: float = 20.0
     max_s: float = 240.0
+    # Service seconds each operation takes on top of its audio's (the emulator's
+    # ``--processing-overhead-s``); 0 leaves processing time proportional to the audio.
+    overhead_s: float = 0.0
 
     @classmethod
     def quick(cls) -> DefaultRegime:
         """A smoke run: 12 short files."""
         return cls(jobs=12, max_s=90.0)
+
+    def knobs(self) -> EmulatorKnobs:
+        """The emulator's options: its defaults, but for the overhead when one is set."""
+        return EmulatorKnobs(processing_overhead_s=self.overhead_s or None)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class BacklogRegime:
     max_s: float = 3600.0
     processing_noise: float = 0.25
     max_concurrent: int = 20
+    overhead_s: float = 0.0  # service seconds per operation beside its audio's
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -66,6 +74,8 @@ class BacklogRegime:
             raise ValueError("durations must satisfy 0 < min <= max")
         if self.processing_noise < 0 or self.max_concurrent < 1:
             raise ValueError("noise must not be negative and max_concurrent at least 1")
+        if not 0 <= self.overhead_s < float("inf"):
+            raise ValueError("the overhead must be a number of seconds, not negative")
 
     @classmethod
     def quick(cls) -> BacklogRegime:
@@ -98,6 +108,7 @@ class BacklogRegime:
             quota_window=self.window_wall_s,
             processing_noise=self.processing_noise,
             max_concurrent=self.max_concurrent,
+            processing_overhead_s=self.overhead_s or None,
         )
 
 

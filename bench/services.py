@@ -60,6 +60,7 @@ class EmulatorKnobs:
     quota_window: float | None = None
     processing_noise: float | None = None
     max_concurrent: int | None = None
+    processing_overhead_s: float | None = None
 
     def args(self) -> list[str]:
         """The command-line options, in field order."""

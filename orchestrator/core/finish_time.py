@@ -163,13 +163,13 @@ TO_SUBMIT = frozenset({State.QUEUED, State.UPLOADING, State.UPLOADED, State.SUBM
 
 def work_of(
     jobs: Iterable[Job],
-    ratio: Callable[[str, str], float],
+    predict: Callable[[str, str, float], float],
     now: float,
     apis: ApiCatalogue,
     ahead: int = 0,
 ) -> Work:
-    """What is left of ``jobs`` at ``now``: ``ratio(api, model)`` is the processing time
-    per audio second (all channels) learned for each; ``ahead`` counts the submissions
+    """What is left of ``jobs`` at ``now``: ``predict(api, model, audio_s)`` is the
+    processing time learned for ``audio_s`` seconds (all channels); ``ahead`` counts the submissions
     other manifests' jobs, due earlier, will spend first (as the default API's)."""
     to_submit: defaultdict[str, int] = defaultdict(int)
     checking: defaultdict[str, int] = defaultdict(int)
@@ -180,21 +180,23 @@ def work_of(
         if job.state in TERMINAL or job.state is State.WAITING:
             continue
         api, audio = job.settings.api, job.audio
-        r = ratio(api, job.settings.model)
         if not apis[api].asynchronous:
             to_submit[api] += 1
-            processing[api] += (audio.duration_s if audio else 0.0) * r
+            if audio is not None and audio.duration_s > 0:
+                processing[api] += predict(api, job.settings.model, audio.duration_s)
             continue
         audio_s = audio.audio_seconds_all_channels if audio else 0.0
+        # Unknown audio (not probed yet) counts no processing time, as before.
+        expected = predict(api, job.settings.model, audio_s) if audio_s > 0 else 0.0
         if job.state in TO_SUBMIT:
             to_submit[api] += 1
             if audio is not None and audio.duration_s > 0:
                 billable[api] += billable_seconds(audio.duration_s, audio.channels)
-            longest = max(longest, audio_s * r)
+            longest = max(longest, expected)
         elif job.state is State.RUNNING:
             checking[api] += 1
             started = job.submitted_at if job.submitted_at is not None else now
-            running_left = max(running_left, started + audio_s * r - now)
+            running_left = max(running_left, started + expected - now)
     if ahead:
         to_submit[apis.default.name] += ahead
     return Work(

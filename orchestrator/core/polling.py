@@ -29,6 +29,13 @@ dozen jobs yet keeps tracking a service whose speed drifts. Two asymmetries are 
 a job still running far past the estimate makes it jump towards that job's lower bound
 (capped), and a long run of early finishes accelerates the (otherwise nine times slower)
 descent, because such a run is improbable if the estimate were right.
+
+Processing time has a fixed part: a service spends some seconds per operation whatever its
+length, so a pure ratio checks short files too early. From the exact observations (see
+``observe_exact``) each key fits ``processing = a + b * audio`` (``fit_overhead``) and
+learns the quantile of the factor ``processing / (a + b * audio)``; the estimate of a job's
+completion is that factor times ``a + b * audio``. Without a clear overhead ``a`` is 0 and
+``b`` 1: the factor is the plain ratio, as before.
 """
 
 from __future__ import annotations
@@ -54,6 +61,12 @@ _SERIAL_VERSION = 1
 # Exact observations: how many recent ones are kept, and how many make a quantile.
 EXACT_WINDOW = 200
 EXACT_MIN = 5
+# An overhead is fitted once this many exact observations have a known audio length, and
+# only kept when it stands this many standard errors above zero: a spurious one would make
+# every check later than the plain ratio's.
+FIT_MIN = 10
+FIT_T = 4.0
+FIT_ROUNDS = 3  # reweighting rounds of the fit (it settles in two or three)
 
 
 @dataclass(frozen=True)
@@ -98,19 +111,46 @@ class _KeyState:
     observations: int = 0
     # Consecutive observations that finished before the estimate (see ``observe``).
     early_run: int = 0
-    # Recent exact ratios, when the service said when it finished (``observe_exact``).
+    # Recent exact ratios, when the service said when it finished (``observe_exact``), and
+    # each one's audio seconds (0: not known, from a state stored before they were kept).
     exact: list[float] = field(default_factory=list)
+    audio: list[float] = field(default_factory=list)
+    # The fitted unit of time, ``overhead + base * audio`` seconds (see ``fit_overhead``);
+    # ``ratio`` and the schedule are multiples of it.
+    overhead: float = 0.0
+    base: float = 1.0
     # The check schedule planned from ``exact`` (not stored: planned again when needed).
     plan: tuple[float, ...] = ()
     planned_at: int = -1  # ``observations`` when it was planned
     planned_for: float = 0.0  # the budget it was planned for
+    planned_unit: tuple[float, float] = (0.0, 1.0)  # (overhead, base) it was planned in
+
+    def unit_s(self, audio_s: float) -> float:
+        """What ``ratio`` and the schedule's points multiply for ``audio_s`` seconds."""
+        return self.overhead + self.base * audio_s
+
+    def factors(self) -> list[float]:
+        """The exact observations as multiples of their unit (the ratios themselves when
+        there is no overhead)."""
+        if self.overhead == 0.0 and self.base == 1.0:
+            return self.exact
+        return [
+            r * x / self.unit_s(x) if x > 0 else r / self.base
+            for r, x in zip(self.exact, self.audio, strict=True)
+        ]
+
+    def refit(self) -> None:
+        """Fit the overhead again from the exact observations."""
+        self.overhead, self.base = fit_overhead(self.exact, self.audio)
 
 
 class CompletionEstimator:
-    """Learns ``r`` (processing seconds per audio second) per (api, model), online.
+    """Learns how long processing takes per (api, model), online: ``overhead(key)`` seconds
+    plus ``ratio(key)`` seconds per audio second.
 
-    ``ratio(key)`` is the current estimate of the ``quantile``-th quantile of ``r``; call
-    ``observe`` when an operation is found done. Serialisable with ``to_dict``/``from_dict``.
+    ``predict(key, audio_s)`` is the current estimate of the ``quantile``-th quantile of
+    the processing time; call ``observe`` when an operation is found done. Serialisable
+    with ``to_dict``/``from_dict``.
     """
 
     def __init__(
@@ -140,9 +180,34 @@ class CompletionEstimator:
         self._states: dict[EstimatorKey, _KeyState] = {}
 
     def ratio(self, key: EstimatorKey) -> float:
-        """The current estimate for ``key`` (the initial ratio until it has observations)."""
+        """Processing seconds per audio second for ``key`` on top of its overhead (the
+        initial ratio until it has observations)."""
         state = self._states.get(key)
-        return self.initial_ratio if state is None else state.ratio
+        return self.initial_ratio if state is None else state.ratio * state.base
+
+    def overhead(self, key: EstimatorKey) -> float:
+        """Processing seconds for ``key`` whatever the audio's length (0 until fitted)."""
+        state = self._states.get(key)
+        return 0.0 if state is None else state.ratio * state.overhead
+
+    def predict(self, key: EstimatorKey, audio_s: float) -> float:
+        """The estimated processing time of ``audio_s`` seconds of audio (all channels)."""
+        audio = max(audio_s, 0.0)
+        state = self._states.get(key)
+        if state is None:
+            return self.initial_ratio * audio
+        return state.ratio * state.unit_s(audio)
+
+    def check_times(
+        self, key: EstimatorKey, budget: float | None, audio_s: float
+    ) -> tuple[float, ...]:
+        """The planned checks of a job of ``audio_s`` seconds, in seconds after submission
+        (see ``schedule``; empty without a budget or a plan)."""
+        plan = self.schedule(key, budget) if budget is not None else ()
+        if not plan:
+            return ()
+        unit = self._states[key].unit_s(max(audio_s, 0.0))
+        return tuple(point * unit for point in plan)
 
     def observations(self, key: EstimatorKey) -> int:
         """How many finished operations have informed ``key``."""
@@ -150,8 +215,10 @@ class CompletionEstimator:
         return 0 if state is None else state.observations
 
     def schedule(self, key: EstimatorKey, budget: float) -> tuple[float, ...]:
-        """The check times (ratios, ascending) that minimise the expected lag for ``budget``
-        checks per job (see ``core.schedule``); empty until enough exact observations.
+        """The check times (multiples of the key's unit, ``overhead + base * audio``:
+        ratios when there is no overhead; ascending) that minimise the expected lag for
+        ``budget`` checks per job (see ``core.schedule``); empty until enough exact
+        observations.
 
         Planned again as observations come in, not after each one: a sample of a few
         hundred changes slowly, and planning costs tens of milliseconds.
@@ -160,9 +227,12 @@ class CompletionEstimator:
         if state is None or len(state.exact) < EXACT_MIN:
             return ()
         since = state.observations - state.planned_at
-        if state.planned_for != budget or since >= max(5, min(50, len(state.exact) // 4)):
-            state.plan = plan_checks(state.exact, budget)
+        unit = (state.overhead, state.base)
+        due = since >= max(5, min(50, len(state.exact) // 4))
+        if state.planned_for != budget or due or _unit_moved(state.planned_unit, unit):
+            state.plan = plan_checks(state.factors(), budget)
             state.planned_at, state.planned_for = state.observations, budget
+            state.planned_unit = unit
         return state.plan
 
     def keys(self) -> list[EstimatorKey]:
@@ -188,11 +258,11 @@ class CompletionEstimator:
         found it done, so all we know is that it finished after ``submitted_at``);
         ``done_at`` is the poll that found it done; ``audio_s`` counts all channels.
         """
-        audio = max(audio_s, _MIN_AUDIO_S)
-        lower_t = submitted_at if last_not_done_at is None else max(last_not_done_at, submitted_at)
-        lo = max(0.0, (lower_t - submitted_at) / audio)
-        hi = max(lo, (done_at - submitted_at) / audio)
         state = self._states.setdefault(key, _KeyState(self.initial_ratio))
+        unit = state.unit_s(max(audio_s, _MIN_AUDIO_S))
+        lower_t = submitted_at if last_not_done_at is None else max(last_not_done_at, submitted_at)
+        lo = max(0.0, (lower_t - submitted_at) / unit)
+        hi = max(lo, (done_at - submitted_at) / unit)
         r = state.ratio
         eta = self._eta(state.observations)
         q = self.quantile
@@ -229,7 +299,8 @@ class CompletionEstimator:
 
         The service's Operation carries ``createdAt`` and ``modifiedAt`` (its finish time,
         on its own clock): no censoring, so the estimate is simply the ``quantile`` of the
-        recent ratios, once there are a few; until then the tracker above moves towards it.
+        recent ratios (of the factors, once an overhead is fitted), once there are a few;
+        until then the tracker above moves towards it.
         """
         if processing_s < 0 or not math.isfinite(processing_s):
             return
@@ -237,10 +308,13 @@ class CompletionEstimator:
         ratio = min(_MAX_RATIO, max(_MIN_RATIO, processing_s / audio))
         state = self._states.setdefault(key, _KeyState(self.initial_ratio))
         state.exact.append(ratio)
+        state.audio.append(audio)
         del state.exact[:-EXACT_WINDOW]
+        del state.audio[:-EXACT_WINDOW]
         state.observations += 1
+        state.refit()
         if len(state.exact) >= EXACT_MIN:
-            state.ratio = _upper_quantile(state.exact, self.quantile)
+            state.ratio = _upper_quantile(state.factors(), self.quantile)
         else:
             # Too few to trust a quantile: move halfway (in log space) towards the largest.
             state.ratio = math.sqrt(state.ratio * max(state.exact))
@@ -251,38 +325,20 @@ class CompletionEstimator:
         state = self._states.get(key)
         if state is None:
             return None
-        return {
-            "ratio": state.ratio,
-            "observations": state.observations,
-            "early_run": state.early_run,
-            "exact": list(state.exact),
-        }
+        return _state_dict(state)
 
     def load_key_state(self, key: EstimatorKey, data: Mapping[str, Any]) -> None:
         """Take ``key_state`` output as what is known of ``key``; ValueError if it is not."""
-        try:
-            ratio = float(data["ratio"])
-            if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
-                raise ValueError(f"estimator ratio out of range: {ratio!r}")
-            exact = [float(r) for r in data.get("exact", [])]
-            state = _KeyState(
-                ratio=ratio,
-                observations=int(data["observations"]),
-                early_run=int(data.get("early_run", 0)),
-                exact=[r for r in exact if math.isfinite(r) and _MIN_RATIO <= r <= _MAX_RATIO][
-                    -EXACT_WINDOW:
-                ],
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"not an estimator key state: {exc}") from exc
+        state = _loaded_state(data)
         old = self._states.get(key)
         if old is not None and state.observations - old.planned_at >= 0:
             # The same key moved on (merged from the store after each observation): keep
             # its plan, planned again on the usual cadence rather than at every merge.
-            state.plan, state.planned_at, state.planned_for = (
+            state.plan, state.planned_at, state.planned_for, state.planned_unit = (
                 old.plan,
                 old.planned_at,
                 old.planned_for,
+                old.planned_unit,
             )
         self._states[key] = state
 
@@ -298,14 +354,7 @@ class CompletionEstimator:
             "max_jump": self.max_jump,
             "tail_spread": self.tail_spread,
             "keys": [
-                {
-                    "api": api,
-                    "model": model,
-                    "ratio": self._states[(api, model)].ratio,
-                    "observations": self._states[(api, model)].observations,
-                    "early_run": self._states[(api, model)].early_run,
-                    "exact": list(self._states[(api, model)].exact),
-                }
+                {"api": api, "model": model, **_state_dict(self._states[(api, model)])}
                 for api, model in self.keys()
             ],
         }
@@ -337,6 +386,103 @@ class CompletionEstimator:
         for entry in data.get("keys", []):
             est.load_key_state((str(entry["api"]), str(entry["model"])), entry)
         return est
+
+
+def _state_dict(state: _KeyState) -> dict[str, Any]:
+    """One key's state, JSON-ready (the overhead is fitted again from ``exact`` and
+    ``audio`` when it is loaded)."""
+    return {
+        "ratio": state.ratio,
+        "observations": state.observations,
+        "early_run": state.early_run,
+        "exact": list(state.exact),
+        "audio": list(state.audio),
+    }
+
+
+def _loaded_state(data: Mapping[str, Any]) -> _KeyState:
+    """``_state_dict`` output (or a state stored before the audio was kept) as a state;
+    ValueError if it is not one."""
+    try:
+        ratio = float(data["ratio"])
+        if not (math.isfinite(ratio) and _MIN_RATIO <= ratio <= _MAX_RATIO):
+            raise ValueError(f"estimator ratio out of range: {ratio!r}")
+        exact = [float(r) for r in data.get("exact", [])]
+        audio = [float(x) for x in data.get("audio", [])][-len(exact) :] if exact else []
+        # Ratios stored before their audio was: unknown audio (0), the oldest first.
+        audio = [0.0] * (len(exact) - len(audio)) + audio
+        kept = [
+            (r, x if math.isfinite(x) and x > 0 else 0.0)
+            for r, x in zip(exact, audio, strict=True)
+            if math.isfinite(r) and _MIN_RATIO <= r <= _MAX_RATIO
+        ][-EXACT_WINDOW:]
+        state = _KeyState(
+            ratio=ratio,
+            observations=int(data["observations"]),
+            early_run=int(data.get("early_run", 0)),
+            exact=[r for r, _ in kept],
+            audio=[x for _, x in kept],
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not an estimator key state: {exc}") from exc
+    state.refit()
+    return state
+
+
+def _unit_moved(before: tuple[float, float], after: tuple[float, float]) -> bool:
+    """Whether a fitted unit ``(overhead, base)`` moved enough to plan again: by 5% at either
+    end of the audio lengths the service takes (1 s to 4 hours); a linear unit moves
+    most at one of them."""
+    if before == after:
+        return False
+    for audio in (1.0, 4 * 3600.0):
+        old, new = before[0] + before[1] * audio, after[0] + after[1] * audio
+        if abs(math.log(new / old)) > 0.05:
+            return True
+    return False
+
+
+def fit_overhead(ratios: Sequence[float], audio: Sequence[float]) -> tuple[float, float]:
+    """The fixed part ``a`` (seconds) and the rate ``b`` (seconds per audio second) of
+    processing times ``a + b * audio`` fitted to exact observations (``ratios[i]`` of
+    ``audio[i]`` seconds; 0 is unknown audio, left out); ``(0.0, 1.0)`` when there is no
+    clear overhead.
+
+    Least squares of the ratio on ``1 / audio`` (``ratio = b + a / audio``), weighted by
+    the inverse square of the fitted ratio, as the noise is a factor of the whole time:
+    ``a`` needs files of different lengths to be seen at all. It is kept only when
+    positive and ``FIT_T`` standard errors clear of zero, so that a service without an
+    overhead keeps the plain ratio, exactly.
+    """
+    pairs = [(1.0 / x, r) for r, x in zip(ratios, audio, strict=True) if x > 0]
+    if len(pairs) < FIT_MIN:
+        return 0.0, 1.0
+    a, b, stderr = _weighted_line(pairs, [1.0] * len(pairs))
+    for _ in range(FIT_ROUNDS):
+        if a <= 0.0 or b < _MIN_RATIO:
+            break
+        a, b, stderr = _weighted_line(pairs, [1.0 / (b + a * u) ** 2 for u, _ in pairs])
+    if a <= 0.0 or b < _MIN_RATIO or a < FIT_T * stderr:
+        return 0.0, 1.0
+    return a, b
+
+
+def _weighted_line(
+    pairs: Sequence[tuple[float, float]], weights: Sequence[float]
+) -> tuple[float, float, float]:
+    """Weighted least squares ``r = b + a * u`` over ``(u, r)`` pairs: ``(a, b, stderr of
+    a)``; ``a`` is 0 when every ``u`` is the same."""
+    total = sum(weights)
+    mean_u = sum(w * u for w, (u, _) in zip(weights, pairs, strict=True)) / total
+    mean_r = sum(w * r for w, (_, r) in zip(weights, pairs, strict=True)) / total
+    spread = sum(w * (u - mean_u) ** 2 for w, (u, _) in zip(weights, pairs, strict=True))
+    if spread <= 0.0:
+        return 0.0, mean_r, math.inf
+    a = sum(w * (u - mean_u) * (r - mean_r) for w, (u, r) in zip(weights, pairs, strict=True))
+    a /= spread
+    b = mean_r - a * mean_u
+    residual = sum(w * (r - b - a * u) ** 2 for w, (u, r) in zip(weights, pairs, strict=True))
+    return a, b, math.sqrt(residual / (len(pairs) - 2) / spread)
 
 
 def processing_estimate(
@@ -382,7 +528,7 @@ def _upper_quantile(values: Sequence[float], q: float) -> float:
 
 def expected_duration(audio_s: float, estimator: CompletionEstimator, key: EstimatorKey) -> float:
     """The estimated processing time of ``audio_s`` seconds of audio (all channels)."""
-    return estimator.ratio(key) * max(audio_s, 0.0)
+    return estimator.predict(key, audio_s)
 
 
 def first_poll_at(
@@ -395,10 +541,15 @@ def first_poll_at(
     """The first status check: the first of the schedule planned for ``budget`` checks per
     job, or (without a budget, or before the schedule can be planned) at the estimated
     completion time."""
-    plan = estimator.schedule(key, budget) if budget is not None else ()
-    if plan:
-        return submitted_at + plan[0] * max(audio_s, 0.0)
-    return submitted_at + expected_duration(audio_s, estimator, key)
+    return submitted_at + first_check_s(audio_s, estimator, key, budget)
+
+
+def first_check_s(
+    audio_s: float, estimator: CompletionEstimator, key: EstimatorKey, budget: float | None
+) -> float:
+    """Seconds from submission to the first status check (see ``first_poll_at``)."""
+    plan = estimator.check_times(key, budget, audio_s)
+    return plan[0] if plan else expected_duration(audio_s, estimator, key)
 
 
 def next_poll_at(
@@ -418,10 +569,9 @@ def next_poll_at(
     and grow by ``growth`` per poll up to the cap for the model. If the estimate has since
     grown past the last poll (it learned the service is slower), wait for it instead.
     """
-    plan = estimator.schedule(key, budget) if budget is not None else ()
-    audio = max(audio_s, 0.0)
-    for ratio in plan[polls_so_far:]:
-        when = submitted_at + ratio * audio
+    plan = estimator.check_times(key, budget, audio_s)
+    for offset in plan[polls_so_far:]:
+        when = submitted_at + offset
         if when >= last_poll_at + policy.min_interval_s:
             return when
     beyond = polls_so_far - len(plan) if plan else polls_so_far

@@ -37,6 +37,12 @@ _TUNING: tuple[tuple[str, str, type, str], ...] = (
     ("--max-concurrent", "max_concurrent", int, "operations processed at once; others queue"),
     ("--deferred-factor", "deferred_factor", float, "slowdown of deferred-general"),
     ("--processing-noise", "processing_noise", float, "sigma of the log-normal time noise"),
+    (
+        "--processing-overhead-s",
+        "processing_overhead_s",
+        float,
+        "fixed service seconds each operation takes on top of its audio's (default 0)",
+    ),
     ("--error-5xx-rate", "error_5xx_rate", float, "share of API requests answered 500/503"),
     ("--reset-rate", "reset_rate", float, "share of API requests whose connection is reset"),
     ("--slow-rate", "slow_rate", float, "share of API requests answered after --slow-s"),

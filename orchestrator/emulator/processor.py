@@ -1,8 +1,9 @@
 """The processing queue: fetch the audio, decode it as declared, take a slot, 'recognise' it.
 
-Processing time = audio seconds x channels x 10/60 x seeded log-normal noise / speed, times
-``deferred_factor`` for deferred models; at most ``max_concurrent`` recognitions run at once
-(asynchronous operations and synchronous asr_xml requests alike), the rest wait their turn.
+Processing time = (overhead + audio seconds x channels x 10/60) x seeded log-normal noise /
+speed, times ``deferred_factor`` for deferred models; at most ``max_concurrent``
+recognitions run at once (asynchronous operations and synchronous asr_xml requests alike),
+the rest wait their turn.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ class Processor:
         """How long recognising ``audio`` takes on the emulator's wall clock."""
         sigma = self._settings.processing_noise
         noise = math.exp(self._rng.gauss(0.0, sigma)) if sigma else 1.0
-        seconds = audio.duration_s * audio.channels * constants.PROCESSING_S_PER_AUDIO_S * noise
+        # A fixed part per operation (service seconds) before the part that grows with the
+        # audio; the noise spreads both, as a busy service delays the whole operation.
+        audio_part = audio.duration_s * audio.channels * constants.PROCESSING_S_PER_AUDIO_S
+        seconds = (self._settings.processing_overhead_s + audio_part) * noise
         if deferred:
             seconds *= self._settings.deferred_factor
         return seconds / self._settings.speed

@@ -49,6 +49,9 @@ class EmulatorSettings:
     deferred_factor: float = 10.0
     # Spread of processing times: each one is multiplied by a log-normal factor of this sigma.
     processing_noise: float = 0.15
+    # A fixed part of each operation's processing time, SERVICE seconds (divided by speed
+    # like the rest); 0 keeps processing time proportional to the audio.
+    processing_overhead_s: float = 0.0
     # Fault injection: each API request draws once; rates are probabilities in [0, 1].
     error_5xx_rate: float = 0.0
     reset_rate: float = 0.0
@@ -123,9 +126,18 @@ class EmulatorSettings:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, not {value}")
+        self._check_processing()
+        self._check_answers()
+
+    def _check_processing(self) -> None:
+        """The options of how long recognition takes."""
         if self.slow_s < 0 or self.deferred_factor <= 0 or self.processing_noise < 0:
             raise ValueError("slow_s, deferred_factor and processing_noise must not be negative")
-        self._check_answers()
+        if not 0.0 <= self.processing_overhead_s < float("inf"):
+            raise ValueError(
+                f"processing_overhead_s must be finite and not negative, "
+                f"not {self.processing_overhead_s}"
+            )
 
     def _check_answers(self) -> None:
         """The options of how answers are shaped, and the audio quota."""

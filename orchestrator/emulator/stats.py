@@ -92,6 +92,7 @@ def build(
         "settings": {
             "speed": s.speed,
             "seed": s.seed,
+            "processing_overhead_s": s.processing_overhead_s,
             "submit_quota": s.submit_quota,
             "status_quota": s.status_quota,
             "quota_window_s": s.effective_window_s,

@@ -30,6 +30,10 @@ KEY_PREFIX = "polling.estimator/"
 LEGACY_KEY = "polling.estimator"
 # Re-time pending first checks when the estimate drops by more than this (log ratio, ~10%).
 RESCHEDULE_AT_CHANGE = 0.1
+# The first check of a job of this many audio seconds, and per audio second of a long
+# one, stand for every job's: an estimate linear in the audio drops most at one of them.
+SHORTEST_AUDIO_S = 1.0
+LONGEST_AUDIO_S = 4 * 3600.0
 # On a shared store, what the other daemons learned is read back this many shortest check
 # intervals apart (5 s at the service's pace), and at least this often.
 FOLLOW_EVERY_INTERVALS = 5.0
@@ -124,7 +128,7 @@ class Learning:
         for key, value in (await stored_keys(self.ctx.store)).items():
             if self._taken.get(key) == value:
                 continue
-            before = self._first_ratio(key)
+            before = self._first_checks(key)
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 self.estimator.load_key_state(key, json.loads(value))
                 self._taken[key] = value
@@ -156,11 +160,13 @@ class Learning:
             return None  # a synchronous API: nothing to check
         return self.ctx.settings.check_budget(profile.status_quota, profile.submit_quota)
 
-    def _first_ratio(self, key: polling.EstimatorKey) -> float:
-        """Where a job's first check goes, per audio second: the plan's first point."""
+    def _first_checks(self, key: polling.EstimatorKey) -> tuple[float, float]:
+        """Where the first check of a short and of a long job goes, per audio second."""
         budget = self._budget(key)
-        plan = self.estimator.schedule(key, budget) if budget is not None else ()
-        return plan[0] if plan else self.estimator.ratio(key)
+        return (
+            polling.first_check_s(SHORTEST_AUDIO_S, self.estimator, key, budget) / SHORTEST_AUDIO_S,
+            polling.first_check_s(LONGEST_AUDIO_S, self.estimator, key, budget) / LONGEST_AUDIO_S,
+        )
 
     def first_check_at(self, job: Job, submitted_at: float) -> float:
         """The first status check of a job just submitted: the first of its schedule."""
@@ -217,7 +223,7 @@ class Learning:
                     done_at=now,
                 )
 
-        before = self._first_ratio(key)
+        before = self._first_checks(key)
         await self._merge(key, observation)
         self._learned(key, before)
 
@@ -240,12 +246,13 @@ class Learning:
         self.estimator.load_key_state(key, json.loads(merged))
         self._taken[key] = merged
 
-    def _learned(self, key: polling.EstimatorKey, before: float) -> None:
+    def _learned(self, key: polling.EstimatorKey, before: tuple[float, float]) -> None:
         """The first check for ``key`` moved earlier: bring the first checks still to come
         forward (one re-timing at a time; a further drop while it runs is caught by the
         next)."""
-        after = self._first_ratio(key)
-        if math.log(before / after) < RESCHEDULE_AT_CHANGE or self._retiming is not None:
+        after = self._first_checks(key)
+        drop = max(math.log(b / a) for b, a in zip(before, after, strict=True))
+        if drop < RESCHEDULE_AT_CHANGE or self._retiming is not None:
             return
 
         async def retime() -> None:

@@ -95,10 +95,12 @@ async def live_quotas(store: Store, settings: PipelineSettings, now: float) -> Q
     return Quotas(windows, dict(settings.api_concurrency))
 
 
-async def ratios(store: Store, settings: PipelineSettings) -> Callable[[str, str], float]:
-    """The learned processing time per audio second, by (API, model)."""
+async def predictions(
+    store: Store, settings: PipelineSettings
+) -> Callable[[str, str, float], float]:
+    """The learned processing time of so many audio seconds, by (API, model)."""
     estimator = await load_estimator(store, settings.polling.quantile, settings.initial_ratio)
-    return lambda api, model: estimator.ratio((api, model))
+    return lambda api, model, audio_s: estimator.predict((api, model), audio_s)
 
 
 def submissions_ahead(manifest: ManifestStatus, others: Sequence[ManifestStatus]) -> int:
@@ -120,7 +122,7 @@ def progress_of(
     *,
     others: Sequence[ManifestStatus] = (),
     quotas: Quotas | None = None,
-    ratio: Callable[[str, str], float] | None = None,
+    predict: Callable[[str, str, float], float] | None = None,
     hooks: Sequence[dict[str, Any]] = (),
     apis: ApiCatalogue = CATALOGUE,
 ) -> Progress:
@@ -136,8 +138,8 @@ def progress_of(
             key=lambda j: j.finished_at or 0.0,
         )
         failures = tuple((j.source, j.error or "") for j in failed[-SHOWN_FAILURES:])
-        if manifest.state == "active" and quotas is not None and ratio is not None:
-            work = work_of(jobs, ratio, now, apis, ahead=submissions_ahead(manifest, others))
+        if manifest.state == "active" and quotas is not None and predict is not None:
+            work = work_of(jobs, predict, now, apis, ahead=submissions_ahead(manifest, others))
             eta = finish_time(work, quotas, apis).finish_s
     return Progress(
         id=manifest.id,
@@ -186,7 +188,7 @@ class ProgressReader:
             took = self.clock() - started
             self._jobs_due = self.clock() + max(JOBS_EVERY_S, JOBS_COST_FACTOR * took)
         quotas = await live_quotas(self.store, self.settings, now)
-        ratio = await ratios(self.store, self.settings)
+        predict = await predictions(self.store, self.settings)
         deliveries = latest_deliveries(await self.store.hook_deliveries())
         return [
             progress_of(
@@ -195,7 +197,7 @@ class ProgressReader:
                 now,
                 others=manifests,
                 quotas=quotas,
-                ratio=ratio,
+                predict=predict,
                 hooks=[d.to_status() for d in deliveries.get(manifest.id, [])],
                 apis=self.settings.apis,
             )

@@ -126,3 +126,6 @@ def test_the_service_pace_is_processing_over_the_documented_ten_seconds_a_minute
     assert service_pace([on_time, stereo], speed=10.0) == pytest.approx(1.0)
     assert service_pace([on_time, late, late], speed=10.0) == pytest.approx(1.5)
     assert service_pace([operation(0.0, None, None, None)], speed=10.0) is None
+    # 60 s of audio with 5 service seconds per operation: 15 s is on time.
+    with_overhead = operation(0.0, 0.0, 1.5, 2.0, audio_s=60.0)
+    assert service_pace([with_overhead], speed=10.0, overhead_s=5.0) == pytest.approx(1.0)

@@ -96,6 +96,19 @@ def test_options_given_explicitly_win_over_quick() -> None:
     assert opts.backlog.regime.submit_quota == BacklogRegime.quick().submit_quota
 
 
+def test_the_default_regime_can_give_each_operation_an_overhead() -> None:
+    opts = options(["--regime", "default", "--overhead", "8", "--min-duration", "2"])
+    assert opts.default is not None
+    assert (opts.default.regime.overhead_s, opts.default.regime.min_s) == (8.0, 2.0)
+    assert opts.default.regime.knobs().args() == ["--processing-overhead-s", "8.0"]
+    # Without it the emulator keeps its own default (no option is passed).
+    assert DefaultRegime().knobs().args() == []
+    opts = options(["--regime", "backlog", "--backlog-overhead", "30"])
+    assert opts.backlog is not None
+    assert "--processing-overhead-s" in opts.backlog.regime.knobs(5.0).args()
+    assert "--processing-overhead-s" not in BacklogRegime().knobs(5.0).args()
+
+
 def test_only_picks_each_regimes_own_contenders_after_the_orchestrator() -> None:
     opts = options(["--only", "azure,docs,google"])
     assert opts.default is not None
@@ -121,6 +134,8 @@ def test_the_chart_can_also_go_where_it_is_published(tmp_path: Path) -> None:
         (["--backlog-submit-quota", "0"], "backlog regime"),
         (["--backlog-max-duration", "20000"], "14400"),
         (["--timeout", "0"], "--timeout"),
+        (["--overhead", "-1"], "--overhead"),
+        (["--backlog-overhead", "-1"], "backlog regime"),
         (["--regime", "sideways"], "invalid choice"),
     ],
 )

@@ -46,6 +46,21 @@ def test_processing_time_scales_with_audio_channels_speed_and_model() -> None:
     assert processor.processing_seconds(ProbedAudio(60.0, 1), True) == pytest.approx(1.0)
 
 
+def test_processing_overhead_is_per_operation_and_scaled_by_speed() -> None:
+    settings = EmulatorSettings(speed=100, processing_noise=0.0, processing_overhead_s=5.0)
+    processor = Processor(settings, ObjectFetcher(None, None, None, "ru-central1"))
+    # 5 service seconds + 10 s per audio minute, both divided by the speed.
+    assert processor.processing_seconds(ProbedAudio(60.0, 1), False) == pytest.approx(0.15)
+    assert processor.processing_seconds(ProbedAudio(6.0, 1), False) == pytest.approx(0.06)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["emulator", "--processing-overhead-s", "3"])
+    assert settings_from_args(args, {}).processing_overhead_s == 3.0
+    assert settings_from_args(parser.parse_args(["emulator"]), {}).processing_overhead_s == 0.0
+    with pytest.raises(ValueError, match="processing_overhead_s"):
+        EmulatorSettings(processing_overhead_s=-1.0)
+
+
 def test_processing_noise_is_seeded() -> None:
     def times(seed: int) -> list[float]:
         processor = Processor(

@@ -147,14 +147,19 @@ def test_a_manifest_may_name_it_and_plan_reads_it(tmp_path: Path) -> None:
     assert any(p.field == "defaults.api" for p in refused.problems)
 
 
+def tenth(_api: str, _model: str, audio_s: float) -> float:
+    """A tenth of a second of processing per audio second."""
+    return 0.1 * audio_s
+
+
 def test_the_eta_counts_its_jobs_against_its_quotas() -> None:
     jobs = [make_job(i, State.QUEUED, api="v4", audio=MINUTE) for i in range(1, 5)]
     windows = whole_windows(default_quotas(APIS), default_concurrency(APIS))
-    work = work_of(jobs, lambda _api, _model: 0.1, now=0.0, apis=APIS)
+    work = work_of(jobs, tenth, now=0.0, apis=APIS)
     assert work.to_submit == {"v4": 4}
     assert finish_time(work, windows, APIS).waits_s["submit_v4"] == 3600.0
     manifest = ManifestStatus(1, "m", "/in/m.yaml", "active", 0.0, None, None, {"queued": 4})
-    progress = progress_of(manifest, jobs, 0.0, quotas=windows, ratio=lambda *_: 0.1, apis=APIS)
+    progress = progress_of(manifest, jobs, 0.0, quotas=windows, predict=tenth, apis=APIS)
     assert progress.eta_s == 3600.0 + 6.0
 
 

@@ -21,6 +21,11 @@ STEREO_60 = AudioFacts("OGG_OPUS", 60.0, 2, 48000, 0, 1000, "ogg_opus")
 RATIO = 0.1  # processing seconds per audio second
 
 
+def at_ratio(_api: str, _model: str, audio_s: float) -> float:
+    """The processing time of ``audio_s`` seconds at ``RATIO``, without overhead."""
+    return RATIO * audio_s
+
+
 def job(index: int, state: State, api: str = "v2", **fields: Any) -> Job:
     return make_job(index, state, api=api, manifest="calls", **{"audio": MONO_60, **fields})
 
@@ -46,13 +51,21 @@ def test_what_is_left_counts_each_job_where_it_is() -> None:
         job(5, State.WAITING),  # follows another job: no submission of its own
         job(6, State.QUEUED, api="asr_xml"),
     ]
-    work = work_of(jobs, lambda _api, _model: RATIO, now=103.0, apis=CATALOGUE, ahead=5)
+    work = work_of(jobs, at_ratio, now=103.0, apis=CATALOGUE, ahead=5)
     assert work.to_submit["v2"] == 2 + 5
     assert work.checking == {"v2": 1}
     assert work.longest_processing_s == 120 * RATIO  # stereo: both channels
     assert work.running_left_s == 100.0 + 60 * RATIO - 103.0
     assert work.billable_s == {"v2": 60 + 60}
     assert work.to_submit["asr_xml"] == 1
+
+
+def test_what_is_left_counts_each_operations_overhead() -> None:
+    # A service that spends 5 s per operation beside 0.1 s per audio second.
+    jobs = [job(2, State.UPLOADED, audio=STEREO_60), job(3, State.RUNNING, submitted_at=100.0)]
+    work = work_of(jobs, lambda _a, _m, audio_s: 5.0 + RATIO * audio_s, now=103.0, apis=CATALOGUE)
+    assert work.longest_processing_s == 5.0 + 120 * RATIO
+    assert work.running_left_s == 100.0 + 5.0 + 60 * RATIO - 103.0
 
 
 def test_throughput_is_jobs_per_minute_over_the_recent_past() -> None:
@@ -65,10 +78,10 @@ def test_the_eta_waits_for_the_submission_quota() -> None:
     manifest = ManifestStatus(1, "calls", "/in", "active", 0.0, None, None, {"queued": 5})
     jobs = [job(i, State.QUEUED) for i in range(5)]
     now = 30.0
-    with_room = progress_of(manifest, jobs, now, quotas=quotas(2), ratio=lambda *_: RATIO)
+    with_room = progress_of(manifest, jobs, now, quotas=quotas(2), predict=at_ratio)
     # 5 submissions, 2 left now and 2 a minute: two more windows, then the processing.
     assert with_room.eta_s == 2 * 60.0 + 60 * RATIO
-    spent = progress_of(manifest, jobs, now, quotas=quotas(0), ratio=lambda *_: RATIO)
+    spent = progress_of(manifest, jobs, now, quotas=quotas(0), predict=at_ratio)
     assert spent.eta_s == 3 * 60.0 + 60 * RATIO
 
 
@@ -90,7 +103,7 @@ def test_the_plain_line_and_the_frame() -> None:
         job(5, State.RUNNING, submitted_at=50.0),
         job(6, State.RUNNING, submitted_at=50.0),
     ]
-    progress = progress_of(manifest, jobs, 60.0, quotas=quotas(2), ratio=lambda *_: RATIO)
+    progress = progress_of(manifest, jobs, 60.0, quotas=quotas(2), predict=at_ratio)
     assert plain_line(progress, 60.0) == (
         "calls: 4/6 ended (66%) | 2 running, 3 done, 1 failed | 4.0 jobs/min | "
         "elapsed 1m 00s | ETA 0s"
