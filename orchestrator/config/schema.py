@@ -301,7 +301,9 @@ class PollingConfig:
     initial_ratio: float = setting(
         c.PROCESSING_S_PER_AUDIO_S, "seconds of processing per audio second, until learned"
     )
-    quantile: float = setting(0.9, "quantile of the observed ratios used; in (0, 1]")
+    quantile: float = setting(
+        0.9, "quantile of the processing times (over the fitted overhead + rate) used; in (0, 1]"
+    )
     growth: float = setting(1.5, "interval multiplier between checks, >= 1")
     min_interval_s: float = setting(1.0)
     max_interval_s: float = setting(120.0, "cap for general models")
