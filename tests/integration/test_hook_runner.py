@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +43,29 @@ HOOKS = (
 )
 
 
+async def run_until(
+    runner: HookRunner, done: Callable[[], Awaitable[bool]], limit_s: float
+) -> None:
+    """Run ``runner`` until ``done()`` holds (``limit_s``: a guard, not a timing), then stop
+    it and wait for it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await eventually(done, limit_s=limit_s)
+    finally:
+        stop.set()
+        await task
+
+
+def nothing_pending(store: Store) -> Callable[[], Awaitable[bool]]:
+    """Whether no delivery of ``store`` is pending any more."""
+
+    async def settled() -> bool:
+        return not await store.pending_hooks()
+
+    return settled
+
+
 async def finished_with(store: Store, name: str, report: Path, hook: Hook) -> int:
     """A manifest ``name`` that asked for ``hook`` itself, finished: its delivery pending."""
     on_finish = OnFinish(command=hook.command or None, webhook=hook.url or None)
@@ -69,19 +93,8 @@ async def test_failures_are_retried_bounded_and_said(store: Store, tmp_path: Pat
         max_delay_s=0.02,
         manifest_commands=(sys.executable, "/nonexistent/program"),
     )
-    runner = HookRunner(store, lambda: config)
-    stop = asyncio.Event()
     with capture_logs() as logs:
-        task = asyncio.create_task(runner.run(stop))
-
-        async def settled() -> bool:
-            return not await store.pending_hooks()
-
-        try:
-            await eventually(settled, limit_s=60)
-        finally:
-            stop.set()
-            await task
+        await run_until(HookRunner(store, lambda: config), nothing_pending(store), limit_s=60)
 
     found = {d.manifest: d for d in await store.hook_deliveries()}
     failing, sleeping, missing, refused = (found[f"m{number}"] for number in range(4))
@@ -131,17 +144,7 @@ async def test_a_report_in_object_storage_is_given_to_the_command(
             manifest_id, "s3://bucket/out/m/report.json", "/p/m.yaml", 2.0, (hook,)
         )
         runner = HookRunner(store, lambda: config, storage=storage)
-        stop = asyncio.Event()
-        task = asyncio.create_task(runner.run(stop))
-
-        async def settled() -> bool:
-            return not await store.pending_hooks()
-
-        try:
-            await eventually(settled, limit_s=60)
-        finally:
-            stop.set()
-            await task
+        await run_until(runner, nothing_pending(store), limit_s=60)
     (delivery,) = await store.hook_deliveries()
     assert (delivery.state, delivery.last_error) == ("delivered", None)
     assert copy.read_text("utf-8") == '{"manifest": "m"}\n'
@@ -221,18 +224,11 @@ async def test_manifest_hooks_cannot_take_the_config_hooks_slots(
         manifest_commands=(sys.executable,),
         on_finish=OnFinish(command=mine.command),
     )
-    runner = HookRunner(store, lambda: config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
 
     async def delivered() -> bool:
         return done.exists()
 
-    try:
-        await eventually(delivered, limit_s=10)
-    finally:
-        stop.set()
-        await task
+    await run_until(HookRunner(store, lambda: config), delivered, limit_s=10)
 
 
 async def test_config_hooks_are_the_config_in_force_at_each_attempt(
@@ -254,27 +250,18 @@ async def test_config_hooks_are_the_config_in_force_at_each_attempt(
     current = configs["changed"]
     runner = HookRunner(store, lambda: current)
 
-    async def settled() -> bool:
-        return not await store.pending_hooks()
-
-    async def run_until_settled() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(runner.run(stop))
-        try:
-            await eventually(settled, limit_s=30)
-        finally:
-            stop.set()
-            await task
+    async def changed_ended() -> bool:
+        return all(d.id != changed.id for d in await store.pending_hooks())
 
     (changed, removed) = await store.pending_hooks()
     await store.record_hook(removed.id, "pending", 0, 1e12, None, 2.0)  # not due yet
-    await run_until_settled_first(store, runner, changed.id)
+    await run_until(runner, changed_ended, limit_s=30)
     assert new.exists()
     assert not old.exists()
     current = configs["removed"]
     await store.record_hook(removed.id, "pending", 0, 0.0, None, 2.0)
     with capture_logs() as logs:
-        await run_until_settled()
+        await run_until(runner, nothing_pending(store), limit_s=30)
     assert not old.exists()
     by_manifest = {d.manifest: d for d in await store.hook_deliveries()}
     assert by_manifest["changed"].state == "delivered"
@@ -284,18 +271,3 @@ async def test_config_hooks_are_the_config_in_force_at_each_attempt(
         gone.last_error == "cancelled: the config no longer has this hook (hooks.on_finish.command)"
     )
     assert [e["manifest"] for e in logs if e["event"] == "hook.cancelled"] == ["removed"]
-
-
-async def run_until_settled_first(store: Store, runner: HookRunner, delivery: int) -> None:
-    """Run ``runner`` until the delivery ``delivery`` is no longer pending."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-
-    async def ended() -> bool:
-        return all(d.id != delivery for d in await store.pending_hooks())
-
-    try:
-        await eventually(ended, limit_s=30)
-    finally:
-        stop.set()
-        await task
