@@ -19,7 +19,6 @@ from orchestrator.store.batches import batches
 from orchestrator.store.connector import Connector, Session
 from orchestrator.store.rows import (
     JOB_FIELDS,
-    Row,
     delivery_rows,
     on_finish_json,
     on_finish_of,
@@ -27,6 +26,7 @@ from orchestrator.store.rows import (
     redacted,
     row_to_delivery,
     row_to_job,
+    row_to_manifest,
     settings_json,
     to_column,
 )
@@ -264,7 +264,9 @@ class SqlStore:
 
     async def manifests(self) -> list[ManifestStatus]:
         """Every manifest with its job counts."""
-        found = {row["id"]: _manifest(row) for row in await self.db.fetch_all("all_manifests")}
+        found = {
+            row["id"]: row_to_manifest(row) for row in await self.db.fetch_all("all_manifests")
+        }
         for row in await self.db.fetch_all("manifest_counts"):
             status = found.get(row["manifest_id"])
             if status is not None:
@@ -460,20 +462,6 @@ def _job_row(job: NewJob, encoded: dict[RecognitionSettings, tuple[str, str]]) -
         "local": not is_object_uri(job.source),
         "output_options": options_json(job.options),
     }
-
-
-def _manifest(row: Row) -> ManifestStatus:
-    return ManifestStatus(
-        id=row["id"],
-        name=row["name"],
-        path=row["path"],
-        state=row["state"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-        report_path=row["report_path"],
-        digest=row["digest"],
-        node=row["node"],
-    )
 
 
 async def _check_name_free(tx: Session, name: str) -> None:

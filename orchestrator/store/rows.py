@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.hooks import DELIVERY_STATES, DeliveryState, Hook, HookDelivery, OnFinish
-from orchestrator.core.jobs import Job, State
+from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.types import JobUpdate
@@ -90,6 +90,21 @@ def to_column(value: Any) -> Any:
 def settings_json(settings: RecognitionSettings) -> str:
     """The settings column of a new job."""
     return json.dumps(settings.to_dict(), sort_keys=True)
+
+
+def row_to_manifest(row: Row) -> ManifestStatus:
+    """A manifest's row as its status (counts are the caller's to add)."""
+    return ManifestStatus(
+        id=row["id"],
+        name=row["name"],
+        path=row["path"],
+        state=row["state"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        report_path=row["report_path"],
+        digest=row["digest"],
+        node=row["node"],
+    )
 
 
 def row_to_delivery(row: Row) -> HookDelivery:

@@ -17,15 +17,20 @@ from orchestrator.store import NewJob
 from orchestrator.store.sqlite import SQLiteStore
 
 
+def paths_under(root: Path) -> PathsConfig:
+    """The daemon's folders under ``root``."""
+    return PathsConfig(
+        inbox=root / "inbox",
+        processed=root / "processed",
+        failed=root / "failed",
+        output=root / "results",
+    )
+
+
 async def test_a_report_that_cannot_be_written_holds_up_no_other(
     tmp_path: Path, store: SQLiteStore
 ) -> None:
-    paths = PathsConfig(
-        inbox=tmp_path / "inbox",
-        processed=tmp_path / "processed",
-        failed=tmp_path / "failed",
-        output=tmp_path / "results",
-    )
+    paths = paths_under(tmp_path)
     job = NewJob("/audio/a.ogg", "a", RecognitionSettings())
     for name in ("blocked", "fine"):
         await store.add_manifest(name, str(tmp_path / f"{name}.yaml"), name, [job], 10.0)
@@ -51,12 +56,7 @@ async def test_a_report_that_cannot_be_written_holds_up_no_other(
 
 
 async def test_reports_go_where_the_results_go(tmp_path: Path, store: SQLiteStore) -> None:
-    paths = PathsConfig(
-        inbox=tmp_path / "inbox",
-        processed=tmp_path / "processed",
-        failed=tmp_path / "failed",
-        output=tmp_path / "results",
-    )
+    paths = paths_under(tmp_path)
     job = NewJob("/audio/a.ogg", "a", RecognitionSettings())
     (tmp_path / "m.yaml").write_text("name: m\n", "utf-8")
     await store.add_manifest("m", str(tmp_path / "m.yaml"), "m", [job], 10.0)
