@@ -8,7 +8,8 @@ from pathlib import PurePosixPath
 from typing import Any, Literal
 
 Encoding = Literal["OGG_OPUS", "MP3", "LINEAR16_PCM"]
-Container = Literal["ogg_opus", "mp3", "wav", "raw", "remote"]
+# "converted": a file FFmpeg decodes, sent as the conversion it names (``AudioFacts``).
+Container = Literal["ogg_opus", "mp3", "wav", "raw", "remote", "converted"]
 
 ENCODING_OF: dict[Container, Encoding] = {
     "ogg_opus": "OGG_OPUS",
@@ -36,7 +37,10 @@ class AudioFacts:
     persisted with the job, so a restart need not probe again.
 
     ``data_offset``/``data_length`` name the bytes to upload (a WAV file's PCM data only);
-    a duration of 0 means unknown (an object already in storage is never fetched).
+    a duration of 0 means unknown (an object already in storage is never fetched). A file
+    sent converted has ``conversion`` (the target's key: what it becomes) and ``source``
+    (what it is, for people); its ``encoding``, ``channels`` and ``sample_rate`` are the
+    converted audio's, ``duration_s`` the file's, and its data range the whole file.
     """
 
     encoding: Encoding
@@ -47,19 +51,30 @@ class AudioFacts:
     data_length: int
     container: Container
     size_bytes: int = 0
+    conversion: str | None = None
+    source: str = ""
 
     @property
     def audio_seconds_all_channels(self) -> float:
         """Processing time scales with the audio of every channel."""
         return self.duration_s * self.channels
 
+    @property
+    def converted(self) -> bool:
+        """Sent as a conversion of the file, not as its own bytes."""
+        return self.conversion is not None
+
     def to_json(self) -> str:
-        """Compact JSON for the store."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """Compact JSON for the store (the fields added later left out at their defaults,
+        so rows of unconverted audio read the same in an older version)."""
+        data = asdict(self)
+        if self.conversion is None:
+            del data["conversion"], data["source"]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> AudioFacts:
-        """Inverse of ``to_json``; rows written before ``size_bytes`` existed read as 0."""
+        """Inverse of ``to_json``; fields added later take their defaults in older rows."""
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
 

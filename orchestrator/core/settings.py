@@ -6,7 +6,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.core import constants as c
 from orchestrator.core.audio import Encoding
@@ -15,6 +15,16 @@ from orchestrator.core.audio import Encoding
 Api = str
 Language = str | tuple[str, ...]
 """A language code (``ru-RU``), ``auto``, or several codes (API v3's whitelist)."""
+# ``convert``: audio the API does not take is converted (auto), all audio is (always), or
+# none is and such audio is refused (never). ``split``: audio longer than the API takes is
+# cut into parts (auto) or refused (never).
+ConvertMode = Literal["auto", "always", "never"]
+SplitMode = Literal["auto", "never"]
+CONVERT_MODES: tuple[ConvertMode, ...] = ("auto", "always", "never")
+SPLIT_MODES: tuple[SplitMode, ...] = ("auto", "never")
+# How the audio is made ready, not what the service is asked: left out of the dedup key
+# (the content hash names a conversion and a part already).
+_PREPARATION = ("convert", "split")
 
 # Fields added after the first stored rows, with the value those rows meant. The dedup key
 # leaves them out while they hold it, so a result cached before they existed still matches.
@@ -45,6 +55,8 @@ class RecognitionSettings:
     speaker_labeling: bool = False
     # API v3 only: text normalisation on or off; None: on exactly when literature_text is.
     text_normalization: bool | None = None
+    convert: ConvertMode = "auto"
+    split: SplitMode = "auto"
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -54,10 +66,13 @@ class RecognitionSettings:
         return () if self.language == c.AUTO_LANGUAGE else (self.language,)
 
     def key(self) -> str:
-        """Canonical JSON of the fields that change the result (all but priority): two jobs
-        with the same audio and the same key are recognised once."""
+        """Canonical JSON of the fields that change the result (all but priority and how
+        the audio is prepared): two jobs with the same audio and the same key are
+        recognised once."""
         fields = self.to_dict()
         del fields["priority"]
+        for name in _PREPARATION:
+            del fields[name]
         for name, default in _ADDED_LATER.items():
             if fields[name] == default:
                 del fields[name]

@@ -12,8 +12,10 @@ from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiCatalogue, setting_problems
 from orchestrator.core.languages import read_language
 from orchestrator.core.settings import (
+    CONVERT_MODES,
     MAX_PRIORITY,
     MIN_PRIORITY,
+    SPLIT_MODES,
     Language,
     RecognitionSettings,
 )
@@ -31,6 +33,8 @@ SETTING_KEYS = (
     "priority",
     "speaker_labeling",
     "text_normalization",
+    "convert",
+    "split",
 )
 MAX_CHANNELS = 8
 
@@ -61,6 +65,10 @@ def read_settings(
         changes["channels"] = sec.optional_integer("channels", minimum=1, maximum=MAX_CHANNELS)
     if "api" in sec:
         changes["api"] = sec.choice("api", base.api, tuple(apis))
+    if "convert" in sec:
+        changes["convert"] = sec.choice("convert", base.convert, CONVERT_MODES)
+    if "split" in sec:
+        changes["split"] = sec.choice("split", base.split, SPLIT_MODES)
     if "priority" in sec:
         changes["priority"] = _priority(r, sec, base.priority, max_priority)
     result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]

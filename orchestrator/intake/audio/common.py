@@ -24,9 +24,19 @@ class AudioError(Exception):
         super().__init__(f"{self.path}: {reason}")
 
 
+class Unsupported(AudioError):
+    """Audio in a format, codec, sample size or rate the service does not take as it is:
+    a file to convert, unless the job says ``convert: never``."""
+
+
+class TooLong(AudioError):
+    """Audio longer (or bigger) than the service takes in one request: a file to split (or
+    convert, when only its size is too big), unless the job says ``split: never``."""
+
+
 def check_lpcm_rate(path: Path, rate: int, source: str) -> None:
     if rate not in LPCM_SAMPLE_RATES:
-        raise AudioError(
+        raise Unsupported(
             path,
             f"unsupported LPCM sample rate {rate} Hz ({source}); SpeechKit accepts "
             f"{RATES_TEXT} for LINEAR16_PCM (resample it, or convert it to Ogg Opus)",

@@ -10,7 +10,13 @@ from mutagen.mp3 import MPEGInfo
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_DURATION_S
-from orchestrator.intake.audio.common import ALLOWED_FORMATS, AudioError, hours
+from orchestrator.intake.audio.common import (
+    ALLOWED_FORMATS,
+    AudioError,
+    TooLong,
+    Unsupported,
+    hours,
+)
 
 _MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 _MPEG_BITRATES = {
@@ -56,14 +62,16 @@ def probe_mp3(path: Path, f: BinaryIO, size: int) -> AudioFacts:
         ) from e
     layer = int(mpeg.layer)
     if layer != 3:
-        raise AudioError(
+        raise Unsupported(
             path,
             f"the file is MPEG audio layer {'I' * layer}, not MP3 (layer III); {ALLOWED_FORMATS}",
         )
     duration = float(mpeg.length)
     audio_bytes = size - int(mpeg.frame_offset)
     if duration > MAX_DURATION_S:
-        raise AudioError(
+        # Believed only when the file can hold it; else it is cut short (below).
+        error = TooLong if audio_bytes >= 0.9 * duration * int(mpeg.bitrate) / 8 else AudioError
+        raise error(
             path,
             f"the MP3 header claims {hours(duration)} of audio; SpeechKit accepts at most 4 h",
         )

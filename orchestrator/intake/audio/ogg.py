@@ -9,9 +9,12 @@ from typing import BinaryIO
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_DURATION_S
-from orchestrator.intake.audio.common import OPUS_RATE, AudioError, hours, read_at
+from orchestrator.intake.audio.common import OPUS_RATE, AudioError, TooLong, hours, read_at
 
 _OGG_MAX_PAGE = 27 + 255 + 255 * 255
+# Opus's lowest bit rate (RFC 6716, section 2.1.1: 6 kb/s to 510 kb/s): a file smaller
+# than its duration at this rate cannot hold the audio it claims.
+_OPUS_MIN_BIT_RATE = 6000
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ def probe_ogg_opus(path: Path, f: BinaryIO, size: int, head: bytes) -> AudioFact
         raise AudioError(path, "truncated Ogg: the stream has its Opus headers but no audio pages")
     duration = max(last.granule - pre_skip, 0) / OPUS_RATE
     if duration > MAX_DURATION_S:
-        raise AudioError(
+        # Believed only when the file can hold it (Opus takes at least 6 kbit/s).
+        error = TooLong if size * 8 >= duration * _OPUS_MIN_BIT_RATE else AudioError
+        raise error(
             path,
             f"the last Ogg page claims {hours(duration)} of audio (granule position "
             f"{last.granule}); SpeechKit accepts at most 4 h",

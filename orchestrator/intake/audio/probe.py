@@ -20,6 +20,8 @@ from orchestrator.intake.audio.common import (
     ALLOWED_FORMATS,
     OPUS_RATE,
     AudioError,
+    TooLong,
+    Unsupported,
     gib,
     hours,
 )
@@ -66,7 +68,7 @@ def probe(
             _check_extension(path, kind)
             if kind.container is None:
                 if kind.label is not None:
-                    raise AudioError(path, f"the file is {kind.label}; {ALLOWED_FORMATS}")
+                    raise Unsupported(path, f"the file is {kind.label}; {ALLOWED_FORMATS}")
                 info = probe_raw(path, size, encoding, sample_rate, channels)
             else:
                 _check_declared_encoding(path, kind, encoding)
@@ -152,7 +154,9 @@ def _check_extension(path: Path, kind: Kind) -> None:
         hint = f"; rename it to end in {_FAMILY_EXTENSION[kind.family]}"
     else:
         hint = ""
-    raise AudioError(
+    # A file of a known format under another's name: FFmpeg reads it by its bytes.
+    error = Unsupported if kind.label is not None else AudioError
+    raise error(
         path,
         f"the name ends in {ext} ({_FAMILY_LABEL[promised]}) but the bytes are {what}{hint}",
     )
@@ -201,12 +205,12 @@ def _check_declared_format(
 
 def _check_limits(path: Path, info: AudioFacts) -> None:
     if info.data_length > MAX_FILE_BYTES:
-        raise AudioError(
+        raise TooLong(
             path,
             f"{gib(info.data_length)} to upload; SpeechKit accepts at most 1 GB per file",
         )
     if info.duration_s > MAX_DURATION_S:
-        raise AudioError(
+        raise TooLong(
             path,
             f"the audio lasts {hours(info.duration_s)}; SpeechKit accepts at most 4 h",
         )

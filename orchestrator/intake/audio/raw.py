@@ -10,6 +10,8 @@ from orchestrator.intake.audio.common import (
     ALLOWED_FORMATS,
     RATES_TEXT,
     AudioError,
+    TooLong,
+    Unsupported,
     check_lpcm_rate,
     hours,
 )
@@ -24,7 +26,9 @@ def probe_raw(
 ) -> AudioFacts:
     if encoding != "LINEAR16_PCM":
         said = f"declared {encoding}, but the" if encoding else "the"
-        raise AudioError(
+        # Maybe a format FFmpeg knows though the first bytes did not tell us: convertible.
+        error = AudioError if encoding else Unsupported
+        raise error(
             path,
             # Never the bytes themselves: a manifest may name a file it should not see.
             f"unknown audio format: {said} bytes are not Ogg Opus, MP3 or WAV; {ALLOWED_FORMATS}",
@@ -48,7 +52,7 @@ def probe_raw(
         )
     duration = size / (frame * sample_rate)
     if duration > MAX_DURATION_S:
-        raise AudioError(
+        raise TooLong(
             path,
             f"{size} bytes of raw LPCM at the declared {sample_rate} Hz and {channel_count} "
             f"channel(s) last {hours(duration)}; SpeechKit accepts at most 4 h",

@@ -9,7 +9,14 @@ from typing import BinaryIO
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_DURATION_S
-from orchestrator.intake.audio.common import AudioError, check_lpcm_rate, hours, read_at
+from orchestrator.intake.audio.common import (
+    AudioError,
+    TooLong,
+    Unsupported,
+    check_lpcm_rate,
+    hours,
+    read_at,
+)
 
 _WAVE_FORMATS = {
     1: "PCM",
@@ -92,13 +99,13 @@ def _parse_wav_fmt(path: Path, body: bytes, chunk_size: int) -> _WavFormat:
         fmt_tag = struct.unpack_from("<H", guid)[0] if guid[2:] == _PCM_GUID_TAIL else -1
     if fmt_tag != 1:
         name = _WAVE_FORMATS.get(fmt_tag, f"format code {tag:#06x}")
-        raise AudioError(
+        raise Unsupported(
             path,
             f"unsupported WAV encoding: {name}; SpeechKit accepts WAV only with "
             "16-bit PCM (convert it, e.g. `sox in.wav -b 16 -e signed-integer out.wav`)",
         )
     if bits != 16:
-        raise AudioError(
+        raise Unsupported(
             path,
             f"unsupported WAV sample size: {bits}-bit PCM; SpeechKit accepts 16-bit PCM only",
         )
@@ -120,7 +127,9 @@ def _wav_info(path: Path, size: int, fmt: _WavFormat, offset: int, declared: int
     else:
         claimed_s = declared / bytes_per_s
         if claimed_s > MAX_DURATION_S:
-            raise AudioError(
+            # A claim the file cannot hold (100 hours in a kilobyte) is no file to split.
+            error = TooLong if declared <= available else AudioError
+            raise error(
                 path,
                 f"the WAV header claims {hours(claimed_s)} of audio ({declared} bytes of "
                 f"data); SpeechKit accepts at most 4 h",
