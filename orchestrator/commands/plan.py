@@ -19,7 +19,6 @@ from orchestrator.config import ConcurrencyConfig, Config, QuotasConfig, load_co
 from orchestrator.config.schema import SpeechKitConfig
 from orchestrator.core import constants as c
 from orchestrator.core.apis import ApiCatalogue
-from orchestrator.core.audio import AudioFacts
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.errors import Problem
 from orchestrator.core.finish_time import Quotas, Work, finish_time, whole_windows
@@ -27,7 +26,9 @@ from orchestrator.core.polling import is_deferred
 from orchestrator.core.quota import QuotaSpec
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.preparation import Preparation
 from orchestrator.intake.roots import InputRoots
+from orchestrator.pipeline.media import workers
 from orchestrator.pipeline.settings import api_concurrency, quota_specs
 from orchestrator.speechkit.catalogue import CATALOGUE
 
@@ -49,6 +50,10 @@ class Estimate:
     jobs_by_api: dict[str, int]
     # The wait each quota causes, by its ``wait_key`` (``submit_wait_s``...).
     waits_s: dict[str, float]
+    converted_files: int = 0  # sent as their conversion to Ogg Opus
+    split_files: int = 0  # recordings longer than a part may be
+    parts: int = 0  # the parts those are sent in (each a request of its own)
+    conversion_s: float = 0.0  # the conversions' time with every worker busy
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: each quota's wait a field of its own."""
@@ -74,26 +79,30 @@ def plan_windows(config: Config | None, apis: ApiCatalogue = CATALOGUE) -> Quota
     return whole_windows(plan_quotas(config, apis), caps)
 
 
-def plan_work(jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], apis: ApiCatalogue) -> Work:
-    """What ``jobs`` leave to do before a run: every job to submit, the billable audio and
-    the processing of those whose audio is known, at 10 s per audio minute."""
+def plan_work(jobs: Sequence[JobSpec], infos: dict[str, Preparation], apis: ApiCatalogue) -> Work:
+    """What ``jobs`` leave to do before a run: every job (or each of its parts) to submit,
+    the billable audio (billed part by part) and the processing of those whose audio is
+    known, at 10 s per audio minute."""
     to_submit = dict.fromkeys(apis, 0)
     billable: dict[str, float] = {}
     processing: dict[str, float] = {}
     longest = 0.0
     for job in jobs:
         api = job.settings.api
-        to_submit[api] += 1
-        info = infos.get(job.source)
-        if info is None:
+        prepared = infos.get(job.source)
+        to_submit[api] += 1 if prepared is None else prepared.parts
+        if prepared is None:
             continue
+        info, parts = prepared.facts, prepared.parts
         if not apis[api].asynchronous:
             # Heard as one channel, and not asynchronous recognition's to bill or count.
             spent = info.duration_s * c.PROCESSING_S_PER_AUDIO_S
             processing[api] = processing.get(api, 0.0) + spent
             continue
-        billable[api] = billable.get(api, 0.0) + billable_seconds(info.duration_s, info.channels)
-        longest = max(longest, info.duration_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
+        part_s = info.duration_s / parts  # the cuts come near the limit: parts of a size
+        billed = parts * billable_seconds(part_s, info.channels)
+        billable[api] = billable.get(api, 0.0) + billed
+        longest = max(longest, part_s * info.channels * c.PROCESSING_S_PER_AUDIO_S)
     return Work(
         to_submit=to_submit,
         billable_s=billable,
@@ -104,16 +113,23 @@ def plan_work(jobs: Sequence[JobSpec], infos: dict[str, AudioFacts], apis: ApiCa
 
 def estimate(
     jobs: Sequence[JobSpec],
-    infos: dict[str, AudioFacts],
+    infos: dict[str, Preparation],
     quotas: Quotas,
     apis: ApiCatalogue = CATALOGUE,
+    conversions: int = 1,
 ) -> Estimate:
-    """Plan figures for ``jobs`` under ``quotas`` (pure; see ``core.finish_time``)."""
+    """Plan figures for ``jobs`` under ``quotas`` (pure; see ``core.finish_time``), with
+    ``conversions`` files converted at once: where converting takes longer than the
+    quotas' pace, it is what the time to finish waits for."""
     known = [infos[job.source] for job in jobs if job.source in infos]
-    audio_s = sum(info.duration_s for info in known)
+    audio_s = sum(prepared.facts.duration_s for prepared in known)
     work = plan_work(jobs, infos, apis)
     finish = finish_time(work, quotas, apis)
     billable = sum(work.billable_s.values())
+    converted = [p for p in known if p.facts.converted]
+    converted_audio_s = sum(p.facts.duration_s * p.facts.channels for p in converted)
+    conversion_s = converted_audio_s / c.CONVERSION_AUDIO_S_PER_CPU_S / max(1, conversions)
+    split = [p for p in known if p.split]
     return Estimate(
         files=len(jobs),
         probed_files=len(known),
@@ -124,11 +140,15 @@ def estimate(
         billable_s=billable,
         billable_hours=billable / 3600.0,
         longest_processing_s=work.longest_processing_s,
-        finish_s=finish.finish_s,
+        finish_s=max(finish.finish_s, conversion_s),
         jobs_by_api=dict(work.to_submit),
         waits_s={
             decl.wait_key: finish.waits_s.get(name, 0.0) for name, decl in apis.quotas().items()
         },
+        converted_files=len(converted),
+        split_files=len(split),
+        parts=sum(p.parts for p in split),
+        conversion_s=conversion_s,
     )
 
 
@@ -162,12 +182,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _keep(
-    jobs: list[JobSpec], infos: dict[str, AudioFacts], job: JobSpec, facts: AudioFacts | None
+    jobs: list[JobSpec], infos: dict[str, Preparation], job: JobSpec, found: Preparation | None
 ) -> None:
-    """Collect a manifest's jobs and the facts of their audio, as validation finds them."""
+    """Collect a manifest's jobs and what is done to their audio, as validation finds it."""
     jobs.append(job)
-    if facts is not None:
-        infos[job.source] = facts
+    if found is not None:
+        infos[job.source] = found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,22 +202,24 @@ def run(args: argparse.Namespace) -> int:
     concurrency = config.concurrency if config is not None else ConcurrencyConfig()
     apis = CATALOGUE  # the APIs this daemon drives: what each spends
     windows = plan_windows(config, apis)
+    conversions = workers(concurrency.conversions)
+    max_part_s = config.audio.max_part_s if config is not None else None
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
     all_jobs: list[JobSpec] = []
-    all_infos: dict[str, AudioFacts] = {}
+    all_infos: dict[str, Preparation] = {}
     for path in args.manifests:
         jobs: list[JobSpec] = []
-        infos: dict[str, AudioFacts] = {}
-        found = validate_manifest(path, roots, partial(_keep, jobs, infos), apis)
+        infos: dict[str, Preparation] = {}
+        found = validate_manifest(path, roots, partial(_keep, jobs, infos), apis, max_part_s)
         problems.extend(found.problems)
         if found.name is None:
             jobs = []
         name = "-" if found.name is None else found.name
-        rows.append((str(path), name, estimate(jobs, infos, windows, apis)))
+        rows.append((str(path), name, estimate(jobs, infos, windows, apis, conversions)))
         all_jobs.extend(jobs)
         all_infos.update(infos)
-    total = estimate(all_jobs, all_infos, windows, apis)
+    total = estimate(all_jobs, all_infos, windows, apis, conversions)
     if args.json:
         document = {
             "manifests": [
@@ -255,6 +277,14 @@ def _print_table(
     _print_finish(total, windows, apis)
     if total.unknown_files:
         print(f"{total.unknown_files} file(s) of unknown duration (s3:// or failed checks)")
+    if total.converted_files:
+        print(
+            f"{total.converted_files} file(s) converted to Ogg Opus: about "
+            f"{human_duration(total.conversion_s)} with every conversion worker busy "
+            "(the time to finish waits for it where the quotas go faster)"
+        )
+    if total.split_files:
+        print(f"{total.split_files} long recording(s) split into {total.parts} parts")
     if total.deferred_files:
         print(f"{total.deferred_files} deferred file(s) may take up to 24 h more")
 

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     for path in args.manifests:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
-        found = validate_manifest(path, roots)
+        found = validate_manifest(path, roots, max_part_s=config.audio.max_part_s)
         problems.extend(found.problems)
         problems.extend(refusals(path, found.on_finish, config.hooks.policy))
     if problems:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from orchestrator.commands.common import add_manifests_arguments, print_warnings
 from orchestrator.config import load_config
 from orchestrator.core.hooks import HookPolicy
+from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import validate_manifest
 from orchestrator.intake.on_finish import refusals
+from orchestrator.intake.preparation import Preparation
 from orchestrator.intake.roots import InputRoots
 
 
@@ -33,6 +36,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+# What is done to the files is said file by file up to this many per manifest, then counted.
+SAID_PER_MANIFEST = 20
+
+
+class Said:
+    """What will be done to each file that is not sent as it is, as validation finds it."""
+
+    def __init__(self, manifest: Path) -> None:
+        self.manifest = manifest
+        self.lines: list[dict[str, object]] = []
+        self.parts = 0
+
+    def __call__(self, job: JobSpec, prepared: Preparation | None) -> None:
+        said = None if prepared is None else prepared.describe()
+        if prepared is None or said is None:
+            return
+        self.parts += prepared.parts if prepared.split else 0
+        self.lines.append({"line": job.line, "audio": job.source, "done": said})
+
+    def print(self) -> None:
+        """A line per file (the first few), then how many are converted and split."""
+        for item in self.lines[:SAID_PER_MANIFEST]:
+            print(f"  {self.manifest}:{item['line']}: {item['audio']}: {item['done']}")
+        if len(self.lines) > SAID_PER_MANIFEST:
+            print(f"  ... and {len(self.lines) - SAID_PER_MANIFEST} more file(s) like these")
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate every manifest named; 0 when all are valid, 2 when any is not."""
     reports: list[dict[str, object]] = []
@@ -40,14 +70,17 @@ def run(args: argparse.Namespace) -> int:
     problem_count = bad = 0
     roots = None
     policy: HookPolicy | None = None
+    max_part_s = None
     if args.config is not None:
         # Checked as the daemon would: no secret is read, the input roots are applied.
         config = load_config(args.config, resolve_secrets=False)
         print_warnings(config)
         roots = InputRoots.of(config)
         policy = config.hooks.policy
+        max_part_s = config.audio.max_part_s
     for path in args.manifests:
-        found = validate_manifest(path, roots)
+        said = Said(path)
+        found = validate_manifest(path, roots, said, max_part_s=max_part_s)
         problems = found.problems
         if policy is not None:
             problems = [*problems, *refusals(path, found.on_finish, policy)]
@@ -62,12 +95,14 @@ def run(args: argparse.Namespace) -> int:
                 "valid": valid,
                 "jobs": None if found.name is None else found.jobs,
                 "problems": [p.as_dict() for p in problems],
+                "prepared": said.lines,
             }
         )
         if args.json:
             continue
         if valid:
             print(f"ok: {path}: {found.name}: {found.jobs} jobs")
+            said.print()
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     if args.json:

@@ -248,6 +248,10 @@ class ConcurrencyConfig:
     asr_xml_requests: int = setting(
         10, "asr_xml requests waiting for their answer at once, across daemons sharing the store"
     )
+    # Conversions run in worker processes, one file each; None: one per core.
+    conversions: int | None = setting(
+        None, "simultaneous audio conversions (worker processes)", shown="auto: the cores"
+    )
     # Requests waiting for their answer at once, by API: wins over a key above for it.
     requests: Mapping[str, int] = setting_factory(
         dict, "a cap by API name; wins over its key (see below)", shown="none"
@@ -263,6 +267,9 @@ class PathsConfig:
     processed: Path = setting(Path("processed"), "accepted manifests are moved here")
     failed: Path = setting(Path("failed"), "rejected manifests are moved here, with the reason")
     output: Path = setting(Path("results"), "transcripts: `<output>/<manifest name>/<output>.*`")
+    conversions: Path = setting(
+        Path("state/converted"), "converted audio waiting for its upload (removed after it)"
+    )
     # The directories local audio may come from, resolved (symlinks included). The loader
     # always names at least one (the config file's directory by default); empty only in a
     # PathsConfig built in code, where nothing is checked.
@@ -280,6 +287,21 @@ class IntakeConfig:
     max_priority: int = setting(
         MAX_PRIORITY,
         f"the highest `priority` a manifest may ask for, {MIN_PRIORITY} to {MAX_PRIORITY}",
+    )
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How recordings are made ready for the service: what is converted (a manifest's
+    ``convert:``) and how long a part of a split recording may be."""
+
+    # None: each API's own limit (4 h for v2 and v3, 30 s for asr_xml). Lower, a long
+    # recording is recognised in more parts at once: sooner done, at the same price.
+    max_part_s: float | None = setting(
+        None,
+        "recordings longer than this are split into parts, at quiet moments",
+        shown="the API's limit",
+        unit="s",
     )
 
 
@@ -466,6 +488,7 @@ class Config:
     concurrency: ConcurrencyConfig = section(ConcurrencyConfig)
     paths: PathsConfig = section(PathsConfig)
     intake: IntakeConfig = section(IntakeConfig)
+    audio: AudioConfig = section(AudioConfig, "see [Audio in any format](#audio-in-any-format)")
     retry: RetryConfig = section(
         RetryConfig,
         "a 429 without `Retry-After` pauses its quota `base_delay_s`, doubled with each 429 "

@@ -15,6 +15,7 @@ from orchestrator.config.hooks import read_hooks
 from orchestrator.config.schema import (
     LOG_FORMATS,
     LOG_LEVELS,
+    AudioConfig,
     AuthorizedKey,
     ConcurrencyConfig,
     HooksConfig,
@@ -39,6 +40,8 @@ from orchestrator.core.settings import MAX_PRIORITY, MIN_PRIORITY
 
 MIN_MULTIPART_CHUNK = 5 * 1024 * 1024  # S3's smallest part (except the last)
 MAX_CHECKS_PER_JOB = 20.0
+# Shorter than this, a part would be mostly the quiet search around its cut.
+MIN_PART_S = 10.0
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # A node name goes into lease owners as ``node:pid:token``: no colon, nothing exotic.
 _NODE_RE = re.compile(r"[A-Za-z0-9._-]{1,63}")
@@ -202,6 +205,12 @@ class SectionReader:
         )
         return IntakeConfig(max_priority=cap)
 
+    def audio(self, sec: Section) -> AudioConfig:
+        node = sec.node_of("max_part_s")
+        if node is None or self.r.is_null(node):
+            return AudioConfig()
+        return AudioConfig(max_part_s=sec.number("max_part_s", 0.0, minimum=MIN_PART_S))
+
     def quotas(self, sec: Section) -> QuotasConfig:
         d = QuotasConfig()
         return QuotasConfig(
@@ -228,6 +237,7 @@ class SectionReader:
             fetches=sec.positive_int("fetches", d.fetches),
             upload_ahead=self.auto_int(sec, "upload_ahead"),
             asr_xml_requests=sec.positive_int("asr_xml_requests", d.asr_xml_requests),
+            conversions=self.auto_int(sec, "conversions"),
             requests=self.requests(sec),
         )
 
@@ -274,6 +284,7 @@ class SectionReader:
             processed=self.path(sec, "processed", d.processed),
             failed=self.path(sec, "failed", d.failed),
             output=self.path(sec, "output", d.output),
+            conversions=self.path(sec, "conversions", d.conversions),
             input_roots=self.input_roots(sec),
         )
 

@@ -97,6 +97,10 @@ AUDIO_HOURS_PER_DAY: Final = 10_000
 MAX_FILE_BYTES: Final = 1024**3
 MAX_INLINE_BYTES: Final = 60 * 1024**2
 MAX_DURATION_S: Final = 4 * 3600.0
+# Audio seconds (all channels) a conversion to Ogg Opus gets through per CPU second: what
+# `plan` counts. Below what `python -m bench.convert` measures for every format it tries
+# (telephony WAV is much faster), so the plan's time to finish is not too short.
+CONVERSION_AUDIO_S_PER_CPU_S: Final = 200.0
 RESULT_TTL_S: Final = 3 * 24 * 3600.0
 QUOTA_WINDOW_S: Final = 3600.0
 

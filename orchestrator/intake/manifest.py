@@ -19,7 +19,6 @@ import yaml
 from orchestrator.config.yamlfile import compose_bytes, compose_file
 from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core.apis import ApiCatalogue
-from orchestrator.core.audio import AudioFacts
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
@@ -28,6 +27,7 @@ from orchestrator.intake.entries import EntryReader
 from orchestrator.intake.jobspec import Choices, JobSpec, Manifest
 from orchestrator.intake.on_finish import ManifestHooks, read_manifest_hooks
 from orchestrator.intake.output_options import OUTPUT_KEYS, read_output_options
+from orchestrator.intake.preparation import Preparation
 from orchestrator.intake.roots import InputRoots
 from orchestrator.intake.settings import SETTING_KEYS, read_settings
 from orchestrator.speechkit.catalogue import CATALOGUE
@@ -227,24 +227,26 @@ class Validation:
 def validate_manifest(
     path: Path,
     roots: InputRoots | None = None,
-    on_job: Callable[[JobSpec, AudioFacts | None], None] | None = None,
+    on_job: Callable[[JobSpec, Preparation | None], None] | None = None,
     apis: ApiCatalogue = CATALOGUE,
+    max_part_s: float | None = None,
 ) -> Validation:
     """Read a manifest and check the audio of each job as it comes; never an exception.
 
     The audio of the valid entries is checked even when the structure has problems, so
     one run reports everything. With ``roots``, files outside them are refused, never
-    opened. ``on_job`` is told each job and its audio's facts (None: not probed, or
-    unreadable); nothing else of the jobs is kept.
+    opened. ``on_job`` is told each job and what will be done to its audio (None: not
+    probed, or unreadable); nothing else of the jobs is kept. ``max_part_s`` is the
+    daemon's ``audio.max_part_s``.
     """
     audio_found: list[Problem] = []
     try:
         reading = ManifestReading(path, roots, apis=apis)
         for job in reading.jobs():
-            facts, found = check_job_audio(path, job, apis)
+            prepared, found = check_job_audio(path, job, apis, max_part_s)
             audio_found.extend(found)
             if on_job is not None:
-                on_job(job, facts)
+                on_job(job, prepared)
     except Exception as exc:
         # A bug must not cost the user a traceback: the kind of error is enough to report.
         internal = f"internal error while reading the manifest ({type(exc).__name__})"

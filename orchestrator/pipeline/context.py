@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from orchestrator.core.decisions import Circumstances
 from orchestrator.core.jobs import Job, Stage
 from orchestrator.pipeline.ledger import QuotaLedger
+from orchestrator.pipeline.media import Media, workers
 from orchestrator.pipeline.results import Results
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.speechkit.base import RecognitionClient
@@ -41,9 +42,11 @@ class Context:
     owner: str
     kick: Callable[[Stage], None]
     results: Results = field(init=False)
+    media: Media = field(init=False)
 
     def __post_init__(self) -> None:
         self.results = Results(self.store)
+        self.media = Media(workers(self.settings.conversions))
 
     def client(self, job: Job) -> RecognitionClient | None:
         """The client of the job's API, or None when this daemon does not drive it."""

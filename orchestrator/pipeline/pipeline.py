@@ -164,10 +164,12 @@ class Pipeline:
             await asyncio.gather(*loops, return_exceptions=True)
             if self.scheduler.tasks:
                 await asyncio.gather(*self.scheduler.tasks, return_exceptions=True)
+            await self.ctx.media.close()
 
     async def abort(self) -> None:
         """Cancel the steps still in flight; the store keeps each job where it was."""
         await self.scheduler.abort()
+        await self.ctx.media.close()
 
     # -- parts -----------------------------------------------------------------------------
 

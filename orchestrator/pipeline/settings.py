@@ -137,6 +137,19 @@ class PipelineSettings:
     timestamp_resolution_s: float = _POLLING.timestamp_resolution_s
     # Checked again right before a file is read (None: not checked, in tests built in code).
     input_roots: InputRoots | None = None
+    # Audio conversions at once (worker processes; None: one per core), where converted
+    # files wait for their upload (None: beside the output directory), and the longest
+    # part of a split recording (None: each API's limit).
+    conversions: int | None = _CONCURRENCY.conversions
+    conversions_path: Path | None = None
+    max_part_s: float | None = None
+
+    @property
+    def conversions_dir(self) -> Path:
+        """Where converted files wait for their upload."""
+        if self.conversions_path is not None:
+            return self.conversions_path
+        return self.output_root.parent / ".converted"
 
     def quota(self, name: str) -> quota.QuotaSpec:
         """The spec of the quota called ``name`` (KeyError for a quota nobody configured)."""
@@ -282,4 +295,7 @@ def settings_from_config(config: Config, apis: ApiCatalogue = CATALOGUE) -> Pipe
         outputs_local=config.outputs.local,
         timestamp_resolution_s=config.polling.timestamp_resolution_s,
         input_roots=InputRoots.of(config),
+        conversions=config.concurrency.conversions,
+        conversions_path=config.paths.conversions,
+        max_part_s=config.audio.max_part_s,
     )

@@ -116,7 +116,7 @@ class Submit:
 
     def _request(self, job: Job, client: RecognitionClient) -> SubmitRequest:
         if not client.profile.uploads:
-            return submit_request(job, None, local_audio(job))
+            return submit_request(job, None, local_audio(job, self.ctx.settings.conversions_dir))
         uri = object_ref(job, self.ctx.storage.bucket).link(self.ctx.storage.public_url_base)
         return submit_request(job, uri)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,16 @@ from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
 from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.output_options import names_problem
+from orchestrator.core.parts import Part
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
+from orchestrator.intake.preparation import Preparation, with_size
 from orchestrator.intake.roots import real_path
+from orchestrator.media.errors import MediaError
+from orchestrator.media.target import Target
 from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.prepare import Prepared, prepare
+from orchestrator.pipeline.requests import converted_file
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.storage.protocol import StorageError
 from orchestrator.store.types import DuplicateRecognition
@@ -31,18 +38,6 @@ log = get_logger()
 
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
-
-
-def probe_file(source: Path, job: Job) -> tuple[AudioFacts, str]:
-    """The audio facts of the job's file (as its settings declare it) and its content hash."""
-    settings = job.settings
-    facts = audio.probe(
-        source,
-        encoding=settings.encoding,
-        sample_rate=settings.sample_rate,
-        channels=settings.channels,
-    )
-    return facts, audio.content_hash(source, facts)
 
 
 def audio_refusal(job: Job, facts: AudioFacts, apis: ApiCatalogue) -> str | None:
@@ -79,22 +74,45 @@ class Upload:
             )
             return
         if not job.is_local:
-            problem = source_problem(job.settings, True, self.ctx.settings.apis)
-            if problem is not None:
-                await self.transitions.fail(job, f"{job.source}: {problem}", began)
-                return
-            await self._prepare_remote(job, began)
+            await self._remote(job, began)
             return
-        probed = await self._probe(job, began)
+        probed = await self._prepare(job, began)
         if probed is None:
             return
-        source, facts, content_hash = probed
-        if not client.profile.uploads:
-            # The audio goes in the recognition request itself: settle who recognises it.
-            await self._lead_or_follow(
-                job, State.UPLOADED, began, content_hash=content_hash, audio=facts
-            )
+        if job.part is None and probed.preparation.split:
+            await self._split(job, probed, began)
             return
+        if not client.profile.uploads:
+            await self._in_request(job, probed, began)
+            return
+        await self._to_storage(job, probed, began)
+
+    async def _remote(self, job: Job, began: float) -> None:
+        """An object already in storage, if the job's API takes one."""
+        problem = source_problem(job.settings, True, self.ctx.settings.apis)
+        if problem is not None:
+            await self.transitions.fail(job, f"{job.source}: {problem}", began)
+            return
+        await self._prepare_remote(job, began)
+
+    async def _in_request(self, job: Job, probed: Prepared, began: float) -> None:
+        """The audio goes in the recognition request itself: settle who recognises it,
+        with a converted file made first (the request reads it)."""
+        facts: AudioFacts | None = probed.facts
+        if probed.facts.converted:
+            facts = await self._converted(
+                job, probed.source, probed.facts, probed.content_hash, began
+            )
+            if facts is None:
+                return
+        await self._lead_or_follow(
+            job, State.UPLOADED, began, content_hash=probed.content_hash, audio=facts
+        )
+
+    async def _to_storage(self, job: Job, probed: Prepared, began: float) -> None:
+        """Lead the recognition of this content (or follow the job that does), then
+        upload it."""
+        facts, content_hash = probed.facts, probed.content_hash
         key = self.ctx.storage.object_key(
             self.ctx.settings.key_prefix, content_hash, object_suffix(facts.encoding)
         )
@@ -105,32 +123,85 @@ class Upload:
             if moved is None:
                 return
             job = moved
-        await self._upload(job, source, facts, content_hash, key, began)
+        await self._upload(job, probed.source, facts, content_hash, key, began)
 
-    async def _probe(self, job: Job, began: float) -> tuple[Path, AudioFacts, str] | None:
-        """The job's file (by its real path), its audio facts and content hash, probed
-        once; None when the job failed for its audio (unreadable, or not what it may be)."""
+    async def _prepare(self, job: Job, began: float) -> Prepared | None:
+        """The job's file (by its real path) made ready: what is sent and its identity,
+        decided once (a restart reads them from the job); None when the job failed for
+        its audio (unreadable, or not what it may be)."""
         source = await asyncio.to_thread(self._readable, job)
         if isinstance(source, str):
             await self.transitions.fail(job, source, began, reason_class=ReasonClass.AUDIO)
             return None
         if job.audio is not None and job.content_hash is not None:
-            facts, content_hash = job.audio, job.content_hash
-        else:
-            try:
-                facts, content_hash = await asyncio.to_thread(probe_file, source, job)
-            except audio.AudioError as exc:
-                await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
-                return None
-            except OSError as exc:
-                reason = f"{job.source}: cannot read: {exc.strerror or exc}"
-                await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
-                return None
-        refused = audio_refusal(job, facts, self.ctx.settings.apis)
+            # Decided before a restart (a split whole job is never taken here again).
+            return Prepared(source, job.audio, job.content_hash, Preparation(job.audio))
+        try:
+            prepared = await prepare(self.ctx, job, source)
+        except (audio.AudioError, MediaError) as exc:
+            await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
+            return None
+        except OSError as exc:
+            reason = f"{job.source}: cannot read: {exc.strerror or exc}"
+            await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
+            return None
+        # A recording to split is sent in parts no longer than the limit: a part is what
+        # the API must take.
+        limit = prepared.preparation.limit_s
+        sent = replace(prepared.facts, duration_s=min(prepared.facts.duration_s, limit))
+        refused = audio_refusal(job, sent, self.ctx.settings.apis)
         if refused is not None:
             await self.transitions.fail(job, refused, began, reason_class=ReasonClass.AUDIO)
             return None
-        return source, facts, content_hash
+        return prepared
+
+    async def _split(self, job: Job, probed: Prepared, began: float) -> None:
+        """Cut a recording longer than a part may be at its quiet moments; its parts go on
+        as jobs of their own, and it waits for them."""
+        facts = probed.facts
+        try:
+            cuts = await self.ctx.media.cuts(
+                probed.source, facts.duration_s, probed.preparation.limit_s
+            )
+        except MediaError as exc:
+            await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
+            return
+        parts = [Part(index, len(cuts), start, end) for index, (start, end) in enumerate(cuts)]
+        log.info("audio.split", parts=len(parts), duration_s=round(facts.duration_s, 3))
+        await self.transitions.split(
+            job, parts, began, content_hash=probed.content_hash, audio=facts
+        )
+
+    async def _converted(
+        self, job: Job, source: Path, facts: AudioFacts, content_hash: str, began: float
+    ) -> AudioFacts | None:
+        """Convert the job's file (or its part's range) to the file that is sent, kept
+        under its content hash, so a restart or another job of the same audio finds it
+        made; the facts with its size. None when the job failed for it."""
+        target_file = converted_file(
+            self.ctx.settings.conversions_dir, content_hash, facts.encoding
+        )
+        try:
+            if not await asyncio.to_thread(target_file.is_file):
+                await asyncio.to_thread(target_file.parent.mkdir, parents=True, exist_ok=True)
+                target = Target.from_key(facts.conversion or "")
+                done = await self.ctx.media.convert(source, target_file, target, facts, job.part)
+                log.info(
+                    "audio.converted",
+                    source_bytes=facts.size_bytes,
+                    converted_bytes=done.size_bytes,
+                    duration_s=round(done.duration_s, 3),
+                )
+            size = (await asyncio.to_thread(target_file.stat)).st_size
+        except MediaError as exc:
+            await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
+            return None
+        except OSError as exc:
+            reason = f"{job.source}: converting failed: {exc.strerror or exc}"
+            decision = retry_or_give_up(job, job.state, reason, None, self.ctx.circumstances())
+            await self.transitions.apply(job, decision, began)
+            return None
+        return with_size(facts, size)
 
     def _readable(self, job: Job) -> Path | str:
         """The real path to read the job's file from, or why it may not be read: the input
@@ -149,12 +220,20 @@ class Upload:
         try:
             # Jobs with the same audio (other settings) share the object: one uploads it.
             async with self._key_lock(key):
-                uploaded = await self.ctx.storage.ensure_uploaded(
-                    key,
-                    facts.data_length,
-                    content_hash,
-                    partial(audio.read_range, source, facts.data_offset, facts.data_length),
-                )
+                if facts.converted:
+                    sent = await self._upload_converted(
+                        job, source, facts, content_hash, key, began
+                    )
+                    if sent is None:
+                        return
+                    facts, uploaded = sent
+                else:
+                    uploaded = await self.ctx.storage.ensure_uploaded(
+                        key,
+                        facts.data_length,
+                        content_hash,
+                        partial(audio.read_range, source, facts.data_offset, facts.data_length),
+                    )
         except StorageError as exc:
             kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
             failure = Failure(kind, str(exc), reason_class=ReasonClass.STORAGE)
@@ -174,7 +253,30 @@ class Upload:
             )
         else:
             log.info("upload.skipped", object_key=key)
-        await self.transitions.move(job, State.UPLOADED, began, object_key=key)
+        await self.transitions.move(job, State.UPLOADED, began, object_key=key, audio=facts)
+
+    async def _upload_converted(
+        self, job: Job, source: Path, facts: AudioFacts, content_hash: str, key: str, began: float
+    ) -> tuple[AudioFacts, bool] | None:
+        """Upload the conversion of the job's file, made unless the object is there
+        already (a restart after the upload converts nothing again); the facts with the
+        converted size and whether it uploaded; None when the job failed. The converted
+        file goes once uploaded."""
+        there = await self.ctx.storage.head(key)
+        if there is not None and there.sha256 == content_hash:
+            return with_size(facts, there.size), False
+        made = await self._converted(job, source, facts, content_hash, began)
+        if made is None:
+            return None
+        converted = converted_file(self.ctx.settings.conversions_dir, content_hash, facts.encoding)
+        uploaded = await self.ctx.storage.ensure_uploaded(
+            key,
+            made.data_length,
+            content_hash,
+            partial(audio.read_range, converted, 0, made.data_length),
+        )
+        await asyncio.to_thread(converted.unlink, missing_ok=True)
+        return made, uploaded
 
     async def _lead_or_follow(
         self, job: Job, lead: State, began: float, *, content_hash: str, **fields: Any

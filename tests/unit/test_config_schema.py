@@ -50,6 +50,7 @@ SPECIAL: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "paths.input_roots": ({}, {"input_roots": ["/"]}),
     "storage.source_buckets": ({}, {"source_buckets": ["archive/calls"]}),
     "intake.max_priority": ({}, {"max_priority": 10}),
+    "audio.max_part_s": ({}, {"max_part_s": 600.0}),
     "polling.growth": ({}, {"growth": 2.0}),
     "quotas.rates": ({}, {"rates": {"submit": {"limit": 100, "window_s": 60}}}),
     "concurrency.requests": ({}, {"requests": {"asr_xml": 3}}),

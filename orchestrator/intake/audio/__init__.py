@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from orchestrator.intake.audio.common import AudioError, TooLong, Unsupported
-from orchestrator.intake.audio.probe import content_hash, probe, read_range
+from orchestrator.intake.audio.probe import check_limits, content_hash, identify, probe, read_range
 
 __all__ = [
     "AudioError",
     "TooLong",
     "Unsupported",
+    "check_limits",
     "content_hash",
+    "identify",
     "probe",
     "read_range",
 ]

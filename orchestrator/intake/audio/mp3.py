@@ -13,7 +13,6 @@ from orchestrator.core.constants import MAX_DURATION_S
 from orchestrator.intake.audio.common import (
     ALLOWED_FORMATS,
     AudioError,
-    TooLong,
     Unsupported,
     hours,
 )
@@ -68,15 +67,14 @@ def probe_mp3(path: Path, f: BinaryIO, size: int) -> AudioFacts:
         )
     duration = float(mpeg.length)
     audio_bytes = size - int(mpeg.frame_offset)
-    if duration > MAX_DURATION_S:
-        # Believed only when the file can hold it; else it is cut short (below).
-        error = TooLong if audio_bytes >= 0.9 * duration * int(mpeg.bitrate) / 8 else AudioError
-        raise error(
+    # A VBR header gives the length of the whole stream; a copy cut short holds less of it.
+    expected_bytes = duration * int(mpeg.bitrate) / 8
+    if duration > MAX_DURATION_S and audio_bytes < 0.9 * expected_bytes:
+        # A claim the file cannot hold: no recording to split.
+        raise AudioError(
             path,
             f"the MP3 header claims {hours(duration)} of audio; SpeechKit accepts at most 4 h",
         )
-    # A VBR header gives the length of the whole stream; a copy cut short holds less of it.
-    expected_bytes = duration * int(mpeg.bitrate) / 8
     if audio_bytes < 0.9 * expected_bytes:
         raise AudioError(
             path,

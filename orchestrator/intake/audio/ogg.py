@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_DURATION_S
-from orchestrator.intake.audio.common import OPUS_RATE, AudioError, TooLong, hours, read_at
+from orchestrator.intake.audio.common import OPUS_RATE, AudioError, hours, read_at
 
 _OGG_MAX_PAGE = 27 + 255 + 255 * 255
 # Opus's lowest bit rate (RFC 6716, section 2.1.1: 6 kb/s to 510 kb/s): a file smaller
@@ -53,10 +53,9 @@ def probe_ogg_opus(path: Path, f: BinaryIO, size: int, head: bytes) -> AudioFact
     if last.granule <= 0 or last.sequence == first.sequence:
         raise AudioError(path, "truncated Ogg: the stream has its Opus headers but no audio pages")
     duration = max(last.granule - pre_skip, 0) / OPUS_RATE
-    if duration > MAX_DURATION_S:
-        # Believed only when the file can hold it (Opus takes at least 6 kbit/s).
-        error = TooLong if size * 8 >= duration * _OPUS_MIN_BIT_RATE else AudioError
-        raise error(
+    if duration > MAX_DURATION_S and size * 8 < duration * _OPUS_MIN_BIT_RATE:
+        # A claim the file cannot hold: no recording to split.
+        raise AudioError(
             path,
             f"the last Ogg page claims {hours(duration)} of audio (granule position "
             f"{last.granule}); SpeechKit accepts at most 4 h",

@@ -58,8 +58,23 @@ def probe(
 
     `encoding`, `sample_rate` and `channels` are what the manifest declared (None: not
     declared); each must agree with the file. Raw LPCM (no header) is accepted only when
-    declared LINEAR16_PCM with a sample_rate. Raises AudioError.
+    declared LINEAR16_PCM with a sample_rate. Raises AudioError (``Unsupported`` for a
+    format the service does not take, ``TooLong`` past its limits).
     """
+    info = identify(path, encoding=encoding, sample_rate=sample_rate, channels=channels)
+    check_limits(path, info)
+    return info
+
+
+def identify(
+    path: Path,
+    *,
+    encoding: Encoding | None = None,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+) -> AudioFacts:
+    """What ``probe`` finds, before the service's limits: a recording too long for one
+    request is still a recording (to split)."""
     size = _check_file(path)
     try:
         with path.open("rb") as f:
@@ -81,7 +96,6 @@ def probe(
     except OSError as e:
         raise AudioError(path, f"cannot read the file: {e.strerror or e}") from e
     _check_declared_format(path, info, head, sample_rate, channels)
-    _check_limits(path, info)
     return info
 
 
@@ -203,7 +217,9 @@ def _check_declared_format(
     )
 
 
-def _check_limits(path: Path, info: AudioFacts) -> None:
+def check_limits(path: Path, info: AudioFacts) -> None:
+    """Raise ``TooLong`` when the audio is more than one request of the service takes,
+    AudioError when it holds no audio at all."""
     if info.data_length > MAX_FILE_BYTES:
         raise TooLong(
             path,

@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.core.audio import AudioFacts, Encoding
-from orchestrator.core.constants import MAX_DURATION_S
 from orchestrator.intake.audio.common import (
     ALLOWED_FORMATS,
     RATES_TEXT,
     AudioError,
-    TooLong,
     Unsupported,
     check_lpcm_rate,
-    hours,
 )
 
 
@@ -51,12 +48,6 @@ def probe_raw(
             f"{channel_count}-channel frames ({frame} bytes each)",
         )
     duration = size / (frame * sample_rate)
-    if duration > MAX_DURATION_S:
-        raise TooLong(
-            path,
-            f"{size} bytes of raw LPCM at the declared {sample_rate} Hz and {channel_count} "
-            f"channel(s) last {hours(duration)}; SpeechKit accepts at most 4 h",
-        )
     return AudioFacts(
         container="raw",
         encoding="LINEAR16_PCM",

@@ -11,7 +11,6 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_DURATION_S
 from orchestrator.intake.audio.common import (
     AudioError,
-    TooLong,
     Unsupported,
     check_lpcm_rate,
     hours,
@@ -126,10 +125,9 @@ def _wav_info(path: Path, size: int, fmt: _WavFormat, offset: int, declared: int
         length = available
     else:
         claimed_s = declared / bytes_per_s
-        if claimed_s > MAX_DURATION_S:
-            # A claim the file cannot hold (100 hours in a kilobyte) is no file to split.
-            error = TooLong if declared <= available else AudioError
-            raise error(
+        if claimed_s > MAX_DURATION_S and declared > available:
+            # A claim the file cannot hold (100 hours in a kilobyte): no recording to split.
+            raise AudioError(
                 path,
                 f"the WAV header claims {hours(claimed_s)} of audio ({declared} bytes of "
                 f"data); SpeechKit accepts at most 4 h",
