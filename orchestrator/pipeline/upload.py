@@ -18,6 +18,7 @@ from orchestrator.core.decisions import Failure, after_failure, retry_or_give_up
 from orchestrator.core.failures import ErrorKind, ReasonClass
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.output_options import names_problem
+from orchestrator.core.parts import part_facts
 from orchestrator.core.refs import ObjectRef
 from orchestrator.intake import audio
 from orchestrator.intake.roots import real_path
@@ -118,7 +119,7 @@ class Upload:
             facts, content_hash = job.audio, job.content_hash
         else:
             try:
-                facts, content_hash = await asyncio.to_thread(probe_file, source, job)
+                probed = await self._facts(job, source)
             except audio.AudioError as exc:
                 await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
                 return None
@@ -126,11 +127,30 @@ class Upload:
                 reason = f"{job.source}: cannot read: {exc.strerror or exc}"
                 await self.transitions.fail(job, reason, began, reason_class=ReasonClass.AUDIO)
                 return None
+            if isinstance(probed, str):
+                await self.transitions.fail(job, probed, began, reason_class=ReasonClass.AUDIO)
+                return None
+            facts, content_hash = probed
         refused = audio_refusal(job, facts, self.ctx.settings.apis)
         if refused is not None:
             await self.transitions.fail(job, refused, began, reason_class=ReasonClass.AUDIO)
             return None
         return source, facts, content_hash
+
+    async def _facts(self, job: Job, source: Path) -> tuple[AudioFacts, str] | str:
+        """The audio facts and content hash of what the job uploads: the file, or for a
+        part job the part's own bytes of it; or why a part cannot be cut here."""
+        if job.part is None:
+            return await asyncio.to_thread(probe_file, source, job)
+        parent = None if job.parent_id is None else await self.ctx.store.get_job(job.parent_id)
+        whole = parent.audio if parent is not None else None
+        if whole is None:
+            whole = (await asyncio.to_thread(probe_file, source, job))[0]
+        facts = part_facts(whole, job.part)
+        if facts is None:
+            return f"{job.source}: {job.part.label}: only LPCM audio is cut by its bytes"
+        # Its own hash, of exactly its bytes: dedup and the result cache work per part.
+        return facts, await asyncio.to_thread(audio.content_hash, source, facts)
 
     def _readable(self, job: Job) -> Path | str:
         """The real path to read the job's file from, or why it may not be read: the input
