@@ -15,8 +15,10 @@ from typing import Any
 from orchestrator.core.jobs import TERMINAL, Job, State
 from orchestrator.core.parts import Part
 from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.outputs.report import build_report
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.upload import probe_file
+from orchestrator.speechkit import CATALOGUE
 from orchestrator.store import Claim, JobUpdate
 from orchestrator.store.sqlite import SQLiteStore
 from tests.conftest import S3Server
@@ -104,8 +106,17 @@ async def test_every_part_done_writes_the_whole_jobs_outputs_once_stitched(
         parts = await r.store.parts_of(parent.id)
         (status,) = await r.store.manifests()
         stats = emu.stats()
+        report = build_report(
+            status,
+            await r.store.manifest_jobs(status.id),
+            time.time(),
+            CATALOGUE,
+            await r.store.manifest_parts(status.id),
+        )
     assert done.state is State.DONE
     assert stats["summary"]["operations"] == 3
+    assert (report["jobs"], report["parts"], report["submissions"]) == (1, 3, 3)
+    assert report["results"][0]["parts"] == 3
     # Each part uploaded and recognised by its own bytes: its own hash and object.
     assert [job.state for job in parts] == [State.DONE] * 3
     assert len({job.content_hash for job in parts} | {parent.content_hash}) == 4
