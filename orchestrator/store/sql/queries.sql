@@ -63,11 +63,6 @@ SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.manifest_id = :manifest_id AND jobs.parent_id IS NOT NULL ORDER BY jobs.id;
 
--- name: part_counts
--- Read through jobs_by_parent (the part jobs alone): subtracted from manifest_counts.
-SELECT manifest_id, state, COUNT(*) AS n FROM jobs WHERE parent_id IS NOT NULL
-GROUP BY manifest_id, state;
-
 -- name: parts_of
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id

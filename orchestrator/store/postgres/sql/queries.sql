@@ -179,3 +179,8 @@ SELECT manifest_id, source, output || :suffix, settings, settings_key, api, prio
        local, output_options, id, :part, 'queued', :now, :now, :now
 FROM jobs WHERE id = :parent_id
 ON CONFLICT (manifest_id, output) DO NOTHING;
+
+-- name: part_counts
+-- The part jobs alone (jobs_by_parent); subtracted from manifest_counts.
+SELECT manifest_id, state, count(*) AS n FROM jobs WHERE parent_id IS NOT NULL
+GROUP BY manifest_id, state;

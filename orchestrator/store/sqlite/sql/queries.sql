@@ -131,3 +131,10 @@ SELECT manifest_id, source, output || :suffix, settings, settings_key, priority,
        output_options, id, :part, 'queued', :now, :now, :now
 FROM jobs WHERE id = :parent_id
 ON CONFLICT (manifest_id, output) DO NOTHING;
+
+-- name: part_counts
+-- Walks jobs_by_parent (the part jobs alone: left to itself, SQLite would read every job
+-- through jobs_by_manifest); subtracted from manifest_counts.
+SELECT manifest_id, state, COUNT(*) AS n FROM jobs INDEXED BY jobs_by_parent
+WHERE parent_id IS NOT NULL
+GROUP BY manifest_id, state;
