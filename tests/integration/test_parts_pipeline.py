@@ -252,3 +252,40 @@ async def test_a_restart_finds_every_part_done_and_stitches_them(
         ("word2", 6.5),
     ]
     assert document["raw"] == {"parts": [{"n": 0}, {"n": 1}, {"n": 2}]}
+
+
+async def test_retry_after_a_failed_part_recognises_only_the_parts_not_done(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    path = long_wav(tmp_path / "audio")
+    whole = path.read_bytes()
+    async with (
+        emulator(s3_server, speed=SPEED) as emu,
+        rig(tmp_path, s3_server, s3_bucket, emu.url) as r,
+    ):
+        await add_manifest(r.store, path.parent, [path.name])
+        parent = await split_it(r.pipeline(settings(tmp_path)), r.store, path)
+        # The last part cannot be read (the file is cut short) until the file is whole again.
+        path.write_bytes(whole[: 44 + RATE * 2 * 6])
+        first, _, last = await r.store.parts_of(parent.id)
+        later: JobUpdate = {"next_action_at": time.time() + 3600}
+        assert await r.store.update_job(last.id, State.QUEUED, later, time.time())
+        await run_until(r.pipeline(settings(tmp_path)), r.store, first.id, frozenset({State.DONE}))
+        due: JobUpdate = {"next_action_at": time.time()}
+        assert await r.store.update_job(last.id, State.QUEUED, due, time.time())
+        failed = await run_until(r.pipeline(settings(tmp_path)), r.store, parent.id)
+        assert failed.error is not None
+        assert failed.error.startswith("part 3 of 3: ")
+        kept = {job.id: job for job in await r.store.parts_of(parent.id) if job.state is State.DONE}
+        assert first.id in kept
+        path.write_bytes(whole)
+        assert await r.store.retry_manifest("m", time.time()) == 1
+        done = await run_until(r.pipeline(settings(tmp_path)), r.store, parent.id)
+        after = {job.id: job for job in await r.store.parts_of(parent.id)}
+    assert done.state is State.DONE
+    # The parts done before the retry were not recognised again.
+    for job_id, job in kept.items():
+        assert after[job_id].operation_id == job.operation_id
+        assert after[job_id].finished_at == job.finished_at
+    assert all(job.state is State.DONE for job in after.values())
+    assert_stitched(outputs(tmp_path))
