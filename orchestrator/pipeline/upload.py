@@ -34,15 +34,20 @@ log = get_logger()
 WAIT_FOR_LEADER_S = 3600.0
 
 
-def probe_file(source: Path, job: Job) -> tuple[AudioFacts, str]:
-    """The audio facts of the job's file (as its settings declare it) and its content hash."""
+def probe_facts(source: Path, job: Job) -> AudioFacts:
+    """The audio facts of the job's file, as its settings declare it."""
     settings = job.settings
-    facts = audio.probe(
+    return audio.probe(
         source,
         encoding=settings.encoding,
         sample_rate=settings.sample_rate,
         channels=settings.channels,
     )
+
+
+def probe_file(source: Path, job: Job) -> tuple[AudioFacts, str]:
+    """The audio facts of the job's file (as its settings declare it) and its content hash."""
+    facts = probe_facts(source, job)
     return facts, audio.content_hash(source, facts)
 
 
@@ -145,7 +150,7 @@ class Upload:
         parent = None if job.parent_id is None else await self.ctx.store.get_job(job.parent_id)
         whole = parent.audio if parent is not None else None
         if whole is None:
-            whole = (await asyncio.to_thread(probe_file, source, job))[0]
+            whole = await asyncio.to_thread(probe_facts, source, job)
         facts = part_facts(whole, job.part)
         if facts is None:
             return f"{job.source}: {job.part.label}: only LPCM audio is cut by its bytes"
