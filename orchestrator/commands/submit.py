@@ -260,4 +260,6 @@ async def _report(store: Store, entry: Progress) -> dict[str, Any]:
             pass
     manifest = next(m for m in await store.manifests() if m.id == entry.id)
     jobs = await store.manifest_jobs(entry.id)
-    return build_report(manifest, jobs, manifest.finished_at or entry.created_at, CATALOGUE)
+    parts = await store.manifest_parts(entry.id)
+    finished = manifest.finished_at or entry.created_at
+    return build_report(manifest, jobs, finished, CATALOGUE, parts)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.output_options import OutputOptions
+from orchestrator.core.parts import Part
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
 
@@ -21,6 +22,7 @@ class State(enum.StrEnum):
     SUBMITTING = "submitting"  # a submission may have reached the service
     RUNNING = "running"  # the service has an operation id for it
     FETCHING = "fetching"  # done on the server; result being fetched and written
+    SPLIT = "split"  # cut into part jobs: waits for them (no stage takes it meanwhile)
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -61,15 +63,19 @@ STAGE_OF: dict[State, Stage] = {
 }
 
 _ALLOWED: dict[State, frozenset[State]] = {
-    State.QUEUED: frozenset({State.UPLOADING, State.WAITING, State.FETCHING, State.UPLOADED}),
+    State.QUEUED: frozenset(
+        {State.UPLOADING, State.WAITING, State.FETCHING, State.UPLOADED, State.SPLIT}
+    ),
     State.WAITING: frozenset({State.QUEUED, State.FETCHING}),
-    State.UPLOADING: frozenset({State.UPLOADING, State.UPLOADED, State.QUEUED}),
+    State.UPLOADING: frozenset({State.UPLOADING, State.UPLOADED, State.QUEUED, State.SPLIT}),
     State.UPLOADED: frozenset({State.SUBMITTING}),
     # A synchronous API answers the submission with the transcript: straight to fetching.
     State.SUBMITTING: frozenset({State.SUBMITTING, State.RUNNING, State.UPLOADED, State.FETCHING}),
     # An expired operation (404 after the results were dropped) goes back to be resubmitted.
     State.RUNNING: frozenset({State.RUNNING, State.FETCHING, State.UPLOADED, State.QUEUED}),
     State.FETCHING: frozenset({State.FETCHING, State.DONE, State.RUNNING, State.UPLOADED}),
+    # Every part done: the whole job's outputs are stitched; a retry starts it again.
+    State.SPLIT: frozenset({State.FETCHING, State.QUEUED}),
     State.DONE: frozenset(),
     State.FAILED: frozenset({State.QUEUED}),  # retry
     State.CANCELLED: frozenset({State.QUEUED}),  # retry
@@ -122,6 +128,10 @@ class Job:
     note: str | None = None  # a remark on a job that did not fail ("no speech recognised")
     # What is written of the result: formats and channel names (never what is asked).
     output_options: OutputOptions = field(default_factory=OutputOptions)
+    # A part job (``part`` set) recognises a part of its parent's audio (``parent_id``);
+    # a job that was split (and any other) has no part.
+    parent_id: int | None = None
+    part: Part | None = None
 
     @property
     def is_local(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.core.apis import ApiCatalogue
@@ -16,16 +16,11 @@ def _no_timings(job: Job, apis: ApiCatalogue) -> bool:
     return job.state is State.DONE and not apis[job.settings.api].timings
 
 
-def build_report(
-    manifest: ManifestStatus, jobs: Sequence[Job], now: float, apis: ApiCatalogue
-) -> dict[str, Any]:
-    """Counts, every failure with its reason, the jobs done with a note (nothing
-    recognised), those without subtitles (an API without timings), audio hours and
-    billable units (pure)."""
-    counts = Counter(job.state.value for job in jobs)
-    audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
+def _billable(jobs: Iterable[Job], apis: ApiCatalogue) -> float:
+    """The billable seconds of the jobs recognised (each part of a split job is billed as
+    a recognition of its own)."""
     # SpeechKit's billing unit is asynchronous recognition's; the legacy API is not billed so.
-    billable = sum(
+    return sum(
         billable_seconds(job.audio.duration_s, job.audio.channels)
         for job in jobs
         if job.audio
@@ -33,6 +28,24 @@ def build_report(
         and job.audio.duration_s > 0
         and apis[job.settings.api].asynchronous
     )
+
+
+def build_report(
+    manifest: ManifestStatus,
+    jobs: Sequence[Job],
+    now: float,
+    apis: ApiCatalogue,
+    parts: Sequence[Job] = (),
+) -> dict[str, Any]:
+    """Counts, every failure with its reason, the jobs done with a note (nothing
+    recognised), those without subtitles (an API without timings), audio hours and
+    billable units, and how many parts the jobs that were split had (pure)."""
+    counts = Counter(job.state.value for job in jobs)
+    audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
+    parts_of = Counter(part.parent_id for part in parts)
+    # A split job is billed for its parts, not as a whole.
+    billable = _billable((job for job in jobs if job.id not in parts_of), apis)
+    billable += _billable(parts, apis)
     failures = [
         {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}
         for job in jobs
@@ -49,8 +62,10 @@ def build_report(
         "audio_hours": round(audio_s / 3600.0, 6),
         "billable_units": round(billable, 3),
         "billable_hours": round(billable / 3600.0, 6),
-        "submissions": sum(job.submissions for job in jobs),
-        "status_checks": sum(job.polls for job in jobs),
+        "submissions": sum(job.submissions for job in (*jobs, *parts)),
+        "status_checks": sum(job.polls for job in (*jobs, *parts)),
+        "parts": len(parts),
+        "jobs_split": len(parts_of),
         "failures": failures,
         "notes": [
             {"job_id": job.id, "source": job.source, "output": job.output, "note": job.note}
@@ -69,6 +84,7 @@ def build_report(
                 "output": job.output,
                 "operation_id": job.operation_id,
                 "api": job.settings.api,
+                **({"parts": parts_of[job.id]} if job.id in parts_of else {}),
             }
             for job in jobs
             if job.state is State.DONE
@@ -91,6 +107,10 @@ def render_report_text(report: dict[str, Any]) -> str:
         f"requests: {report['submissions']} submissions, {report['status_checks']} status checks",
         f"elapsed: {report['elapsed_s']:.1f} s",
     ]
+    if report.get("parts"):
+        lines.insert(
+            3, f"split: {report['jobs_split']} jobs, recognised in {report['parts']} parts"
+        )
     if report["failures"]:
         lines.append("failures:")
         lines.extend(f"  {f['source']}: {f['reason']}" for f in report["failures"])

@@ -21,8 +21,15 @@ from orchestrator.telemetry.metrics import DaemonMetrics
 
 
 def job_logging(job: Job) -> AbstractContextManager[None]:
-    """Every log line of a step for ``job`` carries its manifest and id: bound once for
-    the step, not written at each call."""
+    """Every log line of a step for ``job`` carries its manifest and id (a part job's also
+    its parent and which part it is): bound once for the step, not written at each call."""
+    if job.part is not None:
+        return log_context(
+            manifest=job.manifest_name,
+            job_id=job.id,
+            parent_id=job.parent_id,
+            part=job.part.label,
+        )
     return log_context(manifest=job.manifest_name, job_id=job.id)
 
 

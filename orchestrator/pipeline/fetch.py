@@ -16,6 +16,7 @@ from orchestrator.core.decisions import Failure, after_failure, note_when_done
 from orchestrator.core.destinations import destinations
 from orchestrator.core.failures import ErrorKind
 from orchestrator.core.jobs import Job, Stage, State
+from orchestrator.core.parts import Part, stitch
 from orchestrator.core.refs import ObjectRef
 from orchestrator.core.transcript import Transcript
 from orchestrator.outputs import write as outputs
@@ -40,10 +41,11 @@ def with_every_channel(transcript: Transcript, facts: AudioFacts | None) -> Tran
     return dataclasses.replace(transcript, channels=channels)
 
 
-def job_record(job: Job, operation_id: str) -> dict[str, Any]:
-    """What the job's JSON output says of the job itself."""
+def job_record(job: Job, operation_id: str, parts: int = 0) -> dict[str, Any]:
+    """What the job's JSON output says of the job itself (of a job that was split, how
+    many parts it was recognised in)."""
     facts = job.audio
-    return {
+    record: dict[str, Any] = {
         "manifest": job.manifest_name,
         "job_id": job.id,
         "source": job.source,
@@ -61,6 +63,9 @@ def job_record(job: Job, operation_id: str) -> dict[str, Any]:
             else None
         ),
     }
+    if parts:
+        record["parts"] = parts
+    return record
 
 
 class Fetch:
@@ -77,6 +82,8 @@ class Fetch:
         if client is None:
             await self.transitions.fail(job, f"api {job.settings.api!r} is not handled", began)
             return
+        # A job that was split is written from its parts' transcripts, stitched.
+        parts = [] if job.part is not None else await self.ctx.store.parts_of(job.id)
         cached = (
             await self.ctx.results.get(job.content_hash, job.settings_key, client)
             if job.content_hash
@@ -84,11 +91,35 @@ class Fetch:
         )
         operation_id = cached[0] if cached else (job.operation_id or "")
         transcript = cached[1] if cached else None
-        if transcript is None:
+        if transcript is None and parts:
+            transcript = await self._stitched(job, client, parts, began)
+        elif transcript is None:
             transcript = await self._request(job, client, operation_id, began)
-            if transcript is None:
-                return
-        await self._write(job, client, transcript, operation_id, began)
+        if transcript is not None:
+            await self._write(job, client, transcript, operation_id, began, len(parts))
+
+    async def _stitched(
+        self, job: Job, client: RecognitionClient, parts: list[Job], began: float
+    ) -> Transcript | None:
+        """The parts' transcripts (from the result cache) stitched into the job's, kept in
+        the cache under the job's own audio (its followers read it there); None when a
+        part's transcript is no longer kept (the job failed)."""
+        pairs: list[tuple[Part, Transcript]] = []
+        for part_job in parts:
+            part, key = part_job.part, part_job.content_hash
+            cached = await self.ctx.results.get(key, part_job.settings_key, client) if key else None
+            if part is None or cached is None or cached[1] is None:
+                label = part.label if part else f"part job {part_job.id}"
+                reason = f"{job.source}: {label}: its transcript is no longer kept"
+                await self.transitions.fail(job, reason, began)
+                return None
+            pairs.append((part, cached[1]))
+        transcript = stitch(pairs)
+        if job.content_hash is not None:
+            await self.ctx.results.put(
+                job.content_hash, job.settings_key, "", transcript, self.ctx.clock()
+            )
+        return transcript
 
     async def _request(
         self, job: Job, client: RecognitionClient, operation_id: str, began: float
@@ -134,12 +165,18 @@ class Fetch:
         transcript: Transcript,
         operation_id: str,
         began: float,
+        parts: int = 0,
     ) -> None:
-        """Write the outputs; then clean up, and the job is done. A failure to write is
-        retried (a full or read-only disk, storage that failed)."""
+        """Write the outputs (a part job has none: its transcript waits in the result
+        cache for the whole job's); then clean up, and the job is done. A failure to write
+        is retried (a full or read-only disk, storage that failed)."""
         transcript = with_every_channel(transcript, job.audio)
         try:
-            written = await self._write_outputs(job, client, transcript, operation_id)
+            written = (
+                []
+                if job.part is not None
+                else await self._write_outputs(job, client, transcript, operation_id, parts)
+            )
         except OSError as exc:
             # A full or read-only disk: the job waits and tries again (and, once its
             # attempts are spent, stays retryable); nothing half-written is left behind.
@@ -153,10 +190,13 @@ class Fetch:
             await self._delete_results(job, client, operation_id)
         if written:
             log.info("job.written", operation_id=operation_id, files=written)
+        elif job.part is not None:
+            log.info("part.done", operation_id=operation_id, part=job.part.label)
         else:
             # Written before a restart cut the step short: not written again.
             log.info("job.already_written", operation_id=operation_id)
-        note = note_when_done(transcript.empty)
+        # A part's silence is no remark on the job: the stitched whole is judged.
+        note = None if job.part is not None else note_when_done(transcript.empty)
         if note is not None:
             log.warning("job.empty", operation_id=operation_id, source=job.source, reason=note)
         await self.transitions.move(job, State.DONE, began, error=None, note=note)
@@ -167,13 +207,18 @@ class Fetch:
         await self.transitions.apply(job, decision, began)
 
     async def _write_outputs(
-        self, job: Job, client: RecognitionClient, transcript: Transcript, operation_id: str
+        self,
+        job: Job,
+        client: RecognitionClient,
+        transcript: Transcript,
+        operation_id: str,
+        parts: int,
     ) -> list[str]:
         """The job's outputs where the results go: files, then objects (a set in storage
         is one the disk holds whole already); the paths and links of those written."""
         settings = self.ctx.settings
         results = destinations(settings.outputs_prefix, settings.outputs_local)
-        record = job_record(job, operation_id)
+        record = job_record(job, operation_id, parts)
         timings, channels = client.profile.timings, transcript.channels
         written: list[str] = []
         if results.disk:

@@ -207,10 +207,12 @@ class Pipeline:
                 log.error("learning.follow_error", error=str(exc))
 
     async def _maintain(self, stop: asyncio.Event) -> None:
-        """Forget quota ledger entries that no window can count any more."""
+        """Forget quota ledger entries that no window can count any more; move on the
+        split jobs whose parts have ended (at the start, those a restart cut short)."""
         while not stop.is_set() and not self.scheduler.draining:
             try:
                 await self.ctx.ledger.prune(self.ctx.settings.quotas)
+                await self.transitions.settle_all()
             except Exception as exc:
                 log.error("maintenance.error", error=str(exc))
             with contextlib.suppress(TimeoutError):

@@ -55,6 +55,14 @@ def native_probe(source: Path, settings: RecognitionSettings) -> Native:
 async def prepare(ctx: Context, job: Job, source: Path) -> Prepared:
     """Decide what is done to the job's file and name what is sent. Raises AudioError or
     MediaError (the file, or the job's settings, refuse it) or OSError."""
+    if job.part is not None:
+        parent = None if job.parent_id is None else await ctx.store.get_job(job.parent_id)
+        if parent is not None and parent.audio is not None and parent.content_hash is not None:
+            # The whole file was prepared when it was split: a part needs only its range.
+            facts, digest = await asyncio.to_thread(
+                part_identity, source, parent.audio, parent.content_hash, job.part
+            )
+            return Prepared(source, facts, digest, Preparation(parent.audio))
     settings = job.settings
     native = await asyncio.to_thread(native_probe, source, settings)
     spec = ctx.settings.apis[settings.api]

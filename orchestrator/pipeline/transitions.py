@@ -6,7 +6,7 @@ go) are functions here too, so that no other module writes a job."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Unpack
 
 from orchestrator.core.decisions import (
@@ -29,6 +29,7 @@ from orchestrator.core.jobs import (
     State,
     check_transition,
 )
+from orchestrator.core.parts import Part
 from orchestrator.pipeline.context import Context
 from orchestrator.store.protocol import JobStore
 from orchestrator.store.types import JobUpdate
@@ -99,6 +100,58 @@ class Transitions:
         failure (``client_request_id``, ``request_id``), logged with it."""
         fields: JobUpdate = {"error": reason}
         await self._move(job, State.FAILED, began, reason_class, fields, ids or {})
+
+    async def split(
+        self, job: Job, parts: Sequence[Part], began: float, **fields: Unpack[JobUpdate]
+    ) -> None:
+        """Cut ``job`` into part jobs (queued, each recognised as a job of its own) and move
+        it to wait for them, with ``fields``, in one transaction; a part it has already is
+        kept (a restart midway splits it again to the same parts)."""
+        check_transition(job.state, State.SPLIT)
+        now = self.ctx.clock()
+        update: JobUpdate = {"next_action_at": now, "attempts": 0, **fields, "state": State.SPLIT}
+        if not await self.ctx.store.add_parts(job, parts, now, update):
+            log.info("job.superseded", state=job.state.value)
+            return
+        self.log_transition(job, job.state, State.SPLIT, began, now=now)
+        log.info("job.split", source=job.source, parts=len(parts))
+        self.ctx.kick(Stage.UPLOAD)
+        # Split again after a retry, every part may be done already.
+        await self.settle(job.id)
+
+    async def settle(self, parent_id: int) -> None:
+        """Move a split job on once its parts allow: to be stitched when every part is
+        done, failed (its other parts cancelled) when one of them failed; else nothing."""
+        store = self.ctx.store
+        parent = await store.get_job(parent_id)
+        if parent is None or parent.state is not State.SPLIT:
+            return
+        parts = await store.parts_of(parent_id)
+        ended = [p for p in parts if p.state in (State.FAILED, State.CANCELLED)]
+        if ended:
+            await self._fail_split(parent, ended[0])
+        elif parts and all(p.state is State.DONE for p in parts):
+            await self.move(parent, State.FETCHING)
+
+    async def settle_all(self) -> int:
+        """Settle every split job (after a restart, a part may have ended without its
+        parent learning it); how many there were."""
+        waiting = await self.ctx.store.jobs_in([State.SPLIT])
+        for parent in waiting:
+            await self.settle(parent.id)
+        return len(waiting)
+
+    async def _fail_split(self, parent: Job, part: Job) -> None:
+        """One part failed: so does the whole job, and its other parts stop (no quota is
+        spent on a job that cannot finish)."""
+        label = part.part.label if part.part else f"part job {part.id}"
+        reason = f"{label}: {part.error or part.state.value}"
+        cancelled = await self.ctx.store.cancel_parts_of(
+            parent.id, f"cancelled: {label} failed", self.ctx.clock()
+        )
+        if cancelled:
+            log.info("job.parts_cancelled", source=parent.source, parts=cancelled)
+        await self.fail(parent, reason)
 
     async def apply(
         self,
@@ -226,6 +279,9 @@ class Transitions:
                 self.ctx.kick(Stage.FETCH)
         if self.on_job_ended is not None:
             await self.on_job_ended(job)
+        if job.parent_id is not None:
+            # A part's end may end the whole job (every part done, or this one failed).
+            await self.settle(job.parent_id)
 
     async def _retry(
         self,

@@ -91,7 +91,8 @@ class Finisher:
         store, manifest_id = self.store, manifest.id
         jobs = await store.manifest_jobs(manifest_id)
         now = self.clock()
-        report = build_report(manifest, jobs, now, CATALOGUE)
+        parts = await store.manifest_parts(manifest_id)
+        report = build_report(manifest, jobs, now, CATALOGUE, parts)
         report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )

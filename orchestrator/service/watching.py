@@ -126,10 +126,12 @@ def progress_of(
     hooks: Sequence[dict[str, Any]] = (),
     apis: ApiCatalogue = CATALOGUE,
 ) -> Progress:
-    """A manifest's progress at ``now`` (pure); ``jobs`` None: counts only."""
+    """A manifest's progress at ``now`` (pure); ``jobs`` None: counts only. Part jobs among
+    ``jobs`` count in the work left (a split job waits for them), not as the manifest's."""
     jobs_per_min = eta = None
     failures: tuple[tuple[str, str], ...] = ()
     if jobs is not None:
+        every, jobs = jobs, [j for j in jobs if j.parent_id is None]
         ended = [j.finished_at for j in jobs if j.state in (State.DONE, State.FAILED)]
         since = max(manifest.created_at, now - THROUGHPUT_WINDOW_S)
         jobs_per_min = throughput(ended, since, manifest.finished_at or now)
@@ -139,7 +141,7 @@ def progress_of(
         )
         failures = tuple((j.source, j.error or "") for j in failed[-SHOWN_FAILURES:])
         if manifest.state == "active" and quotas is not None and predict is not None:
-            work = work_of(jobs, predict, now, apis, ahead=submissions_ahead(manifest, others))
+            work = work_of(every, predict, now, apis, ahead=submissions_ahead(manifest, others))
             eta = finish_time(work, quotas, apis).finish_s
     return Progress(
         id=manifest.id,
@@ -184,7 +186,7 @@ class ProgressReader:
         started = self.clock()
         stale = any(m.id not in self._jobs for m in chosen)
         if stale or started >= self._jobs_due:
-            self._jobs = {m.id: await self.store.manifest_jobs(m.id) for m in chosen}
+            self._jobs = {m.id: await self._jobs_of(m.id) for m in chosen}
             took = self.clock() - started
             self._jobs_due = self.clock() + max(JOBS_EVERY_S, JOBS_COST_FACTOR * took)
         quotas = await live_quotas(self.store, self.settings, now)
@@ -203,6 +205,13 @@ class ProgressReader:
             )
             for manifest in chosen
         ]
+
+    async def _jobs_of(self, manifest_id: int) -> list[Job]:
+        """A manifest's jobs and its split jobs' parts (the work left is theirs)."""
+        jobs = await self.store.manifest_jobs(manifest_id)
+        if any(job.state is State.SPLIT for job in jobs):
+            jobs.extend(await self.store.manifest_parts(manifest_id))
+        return jobs
 
 
 async def read_progress(

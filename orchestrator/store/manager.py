@@ -11,6 +11,7 @@ from typing import Any
 from orchestrator.core import jsontext
 from orchestrator.core.hooks import DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.parts import Part
 from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
 from orchestrator.core.settings import RecognitionSettings
@@ -19,6 +20,7 @@ from orchestrator.store.batches import batches
 from orchestrator.store.connector import Connector, Session
 from orchestrator.store.rows import (
     JOB_FIELDS,
+    PART_SEPARATOR,
     delivery_rows,
     on_finish_json,
     on_finish_of,
@@ -138,27 +140,46 @@ class SqlStore:
 
         The lease is dropped unless ``keep_lease`` (the step goes on after the update).
         """
-        unknown = set(fields) - JOB_FIELDS
-        if unknown:
-            raise ValueError(f"not job fields: {sorted(unknown)}")
-        params: dict[str, Any] = {key: to_column(value) for key, value in fields.items()}
-        if "error" in params:
-            params["error"] = redacted(params["error"])
-        sets = [f"{key} = :{key}" for key in params]
-        sets.append("updated_at = :_now")
-        if not keep_lease:
-            sets.append("lease_owner = NULL, lease_until = NULL")
-        sql = f"UPDATE jobs SET {', '.join(sets)} WHERE id = :_id"
-        params.update(_now=now, _id=job_id)
-        if expect is not None:
-            sql += " AND state = :_expect"
-            params["_expect"] = expect.value
+        sql, params = _job_update(job_id, expect, fields, now, keep_lease)
         try:
             return await self.db.execute_sql(sql, params) == 1
         except self.db.errors as exc:
             if self.db.duplicate_leader(exc):
                 raise DuplicateRecognition(str(exc)) from exc
             raise
+
+    async def add_parts(
+        self, parent: Job, parts: Sequence[Part], now: float, move: JobUpdate | None = None
+    ) -> bool:
+        """Create the part jobs of ``parent`` (queued, with its manifest, audio, output and
+        settings), one per part index: a part it has already is not added again. With
+        ``move``, the parent is changed as ``update_job`` would (expecting its state as
+        given) in the same transaction; False, with nothing added, when it had moved on."""
+        async with self.db.transaction() as tx:
+            if move is not None:
+                sql, params = _job_update(parent.id, parent.state, move, now, False)
+                if await tx.execute_sql(sql, params) != 1:
+                    return False
+            for part in parts:
+                await tx.execute(
+                    "insert_part",
+                    parent_id=parent.id,
+                    part=part.to_json(),
+                    suffix=f"{PART_SEPARATOR}{part.index}",
+                    now=now,
+                )
+        return True
+
+    async def parts_of(self, parent_id: int) -> list[Job]:
+        """The part jobs of a job that was split, in the order of their parts."""
+        rows = await self.db.fetch_all("parts_of", parent_id=parent_id)
+        jobs = [row_to_job(row) for row in rows]
+        return sorted(jobs, key=lambda job: job.part.index if job.part else 0)
+
+    async def cancel_parts_of(self, parent_id: int, error: str, now: float) -> int:
+        """End the part jobs of ``parent_id`` that have not ended as cancelled, with
+        ``error``; how many there were."""
+        return await self.db.execute("cancel_parts_of", parent_id=parent_id, error=error, now=now)
 
     async def get_job(self, job_id: int) -> Job | None:
         """One job by id."""
@@ -271,11 +292,25 @@ class SqlStore:
             status = found.get(row["manifest_id"])
             if status is not None:
                 status.counts[row["state"]] = int(row["n"])
+        # The part jobs of a split job are the pipeline's, not people's: not counted.
+        for row in await self.db.fetch_all("part_counts"):
+            status = found.get(row["manifest_id"])
+            if status is not None:
+                left = status.counts.get(row["state"], 0) - int(row["n"])
+                if left > 0:
+                    status.counts[row["state"]] = left
+                else:
+                    status.counts.pop(row["state"], None)
         return list(found.values())
 
     async def manifest_jobs(self, manifest_id: int) -> list[Job]:
-        """The jobs of one manifest."""
+        """The jobs of one manifest (a split job's part jobs are not among them)."""
         rows = await self.db.fetch_all("manifest_jobs", manifest_id=manifest_id)
+        return [row_to_job(row) for row in rows]
+
+    async def manifest_parts(self, manifest_id: int) -> list[Job]:
+        """The part jobs of one manifest's split jobs."""
+        rows = await self.db.fetch_all("manifest_parts", manifest_id=manifest_id)
         return [row_to_job(row) for row in rows]
 
     async def recent_failures(self, limit: int) -> list[Job]:
@@ -309,15 +344,20 @@ class SqlStore:
         """Queue the failed and cancelled jobs of the latest manifest ``name`` again."""
         async with self.db.transaction() as tx:
             manifest_id = await self._latest_manifest(tx, name)
+            # A split job's failed and cancelled parts go with it (its parts done are
+            # kept); the count is of the manifest's own jobs.
+            await tx.execute("retry_parts", manifest_id=manifest_id, now=now)
             changed = await tx.execute("retry_jobs", manifest_id=manifest_id, now=now)
             if changed:
                 await tx.execute("reopen_manifest", id=manifest_id)
             return changed
 
     async def cancel_manifest(self, name: str, now: float) -> int:
-        """Cancel every job of the latest manifest ``name`` that has not ended."""
+        """Cancel every job of the latest manifest ``name`` that has not ended, split
+        jobs' parts with them (the count is of the manifest's own jobs)."""
         async with self.db.transaction() as tx:
             manifest_id = await self._latest_manifest(tx, name)
+            await tx.execute("cancel_parts", manifest_id=manifest_id, now=now)
             return await tx.execute("cancel_jobs", manifest_id=manifest_id, now=now)
 
     async def _latest_manifest(self, tx: Session, name: str) -> int:
@@ -444,6 +484,28 @@ class SqlStore:
     async def close(self) -> None:
         """Release the store."""
         await self.db.close()
+
+
+def _job_update(
+    job_id: int, expect: State | None, fields: JobUpdate, now: float, keep_lease: bool
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of one job's row update (see ``update_job``)."""
+    unknown = set(fields) - JOB_FIELDS
+    if unknown:
+        raise ValueError(f"not job fields: {sorted(unknown)}")
+    params: dict[str, Any] = {key: to_column(value) for key, value in fields.items()}
+    if "error" in params:
+        params["error"] = redacted(params["error"])
+    sets = [f"{key} = :{key}" for key in params]
+    sets.append("updated_at = :_now")
+    if not keep_lease:
+        sets.append("lease_owner = NULL, lease_until = NULL")
+    sql = f"UPDATE jobs SET {', '.join(sets)} WHERE id = :_id"
+    params.update(_now=now, _id=job_id)
+    if expect is not None:
+        sql += " AND state = :_expect"
+        params["_expect"] = expect.value
+    return sql, params
 
 
 def _job_row(job: NewJob, encoded: dict[RecognitionSettings, tuple[str, str]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from orchestrator.core.hooks import DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.parts import Part
 from orchestrator.core.quota import Pause
 from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
 
@@ -73,6 +74,14 @@ class JobStore(Protocol):
 
     async def get_result(self, content_hash: str, settings_key: str) -> tuple[str, Any] | None: ...
 
+    async def add_parts(
+        self, parent: Job, parts: Sequence[Part], now: float, move: JobUpdate | None = None
+    ) -> bool: ...
+
+    async def parts_of(self, parent_id: int) -> list[Job]: ...
+
+    async def cancel_parts_of(self, parent_id: int, error: str, now: float) -> int: ...
+
     async def put_result(
         self, content_hash: str, settings_key: str, operation_id: str, payload: Any, now: float
     ) -> None: ...
@@ -98,6 +107,8 @@ class ManifestStore(Protocol):
     async def manifests(self) -> list[ManifestStatus]: ...
 
     async def manifest_jobs(self, manifest_id: int) -> list[Job]: ...
+
+    async def manifest_parts(self, manifest_id: int) -> list[Job]: ...
 
     async def recent_failures(self, limit: int) -> list[Job]: ...
 

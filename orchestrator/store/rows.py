@@ -13,12 +13,19 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.hooks import DELIVERY_STATES, DeliveryState, Hook, HookDelivery, OnFinish
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.output_options import OutputOptions
+from orchestrator.core.parts import Part
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store.types import JobUpdate
 from orchestrator.telemetry.logs import redact_text
 
 # The job fields a stage may change: those of ``JobUpdate``.
 JOB_FIELDS = frozenset(JobUpdate.__optional_keys__)
+
+# A part job's output column: its parent's output, this control character (no output of
+# a manifest may hold one, so it clashes with no job's) and the part's index; unique in the
+# manifest like every job's, which makes one part per (parent, index) the table's rule. The
+# job read back has its parent's output: a part writes none of its own.
+PART_SEPARATOR = "\x1f"
 
 # Counters a claim may increment for the jobs entering its state.
 COUNTERS = frozenset({"submissions", "attempts", "polls"})
@@ -45,7 +52,7 @@ def row_to_job(row: Row) -> Job:
         manifest_id=row["manifest_id"],
         manifest_name=row["manifest_name"],
         source=row["source"],
-        output=row["output"],
+        output=row["output"].partition(PART_SEPARATOR)[0],
         settings=settings_of(row["settings"]),
         settings_key=row["settings_key"],
         priority=row["priority"],
@@ -69,6 +76,8 @@ def row_to_job(row: Row) -> Job:
         output_options=OutputOptions.from_dict(
             json.loads(row["output_options"]) if row["output_options"] else None
         ),
+        parent_id=row["parent_id"],
+        part=Part.from_json(row["part"]) if row["part"] else None,
     )
 
 

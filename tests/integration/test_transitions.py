@@ -4,6 +4,7 @@ from a state the job has left changes nothing; an ended job is counted and annou
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.core.jobs import InvalidTransition, Job, Stage, State
+from orchestrator.core.parts import Part
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.pipeline.context import Context
 from orchestrator.pipeline.ledger import QuotaLedger
@@ -122,3 +124,45 @@ async def test_a_failed_job_is_recorded_counted_and_announced(
     assert stored.finished_at is not None
     assert [j.id for j in ended] == [job.id]
     assert ctx.metrics.jobs_failed.value(reason="permanent") == 1
+
+
+async def test_a_split_adds_the_parts_moves_the_job_and_wakes_the_uploads(
+    tmp_path: Path, one_job: SQLiteStore
+) -> None:
+    kicked: list[Stage] = []
+    transitions = Transitions(context(one_job, tmp_path, kicked), None)
+    job = await claimed(one_job)
+    parts = [Part(0, 2, 0.0, 10.0), Part(1, 2, 10.0, 20.0)]
+    await transitions.split(job, parts, time.time(), content_hash="whole")
+    stored = await one_job.get_job(job.id)
+    assert stored is not None
+    assert (stored.state, stored.content_hash) == (State.SPLIT, "whole")
+    assert [(p.part, p.state) for p in await one_job.parts_of(job.id)] == [
+        (parts[0], State.QUEUED),
+        (parts[1], State.QUEUED),
+    ]
+    assert kicked == [Stage.UPLOAD]
+    # A copy of the job from before the split changes nothing more.
+    await transitions.split(job, parts, time.time())
+    assert len(await one_job.parts_of(job.id)) == 2
+    with pytest.raises(InvalidTransition):
+        await transitions.split(stored, parts, time.time())
+
+
+async def test_a_part_ending_moves_its_job_on_when_the_last_is_done_or_one_failed(
+    tmp_path: Path, one_job: SQLiteStore
+) -> None:
+    transitions = Transitions(context(one_job, tmp_path, []), None)
+    job = await claimed(one_job)
+    await transitions.split(job, [Part(0, 2, 0.0, 10.0), Part(1, 2, 10.0, 20.0)], time.time())
+    first, second = await one_job.parts_of(job.id)
+    fetching = dataclasses.replace(first, state=State.FETCHING)
+    assert await one_job.update_job(first.id, None, {"state": State.FETCHING}, time.time())
+    await transitions.move(fetching, State.DONE)
+    waiting = await one_job.get_job(job.id)
+    assert waiting is not None
+    assert waiting.state is State.SPLIT
+    await transitions.fail(second, "/a.ogg: unreadable")
+    failed = await one_job.get_job(job.id)
+    assert failed is not None
+    assert (failed.state, failed.error) == (State.FAILED, "part 2 of 2: /a.ogg: unreadable")

@@ -20,6 +20,10 @@ from orchestrator.core.jobs import ACTIVE, TERMINAL, InvalidTransition, State, c
         (State.QUEUED, State.WAITING),
         (State.WAITING, State.FETCHING),
         (State.FAILED, State.QUEUED),
+        (State.QUEUED, State.SPLIT),
+        (State.UPLOADING, State.SPLIT),
+        (State.SPLIT, State.FETCHING),  # every part done
+        (State.SPLIT, State.QUEUED),  # retry
     ],
 )
 def test_allowed(current: State, new: State) -> None:
@@ -34,6 +38,9 @@ def test_allowed(current: State, new: State) -> None:
         (State.DONE, State.QUEUED),
         (State.DONE, State.FAILED),
         (State.FAILED, State.DONE),
+        (State.SPLIT, State.DONE),
+        (State.SPLIT, State.UPLOADED),
+        (State.RUNNING, State.SPLIT),
     ],
 )
 def test_refused(current: State, new: State) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.parts import Part
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.speechkit import CATALOGUE
 from tests.support.jobs import make_job
@@ -51,3 +52,26 @@ def test_a_plain_report_says_nothing_of_notes() -> None:
     text = render_report_text(build_report(MANIFEST, [job(1, State.DONE)], 160.0, CATALOGUE))
     assert "note" not in text
     assert "srt/vtt" not in text
+
+
+def test_a_split_job_is_counted_once_and_billed_for_its_parts() -> None:
+    whole = AudioFacts("LINEAR16_PCM", 20.0, 1, 8000, 44, 320_000, "wav")
+    part = AudioFacts("LINEAR16_PCM", 10.0, 1, 8000, 44, 160_000, "wav")
+    split = job(1, State.DONE, audio=whole, operation_id=None, submissions=0)
+    parts = [
+        job(10 + i, State.DONE, audio=part, parent_id=1, part=Part(i, 2, i * 10.0, i * 10.0 + 10))
+        for i in range(2)
+    ]
+    report = build_report(MANIFEST, [split, job(2, State.DONE)], 160.0, CATALOGUE, parts)
+    assert report["jobs"] == 2
+    assert report["counts"] == {"done": 2}
+    assert report["parts"] == 2
+    assert report["jobs_split"] == 1
+    # Each part is a recognition billed on its own (15 s at least): 15 + 15 + 30.
+    assert report["billable_units"] == 60.0
+    assert report["submissions"] == 3
+    assert [r.get("parts") for r in report["results"]] == [2, None]
+    assert "split: 1 jobs, recognised in 2 parts\n" in render_report_text(report)
+    plain = build_report(MANIFEST, [job(2, State.DONE)], 160.0, CATALOGUE)
+    assert (plain["parts"], plain["jobs_split"]) == (0, 0)
+    assert "split" not in render_report_text(plain)

@@ -12,6 +12,7 @@ from orchestrator.commands.watching import Frame, frame_view, plain_line
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.finish_time import Quotas, Window, throughput, work_of
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.parts import Part
 from orchestrator.service.watching import progress_of, submissions_ahead
 from orchestrator.speechkit import CATALOGUE
 from tests.support.jobs import make_job
@@ -118,3 +119,18 @@ def test_the_plain_line_and_the_frame() -> None:
 
     finished = dataclasses.replace(progress, state="finished", finished_at=80.0)
     assert plain_line(finished, 500.0).endswith("| elapsed 1m 20s | finished")
+
+
+def test_a_split_jobs_parts_are_its_work_left_not_jobs_of_the_manifest() -> None:
+    manifest = ManifestStatus(1, "calls", "/in", "active", 0.0, None, None, {"split": 1})
+    parts = [
+        job(10 + i, State.QUEUED, parent_id=1, part=Part(i, 3, i * 60.0, i * 60.0 + 60))
+        for i in range(3)
+    ]
+    cancelled = job(13, State.CANCELLED, finished_at=5.0, parent_id=1, error="cancelled")
+    jobs = [job(1, State.SPLIT, finished_at=None), *parts, cancelled]
+    progress = progress_of(manifest, jobs, 30.0, quotas=quotas(2), predict=at_ratio)
+    # Three submissions, 2 left now and 2 a minute: one more window, then the processing.
+    assert progress.eta_s == 60.0 + 60 * RATIO
+    assert progress.failures == ()
+    assert progress.total == 1

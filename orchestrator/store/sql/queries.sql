@@ -53,9 +53,24 @@ DELETE FROM quota_ledger WHERE quota = :quota AND spent_at <= :before;
 SELECT manifest_id, state, COUNT(*) AS n FROM jobs GROUP BY manifest_id, state;
 
 -- name: manifest_jobs
+-- The jobs people count: a split job's part jobs are not among them.
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.manifest_id = :manifest_id ORDER BY jobs.id;
+WHERE jobs.manifest_id = :manifest_id AND jobs.parent_id IS NULL ORDER BY jobs.id;
+
+-- name: manifest_parts
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.manifest_id = :manifest_id AND jobs.parent_id IS NOT NULL ORDER BY jobs.id;
+
+-- name: parts_of
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE jobs.parent_id = :parent_id ORDER BY jobs.id;
+
+-- name: cancel_parts_of
+UPDATE jobs SET state = 'cancelled', error = :error, updated_at = :now, finished_at = :now
+WHERE parent_id = :parent_id AND state NOT IN ('done', 'failed', 'cancelled');
 
 -- name: finish_manifest
 UPDATE manifests SET state = 'finished', finished_at = :now, report_path = :report_path,
@@ -65,16 +80,39 @@ WHERE id = :id;
 -- name: reopen_manifest
 UPDATE manifests SET state = 'active', finished_at = NULL WHERE id = :id;
 
--- name: retry_jobs
+-- name: retry_parts
+-- First the part jobs (those done are kept: not recognised twice), then retry_jobs.
 UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, next_action_at = :now,
                 updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
                 lease_owner = NULL, lease_until = NULL, note = NULL
-WHERE manifest_id = :manifest_id AND state IN ('failed', 'cancelled');
+WHERE manifest_id = :manifest_id AND parent_id IS NOT NULL AND state IN ('failed', 'cancelled');
+
+-- name: retry_jobs
+-- A job that was split waits for its parts again, or, with every part done already, is
+-- stitched at once; any other starts again from the queue.
+UPDATE jobs SET state = CASE
+                    WHEN NOT EXISTS (SELECT 1 FROM jobs AS p WHERE p.parent_id = jobs.id)
+                        THEN 'queued'
+                    WHEN EXISTS (SELECT 1 FROM jobs AS p
+                                 WHERE p.parent_id = jobs.id AND p.state <> 'done')
+                        THEN 'split'
+                    ELSE 'fetching' END,
+                attempts = 0, error = NULL, next_action_at = :now,
+                updated_at = :now, finished_at = NULL, leader_id = NULL, operation_id = NULL,
+                lease_owner = NULL, lease_until = NULL, note = NULL
+WHERE manifest_id = :manifest_id AND parent_id IS NULL AND state IN ('failed', 'cancelled');
 
 -- name: cancel_jobs
 UPDATE jobs SET state = 'cancelled', error = 'cancelled by the operator', updated_at = :now,
                 finished_at = :now
-WHERE manifest_id = :manifest_id AND state NOT IN ('done', 'failed', 'cancelled');
+WHERE manifest_id = :manifest_id AND parent_id IS NULL
+  AND state NOT IN ('done', 'failed', 'cancelled');
+
+-- name: cancel_parts
+UPDATE jobs SET state = 'cancelled', error = 'cancelled by the operator', updated_at = :now,
+                finished_at = :now
+WHERE manifest_id = :manifest_id AND parent_id IS NOT NULL
+  AND state NOT IN ('done', 'failed', 'cancelled');
 
 -- name: counts_by_state
 SELECT state, COUNT(*) FROM jobs GROUP BY state;

@@ -134,7 +134,7 @@ UPDATE jobs SET lease_until = :until WHERE id = ANY(:id::bigint[]) AND lease_own
 -- index applies): as many rows as asked for, however many jobs failed.
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.state = 'failed'
+WHERE jobs.state = 'failed' AND jobs.parent_id IS NULL
 ORDER BY jobs.finished_at DESC, jobs.id DESC
 LIMIT :limit;
 
@@ -168,3 +168,19 @@ WHERE id = ANY(:id::bigint[]);
 -- name: all_manifests
 SELECT id, name, path, state, created_at, finished_at, report_path, digest, node
 FROM manifests ORDER BY id;
+
+-- name: insert_part
+-- A part job of :parent_id, once (its output is the parent's and :suffix, unique in the
+-- manifest); its manifest, audio, settings and node are the parent's.
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, api, priority, node,
+                  local, output_options, parent_id, part, state, next_action_at, created_at,
+                  updated_at)
+SELECT manifest_id, source, output || :suffix, settings, settings_key, api, priority, node,
+       local, output_options, id, :part, 'queued', :now, :now, :now
+FROM jobs WHERE id = :parent_id
+ON CONFLICT (manifest_id, output) DO NOTHING;
+
+-- name: part_counts
+-- The part jobs alone (jobs_by_parent); subtracted from manifest_counts.
+SELECT manifest_id, state, count(*) AS n FROM jobs WHERE parent_id IS NOT NULL
+GROUP BY manifest_id, state;

@@ -88,7 +88,7 @@ FROM manifests ORDER BY id;
 -- SQLite (with no statistics) would take every failed job through jobs_claim and sort them.
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs INDEXED BY jobs_failed_recent JOIN manifests ON manifests.id = jobs.manifest_id
-WHERE jobs.state = 'failed'
+WHERE jobs.state = 'failed' AND jobs.parent_id IS NULL
 ORDER BY jobs.finished_at DESC, jobs.id DESC
 LIMIT :limit;
 
@@ -120,3 +120,21 @@ ORDER BY hook_deliveries.next_attempt_at, hook_deliveries.id;
 UPDATE jobs SET state = :state, updated_at = :now, submissions = submissions + :submissions,
                 attempts = attempts + :attempts, polls = polls + :polls
 WHERE id = :id;
+
+-- name: insert_part
+-- A part job of :parent_id, once (its output is the parent's and :suffix, unique in the
+-- manifest); its manifest, audio and settings are the parent's.
+INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, api,
+                  output_options, parent_id, part, state, next_action_at, created_at,
+                  updated_at)
+SELECT manifest_id, source, output || :suffix, settings, settings_key, priority, api,
+       output_options, id, :part, 'queued', :now, :now, :now
+FROM jobs WHERE id = :parent_id
+ON CONFLICT (manifest_id, output) DO NOTHING;
+
+-- name: part_counts
+-- Walks jobs_by_parent (the part jobs alone: left to itself, SQLite would read every job
+-- through jobs_by_manifest); subtracted from manifest_counts.
+SELECT manifest_id, state, COUNT(*) AS n FROM jobs INDEXED BY jobs_by_parent
+WHERE parent_id IS NOT NULL
+GROUP BY manifest_id, state;
