@@ -20,6 +20,7 @@ LAYERS = (
     "service",
     "pipeline",
     "intake",
+    "media",
     "speechkit",
     "auth",
     "storage",
