@@ -13,7 +13,7 @@ import av
 from av.container import OutputContainer
 
 from orchestrator.media.errors import MediaError
-from orchestrator.media.probe import audio_stream, failure, header_duration, opened
+from orchestrator.media.probe import audio_stream, failure, header_duration, opened, reason
 from orchestrator.media.target import Target
 from orchestrator.media.trim import Trim
 
@@ -88,8 +88,8 @@ def _decoded(
         except StopIteration:
             return
         except av.FFmpegError as exc:
-            reason = str(exc.strerror or type(exc).__name__).rstrip(".").lower()
-            raise MediaError(src, f"decoding failed at {trim.position:.1f} s ({reason})") from None
+            where = f"{trim.position:.1f} s"
+            raise MediaError(src, f"decoding failed at {where} ({reason(exc)})") from None
         piece = trim.take(frame)
         if piece is not None:
             yield piece

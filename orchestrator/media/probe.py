@@ -61,8 +61,14 @@ def media_info(path: Path) -> MediaInfo:
 
 @contextmanager
 def opened(path: Path) -> Iterator[InputContainer]:
-    """The file opened for reading by FFmpeg, closed on leaving."""
-    container = av.open(str(path), "r")
+    """The file opened for reading by FFmpeg, closed on leaving; MediaError "has no audio
+    stream" when FFmpeg recognises no container in it at all (a text file named .m4a)."""
+    try:
+        container = av.open(str(path), "r")
+    except av.InvalidDataError as exc:
+        raise MediaError(path, f"has no audio stream FFmpeg can read ({reason(exc)})") from None
+    except Exception as exc:
+        raise failure(path, exc) from None
     try:
         yield container
     finally:
@@ -71,13 +77,18 @@ def opened(path: Path) -> Iterator[InputContainer]:
 
 def failure(path: Path | str, exc: BaseException) -> MediaError:
     """A one-line MediaError for an exception from FFmpeg or Python, never quoting the file."""
-    if isinstance(exc, av.FFmpegError) and exc.strerror:
-        # FFmpeg's own texts are fixed ("Invalid data found when processing input").
-        reason = str(exc.strerror).rstrip(".").lower()
-        return MediaError(path, f"cannot be read as audio ({reason})")
+    if isinstance(exc, av.FFmpegError):
+        return MediaError(path, f"cannot be read as audio ({reason(exc)})")
     if isinstance(exc, OSError) and exc.strerror:
         return MediaError(path, f"cannot be read ({exc.strerror.lower()})")
     return MediaError(path, f"cannot be read as audio ({type(exc).__name__})")
+
+
+def reason(exc: av.FFmpegError) -> str:
+    """FFmpeg's text for an error, lower case, without the path."""
+    # FFmpeg's own texts are fixed ("Invalid data found when processing input"), never the
+    # file's bytes; str(exc) would add the path, which the message names already.
+    return str(exc.strerror or type(exc).__name__).rstrip(".").lower()
 
 
 def audio_stream(path: Path | str, container: InputContainer) -> av.AudioStream:

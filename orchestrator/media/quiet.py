@@ -100,12 +100,14 @@ def _cut(
     levels: Sequence[float], window_s: float, start: float, limit: float, search: float
 ) -> float:
     """The middle of the quietest run of whole windows in ``[limit - search, limit]``, or the
-    limit itself when no window lies there."""
+    limit itself when no window lies there or none is quieter than the rest."""
     first = max(math.ceil((limit - search) / window_s), 0)
     last = min(math.floor(limit / window_s), len(levels))  # windows [first, last) fit
     if last <= first:
         return limit
     quietest = min(levels[first:last])
+    if max(levels[first:last]) <= quietest + QUIET_MARGIN_DB:
+        return limit  # nowhere quieter than the rest: as well cut at the limit, fewer parts
     best = (0, first, first)  # (length, run start, run end)
     index = first
     while index < last:
