@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -139,6 +138,3 @@ def video_only(folder: Path, seconds: float = 1.0) -> Path:
 def fixture(name: str) -> Path:
     """A committed fixture PyAV cannot encode: ``tone.amr`` or ``gsm.wav``."""
     return AUDIO_DATA / name
-
-
-Writer = Callable[[Path, str, float], Path]
