@@ -119,6 +119,8 @@ class MediaPool:
     async def _take(self, path: str) -> _Worker:
         if self._closed:
             raise MediaError(path, "not converted: the media pool is closed")
+        while self._idle and not self._idle[-1].process.is_alive():
+            self._drop(self._idle.pop())  # died while idle: this call gets a fresh one
         if self._idle:
             worker = self._idle.pop()
         else:
@@ -133,7 +135,10 @@ class MediaPool:
         """Kill ``worker`` now and reap it in a thread; the next call starts a fresh one."""
         self._busy.discard(worker)
         worker.process.kill()
-        self._threads.submit(worker.stop, kill=True)
+        try:
+            self._threads.submit(worker.stop, kill=True)
+        except RuntimeError:  # the pool is closing: reap it here, a killed process ends at once
+            worker.stop(kill=True)
 
     async def close(self) -> None:
         """Stop every worker (a call still running gets MediaCrash); idempotent."""

@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.media.convert import convert
 from orchestrator.media.probe import MediaInfo, media_info
-from orchestrator.media.target import speech_target
+from orchestrator.media.target import pcm_target, speech_target
 from tests.support import formats
 
 SECONDS = 2.0
@@ -118,3 +118,19 @@ def test_a_stereo_telephony_call_stays_narrowband_stereo(audio: dict[str, Path])
         2,
     )
     assert target.encoding == "OGG_OPUS"
+
+
+@pytest.mark.parametrize(("name", "rate"), [("mulaw", 8000), ("m4a", 16000), ("wav44", 16000)])
+def test_a_pcm_target_writes_16_bit_wav(
+    audio: dict[str, Path], tmp_path: Path, name: str, rate: int
+) -> None:
+    source = media_info(audio[name])
+    out = tmp_path / "out.wav"
+    convert(audio[name], out, pcm_target(source, rate))
+    result = media_info(out)
+    assert (result.label, result.sample_rate, result.channels) == (
+        "16-bit PCM WAV",
+        rate,
+        source.channels,
+    )
+    assert result.duration_s == pytest.approx(source.duration_s, abs=FRAME_SLACK_S)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import AsyncIterator, Callable
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from orchestrator.media.errors import MediaCrash, MediaError, MediaTimeout
 from orchestrator.media.pool import BOUND_BASE_S, MediaPool, time_bound
 from tests.support import media_calls
+from tests.support.waiting import poll_until
 
 # A bound for calls that answer at once: generous, as a spawned worker imports FFmpeg first.
 PROMPT_S = 60.0
@@ -26,7 +29,17 @@ async def pool() -> AsyncIterator[MediaPool]:
 
 
 def alive(pid: int) -> bool:
+    """Whether the process exists at all (a zombie not yet reaped counts)."""
     return Path(f"/proc/{pid}").exists()
+
+
+def ended(pid: int) -> bool:
+    """Whether the process has stopped running (gone, or a zombie awaiting its reaping)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
 
 
 async def test_a_result_comes_back(pool: MediaPool) -> None:
@@ -109,3 +122,22 @@ async def test_close_leaves_no_child_process(tmp_path: Path) -> None:
 def test_the_time_bound_grows_with_the_audio() -> None:
     assert time_bound(0) == BOUND_BASE_S
     assert time_bound(3600) > time_bound(60) > BOUND_BASE_S
+
+
+async def test_a_worker_that_died_while_idle_is_replaced_before_the_next_call() -> None:
+    pool = MediaPool(1)
+    try:
+        first = await pool.run(media_calls.pid, timeout_s=PROMPT_S, path="x")
+        os.kill(first, signal.SIGKILL)
+        await poll_until(_async(lambda: ended(first)), bool, what="the worker's end")
+        second = await pool.run(media_calls.pid, timeout_s=PROMPT_S, path="x")
+        assert second != first
+    finally:
+        await pool.close()
+
+
+def _async(fn: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def read() -> bool:
+        return fn()
+
+    return read
