@@ -15,6 +15,8 @@ from pathlib import Path
 
 import av
 
+from tests.support.wavs import wav_bytes
+
 AUDIO_DATA = Path(__file__).resolve().parents[1] / "data" / "audio"
 # Bursts of tone and the silences between them, in seconds.
 BURST_S = 0.3
@@ -138,3 +140,11 @@ def video_only(folder: Path, seconds: float = 1.0) -> Path:
 def fixture(name: str) -> Path:
     """A committed fixture PyAV cannot encode: ``tone.amr`` or ``gsm.wav``."""
     return AUDIO_DATA / name
+
+
+def long_wav(path: Path, seconds: int, rate: int = 44100, channels: int = 2) -> Path:
+    """A 16-bit WAV of ``seconds`` whole seconds: one second of the signal, repeated (quick
+    to write however long)."""
+    second = pcm(rate, channels, 1.0)
+    path.write_bytes(wav_bytes(second * seconds, rate, channels))
+    return path
