@@ -49,9 +49,11 @@ demo: $(STAMP)
 	$(PY) -m orchestrator demo
 
 # Both regimes, about 13 minutes on two cores; BENCH_ARGS passes options through
-# (`make bench BENCH_ARGS="--regime backlog --quick"`; `python -m bench --help`).
+# (`make bench BENCH_ARGS="--regime backlog --quick"`; `python -m bench --help`); then the
+# conversion bench (`python -m bench.convert --help`), under a minute.
 bench: $(BENCH_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.convert
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info demo-output

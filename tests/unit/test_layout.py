@@ -20,6 +20,7 @@ LAYERS = (
     "service",
     "pipeline",
     "intake",
+    "media",
     "speechkit",
     "auth",
     "storage",
@@ -101,6 +102,20 @@ def test_imports_go_down_the_layers(layer: str) -> None:
             target = parts[1]
             if target not in allowed and target != "__version__":
                 wrong.append(f"{path.relative_to(PACKAGE)}:{line}: imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
+# The media layer is FFmpeg's work alone: nothing of jobs, stores, configs or APIs.
+MEDIA_MAY_IMPORT = ("orchestrator.media", "orchestrator.core", "orchestrator.telemetry")
+
+
+def test_the_media_layer_imports_only_core_and_telemetry() -> None:
+    wrong = [
+        f"{path.relative_to(PACKAGE)}:{line}: imports {module}"
+        for path in sources("media")
+        for line, module, _ in imports(path)
+        if module.startswith("orchestrator") and not module.startswith(MEDIA_MAY_IMPORT)
+    ]
     assert not wrong, "\n".join(wrong)
 
 

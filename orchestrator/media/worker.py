@@ -1,0 +1,34 @@
+"""The loop a media worker process runs: one call at a time, answers down its pipe."""
+
+from __future__ import annotations
+
+from multiprocessing.connection import Connection
+from typing import Any
+
+# Imported once per worker at start, not at each call: FFmpeg's libraries and our modules.
+import av  # noqa: F401
+
+from orchestrator.media import convert, probe, quiet  # noqa: F401
+from orchestrator.media.errors import MediaError
+
+
+def serve(conn: Connection) -> None:
+    """Answer calls ``(fn, args, path)`` until ``None`` or the pipe closes."""
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if request is None:
+            return
+        conn.send(answer(*request))
+
+
+def answer(fn: Any, args: tuple[Any, ...], path: str) -> tuple[str, Any]:
+    """("ok", value) or ("error", MediaError): anything else ``fn`` raises becomes one."""
+    try:
+        return "ok", fn(*args)
+    except MediaError as exc:
+        return "error", exc
+    except Exception as exc:
+        return "error", MediaError(path, f"conversion failed ({type(exc).__name__})")
