@@ -113,7 +113,7 @@ def converted_facts(media: MediaInfo, target: Target, size_bytes: int) -> AudioF
     """The facts of a file sent as its conversion to ``target``: the converted audio's
     encoding, rate and channels, the file's duration, the whole file as the data."""
     return AudioFacts(
-        encoding=target.encoding,  # type: ignore[arg-type]  # one of core.audio.Encoding
+        encoding=target.encoding,
         duration_s=media.duration_s,
         channels=target.channels,
         sample_rate=target.sample_rate,

@@ -44,6 +44,30 @@ class Target:
             f"{self.bit_rate}-v{CONVERSION_VERSION}"
         )
 
+    @classmethod
+    def from_key(cls, key: str) -> Target:
+        """The target a ``key`` names (what a job keeps of its conversion); ValueError for
+        a key of another conversion version or no key at all."""
+        parts = key.split("-")
+        if len(parts) != 6 or parts[5] != f"v{CONVERSION_VERSION}" or not parts[3].endswith("ch"):
+            raise ValueError(f"not a conversion of this version: {key!r}")
+        container, codec, rate, channels, bit_rate = (
+            parts[0],
+            parts[1],
+            parts[2],
+            parts[3],
+            parts[4],
+        )
+        if (container, codec) not in (("ogg", "opus"), ("wav", "pcm16")):
+            raise ValueError(f"not a conversion of this version: {key!r}")
+        return cls(
+            "ogg" if container == "ogg" else "wav",
+            "libopus" if codec == "opus" else "pcm_s16le",
+            int(rate),
+            int(channels[:-2]),
+            int(bit_rate),
+        )
+
     @property
     def encoding(self) -> Encoding:
         """The service's name for the output's encoding."""

@@ -15,9 +15,10 @@ from typing import Any
 from orchestrator.core.jobs import TERMINAL, Job, State
 from orchestrator.core.parts import Part
 from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.intake.audio import probe
 from orchestrator.outputs.report import build_report
 from orchestrator.pipeline.pipeline import Pipeline
-from orchestrator.pipeline.upload import probe_file
+from orchestrator.pipeline.prepare import identity
 from orchestrator.speechkit import CATALOGUE
 from orchestrator.store import Claim, JobUpdate
 from orchestrator.store.sqlite import SQLiteStore
@@ -43,7 +44,8 @@ def long_wav(folder: Path) -> Path:
 async def split_it(pipeline: Pipeline, store: SQLiteStore, path: Path) -> Job:
     """Take the manifest's job as the upload stage would and split it into three parts."""
     (job,) = (await store.claim(Claim((State.QUEUED,), 1, 60.0), "t:1:a", time.time())).jobs
-    facts, content_hash = probe_file(path, job)
+    facts = probe(path)
+    content_hash = identity(path, facts)
     await pipeline.transitions.split(
         job, THREE, time.time(), content_hash=content_hash, audio=facts
     )

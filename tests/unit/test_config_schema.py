@@ -185,8 +185,9 @@ def test_the_loader_reads_every_key(
 def test_pipeline_settings_built_in_code_start_from_the_config_defaults(tmp_path: Path) -> None:
     config = config_from_mapping({"storage": {"bucket": "audio"}}, base_dir=tmp_path)
     loaded, in_code = settings_from_config(config), PipelineSettings(output_root=tmp_path)
-    # The quotas in code have no margin for the requests' latency; roots are the file's.
-    differ = {"output_root", "quotas", "input_roots"}
+    # The quotas in code have no margin for the requests' latency; roots and the
+    # conversions' directory are the file's.
+    differ = {"output_root", "quotas", "input_roots", "conversions_path"}
     for f in dataclasses.fields(PipelineSettings):
         if f.name not in differ:
             assert getattr(in_code, f.name) == getattr(loaded, f.name), f.name

@@ -20,6 +20,7 @@ from orchestrator.core.quota import QuotaSpec, QuotaUsage
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.preparation import Preparation
 from orchestrator.pipeline.lanes import lanes
 from orchestrator.pipeline.settings import (
     PipelineSettings,
@@ -114,7 +115,7 @@ def test_the_config_sets_its_quotas_and_cap_through_the_generic_maps() -> None:
 
 def test_plan_counts_its_jobs_against_its_quotas() -> None:
     jobs = [JobSpec(f"/audio/{i}.ogg", str(i), V4_SETTINGS, None) for i in range(10)]
-    infos = {job.source: MINUTE for job in jobs}
+    infos = {job.source: Preparation(MINUTE) for job in jobs}
     got = estimate(jobs, infos, plan_windows(None, APIS), APIS)
     assert got.jobs_by_api == {"v2": 0, "v3": 0, "asr_xml": 0, "v4": 10}
     # 10 submissions at 3 per (3600 + 30) s; 25 checks at 2 per 1.25 s.
@@ -130,12 +131,12 @@ def test_a_manifest_may_name_it_and_plan_reads_it(tmp_path: Path) -> None:
     jobs = "".join(f"  - audio: {AUDIO}\n    output: o{i}\n" for i in range(4))
     manifest.write_text(f"name: v4\ndefaults:\n  api: v4\njobs:\n{jobs}", "utf-8")
     kept: list[JobSpec] = []
-    infos: dict[str, AudioFacts] = {}
+    infos: dict[str, Preparation] = {}
 
-    def keep(job: JobSpec, facts: AudioFacts | None) -> None:
+    def keep(job: JobSpec, prepared: Preparation | None) -> None:
         kept.append(job)
-        if facts is not None:
-            infos[job.source] = facts
+        if prepared is not None:
+            infos[job.source] = prepared
 
     found = validate_manifest(manifest, None, keep, APIS)
     assert (found.problems, found.jobs) == ([], 4)

@@ -22,6 +22,7 @@ from orchestrator.intake.manifest import (
     load_manifest,
     validate_manifest,
 )
+from orchestrator.intake.preparation import Preparation
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
 
@@ -316,9 +317,9 @@ def probed(path: Path) -> tuple[Validation, dict[str, AudioFacts]]:
     """``validate_manifest``'s answer and the facts of each file it probed."""
     infos: dict[str, AudioFacts] = {}
 
-    def keep(job: JobSpec, facts: AudioFacts | None) -> None:
-        if facts is not None:
-            infos[job.source] = facts
+    def keep(job: JobSpec, prepared: Preparation | None) -> None:
+        if prepared is not None:
+            infos[job.source] = prepared.facts
 
     return validate_manifest(path, on_job=keep), infos
 

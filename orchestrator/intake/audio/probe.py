@@ -168,8 +168,9 @@ def _check_extension(path: Path, kind: Kind) -> None:
         hint = f"; rename it to end in {_FAMILY_EXTENSION[kind.family]}"
     else:
         hint = ""
-    # A file of a known format under another's name: FFmpeg reads it by its bytes.
-    error = Unsupported if kind.label is not None else AudioError
+    # A file of a format the service refuses under another's name: FFmpeg reads it by its
+    # bytes. One the service takes is only misnamed: renaming it loses nothing.
+    error = Unsupported if kind.label is not None and kind.container is None else AudioError
     raise error(
         path,
         f"the name ends in {ext} ({_FAMILY_LABEL[promised]}) but the bytes are {what}{hint}",
