@@ -88,7 +88,9 @@ def reason(exc: av.FFmpegError) -> str:
     """FFmpeg's text for an error, lower case, without the path."""
     # FFmpeg's own texts are fixed ("Invalid data found when processing input"), never the
     # file's bytes; str(exc) would add the path, which the message names already.
-    return str(exc.strerror or type(exc).__name__).rstrip(".").lower()
+    text = str(exc.strerror or "").rstrip(".").lower()
+    # FFmpeg's fallback for a code it has no text for ("error number -1414967296 occurred").
+    return "unreadable data" if not text or text.startswith("error number") else text
 
 
 def audio_stream(path: Path | str, container: InputContainer) -> av.AudioStream:
