@@ -42,7 +42,9 @@ def segfault() -> None:
 
 
 def wait_for(flag: Path, answer: str) -> str:
-    """Wait until ``flag`` exists, then return ``answer`` (a call kept running on purpose)."""
+    """Say it started (``flag`` + ".started"), wait until ``flag`` exists, then return
+    ``answer`` (a call kept running on purpose)."""
+    flag.with_name(flag.name + ".started").touch()
     while not flag.exists():
         time.sleep(0.01)
     return answer
