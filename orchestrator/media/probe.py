@@ -75,13 +75,18 @@ def opened(path: Path) -> Iterator[InputContainer]:
         container.close()
 
 
-def failure(path: Path | str, exc: BaseException) -> MediaError:
-    """A one-line MediaError for an exception from FFmpeg or Python, never quoting the file."""
+def failure(
+    path: Path | str, exc: BaseException, what: str = "cannot be read as audio"
+) -> MediaError:
+    """A one-line MediaError for an exception from FFmpeg or Python, never quoting the file:
+    ``what`` went wrong, then FFmpeg's or the system's reason, or the exception's name."""
     if isinstance(exc, av.FFmpegError):
-        return MediaError(path, f"cannot be read as audio ({reason(exc)})")
-    if isinstance(exc, OSError) and exc.strerror:
-        return MediaError(path, f"cannot be read ({exc.strerror.lower()})")
-    return MediaError(path, f"cannot be read as audio ({type(exc).__name__})")
+        detail = reason(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        detail = exc.strerror.lower()
+    else:
+        detail = type(exc).__name__
+    return MediaError(path, f"{what} ({detail})")
 
 
 def reason(exc: av.FFmpegError) -> str:

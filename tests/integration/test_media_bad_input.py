@@ -174,3 +174,15 @@ def test_many_random_files_give_only_media_errors(tmp_path: Path, data: bytes, s
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)
     survives(path, tmp_path / "out.ogg")
+
+
+def test_a_failure_to_write_is_a_media_error_naming_the_source(
+    audio: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(MediaError, match=r"conversion failed \(no such file or directory\)$"):
+        convert(audio["mulaw"], tmp_path / "missing" / "out.ogg", TARGET)
+
+
+def test_a_missing_source_is_a_media_error(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match=r"gone\.wav: cannot be read as audio \(no such file"):
+        media_info(tmp_path / "gone.wav")
