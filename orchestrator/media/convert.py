@@ -63,7 +63,9 @@ def convert(
         part.unlink(missing_ok=True)
         if isinstance(exc, MediaError) or not isinstance(exc, Exception):
             raise
-        raise failure(src, exc) from None
+        # Reading the source fails with its own MediaError; what is left is the writing
+        # (a full disk, a missing folder) or an encoder's refusal.
+        raise failure(src, exc, "conversion failed") from None
     return Converted(seconds, dst.stat().st_size)
 
 

@@ -75,20 +75,27 @@ def opened(path: Path) -> Iterator[InputContainer]:
         container.close()
 
 
-def failure(path: Path | str, exc: BaseException) -> MediaError:
-    """A one-line MediaError for an exception from FFmpeg or Python, never quoting the file."""
+def failure(
+    path: Path | str, exc: BaseException, what: str = "cannot be read as audio"
+) -> MediaError:
+    """A one-line MediaError for an exception from FFmpeg or Python, never quoting the file:
+    ``what`` went wrong, then FFmpeg's or the system's reason, or the exception's name."""
     if isinstance(exc, av.FFmpegError):
-        return MediaError(path, f"cannot be read as audio ({reason(exc)})")
-    if isinstance(exc, OSError) and exc.strerror:
-        return MediaError(path, f"cannot be read ({exc.strerror.lower()})")
-    return MediaError(path, f"cannot be read as audio ({type(exc).__name__})")
+        detail = reason(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        detail = exc.strerror.lower()
+    else:
+        detail = type(exc).__name__
+    return MediaError(path, f"{what} ({detail})")
 
 
 def reason(exc: av.FFmpegError) -> str:
     """FFmpeg's text for an error, lower case, without the path."""
     # FFmpeg's own texts are fixed ("Invalid data found when processing input"), never the
     # file's bytes; str(exc) would add the path, which the message names already.
-    return str(exc.strerror or type(exc).__name__).rstrip(".").lower()
+    text = str(exc.strerror or "").rstrip(".").lower()
+    # FFmpeg's fallback for a code it has no text for ("error number -1414967296 occurred").
+    return "unreadable data" if not text or text.startswith("error number") else text
 
 
 def audio_stream(path: Path | str, container: InputContainer) -> av.AudioStream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -14,6 +15,11 @@ from orchestrator.media.errors import MediaError
 
 def serve(conn: Connection) -> None:
     """Answer calls ``(fn, args, path)`` until ``None`` or the pipe closes."""
+    # Ctrl-C in a terminal and systemd's stop reach the whole process group: the daemon
+    # stops its pool itself, and a worker killed by them would fail the job it converts.
+    # A worker whose daemon is gone ends at the closed pipe, after its call.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             request = conn.recv()

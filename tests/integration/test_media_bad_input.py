@@ -72,6 +72,29 @@ def test_a_header_claiming_100_hours_in_1_kb_is_not_believed(
     assert media_info(path).duration_s < 1.0
 
 
+def liar(audio: dict[str, Path], name: str) -> bytes:
+    """The first KB of a file, its header claiming far more audio than that."""
+    data = bytearray(audio[name].read_bytes()[:1024])
+    if name == "aiff":  # COMM: channels (2 bytes), then the count of sample frames
+        struct.pack_into(">I", data, data.find(b"COMM") + 10, 16000 * 3600 * 50)
+    else:  # FLAC's STREAMINFO: the low 36 bits of bytes 21-25 count the samples
+        data[21] |= 0x0F
+        data[22:26] = b"\xff\xff\xff\xff"
+    return bytes(data)
+
+
+@pytest.mark.parametrize("name", ["aiff", "flac"])
+def test_other_headers_claiming_hours_in_1_kb_are_not_believed(
+    audio: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / f"liar{audio[name].suffix}"
+    path.write_bytes(liar(audio, name))
+    try:
+        assert media_info(path).duration_s < 1.0
+    except MediaError as error:
+        one_line_naming(error, path)
+
+
 @pytest.mark.parametrize("name", ["mulaw", "adpcm", "flac", "webm", "aiff", "vorbis"])
 def test_a_truncated_file_fails_to_convert_and_leaves_nothing(
     audio: dict[str, Path], tmp_path: Path, name: str
@@ -151,3 +174,15 @@ def test_many_random_files_give_only_media_errors(tmp_path: Path, data: bytes, s
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)
     survives(path, tmp_path / "out.ogg")
+
+
+def test_a_failure_to_write_is_a_media_error_naming_the_source(
+    audio: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(MediaError, match=r"conversion failed \(no such file or directory\)$"):
+        convert(audio["mulaw"], tmp_path / "missing" / "out.ogg", TARGET)
+
+
+def test_a_missing_source_is_a_media_error(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match=r"gone\.wav: cannot be read as audio \(no such file"):
+        media_info(tmp_path / "gone.wav")

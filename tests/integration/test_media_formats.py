@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.media.convert import convert
-from orchestrator.media.probe import MediaInfo, media_info
+from orchestrator.media.probe import MediaInfo, header_duration, media_info, opened
 from orchestrator.media.target import pcm_target, speech_target
 from tests.support import formats
 
@@ -134,3 +134,14 @@ def test_a_pcm_target_writes_16_bit_wav(
         source.channels,
     )
     assert result.duration_s == pytest.approx(source.duration_s, abs=FRAME_SLACK_S)
+
+
+def test_a_duration_the_header_cannot_tell_is_decoded(tmp_path: Path) -> None:
+    path = formats.streamed_webm(tmp_path, 2.0)
+    with opened(path) as container:
+        assert header_duration(container, container.streams.audio[0]) is None
+    info = media_info(path)
+    assert (info.label, info.channels) == ("WebM (Opus)", 2)
+    assert info.duration_s == pytest.approx(2.0, abs=FRAME_SLACK_S)
+    done = convert(path, tmp_path / "out.ogg", speech_target(info))
+    assert done.duration_s == pytest.approx(2.0, abs=FRAME_SLACK_S)

@@ -141,3 +141,21 @@ def _async(fn: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return fn()
 
     return read
+
+
+async def test_a_worker_is_deaf_to_the_signals_a_terminal_or_systemd_sends(tmp_path: Path) -> None:
+    pool = MediaPool(1)
+    flag = tmp_path / "go"
+    try:
+        worker = await pool.run(media_calls.pid, timeout_s=PROMPT_S, path="x")
+        running = asyncio.create_task(
+            pool.run(media_calls.wait_for, flag, "done", timeout_s=PROMPT_S, path="a.wav")
+        )
+        started = tmp_path / "go.started"
+        await poll_until(_async(started.exists), bool, what="the call running")
+        os.kill(worker, signal.SIGINT)
+        os.kill(worker, signal.SIGTERM)
+        flag.touch()
+        assert await running == "done"
+    finally:
+        await pool.close()

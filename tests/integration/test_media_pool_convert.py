@@ -13,7 +13,7 @@ from orchestrator.media.errors import MediaError, MediaTimeout
 from orchestrator.media.pool import MediaPool, time_bound
 from orchestrator.media.probe import MediaInfo, media_info
 from orchestrator.media.target import speech_target
-from tests.support import formats
+from tests.support import formats, media_calls
 
 
 @pytest.fixture
@@ -57,3 +57,22 @@ async def test_a_conversion_killed_at_its_bound_leaves_no_output(
     done = await pool.run(convert, src, dst, target, timeout_s=time_bound(120), path=str(src))
     assert done.duration_s == pytest.approx(120, abs=0.07)
     assert not (tmp_path / "out.ogg.part").exists()
+
+
+async def peak_kib(src: Path, dst: Path) -> int:
+    """A fresh worker's peak resident set after converting ``src``."""
+    pool = MediaPool(1)
+    try:
+        target = speech_target(media_info(src))
+        return await pool.run(
+            media_calls.convert_and_peak, src, dst, target, timeout_s=time_bound(600), path="x"
+        )
+    finally:
+        await pool.close()
+
+
+async def test_a_conversion_streams_in_bounded_memory(tmp_path: Path) -> None:
+    short = formats.long_wav(tmp_path / "short.wav", 10)
+    long = formats.long_wav(tmp_path / "long.wav", 240)  # 40 MiB of samples more
+    grown = await peak_kib(long, tmp_path / "long.ogg") - await peak_kib(short, tmp_path / "s.ogg")
+    assert grown < 10 * 1024, f"the worker's peak grew by {grown} KiB with the file"

@@ -7,6 +7,7 @@ are committed under tests/data/audio (see the README there for how they were mad
 
 from __future__ import annotations
 
+import io
 import math
 from array import array
 from dataclasses import dataclass
@@ -147,4 +148,36 @@ def long_wav(path: Path, seconds: int, rate: int = 44100, channels: int = 2) -> 
     to write however long)."""
     second = pcm(rate, channels, 1.0)
     path.write_bytes(wav_bytes(second * seconds, rate, channels))
+    return path
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only stream that cannot seek, as a browser's recorder writes."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, chunk: bytes) -> int:  # type: ignore[override]
+        self.data += chunk
+        return len(chunk)
+
+
+def streamed_webm(folder: Path, seconds: float = 2.0) -> Path:
+    """A WebM (Opus, stereo) written as a stream: its header cannot say how long it is, as in
+    a browser's MediaRecorder output."""
+    pipe = _Pipe()
+    with av.open(pipe, "w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=48000, layout="stereo")
+        assert isinstance(stream, av.AudioStream)
+        for frame in s16_frames(48000, 2, seconds):
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    path = folder / "recorded.webm"
+    path.write_bytes(bytes(pipe.data))
     return path

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from pathlib import Path
 
+from orchestrator.media.convert import convert
 from orchestrator.media.errors import MediaError
+from orchestrator.media.target import Target
 
 
 def double(value: int) -> int:
@@ -42,7 +45,9 @@ def segfault() -> None:
 
 
 def wait_for(flag: Path, answer: str) -> str:
-    """Wait until ``flag`` exists, then return ``answer`` (a call kept running on purpose)."""
+    """Say it started (``flag`` + ".started"), wait until ``flag`` exists, then return
+    ``answer`` (a call kept running on purpose)."""
+    flag.with_name(flag.name + ".started").touch()
     while not flag.exists():
         time.sleep(0.01)
     return answer
@@ -51,3 +56,9 @@ def wait_for(flag: Path, answer: str) -> str:
 def pid() -> int:
     """The worker's process id."""
     return os.getpid()
+
+
+def convert_and_peak(src: Path, dst: Path, target: Target) -> int:
+    """Convert, then the worker's peak resident set in KiB (a fresh worker: its own peak)."""
+    convert(src, dst, target)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
