@@ -35,7 +35,7 @@ def prepare_file(
         native = exc
     spec = apis[settings.api]
     limit = part_limit(spec, max_part_s)
-    if not needs_media(native, settings):
+    if not needs_media(native, settings, spec, limit):
         return decide(path, settings, spec, limit, native)
     info = media_info(path)
     return decide(path, settings, spec, limit, native, info, path.stat().st_size)

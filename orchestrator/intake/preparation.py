@@ -24,6 +24,8 @@ from orchestrator.intake.audio import AudioError, TooLong, Unsupported, check_li
 from orchestrator.media.probe import MediaInfo
 from orchestrator.media.target import Target, speech_target
 
+# Containers whose data range is raw samples: a part of them is a range of bytes.
+LPCM_CONTAINERS = ("wav", "raw")
 # What the native probe found: the facts, or why it would not take the file.
 Native = AudioFacts | AudioError
 
@@ -61,17 +63,35 @@ def part_limit(spec: ApiSpec, max_part_s: float | None) -> float:
     return min(spec.max_duration_s, max_part_s)
 
 
-def needs_media(native: Native, settings: RecognitionSettings) -> bool:
+def needs_media(
+    native: Native, settings: RecognitionSettings, spec: ApiSpec, limit_s: float
+) -> bool:
     """Whether FFmpeg must look at the file: the native probe refused it for a reason a
-    conversion answers (and the job allows one), or the job converts everything. Raises
-    the native refusal when nothing can answer it (a truncated WAV, a missing file)."""
+    conversion answers (and the job allows one), the job converts everything, or it is to
+    be cut where only a conversion can cut it. Raises the native refusal when nothing can
+    answer it (a truncated WAV, a missing file)."""
     if isinstance(native, AudioFacts):
-        return settings.convert == "always" or (
-            native.data_length > MAX_FILE_BYTES and settings.convert != "never"
+        if settings.convert == "never":
+            return False
+        return (
+            settings.convert == "always"
+            or native.data_length > MAX_FILE_BYTES
+            or cut_by_converting(native, settings, spec, limit_s)
         )
     if settings.convert == "never" or not isinstance(native, Unsupported | TooLong):
         raise native
     return True
+
+
+def cut_by_converting(
+    facts: AudioFacts, settings: RecognitionSettings, spec: ApiSpec, limit_s: float
+) -> bool:
+    """A recording to split whose parts are conversions of its time ranges: only raw
+    samples (WAV's, raw LPCM's) are cut by their bytes, and only for an API that fetches
+    an object (one that takes the audio in the request needs a file with its header)."""
+    if facts.converted or facts.duration_s <= limit_s or settings.split == "never":
+        return False
+    return not spec.uploads or facts.container not in LPCM_CONTAINERS
 
 
 def decide(
@@ -85,8 +105,9 @@ def decide(
 ) -> Preparation:
     """The preparation of the job's file, from the native probe's finding and (when
     ``needs_media``) FFmpeg's. Raises AudioError with the reason when the job's settings
-    refuse what it would take (``convert: never``, ``split: never``). ``size_bytes`` is
-    the file's, for a converted file (hashed whole)."""
+    refuse what it would take (``convert: never``; ``split: never`` and more than the
+    service takes in one request). ``size_bytes`` is the file's, for a converted file
+    (hashed whole)."""
     if media is not None:
         facts = converted_facts(media, speech_target(media), size_bytes)
     elif isinstance(native, AudioFacts):
@@ -95,17 +116,13 @@ def decide(
         raise native
     if facts.duration_s <= 0:
         raise AudioError(path, "the audio has zero duration (no samples)")
-    if facts.duration_s <= limit_s:
+    # A recording only a conversion could cut, with ``convert: never``: whole, or not at all.
+    whole = settings.split == "never" or cut_by_converting(facts, settings, spec, limit_s)
+    if facts.duration_s <= limit_s or whole:
         if not facts.converted:
-            check_limits(path, facts)  # more than 1 GB with convert: never
-        return Preparation(facts, 1, limit_s)
-    if settings.split == "never":
-        check_limits(path, facts)  # the service's own limit, in today's words
-        raise TooLong(
-            path,
-            f"the audio lasts {duration_label(facts.duration_s)}; parts may last at most "
-            f"{duration_label(limit_s)} (audio.max_part_s) and the job says split: never",
-        )
+            check_limits(path, facts)  # over 4 h or 1 GB as it is: in today's words
+        # Sent whole: a limit of the API's own is reported as for any job (``audio_problems``).
+        return Preparation(facts)
     return Preparation(facts, math.ceil(facts.duration_s / limit_s), limit_s)
 
 

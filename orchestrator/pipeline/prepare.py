@@ -24,9 +24,6 @@ from orchestrator.intake.preparation import (
 )
 from orchestrator.pipeline.context import Context
 
-# Containers whose data range is raw samples: a part of them is a range of bytes.
-_LPCM = ("wav", "raw")
-
 
 @dataclass(frozen=True)
 class Prepared:
@@ -68,7 +65,7 @@ async def prepare(ctx: Context, job: Job, source: Path) -> Prepared:
     spec = ctx.settings.apis[settings.api]
     limit = part_limit(spec, ctx.settings.max_part_s)
     media, size = None, 0
-    if needs_media(native, settings) or _part_to_convert(job, native):
+    if needs_media(native, settings, spec, limit):
         size = (await asyncio.to_thread(source.stat)).st_size
         media = await ctx.media.info(source, job.source, size)
     preparation = decide(source, settings, spec, limit, native, media, size)
@@ -79,17 +76,6 @@ async def prepare(ctx: Context, job: Job, source: Path) -> Prepared:
         part_identity, source, preparation.facts, whole, job.part
     )
     return Prepared(source, facts, digest, preparation)
-
-
-def _part_to_convert(job: Job, native: Native) -> bool:
-    """A part of a recording in a compressed format the API takes (Ogg Opus, MP3): cut
-    by converting its range, since its bytes cannot be cut at a chosen time."""
-    return (
-        job.part is not None
-        and isinstance(native, AudioFacts)
-        and native.container not in _LPCM
-        and job.settings.convert != "never"
-    )
 
 
 def identity(source: Path, facts: AudioFacts) -> str:
@@ -109,8 +95,9 @@ def part_identity(
     else the conversion of its time range, named by the whole's identity and the range."""
     if facts.conversion is None:
         sub = part_facts(facts, part)
-        if sub is not None:
-            return sub, audio.content_hash(source, sub)
+        if sub is None:  # the decision converts what cannot be cut by its bytes
+            raise audio.AudioError(source, f"{part.label}: only LPCM audio is cut by its bytes")
+        return sub, audio.content_hash(source, sub)
     facts = replace(facts, duration_s=part.end_s - part.start_s)
     name = f"{whole}|{part.start_s!r}-{part.end_s!r}"
     return facts, hashlib.sha256(name.encode()).hexdigest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from functools import partial
@@ -38,6 +39,14 @@ log = get_logger()
 
 # A follower is woken by its leader's end; this only bounds a lost wake-up.
 WAIT_FOR_LEADER_S = 3600.0
+
+
+def file_sha256(path: Path, length: int) -> str:
+    """The sha256 of a converted file's bytes, which the upload is checked against."""
+    digest = hashlib.sha256()
+    for chunk in audio.read_range(path, 0, length):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def audio_refusal(job: Job, facts: AudioFacts, apis: ApiCatalogue) -> str | None:
@@ -167,7 +176,6 @@ class Upload:
             await self.transitions.fail(job, str(exc), began, reason_class=ReasonClass.AUDIO)
             return
         parts = [Part(index, len(cuts), start, end) for index, (start, end) in enumerate(cuts)]
-        log.info("audio.split", parts=len(parts), duration_s=round(facts.duration_s, 3))
         await self.transitions.split(
             job, parts, began, content_hash=probed.content_hash, audio=facts
         )
@@ -182,7 +190,10 @@ class Upload:
             self.ctx.settings.conversions_dir, content_hash, facts.encoding
         )
         try:
-            if not await asyncio.to_thread(target_file.is_file):
+            if await asyncio.to_thread(target_file.is_file):
+                # Made whole before a restart (a conversion is renamed into place).
+                log.info("audio.conversion_found", file=target_file.name)
+            else:
                 await asyncio.to_thread(target_file.parent.mkdir, parents=True, exist_ok=True)
                 target = Target.from_key(facts.conversion or "")
                 done = await self.ctx.media.convert(source, target_file, target, facts, job.part)
@@ -262,18 +273,18 @@ class Upload:
         already (a restart after the upload converts nothing again); the facts with the
         converted size and whether it uploaded; None when the job failed. The converted
         file goes once uploaded."""
+        # The key names the source and the conversion, and an object appears whole or not
+        # at all: one there is this conversion, uploaded before a restart.
         there = await self.ctx.storage.head(key)
-        if there is not None and there.sha256 == content_hash:
+        if there is not None:
             return with_size(facts, there.size), False
         made = await self._converted(job, source, facts, content_hash, began)
         if made is None:
             return None
         converted = converted_file(self.ctx.settings.conversions_dir, content_hash, facts.encoding)
+        sha256 = await asyncio.to_thread(file_sha256, converted, made.data_length)
         uploaded = await self.ctx.storage.ensure_uploaded(
-            key,
-            made.data_length,
-            content_hash,
-            partial(audio.read_range, converted, 0, made.data_length),
+            key, made.data_length, sha256, partial(audio.read_range, converted, 0, made.data_length)
         )
         await asyncio.to_thread(converted.unlink, missing_ok=True)
         return made, uploaded

@@ -84,21 +84,22 @@ def test_validate_names_what_each_api_cannot_take(tmp_path: Path) -> None:
         "    raw_results: true",  # 10: a v2 setting on a v3 job
         "  - audio: voicemail-mono.wav",
         "    api: asr_xml",  # 12: literature_text (from defaults) on asr_xml
-        f"  - audio: {long_clip}",  # 13: too long for asr_xml
+        f"  - audio: {long_clip}",  # 13: too long for asr_xml, and not to be split
         "    api: asr_xml",
         "    literature_text: false",
-        "  - audio: s3://bucket/x.ogg",  # 16: asr_xml needs the file itself
+        "    split: never",
+        "  - audio: s3://bucket/x.ogg",  # 17: asr_xml needs the file itself
         "    api: asr_xml",
         "    literature_text: false",
-        "  - audio: call-stereo.ogg",  # 19: speaker labeling on stereo
+        "  - audio: call-stereo.ogg",  # 20: speaker labeling on stereo
         "    api: v3",
         "    speaker_labeling: true",
         "  - audio: meeting-stereo.mp3",
         "    api: asr_xml",
         "    literature_text: false",
-        "    language: de-DE",  # 25: not an asr_xml language
+        "    language: de-DE",  # 26: not an asr_xml language
         "  - audio: interview-stereo.wav",
-        "    language: [ru-RU, en-US]",  # 27: a list needs v3
+        "    language: [ru-RU, en-US]",  # 28: a list needs v3
     ]
     manifest = tmp_path / "m.yaml"
     manifest.write_text("\n".join(lines) + "\n", "utf-8")
@@ -118,11 +119,11 @@ def test_validate_names_what_each_api_cannot_take(tmp_path: Path) -> None:
     )
     assert f"{where}:13: api: {long_clip}: the audio lasts 31.0 s;" in err
     assert "takes clips of at most 30 s: use api v2 or v3 (asynchronous) for it" in err
-    assert f"{where}:16: jobs[4].audio: api asr_xml sends the audio itself" in err
-    assert f"{where}:19: speaker_labeling: " in err
+    assert f"{where}:17: jobs[4].audio: api asr_xml sends the audio itself" in err
+    assert f"{where}:20: speaker_labeling: " in err
     assert "speaker labeling works on mono audio only; this file has 2 channels" in err
-    assert f"{where}:25: jobs[6].language: api asr_xml takes one of ru-RU, en-US" in err
-    assert f"{where}:27: jobs[7].language: a list of languages needs api v3" in err
+    assert f"{where}:26: jobs[6].language: api asr_xml takes one of ru-RU, en-US" in err
+    assert f"{where}:28: jobs[7].language: a list of languages needs api v3" in err
     assert "8 problem(s) in 1 of 1 manifest(s)" in err
 
 
