@@ -23,6 +23,7 @@ from orchestrator.outputs import write as outputs
 from orchestrator.outputs.files import write_error
 from orchestrator.outputs.render import render_all
 from orchestrator.pipeline.context import Context
+from orchestrator.pipeline.requests import converted_file
 from orchestrator.pipeline.transitions import Transitions
 from orchestrator.speechkit.base import RecognitionClient
 from orchestrator.speechkit.errors import SpeechKitError
@@ -186,6 +187,7 @@ class Fetch:
             await self._retry(job, str(exc), began)
             return
         await self._delete_object(job)
+        await self._delete_converted(job, client)
         if operation_id and operation_id == job.operation_id:
             await self._delete_results(job, client, operation_id)
         if written:
@@ -284,6 +286,17 @@ class Fetch:
             if await storage.put_text(keys[name], rendered[name]):
                 written.append(str(ObjectRef(storage.bucket, keys[name])))
         return written
+
+    async def _delete_converted(self, job: Job, client: RecognitionClient) -> None:
+        """The converted file an API that takes the audio in its request was sent (kept
+        until now: a result lost on the way is asked for again with it)."""
+        facts = job.audio
+        if client.profile.uploads or facts is None or not facts.converted:
+            return
+        path = converted_file(
+            self.ctx.settings.conversions_dir, job.content_hash or "", facts.encoding
+        )
+        await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def _delete_object(self, job: Job) -> None:
         """Delete the object we uploaded for this job once no other job needs it."""

@@ -224,6 +224,12 @@ class SqlStore:
         row = await self.db.fetch_one("object_in_use", object_key=object_key, id=job_id)
         return row is not None
 
+    async def content_in_use(self, content_hash: str) -> bool:
+        """True when a job not yet sent still needs the audio named ``content_hash``
+        (a converted file waiting for its upload or its request)."""
+        row = await self.db.fetch_one("content_in_use", content_hash=content_hash)
+        return row is not None
+
     async def release_followers(self, leader_id: int, to: State, now: float) -> int:
         """Move the jobs waiting on ``leader_id`` to ``to``; how many moved."""
         return await self.db.execute(

@@ -130,6 +130,14 @@ WHERE object_key = :object_key AND id <> :id
   AND state IN ('uploading', 'uploaded', 'submitting', 'running')
 LIMIT 1;
 
+-- name: content_in_use
+-- A converted file is read until its job is uploaded (or, for an API taking the audio in
+-- the request, submitted).
+SELECT 1 FROM jobs
+WHERE content_hash = :content_hash
+  AND state IN ('queued', 'uploading', 'uploaded', 'submitting')
+LIMIT 1;
+
 -- name: set_manifest_on_finish
 UPDATE manifests SET on_finish = :on_finish WHERE id = :id;
 
