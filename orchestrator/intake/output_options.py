@@ -136,7 +136,8 @@ def _check(
     if timed and not facts.timings:
         timing = " or ".join(apis.names_where(True, "timings"))
         message = (
-            f"{', '.join(timed)} need word times, which {facts.title} does not give; "
+            f"{', '.join(timed)} {'needs' if len(timed) == 1 else 'need'} word times, which "
+            f"{facts.title} does not give; "
             f"choose among json and txt, or use api {timing}"
         )
         if "formats" in changes:

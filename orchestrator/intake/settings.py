@@ -55,8 +55,7 @@ def read_settings(
         if language is not None:
             changes["language"] = language
     if "model" in sec:
-        # Any API's model here; which API takes which is checked once the API is known.
-        changes["model"] = sec.choice("model", base.model, apis.models())
+        changes["model"] = _model(r, sec, base, apis)
     for key in ("profanity_filter", "literature_text", "raw_results", "speaker_labeling"):
         if key in sec:
             changes[key] = sec.boolean(key, getattr(base, key))
@@ -74,6 +73,19 @@ def read_settings(
     result = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
     _check_api(r, sec, result, changes, apis)
     return result
+
+
+def _model(r: Reader, sec: Section, base: RecognitionSettings, apis: ApiCatalogue) -> str:
+    """``model:``: any API's model here (which API takes which is checked once the API is
+    known); a name no API has is refused listing the models of the job's API only."""
+    node = sec.node_of("model")
+    if not isinstance(node, yaml.ScalarNode) or node.value in apis.models():
+        return sec.choice("model", base.model, apis.models())
+    # Read without a problem of its own: ``api:`` is checked where it is read.
+    api_node = sec.node_of("api")
+    api = api_node.value if isinstance(api_node, yaml.ScalarNode) else base.api
+    spec = apis.get(api) or apis[base.api]
+    return sec.choice("model", base.model, spec.models)
 
 
 def _priority(r: Reader, sec: Section, default: int, cap: int) -> int:

@@ -135,9 +135,9 @@ def test_names_must_fit_declared_channels_and_timed_formats_need_times(folder: P
         (15, "jobs[2].outputs"),
     ]
     assert "3 channel names for 2 declared channels" in found[0][2]
-    assert "conversation need word times" in found[1][2]
+    assert "conversation needs word times" in found[1][2]
     assert "(outputs comes from defaults)" in found[1][2]
-    assert "srt need word times" in found[2][2]
+    assert "srt needs word times" in found[2][2]
 
 
 def test_validate_counts_the_channels_the_audio_has(folder: Path) -> None:
@@ -173,3 +173,28 @@ def test_options_round_trip_and_what_is_written_without_times() -> None:
     assert names_problem(options, 1) == (
         "channel_names gives 2 names but the audio has 1 channel: give one per channel"
     )
+
+
+def test_an_unknown_model_lists_the_models_of_the_jobs_api_only(folder: Path) -> None:
+    path = write(
+        folder,
+        "name: m\n"
+        "jobs:\n"
+        "  - audio: call.ogg\n"
+        "    model: foo\n"  # 4: v2 by default
+        "  - audio: call.ogg\n"
+        "    output: x\n"
+        "    api: asr_xml\n"
+        "    model: foo\n",  # 8
+    )
+    found = problems(path)
+    assert [(line, field) for line, field, _m in found] == [
+        (4, "jobs[0].model"),
+        (8, "jobs[1].model"),
+    ]
+    assert found[0][2].endswith(
+        "allowed: general, general:rc, general:deprecated, deferred-general"
+    )
+    assert "queries" not in found[0][2]
+    assert "queries" in found[1][2]
+    assert "deferred-general" not in found[1][2]
