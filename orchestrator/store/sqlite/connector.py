@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -23,6 +23,17 @@ from orchestrator.store.connector import Session
 from orchestrator.store.rows import Row, row_to_job
 from orchestrator.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, Q
 from orchestrator.store.types import Affinity, Claim, StoreError, StoreLocked
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a migration script, one at a time (comments kept with the
+    statement they precede; a trailing comment alone is no statement)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
 
 
 def _bind(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,21 +133,24 @@ class SQLiteConnector:
                 f"program's {SCHEMA_VERSION}; upgrade speechkit-orchestrator"
             )
         for number, script in MIGRATIONS:
-            if number <= version:
-                continue
-            # executescript commits; the version bump is inside the same script run.
-            try:
-                await self._db.executescript(
-                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
-            except sqlite3.Error:
-                # Another process opening the same file at the same moment (a daemon and
-                # a `status` started together) may have applied it while this one waited
-                # for the write lock: then it is done, not broken.
-                await self._rollback()
-                if await self._version() < number:
-                    raise
-            version = number
+            if number > version:
+                await self._migrate(number, script)
+
+    async def _migrate(self, number: int, script: str) -> None:
+        """Apply migration ``number`` unless it is applied already: the version is read
+        inside the write lock, so of processes opening a new file at once (a daemon and a
+        `status` started together) exactly one applies each migration, and none applies
+        one again after another went past it (a repeatable one would set the version back)."""
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if await self._version() < number:
+                for statement in statements(script):
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version = {number}")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await asyncio.shield(self._rollback())
+            raise
 
     async def _version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
