@@ -72,6 +72,20 @@ def test_a_header_claiming_100_hours_in_1_kb_is_not_believed(
     assert media_info(path).duration_s < 1.0
 
 
+def test_a_file_decoded_short_of_its_headers_promise_says_so(
+    audio: dict[str, Path], tmp_path: Path
+) -> None:
+    data = audio["aiff"].read_bytes()
+    path = tmp_path / "cut.aiff"
+    path.write_bytes(data[: len(data) // 2])
+    info = media_info(path)
+    assert info.promised_s == pytest.approx(2.0)
+    assert info.truncation() == "is truncated: its audio ends at 1.0 s, its header promises 2.0 s"
+    # A header believed, or silent (a stream's), promises nothing to fall short of.
+    assert media_info(audio["aiff"]).truncation() is None
+    assert media_info(formats.streamed_webm(tmp_path)).truncation() is None
+
+
 def liar(audio: dict[str, Path], name: str) -> bytes:
     """The first KB of a file, its header claiming far more audio than that."""
     data = bytearray(audio[name].read_bytes()[:1024])
