@@ -1,21 +1,29 @@
 """Bad audio through the real CLI (the emulator, moto's S3 server): `validate` refuses each
 bad file with one line naming it, and the daemon, given the same manifest straight in its
 inbox, fails each bad job with a one-line reason naming the file while every good one is
-recognised and the daemon goes on to exit 0. Nothing quotes a file's bytes, nothing prints
-a traceback."""
+recognised and the daemon goes on to exit 0. A media worker that hangs (stopped) is killed
+at its time bound and one that dies mid-conversion (its CPU time limited) fails only its job,
+and the next file is converted on a fresh worker. Nothing quotes a file's bytes, nothing
+prints a traceback."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
+import re
+import resource
+import signal
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import S3Server
-from tests.support.daemon import emulated_daemon
-from tests.support.formats import video_only, write
+from tests.support.daemon import DaemonEnv, emulated_daemon, eventually
+from tests.support.formats import long_wav, video_only, write
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +128,141 @@ async def test_validate_refuses_bad_audio_and_the_daemon_fails_only_those_jobs(
         doc = json.loads((env.results / "bad" / f"{name}.json").read_text("utf-8"))
         assert any(channel["words"] for channel in doc["channels"]), name
     assert_clean(log)
+
+
+def media_workers(daemon_pid: int) -> set[int]:
+    """The daemon's media worker processes (spawned: their command line names spawn_main;
+    multiprocessing's resource tracker, if any, is not one)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == daemon_pid and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and has not ended (a zombie awaiting its reaping has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def finished(env: DaemonEnv, name: str) -> dict[str, Any]:
+    """Manifest ``name``'s report, once the running daemon has written it."""
+    report = env.results / name / "report.json"
+
+    async def written() -> bool:
+        return report.exists()
+
+    await eventually(written, limit_s=120)
+    return env.report(name)
+
+
+async def test_a_hung_worker_is_killed_at_its_bound_and_replaced_while_the_daemon_goes_on(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # A worker that never answers, made for real: the one media worker stopped (SIGSTOP)
+    # while idle between two jobs. Whatever FFmpeg would have done, the daemon sees exactly
+    # a decoder that hangs: a call with no answer.
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket, concurrency={"conversions": 1}) as (
+        _emu,
+        env,
+    ):
+        folder = tmp_path / "audio"
+        folder.mkdir()
+        made = {name: write(folder, name) for name in ("mulaw", "alaw", "flac")}
+        native = env.copy_audio(("voicemail-mono.wav", "greeting-mono.ogg"))
+        env.put_manifest("first", [{"audio": str(made["mulaw"]), "output": "call"}])
+        daemon = await env.start()
+        first = await finished(env, "first")
+        (worker,) = media_workers(daemon.pid)
+        os.kill(worker, signal.SIGSTOP)
+        env.put_manifest(
+            "second",
+            [
+                {"audio": str(made["alaw"]), "output": "hung"},
+                {"audio": str(native / "voicemail-mono.wav"), "output": "voicemail"},
+                {"audio": str(native / "greeting-mono.ogg"), "output": "greeting"},
+            ],
+        )
+        second = await finished(env, "second")
+        assert not running(worker)  # killed at its bound, and reaped
+        env.put_manifest("third", [{"audio": str(made["flac"]), "output": "after"}])
+        third = await finished(env, "third")
+        replaced = media_workers(daemon.pid)
+        assert await env.stop(daemon) == 0
+    assert first["counts"] == {"done": 1}
+    assert second["counts"] == {"done": 2, "failed": 1}, second["failures"]
+    (failure,) = second["failures"]
+    reason = failure["reason"]
+    assert reason.startswith(f"{made['alaw']}: conversion stopped after "), reason
+    assert reason.endswith(" s (its time bound)")
+    assert third["counts"] == {"done": 1}, third["failures"]
+    assert len(replaced) == 1
+    assert worker not in replaced
+    assert_clean(env.output())
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time the process has used so far (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def test_a_worker_that_dies_mid_conversion_fails_its_job_and_is_replaced(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # A worker that dies in the middle of FFmpeg's work, made for real: the idle worker's
+    # CPU time limited (RLIMIT_CPU) to less than a second beyond what it has used, then
+    # given minutes of 44.1 kHz audio to convert, which takes seconds of CPU: the kernel
+    # ends it with SIGXCPU as a crashing decoder's segfault would, whatever the machine.
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket, concurrency={"conversions": 1}) as (
+        _emu,
+        env,
+    ):
+        folder = tmp_path / "audio"
+        folder.mkdir()
+        made = {name: write(folder, name) for name in ("mulaw", "flac")}
+        long = long_wav(folder / "long.wav", 8 * 60, rate=44100, channels=2)
+        native = env.copy_audio(("voicemail-mono.wav",))
+        env.put_manifest("first", [{"audio": str(made["mulaw"]), "output": "call"}])
+        daemon = await env.start()
+        first = await finished(env, "first")
+        (worker,) = media_workers(daemon.pid)
+        limit = math.ceil(cpu_seconds(worker))
+        resource.prlimit(worker, resource.RLIMIT_CPU, (limit, limit + 1))
+        env.put_manifest(
+            "second",
+            [
+                {"audio": str(long), "output": "crashed"},
+                {"audio": str(native / "voicemail-mono.wav"), "output": "voicemail"},
+            ],
+        )
+        second = await finished(env, "second")
+        assert not running(worker)
+        env.put_manifest("third", [{"audio": str(made["flac"]), "output": "after"}])
+        third = await finished(env, "third")
+        replaced = media_workers(daemon.pid)
+        assert await env.stop(daemon) == 0
+    assert first["counts"] == {"done": 1}
+    assert second["counts"] == {"done": 1, "failed": 1}, second["failures"]
+    (failure,) = second["failures"]
+    assert failure["source"] == str(long)
+    assert re.fullmatch(
+        rf"{re.escape(str(long))}: the conversion's worker process died \(exit code -\d+\)",
+        failure["reason"],
+    ), failure["reason"]
+    assert third["counts"] == {"done": 1}, third["failures"]
+    assert len(replaced) == 1
+    assert worker not in replaced
+    assert_clean(env.output())
