@@ -26,6 +26,8 @@ COMPANDED = ("pcm_mulaw", "pcm_alaw", "pcm_u8", "pcm_s8")
 # from a bit rate) before the file counts as truncated: the larger of the two.
 SHORT_BY_S = 0.5
 SHORT_BY_RATIO = 0.05
+# A believed header's end is checked from this far before it: the last packets only.
+TAIL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,12 @@ def _info(path: Path, container: InputContainer) -> MediaInfo:
     claimed, promised = header, None
     if header is None or not _believable(path, header, codec, bits, rate * channels):
         claimed, promised = decoded_duration(path, container, stream), header
+    else:
+        # A header the file could hold may still promise more than is left of it (a copy
+        # cut short): its last packets say where the audio really ends.
+        ended = packets_end(container, stream, header)
+        if ended is not None and short_of(header, ended):
+            claimed, promised = ended, header
     if claimed is None or claimed <= 0:
         raise MediaError(path, "holds no audio (zero duration)")
     label = label_of(container.format.name, codec, has_video, path.suffix)
@@ -176,6 +184,25 @@ def _believable(path: Path, seconds: float, codec: str, bits: int | None, sample
     if bits is not None and codec.startswith("pcm_"):
         return seconds <= size_bits / (bits * samples) + PCM_SLACK_S
     return seconds <= size_bits / MIN_CODED_BPS
+
+
+def packets_end(container: InputContainer, stream: av.AudioStream, header_s: float) -> float | None:
+    """Where the stream's last packet ends, in seconds, read (not decoded) from a seek to
+    shortly before the header's end; None when the file cannot seek or holds no packet
+    there (then only a conversion finds out)."""
+    start, time_base = stream.start_time or 0, stream.time_base
+    if time_base is None:
+        return None
+    ended: float | None = None
+    try:
+        container.seek(int(max(header_s - TAIL_S, 0.0) * av.time_base), backward=True)
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                end = float((packet.pts - start + (packet.duration or 0)) * time_base)
+                ended = end if ended is None else max(ended, end)
+    except av.FFmpegError:
+        return None
+    return ended
 
 
 def decoded_duration(path: Path | str, container: InputContainer, stream: av.AudioStream) -> float:

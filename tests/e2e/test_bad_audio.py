@@ -68,6 +68,7 @@ def make_files(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     notes.write_bytes(MARKER + b" minutes of the meeting\n" * 40)
     bad = {
         "noise": noise,
+        "cut-flac": cut(good["flac"], "cut-flac.flac"),
         "cut-mulaw": cut(good["mulaw"], "cut-mulaw.wav"),
         "cut-aiff": cut(good["aiff"], "cut-aiff.aiff"),
         "liar-wav": liar_wav(good["alaw"]),
@@ -75,10 +76,17 @@ def make_files(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
         "video": video_only(folder),
         "notes": notes,
     }
-    # A truncated FLAC whose header is believable: validate reads headers, it does not
-    # decode whole files, so only the daemon's conversion finds the damage.
-    late = {"cut-flac": cut(good["flac"], "cut-flac.flac")}
-    return good, {**bad, **late}
+    # An M4A damaged in its middle, whole at both ends: validate reads headers and the
+    # last packets, it does not decode whole files, so only the daemon's conversion finds
+    # the damage.
+    m4a = write(folder, "m4a", 3.0)
+    data = bytearray(m4a.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = bytes(3000)
+    damaged = folder / "damaged.m4a"
+    damaged.write_bytes(bytes(data))
+    m4a.unlink()
+    return good, {**bad, "damaged": damaged}
 
 
 def assert_clean(text: str) -> None:
@@ -105,7 +113,7 @@ async def test_validate_refuses_bad_audio_and_the_daemon_fails_only_those_jobs(
     refused = [line for line in checked.stderr.splitlines() if "audio: " in line]
     for name, path in bad.items():
         said = [line for line in refused if f"audio: {path}: " in line]
-        if name == "cut-flac":
+        if name == "damaged":
             assert said == [], said
         else:
             assert len(said) == 1, (name, checked.stderr)
@@ -123,7 +131,8 @@ async def test_validate_refuses_bad_audio_and_the_daemon_fails_only_those_jobs(
     assert "has no audio stream" in reasons[str(bad["notes"])]
     assert "truncated" in reasons[str(bad["cut-mulaw"])]
     assert "truncated" in reasons[str(bad["liar-wav"])]
-    assert "decoding failed" in reasons[str(bad["cut-flac"])]
+    assert "is truncated: its audio ends at" in reasons[str(bad["cut-flac"])]
+    assert "decoding failed at" in reasons[str(bad["damaged"])]
     for name in good:
         doc = json.loads((env.results / "bad" / f"{name}.json").read_text("utf-8"))
         assert any(channel["words"] for channel in doc["channels"]), name
