@@ -49,6 +49,11 @@ def ogg(duration_s: float = 60.0) -> AudioFacts:
     return AudioFacts("OGG_OPUS", duration_s, 1, 48000, 0, 500_000, "ogg_opus", 500_000)
 
 
+def mp3(duration_s: float = 60.0) -> AudioFacts:
+    """MP3 facts (another compressed format the service takes as it is)."""
+    return AudioFacts("MP3", duration_s, 2, 44100, 0, 900_000, "mp3", 900_000)
+
+
 def media(
     duration_s: float = 60.0, channels: int = 2, rate: int = 8000, promised_s: float | None = None
 ) -> MediaInfo:
@@ -117,18 +122,30 @@ def test_a_wav_to_split_is_cut_by_its_bytes_for_an_api_that_fetches_it() -> None
     assert not prepared.facts.converted
 
 
-def test_a_compressed_recording_to_split_is_converted_in_parts() -> None:
-    long = ogg(5 * 3600.0)
-    assert needs_media(long, settings(), V2, LIMIT)
-    prepared = decide(PATH, settings(), V2, LIMIT, long, media(5 * 3600.0, 1, 48000), 10**8)
+@pytest.mark.parametrize("facts", [ogg(5 * 3600.0), mp3(5 * 3600.0)])
+def test_a_compressed_recording_to_split_is_converted_in_parts(facts: AudioFacts) -> None:
+    # Only raw samples are cut by their bytes: a part of Ogg Opus or MP3 is a conversion.
+    assert needs_media(facts, settings(), V2, LIMIT)
+    found = media(facts.duration_s, facts.channels, facts.sample_rate)
+    prepared = decide(PATH, settings(), V2, LIMIT, facts, found, 10**8)
     assert prepared.facts.converted
+    assert prepared.facts.encoding == "OGG_OPUS"
     assert prepared.parts == 2
+    # Within the limit it goes as it is.
+    assert not needs_media(replace(facts, duration_s=60.0), settings(), V2, LIMIT)
 
 
 def test_an_api_taking_the_audio_in_its_request_gets_converted_parts() -> None:
     limit = part_limit(ASR_XML, None)
     clip = wav(45.0)
     assert needs_media(clip, settings(api="asr_xml"), ASR_XML, limit)
+    found = media(45.0, 1, 16000)
+    prepared = decide(PATH, settings(api="asr_xml"), ASR_XML, limit, clip, found, 10**6)
+    assert prepared.facts.converted
+    assert (prepared.parts, prepared.limit_s) == (2, ASR_XML.max_duration_s)
+    assert prepared.describe() == (
+        "µ-law WAV, 16 kHz, 1 channel: converted to Ogg Opus; 45 s: split into 2 parts"
+    )
     # Within the limit it goes as it is.
     assert not needs_media(wav(20.0), settings(api="asr_xml"), ASR_XML, limit)
 
