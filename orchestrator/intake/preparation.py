@@ -21,6 +21,7 @@ from orchestrator.core.audio import AudioFacts
 from orchestrator.core.constants import MAX_FILE_BYTES
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, TooLong, Unsupported, check_limits
+from orchestrator.media.errors import MediaError
 from orchestrator.media.probe import MediaInfo
 from orchestrator.media.target import Target, speech_target
 
@@ -104,11 +105,16 @@ def decide(
     size_bytes: int = 0,
 ) -> Preparation:
     """The preparation of the job's file, from the native probe's finding and (when
-    ``needs_media``) FFmpeg's. Raises AudioError with the reason when the job's settings
-    refuse what it would take (``convert: never``; ``split: never`` and more than the
-    service takes in one request). ``size_bytes`` is the file's, for a converted file
-    (hashed whole)."""
+    ``needs_media``) FFmpeg's. Raises MediaError when FFmpeg found the file cut short of its
+    header's claim, AudioError with the reason when the job's settings refuse what it would
+    take (``convert: never``; ``split: never`` and more than the service takes in one
+    request). ``size_bytes`` is the file's, for a converted file (hashed whole)."""
     if media is not None:
+        cut_short = media.truncation()
+        if cut_short is not None:
+            # Sent as it is, the service would hear less than the file claims; converted,
+            # the conversion would refuse it: refused here, before any work is spent on it.
+            raise MediaError(path, cut_short)
         facts = converted_facts(media, speech_target(media), size_bytes)
     elif isinstance(native, AudioFacts):
         facts = native

@@ -13,14 +13,18 @@ import av
 from av.container import OutputContainer
 
 from orchestrator.media.errors import MediaError
-from orchestrator.media.probe import audio_stream, failure, header_duration, opened, reason
+from orchestrator.media.probe import (
+    audio_stream,
+    failure,
+    header_duration,
+    opened,
+    reason,
+    short_of,
+    truncated,
+)
 from orchestrator.media.target import Target
 from orchestrator.media.trim import Trim
 
-# Decoded audio may end this much short of the header's promise (encoder delay, estimates
-# from a bit rate) before the file counts as truncated: the larger of the two.
-SHORT_BY_S = 0.5
-SHORT_BY_RATIO = 0.05
 # libopus's "audio" application (its default): decoded audio as close to the input as it
 # can, which is what a recogniser wants; "voip" shapes the signal for human listeners (a
 # high-pass filter and emphasis tuned for intelligibility) and costs 2.5x the CPU.
@@ -141,11 +145,8 @@ def _check_whole(src: Path, promised: float | None, ended: float, end_s: float |
     if promised is None:
         return
     expected = promised if end_s is None else min(promised, end_s)
-    if ended < expected - max(SHORT_BY_S, SHORT_BY_RATIO * expected):
-        raise MediaError(
-            src,
-            f"is truncated: its audio ends at {ended:.1f} s, its header promises {promised:.1f} s",
-        )
+    if short_of(expected, ended):
+        raise MediaError(src, truncated(ended, promised))
 
 
 def _flush(path: Path) -> None:

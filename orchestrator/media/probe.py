@@ -22,6 +22,12 @@ MIN_CODED_BPS = 1000
 PCM_SLACK_S = 0.05
 PCM_BITS = re.compile(r"^pcm_[suf](\d+)")
 COMPANDED = ("pcm_mulaw", "pcm_alaw", "pcm_u8", "pcm_s8")
+# Decoded audio may end this much short of the header's promise (encoder delay, estimates
+# from a bit rate) before the file counts as truncated: the larger of the two.
+SHORT_BY_S = 0.5
+SHORT_BY_RATIO = 0.05
+# A believed header's end is checked from this far before it: the last packets only.
+TAIL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,35 @@ class MediaInfo:
     duration_s: float
     has_video: bool
     bits: int | None = None
+    # What the header claimed when the file was too small to hold it and was decoded to
+    # find its length (None: the header was believed, or said nothing).
+    promised_s: float | None = None
 
     def describe(self) -> str:
         """E.g. ``µ-law WAV, 8 kHz, 2 channels``."""
         khz = f"{self.sample_rate / 1000:g}"
         channels = "1 channel" if self.channels == 1 else f"{self.channels} channels"
         return f"{self.label}, {khz} kHz, {channels}"
+
+    def truncation(self) -> str | None:
+        """Why the file is refused as cut short (its audio ends well before its header's
+        promise: a truncated file, or a header claiming hours in a kilobyte), or None."""
+        if self.promised_s is None or not short_of(self.promised_s, self.duration_s):
+            return None
+        return truncated(self.duration_s, self.promised_s)
+
+
+def short_of(promised_s: float, ended_s: float) -> bool:
+    """Whether audio ending at ``ended_s`` falls well short of the ``promised_s`` a header
+    claimed."""
+    return ended_s < promised_s - max(SHORT_BY_S, SHORT_BY_RATIO * promised_s)
+
+
+def truncated(ended_s: float, promised_s: float) -> str:
+    """The one-line reason a truncated file is refused, both figures in it."""
+    return (
+        f"is truncated: its audio ends at {ended_s:.1f} s, its header promises {promised_s:.1f} s"
+    )
 
 
 def media_info(path: Path) -> MediaInfo:
@@ -115,13 +144,22 @@ def _info(path: Path, container: InputContainer) -> MediaInfo:
         raise MediaError(path, "has an audio stream with no channels or sample rate")
     has_video = bool(container.streams.video)
     bits = _bits(codec)
-    claimed = header_duration(container, stream)
-    if claimed is None or not _believable(path, claimed, codec, bits, rate * channels):
-        claimed = decoded_duration(path, container, stream)
-    if claimed <= 0:
+    header = header_duration(container, stream)
+    claimed, promised = header, None
+    if header is None or not _believable(path, header, codec, bits, rate * channels):
+        claimed, promised = decoded_duration(path, container, stream), header
+    else:
+        # A header the file could hold may still promise more than is left of it (a copy
+        # cut short): its last packets say where the audio really ends.
+        ended = packets_end(container, stream, header)
+        if ended is not None and short_of(header, ended):
+            claimed, promised = ended, header
+    if claimed is None or claimed <= 0:
         raise MediaError(path, "holds no audio (zero duration)")
     label = label_of(container.format.name, codec, has_video, path.suffix)
-    return MediaInfo(container.format.name, codec, label, channels, rate, claimed, has_video, bits)
+    return MediaInfo(
+        container.format.name, codec, label, channels, rate, claimed, has_video, bits, promised
+    )
 
 
 def _bits(codec: str) -> int | None:
@@ -146,6 +184,25 @@ def _believable(path: Path, seconds: float, codec: str, bits: int | None, sample
     if bits is not None and codec.startswith("pcm_"):
         return seconds <= size_bits / (bits * samples) + PCM_SLACK_S
     return seconds <= size_bits / MIN_CODED_BPS
+
+
+def packets_end(container: InputContainer, stream: av.AudioStream, header_s: float) -> float | None:
+    """Where the stream's last packet ends, in seconds, read (not decoded) from a seek to
+    shortly before the header's end; None when the file cannot seek or holds no packet
+    there (then only a conversion finds out)."""
+    start, time_base = stream.start_time or 0, stream.time_base
+    if time_base is None:
+        return None
+    ended: float | None = None
+    try:
+        container.seek(int(max(header_s - TAIL_S, 0.0) * av.time_base), backward=True)
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                end = float((packet.pts - start + (packet.duration or 0)) * time_base)
+                ended = end if ended is None else max(ended, end)
+    except av.FFmpegError:
+        return None
+    return ended
 
 
 def decoded_duration(path: Path | str, container: InputContainer, stream: av.AudioStream) -> float:

@@ -23,6 +23,9 @@ SEARCH_SHARE = 0.1
 SEARCH_MAX_S = 60.0
 # Windows this close to the quietest one count as equally quiet (a run of silence varies).
 QUIET_MARGIN_DB = 1.0
+# Slack on a time's count of windows: 18.2 / 0.1 is 181.99999999999997 in floating point,
+# and the window that ends at the limit would be left out of the search.
+WINDOWS_SLACK = 1e-9
 
 
 def loudness(src: Path, window_s: float = 0.1) -> list[float]:
@@ -101,8 +104,8 @@ def _cut(
 ) -> float:
     """The middle of the quietest run of whole windows in ``[limit - search, limit]``, or the
     limit itself when no window lies there or none is quieter than the rest."""
-    first = max(math.ceil((limit - search) / window_s), 0)
-    last = min(math.floor(limit / window_s), len(levels))  # windows [first, last) fit
+    first = max(math.ceil((limit - search) / window_s - WINDOWS_SLACK), 0)
+    last = min(math.floor(limit / window_s + WINDOWS_SLACK), len(levels))  # [first, last) fit
     if last <= first:
         return limit
     quietest = min(levels[first:last])

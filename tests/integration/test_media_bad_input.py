@@ -72,6 +72,43 @@ def test_a_header_claiming_100_hours_in_1_kb_is_not_believed(
     assert media_info(path).duration_s < 1.0
 
 
+def test_a_file_decoded_short_of_its_headers_promise_says_so(
+    audio: dict[str, Path], tmp_path: Path
+) -> None:
+    data = audio["aiff"].read_bytes()
+    path = tmp_path / "cut.aiff"
+    path.write_bytes(data[: len(data) // 2])
+    info = media_info(path)
+    assert info.promised_s == pytest.approx(2.0)
+    assert info.truncation() == "is truncated: its audio ends at 1.0 s, its header promises 2.0 s"
+    # A header believed, or silent (a stream's), promises nothing to fall short of.
+    assert media_info(audio["aiff"]).truncation() is None
+    assert media_info(formats.streamed_webm(tmp_path)).truncation() is None
+
+
+@pytest.mark.parametrize("name", ["flac", "webm", "adpcm", "mulaw", "float"])
+def test_a_believable_header_over_a_file_cut_short_is_found_out_by_its_last_packets(
+    audio: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    data = audio[name].read_bytes()
+    path = tmp_path / f"cut{audio[name].suffix}"
+    path.write_bytes(data[: len(data) // 2])
+    info = media_info(path)
+    assert info.promised_s == pytest.approx(2.0, abs=0.1)
+    assert info.duration_s < 1.5
+    truncation = info.truncation()
+    assert truncation is not None
+    assert truncation.startswith("is truncated: its audio ends at ")
+
+
+def test_every_whole_format_reaches_its_headers_end(audio: dict[str, Path], tmp_path: Path) -> None:
+    whole = [*audio.values(), formats.fixture("gsm.wav"), formats.fixture("tone.amr")]
+    for path in [*whole, formats.streamed_webm(tmp_path)]:
+        info = media_info(path)
+        assert info.truncation() is None, path
+        assert info.promised_s is None, path
+
+
 def liar(audio: dict[str, Path], name: str) -> bytes:
     """The first KB of a file, its header claiming far more audio than that."""
     data = bytearray(audio[name].read_bytes()[:1024])

@@ -502,6 +502,34 @@ def test_wav_with_data_shorter_than_its_header_claims_is_truncated(tmp_path: Pat
     assert str(20000 - 44) in reason
 
 
+def test_a_wav_the_service_refuses_cut_short_is_truncated_not_unsupported(
+    tmp_path: Path,
+) -> None:
+    # A conversion could answer "unsupported encoding", never a file cut short: the probe
+    # says which, so the file is refused before any conversion is spent on it.
+    cut = riff((b"fmt ", fmt_chunk(7, bits=8)), (b"data", bytes(64)), sizes={b"data": 32000})
+    with pytest.raises(AudioError) as caught:
+        probe(write(tmp_path, "cut.wav", cut))
+    assert not isinstance(caught.value, audio.Unsupported)
+    assert caught.value.reason == (
+        "truncated WAV: the header claims 32000 bytes of audio data but the file holds only "
+        "64 after the header"
+    )
+    # A header claiming 100 hours of A-law in a kilobyte is the same.
+    liar = riff(
+        (b"fmt ", fmt_chunk(6, bits=8)), (b"data", bytes(900)), sizes={b"data": 8000 * 3600 * 100}
+    )
+    reason = rejected(write(tmp_path, "liar.wav", liar), "truncated WAV", "2880000000")
+    assert "unsupported" not in reason
+    # Whole, or streamed to its end (a size of all ones): refused for its encoding only.
+    streamed = riff(
+        (b"fmt ", fmt_chunk(7, bits=8)), (b"data", bytes(64)), sizes={b"data": 2**32 - 1}
+    )
+    for data in (riff((b"fmt ", fmt_chunk(7, bits=8)), (b"data", bytes(64))), streamed):
+        with pytest.raises(audio.Unsupported, match="mu-law"):
+            probe(write(tmp_path, "whole.wav", data))
+
+
 def test_wav_with_header_only_is_truncated(tmp_path: Path) -> None:
     data = (DATA / "tone-16k-mono.wav").read_bytes()
     rejected(write(tmp_path, "header.wav", data[:44]), "truncated WAV")

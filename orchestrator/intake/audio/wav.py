@@ -41,7 +41,10 @@ class _WavFormat:
 def probe_wav(path: Path, f: BinaryIO, size: int, head: bytes) -> AudioFacts:
     if len(head) < 12:
         raise AudioError(path, f"truncated WAV: the file ends after {size} bytes, in its header")
-    fmt: _WavFormat | None = None
+    # The format, or why it is refused: a refused one is still checked against its data
+    # chunk, so a WAV cut short (or claiming hours in a kilobyte) is called that whatever
+    # its encoding, not sent to a conversion that would find it out later.
+    fmt: _WavFormat | Unsupported | None = None
     pos = 12
     for _ in range(_MAX_CHUNKS):
         chunk_head = read_at(f, pos, 8)
@@ -52,10 +55,15 @@ def probe_wav(path: Path, f: BinaryIO, size: int, head: bytes) -> AudioFacts:
             )
         chunk_id, chunk_size = struct.unpack("<4sI", chunk_head)
         if chunk_id == b"fmt ":
-            fmt = _parse_wav_fmt(path, read_at(f, pos + 8, min(chunk_size, 64)), chunk_size)
+            try:
+                fmt = _parse_wav_fmt(path, read_at(f, pos + 8, min(chunk_size, 64)), chunk_size)
+            except Unsupported as refused:
+                fmt = refused
         elif chunk_id == b"data":
             if fmt is None:
                 raise AudioError(path, "invalid WAV: the data chunk comes before the fmt chunk")
+            if isinstance(fmt, Unsupported):
+                raise _overrun(path, size, pos + 8, chunk_size) or fmt
             return _wav_info(path, size, fmt, pos + 8, chunk_size)
         pos = _next_chunk(f, pos, chunk_size)
         if pos > size:
@@ -117,6 +125,19 @@ def _parse_wav_fmt(path: Path, body: bytes, chunk_size: int) -> _WavFormat:
     return _WavFormat(channels=channels, sample_rate=rate, block_align=block_align)
 
 
+def _overrun(path: Path, size: int, offset: int, declared: int) -> AudioError | None:
+    """The refusal of a data chunk that claims more bytes than the file holds after it (a
+    size of all ones is a writer's "to the end of the file"), or None."""
+    available = size - offset
+    if declared == 0xFFFFFFFF or declared <= available:
+        return None
+    return AudioError(
+        path,
+        f"truncated WAV: the header claims {declared} bytes of audio data but the "
+        f"file holds only {max(available, 0)} after the header",
+    )
+
+
 def _wav_info(path: Path, size: int, fmt: _WavFormat, offset: int, declared: int) -> AudioFacts:
     available = size - offset
     bytes_per_s = fmt.sample_rate * fmt.block_align
@@ -132,12 +153,9 @@ def _wav_info(path: Path, size: int, fmt: _WavFormat, offset: int, declared: int
                 f"the WAV header claims {hours(claimed_s)} of audio ({declared} bytes of "
                 f"data); SpeechKit accepts at most 4 h",
             )
-        if declared > available:
-            raise AudioError(
-                path,
-                f"truncated WAV: the header claims {declared} bytes of audio data but the "
-                f"file holds only {max(available, 0)} after the header",
-            )
+        overrun = _overrun(path, size, offset, declared)
+        if overrun is not None:
+            raise overrun
         length = declared
     length -= length % fmt.block_align  # a trailing partial frame is not audio
     check_lpcm_rate(path, fmt.sample_rate, "in the WAV header")
