@@ -1,0 +1,122 @@
+"""``export`` of the demo's manifest through the real CLI, after the real daemon ran it
+against the emulator: every format, loaded as an analyst would (DuckDB and pandas)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import S3Server
+from tests.support.daemon import REPO, DaemonEnv, emulated_daemon
+
+pytestmark = pytest.mark.e2e
+
+DEMO = REPO / "examples" / "manifests" / "demo.yaml"
+
+
+def demo_jobs() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The demo manifest's jobs and defaults, as the file has them."""
+    document = yaml.safe_load(DEMO.read_text("utf-8"))
+    return document["jobs"], document["defaults"]
+
+
+async def run_demo(env: DaemonEnv, **defaults: Any) -> None:
+    jobs, given = demo_jobs()
+    env.put_manifest("demo", jobs, base_dir=env.copy_audio(), defaults={**given, **defaults})
+    assert await env.run_until_idle() == 0
+
+
+def check_table(frame: pd.DataFrame) -> None:
+    """The demo's rows: every job, each channel named, speakers, times."""
+    assert set(frame["output"]) == {
+        "greetings/hello",
+        "call-stereo",
+        "podcast-mono",
+        "meeting-stereo",
+        "voicemail-mono",
+        "interview-stereo",
+    }
+    assert (frame["text"].str.len() > 0).all()
+    call = frame[frame["output"] == "call-stereo"]
+    assert set(call["channel_name"]) == {"agent", "customer"}
+    assert set(call["channel"]) == {1, 2}
+    podcast = frame[frame["output"] == "podcast-mono"]
+    assert podcast["speaker"].str.startswith("Speaker ").all()
+    # asr_xml gives no timings: its rows have none; the others have start <= end.
+    voicemail = frame[frame["output"] == "voicemail-mono"]
+    assert voicemail["start"].isna().all()
+    timed = frame[frame["output"] != "voicemail-mono"]
+    assert (timed["start"] <= timed["end"]).all()
+    # No API of the demo gives words a confidence (v2 documents it as unsupported): none
+    # is made up.
+    assert frame["confidence_mean"].isna().all()
+    assert frame["confidence_min"].isna().all()
+
+
+async def test_the_demo_exported_and_loaded_by_duckdb_and_pandas(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
+        await run_demo(env)
+        jsonl = await env.cli("export", "demo", "--format", "jsonl")
+        for fmt in ("csv", "parquet"):
+            result = await env.cli(
+                "export", "demo", "--format", fmt, "--output", str(tmp_path / f"demo.{fmt}")
+            )
+            assert result.returncode == 0, result.stderr
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert jsonl.stderr.startswith("demo: ")
+    assert "6 job(s) exported to standard output" in jsonl.stderr
+    (tmp_path / "demo.jsonl").write_text(jsonl.stdout, "utf-8")
+
+    frames = {
+        "jsonl": pd.read_json(tmp_path / "demo.jsonl", lines=True),
+        "csv": pd.read_csv(tmp_path / "demo.csv"),
+        "parquet": pd.read_parquet(tmp_path / "demo.parquet"),
+    }
+    for frame in frames.values():
+        check_table(frame)
+    assert len(frames["csv"]) == len(frames["jsonl"]) == len(frames["parquet"])
+    assert isinstance(frames["jsonl"]["words"][0], list)
+    reader = {"jsonl": "read_json_auto", "csv": "read_csv_auto", "parquet": "read_parquet"}
+    words = {}
+    for fmt, read in reader.items():
+        # The words: a list in JSON lines, JSON text in the others; DuckDB reads them all.
+        count = "len(words)" if fmt == "jsonl" else "json_array_length(words)"
+        query = (
+            f"SELECT output, count(*), sum({count}) "
+            f"FROM {read}('{tmp_path / f'demo.{fmt}'}') GROUP BY output ORDER BY output"
+        )
+        found = duckdb.execute(query).fetchall()
+        assert [row[0] for row in found] == sorted(frames[fmt]["output"].unique())
+        assert sum(row[1] for row in found) == len(frames[fmt])
+        words[fmt] = {row[0]: row[2] for row in found}
+    assert words["jsonl"] == words["csv"] == words["parquet"]
+    assert words["jsonl"]["greetings/hello"] > 0
+    assert not words["jsonl"]["voicemail-mono"]  # asr_xml gives no words
+
+
+async def test_parquet_without_pyarrow_names_the_extra(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # A pyarrow that cannot be imported, first on the path: as if it were not installed.
+    blocker = tmp_path / "blocked" / "pyarrow"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not installed')\n", "utf-8")
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
+        env.env["PYTHONPATH"] = os.pathsep.join((str(blocker.parent), env.env["PYTHONPATH"]))
+        await run_demo(env)
+        result = await env.cli(
+            "export", "demo", "--format", "parquet", "--output", str(tmp_path / "d.parquet")
+        )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: parquet: parquet needs pyarrow: pip install 'speechkit-orchestrator[parquet]'\n"
+    )
+    assert not (tmp_path / "d.parquet").exists()

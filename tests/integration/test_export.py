@@ -1,0 +1,188 @@
+"""Exporting a manifest's transcripts: its jobs read from the real stores a page at a time,
+their JSON outputs from the disk or from object storage, in memory that does not grow with
+the manifest."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sqlite3
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.core.destinations import destinations
+from orchestrator.core.jobs import Job, State
+from orchestrator.core.output_options import OutputOptions
+from orchestrator.core.settings import RecognitionSettings
+from orchestrator.core.transcript import Transcript, Utterance, Word
+from orchestrator.outputs.render import render_json
+from orchestrator.service import export
+from orchestrator.service.export import ResultsAt, export_rows, find_manifest, manifest_jobs
+from orchestrator.storage.local import LocalStorage
+from orchestrator.store import NewJob, Store
+from orchestrator.store.sqlite import SQLiteStore
+
+SETTINGS = RecognitionSettings()
+DATASET = OutputOptions(formats=("json", "txt"))
+
+
+def transcript_json(source: str) -> str:
+    """A mono job's JSON output: two utterances, three words."""
+    transcript = Transcript(
+        channels=(1,),
+        utterances=(
+            Utterance(
+                1, "One two.", 0.0, 1.0, (Word("one", 0.0, 0.4, 0.9), Word("two", 0.5, 1.0, 0.5))
+            ),
+            Utterance(1, "Three.", 1.5, 2.0, (Word("three", 1.5, 2.0, 1.0),)),
+        ),
+    )
+    job = {"source": source, "settings": {}, "audio": {"duration_s": 2.0, "channels": 1}}
+    return render_json(transcript, job=job)
+
+
+def new_jobs(count: int, options: OutputOptions = DATASET) -> Iterator[NewJob]:
+    for i in range(count):
+        yield NewJob(f"/audio/{i}.wav", f"day/{i}", SETTINGS, options)
+
+
+async def finish_jobs(store: Store, jobs: list[Job], state: State = State.DONE) -> None:
+    for job in jobs:
+        assert await store.update_job(job.id, None, {"state": state, "finished_at": 5.0}, 5.0)
+
+
+def write_json(root: Path, job: Job) -> None:
+    path = root / job.manifest_name / f"{job.output}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(transcript_json(job.source), "utf-8")
+
+
+async def test_jobs_come_a_page_at_a_time_in_order(store: Store) -> None:
+    first, _ = await store.add_manifest("big", "/big.yaml", "b", new_jobs(export.PAGE * 2 + 3), 1.0)
+    await store.add_manifest("other", "/o.yaml", "o", new_jobs(4), 1.0)
+    found = [job async for job in manifest_jobs(store, first)]
+    assert [job.output for job in found] == [f"day/{i}" for i in range(export.PAGE * 2 + 3)]
+    assert len({job.id for job in found}) == len(found)
+    page = await store.manifest_jobs_page(first, found[9].id, 5)
+    assert [job.id for job in page] == [job.id for job in found[10:15]]
+
+
+async def test_done_jobs_exported_the_others_counted(tmp_path: Path, store: Store) -> None:
+    manifest_id, _ = await store.add_manifest("calls", "/c.yaml", "c", new_jobs(4), 1.0)
+    a, b, c, d = await store.manifest_jobs(manifest_id)
+    await finish_jobs(store, [a, b, c])
+    await finish_jobs(store, [d], State.FAILED)
+    results = tmp_path / "results"
+    for job in (a, c):
+        write_json(results, job)  # b's JSON is not there
+    manifest = find_manifest(await store.manifests(), "calls")
+    assert manifest is not None
+    stream = io.BytesIO()
+    where = ResultsAt(destinations(None, True), results)
+    done = await export_rows(store, manifest, where, "jsonl", stream)
+    assert (done.jobs, done.rows, done.not_done, done.missing) == (2, 4, 1, 1)
+    assert done.first_missing == str(results / "calls" / "day" / "1.json")
+    rows = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(r["job_id"], r["output"], r["text"]) for r in rows] == [
+        (a.id, "day/0", "One two."),
+        (a.id, "day/0", "Three."),
+        (c.id, "day/2", "One two."),
+        (c.id, "day/2", "Three."),
+    ]
+    assert rows[0]["words"][1]["text"] == "two"
+    assert rows[0]["confidence_min"] == 0.5
+
+
+async def test_the_outputs_read_from_object_storage(tmp_path: Path, store: SQLiteStore) -> None:
+    manifest_id, _ = await store.add_manifest("calls", "/c.yaml", "c", new_jobs(2), 1.0)
+    jobs = await store.manifest_jobs(manifest_id)
+    await finish_jobs(store, jobs)
+    (manifest,) = await store.manifests()
+    async with LocalStorage(tmp_path / "objects", "bucket") as storage:
+        for job in jobs:
+            await storage.put_text(f"out/calls/{job.output}.json", transcript_json(job.source))
+        where = ResultsAt(destinations("out/", local=False), tmp_path / "nowhere", storage)
+        stream = io.BytesIO()
+        done = await export_rows(store, manifest, where, "csv", stream)
+    assert (done.jobs, done.rows, done.missing) == (2, 4, 0)
+    assert stream.getvalue().decode("utf-8").count("\r\n") == 1 + 4
+    assert not (tmp_path / "nowhere").exists()
+
+
+async def test_a_json_output_that_is_not_json_is_named(tmp_path: Path, store: SQLiteStore) -> None:
+    manifest_id, _ = await store.add_manifest("calls", "/c.yaml", "c", new_jobs(1), 1.0)
+    (job,) = await store.manifest_jobs(manifest_id)
+    await finish_jobs(store, [job])
+    path = tmp_path / "calls" / "day" / "0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{half", "utf-8")
+    (manifest,) = await store.manifests()
+    with pytest.raises(ValueError, match=rf"^{path}: not a JSON document$"):
+        await export_rows(
+            store, manifest, ResultsAt(destinations(None, True), tmp_path), "jsonl", io.BytesIO()
+        )
+
+
+# --- bounded memory -------------------------------------------------------------------
+
+
+def synthetic_store(root: Path, count: int) -> Path:
+    """A store of ``count`` done jobs of manifest "big", each with its JSON output on disk."""
+    path = root / "state.sqlite3"
+
+    async def fill() -> None:
+        store = await SQLiteStore.open(path)
+        await store.add_manifest("big", "/big.yaml", "d", new_jobs(count), 0.0)
+        await store.close()
+
+    asyncio.run(fill())
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE jobs SET state = 'done'")
+    document = transcript_json("/audio/x.wav")
+    folder = root / "results" / "big" / "day"
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"{i}.json").write_text(document, "utf-8")
+    return path
+
+
+def export_peak(root: Path, fmt: str) -> tuple[int, int]:
+    """The rows of manifest "big" exported to a file, and the peak of memory allocated
+    meanwhile (the store's opening included)."""
+
+    async def go() -> int:
+        store = await SQLiteStore.open(root / "state.sqlite3")
+        try:
+            manifest = find_manifest(await store.manifests(), "big")
+            assert manifest is not None
+            where = ResultsAt(destinations(None, True), root / "results")
+            with (root / f"out.{fmt}").open("wb") as handle:
+                done = await export_rows(store, manifest, where, fmt, handle)
+            return done.rows
+        finally:
+            await store.close()
+
+    tracemalloc.start()
+    try:
+        rows = asyncio.run(go())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return rows, peak
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_manifest(tmp_path: Path) -> None:
+    small, big = 5_000, 20_000
+    synthetic_store(tmp_path / "small", small)
+    synthetic_store(tmp_path / "big", big)
+    for fmt in ("jsonl", "parquet"):
+        small_rows, small_peak = export_peak(tmp_path / "small", fmt)
+        big_rows, big_peak = export_peak(tmp_path / "big", fmt)
+        assert (small_rows, big_rows) == (2 * small, 2 * big)
+        # Four times the jobs, the same peak give or take (all of them held would be 4x).
+        assert big_peak < small_peak * 1.3, (fmt, small_peak, big_peak)
