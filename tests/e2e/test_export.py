@@ -1,5 +1,6 @@
 """``export`` of the demo's manifest through the real CLI, after the real daemon ran it
-against the emulator: every format, loaded as an analyst would (DuckDB and pandas)."""
+against the emulator: every format, loaded as an analyst would (DuckDB and pandas); and a
+manifest asking for its dataset gets it beside its report."""
 
 from __future__ import annotations
 
@@ -100,6 +101,27 @@ async def test_the_demo_exported_and_loaded_by_duckdb_and_pandas(
     assert words["jsonl"] == words["csv"] == words["parquet"]
     assert words["jsonl"]["greetings/hello"] > 0
     assert not words["jsonl"]["voicemail-mono"]  # asr_xml gives no words
+
+
+async def test_a_manifest_asking_for_its_dataset_gets_it_at_the_end(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
+        await run_demo(env, outputs=["json", "txt", "dataset"])
+        unknown = await env.cli("export", "nothing")
+    folder = env.results / "demo"
+    frame = pd.read_json(folder / "dataset.jsonl", lines=True)
+    # The call sets its own outputs (with json, without dataset): still in the dataset.
+    check_table(frame)
+    report = env.report("demo")
+    assert report["dataset"]["rows"] == len(frame)
+    assert report["dataset"]["jobs"] == 6
+    (event,) = env.events("manifest.dataset")
+    assert event["file"] == str(folder / "dataset.jsonl")
+    assert not (folder / "greetings" / "hello.dataset").exists()
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().endswith("no manifest named 'nothing'")
+    assert len(unknown.stderr.splitlines()) == 1
 
 
 async def test_parquet_without_pyarrow_names_the_extra(

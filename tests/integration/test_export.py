@@ -1,6 +1,6 @@
 """Exporting a manifest's transcripts: its jobs read from the real stores a page at a time,
 their JSON outputs from the disk or from object storage, in memory that does not grow with
-the manifest."""
+the manifest; and a manifest that asks for its dataset gets it beside its report."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import sqlite3
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import Job, State
@@ -22,12 +24,14 @@ from orchestrator.core.transcript import Transcript, Utterance, Word
 from orchestrator.outputs.render import render_json
 from orchestrator.service import export
 from orchestrator.service.export import ResultsAt, export_rows, find_manifest, manifest_jobs
+from orchestrator.service.finisher import DATASET_FILE, Finisher
 from orchestrator.storage.local import LocalStorage
 from orchestrator.store import NewJob, Store
 from orchestrator.store.sqlite import SQLiteStore
+from tests.integration.test_finisher import paths_under
 
 SETTINGS = RecognitionSettings()
-DATASET = OutputOptions(formats=("json", "txt"))
+DATASET = OutputOptions(formats=("json", "txt", "dataset"))
 
 
 def transcript_json(source: str) -> str:
@@ -186,3 +190,89 @@ def test_memory_does_not_grow_with_the_manifest(tmp_path: Path) -> None:
         assert (small_rows, big_rows) == (2 * small, 2 * big)
         # Four times the jobs, the same peak give or take (all of them held would be 4x).
         assert big_peak < small_peak * 1.3, (fmt, small_peak, big_peak)
+
+
+# --- the dataset a manifest asks for ----------------------------------------------------
+
+
+async def dataset_manifest(tmp_path: Path, store: Store, options: OutputOptions) -> list[Job]:
+    (tmp_path / "m.yaml").write_text("name: m\n", "utf-8")
+    manifest_id, _ = await store.add_manifest(
+        "m", str(tmp_path / "m.yaml"), "m", new_jobs(3, options), 1.0
+    )
+    jobs = await store.manifest_jobs(manifest_id)
+    await finish_jobs(store, jobs)
+    return jobs
+
+
+async def test_a_manifest_asking_for_its_dataset_gets_it_beside_its_report(
+    tmp_path: Path, store: Store
+) -> None:
+    paths = paths_under(tmp_path)
+    jobs = await dataset_manifest(tmp_path, store, DATASET)
+    for job in jobs:
+        write_json(paths.output, job)
+    with capture_logs() as events:
+        await Finisher(store, lambda: paths).finish_all()
+    folder = paths.output / "m"
+    rows = [json.loads(line) for line in (folder / DATASET_FILE).read_text("utf-8").splitlines()]
+    assert len(rows) == 6
+    assert {row["job_id"] for row in rows} == {job.id for job in jobs}
+    report: dict[str, Any] = json.loads((folder / "report.json").read_text("utf-8"))
+    assert report["dataset"] == {
+        "file": str(folder / DATASET_FILE),
+        "jobs": 3,
+        "rows": 6,
+        "missing": 0,
+    }
+    (event,) = [e for e in events if e["event"] == "manifest.dataset"]
+    assert event["rows"] == 6
+    finished = [e["event"] for e in events if e["event"].startswith("manifest.")]
+    assert finished == ["manifest.dataset", "manifest.finished"]
+
+
+async def test_no_dataset_unless_asked(tmp_path: Path, store: SQLiteStore) -> None:
+    paths = paths_under(tmp_path)
+    jobs = await dataset_manifest(tmp_path, store, OutputOptions())
+    for job in jobs:
+        write_json(paths.output, job)
+    await Finisher(store, lambda: paths).finish_all()
+    assert (paths.output / "m" / "report.json").exists()
+    assert not (paths.output / "m" / DATASET_FILE).exists()
+    assert "dataset" not in json.loads((paths.output / "m" / "report.json").read_text("utf-8"))
+
+
+async def test_the_dataset_goes_where_the_results_go(tmp_path: Path, store: SQLiteStore) -> None:
+    paths = paths_under(tmp_path)
+    jobs = await dataset_manifest(tmp_path, store, DATASET)
+    async with LocalStorage(tmp_path / "objects", "bucket") as storage:
+        for job in jobs:
+            await storage.put_text(f"out/m/{job.output}.json", transcript_json(job.source))
+        finisher = Finisher(
+            store, lambda: paths, storage=storage, results=destinations("out/", local=False)
+        )
+        await finisher.finish_all()
+        data = await storage.get_bytes(f"out/m/{DATASET_FILE}", 1 << 20)
+        report = await storage.get_bytes("out/m/report.json", 1 << 20)
+    assert data is not None
+    assert report is not None
+    assert len(data.splitlines()) == 6
+    assert json.loads(report)["dataset"]["object"] == f"s3://bucket/out/m/{DATASET_FILE}"
+    assert not (paths.output / "m").exists()  # objects only: no files
+
+
+async def test_a_broken_json_output_costs_the_dataset_not_the_finish(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    paths = paths_under(tmp_path)
+    jobs = await dataset_manifest(tmp_path, store, DATASET)
+    for job in jobs:
+        write_json(paths.output, job)
+    (paths.output / "m" / f"{jobs[1].output}.json").write_text("not json", "utf-8")
+    with capture_logs() as events:
+        await Finisher(store, lambda: paths).finish_all()
+    (failed,) = [e for e in events if e["event"] == "manifest.dataset_failed"]
+    assert failed["error"].endswith("1.json: not a JSON document")
+    assert json.loads((paths.output / "m" / "report.json").read_text("utf-8"))["dataset"] is None
+    assert not (paths.output / "m" / DATASET_FILE).exists()
+    assert not [p for p in (paths.output / "m").iterdir() if p.name.endswith(".tmp")]

@@ -173,3 +173,25 @@ def test_options_round_trip_and_what_is_written_without_times() -> None:
     assert names_problem(options, 1) == (
         "channel_names gives 2 names but the audio has 1 channel: give one per channel"
     )
+
+
+def test_the_dataset_is_the_manifests_and_is_made_from_the_json(folder: Path) -> None:
+    path = write(
+        folder,
+        "name: m\n"
+        "defaults:\n"
+        "  outputs: [json, txt, dataset]\n"
+        "jobs:\n"
+        "  - call.ogg\n"
+        "  - audio: hello.ogg\n"
+        "    outputs: [txt, dataset]\n",  # 7
+    )
+    assert problems(path) == [
+        (7, "jobs[1].outputs", "dataset is made from the jobs' json outputs: list json too")
+    ]
+    path.write_text(path.read_text("utf-8").replace("[txt, dataset]", "[json, dataset]"), "utf-8")
+    first, second = load_manifest(path).jobs
+    assert (first.options.dataset, second.options.dataset) == (True, True)
+    # Not a file of the job's own: written beside the report once the manifest ends.
+    assert first.options.written(timings=True) == ("json", "txt")
+    assert not OutputOptions().dataset
