@@ -93,7 +93,8 @@ async def _export(args: argparse.Namespace) -> tuple[str, Exported]:
         await store.close()
 
 
-def _summary(name: str, done: Exported, output: Path | None) -> str:
+def summary(name: str, done: Exported, output: Path | None) -> str:
+    """The line said on stderr: what was exported where, and what was left out."""
     where = "standard output" if output is None else str(output)
     line = f"{name}: {done.rows} utterance(s) of {done.jobs} job(s) exported to {where}"
     if done.not_done:
@@ -120,5 +121,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError([Problem(place, exc.strerror or type(exc).__name__)]) from None
     except (StorageError, StoreError, ValueError) as exc:
         raise UserInputError([Problem(args.manifest, str(exc))]) from None
-    print(_summary(name, done, args.output), file=sys.stderr)
+    print(summary(name, done, args.output), file=sys.stderr)
     return 0

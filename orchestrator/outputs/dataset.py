@@ -17,6 +17,7 @@ from orchestrator.core import jsontext
 
 FORMATS = ("jsonl", "csv", "parquet")
 # The columns, in order; ``words`` is a JSON list in JSON lines and a JSON text elsewhere.
+# Times are ``start_s`` and ``end_s``: ``end`` is a keyword of SQL, and the unit is said.
 COLUMNS = (
     "manifest",
     "job_id",
@@ -26,8 +27,8 @@ COLUMNS = (
     "channel_name",
     "speaker",
     "utterance",
-    "start",
-    "end",
+    "start_s",
+    "end_s",
     "text",
     "confidence_mean",
     "confidence_min",
@@ -106,8 +107,8 @@ def utterance_rows(job: JobOfRows, document: Mapping[str, Any]) -> Iterator[dict
                 "channel_name": channel.get("name"),
                 "speaker": utterance.get("speaker"),
                 "utterance": number,
-                "start": _number(utterance.get("start")),
-                "end": _number(utterance.get("end")),
+                "start_s": _number(utterance.get("start")),
+                "end_s": _number(utterance.get("end")),
                 "text": utterance.get("text", ""),
                 "confidence_mean": mean,
                 "confidence_min": least,
@@ -186,8 +187,8 @@ class ParquetWriter:
                 ("channel_name", pa.string()),
                 ("speaker", pa.string()),
                 ("utterance", pa.int32()),
-                ("start", pa.float64()),
-                ("end", pa.float64()),
+                ("start_s", pa.float64()),
+                ("end_s", pa.float64()),
                 ("text", pa.string()),
                 ("confidence_mean", pa.float64()),
                 ("confidence_min", pa.float64()),

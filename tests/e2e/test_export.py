@@ -4,7 +4,11 @@ manifest asking for its dataset gets it beside its report."""
 
 from __future__ import annotations
 
+import json
 import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import S3Server
+from tests.e2e.test_pipeline import s3_keys
 from tests.support.daemon import REPO, DaemonEnv, emulated_daemon
 
 pytestmark = pytest.mark.e2e
@@ -51,9 +56,9 @@ def check_table(frame: pd.DataFrame) -> None:
     assert podcast["speaker"].str.startswith("Speaker ").all()
     # asr_xml gives no timings: its rows have none; the others have start <= end.
     voicemail = frame[frame["output"] == "voicemail-mono"]
-    assert voicemail["start"].isna().all()
+    assert voicemail["start_s"].isna().all()
     timed = frame[frame["output"] != "voicemail-mono"]
-    assert (timed["start"] <= timed["end"]).all()
+    assert (timed["start_s"] <= timed["end_s"]).all()
     # No API of the demo gives words a confidence (v2 documents it as unsupported): none
     # is made up.
     assert frame["confidence_mean"].isna().all()
@@ -85,6 +90,16 @@ async def test_the_demo_exported_and_loaded_by_duckdb_and_pandas(
         check_table(frame)
     assert len(frames["csv"]) == len(frames["jsonl"]) == len(frames["parquet"])
     assert isinstance(frames["jsonl"]["words"][0], list)
+    # (pandas' own JSON reader rounds floats: the line is read as it is.)
+    first = json.loads(jsonl.stdout.splitlines()[0])
+    assert json.loads(frames["csv"]["words"][0]) == first["words"]
+    # The reference's example, as written there.
+    example = (
+        "SELECT channel_name, count(*), sum(end_s - start_s) "
+        f"FROM '{tmp_path / 'demo.parquet'}' GROUP BY 1"
+    )
+    by_name = {row[0]: row[1] for row in duckdb.execute(example).fetchall()}
+    assert by_name["agent"] == len(frames["parquet"].query("channel_name == 'agent'"))
     reader = {"jsonl": "read_json_auto", "csv": "read_csv_auto", "parquet": "read_parquet"}
     words = {}
     for fmt, read in reader.items():
@@ -142,3 +157,42 @@ async def test_parquet_without_pyarrow_names_the_extra(
         "error: parquet: parquet needs pyarrow: pip install 'speechkit-orchestrator[parquet]'\n"
     )
     assert not (tmp_path / "d.parquet").exists()
+
+
+async def test_outputs_only_in_object_storage_are_read_from_there(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulated_daemon(
+        tmp_path, s3_server, s3_bucket, outputs={"s3_prefix": "transcripts/", "local": False}
+    ) as (_emu, env):
+        await run_demo(env, outputs=["json", "dataset"])
+        result = await env.cli("export", "demo", "--output", str(tmp_path / "demo.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert not (env.results / "demo").exists()  # no files: the objects are all there is
+    check_table(pd.read_json(tmp_path / "demo.jsonl", lines=True))
+    # The manifest's own dataset went where its results go, before its report.
+    assert "transcripts/demo/dataset.jsonl" in s3_keys(s3_server, s3_bucket)
+    body = s3_server.client().get_object(Bucket=s3_bucket, Key="transcripts/demo/dataset.jsonl")  # type: ignore[attr-defined]
+    exported = (tmp_path / "demo.jsonl").read_bytes()
+    assert body["Body"].read() == exported
+    (event,) = env.events("manifest.dataset")
+    assert event["object"] == f"s3://{s3_bucket}/transcripts/demo/dataset.jsonl"
+
+
+def test_parquet_is_not_written_to_a_terminal(tmp_path: Path) -> None:
+    main, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "export", "demo", "--format", "parquet"],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert result.returncode == 2
+    assert result.stderr == "error: standard output: parquet is binary: give --output FILE\n"

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from orchestrator.commands.export import summary
 from orchestrator.core.destinations import destinations
-from orchestrator.core.jobs import Job, State
+from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.core.transcript import Transcript, Utterance, Word
@@ -276,3 +277,44 @@ async def test_a_broken_json_output_costs_the_dataset_not_the_finish(
     assert json.loads((paths.output / "m" / "report.json").read_text("utf-8"))["dataset"] is None
     assert not (paths.output / "m" / DATASET_FILE).exists()
     assert not [p for p in (paths.output / "m").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_name_used_again_exports_the_latest() -> None:
+    def manifest(number: int, name: str) -> ManifestStatus:
+        return ManifestStatus(number, name, f"/{number}.yaml", "finished", 1.0, 2.0, None)
+
+    found = find_manifest([manifest(1, "day"), manifest(3, "day"), manifest(2, "night")], "day")
+    assert found is not None
+    assert found.id == 3
+    assert find_manifest([manifest(1, "day")], "evening") is None
+
+
+async def test_a_failed_export_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "demo.jsonl"
+    target.parent.mkdir()
+    target.write_text("before\n", "utf-8")
+
+    async def fail() -> None:
+        async with export.atomic_file(target) as handle:
+            handle.write(b"half a table")
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await fail()
+    assert target.read_text("utf-8") == "before\n"
+    assert [p.name for p in target.parent.iterdir()] == ["demo.jsonl"]  # no temporary left
+    async with export.atomic_file(target) as handle:
+        handle.write(b"after\n")
+    assert target.read_text("utf-8") == "after\n"
+
+
+def test_the_summary_says_what_was_left_out() -> None:
+    done = export.Exported(jobs=3, rows=9, not_done=2, missing=1, first_missing="/r/m/a.json")
+    assert summary("m", done, None) == (
+        "m: 9 utterance(s) of 3 job(s) exported to standard output; 2 job(s) without a "
+        "transcript (not done) left out; 1 done job(s) without a JSON output left out "
+        "(the first: /r/m/a.json)"
+    )
+    assert summary("m", export.Exported(), Path("/x.csv")) == (
+        "m: 0 utterance(s) of 0 job(s) exported to /x.csv"
+    )

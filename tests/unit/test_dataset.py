@@ -59,7 +59,7 @@ def test_a_row_per_utterance_with_its_words_and_their_confidence() -> None:
     assert first["job_id"] == 7
     assert (first["source"], first["output"]) == ("/audio/call.wav", "call")
     assert (first["channel_name"], third["channel_name"]) == ("agent", None)
-    assert (first["start"], first["end"]) == (0.0, 1.2)
+    assert (first["start_s"], first["end_s"]) == (0.0, 1.2)
     # A word starting where its utterance starts is that utterance's, not the one before.
     assert [w["text"] for w in first["words"]] == ["hello", "there"]
     assert [w["text"] for w in second["words"]] == ["bye"]
@@ -73,7 +73,7 @@ def test_a_row_per_utterance_with_its_words_and_their_confidence() -> None:
 def test_no_timings_no_words_still_a_row() -> None:
     plain = {"channels": [{"channel": 1, "utterances": [{"text": "hi", "start": None}]}]}
     (row,) = utterance_rows(JOB, plain)
-    assert (row["text"], row["start"], row["end"], row["words"]) == ("hi", None, None, [])
+    assert (row["text"], row["start_s"], row["end_s"], row["words"]) == ("hi", None, None, [])
     assert row["confidence_mean"] is None
     assert list(utterance_rows(JOB, {})) == []
 
