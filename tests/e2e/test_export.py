@@ -76,6 +76,11 @@ async def test_the_demo_exported_and_loaded_by_duckdb_and_pandas(
                 "export", "demo", "--format", fmt, "--output", str(tmp_path / f"demo.{fmt}")
             )
             assert result.returncode == 0, result.stderr
+        broken = env.results / "demo" / "meeting-stereo.json"
+        broken.write_text("{half", "utf-8")
+        refused = await env.cli("export", "demo", "--output", str(tmp_path / "demo.csv"))
+    assert refused.returncode == 2
+    assert refused.stderr == f"error: demo: {broken}: not a JSON document\n"
     assert jsonl.returncode == 0, jsonl.stderr
     assert jsonl.stderr.startswith("demo: ")
     assert "6 job(s) exported to standard output" in jsonl.stderr
