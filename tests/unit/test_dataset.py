@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from typing import Any
 
@@ -128,3 +129,17 @@ def test_parquet_without_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="allowed: jsonl, csv, parquet"):
         open_writer("xlsx", io.BytesIO())
+
+
+def test_parquet_goes_down_a_pipe_too() -> None:
+    # Standard output is often a pipe: nothing to seek back in.
+    rows = list(utterance_rows(JOB, document()))
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as reading:
+        with os.fdopen(write_end, "wb") as stream:
+            writer = open_writer("parquet", stream)
+            for row in rows:
+                writer.write(row)
+            writer.close()
+        data = reading.read()
+    assert pq.read_table(io.BytesIO(data)).num_rows == len(rows)
