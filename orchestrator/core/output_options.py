@@ -15,6 +15,10 @@ from typing import Any
 # Every format a job can have written, and the ones written when a manifest chooses none.
 FORMATS = ("json", "txt", "srt", "vtt", "conversation")
 DEFAULT_FORMATS = ("json", "txt", "srt", "vtt")
+# What a job may ask for that is the manifest's, not a file of its own: ``dataset``, every
+# transcript of the manifest as one table beside its report, made from the jobs' JSON.
+MANIFEST_OUTPUTS = ("dataset",)
+DATASET = "dataset"
 # Formats made of times (cues, turns in time order): an API without timings cannot give them.
 TIMED_FORMATS = ("srt", "vtt", "conversation")
 # A channel name becomes part of a file name (``<output>.<name>.txt``): letters (any
@@ -59,8 +63,18 @@ class OutputOptions:
         return {index + 1: name for index, name in enumerate(self.channel_names)}
 
     def written(self, timings: bool) -> tuple[str, ...]:
-        """The formats written when the API gives ``timings`` (or not: no timed formats)."""
-        return tuple(f for f in self.formats if timings or f not in TIMED_FORMATS)
+        """The formats written for the job when the API gives ``timings`` (or not: no timed
+        formats); what is the manifest's (the dataset) is not among them."""
+        return tuple(
+            f
+            for f in self.formats
+            if f not in MANIFEST_OUTPUTS and (timings or f not in TIMED_FORMATS)
+        )
+
+    @property
+    def dataset(self) -> bool:
+        """Whether the job asks for its manifest's dataset."""
+        return DATASET in self.formats
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (``from_dict`` reads it back)."""

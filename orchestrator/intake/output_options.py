@@ -11,7 +11,9 @@ import yaml
 from orchestrator.config.yamlload import Reader, Section, join_path
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.output_options import (
+    DATASET,
     FORMATS,
+    MANIFEST_OUTPUTS,
     TIMED_FORMATS,
     OutputOptions,
     channel_name_problem,
@@ -20,6 +22,8 @@ from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.settings import MAX_CHANNELS
 
 OUTPUT_KEYS = ("outputs", "channel_names")
+# What ``outputs:`` may list: the job's formats, and what the manifest writes of them all.
+CHOICES = (*FORMATS, *MANIFEST_OUTPUTS)
 
 
 def read_output_options(
@@ -62,26 +66,28 @@ def _items(r: Reader, node: yaml.Node, field: str) -> list[tuple[yaml.Node, str,
 
 
 def _formats(r: Reader, sec: Section) -> tuple[str, ...] | None:
-    """``outputs:``: formats from ``FORMATS``, none twice, at least one."""
+    """``outputs:``: formats from ``FORMATS`` (and ``dataset``), none twice, at least one."""
     node, field = sec.node_of("outputs"), sec.field("outputs")
     if node is None or r.is_null(node):
         r.problem(node, field, f"must not be null: give some of {', '.join(FORMATS)}")
         return None
     items = _items(r, node, field)
-    if items is None:
-        return None
     if not items:
-        r.problem(node, field, f"an empty list: give at least one of {', '.join(FORMATS)}")
+        if items is not None:
+            r.problem(node, field, f"an empty list: give at least one of {', '.join(FORMATS)}")
         return None
     formats: list[str] = []
     for item, where, _text in items:
-        chosen = r.choice(item, where, FORMATS)
+        chosen = r.choice(item, where, CHOICES)
         if chosen is None:
             return None
         if chosen in formats:
             r.problem(item, where, f"{chosen} is listed twice")
             return None
         formats.append(chosen)
+    if DATASET in formats and "json" not in formats:
+        # The dataset is read from the jobs' JSON outputs, once the manifest finishes.
+        r.problem(node, field, "dataset is made from the jobs' json outputs: list json too")
     return tuple(formats)
 
 

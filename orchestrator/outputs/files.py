@@ -86,7 +86,7 @@ def write_atomic(path: Path, data: str) -> None:
             mode: int | None = path.stat().st_mode & 0o7777
         except FileNotFoundError:
             mode = None
-        fd, tmp = _create_temp(directory, path.name)
+        fd, tmp = create_temp(directory, path.name)
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
@@ -114,7 +114,7 @@ def _naming(exc: OSError, path: Path) -> OSError:
     return exc
 
 
-def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+def create_temp(directory: Path, name: str) -> tuple[int, Path]:
     """A new temporary file for ``name`` in ``directory``, created with mode 0666 less the
     umask (``tempfile.mkstemp`` would force 0600), opened for writing."""
     prefix = temp_prefix(name)

@@ -22,7 +22,7 @@ from orchestrator.outputs.render import output_keys, render_all
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
-def _checked_parts(manifest_name: str, relative: str) -> list[str]:
+def checked_parts(manifest_name: str, relative: str) -> list[str]:
     """The parts of ``relative``; ValueError when it or the manifest name could leave the
     output root."""
     if not _SAFE_NAME.fullmatch(manifest_name) or manifest_name in {".", ".."}:
@@ -64,7 +64,7 @@ def object_keys(
 ) -> dict[str, str]:
     """Object keys of one job's outputs: ``<prefix><manifest>/<relative>.<key>``, the
     same names as ``output_paths`` gives on disk."""
-    parts = _checked_parts(manifest_name, relative)
+    parts = checked_parts(manifest_name, relative)
     base = f"{prefix}{manifest_name}/{'/'.join(parts)}"
     return {key: f"{base}.{key}" for key in output_keys(channels, timings=timings, options=options)}
 
@@ -82,7 +82,7 @@ def output_paths(
     of ``render.output_keys``. Raises ``ValueError`` for a manifest name or relative path
     that could leave the root.
     """
-    parts = _checked_parts(manifest_name, relative)
+    parts = checked_parts(manifest_name, relative)
     base = output_root / manifest_name
     target = base.joinpath(*parts)
     # A symlink inside the output tree could still point elsewhere: check the real path.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from orchestrator.config import HooksConfig, PathsConfig
 from orchestrator.core.destinations import FILES_ONLY, Destinations
@@ -14,12 +17,16 @@ from orchestrator.core.refs import ObjectRef
 from orchestrator.intake.filing import file_finished
 from orchestrator.outputs.files import write_atomic, write_error
 from orchestrator.outputs.report import build_report, render_report_json, render_report_text
+from orchestrator.service.export import ResultsAt, atomic_file, export_rows, upload_file
 from orchestrator.speechkit.catalogue import CATALOGUE
 from orchestrator.storage.protocol import ObjectStorage
 from orchestrator.store.protocol import Store
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
+
+# The dataset a manifest asks for (``outputs: [..., dataset]``), beside its report.
+DATASET_FILE = "dataset.jsonl"
 
 
 class Finisher:
@@ -93,6 +100,9 @@ class Finisher:
         now = self.clock()
         parts = await store.manifest_parts(manifest_id)
         report = build_report(manifest, jobs, now, CATALOGUE, parts)
+        if any(job.output_options.dataset for job in jobs):
+            # Before the report: its JSON, written last, says all the results are there.
+            report["dataset"] = await self._dataset(manifest)
         report_path, report_object = await self._write(
             manifest.name, render_report_json(report), render_report_text(report)
         )
@@ -118,6 +128,41 @@ class Finisher:
             report_object=report_object,
             manifest_file=str(target),
         )
+
+    async def _dataset(self, manifest: ManifestStatus) -> dict[str, Any] | None:
+        """Write the manifest's dataset where its results go (a file, then an object);
+        what it holds and where. None when its JSON outputs are not all JSON (said once in
+        the log: the manifest finishes all the same)."""
+        folder = self.paths().output / manifest.name
+        where = ResultsAt(self.results, self.paths().output, self.storage)
+        try:
+            if self.results.disk:
+                path = folder / DATASET_FILE
+                async with atomic_file(path) as handle:
+                    done = await export_rows(self.store, manifest, where, "jsonl", handle)
+                found: dict[str, Any] = {"file": str(path)}
+                found.update(await self._upload_dataset(manifest.name, path))
+            else:
+                with tempfile.TemporaryDirectory(prefix="dataset-") as scratch:
+                    path = Path(scratch) / DATASET_FILE
+                    with path.open("wb") as handle:
+                        done = await export_rows(self.store, manifest, where, "jsonl", handle)
+                    found = await self._upload_dataset(manifest.name, path)
+        except ValueError as exc:
+            log.error("manifest.dataset_failed", manifest=manifest.name, error=str(exc))
+            return None
+        found.update(jobs=done.jobs, rows=done.rows, missing=done.missing)
+        log.info("manifest.dataset", manifest=manifest.name, manifest_id=manifest.id, **found)
+        return found
+
+    async def _upload_dataset(self, name: str, path: Path) -> dict[str, str]:
+        """The dataset put as an object too, when the results go to objects."""
+        prefix = self.results.objects_prefix
+        if self.storage is None or prefix is None:
+            return {}
+        key = f"{prefix}{name}/{DATASET_FILE}"
+        await upload_file(self.storage, key, path)
+        return {"object": str(ObjectRef(self.storage.bucket, key))}
 
     async def _hooks_of(self, manifest_id: int) -> tuple[Hook, ...]:
         """The config's hooks, then the manifest's own."""

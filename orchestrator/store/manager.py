@@ -314,6 +314,14 @@ class SqlStore:
         rows = await self.db.fetch_all("manifest_jobs", manifest_id=manifest_id)
         return [row_to_job(row) for row in rows]
 
+    async def manifest_jobs_page(self, manifest_id: int, after_id: int, limit: int) -> list[Job]:
+        """Up to ``limit`` of ``manifest_jobs``, those after job ``after_id`` in id order:
+        a manifest of any size read a page at a time."""
+        rows = await self.db.fetch_all(
+            "manifest_jobs_page", manifest_id=manifest_id, after_id=after_id, limit=limit
+        )
+        return [row_to_job(row) for row in rows]
+
     async def manifest_parts(self, manifest_id: int) -> list[Job]:
         """The part jobs of one manifest's split jobs."""
         rows = await self.db.fetch_all("manifest_parts", manifest_id=manifest_id)

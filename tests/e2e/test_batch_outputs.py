@@ -146,7 +146,7 @@ def test_validate_names_the_field_of_each_output_choice(tmp_path: Path) -> None:
     )
     assert errors[1] == (
         f"error: {manifest}:6: jobs[1].outputs[1]: unknown value 'srtt'; allowed: json, txt, "
-        "srt, vtt, conversation; did you mean 'srt'?"
+        "srt, vtt, conversation, dataset; did you mean 'srt'?"
     )
 
 

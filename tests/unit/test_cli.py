@@ -14,6 +14,7 @@ COMMANDS = {
     "status",
     "retry",
     "cancel",
+    "export",
     "migrate",
     "migrate-state",
     "validate",

@@ -198,3 +198,25 @@ def test_an_unknown_model_lists_the_models_of_the_jobs_api_only(folder: Path) ->
     assert "queries" not in found[0][2]
     assert "queries" in found[1][2]
     assert "deferred-general" not in found[1][2]
+
+
+def test_the_dataset_is_the_manifests_and_is_made_from_the_json(folder: Path) -> None:
+    path = write(
+        folder,
+        "name: m\n"
+        "defaults:\n"
+        "  outputs: [json, txt, dataset]\n"
+        "jobs:\n"
+        "  - call.ogg\n"
+        "  - audio: hello.ogg\n"
+        "    outputs: [txt, dataset]\n",  # 7
+    )
+    assert problems(path) == [
+        (7, "jobs[1].outputs", "dataset is made from the jobs' json outputs: list json too")
+    ]
+    path.write_text(path.read_text("utf-8").replace("[txt, dataset]", "[json, dataset]"), "utf-8")
+    first, second = load_manifest(path).jobs
+    assert (first.options.dataset, second.options.dataset) == (True, True)
+    # Not a file of the job's own: written beside the report once the manifest ends.
+    assert first.options.written(timings=True) == ("json", "txt")
+    assert not OutputOptions().dataset

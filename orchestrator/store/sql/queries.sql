@@ -58,6 +58,15 @@ SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
 WHERE jobs.manifest_id = :manifest_id AND jobs.parent_id IS NULL ORDER BY jobs.id;
 
+-- name: manifest_jobs_page
+-- The same jobs a page at a time, in id order from after :after_id (an export's reading).
+-- The unary + keeps the planner off jobs_by_manifest: a page walks the primary key from
+-- :after_id (a manifest's jobs are near one another), not every job of the manifest.
+SELECT jobs.*, manifests.name AS manifest_name
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE +jobs.manifest_id = :manifest_id AND jobs.parent_id IS NULL AND jobs.id > :after_id
+ORDER BY jobs.id LIMIT :limit;
+
 -- name: manifest_parts
 SELECT jobs.*, manifests.name AS manifest_name
 FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
