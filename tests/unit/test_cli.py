@@ -21,6 +21,7 @@ COMMANDS = {
     "probe",
     "emulator",
     "demo",
+    "sandbox",
 }
 
 
