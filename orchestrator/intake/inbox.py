@@ -27,6 +27,7 @@ from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import ManifestReading, load_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.sharing import SHARED_REPORT_MODE, UNREADABLE, is_shared
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store
 from orchestrator.store.types import ManifestConflict, NewJob
@@ -344,6 +345,9 @@ class Intake:
                 # Another daemon watching the same inbox took it first.
                 log.info("manifest.taken_elsewhere", path=str(path))
                 return None
+            if not await asyncio.to_thread(os.access, path, os.R_OK):
+                # Placed by another user without the inbox's group: say how to share it.
+                problem = Problem(str(path), UNREADABLE)
             await self.reject(path, [problem])
             return None
         reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
@@ -414,6 +418,9 @@ class Intake:
             target = unique_destination(self.failed, name)
             report = report_text(problems)
             await asyncio.to_thread(write_atomic, problems_path(target), report)
+            if await asyncio.to_thread(is_shared, self.failed):
+                # The operators who share the folder read why their manifest was refused.
+                os.chmod(problems_path(target), SHARED_REPORT_MODE)
             os.replace(path, target)
         except FileNotFoundError:
             # Another daemon watching the same inbox took it first.
