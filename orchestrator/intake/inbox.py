@@ -102,9 +102,17 @@ def complete_rejections(
         except Exception as exc:
             problems = [Problem(str(path), f"cannot be read ({type(exc).__name__})")]
         with contextlib.suppress(OSError):
-            write_atomic(problems_path(path), report_text(problems))
+            write_report(problems_path(path), report_text(problems))
             completed.append(path)
     return completed
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write a problems report; in a folder shared with a group (setgid), readable by the
+    group, so the operators who share it read why their manifest was refused."""
+    write_atomic(path, text)
+    if is_shared(path.parent):
+        os.chmod(path, SHARED_REPORT_MODE)
 
 
 def report_text(problems: list[Problem]) -> str:
@@ -417,10 +425,7 @@ class Intake:
             name = fit_name(path.name, len(PROBLEMS_SUFFIX) + 8)
             target = unique_destination(self.failed, name)
             report = report_text(problems)
-            await asyncio.to_thread(write_atomic, problems_path(target), report)
-            if await asyncio.to_thread(is_shared, self.failed):
-                # The operators who share the folder read why their manifest was refused.
-                os.chmod(problems_path(target), SHARED_REPORT_MODE)
+            await asyncio.to_thread(write_report, problems_path(target), report)
             os.replace(path, target)
         except FileNotFoundError:
             # Another daemon watching the same inbox took it first.
