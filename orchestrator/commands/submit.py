@@ -210,14 +210,29 @@ async def _resolve(
     return waiting
 
 
+def unwatchable(config: Config, placed: list[Submitted], exc: Exception) -> Problem:
+    """Why --wait cannot watch the manifests just placed: they are submitted all the same."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if not isinstance(cause, PermissionError):
+        return Problem(config.source, str(exc), field="state")
+    names = ", ".join(str(item.placed) for item in placed)
+    return Problem(
+        config.source,
+        f"submitted ({names}), but cannot watch: the state store is the daemon's alone "
+        f"({cause.strerror}: {cause.filename}); watch with `sudo speechkit-orchestrator status "
+        "--watch` or on the status page",
+        field="state",
+    )
+
+
 async def wait(
     config: Config, placed: list[Submitted], interval: float | None, intake_timeout: float
 ) -> int:
     """Watch the placed manifests until they have all ended; print each report's summary."""
     try:
         store = await open_store(config)
-    except StoreError as exc:
-        raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
+    except (StoreError, OSError) as exc:
+        raise UserInputError([unwatchable(config, placed, exc)]) from None
     reader = ProgressReader(store, settings_from_config(config))
     console = Console()
     started = asyncio.get_running_loop().time()

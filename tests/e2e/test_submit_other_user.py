@@ -138,9 +138,24 @@ async def test_an_operator_submits_to_a_daemon_running_as_its_own_user(
                 result = await env.cli("submit", str(manifest))
             assert result.returncode == 0, result.stdout + result.stderr
             await env.wait_for_event("manifest.finished", manifest="calls")
+            # --wait reads the state store, which is the daemon's: it says so, and how to
+            # watch instead; the manifest is submitted all the same.
+            again = manifest.with_name("more.yaml")
+            shutil.copy(manifest, again)
+            again.write_text(again.read_text().replace("name: calls", "name: more"))
+            os.chown(again, OPERATOR, OPERATOR)
+            watched = await env.cli("submit", "--wait", str(again))
+            await env.wait_for_event("manifest.finished", manifest="more")
         finally:
             await env.stop(daemon)
 
+    assert watched.returncode == 2, watched.stdout + watched.stderr
+    state = shared / "state" / "orchestrator.sqlite3"
+    assert watched.stderr.splitlines() == [
+        f"error: {env.config_path}: state: submitted ({spool / 'inbox' / 'more.yaml'}), but "
+        f"cannot watch: the state store is the daemon's alone (Permission denied: {state}); "
+        "watch with `sudo speechkit-orchestrator status --watch` or on the status page"
+    ]
     report = yaml.safe_load((shared / "state" / "results" / "calls" / "report.json").read_text())
     assert report["counts"] == {"done": 2}
     filed = spool / "processed" / "calls.yaml"
