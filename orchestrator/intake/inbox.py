@@ -353,7 +353,9 @@ class Intake:
                 # Another daemon watching the same inbox took it first.
                 log.info("manifest.taken_elsewhere", path=str(path))
                 return None
-            if not await asyncio.to_thread(os.access, path, os.R_OK):
+            if problem.message.startswith("cannot read") and not await asyncio.to_thread(
+                os.access, path, os.R_OK
+            ):
                 # Placed by another user without the inbox's group: say how to share it.
                 problem = Problem(str(path), UNREADABLE)
             await self.reject(path, [problem])
