@@ -37,7 +37,14 @@ class Sandbox:
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # A process group of its own, as a terminal gives a command: Ctrl-C is its.
+            start_new_session=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -69,14 +76,27 @@ class Sandbox:
         assert len(urls) == 2, self.seen
         return [(urlsplit(u).hostname or "", urlsplit(u).port or 0) for u in urls]
 
-    def stop(self, signum: int) -> int:
-        """Signal it and wait for its exit status."""
-        self.process.send_signal(signum)
+    def stop(self, signum: int, group: bool = False) -> int:
+        """Signal it (``group``: its whole process group, as Ctrl-C in a terminal does) and
+        wait for its exit status."""
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
         status = self.process.wait(timeout=60)
         self.reader.join(timeout=60)
         assert self.process.stdout is not None
         self.process.stdout.close()
         return status
+
+
+def _group_gone(sandbox: Sandbox) -> bool:
+    """Whether no process of its group (its own, the emulator) is left."""
+    try:
+        os.killpg(sandbox.process.pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _listening(address: tuple[str, int]) -> bool:
@@ -133,6 +153,7 @@ def test_the_docs_walkthrough_runs_as_written(workdir: tuple[Path, dict[str, str
     assert "6 done" in outputs[-2]  # status
     assert "report.json" in outputs[-1]  # ls
     # Nothing it started is left running.
+    assert _group_gone(sandbox)
     assert not any(_listening(a) for a in addresses)
     secrets = sorted((cwd / "sandbox" / "secrets").iterdir())
     assert len(secrets) == 3
@@ -150,5 +171,31 @@ def test_sigterm_stops_both_services_and_exits_0(workdir: tuple[Path, dict[str, 
     finally:
         status = sandbox.stop(signal.SIGTERM)
     assert status == 0
+    assert _group_gone(sandbox)
     assert not any(_listening(a) for a in addresses)
     assert (cwd / "elsewhere" / "config.yaml").exists()
+
+
+def test_ctrl_c_in_a_terminal_stops_everything_and_exits_0(
+    workdir: tuple[Path, dict[str, str]],
+) -> None:
+    # The terminal sends SIGINT to the emulator too: the sandbox still ends in order.
+    cwd, env = workdir
+    sandbox = Sandbox(["speechkit-orchestrator", "sandbox"], cwd, env)
+    try:
+        sandbox.wait_for("Ctrl-C stops")
+        addresses = sandbox.addresses()
+    finally:
+        status = sandbox.stop(signal.SIGINT, group=True)
+    assert status == 0
+    assert _group_gone(sandbox)
+    assert "sandbox: stopped" in "".join(sandbox.seen) + "".join(_rest(sandbox))
+    assert not any(_listening(a) for a in addresses)
+
+
+def _rest(sandbox: Sandbox) -> list[str]:
+    """What it printed after the lines read so far."""
+    rest = []
+    while (line := sandbox.lines.get(timeout=STARTED_S)) is not None:
+        rest.append(line)
+    return rest
