@@ -31,6 +31,7 @@ COMMANDS = {
     "probe": "orchestrator.commands.probe",
     "emulator": "orchestrator.emulator.cli",
     "demo": "orchestrator.commands.demo",
+    "sandbox": "orchestrator.commands.sandbox",
 }
 
 Handler = Callable[[argparse.Namespace], int]

@@ -26,6 +26,7 @@ from orchestrator.intake.inbox import is_candidate, problems_path
 from orchestrator.intake.manifest import validate_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.sharing import MANIFEST_MODE, cannot_write, refusal_advice
 from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.pipeline.settings import settings_from_config
@@ -97,6 +98,9 @@ def place(inbox: Path, manifest: Path, text: str) -> Path:
     target = unique_destination(inbox, manifest.name)
     fd, tmp = tempfile.mkstemp(dir=inbox, prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX)
     try:
+        # Readable by the inbox's group (which a setgid inbox gives it), through which a
+        # daemon running as another user reads it; never by others.
+        os.fchmod(fd, MANIFEST_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -124,7 +128,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         for path in args.manifests:
             text = with_base_dir(path.read_text("utf-8"), path)
-            target = place(config.paths.inbox, path, text)
+            try:
+                target = place(config.paths.inbox, path, text)
+            except OSError as exc:
+                problem = Problem(str(path), cannot_write(config.paths.inbox, exc))
+                raise UserInputError([problem]) from None
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             placed.append(Submitted(path, target, digest))
             print(f"submitted {path} -> {target}", flush=True)
@@ -202,14 +210,29 @@ async def _resolve(
     return waiting
 
 
+def unwatchable(config: Config, placed: list[Submitted], exc: Exception) -> Problem:
+    """Why --wait cannot watch the manifests just placed: they are submitted all the same."""
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if not isinstance(cause, PermissionError):
+        return Problem(config.source, str(exc), field="state")
+    names = ", ".join(str(item.placed) for item in placed)
+    return Problem(
+        config.source,
+        f"submitted ({names}), but cannot watch: the state store is the daemon's alone "
+        f"({cause.strerror}: {cause.filename}); watch with `sudo speechkit-orchestrator status "
+        "--watch` or on the status page",
+        field="state",
+    )
+
+
 async def wait(
     config: Config, placed: list[Submitted], interval: float | None, intake_timeout: float
 ) -> int:
     """Watch the placed manifests until they have all ended; print each report's summary."""
     try:
         store = await open_store(config)
-    except StoreError as exc:
-        raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
+    except (StoreError, OSError) as exc:
+        raise UserInputError([unwatchable(config, placed, exc)]) from None
     reader = ProgressReader(store, settings_from_config(config))
     console = Console()
     started = asyncio.get_running_loop().time()
@@ -226,17 +249,22 @@ async def wait(
 
     try:
         frame = await Watch(console, title, interval).run(look)
-        return await _summaries(store, placed, frame.progress)
+        return await _summaries(store, placed, frame.progress, config.paths.inbox)
     finally:
         await store.close()
 
 
-async def _summaries(store: Store, placed: list[Submitted], progress: list[Progress]) -> int:
-    """Print each report's summary (and each refusal); the exit status."""
+async def _summaries(
+    store: Store, placed: list[Submitted], progress: list[Progress], inbox: Path
+) -> int:
+    """Print each report's summary (and each refusal, with what to do); the exit status."""
     status = 0
     for item in placed:
         if item.refused is not None:
             print(f"\n{item.source}: refused by the daemon:\n{item.refused}", end="")
+            advice = refusal_advice(item.refused, inbox)
+            if advice is not None:
+                print(advice)
             status = 2
     for entry in progress:
         report = await _report(store, entry)

@@ -27,6 +27,7 @@ from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import ManifestReading, load_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.sharing import SHARED_REPORT_MODE, UNREADABLE, is_shared
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store
 from orchestrator.store.types import ManifestConflict, NewJob
@@ -101,9 +102,17 @@ def complete_rejections(
         except Exception as exc:
             problems = [Problem(str(path), f"cannot be read ({type(exc).__name__})")]
         with contextlib.suppress(OSError):
-            write_atomic(problems_path(path), report_text(problems))
+            write_report(problems_path(path), report_text(problems))
             completed.append(path)
     return completed
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write a problems report; in a folder shared with a group (setgid), readable by the
+    group, so the operators who share it read why their manifest was refused."""
+    write_atomic(path, text)
+    if is_shared(path.parent):
+        os.chmod(path, SHARED_REPORT_MODE)
 
 
 def report_text(problems: list[Problem]) -> str:
@@ -344,6 +353,11 @@ class Intake:
                 # Another daemon watching the same inbox took it first.
                 log.info("manifest.taken_elsewhere", path=str(path))
                 return None
+            if problem.message.startswith("cannot read") and not await asyncio.to_thread(
+                os.access, path, os.R_OK
+            ):
+                # Placed by another user without the inbox's group: say how to share it.
+                problem = Problem(str(path), UNREADABLE)
             await self.reject(path, [problem])
             return None
         reading = await asyncio.to_thread(ManifestReading, path, self.roots, data)
@@ -413,7 +427,7 @@ class Intake:
             name = fit_name(path.name, len(PROBLEMS_SUFFIX) + 8)
             target = unique_destination(self.failed, name)
             report = report_text(problems)
-            await asyncio.to_thread(write_atomic, problems_path(target), report)
+            await asyncio.to_thread(write_report, problems_path(target), report)
             os.replace(path, target)
         except FileNotFoundError:
             # Another daemon watching the same inbox took it first.

@@ -101,3 +101,27 @@ def test_unit_settings_the_daemon_relies_on() -> None:
     # The metadata service's tokens only for a config that takes them (a drop-in allows it).
     assert _values("IPAddressDeny") == ["169.254.169.254"]
     assert _values("DynamicUser") == ["yes"]
+    # Operators submit through the spool their group shares with the daemon.
+    assert _values("SupplementaryGroups") == ["speechkit-operators"]
+    assert _values("ReadWritePaths") == ["/var/spool/speechkit-orchestrator"]
+
+
+def test_the_operators_guide_lays_out_what_the_unit_allows() -> None:
+    # The configured paths, the spool the install creates and the unit's writable places
+    # must agree, or submit by an operator cannot work under the unit as shipped.
+    guide = (UNIT.parents[1] / "docs" / "operations.md").read_text("utf-8")
+    install = guide.split("## Install", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    configure = guide.split("## Configure", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    (spool,) = _values("ReadWritePaths")
+    (group,) = _values("SupplementaryGroups")
+    state = f"/var/lib/{_values('StateDirectory')[0]}/"
+    paths = {k.strip(): v.split("#")[0].strip() for k, _, v in
+             (line.partition(":") for line in configure.splitlines()) if v.strip()}  # fmt: skip
+    for folder in ("inbox", "processed", "failed"):
+        assert paths[folder] == f"{spool}/{folder}"
+        assert f"{spool}/{folder}" in install
+    assert paths["state_file"].startswith(state)
+    assert paths["output"].startswith(state)
+    assert f"groupadd --system {group}" in install
+    assert f"install -d -g {group} -m 2770 {spool}/inbox" in install
+    assert f"usermod -aG {group} " in install

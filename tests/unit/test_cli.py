@@ -22,6 +22,7 @@ COMMANDS = {
     "probe",
     "emulator",
     "demo",
+    "sandbox",
 }
 
 
