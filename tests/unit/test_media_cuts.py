@@ -56,6 +56,7 @@ def test_parts_cover_the_whole_none_too_long_none_empty(
 )
 # 18.2 s / 0.1 s is 181.99999999999997 windows: the gap ends at the limit's own window.
 @example(limit_windows=182, offset=220, gap_length=2, parts=2)
+@example(limit_windows=86, offset=20, gap_length=2, parts=2)
 def test_a_cut_lands_in_the_quiet_gap_before_the_limit(
     limit_windows: int, offset: int, gap_length: int, parts: int
 ) -> None:
