@@ -90,3 +90,35 @@ async def test_the_recheck_delay_grows_to_its_cap(s3_server: S3Server) -> None:
     assert delays[0] < delays[3]
     assert all(1.0 <= d <= MAX_RECHECK_S for d in delays)
     assert delays[-1] >= MAX_RECHECK_S / 2
+
+
+async def test_a_reload_checks_at_once_whatever_the_delay(s3_server: S3Server) -> None:
+    """The next re-check is 30 s away at least (its delay's jittered half of 60 s); the
+    recheck a reload asks for runs now."""
+    slow = replace(SETTINGS, retry=RetryPolicy(base_delay_s=600.0, max_delay_s=600.0))
+    bucket = f"later-{uuid.uuid4().hex[:8]}"
+    stop = asyncio.Event()
+    async with _storage(s3_server, bucket) as storage:
+        gate = BucketGate(storage, DaemonMetrics(), lambda: slow, lambda: 0.0, random.Random(1))
+        assert not await gate.check()
+        runner = asyncio.create_task(gate.run(stop))
+        await poll_until(
+            lambda: asyncio.sleep(0, gate.closed.checks if gate.closed else 0),
+            lambda checks: checks >= 2,
+            what="the re-check the closing asks for",
+        )
+        assert gate.delay() >= MAX_RECHECK_S / 2
+        create_bucket = s3_server.client().create_bucket  # type: ignore[attr-defined]
+        create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3_server.region}
+        )
+        gate.recheck()
+        # A guard well under the delay: only the recheck can open it in time.
+        await poll_until(
+            lambda: asyncio.sleep(0, gate.open),
+            bool,
+            limit_s=MAX_RECHECK_S / 4,
+            what="the gate open",
+        )
+        stop.set()
+        await runner
