@@ -415,8 +415,13 @@ class Daemon:
                 log.error("manifest.finish_error", error=str(exc), exc_info=True)
 
     async def _finish_manifests(self) -> None:
-        """Write the report of every manifest whose jobs have all ended and file it away."""
+        """Write the report of every manifest whose jobs have all ended and file it away;
+        while the bucket cannot be used, not when the reports go to objects (they wait
+        for it, as the results do, rather than fail every 10 seconds)."""
         assert self.finisher is not None
+        bucket_closed = self.pipeline is not None and not self.pipeline.bucket.open
+        if bucket_closed and self.finisher.results.objects_prefix is not None:
+            return
         await self.finisher.finish_all()
 
 

@@ -55,8 +55,9 @@ async def storage_ok(http: aiohttp.ClientSession, address: str) -> str:
     return line
 
 
-async def assert_degraded(env: DaemonEnv, bucket: str, code: str) -> None:
-    """/healthz says why the daemon is degraded; the gauge is 0; no job has failed."""
+async def assert_degraded(env: DaemonEnv, bucket: str, code: str, failed: int = 0) -> None:
+    """/healthz says why the daemon is degraded; the gauge is 0; no job has failed (but
+    ``failed`` for their audio)."""
     (ready,) = await env.wait_for_event("daemon.ready", limit_s=LIMIT_S)
     address = ready["status_address"]
     async with aiohttp.ClientSession() as http:
@@ -67,14 +68,16 @@ async def assert_degraded(env: DaemonEnv, bucket: str, code: str) -> None:
         assert problem.startswith(f"storage (bucket {bucket}): ")
         assert code in problem
         assert await storage_ok(http, address) == "speechkit_orchestrator_storage_ok 0.0"
-    assert env.events("job.failed") == []
+    failures = env.events("job.failed")
+    assert len(failures) == failed
+    assert {e["reason_class"] for e in failures} <= {"audio"}
 
 
 async def assert_all_done_after_one_outage(env: DaemonEnv, name: str, jobs: int) -> None:
     """Every job done, the outage said once each way, /healthz healthy again."""
     (finished,) = await env.wait_for_event("manifest.finished", manifest=name, limit_s=LIMIT_S)
     assert finished["counts"] == {"done": jobs}, finished
-    assert env.events("job.failed") == []
+    assert [e for e in env.events("job.failed") if e["manifest"] == name] == []
     assert len(env.events("storage.unavailable")) == 1
     assert len(env.events("storage.available")) == 1
     (ready,) = env.events("daemon.ready")
@@ -89,26 +92,50 @@ async def assert_all_done_after_one_outage(env: DaemonEnv, name: str, jobs: int)
     assert report["failures"] == []
 
 
+@pytest.mark.parametrize("results_in_bucket", [False, True], ids=["results-on-disk", "in-bucket"])
 async def test_a_daemon_started_without_its_bucket_fails_no_job_and_resumes_once_it_is_made(
-    tmp_path: Path, s3_server: S3Server
+    tmp_path: Path, s3_server: S3Server, results_in_bucket: bool
 ) -> None:
     bucket = f"not-yet-{uuid.uuid4().hex[:8]}"
-    async with emulated_daemon(tmp_path, s3_server, bucket) as (_emu, env):
+    # Results to the bucket (and, so that the report is read alike, to disk as well).
+    outputs = {"s3_prefix": "results/", "local": True} if results_in_bucket else {}
+    async with emulated_daemon(tmp_path, s3_server, bucket, outputs=outputs) as (_emu, env):
         audio = env.copy_audio()
         env.put_manifest("early", [{"audio": name} for name in DEMO_FILES], base_dir=audio)
+        if results_in_bucket:
+            # asr_xml needs no bucket: its bad file fails at once, and the manifest's
+            # report, bound for the bucket, waits for it (rather than fail every 10 s).
+            (audio / "empty.wav").write_bytes(b"")
+            env.put_manifest(
+                "bad", [{"audio": "empty.wav"}], base_dir=audio, defaults={"api": "asr_xml"}
+            )
         process = await env.start()
         try:
             (said,) = await env.wait_for_event("storage.unavailable", limit_s=LIMIT_S)
             assert said["level"] == "error"
             assert said["bucket"] == bucket
             assert said["code"] == "NoSuchBucket"
-            await assert_degraded(env, bucket, "NoSuchBucket")
+            if results_in_bucket:
+                await env.wait_for_event("job.failed", manifest="bad", limit_s=LIMIT_S)
+            await assert_degraded(env, bucket, "NoSuchBucket", failed=int(results_in_bucket))
             # Nothing that needs the bucket was tried meanwhile.
             assert env.events("upload.done") == []
+            assert env.events("manifest.finished") == []
             create_bucket(s3_server, bucket)
             (back,) = await env.wait_for_event("storage.available", limit_s=LIMIT_S)
             assert back["bucket"] == bucket
             await assert_all_done_after_one_outage(env, "early", len(DEMO_FILES))
+            if results_in_bucket:
+                # The results and the report waited for the bucket, then went there.
+                listing: Any = s3_server.client().list_objects_v2(  # type: ignore[attr-defined]
+                    Bucket=bucket, Prefix="results/early/"
+                )
+                keys = {item["Key"] for item in listing.get("Contents", [])}
+                assert "results/early/report.json" in keys
+                assert len([k for k in keys if k.endswith(".json")]) > len(DEMO_FILES)
+                (bad,) = await env.wait_for_event("manifest.finished", manifest="bad")
+                assert bad["report_object"] == f"s3://{bucket}/results/bad/report.json"
+                assert env.events("manifest.finish_error") == []
         finally:
             await env.stop(process)
 
