@@ -44,6 +44,9 @@ TRANSIENT_OPERATION_CODES = frozenset({GRPC_INTERNAL, GRPC_UNAVAILABLE, GRPC_DEA
 MIN_ASK_LATER_S = 1.0
 # A step that could get no credential waits this long when the failure names no time.
 CREDENTIALS_WAIT_S = 10.0
+# A step that found the bucket unusable is due again after this: its stage takes no job
+# that needs the bucket until a check finds it mended, so this only orders the backlog.
+BUCKET_WAIT_S = MIN_ASK_LATER_S
 
 
 class NotFoundMeans(enum.Enum):
@@ -191,9 +194,11 @@ def _waits(
     back_to: State, failure: Failure, job: Job, when: Circumstances, quota: str | None
 ) -> Throttle | AskLater | None:
     """A wait that spends no attempt: a 429 pauses its quota; without a credential (its
-    renewal failed, nothing was sent) the job asks again later."""
+    renewal failed, nothing was sent) or a usable bucket the job asks again later."""
     if failure.kind is ErrorKind.QUOTA and quota is not None:
         return Throttle(quota, back_to, failure.retry_after)
+    if failure.kind is ErrorKind.BUCKET:
+        return AskLater(back_to, when.now + BUCKET_WAIT_S, job.attempts)
     if failure.kind is ErrorKind.CREDENTIALS:
         wait = failure.retry_after if failure.retry_after is not None else CREDENTIALS_WAIT_S
         return AskLater(back_to, when.now + max(MIN_ASK_LATER_S, wait), job.attempts)

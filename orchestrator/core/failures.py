@@ -16,6 +16,9 @@ class ErrorKind(enum.Enum):
     # No credential could be had (renewing an IAM token failed): the request was not sent;
     # the job waits, spending no attempt, until one can.
     CREDENTIALS = "credentials"
+    # The object storage bucket cannot be used (none, no rights, refused credentials):
+    # no job's fault; the job waits, spending no attempt, until a check finds it mended.
+    BUCKET = "bucket"
 
     @property
     def retryable(self) -> bool:

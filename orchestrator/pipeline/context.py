@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.core.decisions import Circumstances
 from orchestrator.core.jobs import Job, Stage
+from orchestrator.pipeline.bucket import BucketGate
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.media import Media, workers
 from orchestrator.pipeline.results import Results
@@ -50,10 +51,14 @@ class Context:
     kick: Callable[[Stage], None]
     results: Results = field(init=False)
     media: Media = field(init=False)
+    bucket: BucketGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.results = Results(self.store)
         self.media = Media(workers(self.settings.conversions))
+        self.bucket = BucketGate(
+            self.storage, self.metrics, lambda: self.settings, self.clock, self.rng
+        )
 
     def client(self, job: Job) -> RecognitionClient | None:
         """The client of the job's API, or None when this daemon does not drive it."""

@@ -183,7 +183,14 @@ class Fetch:
             # attempts are spent, stays retryable); nothing half-written is left behind.
             await self._retry(job, write_error(exc), began)
             return
-        except (ValueError, StorageError) as exc:
+        except StorageError as exc:
+            if exc.bucket_wide:
+                # The bucket, not this job: it waits, and so do fetches, for a check.
+                self.ctx.bucket.close(exc)
+            kind = ErrorKind.BUCKET if exc.bucket_wide else ErrorKind.RETRYABLE
+            await self._retry(job, str(exc), began, kind)
+            return
+        except ValueError as exc:
             await self._retry(job, str(exc), began)
             return
         await self._delete_object(job)
@@ -203,8 +210,10 @@ class Fetch:
             log.warning("job.empty", operation_id=operation_id, source=job.source, reason=note)
         await self.transitions.move(job, State.DONE, began, error=None, note=note)
 
-    async def _retry(self, job: Job, error: str, began: float) -> None:
-        failure = Failure(ErrorKind.RETRYABLE, f"writing the results failed: {error}")
+    async def _retry(
+        self, job: Job, error: str, began: float, kind: ErrorKind = ErrorKind.RETRYABLE
+    ) -> None:
+        failure = Failure(kind, f"writing the results failed: {error}")
         decision = after_failure(Stage.FETCH, failure, job, self.ctx.circumstances())
         await self.transitions.apply(job, decision, began)
 

@@ -16,7 +16,7 @@ can be done by any daemon.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrator.core.apis import ApiSpec
 from orchestrator.core.destinations import destinations
@@ -123,3 +123,25 @@ def _submit_lanes(
             )
         )
     return found
+
+
+def without_bucket(
+    stage: Stage, found: Sequence[Lane], profiles: Sequence[ApiSpec], settings: PipelineSettings
+) -> list[Lane]:
+    """The lanes of ``found`` that may go on while the bucket cannot be used. Uploads and
+    submissions wait for the APIs that upload (the service reads the audio from the
+    bucket by its link); those of an API that sends the audio in its request go on.
+    Fetches wait when results are written to objects; checks always go on."""
+    if stage is Stage.POLL:
+        return list(found)
+    if stage is Stage.FETCH:
+        in_bucket = destinations(settings.outputs_prefix, settings.outputs_local).objects_prefix
+        return [] if in_bucket is not None else list(found)
+    free = {profile.name for profile in profiles if not profile.uploads}
+    kept = []
+    for lane in found:
+        apis = tuple(sorted(free)) if lane.apis is None else lane.apis
+        apis = tuple(api for api in apis if api in free)
+        if apis:
+            kept.append(replace(lane, apis=apis))
+    return kept

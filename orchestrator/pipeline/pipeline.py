@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from orchestrator.core import polling
 from orchestrator.core.decisions import after_unexpected
 from orchestrator.core.jobs import TERMINAL, Job, Stage
+from orchestrator.pipeline.bucket import BucketGate
 from orchestrator.pipeline.context import Context, job_logging
 from orchestrator.pipeline.fetch import Fetch
-from orchestrator.pipeline.lanes import Lane, lanes
+from orchestrator.pipeline.lanes import Lane, lanes, without_bucket
 from orchestrator.pipeline.learning import Learning
 from orchestrator.pipeline.ledger import QuotaLedger
 from orchestrator.pipeline.poll import Poll
@@ -97,6 +98,7 @@ class Pipeline:
             Stage.POLL: logged(Poll(self.ctx, self.transitions, self.learning).step),
             Stage.FETCH: logged(Fetch(self.ctx, self.transitions).step),
         }
+        self.ctx.bucket.on_open = self.kick
         self.scheduler = Scheduler(
             self.ctx,
             self.work,
@@ -119,6 +121,11 @@ class Pipeline:
     def estimator(self) -> polling.CompletionEstimator:
         """What was learned of the service's speed."""
         return self.learning.estimator
+
+    @property
+    def bucket(self) -> BucketGate:
+        """Whether the object storage bucket can be used (checked again while not)."""
+        return self.ctx.bucket
 
     @property
     def in_flight(self) -> int:
@@ -154,6 +161,7 @@ class Pipeline:
         """Run every stage until ``stop`` is set, then wait for the steps in flight."""
         loops = self.scheduler.loops(stop)
         loops.append(asyncio.create_task(self._maintain(stop), name="maintenance"))
+        loops.append(asyncio.create_task(self.ctx.bucket.run(stop), name="bucket-checks"))
         if self.ctx.store.shared:
             loops.append(asyncio.create_task(self._follow(stop), name="follow-learning"))
         try:
@@ -175,7 +183,10 @@ class Pipeline:
 
     def _lanes(self, stage: Stage) -> list[Lane]:
         profiles = [client.profile for client in self.ctx.clients.values()]
-        return lanes(stage, profiles, self.ctx.settings, billable)
+        found = lanes(stage, profiles, self.ctx.settings, billable)
+        if self.ctx.bucket.open:
+            return found
+        return without_bucket(stage, found, profiles, self.ctx.settings)
 
     async def _step_failed(self, stage: Stage, job: Job, exc: Exception) -> None:
         """A bug or an unexpected failure inside a step: the job is retried with backoff,

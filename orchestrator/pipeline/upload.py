@@ -62,6 +62,13 @@ def audio_refusal(job: Job, facts: AudioFacts, apis: ApiCatalogue) -> str | None
     return f"{job.source}: {reason}"
 
 
+def storage_error_kind(exc: StorageError) -> ErrorKind:
+    """What a storage failure means for the job that met it."""
+    if exc.bucket_wide:
+        return ErrorKind.BUCKET
+    return ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
+
+
 class Upload:
     """Probe, upload, and settle which job leads the recognition of each content."""
 
@@ -246,8 +253,10 @@ class Upload:
                         partial(audio.read_range, source, facts.data_offset, facts.data_length),
                     )
         except StorageError as exc:
-            kind = ErrorKind.RETRYABLE if exc.retryable else ErrorKind.PERMANENT
-            failure = Failure(kind, str(exc), reason_class=ReasonClass.STORAGE)
+            failure = Failure(storage_error_kind(exc), str(exc), reason_class=ReasonClass.STORAGE)
+            if exc.bucket_wide:
+                # The bucket, not this job: the job waits, and uploads wait for a check.
+                self.ctx.bucket.close(exc)
             decision = after_failure(Stage.UPLOAD, failure, job, self.ctx.circumstances())
             await self.transitions.apply(job, decision, began)
             return

@@ -99,11 +99,16 @@ class Control:
         self._stop_requests = 0
 
     def problems(self) -> list[str]:
-        """What makes the daemon degraded now (``/healthz``): no credential can be had."""
+        """What makes the daemon degraded now (``/healthz``): no credential can be had,
+        the bucket cannot be used."""
+        found = []
         credentials = self.credentials
-        if credentials is None or credentials.ok:
-            return []
-        return [f"credentials ({credentials.source}): {credentials.error}"]
+        if credentials is not None and not credentials.ok:
+            found.append(f"credentials ({credentials.source}): {credentials.error}")
+        bucket = None if self.pipeline is None else self.pipeline.bucket.problem()
+        if bucket is not None:
+            found.append(bucket)
+        return found
 
     def attach(self, pipeline: Pipeline, intake: Intake) -> None:
         """The running parts a reload applies to and a stop reports on."""
@@ -167,6 +172,8 @@ class Control:
         log_warnings(new)
         if self.pipeline is not None:
             self.pipeline.apply(reloaded_settings(new, self.pipeline.settings))
+            # The operator may have mended the bucket or its rights: see at once.
+            self.pipeline.bucket.recheck()
         if self.intake is not None:
             reconfigure_intake(self.intake, new)
         if self.credentials is not None and self.credentials.reconfigure(new.speechkit):

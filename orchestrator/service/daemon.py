@@ -56,6 +56,8 @@ STATUS_EVERY_S = 5.0
 STATUS_MIN_GAP_S = 1.0
 # How often manifests whose report could not be written are tried again.
 FINISH_RETRY_S = 10.0
+# The bucket's check at the start waits this long at most before work starts.
+BUCKET_CHECK_S = 30.0
 
 
 @dataclass
@@ -146,6 +148,7 @@ class Daemon:
         storage = open_object_storage(config.storage)
         async with aiohttp.ClientSession(timeout=timeout) as session, storage:
             pipeline = await self._start_pipeline(store, storage, session, settings)
+            await check_bucket(pipeline)
             intake = self._start_parts(store, storage, settings.node)
             self.control.attach(pipeline, intake)
             web = await self._start_web(store)
@@ -412,9 +415,28 @@ class Daemon:
                 log.error("manifest.finish_error", error=str(exc), exc_info=True)
 
     async def _finish_manifests(self) -> None:
-        """Write the report of every manifest whose jobs have all ended and file it away."""
+        """Write the report of every manifest whose jobs have all ended and file it away;
+        while the bucket cannot be used, not when the reports go to objects (they wait
+        for it, as the results do, rather than fail every 10 seconds)."""
         assert self.finisher is not None
+        bucket_closed = self.pipeline is not None and not self.pipeline.bucket.open
+        if bucket_closed and self.finisher.results.objects_prefix is not None:
+            return
         await self.finisher.finish_all()
+
+
+async def check_bucket(pipeline: Pipeline) -> None:
+    """Check the bucket before work starts: a missing one or refused credentials close
+    it (said once) rather than fail the first uploads. Bounded: an endpoint that does not
+    answer is met, and retried, by the uploads themselves."""
+    try:
+        await asyncio.wait_for(pipeline.bucket.check(), BUCKET_CHECK_S)
+    except TimeoutError:
+        log.warning(
+            "storage.check_failed",
+            bucket=pipeline.bucket.storage.bucket,
+            error=f"no answer within {BUCKET_CHECK_S:g} s",
+        )
 
 
 async def installed_values(store: Store, apis: ApiCatalogue) -> dict[str, str]:

@@ -30,6 +30,10 @@ class StorageErrorKind(enum.Enum):
 
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
+    # The bucket itself cannot be used (there is none, the credentials are refused, they
+    # grant no rights): no object operation succeeds until someone mends it, and then
+    # every one does. Not the object's fault: what needs the bucket waits.
+    BUCKET = "bucket"
 
 
 class StorageError(Exception):
@@ -45,6 +49,11 @@ class StorageError(Exception):
     def retryable(self) -> bool:
         """True when trying again later may succeed."""
         return self.kind is StorageErrorKind.RETRYABLE
+
+    @property
+    def bucket_wide(self) -> bool:
+        """True when the bucket itself is unusable until someone mends it."""
+        return self.kind is StorageErrorKind.BUCKET
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,17 @@ class ObjectStorage(Protocol):
 
     # An implementation subclasses this Protocol explicitly and inherits what follows with
     # a body: the key's naming and the two writes built on ``head`` and ``upload``.
+
+    async def check(self, prefix: str) -> None:
+        """Whether the bucket takes the daemon's objects now: a small object is written
+        under ``prefix`` (the rights uploads need, not merely the bucket's existence), then
+        deleted where the credentials may delete (where not, it stays: one tiny object).
+        StorageError, of kind BUCKET when the bucket itself is unusable, when not."""
+        key = check_key(prefix)
+        await self.upload(key, iter([CHECK_BYTES]), len(CHECK_BYTES), CHECK_SHA256)
+        with suppress(StorageError):
+            # Deleting is a right of its own (storage.editor), not one uploads need.
+            await self.delete(key)
 
     @staticmethod
     def object_key(prefix: str, content_hash: str, suffix: str = "") -> str:
@@ -192,6 +212,18 @@ async def parts(chunks: AsyncIterator[bytes], part_size: int) -> AsyncGenerator[
             del buffer[:part_size]
     if buffer:
         yield bytes(buffer)
+
+
+CHECK_NAME = ".write-check"
+"""The object a check writes under the key prefix (always the same, a few bytes)."""
+CHECK_BYTES = b"speechkit-orchestrator may write here\n"
+CHECK_SHA256 = hashlib.sha256(CHECK_BYTES).hexdigest()
+
+
+def check_key(prefix: str) -> str:
+    """The key of the object that ``check`` writes under ``prefix``."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{CHECK_NAME}" if prefix else CHECK_NAME
 
 
 def within_limit(key: str, data: bytes | None, limit: int) -> bytes | None:

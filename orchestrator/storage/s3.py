@@ -57,6 +57,23 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
+# S3 error codes that mean "this bucket cannot be used with these credentials": none of them
+# passes by itself, and none is about one object. (A 403 of any code is the same.)
+_BUCKET_CODES = frozenset(
+    {
+        "NoSuchBucket",
+        "AccessDenied",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidBucketName",
+        "PermanentRedirect",
+        "AuthorizationHeaderMalformed",
+    }
+)
+
+
 class S3Storage(ObjectStorage):
     """Object storage over S3, one client for the daemon's lifetime:
     ``async with S3Storage(...) as s:``.
@@ -326,14 +343,8 @@ class S3Storage(ObjectStorage):
             error = exc.response.get("Error", {})
             code = str(error.get("Code") or _status(exc) or "error")
             message = str(error.get("Message") or "")
-            status = _status(exc)
-            retryable = code in _RETRYABLE_CODES or (status is not None and status >= 500)
             text = f"{where}: {code}" + (f": {message}" if message else "")
-            return StorageError(
-                StorageErrorKind.RETRYABLE if retryable else StorageErrorKind.PERMANENT,
-                self._scrub(text),
-                code,
-            )
+            return StorageError(_kind(code, _status(exc)), self._scrub(text), code)
         transient = (
             EndpointConnectionError,
             ConnectionClosedError,
@@ -353,6 +364,16 @@ class S3Storage(ObjectStorage):
         return StorageError(
             StorageErrorKind.PERMANENT, self._scrub(f"{where}: {type(exc).__name__}: {exc}")
         )
+
+
+def _kind(code: str, status: int | None) -> StorageErrorKind:
+    """What an S3 error answer means: the bucket unusable, a passing trouble, or this
+    request's fault."""
+    if code in _BUCKET_CODES or status == 403:
+        return StorageErrorKind.BUCKET
+    if code in _RETRYABLE_CODES or (status is not None and status >= 500):
+        return StorageErrorKind.RETRYABLE
+    return StorageErrorKind.PERMANENT
 
 
 def _status(exc: ClientError) -> int | None:

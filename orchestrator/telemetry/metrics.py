@@ -378,7 +378,8 @@ class DaemonMetrics:
         )
 
     def _add_credentials_families(self, reg: Registry) -> None:
-        """Whether the IAM token is renewed, and how often renewing it failed."""
+        """Whether the IAM token is renewed, how often renewing it failed, and whether
+        the bucket can be used."""
         self.credentials_ok = reg.gauge(
             f"{PREFIX}credentials_ok",
             "1 while the credential is good (a renewed IAM token's last renewal succeeded), "
@@ -395,6 +396,12 @@ class DaemonMetrics:
             ["source"],
         )
         self.credentials_ok.set(1)
+        self.storage_ok = reg.gauge(
+            f"{PREFIX}storage_ok",
+            "1 while the object storage bucket takes objects, else 0 (none, no rights, "
+            "refused credentials): what needs it waits.",
+        )
+        self.storage_ok.set(1)
         for source in TOKEN_SOURCES:
             self.credentials_refreshes.inc(0, source=source)
             self.credentials_refresh_failures.inc(0, source=source)

@@ -28,6 +28,7 @@ EXPECTED_ALERTS = {
     "SpeechkitOrchestratorDown",
     "SpeechkitOrchestratorUnhealthy",
     "SpeechkitOrchestratorCredentialsFailing",
+    "SpeechkitOrchestratorStorageUnavailable",
     "SpeechkitOrchestratorThrottled",
     "SpeechkitOrchestratorQuotaPaused",
     "SpeechkitOrchestratorAudioQuotaSpent",

@@ -21,10 +21,12 @@ from orchestrator.storage.protocol import (
     ObjectStorage,
     StorageError,
     StorageErrorKind,
+    check_key,
     object_key,
 )
 from orchestrator.storage.s3 import S3Storage
 from tests.conftest import S3Server
+from tests.support.proxy import RefusingProxy
 
 MIB = 1024 * 1024
 PUBLIC = "https://storage.example.test"
@@ -228,16 +230,76 @@ async def test_delete_is_idempotent(backend: Backend) -> None:
         await storage.delete(key)
 
 
-async def test_missing_bucket_is_permanent_without_credentials(s3_server: S3Server) -> None:
+async def test_missing_bucket_is_the_buckets_fault_without_credentials(
+    s3_server: S3Server,
+) -> None:
     data = b"x" * 10
     digest = hashlib.sha256(data).hexdigest()
     async with _storage(s3_server, "no-such-bucket-here") as storage:
         with pytest.raises(StorageError) as caught:
             await storage.upload("k", iter([data]), len(data), digest)
-    assert caught.value.kind is StorageErrorKind.PERMANENT
+        with pytest.raises(StorageError) as checked:
+            await storage.check("audio")
+    # Not this object's fault, nor a passing one: what needs the bucket waits for it.
+    assert caught.value.kind is StorageErrorKind.BUCKET
+    assert not caught.value.retryable
+    assert caught.value.code == "NoSuchBucket"
     assert "NoSuchBucket" in str(caught.value)
+    assert checked.value.kind is StorageErrorKind.BUCKET
     assert s3_server.secret_key not in str(caught.value)
     assert s3_server.access_key not in str(caught.value)
+
+
+async def test_a_check_writes_under_the_prefix_and_leaves_nothing(backend: Backend) -> None:
+    async with backend.storage() as storage:
+        await storage.check("audio/")
+        await storage.check("audio")  # again: the same object, written and deleted
+        assert await storage.head(check_key("audio")) is None
+    assert check_key("audio") == "audio/.write-check"
+    assert check_key("") == ".write-check"
+
+
+async def test_a_check_needs_no_right_to_delete(s3_server: S3Server, s3_bucket: str) -> None:
+    """A key that may upload but not delete (storage.uploader) passes the check: the
+    object it wrote stays."""
+    host, port = s3_server.endpoint_url.removeprefix("http://").split(":")
+    async with RefusingProxy(host, int(port), methods={"DELETE"}) as proxy:
+        storage = S3Storage(proxy.url, s3_server.region, s3_bucket, "ak", "sk", PUBLIC, attempts=1)
+        async with storage:
+            await storage.check("audio")
+        assert proxy.refused == 1
+    data, sha256 = Backend("s3", s3_bucket, s3=s3_server).stored(check_key("audio"))
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert 0 < len(data) < 100
+
+
+@pytest.mark.parametrize("action", ["head", "check", "upload", "get", "delete"])
+async def test_access_denied_is_the_buckets_fault(s3_server: S3Server, action: str) -> None:
+    """Credentials without rights: a proxy answers S3's 403 AccessDenied (moto itself
+    checks no rights), for an object's HEAD (a bare 403) as for the rest."""
+    host, port = s3_server.endpoint_url.removeprefix("http://").split(":")
+    async with RefusingProxy(host, int(port)) as proxy:
+        storage = S3Storage(proxy.url, s3_server.region, "b", "ak", "sk", PUBLIC, attempts=1)
+        async with storage:
+            with pytest.raises(StorageError) as caught:
+                await _act(storage, action)
+        assert proxy.refused >= 1
+    assert caught.value.kind is StorageErrorKind.BUCKET
+    assert caught.value.bucket_wide
+
+
+async def _act(storage: ObjectStorage, action: str) -> None:
+    """One storage operation, by name."""
+    if action == "head":
+        await storage.head("k")
+    elif action == "check":
+        await storage.check("audio")
+    elif action == "upload":
+        await storage.upload("k", iter([b"x"]), 1, hashlib.sha256(b"x").hexdigest())
+    elif action == "get":
+        await storage.get_bytes("k", 10)
+    else:
+        await storage.delete("k")
 
 
 async def test_failed_multipart_upload_is_aborted(backend: Backend) -> None:

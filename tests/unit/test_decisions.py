@@ -79,6 +79,24 @@ TABLE: list[tuple[Stage, Failure, str | None, NotFoundMeans, Job, Decision]] = [
         job(State.UPLOADING),
         Fail("permanent: boom", ReasonClass.AUDIO),
     ),
+    # An unusable bucket is no job's fault: the upload waits, spending no attempt, however
+    # many it has spent already; so does a result to be written to the bucket.
+    (
+        Stage.UPLOAD,
+        fail(ErrorKind.BUCKET, reason_class=ReasonClass.STORAGE),
+        None,
+        WRONG,
+        job(State.UPLOADING, attempts=2),
+        AskLater(State.UPLOADING, 1001.0, 2),
+    ),
+    (
+        Stage.FETCH,
+        fail(ErrorKind.BUCKET, reason_class=ReasonClass.STORAGE),
+        None,
+        WRONG,
+        job(State.FETCHING, attempts=2),
+        AskLater(State.FETCHING, 1001.0, 2),
+    ),
     # Submissions: a 429 pauses the quota; 5xx and 401 back off (Retry-After is a floor).
     (
         Stage.SUBMIT,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orchestrator.core.jobs import Job, Stage, State
 from orchestrator.core.quota import AUDIO_QUOTA, SUBMIT_QUOTA
-from orchestrator.pipeline.lanes import lanes
+from orchestrator.pipeline.lanes import lanes, without_bucket
 from orchestrator.pipeline.settings import SEND_SLACK_S, PipelineSettings, per_second
 from orchestrator.speechkit import ASR_XML_SPEC, V2_SPEC, V3_SPEC, asr_xml, v2, v3
 from orchestrator.store.types import Affinity
@@ -70,3 +70,28 @@ def test_results_written_to_a_disk_are_fetched_by_the_node_of_that_disk() -> Non
     assert affinities() == {mine}
     assert affinities(outputs_prefix="t/", outputs_local=False) == {None}  # objects: anyone
     assert affinities(outputs_prefix="t/", outputs_local=True) == {mine}  # files first
+
+
+def apis_without_bucket(stage: Stage, settings: PipelineSettings = SETTINGS) -> list[object]:
+    found = lanes(stage, PROFILES, settings, billable)
+    return [lane.apis for lane in without_bucket(stage, found, PROFILES, settings)]
+
+
+def test_without_the_bucket_only_what_needs_no_bucket_goes_on() -> None:
+    # Uploads and submissions of the APIs the service reads from the bucket wait; the
+    # API that takes the audio in its request goes on, with its lane as it was.
+    assert apis_without_bucket(Stage.UPLOAD) == [("asr_xml",)]
+    assert apis_without_bucket(Stage.SUBMIT) == [("asr_xml",)]
+    (upload,) = without_bucket(
+        Stage.UPLOAD, lanes(Stage.UPLOAD, PROFILES, SETTINGS, billable), PROFILES, SETTINGS
+    )
+    assert upload.affinity == Affinity(SETTINGS.node)
+    # Checks need no bucket; results written to disk neither, to objects they do.
+    assert apis_without_bucket(Stage.POLL) == [("v2",), ("v3",)]
+    assert apis_without_bucket(Stage.FETCH) == [("v3",), ("asr_xml", "v2")]
+    to_objects = dataclasses.replace(SETTINGS, outputs_prefix="results")
+    assert apis_without_bucket(Stage.FETCH, to_objects) == []
+    # With no API that can go on, a stage waits whole.
+    only_async = [V2_SPEC, V3_SPEC]
+    found = lanes(Stage.UPLOAD, only_async, SETTINGS, billable)
+    assert without_bucket(Stage.UPLOAD, found, only_async, SETTINGS) == []

@@ -179,6 +179,7 @@ def test_daemon_metrics_families() -> None:
         P + "credentials_ok",
         P + "credentials_refreshes",
         P + "credentials_refresh_failures",
+        P + "storage_ok",
     }
     jobs = families[P + "jobs"].samples
     # Every state has its series (0 when no job is in it), so a dashboard's lines are steady.
