@@ -153,6 +153,7 @@ class ManifestStatus:
     counts: dict[str, int] = field(default_factory=dict)
     digest: str = ""  # sha256 of the manifest file's bytes
     node: str = ""  # the daemon's node that took it in ("" in a one-daemon store)
+    standing: bool = False  # takes new files under its folders until it is closed
 
     @property
     def total(self) -> int:

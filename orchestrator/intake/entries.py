@@ -43,14 +43,46 @@ class EntryReader:
     """Reads a manifest's entries one by one, remembering the outputs already taken."""
 
     def __init__(
-        self, reader: Reader, base_dir: Path, roots: InputRoots | None, apis: ApiCatalogue
+        self,
+        reader: Reader,
+        base_dir: Path,
+        roots: InputRoots | None,
+        apis: ApiCatalogue,
+        standing: bool = False,
     ) -> None:
         self.r = reader
+        # A standing manifest's folder may be empty yet: the files come later.
+        self.standing = standing
         self.apis = apis  # what each job's API takes
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
         self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
         self.outputs = OutputNames()  # the outputs taken, to refuse any clash
+
+    def names_folder(self, node: yaml.Node) -> bool:
+        """Whether the entry ``node`` names a glob or a directory (files may come and go
+        there), without recording any problem (its reading does) and without looking at
+        anything outside the roots."""
+        if isinstance(node, yaml.MappingNode):
+            found = [
+                v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "audio"
+            ]
+            node = found[0] if found else node
+        if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
+            return False
+        audio = node.value
+        if "\0" in audio or is_object_uri(audio):
+            return False
+        if glob.has_magic(audio):
+            return True
+        try:
+            local = Path(audio).expanduser()
+            absolute = local if local.is_absolute() else self.base_dir / local
+            if self.roots is not None and self.roots.refusal(absolute) is not None:
+                return False
+            return absolute.is_dir()
+        except (RuntimeError, OSError, ValueError):
+            return False
 
     def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
         """Expand one `jobs:` entry into job specs, yielded as they are found."""
@@ -244,7 +276,7 @@ class EntryReader:
             )
             if job is not None:
                 yield job
-        if not matched:
+        if not matched and not self.standing:
             self.r.problem(audio_node, audio_field, what)
 
     def s3(
