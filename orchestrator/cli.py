@@ -23,6 +23,7 @@ COMMANDS = {
     "status": "orchestrator.commands.status",
     "retry": "orchestrator.commands.retry",
     "cancel": "orchestrator.commands.cancel",
+    "close": "orchestrator.commands.close",
     "migrate": "orchestrator.commands.migrate",
     "migrate-state": "orchestrator.commands.migrate_state",
     "validate": "orchestrator.commands.validate",

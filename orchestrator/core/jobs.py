@@ -171,6 +171,11 @@ class ManifestStatus:
         return self.finished_at is not None
 
     @property
+    def shown_state(self) -> str:
+        """Its state as people see it: ``standing`` while it takes new files."""
+        return "standing" if self.standing and self.state == "active" else self.state
+
+    @property
     def any_failed(self) -> bool:
         """A job failed or was cancelled: the manifest's file goes to ``failed/``."""
         return any(self.counts.get(s.value, 0) for s in (State.FAILED, State.CANCELLED))

@@ -144,8 +144,11 @@ class Intake:
         roots: InputRoots | None = None,
         hook_policy: HookPolicy | None = None,
         budget_s: float = TAKE_BUDGET_S,
+        watch_settle_s: float = 0.0,
     ) -> None:
         self.store = store
+        # A standing manifest's files changed this recently are left to its watch.
+        self.watch_settle_s = watch_settle_s
         self.budget_s = budget_s  # how long a scan waits for the manifests it takes
         # What a manifest's own completion hooks may be (None: not checked here; the
         # hooks' runner checks again before each attempt).
@@ -306,7 +309,8 @@ class Intake:
         # A manifest naming folders leaves out what its earlier runs took (asked once,
         # before its transaction; two takes of one name take turns in the store).
         taken = await self.store.files_taken(reading.name) if grows and not again else set()
-        files = NewFiles(taken, stamped=grows)
+        settled = self.clock() - self.watch_settle_s if reading.standing else None
+        files = NewFiles(taken, stamped=grows, settled_before=settled)
         added = await self._add(path, reading, digest, destination, files, again or grows)
         if added is None:
             return False
@@ -330,7 +334,7 @@ class Intake:
                 "manifest.accepted",
                 manifest=reading.name,
                 manifest_id=manifest_id,
-                jobs=reading.count - files.left_out,
+                jobs=reading.count - files.left_out - files.unsettled,
                 taken_before=files.left_out,
                 again=again,
                 standing=reading.standing,

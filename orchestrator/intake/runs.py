@@ -59,20 +59,47 @@ class NewFiles:
     stamp and settings key); counts what it left out. With ``stamped`` False, jobs carry
     no stamp and nothing is left out (a manifest of single files, as before)."""
 
-    def __init__(self, taken: set[tuple[str, str, str]], stamped: bool = True) -> None:
+    def __init__(
+        self,
+        taken: set[tuple[str, str, str]],
+        stamped: bool = True,
+        settled_before: float | None = None,
+    ) -> None:
         self.taken = taken
         self.stamped = stamped
+        # A standing manifest's first take leaves out files changed since then: they may
+        # still be being written (the watch takes them once they have settled).
+        self.settled_before = settled_before
         self.left_out = 0  # files an earlier run took, unchanged
+        self.unsettled = 0  # files left to the watch
         self._keys: dict[RecognitionSettings, str] = {}
+
+    def _key(self, settings: RecognitionSettings) -> str:
+        key = self._keys.get(settings)
+        if key is None:
+            key = self._keys[settings] = settings.key()
+        return key
 
     def known(self, source: str, stamp: str | None, settings: RecognitionSettings) -> bool:
         """Whether an earlier run took this file, unchanged, with these settings."""
         if stamp is None or not self.taken:
             return False
-        key = self._keys.get(settings)
-        if key is None:
-            key = self._keys[settings] = settings.key()
-        return (source, stamp, key) in self.taken
+        return (source, stamp, self._key(settings)) in self.taken
+
+    def known_now(self, source: str, settings: RecognitionSettings) -> bool:
+        """:meth:`known`, with the file's stamp as it is now."""
+        return self.known(source, stamp_of(source), settings)
+
+    def note(self, source: str, stamp: str | None, settings: RecognitionSettings) -> None:
+        """Remember a file just taken."""
+        if stamp is not None:
+            self.taken.add((source, stamp, self._key(settings)))
+
+    def _fresh(self, stamp: str | None) -> bool:
+        """Whether the file of ``stamp`` changed after ``settled_before``."""
+        if stamp is None or self.settled_before is None:
+            return False
+        return int(stamp.partition(":")[2]) > self.settled_before * 1e9
 
     def jobs(self, specs: Iterable[JobSpec]) -> Iterator[NewJob]:
         """The store's rows for the specs not taken before, one by one as they come."""
@@ -80,5 +107,8 @@ class NewFiles:
             stamp = stamp_of(spec.source) if self.stamped else None
             if self.known(spec.source, stamp, spec.settings):
                 self.left_out += 1
+                continue
+            if self._fresh(stamp):
+                self.unsettled += 1
                 continue
             yield NewJob(spec.source, spec.output, spec.settings, spec.options, stamp)

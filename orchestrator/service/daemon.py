@@ -26,6 +26,7 @@ from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.standing import Standing
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
 from orchestrator.service import loop_errors
@@ -88,6 +89,7 @@ class Daemon:
         self.store: Store | None = None
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
+        self.standing: Standing | None = None  # the standing manifests' new files
         self.finisher: Finisher | None = None
         self.hooks: HookRunner | None = None
         # The status server's address as a URL (``http://host:port`` or ``unix:path``).
@@ -219,6 +221,15 @@ class Daemon:
             node=node,
             roots=InputRoots.of(config),
             hook_policy=config.hooks.policy,
+            watch_settle_s=config.intake.watch_settle_s,
+        )
+        self.standing = Standing(
+            store,
+            InputRoots.of(config),
+            settle_s=lambda: self.config.intake.watch_settle_s,
+            rescan_s=lambda: self.config.intake.watch_rescan_s,
+            node=node,
+            on_added=self._accepted,
         )
         return self.intake
 
@@ -331,8 +342,10 @@ class Daemon:
 
     async def _intake_loop(self) -> None:
         assert self.intake is not None
+        assert self.standing is not None
         while not self.stop.is_set():
             await self.intake.look()
+            await self.standing.look()
             if self.options.until_idle and await self._idle():
                 log.info("daemon.idle", reason="the inbox is empty and every job has ended")
                 self.control.request_stop("idle")

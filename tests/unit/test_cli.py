@@ -14,6 +14,7 @@ COMMANDS = {
     "status",
     "retry",
     "cancel",
+    "close",
     "migrate",
     "migrate-state",
     "validate",
