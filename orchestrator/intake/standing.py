@@ -95,7 +95,7 @@ class Standing:
         return added
 
     async def _look(self) -> int:
-        manifests = [m for m in await self.store.manifests() if self._mine(m)]
+        manifests = [m for m in await self.store.open_standing() if self._mine(m)]
         for gone in set(self._watched) - {m.id for m in manifests}:
             del self._watched[gone]  # closed, cancelled or finished
         added = 0
@@ -112,8 +112,8 @@ class Standing:
         return added
 
     def _mine(self, manifest: ManifestStatus) -> bool:
-        """An open standing manifest this daemon took in."""
-        return manifest.standing and not manifest.finished and manifest.node in ("", self.node)
+        """A manifest this daemon took in (its files are on this node's disks)."""
+        return manifest.node in ("", self.node)
 
     async def _walk(self, manifest: ManifestStatus, watched: _Watched, now: float) -> None:
         """Note the new files under the manifest's folders (said once when its entries

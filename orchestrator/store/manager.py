@@ -118,6 +118,10 @@ class SqlStore:
         rows = await self.db.fetch_all("files_taken", name=name)
         return {(r["source"], r["source_stamp"], r["settings_key"]) for r in rows}
 
+    async def open_standing(self) -> list[ManifestStatus]:
+        """The standing manifests still open (their jobs not counted)."""
+        return [row_to_manifest(row) for row in await self.db.fetch_all("open_standing")]
+
     async def close_standing(self, name: str) -> int:
         """Close the standing manifest ``name``: it takes no new file and finishes once its
         jobs have ended; how many were closed (0: none open by that name)."""

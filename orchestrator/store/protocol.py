@@ -39,6 +39,8 @@ class IntakeStore(Protocol):
 
     async def files_taken(self, name: str) -> set[tuple[str, str, str]]: ...
 
+    async def open_standing(self) -> list[ManifestStatus]: ...
+
 
 class JobStore(Protocol):
     """The pipeline's jobs: claims under leases, one-row transitions, shared results."""

@@ -137,3 +137,35 @@ async def test_a_list_of_single_files_is_not_run_again(tmp_path: Path, store: St
     await box.finish_last()
     assert await box.submit() == 0  # filed where the first went, as before
     assert len(await store.manifests()) == 1
+
+
+async def test_a_standing_manifest_leaves_fresh_files_to_its_watch(
+    tmp_path: Path, store: Store, log_lines: io.StringIO
+) -> None:
+    box = Inbox(tmp_path, store)
+    box.intake.watch_settle_s = 60.0
+    old = box.record("old.ogg")
+    os.utime(old, (old.stat().st_atime - 120, old.stat().st_mtime - 120))
+    box.record("fresh.ogg")  # written just now: perhaps still being written
+    box.text = box.text.replace("jobs:", "watch: true\njobs:")
+    assert await box.submit() == 1
+    (manifest,) = await store.manifests()
+    assert manifest.standing
+    assert [Path(j.source).name for j in await store.manifest_jobs(manifest.id)] == ["old.ogg"]
+    assert accepted(log_lines)[-1]["standing"] is True
+
+
+async def test_a_standing_manifest_is_not_finished_until_closed_or_cancelled(
+    tmp_path: Path, store: Store
+) -> None:
+    box = Inbox(tmp_path, store)
+    box.text = box.text.replace("jobs:", "watch: true\njobs:")
+    assert await box.submit() == 1  # an empty folder is fine: the files come later
+    (manifest,) = await store.manifests()
+    assert await store.manifests_to_finish(None) == []
+    assert [m.id for m in await store.open_standing()] == [manifest.id]
+    assert await store.cancel_manifest("day1", 1.0) == 0
+    assert await store.open_standing() == []
+    assert await store.manifests_to_finish(None) == [manifest.id]
+    assert not await store.add_jobs(manifest.id, [], 2.0)  # closed: takes nothing more
+    assert await store.close_standing("day1") == 0

@@ -191,3 +191,8 @@ GROUP BY manifest_id, state;
 -- name: standing_manifest
 -- A standing manifest still open (new jobs may join it).
 SELECT id, node FROM manifests WHERE id = :id AND state = 'active' AND standing = 1 FOR UPDATE;
+
+-- name: open_standing
+-- The standing manifests still open: a few rows, read at every look of the intake.
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, node, standing
+FROM manifests WHERE state = 'active' AND standing = 1 ORDER BY id;
