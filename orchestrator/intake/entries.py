@@ -59,30 +59,29 @@ class EntryReader:
         self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
         self.outputs = OutputNames()  # the outputs taken, to refuse any clash
 
-    def names_folder(self, node: yaml.Node) -> bool:
-        """Whether the entry ``node`` names a glob or a directory (files may come and go
-        there), without recording any problem (its reading does) and without looking at
-        anything outside the roots."""
+    def folder_of(self, node: yaml.Node) -> Path | None:
+        """The folder the entry ``node`` names, a directory or a glob's fixed leading one
+        (files may come and go there); None for a file or an object. No problem is
+        recorded (its reading does), and nothing outside the roots is looked at."""
         if isinstance(node, yaml.MappingNode):
-            found = [
-                v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "audio"
-            ]
+            found = [v for k, v in node.value if getattr(k, "value", None) == "audio"]
             node = found[0] if found else node
         if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
-            return False
+            return None
         audio = node.value
         if "\0" in audio or is_object_uri(audio):
-            return False
-        if glob.has_magic(audio):
-            return True
+            return None
         try:
-            local = Path(audio).expanduser()
-            absolute = local if local.is_absolute() else self.base_dir / local
-            if self.roots is not None and self.roots.refusal(absolute) is not None:
-                return False
-            return absolute.is_dir()
+            if glob.has_magic(audio):
+                folder = split_glob(audio, self.base_dir)[0]
+            else:
+                local = Path(audio).expanduser()
+                folder = local if local.is_absolute() else self.base_dir / local
+            if self.roots is not None and self.roots.refusal(folder) is not None:
+                return None
+            return folder if glob.has_magic(audio) or folder.is_dir() else None
         except (RuntimeError, OSError, ValueError):
-            return False
+            return None
 
     def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
         """Expand one `jobs:` entry into job specs, yielded as they are found."""

@@ -158,8 +158,16 @@ class ManifestReading:
     def names_folders(self) -> bool:
         """Whether an entry names a glob or a directory: submitted again, the manifest
         takes the files its earlier runs did not (see ``intake.runs``)."""
+        return bool(self.folders())
+
+    def folders(self) -> list[Path]:
+        """The folders its entries name (directories, globs' leading ones), before
+        :meth:`jobs` is run."""
         entries = self._entries
-        return entries is not None and any(entries.names_folder(n) for n in self._nodes)
+        if entries is None:
+            return []
+        found = (entries.folder_of(node) for node in self._nodes)
+        return [folder for folder in found if folder is not None]
 
     @property
     def problems(self) -> list[Problem]:

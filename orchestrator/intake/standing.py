@@ -20,6 +20,7 @@ from pathlib import Path
 
 from orchestrator.core.errors import summarize
 from orchestrator.core.jobs import ManifestStatus
+from orchestrator.intake.folder_events import FolderEvents
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import ManifestReading
 from orchestrator.intake.roots import InputRoots
@@ -50,14 +51,24 @@ class _Watched:
     waiting: dict[str, _Waiting] = field(default_factory=dict)
     next_walk: float = 0.0
     problems: str = ""  # the last problems said, not said again at every walk
+    notified: bool = False  # its folders are watched for change notifications
 
 
-def _walk(path: Path, roots: InputRoots | None, files: NewFiles) -> tuple[list[JobSpec], list[str]]:
-    """The jobs of the manifest file ``path`` whose file it has not taken, with their
-    problems (an entry naming a file outside the roots, say): run in a worker thread."""
+@dataclass
+class _Walked:
+    """What a walk of a manifest's folders found."""
+
+    folders: list[Path]  # the folders its entries name
+    found: list[JobSpec]  # the jobs of the files it has not taken
+    problems: list[str]  # its entries' problems (a file outside the roots, say)
+
+
+def _walk(path: Path, roots: InputRoots | None, files: NewFiles) -> _Walked:
+    """Read the manifest file ``path`` and walk its folders: run in a worker thread."""
     reading = ManifestReading(path, roots)
+    folders = reading.folders()
     found = [spec for spec in reading.jobs() if not files.known_now(spec.source, spec.settings)]
-    return found, summarize(reading.problems, LOG_PROBLEMS)
+    return _Walked(folders, found, summarize(reading.problems, LOG_PROBLEMS))
 
 
 class Standing:
@@ -72,8 +83,13 @@ class Standing:
         node: str = "",
         clock: Callable[[], float] = time.time,
         on_added: Callable[[], None] | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        # Something came in under a manifest's folders: it is walked at the next look,
+        # which ``on_change`` brings forward.
+        self.on_change = on_change
+        self.events = FolderEvents(self._changed)
         self.roots = roots
         self.settle_s = settle_s  # read at each look: a reload may change them
         self.rescan_s = rescan_s
@@ -81,6 +97,20 @@ class Standing:
         self.clock = clock
         self.on_added = on_added
         self._watched: dict[int, _Watched] = {}
+
+    def _changed(self, manifest_id: int) -> None:
+        watched = self._watched.get(manifest_id)
+        if watched is not None:
+            watched.next_walk = 0.0
+            if self.on_change is not None:
+                self.on_change()
+
+    async def run_events(self) -> None:
+        """Pass the change notifications on until cancelled; then release them."""
+        try:
+            await self.events.run()
+        finally:
+            self.events.close()
 
     async def look(self) -> int:
         """Walk the folders due for it, take the files that have settled; how many jobs
@@ -98,6 +128,7 @@ class Standing:
         manifests = [m for m in await self.store.open_standing() if self._mine(m)]
         for gone in set(self._watched) - {m.id for m in manifests}:
             del self._watched[gone]  # closed, cancelled or finished
+            self.events.forget(gone)
         added = 0
         for manifest in manifests:
             watched = self._watched.get(manifest.id)
@@ -118,10 +149,12 @@ class Standing:
     async def _walk(self, manifest: ManifestStatus, watched: _Watched, now: float) -> None:
         """Note the new files under the manifest's folders (said once when its entries
         have problems: the others are watched all the same)."""
-        found, problems = await asyncio.to_thread(
-            _walk, Path(manifest.path), self.roots, watched.files
-        )
-        for spec in found:
+        walked = await asyncio.to_thread(_walk, Path(manifest.path), self.roots, watched.files)
+        if not watched.notified:
+            watched.notified = True
+            self.events.watch(manifest.id, walked.folders)  # in the loop: events use it too
+        problems = walked.problems
+        for spec in walked.found:
             if spec.source not in watched.waiting:
                 stamp = stamp_of(spec.source)
                 if stamp is not None:

@@ -230,6 +230,7 @@ class Daemon:
             rescan_s=lambda: self.config.intake.watch_rescan_s,
             node=node,
             on_added=self._accepted,
+            on_change=self.control.scan_wake.set,
         )
         return self.intake
 
@@ -308,6 +309,7 @@ class Daemon:
         )
         helpers = [
             asyncio.create_task(self._intake_loop(), name="intake"),
+            asyncio.create_task(self._folder_events(), name="folder-events"),
             asyncio.create_task(self._finish_loop(), name="finisher"),
             asyncio.create_task(self._status_loop(store), name="status"),
         ]
@@ -353,6 +355,10 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.control.scan_wake.wait(), INBOX_SCAN_S)
             self.control.scan_wake.clear()
+
+    async def _folder_events(self) -> None:
+        assert self.standing is not None
+        await self.standing.run_events()
 
     async def _idle(self) -> bool:
         assert self.intake is not None
