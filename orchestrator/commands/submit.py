@@ -164,7 +164,7 @@ async def preview_runs(config: Config, manifests: list[Path], again: bool) -> li
         return []
     try:
         store = await open_store(config)
-    except StoreError:
+    except (StoreError, OSError):
         return []  # the daemon will say what it takes
     try:
         return [line for path in manifests if (line := await _preview(store, config, path, again))]
