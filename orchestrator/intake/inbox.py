@@ -305,7 +305,8 @@ class Intake:
         reading, digest = read
         destination = active_path(self.active_dir, digest, path.name)
         again = await asyncio.to_thread(asks_again, path)
-        grows = reading.standing or reading.names_folders
+        # Its entries are looked at on disk (is each a directory?): not in the loop.
+        grows = reading.standing or await asyncio.to_thread(lambda: reading.names_folders)
         # A manifest naming folders leaves out what its earlier runs took (asked once,
         # before its transaction; two takes of one name take turns in the store).
         taken = await self.store.files_taken(reading.name) if grows and not again else set()
