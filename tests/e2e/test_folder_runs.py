@@ -30,7 +30,9 @@ def folder_manifest(env: DaemonEnv, **top: object) -> Path:
 
 
 async def submit(env: DaemonEnv, manifest: Path, *extra: str) -> list[str]:
-    result = await env.cli("submit", "--wait", "--interval", "0.2", *extra, str(manifest))
+    result = await env.cli(
+        "submit", "--wait", "--interval", "0.2", *extra, str(manifest), limit_s=LIMIT_S
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.splitlines()
 
@@ -62,6 +64,8 @@ async def test_a_folder_submitted_again_takes_the_new_files_and_again_takes_all(
     assert said == [(2, 0, False), (1, 2, False), (3, 0, True)]
     finished = env.events("manifest.finished")
     assert [e["counts"] for e in finished] == [{"done": 2}, {"done": 1}, {"done": 3}]
+    # --again: content recognised before with the same settings is not sent again.
+    assert [e["submissions"] for e in finished] == [2, 1, 0]
 
 
 def taken(env: DaemonEnv) -> list[str]:
@@ -100,7 +104,7 @@ async def test_a_standing_manifest_takes_new_files_once_settled_across_a_restart
         assert submitted.returncode == 0, submitted.stderr
         daemon = await env.start()
         try:
-            await env.wait_for_event("job.state", to="done", source=str(old))
+            await env.wait_for_event("job.state", to="done", source=str(old), limit_s=LIMIT_S)
             status = await env.cli("status")
             assert re.search(r"^day1\s+standing\s", status.stdout, re.M), status.stdout
 
@@ -120,16 +124,18 @@ async def test_a_standing_manifest_takes_new_files_once_settled_across_a_restart
             done_writing.set()
             await growing
             await env.wait_for_event(
-                "job.state", to="done", source=str(calls / "voicemail-mono.wav")
+                "job.state", to="done", source=str(calls / "voicemail-mono.wav"), limit_s=LIMIT_S
             )
 
             await env.stop(daemon)  # a restart in the middle: a file comes while it is down
             shutil.copy(AUDIO / "call-stereo.ogg", calls / "call-stereo.ogg")
             daemon = await env.start()
-            await env.wait_for_event("job.state", to="done", source=str(calls / "call-stereo.ogg"))
+            await env.wait_for_event(
+                "job.state", to="done", source=str(calls / "call-stereo.ogg"), limit_s=LIMIT_S
+            )
             closed = await env.cli("close", "day1")
             assert closed.returncode == 0, closed.stderr
-            await env.wait_for_event("manifest.finished", manifest="day1")
+            await env.wait_for_event("manifest.finished", manifest="day1", limit_s=LIMIT_S)
             shutil.copy(AUDIO / "meeting-stereo.mp3", calls / "meeting-stereo.mp3")  # too late
             again = await env.cli("close", "day1")
         finally:
