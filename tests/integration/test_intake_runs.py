@@ -169,3 +169,14 @@ async def test_a_standing_manifest_is_not_finished_until_closed_or_cancelled(
     assert await store.manifests_to_finish(None) == [manifest.id]
     assert not await store.add_jobs(manifest.id, [], 2.0)  # closed: takes nothing more
     assert await store.close_standing("day1") == 0
+
+
+async def test_again_runs_a_list_of_single_files_again(tmp_path: Path, store: Store) -> None:
+    box = Inbox(tmp_path, store)
+    box.record("a.ogg")
+    box.text = box.text.replace("calls/", "calls/a.ogg")
+    assert await box.submit() == 1
+    await box.finish_last()
+    assert await box.submit(again=True) == 1
+    assert await box.finish_last() == ["a.ogg"]
+    assert len(await store.manifests()) == 2
