@@ -95,7 +95,8 @@ async def grow_slowly(path: Path, data: bytes, stop: asyncio.Event) -> None:
 async def test_a_standing_manifest_takes_new_files_once_settled_across_a_restart(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    watch = {"watch_settle_s": 1.0, "watch_rescan_s": 0.1}
+    # The settle time is longer than a busy machine pauses the slow writer below.
+    watch = {"watch_settle_s": 2.0, "watch_rescan_s": 0.1}
     async with emulated_daemon(tmp_path, s3_server, s3_bucket, intake=watch) as (_emu, env):
         calls = env.copy_audio(("greeting-mono.ogg",), folder="calls")
         old = calls / "greeting-mono.ogg"
