@@ -23,6 +23,7 @@ COMMANDS = {
     "status": "orchestrator.commands.status",
     "retry": "orchestrator.commands.retry",
     "cancel": "orchestrator.commands.cancel",
+    "close": "orchestrator.commands.close",
     "export": "orchestrator.commands.export",
     "migrate": "orchestrator.commands.migrate",
     "migrate-state": "orchestrator.commands.migrate_state",

@@ -48,8 +48,9 @@ def render(snap: dict[str, Any], now: float | None = None) -> str:
     for m in rows:
         done = m["counts"].get("done", 0)
         states = ", ".join(f"{n} {s}" for s, n in m["counts"].items())
+        state = "standing" if m.get("standing") and m["state"] == "active" else m["state"]
         lines.append(
-            f"{m['name']:<28} {m['state']:<9} {done:>4}/{m['jobs']:<4} "
+            f"{m['name']:<28} {state:<9} {done:>4}/{m['jobs']:<4} "
             f"{m['progress'] * 100:>7.1f}% {duration(m['eta_s']):>7}  {states}"
         )
         for failure in m.get("failures", []):

@@ -21,11 +21,13 @@ from orchestrator.commands.plan import human_duration
 from orchestrator.commands.watching import Frame, Watch
 from orchestrator.config import Config
 from orchestrator.core.errors import Problem, UserInputError
+from orchestrator.core.jobs import ManifestStatus
 from orchestrator.core.refs import is_object_uri
 from orchestrator.intake.inbox import is_candidate, problems_path
-from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.manifest import ManifestReading, validate_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.runs import NewFiles, again_marker, forget_again
 from orchestrator.intake.sharing import MANIFEST_MODE, cannot_write, refusal_advice
 from orchestrator.outputs.files import TEMP_SUFFIX, temp_prefix, unique_destination
 from orchestrator.outputs.report import build_report, render_report_text
@@ -55,6 +57,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="then show the progress until every manifest has ended; exit 0 when every job "
         "is done, 1 when some failed, 2 when the daemon refused a manifest (Ctrl-C stops "
         "the watching, not the batch)",
+    )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="take every file again as a new run; without it, a manifest naming folders or "
+        "globs that has run before takes only the files its earlier runs did not (new or "
+        "changed ones)",
     )
     parser.add_argument(
         "--interval",
@@ -92,10 +101,15 @@ def with_base_dir(text: str, manifest: Path) -> str:
     return f"{text}{separator}base_dir: {quoted}\n"
 
 
-def place(inbox: Path, manifest: Path, text: str) -> Path:
-    """Write ``text`` to the inbox under the manifest's name: temporary file, then rename."""
+def place(inbox: Path, manifest: Path, text: str, again: bool = False) -> Path:
+    """Write ``text`` to the inbox under the manifest's name: temporary file, then rename;
+    with ``again``, its marker asking for every file goes first (the daemon sees both)."""
     inbox.mkdir(parents=True, exist_ok=True)
     target = unique_destination(inbox, manifest.name)
+    if again:
+        again_marker(target).write_bytes(b"")
+    else:
+        forget_again(target)  # one left by a submit that stopped halfway
     fd, tmp = tempfile.mkstemp(dir=inbox, prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX)
     try:
         # Readable by the inbox's group (which a setgid inbox gives it), through which a
@@ -124,12 +138,14 @@ def run(args: argparse.Namespace) -> int:
         problems.extend(refusals(path, found.on_finish, config.hooks.policy))
     if problems:
         raise UserInputError(problems)
+    for line in asyncio.run(preview_runs(config, args.manifests, args.again)):
+        print(line, flush=True)
     placed: list[Submitted] = []
     try:
         for path in args.manifests:
             text = with_base_dir(path.read_text("utf-8"), path)
             try:
-                target = place(config.paths.inbox, path, text)
+                target = place(config.paths.inbox, path, text, args.again)
             except OSError as exc:
                 problem = Problem(str(path), cannot_write(config.paths.inbox, exc))
                 raise UserInputError([problem]) from None
@@ -147,6 +163,39 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+async def preview_runs(config: Config, manifests: list[Path], again: bool) -> list[str]:
+    """What the daemon will take of each manifest naming folders that has run before:
+    a line each (none when the store cannot be read, or does not exist yet)."""
+    if config.state.url is None and not config.paths.state_file.exists():
+        return []
+    try:
+        store = await open_store(config)
+    except (StoreError, OSError):
+        return []  # the daemon will say what it takes
+    try:
+        return [line for path in manifests if (line := await _preview(store, config, path, again))]
+    finally:
+        await store.close()
+
+
+async def _preview(store: Store, config: Config, path: Path, again: bool) -> str | None:
+    """The line for one manifest (None: it names no folder, or has not run before)."""
+    reading = ManifestReading(path, InputRoots.of(config))
+    if not reading.readable or not (reading.standing or reading.names_folders):
+        return None
+    taken = await store.files_taken(reading.name)
+    if not taken:
+        return None
+    files = NewFiles(set() if again else taken)
+    count = await asyncio.to_thread(lambda: sum(1 for _ in files.jobs(reading.jobs())))
+    if again:
+        return f"{path}: a new run of {reading.name} taking all {count} files again"
+    return (
+        f"{path}: a new run of {reading.name} taking {count} new or changed files; "
+        f"{files.left_out} taken by earlier runs are left out (--again takes them all)"
+    )
 
 
 @dataclass
@@ -188,11 +237,12 @@ async def _resolve(
     for item in placed:
         if item.manifest_id is not None or item.refused is not None:
             continue
-        item.manifest_id = by_digest.get(item.digest)
-        if item.manifest_id is not None:
-            continue
         if not item.placed.exists():
-            item.refused = await asyncio.to_thread(_refusal, config.paths.failed, item)
+            # Taken (the store first, then the move): its newest run, a new one or the one
+            # still active that it joined; else refused.
+            item.manifest_id = by_digest.get(item.digest)
+            if item.manifest_id is None:
+                item.refused = await asyncio.to_thread(_refusal, config.paths.failed, item)
             continue
         waiting.append(
             f"{item.source}: waiting in {item.placed.parent} ({human_duration(elapsed)})"
@@ -266,13 +316,26 @@ async def _summaries(
             if advice is not None:
                 print(advice)
             status = 2
+    manifests = await store.manifests()
     for entry in progress:
         report = await _report(store, entry)
         print(f"\nreport: {entry.report_path}")
+        run = _run_line(manifests, entry.id)
+        if run is not None:
+            print(run)
         print(render_report_text(report), end="")
         if report["failures"] and status == 0:
             status = 1
     return status
+
+
+def _run_line(manifests: list[ManifestStatus], manifest_id: int) -> str | None:
+    """Which run of its file a manifest is, and how many files it took (None: the first)."""
+    me = next(m for m in manifests if m.id == manifest_id)
+    runs = [m for m in manifests if (m.name, m.digest) == (me.name, me.digest) and m.id <= me.id]
+    if runs[0] is me:  # a first run says nothing more
+        return None
+    return f"run {len(runs)} of {me.name}: {me.total} files taken"
 
 
 async def _report(store: Store, entry: Progress) -> dict[str, Any]:

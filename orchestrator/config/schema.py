@@ -288,6 +288,17 @@ class IntakeConfig:
         MAX_PRIORITY,
         f"the highest `priority` a manifest may ask for, {MIN_PRIORITY} to {MAX_PRIORITY}",
     )
+    # A recorder writes a file for minutes: a standing manifest takes it only once its
+    # size and time have not changed for this long.
+    watch_settle_s: float = setting(
+        5.0, "a standing manifest takes a new file once unchanged this long", unit="s"
+    )
+    # Walking a folder of 100,000 files costs about a second: not at every tick.
+    watch_rescan_s: float = setting(
+        10.0,
+        "how often a standing manifest's folders are walked again for new files",
+        unit="s",
+    )
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,11 @@ class SectionReader:
         cap = sec.integer(
             "max_priority", d.max_priority, minimum=MIN_PRIORITY, maximum=MAX_PRIORITY
         )
-        return IntakeConfig(max_priority=cap)
+        return IntakeConfig(
+            max_priority=cap,
+            watch_settle_s=sec.number("watch_settle_s", d.watch_settle_s, minimum=0),
+            watch_rescan_s=sec.positive_number("watch_rescan_s", d.watch_rescan_s),
+        )
 
     def audio(self, sec: Section) -> AudioConfig:
         node = sec.node_of("max_part_s")

@@ -153,6 +153,7 @@ class ManifestStatus:
     counts: dict[str, int] = field(default_factory=dict)
     digest: str = ""  # sha256 of the manifest file's bytes
     node: str = ""  # the daemon's node that took it in ("" in a one-daemon store)
+    standing: bool = False  # takes new files under its folders until it is closed
 
     @property
     def total(self) -> int:
@@ -168,6 +169,11 @@ class ManifestStatus:
     def finished(self) -> bool:
         """Its jobs have all ended and its report is written."""
         return self.finished_at is not None
+
+    @property
+    def shown_state(self) -> str:
+        """Its state as people see it: ``standing`` while it takes new files."""
+        return "standing" if self.standing and self.state == "active" else self.state
 
     @property
     def any_failed(self) -> bool:

@@ -43,14 +43,45 @@ class EntryReader:
     """Reads a manifest's entries one by one, remembering the outputs already taken."""
 
     def __init__(
-        self, reader: Reader, base_dir: Path, roots: InputRoots | None, apis: ApiCatalogue
+        self,
+        reader: Reader,
+        base_dir: Path,
+        roots: InputRoots | None,
+        apis: ApiCatalogue,
+        standing: bool = False,
     ) -> None:
         self.r = reader
+        # A standing manifest's folder may be empty yet: the files come later.
+        self.standing = standing
         self.apis = apis  # what each job's API takes
         self.base_dir = base_dir  # relative audio paths resolve against it
         self.roots = roots
         self.max_priority = MAX_PRIORITY if roots is None else roots.max_priority
         self.outputs = OutputNames()  # the outputs taken, to refuse any clash
+
+    def folder_of(self, node: yaml.Node) -> Path | None:
+        """The folder the entry ``node`` names, a directory or a glob's fixed leading one
+        (files may come and go there); None for a file or an object. No problem is
+        recorded (its reading does), and nothing outside the roots is looked at."""
+        if isinstance(node, yaml.MappingNode):
+            found = [v for k, v in node.value if getattr(k, "value", None) == "audio"]
+            node = found[0] if found else node
+        if not isinstance(node, yaml.ScalarNode) or not isinstance(node.value, str):
+            return None
+        audio = node.value
+        if "\0" in audio or is_object_uri(audio):
+            return None
+        try:
+            if glob.has_magic(audio):
+                folder = split_glob(audio, self.base_dir)[0]
+            else:
+                local = Path(audio).expanduser()
+                folder = local if local.is_absolute() else self.base_dir / local
+            if self.roots is not None and self.roots.refusal(folder) is not None:
+                return None
+            return folder if glob.has_magic(audio) or folder.is_dir() else None
+        except (RuntimeError, OSError, ValueError):
+            return None
 
     def entry(self, index: int, node: yaml.Node, defaults: Choices) -> Iterator[JobSpec]:
         """Expand one `jobs:` entry into job specs, yielded as they are found."""
@@ -244,7 +275,7 @@ class EntryReader:
             )
             if job is not None:
                 yield job
-        if not matched:
+        if not matched and not self.standing:
             self.r.problem(audio_node, audio_field, what)
 
     def s3(

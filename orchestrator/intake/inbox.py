@@ -15,7 +15,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +23,14 @@ from orchestrator.config.yamlfile import read_yaml_bytes
 from orchestrator.core.errors import Problem, UserInputError, summarize
 from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.filing import ACTIVE_DIR, active_path, file_finished
-from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.manifest import ManifestReading, load_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.runs import NewFiles, asks_again, forget_again
 from orchestrator.intake.sharing import SHARED_REPORT_MODE, UNREADABLE, is_shared
 from orchestrator.outputs.files import fit_name, unique_destination, write_atomic
 from orchestrator.store.protocol import Store
-from orchestrator.store.types import ManifestConflict, NewJob
+from orchestrator.store.types import ManifestConflict
 from orchestrator.telemetry.logs import get_logger
 
 log = get_logger()
@@ -59,12 +59,6 @@ def is_candidate(path: Path) -> bool:
 def problems_path(manifest: Path) -> Path:
     """The report beside a rejected manifest."""
     return manifest.with_name(manifest.name + PROBLEMS_SUFFIX)
-
-
-def new_jobs(specs: Iterable[JobSpec]) -> Iterator[NewJob]:
-    """The store's rows for a manifest's jobs, one by one as they come."""
-    for spec in specs:
-        yield NewJob(spec.source, spec.output, spec.settings, spec.options)
 
 
 def every_problem(reading: ManifestReading) -> list[Problem]:
@@ -159,8 +153,11 @@ class Intake:
         roots: InputRoots | None = None,
         hook_policy: HookPolicy | None = None,
         budget_s: float = TAKE_BUDGET_S,
+        watch_settle_s: float = 0.0,
     ) -> None:
         self.store = store
+        # A standing manifest's files changed this recently are left to its watch.
+        self.watch_settle_s = watch_settle_s
         self.budget_s = budget_s  # how long a scan waits for the manifests it takes
         # What a manifest's own completion hooks may be (None: not checked here; the
         # hooks' runner checks again before each attempt).
@@ -316,11 +313,20 @@ class Intake:
             return False
         reading, digest = read
         destination = active_path(self.active_dir, digest, path.name)
-        added = await self._add(path, reading, digest, destination)
+        again = await asyncio.to_thread(asks_again, path)
+        # Its entries are looked at on disk (is each a directory?): not in the loop.
+        grows = reading.standing or await asyncio.to_thread(lambda: reading.names_folders)
+        # A manifest naming folders leaves out what its earlier runs took (asked once,
+        # before its transaction; two takes of one name take turns in the store).
+        taken = await self.store.files_taken(reading.name) if grows and not again else set()
+        settled = self.clock() - self.watch_settle_s if reading.standing else None
+        files = NewFiles(taken, stamped=grows, settled_before=settled)
+        added = await self._add(path, reading, digest, destination, files, again or grows)
         if added is None:
             return False
         manifest_id, new = added
         if not new and await self._file_finished(path, manifest_id):
+            forget_again(path)
             return False
         # After the store: a crash in between leaves the file here, and the next scan
         # finds it known (by its digest) and moves it then.
@@ -332,12 +338,16 @@ class Intake:
             # store took it once (by its digest), and that daemon moved it.
             log.info("manifest.taken_elsewhere", path=str(path), manifest_id=manifest_id)
             return False
+        forget_again(path)  # after the move: a crash before finds it known
         if new:
             log.info(
                 "manifest.accepted",
                 manifest=reading.name,
                 manifest_id=manifest_id,
-                jobs=reading.count,
+                jobs=reading.count - files.left_out - files.unsettled,
+                taken_before=files.left_out,
+                again=again,
+                standing=reading.standing,
                 path=str(destination),
             )
         else:
@@ -373,10 +383,17 @@ class Intake:
         return reading, hashlib.sha256(data).hexdigest()
 
     async def _add(
-        self, path: Path, reading: ManifestReading, digest: str, destination: Path
+        self,
+        path: Path,
+        reading: ManifestReading,
+        digest: str,
+        destination: Path,
+        files: NewFiles,
+        rerun: bool,
     ) -> tuple[int, bool] | None:
-        """The manifest and its jobs into the store: its id, and whether it is new; None
-        when it was rejected."""
+        """The manifest and its jobs (those ``files`` lets through) into the store: its
+        id, and whether it is new (with ``rerun``, a new run of a file whose last run has
+        finished); None when it was rejected."""
         try:
             # The jobs go in as the entries are expanded, in batches, in one transaction:
             # a problem found on the way rolls back the whole manifest.
@@ -384,10 +401,12 @@ class Intake:
                 reading.name,
                 str(destination),
                 digest,
-                new_jobs(reading.accepted_jobs()),
+                files.jobs(reading.accepted_jobs()),
                 self.clock(),
                 node=self.node,
                 on_finish=None if reading.on_finish is None else reading.on_finish.spec,
+                rerun=rerun,
+                standing=reading.standing,
             )
         except UserInputError as exc:
             await self.reject(path, exc.problems)

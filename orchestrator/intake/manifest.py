@@ -33,7 +33,7 @@ from orchestrator.intake.settings import SETTING_KEYS, read_settings
 from orchestrator.speechkit.catalogue import CATALOGUE
 
 # The top-level keys; each is read by ManifestReading._read_top.
-TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish")
+TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish", "watch")
 
 # Reading stops once this many problems are found (a report shows the first 1,000).
 MAX_PROBLEMS = 10_000
@@ -107,6 +107,7 @@ class ManifestReading:
         self.readable = False
         self.count = 0  # jobs yielded so far
         self.on_finish: ManifestHooks | None = None  # its own completion hooks
+        self.standing = False  # `watch: true`: it takes new files until it is closed
         self._r = Reader(str(path))
         self._own: list[Problem] = []  # found before any YAML could be read
         self._nodes: list[yaml.Node] = []
@@ -132,7 +133,9 @@ class ManifestReading:
         self.readable = True
         top.reject_unknown()
         self.name = _name(r, top)
-        entries = EntryReader(r, _base_dir(r, top, self.path.absolute().parent), roots, self.apis)
+        self.standing = top.boolean("watch", False)
+        base_dir = _base_dir(r, top, self.path.absolute().parent)
+        entries = EntryReader(r, base_dir, roots, self.apis, self.standing)
         self._entries = entries
         defaults_sec = top.section("defaults", (*SETTING_KEYS, *OUTPUT_KEYS))
         defaults_sec.reject_unknown()
@@ -150,6 +153,21 @@ class ManifestReading:
         if nodes is not None and not nodes:
             r.problem(jobs_node, "jobs", "is empty: give at least one entry")
         self._nodes = nodes or []
+
+    @property
+    def names_folders(self) -> bool:
+        """Whether an entry names a glob or a directory: submitted again, the manifest
+        takes the files its earlier runs did not (see ``intake.runs``)."""
+        return bool(self.folders())
+
+    def folders(self) -> list[Path]:
+        """The folders its entries name (directories, globs' leading ones), before
+        :meth:`jobs` is run."""
+        entries = self._entries
+        if entries is None:
+            return []
+        found = (entries.folder_of(node) for node in self._nodes)
+        return [folder for folder in found if folder is not None]
 
     @property
     def problems(self) -> list[Problem]:

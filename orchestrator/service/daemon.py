@@ -26,6 +26,7 @@ from orchestrator.core.destinations import destinations
 from orchestrator.core.jobs import ACTIVE, STAGE_OF, TERMINAL, Job, State
 from orchestrator.intake.inbox import Intake
 from orchestrator.intake.roots import InputRoots
+from orchestrator.intake.standing import Standing
 from orchestrator.pipeline.pipeline import Pipeline
 from orchestrator.pipeline.settings import PipelineSettings, settings_from_config
 from orchestrator.service import loop_errors
@@ -90,6 +91,7 @@ class Daemon:
         self.store: Store | None = None
         self.pipeline: Pipeline | None = None
         self.intake: Intake | None = None
+        self.standing: Standing | None = None  # the standing manifests' new files
         self.finisher: Finisher | None = None
         self.hooks: HookRunner | None = None
         # The status server's address as a URL (``http://host:port`` or ``unix:path``).
@@ -222,6 +224,16 @@ class Daemon:
             node=node,
             roots=InputRoots.of(config),
             hook_policy=config.hooks.policy,
+            watch_settle_s=config.intake.watch_settle_s,
+        )
+        self.standing = Standing(
+            store,
+            InputRoots.of(config),
+            settle_s=lambda: self.config.intake.watch_settle_s,
+            rescan_s=lambda: self.config.intake.watch_rescan_s,
+            node=node,
+            on_added=self._accepted,
+            on_change=self.control.scan_wake.set,
         )
         return self.intake
 
@@ -300,6 +312,7 @@ class Daemon:
         )
         helpers = [
             asyncio.create_task(self._intake_loop(), name="intake"),
+            asyncio.create_task(self._folder_events(), name="folder-events"),
             asyncio.create_task(self._finish_loop(), name="finisher"),
             asyncio.create_task(self._status_loop(store), name="status"),
         ]
@@ -334,8 +347,10 @@ class Daemon:
 
     async def _intake_loop(self) -> None:
         assert self.intake is not None
+        assert self.standing is not None
         while not self.stop.is_set():
             await self.intake.look()
+            await self.standing.look()
             if self.options.until_idle and await self._idle():
                 log.info("daemon.idle", reason="the inbox is empty and every job has ended")
                 self.control.request_stop("idle")
@@ -343,6 +358,10 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.control.scan_wake.wait(), INBOX_SCAN_S)
             self.control.scan_wake.clear()
+
+    async def _folder_events(self) -> None:
+        assert self.standing is not None
+        await self.standing.run_events()
 
     async def _idle(self) -> bool:
         assert self.intake is not None

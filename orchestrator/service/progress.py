@@ -27,6 +27,7 @@ def manifest_summary(manifest: ManifestStatus, now: float) -> dict[str, Any]:
         "id": manifest.id,
         "name": manifest.name,
         "state": manifest.state,
+        "standing": manifest.standing,  # takes new files until closed
         "path": manifest.path,
         "jobs": total,
         "counts": dict(sorted(manifest.counts.items())),

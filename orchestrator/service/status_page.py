@@ -114,7 +114,7 @@ def _manifest_row(manifest: ManifestStatus, now: float) -> Html:
         '<td class="num total">{total}</td><td class="eta">{eta}</td>'
         '<td class="states">{states}</td></tr>',
         name=manifest.name,
-        state=manifest.state,
+        state=manifest.shown_state,
         bar=_bar(segments, label),
         progress=f"{progress:.1f}",
         done=done,

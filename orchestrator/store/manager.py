@@ -61,7 +61,7 @@ class SqlStore:
 
     # --- intake -------------------------------------------------------------------------
 
-    async def add_manifest(
+    async def add_manifest(  # noqa: PLR0913 (the manifest's facts, then how it is taken)
         self,
         name: str,
         path: str,
@@ -70,23 +70,29 @@ class SqlStore:
         now: float,
         node: str = "",
         on_finish: OnFinish | None = None,
+        *,
+        rerun: bool = False,
+        standing: bool = False,
     ) -> tuple[int, bool]:
         """Insert a manifest taken in on ``node`` and its jobs (and its own completion
         hooks); (id, False) when the same file was already taken (by any daemon: two
-        racing on one inbox take it once). ``jobs`` may be a stream: it is consumed in
-        batches within the transaction (each pulled in a worker thread while the one
-        before is inserted: a manifest's expansion may walk a directory of 100,000
-        files), and an exception it raises rolls the whole manifest back."""
+        racing on one inbox take it once). With ``rerun``, the same file whose last run
+        has finished is taken again as a new run (a row of its own, the same name and
+        digest); one whose last run is still active is known. ``standing``: it takes new
+        files until closed (never finished before). ``jobs`` may be a stream: it is
+        consumed in batches within the transaction (each pulled in a worker thread while
+        the one before is inserted: a manifest's expansion may walk a directory of
+        100,000 files), and an exception it raises rolls the whole manifest back."""
         async with self.db.transaction() as tx:
             # Two daemons reading the same file from a shared inbox take turns here; the
             # second finds the first one's row by its digest.
             await self.db.lock(tx, MANIFEST_LOCK + name)
-            row = await tx.fetch_one("manifest_by_digest", digest=digest)
-            if row is not None and row["name"] == name:
-                return int(row["id"]), False
-            await _check_name_free(tx, name)
+            known = await _known_run(tx, name, digest, rerun)
+            if known is not None:
+                return known, False
+            await _check_name_free(tx, name, digest)
             values = {"name": name, "path": path, "digest": digest, "node": node, "now": now}
-            inserted = await tx.fetch_one("insert_manifest", **values)
+            inserted = await tx.fetch_one("insert_manifest", standing=int(standing), **values)
             assert inserted is not None
             manifest_id = int(inserted["id"])
             if on_finish is not None:
@@ -95,6 +101,31 @@ class SqlStore:
                 )
             await self._insert_jobs(tx, manifest_id, node, jobs, now)
             return manifest_id, True
+
+    async def add_jobs(self, manifest_id: int, jobs: Iterable[NewJob], now: float) -> bool:
+        """Add ``jobs`` to a standing manifest still open; False (nothing added) when it
+        has been closed or has finished."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetch_one("standing_manifest", id=manifest_id)
+            if row is None:
+                return False
+            await self._insert_jobs(tx, manifest_id, row["node"], jobs, now)
+            return True
+
+    async def files_taken(self, name: str) -> set[tuple[str, str, str]]:
+        """(source, stamp, settings key) of every local file the runs of the manifest
+        ``name`` took."""
+        rows = await self.db.fetch_all("files_taken", name=name)
+        return {(r["source"], r["source_stamp"], r["settings_key"]) for r in rows}
+
+    async def open_standing(self) -> list[ManifestStatus]:
+        """The standing manifests still open (their jobs not counted)."""
+        return [row_to_manifest(row) for row in await self.db.fetch_all("open_standing")]
+
+    async def close_standing(self, name: str) -> int:
+        """Close the standing manifest ``name``: it takes no new file and finishes once its
+        jobs have ended; how many were closed (0: none open by that name)."""
+        return await self.db.execute("close_standing", name=name)
 
     async def _insert_jobs(
         self, tx: Session, manifest_id: int, node: str, jobs: Iterable[NewJob], now: float
@@ -368,9 +399,11 @@ class SqlStore:
 
     async def cancel_manifest(self, name: str, now: float) -> int:
         """Cancel every job of the latest manifest ``name`` that has not ended, split
-        jobs' parts with them (the count is of the manifest's own jobs)."""
+        jobs' parts with them (the count is of the manifest's own jobs); a standing
+        manifest is closed with them (it takes no new file)."""
         async with self.db.transaction() as tx:
             manifest_id = await self._latest_manifest(tx, name)
+            await tx.execute("stop_standing", id=manifest_id)
             await tx.execute("cancel_parts", manifest_id=manifest_id, now=now)
             return await tx.execute("cancel_jobs", manifest_id=manifest_id, now=now)
 
@@ -537,10 +570,21 @@ def _job_row(job: NewJob, encoded: dict[RecognitionSettings, tuple[str, str]]) -
         "priority": job.priority,
         "local": not is_object_uri(job.source),
         "output_options": options_json(job.options),
+        "source_stamp": job.stamp,
     }
 
 
-async def _check_name_free(tx: Session, name: str) -> None:
+async def _known_run(tx: Session, name: str, digest: str, rerun: bool) -> int | None:
+    """The id of the run of this file that taking it again would repeat: any run when
+    not ``rerun``, the active one otherwise; None when a new run is to be made."""
+    if not rerun:
+        row = await tx.fetch_one("manifest_by_digest", digest=digest)
+        return int(row["id"]) if row is not None and row["name"] == name else None
+    row = await tx.fetch_one("latest_run", name=name, digest=digest)
+    return int(row["id"]) if row is not None and row["state"] == "active" else None
+
+
+async def _check_name_free(tx: Session, name: str, digest: str) -> None:
     """ManifestConflict when another file's manifest has ``name``: running, or finished
     (its results are under that name: a second run would overwrite them)."""
     if await tx.fetch_one("active_manifest_by_name", name=name) is not None:
@@ -548,7 +592,7 @@ async def _check_name_free(tx: Session, name: str) -> None:
             f"a manifest named {name!r} is still being processed; wait for it to "
             "finish, cancel it, or give the new manifest another name"
         )
-    if await tx.fetch_one("finished_manifest_by_name", name=name) is not None:
+    if await tx.fetch_one("finished_manifest_by_name", name=name, digest=digest) is not None:
         raise ManifestConflict(
             f"a manifest named {name!r} has run already, from another file, and its "
             f"results are under {name}/: give this one another name so that they are not "

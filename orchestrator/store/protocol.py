@@ -21,7 +21,7 @@ from orchestrator.store.types import Affinity, Claim, Claimed, JobUpdate, NewJob
 class IntakeStore(Protocol):
     """Manifests coming in."""
 
-    async def add_manifest(
+    async def add_manifest(  # noqa: PLR0913 (as SqlStore.add_manifest)
         self,
         name: str,
         path: str,
@@ -30,7 +30,16 @@ class IntakeStore(Protocol):
         now: float,
         node: str = "",
         on_finish: OnFinish | None = None,
+        *,
+        rerun: bool = False,
+        standing: bool = False,
     ) -> tuple[int, bool]: ...
+
+    async def add_jobs(self, manifest_id: int, jobs: Iterable[NewJob], now: float) -> bool: ...
+
+    async def files_taken(self, name: str) -> set[tuple[str, str, str]]: ...
+
+    async def open_standing(self) -> list[ManifestStatus]: ...
 
 
 class JobStore(Protocol):
@@ -132,6 +141,8 @@ class ManifestStore(Protocol):
     async def retry_manifest(self, name: str, now: float) -> int: ...
 
     async def cancel_manifest(self, name: str, now: float) -> int: ...
+
+    async def close_standing(self, name: str) -> int: ...
 
     async def counts_by_state(self) -> dict[str, int]: ...
 

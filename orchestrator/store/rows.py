@@ -113,6 +113,7 @@ def row_to_manifest(row: Row) -> ManifestStatus:
         report_path=row["report_path"],
         digest=row["digest"],
         node=row["node"],
+        standing=bool(row["standing"]),
     )
 
 

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 TABLES: Mapping[str, tuple[str, ...]] = {
     "manifests": (
         "id", "name", "path", "digest", "state", "created_at", "finished_at", "report_path",
-        "on_finish",
+        "on_finish", "standing",
     ),
     "jobs": (
         "id", "manifest_id", "source", "output", "settings", "settings_key", "priority",
         "state", "attempts", "next_action_at", "lease_owner", "lease_until", "content_hash",
         "audio", "object_key", "operation_id", "submitted_at", "submissions", "polls",
         "last_poll_at", "leader_id", "error", "created_at", "updated_at", "finished_at", "api",
-        "note", "output_options", "parent_id", "part",
+        "note", "output_options", "parent_id", "part", "source_stamp",
     ),
     "results": ("content_hash", "settings_key", "operation_id", "response", "created_at"),
     "quota_ledger": ("quota", "spent_at", "amount"),

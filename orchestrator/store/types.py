@@ -38,6 +38,9 @@ class NewJob:
     settings: RecognitionSettings
     # What is written of the result (not part of what the service is asked).
     options: OutputOptions = field(default_factory=OutputOptions)
+    # A local file's "size:mtime_ns" when it was taken: what a later run of the manifest
+    # compares to know whether it changed (None for an object in storage).
+    stamp: str | None = None
 
     @property
     def priority(self) -> int:

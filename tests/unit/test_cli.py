@@ -14,6 +14,7 @@ COMMANDS = {
     "status",
     "retry",
     "cancel",
+    "close",
     "export",
     "migrate",
     "migrate-state",

@@ -554,3 +554,30 @@ def test_a_home_directory_nobody_has_is_a_problem_not_a_crash(tmp_path: Path) ->
     found = problems(path)
     assert [(p.line, p.field) for p in found] == [(2, "base_dir"), (4, "jobs[0].audio")]
     assert all("no home directory" in p.message for p in found)
+
+
+def test_the_folders_a_manifest_names(audio_dir: Path) -> None:
+    text = (
+        f"name: m\nbase_dir: {audio_dir}\njobs:\n  - calls/\n  - audio: 'podcasts/**/*.mp3'\n"
+        "  - vm.wav\n  - s3://bucket/a.ogg\n"
+    )
+    reading = ManifestReading(write(audio_dir, text), None)
+    assert reading.folders() == [audio_dir / "calls", audio_dir / "podcasts"]
+    assert reading.names_folders
+    files = f"name: m\nbase_dir: {audio_dir}\njobs:\n  - vm.wav\n  - s3://bucket/a.ogg\n"
+    assert not ManifestReading(write(audio_dir, files), None).names_folders
+
+
+def test_a_standing_manifests_folder_may_be_empty(audio_dir: Path) -> None:
+    (audio_dir / "empty").mkdir()
+    text = f"name: m\nbase_dir: {audio_dir}\njobs:\n  - empty/\n"
+    assert "holds no file" in one(problems(write(audio_dir, text))).message
+    standing = write(audio_dir, text.replace("jobs:", "watch: true\njobs:"))
+    assert load_manifest(standing).jobs == ()
+    assert ManifestReading(standing, None).standing
+
+
+def test_watch_is_true_or_false(audio_dir: Path) -> None:
+    text = f"name: m\nbase_dir: {audio_dir}\nwatch: 3\njobs:\n  - calls/\n"
+    found = one(problems(write(audio_dir, text)))
+    assert (found.field, found.message) == ("watch", "must be true or false, got an integer")

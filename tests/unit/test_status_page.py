@@ -3,6 +3,7 @@ user named (manifests, files, failure reasons) arrives as text, never as markup.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -77,6 +78,13 @@ def test_manifests_show_progress_done_failed_and_total() -> None:
     assert row.one("td", class_="eta").text == "7 min"
     assert page.one(id="node").text == "rec-01"
     assert page.one(id="uptime").text == "62 min"
+
+
+def test_a_standing_manifest_is_shown_as_standing() -> None:
+    desk = dataclasses.replace(manifest(3, "desk", done=2, queued=1), standing=True)
+    page = parse(render_page(overview(manifests=[desk, manifest(4, "calls", queued=1)])))
+    assert page.one("tr", data_manifest="desk").one("td", class_="state").text == "standing"
+    assert page.one("tr", data_manifest="calls").one("td", class_="state").text == "active"
 
 
 def test_user_input_is_text_never_markup() -> None:

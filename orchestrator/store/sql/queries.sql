@@ -4,11 +4,30 @@
 -- name: manifest_by_digest
 SELECT id, name, state FROM manifests WHERE digest = :digest ORDER BY id DESC LIMIT 1;
 
+-- name: latest_run
+-- The newest run of the manifest file ``digest`` named ``name``.
+SELECT id, state FROM manifests WHERE name = :name AND digest = :digest
+ORDER BY id DESC LIMIT 1;
+
+-- name: files_taken
+-- Every local file the runs of a manifest took, with its stamp and settings then.
+SELECT jobs.source, jobs.source_stamp, jobs.settings_key
+FROM jobs JOIN manifests ON manifests.id = jobs.manifest_id
+WHERE manifests.name = :name AND jobs.parent_id IS NULL AND jobs.source_stamp IS NOT NULL;
+
+-- name: stop_standing
+UPDATE manifests SET standing = 0 WHERE id = :id;
+
+-- name: close_standing
+UPDATE manifests SET standing = 0 WHERE name = :name AND state = 'active' AND standing = 1;
+
 -- name: active_manifest_by_name
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
 -- name: finished_manifest_by_name
-SELECT id FROM manifests WHERE name = :name AND state = 'finished' LIMIT 1;
+-- A finished manifest of another file (``digest``: this one's) with the name.
+SELECT id FROM manifests WHERE name = :name AND state = 'finished' AND digest <> :digest
+LIMIT 1;
 
 -- name: job_by_id
 SELECT jobs.*, manifests.name AS manifest_name

@@ -8,18 +8,21 @@
 SELECT pg_advisory_xact_lock(hashtextextended(:key, 0));
 
 -- name: insert_manifest
-INSERT INTO manifests (name, path, digest, node, state, created_at)
-VALUES (:name, :path, :digest, :node, 'active', :now)
+INSERT INTO manifests (name, path, digest, node, state, created_at, standing)
+VALUES (:name, :path, :digest, :node, 'active', :now, :standing)
 RETURNING id;
 
 -- name: insert_jobs
 INSERT INTO jobs (manifest_id, source, output, settings, settings_key, api, priority, node,
-                  local, output_options, state, next_action_at, created_at, updated_at)
+                  local, output_options, source_stamp, state, next_action_at, created_at,
+                  updated_at)
 SELECT :manifest_id, j.source, j.output, j.settings, j.settings_key, j.api, j.priority, :node,
-       j.local, j.output_options, 'queued', :now, :now, :now
+       j.local, j.output_options, j.source_stamp, 'queued', :now, :now, :now
 FROM unnest(:source::text[], :output::text[], :settings::text[], :settings_key::text[],
-            :api::text[], :priority::int[], :local::boolean[], :output_options::text[])
-     AS j (source, output, settings, settings_key, api, priority, local, output_options);
+            :api::text[], :priority::int[], :local::boolean[], :output_options::text[],
+            :source_stamp::text[])
+     AS j (source, output, settings, settings_key, api, priority, local, output_options,
+           source_stamp);
 
 -- name: ensure_quotas
 INSERT INTO quotas (name) SELECT unnest(:names::text[]) ON CONFLICT (name) DO NOTHING;
@@ -140,7 +143,7 @@ LIMIT :limit;
 
 -- name: manifests_to_finish
 SELECT manifests.id FROM manifests
-WHERE manifests.state = 'active'
+WHERE manifests.state = 'active' AND manifests.standing = 0
   AND (:node::text IS NULL OR manifests.node = :node)
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.manifest_id = manifests.id
                   AND jobs.state NOT IN ('done', 'failed', 'cancelled'))
@@ -166,7 +169,7 @@ UPDATE jobs SET state = :state, updated_at = :now, submissions = submissions + :
 WHERE id = ANY(:id::bigint[]);
 
 -- name: all_manifests
-SELECT id, name, path, state, created_at, finished_at, report_path, digest, node
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, node, standing
 FROM manifests ORDER BY id;
 
 -- name: insert_part
@@ -184,3 +187,12 @@ ON CONFLICT (manifest_id, output) DO NOTHING;
 -- The part jobs alone (jobs_by_parent); subtracted from manifest_counts.
 SELECT manifest_id, state, count(*) AS n FROM jobs WHERE parent_id IS NOT NULL
 GROUP BY manifest_id, state;
+
+-- name: standing_manifest
+-- A standing manifest still open (new jobs may join it).
+SELECT id, node FROM manifests WHERE id = :id AND state = 'active' AND standing = 1 FOR UPDATE;
+
+-- name: open_standing
+-- The standing manifests still open: a few rows, read at every look of the intake.
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, node, standing
+FROM manifests WHERE state = 'active' AND standing = 1 ORDER BY id;

@@ -2,15 +2,15 @@
 -- Each starts with a "-- name:" line; a list parameter is JSON text, read with json_each.
 
 -- name: insert_manifest
-INSERT INTO manifests (name, path, digest, state, created_at)
-VALUES (:name, :path, :digest, 'active', :now)
+INSERT INTO manifests (name, path, digest, state, created_at, standing)
+VALUES (:name, :path, :digest, 'active', :now, :standing)
 RETURNING id;
 
 -- name: insert_jobs
 INSERT INTO jobs (manifest_id, source, output, settings, settings_key, priority, api,
-                  output_options, state, next_action_at, created_at, updated_at)
+                  output_options, source_stamp, state, next_action_at, created_at, updated_at)
 VALUES (:manifest_id, :source, :output, :settings, :settings_key, :priority, :api,
-        :output_options, 'queued', :now, :now, :now);
+        :output_options, :source_stamp, 'queued', :now, :now, :now);
 
 -- name: job_classes
 SELECT priority, api FROM job_classes ORDER BY priority DESC, api DESC;
@@ -79,7 +79,8 @@ SELECT key, value FROM kv WHERE substr(key, 1, length(:prefix)) = :prefix ORDER 
 
 -- name: all_manifests
 -- One daemon per file: every manifest is its own (no node kept).
-SELECT id, name, path, state, created_at, finished_at, report_path, digest, '' AS node
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, '' AS node,
+       standing
 FROM manifests ORDER BY id;
 
 -- name: recent_failures
@@ -94,7 +95,7 @@ LIMIT :limit;
 
 -- name: manifests_to_finish
 SELECT manifests.id FROM manifests
-WHERE manifests.state = 'active'
+WHERE manifests.state = 'active' AND manifests.standing = 0
   AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.manifest_id = manifests.id
                   AND jobs.state NOT IN ('done', 'failed', 'cancelled'));
 
@@ -138,3 +139,12 @@ ON CONFLICT (manifest_id, output) DO NOTHING;
 SELECT manifest_id, state, COUNT(*) AS n FROM jobs INDEXED BY jobs_by_parent
 WHERE parent_id IS NOT NULL
 GROUP BY manifest_id, state;
+
+-- name: standing_manifest
+-- A standing manifest still open (new jobs may join it).
+SELECT id, '' AS node FROM manifests WHERE id = :id AND state = 'active' AND standing = 1;
+
+-- name: open_standing
+-- The standing manifests still open: a few rows, read at every look of the intake.
+SELECT id, name, path, state, created_at, finished_at, report_path, digest, '' AS node, standing
+FROM manifests WHERE state = 'active' AND standing = 1 ORDER BY id;
