@@ -146,7 +146,17 @@ async def _probe(url: str, probe: _Probe, daemon: asyncio.Task[procs.Measured]) 
             await asyncio.sleep(max(0.0, PROBE_INTERVAL_S - spent))
 
 
-async def _run_daemon(svc: Services, creds: Credentials, files: list[Path], work: Path) -> Any:
+@dataclass(frozen=True)
+class _Run:
+    """The daemon's run: how it ended, its answers, where it listened, its log."""
+
+    measured: procs.Measured
+    probe: _Probe
+    url: str | None
+    log: Path
+
+
+async def _run_daemon(svc: Services, creds: Credentials, files: list[Path], work: Path) -> _Run:
     config = await asyncio.to_thread(prepare, svc, files, work)
     env = {
         **procs.child_env(procs.REPO),
@@ -162,8 +172,7 @@ async def _run_daemon(svc: Services, creds: Credentials, files: list[Path], work
     url = await _status_url(log, daemon)
     if url is not None:
         await _probe(url + "/status", probe, daemon)
-    measured = await daemon
-    return measured, probe, url, log
+    return _Run(await daemon, probe, url, log)
 
 
 async def measure_daemon(files: list[Path], audio_s: float, work: Path) -> DaemonResult:
@@ -173,21 +182,22 @@ async def measure_daemon(files: list[Path], audio_s: float, work: Path) -> Daemo
     env = procs.child_env(procs.REPO)
     result = DaemonResult(len(files), audio_s)
     async with services(creds=creds, speed=SPEED, seed=1, env=env, logs=work / "services") as svc:
-        measured, probe, url, log = await _run_daemon(svc, creds, files, work)
-    result.exit_code = measured.exit_code
-    converted = await asyncio.to_thread(log_events, log, "audio.converted")
+        run = await _run_daemon(svc, creds, files, work)
+    result.exit_code = run.measured.exit_code
+    converted = await asyncio.to_thread(log_events, run.log, "audio.converted")
     result.conversions = len(converted)
-    if url is None:
-        result.problem = f"the daemon never said where its status server listens; see {log}"
-    elif measured.exit_code != 0 or measured.timed_out:
-        result.problem = f"the daemon exited with status {measured.exit_code}; see {log}"
+    if run.url is None:
+        result.problem = f"the daemon never said where its status server listens; see {run.log}"
+    elif run.measured.exit_code != 0 or run.measured.timed_out:
+        result.problem = f"the daemon exited with status {run.measured.exit_code}; see {run.log}"
     elif len(converted) < len(files):
-        result.problem = f"only {len(converted)} of {len(files)} files converted; see {log}"
-    if converted and probe.answers:
-        first = probe.answers[0][0]
+        result.problem = f"only {len(converted)} of {len(files)} files converted; see {run.log}"
+    if converted:
+        # The answers from the first (the status server starts before the manifest is
+        # read) to the end of the last conversion.
         last = max(_when(r) for r in converted)
-        result.answers_ms = [ms for sent, ms in probe.answers if first <= sent <= last]
-    result.failed_requests = probe.failed
+        result.answers_ms = [ms for sent, ms in run.probe.answers if sent <= last]
+    result.failed_requests = run.probe.failed
     return result
 
 
