@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import signal
 from multiprocessing.connection import Connection
 from typing import Any
 
 from orchestrator.media.errors import MediaError
 
+# How much lower a worker's CPU priority is than the daemon's: conversions fill every core
+# they are given, and the event loop (the status endpoint, the quotas' timing) must still
+# run the moment it has work, not after a conversion's time slice.
+NICENESS = 10
 # Imported once per worker at its start, not at each call: FFmpeg's libraries and our
 # modules. Here, not at the top: the daemon imports this module for ``serve`` and must not
 # load FFmpeg (tens of MiB, a fifth of a second) while its audio all goes as it is.
@@ -22,6 +28,8 @@ PRELOAD = (
 
 def serve(conn: Connection) -> None:
     """Answer calls ``(fn, args, path)`` until ``None`` or the pipe closes."""
+    with contextlib.suppress(OSError):  # a platform without priorities converts as it is
+        os.nice(NICENESS)
     for name in PRELOAD:
         importlib.import_module(name)
     # Ctrl-C in a terminal and systemd's stop reach the whole process group: the daemon
