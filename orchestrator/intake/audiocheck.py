@@ -14,7 +14,6 @@ from orchestrator.intake.audio import AudioError, identify
 from orchestrator.intake.jobspec import JobSpec
 from orchestrator.intake.preparation import Native, Preparation, decide, needs_media, part_limit
 from orchestrator.media.errors import MediaError
-from orchestrator.media.probe import media_info
 
 
 def prepare_file(
@@ -37,6 +36,10 @@ def prepare_file(
     limit = part_limit(spec, max_part_s)
     if not needs_media(native, settings, spec, limit):
         return decide(path, settings, spec, limit, native)
+    # FFmpeg is loaded only for a file that needs it: the daemon reads its manifests with
+    # these checks, and its audio may all go as it is (``media.calls``).
+    from orchestrator.media.probe import media_info
+
     info = media_info(path)
     return decide(path, settings, spec, limit, native, info, path.stat().st_size)
 

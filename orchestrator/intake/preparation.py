@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.core.apis import ApiSpec
 from orchestrator.core.audio import AudioFacts
@@ -22,8 +23,11 @@ from orchestrator.core.constants import MAX_FILE_BYTES
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.intake.audio import AudioError, TooLong, Unsupported, check_limits
 from orchestrator.media.errors import MediaError
-from orchestrator.media.probe import MediaInfo
 from orchestrator.media.target import Target, speech_target
+
+if TYPE_CHECKING:
+    # Only its name: the daemon loads FFmpeg in its media workers, never for a decision.
+    from orchestrator.media.probe import MediaInfo
 
 # Containers whose data range is raw samples: a part of them is a range of bytes.
 LPCM_CONTAINERS = ("wav", "raw")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from orchestrator.core.audio import Encoding
-from orchestrator.media.probe import MediaInfo
+
+if TYPE_CHECKING:
+    # Only its name: the daemon chooses a target without loading FFmpeg (``media.calls``).
+    from orchestrator.media.probe import MediaInfo
 
 # libopus encodes at 8, 12, 16, 24 or 48 kHz only.
 NARROWBAND_HZ = 8000

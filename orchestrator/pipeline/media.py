@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.parts import Part
-from orchestrator.media.convert import Converted, convert
+from orchestrator.media import calls
 from orchestrator.media.pool import MediaPool, time_bound
-from orchestrator.media.probe import MediaInfo, media_info
-from orchestrator.media.quiet import cut_points, loudness
 from orchestrator.media.target import Target
+
+if TYPE_CHECKING:
+    # Names only: FFmpeg's modules load in the workers (``media.calls``), not here.
+    from orchestrator.media.convert import Converted
+    from orchestrator.media.probe import MediaInfo
 
 # Loudness is measured in windows this long: fine enough to find a pause between words.
 LOUDNESS_WINDOW_S = 0.1
@@ -45,7 +49,7 @@ class Media:
         # A file whose length the header does not say is decoded whole: bounded by its size
         # (at least a megabyte a second, far slower than any decoder).
         bound = PROBE_BOUND_S + size_bytes / 1e6
-        return await self._get().run(media_info, path, timeout_s=bound, path=name)
+        return await self._get().run(calls.media_info, path, timeout_s=bound, path=name)
 
     async def convert(
         self, source: Path, target_file: Path, target: Target, facts: AudioFacts, part: Part | None
@@ -54,7 +58,7 @@ class Media:
         start, end = (part.start_s, part.end_s) if part is not None else (0.0, None)
         length = (end if end is not None else facts.duration_s) - start
         return await self._get().run(
-            convert,
+            calls.convert,
             source,
             target_file,
             target,
@@ -68,14 +72,15 @@ class Media:
         self, source: Path, duration_s: float, max_part_s: float
     ) -> list[tuple[float, float]]:
         """The parts of a long recording, cut at its quietest moments near the limit."""
-        levels = await self._get().run(
-            loudness,
+        return await self._get().run(
+            calls.cuts,
             source,
             LOUDNESS_WINDOW_S,
+            duration_s,
+            max_part_s,
             timeout_s=time_bound(duration_s),
             path=str(source),
         )
-        return cut_points(levels, LOUDNESS_WINDOW_S, duration_s, max_part_s)
 
     async def close(self) -> None:
         """Stop the workers (if any were started)."""

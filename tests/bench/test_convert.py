@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.convert import ffmpeg_command, groups, make_corpus, parse, render, run
+from bench.convert import ffmpeg_command, groups, make_corpus, parse, render, run, write
+from bench.convert_daemon import DaemonResult, copies, render_daemon
 from orchestrator.media.probe import media_info
 
 
@@ -37,6 +38,12 @@ def test_a_quick_run_converts_everything_and_reports(tmp_path: Path) -> None:
     assert result.lateness_ms
     text = render(result, 2)
     assert "event loop lateness while converting: p50" in text
+    # The real daemon converted each of its files while its status endpoint answered.
+    assert result.daemon is not None
+    assert result.daemon.problem is None
+    assert result.daemon.conversions == opts.daemon_files == 3
+    assert result.daemon.answers_ms
+    assert "GET /status answered in p50" in text
     if shutil.which("ffmpeg") is not None:
         assert result.ffmpeg is not None
         assert set(result.ffmpeg) == set(result.ours)
@@ -47,12 +54,32 @@ def test_without_ffmpeg_the_baseline_is_skipped_and_said_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
-    opts = parse(["--quick", "--workers", "1", "--files", "1"])
+    opts = parse(["--quick", "--workers", "1", "--files", "1", "--daemon-files", "0"])
     result = asyncio.run(run(opts, tmp_path))
     assert result.ffmpeg is None
+    assert result.daemon is None
     assert "ffmpeg: not installed, the baseline is skipped" in render(result, 1)
 
 
 def test_quick_keeps_the_corpus_tiny() -> None:
     opts = parse(["--quick", "--files", "50"])
     assert (opts.files, opts.seconds) == (2, 3.0)
+
+
+def test_the_daemons_files_differ_so_each_is_converted(tmp_path: Path) -> None:
+    first = tmp_path / "call.wav"
+    write(groups(1, quick=True)[0], first, 1.0, seed=3)
+    files = copies(first, 3)
+    assert len({f.read_bytes() for f in files}) == 3
+    assert {media_info(f).duration_s for f in files} == {1.0}
+
+
+def test_the_daemons_line_says_when_nothing_was_measured() -> None:
+    result = DaemonResult(files=2, audio_s=10.0, problem="the daemon exited with status 1")
+    assert result.summary() is None
+    lines = render_daemon(result)
+    assert "no /status answer during the conversions" in lines[0]
+    assert lines[1] == "  problem: the daemon exited with status 1"
+    result.answers_ms = [float(n) for n in range(1, 101)]
+    assert result.summary() == {"p50": 50.5, "p99": 100.0, "max": 100.0}
+    assert "over 100 requests" in render_daemon(result)[0]

@@ -106,10 +106,8 @@ async def test_every_format_is_converted_and_recognised(
 async def test_a_recording_longer_than_a_part_is_split_and_stitched(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulated_daemon(tmp_path, s3_server, s3_bucket, audio={"max_part_s": 20.0}) as (
-        _emu,
-        env,
-    ):
+    limits = {"max_part_s": 20.0}
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket, audio=limits) as (_emu, env):
         folder = tmp_path / "audio"
         folder.mkdir()
         wav = long_wav(folder / "long.wav", 50, rate=16000, channels=2)
@@ -155,10 +153,8 @@ async def test_a_recording_longer_than_a_part_is_split_and_stitched(
 async def test_a_kill_between_parts_loses_nothing_and_converts_nothing_twice(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    async with emulated_daemon(tmp_path, s3_server, s3_bucket, audio={"max_part_s": 15.0}) as (
-        _emu,
-        env,
-    ):
+    limits = {"max_part_s": 15.0}
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket, audio=limits) as (_emu, env):
         folder = tmp_path / "audio"
         folder.mkdir()
         flac = write(folder, "flac", seconds=60.0)

@@ -14,6 +14,7 @@ import pytest
 
 from orchestrator.media.errors import MediaCrash, MediaError, MediaTimeout
 from orchestrator.media.pool import BOUND_BASE_S, MediaPool, time_bound
+from orchestrator.media.worker import NICENESS
 from tests.support import media_calls
 from tests.support.waiting import poll_until
 
@@ -44,6 +45,12 @@ def ended(pid: int) -> bool:
 
 async def test_a_result_comes_back(pool: MediaPool) -> None:
     assert await pool.run(media_calls.double, 21, timeout_s=PROMPT_S, path="a.wav") == 42
+
+
+async def test_a_worker_yields_the_cpu_to_the_daemon(pool: MediaPool) -> None:
+    # A conversion fills its core; the daemon's event loop must run as soon as it has work.
+    lower = await pool.run(media_calls.niceness, timeout_s=PROMPT_S, path="a.wav")
+    assert lower == min(19, os.nice(0) + NICENESS)
 
 
 async def test_calls_beyond_the_workers_wait_their_turn(pool: MediaPool) -> None:

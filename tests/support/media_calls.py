@@ -53,6 +53,11 @@ def wait_for(flag: Path, answer: str) -> str:
     return answer
 
 
+def niceness() -> int:
+    """This process's niceness (its CPU priority: higher yields to lower)."""
+    return os.nice(0)
+
+
 def pid() -> int:
     """The worker's process id."""
     return os.getpid()
