@@ -168,9 +168,10 @@ def run(args: argparse.Namespace) -> int:
 async def preview_runs(config: Config, manifests: list[Path], again: bool) -> list[str]:
     """What the daemon will take of each manifest naming folders that has run before:
     a line each (none when the store cannot be read, or does not exist yet)."""
-    if config.state.url is None and not config.paths.state_file.exists():
-        return []
     try:
+        # An operator of the inbox's group may not even see the daemon's state directory.
+        if config.state.url is None and not config.paths.state_file.exists():
+            return []
         store = await open_store(config)
     except (StoreError, OSError):
         return []  # the daemon will say what it takes

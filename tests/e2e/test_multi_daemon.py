@@ -213,6 +213,10 @@ def epoch(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
+# It times each submission's arrival against a pause to a few tenths of a second: run with
+# the wire tests, alone, since a daemon starved of CPU by other workers' conversions sends a
+# request it was granted before the pause that much later (issue 22 makes that hold too).
+@pytest.mark.wire
 async def test_a_429_seen_by_one_daemon_pauses_them_all(
     tmp_path: Path, s3_server: S3Server, s3_bucket: str, postgres_server: PostgresServer
 ) -> None:
