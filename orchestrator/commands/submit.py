@@ -155,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.wait:
             return 0
         return asyncio.run(wait(config, placed, args.interval, args.intake_timeout))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C cancels the watching task: asyncio.run raises KeyboardInterrupt, or the
+        # CancelledError itself when the task was cancelled more than that once.
         if not placed:
             raise
         print(

@@ -142,6 +142,6 @@ async def test_ctrl_c_stops_the_watching_not_the_batch(
     await lines_until(waiter.stdout, "submitted", [])
     waiter.send_signal(signal.SIGINT)
     _out, err = await asyncio.wait_for(waiter.communicate(), LIMIT_S)
-    assert waiter.returncode == 130
+    assert waiter.returncode == 130, err.decode()
     assert "stopped watching; the manifests go on" in err.decode()
     assert (env.inbox / "calls.yaml").exists()
