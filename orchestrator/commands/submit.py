@@ -233,14 +233,17 @@ async def _resolve(
 ) -> list[str]:
     """Find each placed manifest in the store (by its digest) or in ``failed/``; lines about
     those still in the inbox."""
+    pending = [item for item in placed if item.manifest_id is None and item.refused is None]
+    # Which have left the inbox, looked at before the store is read: the daemon records a
+    # manifest before it moves the file, so the read then holds the run each was taken as
+    # (read first, a run of the same bytes taken meanwhile would pass for an earlier one).
+    taken = {id(item) for item in pending if not item.placed.exists()}
     by_digest: dict[str, int] = {}
-    for manifest in await store.manifests():
+    for manifest in await store.manifests() if taken else ():
         by_digest[manifest.digest] = max(manifest.id, by_digest.get(manifest.digest, 0))
     waiting = []
-    for item in placed:
-        if item.manifest_id is not None or item.refused is not None:
-            continue
-        if not item.placed.exists():
+    for item in pending:
+        if id(item) in taken:
             # Taken (the store first, then the move): its newest run, a new one or the one
             # still active that it joined; else refused.
             item.manifest_id = by_digest.get(item.digest)
