@@ -142,7 +142,7 @@ def test_validate_names_the_field_of_each_output_choice(tmp_path: Path) -> None:
     errors = result.stderr.splitlines()
     assert errors[0].startswith(f"error: {manifest}:3: channel_names: ")
     assert errors[0].endswith(
-        "channel_names gives 1 name but the audio has 2 channels: give one per channel"
+        "channel_names gives 1 name but the audio has 2 channels: give a name for each channel"
     )
     assert errors[1] == (
         f"error: {manifest}:6: jobs[1].outputs[1]: unknown value 'srtt'; allowed: json, txt, "
