@@ -75,3 +75,19 @@ def test_a_split_job_is_counted_once_and_billed_for_its_parts() -> None:
     plain = build_report(MANIFEST, [job(2, State.DONE)], 160.0, CATALOGUE)
     assert (plain["parts"], plain["jobs_split"]) == (0, 0)
     assert "split" not in render_report_text(plain)
+
+
+def test_jobs_that_reused_a_recognition_are_billed_nothing_and_count_as_saved() -> None:
+    leader = job(1, State.DONE)
+    # A follower of job 1's recognition and a job that took a cached result submit nothing.
+    follower = job(2, State.DONE, leader_id=1, submissions=0)
+    cached = job(3, State.DONE, submissions=0)
+    report = build_report(MANIFEST, [leader, follower, cached], 160.0, CATALOGUE)
+    assert report["billable_units"] == 30.0
+    assert report["saved_units"] == 60.0
+    assert report["saved_hours"] == round(60.0 / 3600, 6)
+    text = render_report_text(report)
+    assert "billable units: 30 (0.0083 h); saved 60 (0.0167 h) by reusing recognitions\n" in text
+    plain = build_report(MANIFEST, [leader], 160.0, CATALOGUE)
+    assert plain["saved_units"] == 0.0
+    assert "saved" not in render_report_text(plain)
