@@ -10,10 +10,14 @@ from typing import Any
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.billing import billable_seconds
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.output_options import TIMED_FORMATS
 
 
 def _no_timings(job: Job, apis: ApiCatalogue) -> bool:
-    return job.state is State.DONE and not apis[job.settings.api].timings
+    """Whether the job went without subtitles it asked for (the default set asks for them;
+    a job that chose ``[txt]`` lacks nothing)."""
+    wanted = any(f in TIMED_FORMATS for f in job.output_options.formats)
+    return job.state is State.DONE and wanted and not apis[job.settings.api].timings
 
 
 def _billable(jobs: Iterable[Job], apis: ApiCatalogue, *, paid: bool) -> float:

@@ -6,6 +6,7 @@ from typing import Any
 
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.parts import Part
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.speechkit import CATALOGUE
@@ -91,3 +92,10 @@ def test_jobs_that_reused_a_recognition_are_billed_nothing_and_count_as_saved() 
     plain = build_report(MANIFEST, [leader], 160.0, CATALOGUE)
     assert plain["saved_units"] == 0.0
     assert "saved" not in render_report_text(plain)
+
+
+def test_a_job_that_chose_no_subtitles_is_not_said_to_lack_them() -> None:
+    txt_only = job(1, State.DONE, api="asr_xml", output_options=OutputOptions(("txt",)))
+    report = build_report(MANIFEST, [txt_only], 160.0, CATALOGUE)
+    assert report["without_subtitles"] == []
+    assert "srt" not in render_report_text(report)
