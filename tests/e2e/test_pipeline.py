@@ -140,7 +140,7 @@ async def test_submit_to_a_stopped_daemon(
 
         refused = await env.cli("submit", str(broken), str(manifest))
         assert refused.returncode == 2
-        assert "broken.yaml:3: audio:" in refused.stderr
+        assert "broken.yaml:3: jobs[0].audio:" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert not env.inbox.exists() or not list(env.inbox.iterdir())
 
