@@ -179,3 +179,10 @@ class ManifestStatus:
     def any_failed(self) -> bool:
         """A job failed or was cancelled: the manifest's file goes to ``failed/``."""
         return any(self.counts.get(s.value, 0) for s in (State.FAILED, State.CANCELLED))
+
+
+def failure_line(source: str, reason: str | None) -> str:
+    """``source: reason``, for a list of failures: a reason that starts with the source
+    (most do, to stand alone in a log line) does not say it twice."""
+    why = (reason or "").removeprefix(f"{source}: ")
+    return f"{source}: {why}"

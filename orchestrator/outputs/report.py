@@ -9,7 +9,7 @@ from typing import Any
 
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.billing import billable_seconds
-from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.jobs import Job, ManifestStatus, State, failure_line
 from orchestrator.core.output_options import TIMED_FORMATS
 
 
@@ -139,7 +139,7 @@ def render_report_text(report: dict[str, Any]) -> str:
         )
     if report["failures"]:
         lines.append("failures:")
-        lines.extend(f"  {f['source']}: {f['reason']}" for f in report["failures"])
+        lines.extend(f"  {failure_line(f['source'], f['reason'])}" for f in report["failures"])
     if report["notes"]:
         lines.append("done, with a note:")
         lines.extend(f"  {n['source']}: {n['note']}" for n in report["notes"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.commands.status import render
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.output_options import OutputOptions
@@ -99,3 +100,22 @@ def test_a_job_that_chose_no_subtitles_is_not_said_to_lack_them() -> None:
     report = build_report(MANIFEST, [txt_only], 160.0, CATALOGUE)
     assert report["without_subtitles"] == []
     assert "srt" not in render_report_text(report)
+
+
+def test_a_failure_reason_that_starts_with_its_path_does_not_say_it_twice() -> None:
+    failed = job(1, State.FAILED, error="/a/1.ogg: cannot read: Permission denied")
+    text = render_report_text(build_report(MANIFEST, [failed], 160.0, CATALOGUE))
+    assert "failures:\n  /a/1.ogg: cannot read: Permission denied\n" in text
+
+
+def test_status_says_a_failures_path_once() -> None:
+    manifest = {
+        "name": "m",
+        "state": "active",
+        "jobs": 1,
+        "counts": {"failed": 1},
+        "progress": 1.0,
+        "eta_s": None,
+        "failures": [{"source": "/a/1.ogg", "reason": "/a/1.ogg: file not found"}],
+    }
+    assert "    failed: /a/1.ogg: file not found\n" in render({"manifests": [manifest]}, 0.0)
