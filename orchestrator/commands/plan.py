@@ -233,7 +233,11 @@ def run(args: argparse.Namespace) -> int:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(rows, total, quotas, windows, apis)
+        # A manifest that could not be read has nothing to plan: no empty row for it, and
+        # no table at all when none could.
+        planned = [row for row in rows if row[1] != "-"]
+        if planned:
+            _print_table(planned, total, quotas, windows, apis)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     return 2 if problems else 0
