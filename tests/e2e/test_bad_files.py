@@ -50,6 +50,11 @@ async def test_bad_files_skip_lets_the_rest_go_and_the_report_lists_them(
         assert as_json["manifests"][0]["skipped"] == 1
         assert "cut.wav" in as_json["manifests"][0]["warnings"][0]["message"]
 
+        planned = await env.cli("plan", str(skip))
+        assert planned.returncode == 0, planned
+        assert "cut.wav" in planned.stderr
+        assert planned.stderr.startswith("warning: ")
+
         submitted = await env.cli("submit", str(skip))
         assert submitted.returncode == 0, submitted
         assert "cut.wav" in submitted.stderr
