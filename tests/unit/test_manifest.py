@@ -592,3 +592,22 @@ def test_a_problem_with_a_folders_file_names_the_folders_entry(audio_dir: Path) 
     checked, _infos = probed(path)
     assert [(p.line, p.field) for p in checked.problems] == [(4, "jobs[1].audio")]
     assert "bad.ogg" in checked.problems[0].message
+
+
+def test_bad_files_skip_warns_of_the_bad_files_unless_none_is_good(audio_dir: Path) -> None:
+    (audio_dir / "bad.ogg").write_bytes(b"not audio at all")
+    some = write(audio_dir, "name: m\nbad_files: skip\njobs:\n  - vm.wav\n  - bad.ogg\n")
+    checked, _infos = probed(some)
+    assert checked.valid
+    assert (checked.skipped, [(w.line, w.field) for w in checked.warnings]) == (
+        1,
+        [(5, "jobs[1].audio")],
+    )
+    # A manifest of bad files only would run nothing: refused as with `refuse`.
+    only = write(audio_dir, "name: m\nbad_files: skip\njobs:\n  - bad.ogg\n")
+    checked, _infos = probed(only)
+    assert [(p.line, p.field) for p in checked.problems] == [(4, "jobs[0].audio")]
+    assert checked.warnings == []
+    refused = write(audio_dir, "name: m\nbad_files: maybe\njobs:\n  - vm.wav\n")
+    (problem,) = validate_manifest(refused).problems
+    assert (problem.line, problem.field) == (2, "bad_files")
