@@ -206,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     max_part_s = config.audio.max_part_s if config is not None else None
     rows: list[tuple[str, str, Estimate]] = []
     problems: list[Problem] = []
+    warnings: list[Problem] = []  # the bad files of a manifest that skips them
     all_jobs: list[JobSpec] = []
     all_infos: dict[str, Preparation] = {}
     for path in args.manifests:
@@ -213,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         infos: dict[str, Preparation] = {}
         found = validate_manifest(path, roots, partial(_keep, jobs, infos), apis, max_part_s)
         problems.extend(found.problems)
+        warnings.extend(found.warnings)
         if found.name is None:
             jobs = []
         name = "-" if found.name is None else found.name
@@ -229,11 +231,18 @@ def run(args: argparse.Namespace) -> int:
             "quotas": asdict(quotas),
             "concurrency": asdict(concurrency),
             "problems": [p.as_dict() for p in problems],
+            "warnings": [w.as_dict() for w in warnings],
         }
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_table(rows, total, quotas, windows, apis)
+        # A manifest that could not be read has nothing to plan: no empty row for it, and
+        # no table at all when none could.
+        planned = [row for row in rows if row[1] != "-"]
+        if planned:
+            _print_table(planned, total, quotas, windows, apis)
+        for warning in warnings:
+            print(f"warning: {warning} (bad_files: skip)", file=sys.stderr)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     return 2 if problems else 0

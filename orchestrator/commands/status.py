@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.commands.common import add_config_argument, duration, hook_line, read_config
 from orchestrator.core.errors import Problem, UserInputError
-from orchestrator.core.jobs import ManifestStatus
+from orchestrator.core.jobs import ManifestStatus, failure_line
 from orchestrator.service.progress import snapshot
 from orchestrator.store import StoreError, open_store
 
@@ -54,7 +54,7 @@ def render(snap: dict[str, Any], now: float | None = None) -> str:
             f"{m['progress'] * 100:>7.1f}% {duration(m['eta_s']):>7}  {states}"
         )
         for failure in m.get("failures", []):
-            lines.append(f"    failed: {failure['source']}: {failure['reason']}")
+            lines.append(f"    failed: {failure_line(failure['source'], failure['reason'])}")
         lines.extend(f"    hook: {hook_line(hook, now)}" for hook in m.get("hooks", []))
     return "\n".join(lines) + "\n"
 

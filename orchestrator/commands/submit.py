@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         # The daemon checks the roots again when it takes the manifest: this is a courtesy.
         found = validate_manifest(path, roots, max_part_s=config.audio.max_part_s)
         problems.extend(found.problems)
+        for warning in found.warnings:
+            print(f"warning: {warning} (bad_files: skip)", file=sys.stderr)
         problems.extend(refusals(path, found.on_finish, config.hooks.policy))
     if problems:
         raise UserInputError(problems)

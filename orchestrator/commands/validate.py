@@ -11,7 +11,7 @@ from orchestrator.commands.common import add_manifests_arguments, print_warnings
 from orchestrator.config import load_config
 from orchestrator.core.hooks import HookPolicy
 from orchestrator.intake.jobspec import JobSpec
-from orchestrator.intake.manifest import validate_manifest
+from orchestrator.intake.manifest import Validation, validate_manifest
 from orchestrator.intake.on_finish import refusals
 from orchestrator.intake.preparation import Preparation
 from orchestrator.intake.roots import InputRoots
@@ -63,6 +63,13 @@ class Said:
             print(f"  ... and {len(self.lines) - SAID_PER_MANIFEST} more file(s) like these")
 
 
+def skipped(found: Validation) -> str:
+    """What ``ok:`` adds for a manifest whose bad files are skipped."""
+    if not found.skipped:
+        return ""
+    return f" ({found.skipped} bad file(s) skipped: the daemon fails them)"
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate every manifest named; 0 when all are valid, 2 when any is not."""
     reports: list[dict[str, object]] = []
@@ -95,14 +102,18 @@ def run(args: argparse.Namespace) -> int:
                 "valid": valid,
                 "jobs": None if found.name is None else found.jobs,
                 "problems": [p.as_dict() for p in problems],
+                "warnings": [w.as_dict() for w in found.warnings],
+                "skipped": found.skipped,
                 "prepared": said.lines,
             }
         )
         if args.json:
             continue
         if valid:
-            print(f"ok: {path}: {found.name}: {found.jobs} jobs")
+            print(f"ok: {path}: {found.name}: {found.jobs} jobs{skipped(found)}")
             said.print()
+        for warning in found.warnings:
+            print(f"warning: {warning} (bad_files: skip)", file=sys.stderr)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
     if args.json:

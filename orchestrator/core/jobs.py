@@ -179,3 +179,14 @@ class ManifestStatus:
     def any_failed(self) -> bool:
         """A job failed or was cancelled: the manifest's file goes to ``failed/``."""
         return any(self.counts.get(s.value, 0) for s in (State.FAILED, State.CANCELLED))
+
+
+def reason_beside(source: str, reason: str | None) -> str:
+    """A failure's reason shown beside its source: one that starts with the source (most
+    do, to stand alone in a log line) does not say it twice."""
+    return (reason or "").removeprefix(f"{source}: ")
+
+
+def failure_line(source: str, reason: str | None) -> str:
+    """``source: reason``, for a list of failures (see :func:`reason_beside`)."""
+    return f"{source}: {reason_beside(source, reason)}"

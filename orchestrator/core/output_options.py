@@ -94,10 +94,15 @@ class OutputOptions:
 
 
 def names_problem(options: OutputOptions, channels: int) -> str | None:
-    """Why ``options``' channel names do not fit audio of ``channels`` channels, or None."""
+    """Why ``options``' channel names do not fit audio of ``channels`` channels, or None.
+    A recording with fewer channels than names takes the first names (a folder of stereo
+    calls may hold a mono voicemail); one with more is refused, as nobody said which
+    voice its extra channels carry."""
     named = len(options.channel_names)
-    if not named or named == channels:
+    if not named or channels <= named:
         return None
     given = "1 name" if named == 1 else f"{named} names"
-    said = "1 channel" if channels == 1 else f"{channels} channels"
-    return f"channel_names gives {given} but the audio has {said}: give one per channel"
+    return (
+        f"channel_names gives {given} but the audio has {channels} channels: "
+        "give a name for each channel"
+    )

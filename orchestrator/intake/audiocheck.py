@@ -56,10 +56,12 @@ def check_job_audio(
     try:
         prepared = prepare_file(Path(job.source), job, apis, max_part_s)
     except (AudioError, MediaError) as exc:
-        return None, [Problem(file, str(exc), line=job.line, field="audio")]
+        return None, [Problem(file, str(exc), line=job.line, field=job.audio_field)]
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return None, [Problem(file, f"{job.source}: {reason}", line=job.line, field="audio")]
+        return None, [
+            Problem(file, f"{job.source}: {reason}", line=job.line, field=job.audio_field)
+        ]
     except Exception as exc:
         # A file the probe could not make sense of in a way nobody foresaw: reported
         # with the kind of error only (its message might quote the file's bytes).
@@ -67,7 +69,7 @@ def check_job_audio(
             f"{job.source}: the file could not be read as audio "
             f"(internal error {type(exc).__name__})"
         )
-        return None, [Problem(file, message, line=job.line, field="audio")]
+        return None, [Problem(file, message, line=job.line, field=job.audio_field)]
     facts = prepared.facts
     # A split recording is sent in parts no longer than the limit: a part is what the
     # API must take.

@@ -354,6 +354,8 @@ class EntryReader:
             settings=choices.settings,
             line=entry_line,
             options=choices.options,
+            # ``field`` is the entry's ``audio`` or ``output``: the entry is what is before.
+            entry=field.rpartition(".")[0],
         )
 
     def clash_message(

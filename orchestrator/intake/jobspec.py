@@ -35,6 +35,12 @@ class JobSpec:
     settings: RecognitionSettings
     line: int | None  # manifest line of the entry that produced it
     options: OutputOptions = field(default_factory=OutputOptions)
+    entry: str = ""  # the key path of that entry (``jobs[3]``), which problems name
+
+    @property
+    def audio_field(self) -> str:
+        """The field a problem with the job's audio names: ``jobs[3].audio``."""
+        return f"{self.entry}.audio" if self.entry else "audio"
 
     @property
     def is_s3(self) -> bool:

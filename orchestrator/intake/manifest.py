@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -33,7 +33,10 @@ from orchestrator.intake.settings import SETTING_KEYS, read_settings
 from orchestrator.speechkit.catalogue import CATALOGUE
 
 # The top-level keys; each is read by ManifestReading._read_top.
-TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish", "watch")
+TOP_KEYS = ("name", "base_dir", "defaults", "jobs", "on_finish", "watch", "bad_files")
+# `bad_files:` what validate and submit do with files the daemon would fail: refuse the
+# manifest, or let the rest go with the bad files listed as warnings.
+BAD_FILES = ("refuse", "skip")
 
 # Reading stops once this many problems are found (a report shows the first 1,000).
 MAX_PROBLEMS = 10_000
@@ -108,6 +111,7 @@ class ManifestReading:
         self.count = 0  # jobs yielded so far
         self.on_finish: ManifestHooks | None = None  # its own completion hooks
         self.standing = False  # `watch: true`: it takes new files until it is closed
+        self.skip_bad_files = False  # `bad_files: skip`
         self._r = Reader(str(path))
         self._own: list[Problem] = []  # found before any YAML could be read
         self._nodes: list[yaml.Node] = []
@@ -134,6 +138,7 @@ class ManifestReading:
         top.reject_unknown()
         self.name = _name(r, top)
         self.standing = top.boolean("watch", False)
+        self.skip_bad_files = top.choice("bad_files", "refuse", BAD_FILES) == "skip"
         base_dir = _base_dir(r, top, self.path.absolute().parent)
         entries = EntryReader(r, base_dir, roots, self.apis, self.standing)
         self._entries = entries
@@ -235,6 +240,9 @@ class Validation:
     jobs: int
     problems: list[Problem]
     on_finish: ManifestHooks | None = None  # its own completion hooks, when it has any
+    # With `bad_files: skip`: the files the daemon will fail, while the rest go.
+    warnings: list[Problem] = field(default_factory=list)
+    skipped: int = 0  # how many jobs those are
 
     @property
     def valid(self) -> bool:
@@ -258,11 +266,13 @@ def validate_manifest(
     daemon's ``audio.max_part_s``.
     """
     audio_found: list[Problem] = []
+    bad_jobs = 0
     try:
         reading = ManifestReading(path, roots, apis=apis)
         for job in reading.jobs():
             prepared, found = check_job_audio(path, job, apis, max_part_s)
             audio_found.extend(found)
+            bad_jobs += 1 if found else 0
             if on_job is not None:
                 on_job(job, prepared)
     except Exception as exc:
@@ -271,5 +281,17 @@ def validate_manifest(
         return Validation(path, None, 0, [Problem(str(path), internal)])
     structure = reading.problems
     name = reading.name if reading.readable and not structure else None
+    # With `bad_files: skip` the bad files are warnings, unless no file is good (the
+    # manifest would run nothing).
+    if reading.skip_bad_files and 0 < bad_jobs < reading.count:
+        return Validation(
+            path,
+            name,
+            reading.count,
+            by_line(structure),
+            reading.on_finish,
+            by_line(audio_found),
+            bad_jobs,
+        )
     found = by_line(structure + audio_found)
     return Validation(path, name, reading.count, found, reading.on_finish)

@@ -124,14 +124,14 @@ def _check(
     changes: dict[str, object],
     apis: ApiCatalogue,
 ) -> None:
-    """What the section's settings rule out: as many names as declared channels, and no
+    """What the section's settings rule out: a name for each declared channel, and no
     timed format from an API without timings. Reported where this section sets the
     option, or else where it sets the setting that conflicts with the defaults' option."""
     named = len(options.channel_names)
-    if named and settings.channels is not None and settings.channels != named:
+    if named and settings.channels is not None and settings.channels > named:
         message = (
             f"{named} channel names for {settings.channels} declared channels: "
-            "give one name per channel"
+            "give a name for each channel"
         )
         if "channel_names" in changes:
             r.problem(sec.node_of("channel_names"), sec.field("channel_names"), message)

@@ -9,16 +9,21 @@ from typing import Any
 
 from orchestrator.core.apis import ApiCatalogue
 from orchestrator.core.billing import billable_seconds
-from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.jobs import Job, ManifestStatus, State, failure_line
+from orchestrator.core.output_options import TIMED_FORMATS
 
 
 def _no_timings(job: Job, apis: ApiCatalogue) -> bool:
-    return job.state is State.DONE and not apis[job.settings.api].timings
+    """Whether the job went without subtitles it asked for (the default set asks for them;
+    a job that chose ``[txt]`` lacks nothing)."""
+    wanted = any(f in TIMED_FORMATS for f in job.output_options.formats)
+    return job.state is State.DONE and wanted and not apis[job.settings.api].timings
 
 
-def _billable(jobs: Iterable[Job], apis: ApiCatalogue) -> float:
+def _billable(jobs: Iterable[Job], apis: ApiCatalogue, *, paid: bool) -> float:
     """The billable seconds of the jobs recognised (each part of a split job is billed as
-    a recognition of its own)."""
+    a recognition of its own): those that submitted their audio (``paid``), or those that
+    took another job's recognition or a cached result, which cost nothing."""
     # SpeechKit's billing unit is asynchronous recognition's; the legacy API is not billed so.
     return sum(
         billable_seconds(job.audio.duration_s, job.audio.channels)
@@ -27,7 +32,23 @@ def _billable(jobs: Iterable[Job], apis: ApiCatalogue) -> float:
         and job.state is State.DONE
         and job.audio.duration_s > 0
         and apis[job.settings.api].asynchronous
+        and (job.submissions > 0) is paid
     )
+
+
+def _billing(jobs: Sequence[Job], parts: Sequence[Job], apis: ApiCatalogue) -> dict[str, float]:
+    """The billable units paid and those saved by reusing a recognition, and in hours."""
+    # A split job is billed for its parts, not as a whole.
+    split = {part.parent_id for part in parts}
+    billed = [*(job for job in jobs if job.id not in split), *parts]
+    billable = _billable(billed, apis, paid=True)
+    saved = _billable(billed, apis, paid=False)
+    return {
+        "billable_units": round(billable, 3),
+        "billable_hours": round(billable / 3600.0, 6),
+        "saved_units": round(saved, 3),
+        "saved_hours": round(saved / 3600.0, 6),
+    }
 
 
 def build_report(
@@ -43,9 +64,6 @@ def build_report(
     counts = Counter(job.state.value for job in jobs)
     audio_s = sum(job.audio.duration_s * job.audio.channels for job in jobs if job.audio)
     parts_of = Counter(part.parent_id for part in parts)
-    # A split job is billed for its parts, not as a whole.
-    billable = _billable((job for job in jobs if job.id not in parts_of), apis)
-    billable += _billable(parts, apis)
     failures = [
         {"job_id": job.id, "source": job.source, "output": job.output, "reason": job.error}
         for job in jobs
@@ -60,8 +78,7 @@ def build_report(
         "jobs": len(jobs),
         "counts": dict(sorted(counts.items())),
         "audio_hours": round(audio_s / 3600.0, 6),
-        "billable_units": round(billable, 3),
-        "billable_hours": round(billable / 3600.0, 6),
+        **_billing(jobs, parts, apis),
         "submissions": sum(job.submissions for job in (*jobs, *parts)),
         "status_checks": sum(job.polls for job in (*jobs, *parts)),
         "parts": len(parts),
@@ -97,13 +114,22 @@ def render_report_json(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
 
 
+def _saved(report: dict[str, Any]) -> str:
+    """What reusing recognitions saved, when it saved anything (a report written before
+    this was counted has no ``saved_units``)."""
+    saved = report.get("saved_units") or 0
+    if not saved:
+        return ""
+    return f"; saved {saved:.0f} ({report['saved_hours']:.4f} h) by reusing recognitions"
+
+
 def render_report_text(report: dict[str, Any]) -> str:
     """The report for a person to read."""
     counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items())
     lines = [
         f"manifest {report['manifest']}: {report['jobs']} jobs ({counts})",
         f"audio: {report['audio_hours']:.4f} h (all channels); billable units: "
-        f"{report['billable_units']:.0f} ({report['billable_hours']:.4f} h)",
+        f"{report['billable_units']:.0f} ({report['billable_hours']:.4f} h)" + _saved(report),
         f"requests: {report['submissions']} submissions, {report['status_checks']} status checks",
         f"elapsed: {report['elapsed_s']:.1f} s",
     ]
@@ -113,7 +139,7 @@ def render_report_text(report: dict[str, Any]) -> str:
         )
     if report["failures"]:
         lines.append("failures:")
-        lines.extend(f"  {f['source']}: {f['reason']}" for f in report["failures"])
+        lines.extend(f"  {failure_line(f['source'], f['reason'])}" for f in report["failures"])
     if report["notes"]:
         lines.append("done, with a note:")
         lines.extend(f"  {n['source']}: {n['note']}" for n in report["notes"])

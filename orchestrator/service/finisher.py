@@ -121,6 +121,7 @@ class Finisher:
             failed=len(report["failures"]),
             audio_hours=report["audio_hours"],
             billable_units=report["billable_units"],
+            saved_units=report["saved_units"],
             submissions=report["submissions"],
             status_checks=report["status_checks"],
             elapsed_s=report["elapsed_s"],

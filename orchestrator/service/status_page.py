@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from orchestrator.core.apis import ApiCatalogue, QuotaDecl
-from orchestrator.core.jobs import TERMINAL, ManifestStatus, State
+from orchestrator.core.jobs import TERMINAL, ManifestStatus, State, reason_beside
 from orchestrator.core.quota import QuotaUsage
 from orchestrator.service.overview import FailedJob, Overview
 from orchestrator.service.progress import eta_seconds
@@ -198,7 +198,7 @@ def _failure_row(failure: FailedJob) -> Html:
         when=_utc(failure.failed_at),
         manifest=failure.manifest,
         source=failure.source,
-        reason=failure.reason,
+        reason=reason_beside(failure.source, failure.reason),
     )
 
 

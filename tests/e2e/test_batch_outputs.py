@@ -142,7 +142,7 @@ def test_validate_names_the_field_of_each_output_choice(tmp_path: Path) -> None:
     errors = result.stderr.splitlines()
     assert errors[0].startswith(f"error: {manifest}:3: channel_names: ")
     assert errors[0].endswith(
-        "channel_names gives 1 name but the audio has 2 channels: give one per channel"
+        "channel_names gives 1 name but the audio has 2 channels: give a name for each channel"
     )
     assert errors[1] == (
         f"error: {manifest}:6: jobs[1].outputs[1]: unknown value 'srtt'; allowed: json, txt, "
@@ -209,3 +209,30 @@ async def test_results_on_disk_then_in_object_storage_with_the_report_last(
         assert any(f.startswith(f"s3://{s3_bucket}/transcripts/batch/") for f in files), files
     # Nothing of the uploaded audio is left: only the results.
     assert all(key.startswith("transcripts/batch/") for key in s3_keys(s3_server, s3_bucket))
+
+
+async def test_a_folder_mixing_mono_and_stereo_takes_the_channel_names_each_file_has(
+    tmp_path: Path, s3_server: S3Server, s3_bucket: str
+) -> None:
+    async with emulated_daemon(tmp_path, s3_server, s3_bucket) as (_emu, env):
+        folder = env.copy_audio(("call-stereo.ogg", "greeting-mono.ogg"), "calls")
+        manifest = tmp_path / "calls.yaml"
+        manifest.write_text(
+            f"name: calls\nbase_dir: {folder}\n"
+            "defaults:\n  channel_names: [agent, customer]\n  outputs: [json, txt]\n"
+            "jobs:\n  - ./\n",
+            "utf-8",
+        )
+        checked = await env.cli("validate", str(manifest))
+        assert checked.returncode == 0, checked.stderr
+        submitted = await env.cli("submit", str(manifest))
+        assert submitted.returncode == 0, submitted.stderr
+        assert await env.run_until_idle() == 0
+        assert env.report("calls")["counts"] == {"done": 2}
+        results = env.results / "calls"
+        assert (results / "call-stereo.agent.txt").exists()
+        assert (results / "call-stereo.customer.txt").exists()
+        # The mono file is channel 1: the agent, with its text in <output>.txt.
+        assert (results / "greeting-mono.txt").exists()
+        mono = json.loads((results / "greeting-mono.json").read_text("utf-8"))
+        assert [channel.get("name") for channel in mono["channels"]] == ["agent"]

@@ -140,7 +140,7 @@ async def test_submit_to_a_stopped_daemon(
 
         refused = await env.cli("submit", str(broken), str(manifest))
         assert refused.returncode == 2
-        assert "broken.yaml:3: audio:" in refused.stderr
+        assert "broken.yaml:3: jobs[0].audio:" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert not env.inbox.exists() or not list(env.inbox.iterdir())
 
@@ -226,6 +226,11 @@ async def test_retry_and_cancel(tmp_path: Path, s3_server: S3Server, s3_bucket: 
         assert (env.results / "again" / "late.json").exists()
         # Same content and settings as greeting-mono: recognised once, the result reused.
         assert emu.stats()["summary"]["operations"] == 1
+        # ... so the report bills it once and counts the reuse as saved.
+        assert report["billable_units"] > 0
+        assert report["saved_units"] == report["billable_units"]
+        finished = env.events("manifest.finished")[-1]
+        assert finished["saved_units"] == report["saved_units"]
 
         unknown = await env.cli("retry", "nope")
         assert unknown.returncode == 2

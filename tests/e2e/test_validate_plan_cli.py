@@ -184,6 +184,17 @@ def test_plan_reports_problems_and_exits_2() -> None:
     assert any(line.startswith("TOTAL") for line in result.stdout.splitlines())
 
 
+def test_plan_of_what_is_not_a_manifest_prints_only_its_error(tmp_path: Path) -> None:
+    result = cli("plan", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {tmp_path}: is a directory, not a YAML file\n"
+    mixed = cli("plan", DEMO, str(tmp_path))
+    assert mixed.returncode == 2
+    assert str(tmp_path) not in mixed.stdout
+    assert any(line.startswith("demo (") for line in mixed.stdout.splitlines())
+
+
 def test_plan_with_a_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("storage:\n  bucket: audio\nquotas:\n  submissions: -1\n", encoding="utf-8")

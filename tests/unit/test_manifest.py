@@ -340,8 +340,8 @@ def test_validation_probes_local_files(audio_dir: Path) -> None:
     assert set(infos) == {str(audio_dir / "calls" / "a.ogg")}
     assert infos[str(audio_dir / "calls" / "a.ogg")].channels == 1
     assert [(p.file, p.line, p.field) for p in found] == [
-        (str(path), 4, "audio"),
-        (str(path), 5, "audio"),
+        (str(path), 4, "jobs[1].audio"),
+        (str(path), 5, "jobs[2].audio"),
     ]
     assert "missing.ogg" in found[0].message
     assert "fake.ogg" in found[1].message
@@ -354,7 +354,10 @@ def test_validate_manifest_reports_structure_and_audio_together(audio_dir: Path)
     )
     checked, infos = probed(path)
     assert checked.name is None
-    assert [(p.line, p.field) for p in checked.problems] == [(3, "defaults.modle"), (5, "audio")]
+    assert [(p.line, p.field) for p in checked.problems] == [
+        (3, "defaults.modle"),
+        (5, "jobs[0].audio"),
+    ]
     assert set(infos) == {str(audio_dir / "vm.wav")}
 
 
@@ -581,3 +584,30 @@ def test_watch_is_true_or_false(audio_dir: Path) -> None:
     text = f"name: m\nbase_dir: {audio_dir}\nwatch: 3\njobs:\n  - calls/\n"
     found = one(problems(write(audio_dir, text)))
     assert (found.field, found.message) == ("watch", "must be true or false, got an integer")
+
+
+def test_a_problem_with_a_folders_file_names_the_folders_entry(audio_dir: Path) -> None:
+    (audio_dir / "calls" / "bad.ogg").write_bytes(b"not audio at all")
+    path = write(audio_dir, "name: m\njobs:\n  - vm.wav\n  - calls/\n")
+    checked, _infos = probed(path)
+    assert [(p.line, p.field) for p in checked.problems] == [(4, "jobs[1].audio")]
+    assert "bad.ogg" in checked.problems[0].message
+
+
+def test_bad_files_skip_warns_of_the_bad_files_unless_none_is_good(audio_dir: Path) -> None:
+    (audio_dir / "bad.ogg").write_bytes(b"not audio at all")
+    some = write(audio_dir, "name: m\nbad_files: skip\njobs:\n  - vm.wav\n  - bad.ogg\n")
+    checked, _infos = probed(some)
+    assert checked.valid
+    assert (checked.skipped, [(w.line, w.field) for w in checked.warnings]) == (
+        1,
+        [(5, "jobs[1].audio")],
+    )
+    # A manifest of bad files only would run nothing: refused as with `refuse`.
+    only = write(audio_dir, "name: m\nbad_files: skip\njobs:\n  - bad.ogg\n")
+    checked, _infos = probed(only)
+    assert [(p.line, p.field) for p in checked.problems] == [(4, "jobs[0].audio")]
+    assert checked.warnings == []
+    refused = write(audio_dir, "name: m\nbad_files: maybe\njobs:\n  - vm.wav\n")
+    (problem,) = validate_manifest(refused).problems
+    assert (problem.line, problem.field) == (2, "bad_files")

@@ -117,8 +117,8 @@ def test_names_must_fit_declared_channels_and_timed_formats_need_times(folder: P
         "  outputs: [json, conversation]\n"
         "jobs:\n"
         "  - audio: call.ogg\n"
-        "    channels: 2\n"
-        "    channel_names: [a, b, c]\n"  # 7: three names, two channels
+        "    channels: 3\n"
+        "    channel_names: [a, b]\n"  # 7: two names, three channels
         "  - audio: hello.ogg\n"
         "    api: asr_xml\n"  # 9: the defaults' conversation needs times
         "    model: queries\n"
@@ -134,7 +134,7 @@ def test_names_must_fit_declared_channels_and_timed_formats_need_times(folder: P
         (9, "jobs[1].api"),
         (15, "jobs[2].outputs"),
     ]
-    assert "3 channel names for 2 declared channels" in found[0][2]
+    assert "2 channel names for 3 declared channels" in found[0][2]
     assert "conversation needs word times" in found[1][2]
     assert "(outputs comes from defaults)" in found[1][2]
     assert "srt needs word times" in found[2][2]
@@ -147,7 +147,14 @@ def test_validate_counts_the_channels_the_audio_has(folder: Path) -> None:
         "  - audio: call.ogg\n"  # stereo
         "    channel_names: [agent]\n"
         "  - audio: hello.ogg\n"  # mono
-        "    channel_names: [agent]\n",
+        "    channel_names: [agent]\n"
+        "  - audio: hello.ogg\n"  # mono: the first name is its
+        "    output: hello-2\n"
+        "    channel_names: [agent, customer]\n"
+        "  - audio: hello.ogg\n"
+        "    output: hello-3\n"
+        "    channels: 1\n"
+        "    channel_names: [agent, customer]\n",
     )
     checked = validate_manifest(path)
     assert [(p.line, p.field) for p in checked.problems] == [(3, "channel_names")]
@@ -170,8 +177,10 @@ def test_options_round_trip_and_what_is_written_without_times() -> None:
     assert (options.name_of(2), options.name_of(3)) == ("b", None)
     assert names_problem(options, 2) is None
     assert names_problem(OutputOptions(), 5) is None
-    assert names_problem(options, 1) == (
-        "channel_names gives 2 names but the audio has 1 channel: give one per channel"
+    # A mono file among stereo calls takes the first name; a third channel has none.
+    assert names_problem(options, 1) is None
+    assert names_problem(options, 3) == (
+        "channel_names gives 2 names but the audio has 3 channels: give a name for each channel"
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.commands.status import render
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.jobs import Job, ManifestStatus, State
+from orchestrator.core.output_options import OutputOptions
 from orchestrator.core.parts import Part
 from orchestrator.outputs.report import build_report, render_report_text
 from orchestrator.speechkit import CATALOGUE
@@ -75,3 +77,45 @@ def test_a_split_job_is_counted_once_and_billed_for_its_parts() -> None:
     plain = build_report(MANIFEST, [job(2, State.DONE)], 160.0, CATALOGUE)
     assert (plain["parts"], plain["jobs_split"]) == (0, 0)
     assert "split" not in render_report_text(plain)
+
+
+def test_jobs_that_reused_a_recognition_are_billed_nothing_and_count_as_saved() -> None:
+    leader = job(1, State.DONE)
+    # A follower of job 1's recognition and a job that took a cached result submit nothing.
+    follower = job(2, State.DONE, leader_id=1, submissions=0)
+    cached = job(3, State.DONE, submissions=0)
+    report = build_report(MANIFEST, [leader, follower, cached], 160.0, CATALOGUE)
+    assert report["billable_units"] == 30.0
+    assert report["saved_units"] == 60.0
+    assert report["saved_hours"] == round(60.0 / 3600, 6)
+    text = render_report_text(report)
+    assert "billable units: 30 (0.0083 h); saved 60 (0.0167 h) by reusing recognitions\n" in text
+    plain = build_report(MANIFEST, [leader], 160.0, CATALOGUE)
+    assert plain["saved_units"] == 0.0
+    assert "saved" not in render_report_text(plain)
+
+
+def test_a_job_that_chose_no_subtitles_is_not_said_to_lack_them() -> None:
+    txt_only = job(1, State.DONE, api="asr_xml", output_options=OutputOptions(("txt",)))
+    report = build_report(MANIFEST, [txt_only], 160.0, CATALOGUE)
+    assert report["without_subtitles"] == []
+    assert "srt" not in render_report_text(report)
+
+
+def test_a_failure_reason_that_starts_with_its_path_does_not_say_it_twice() -> None:
+    failed = job(1, State.FAILED, error="/a/1.ogg: cannot read: Permission denied")
+    text = render_report_text(build_report(MANIFEST, [failed], 160.0, CATALOGUE))
+    assert "failures:\n  /a/1.ogg: cannot read: Permission denied\n" in text
+
+
+def test_status_says_a_failures_path_once() -> None:
+    manifest = {
+        "name": "m",
+        "state": "active",
+        "jobs": 1,
+        "counts": {"failed": 1},
+        "progress": 1.0,
+        "eta_s": None,
+        "failures": [{"source": "/a/1.ogg", "reason": "/a/1.ogg: file not found"}],
+    }
+    assert "    failed: /a/1.ogg: file not found\n" in render({"manifests": [manifest]}, 0.0)

@@ -139,6 +139,14 @@ def test_failures_newest_first_and_none() -> None:
     assert calm.one(id="failures").one("p", class_="empty").text == "No failed jobs."
 
 
+def test_a_failures_reason_does_not_repeat_its_file() -> None:
+    failure = FailedJob(5, "calls-may", "/calls/c.wav", "/calls/c.wav: file not found", NOW)
+    page = parse(render_page(overview(failures=[failure])))
+    row = page.one("tr", data_job="5")
+    assert row.one("td", class_="source").text == "/calls/c.wav"
+    assert row.one("td", class_="reason").text == "file not found"
+
+
 def test_active_manifests_first_then_the_newest_finished_ones() -> None:
     finished = [
         manifest(10 + i, f"old-{i}", "finished", finished_at=NOW - 1000 + i, done=1)
