@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from orchestrator.commands.common import add_config_argument, change_manifest
+from orchestrator.commands.operator_log import change_and_log
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         noun = "delivery" if count == 1 else "deliveries"
         print(f"{args.manifest}: {count} hook {noun} cancelled")
         return 0
-    count = change_manifest(args, lambda store, name, now: store.cancel_manifest(name, now))
+    count = change_and_log(
+        args, lambda store, name, now: store.cancel_manifest(name, now), "manifest.cancelled"
+    )
     print(f"{args.manifest}: {count} job(s) cancelled")
     return 0

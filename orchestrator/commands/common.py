@@ -101,27 +101,6 @@ def change_manifest(
     return asyncio.run(go())
 
 
-def add_manifest_change(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    help_text: str,
-    action: Callable[[Store, str, float], Awaitable[int]],
-    done: str,
-) -> None:
-    """Add ``NAME [--config FILE] MANIFEST``: ``action`` on the manifest's jobs (see
-    ``change_manifest``), then ``MANIFEST: N job(s) DONE`` printed."""
-    parser = sub.add_parser(name, help=help_text)
-    add_config_argument(parser)
-    parser.add_argument("manifest", metavar="MANIFEST", help="the manifest's name")
-
-    def run(args: argparse.Namespace) -> int:
-        count = change_manifest(args, action)
-        print(f"{args.manifest}: {count} job(s) {done}")
-        return 0
-
-    parser.set_defaults(handler=run)
-
-
 def add_manifests_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
     """The offline commands' arguments: ``MANIFEST...``, ``--config FILE`` (what it is
     used for: ``config_help``) and ``--json``."""
