@@ -13,7 +13,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cancel`` subcommand."""
     parser = sub.add_parser("cancel", help="cancel every job of a manifest that has not ended")
     add_config_argument(parser)
-    parser.add_argument("manifest", metavar="MANIFEST", help="the manifest's name")
+    parser.add_argument(
+        "manifest",
+        metavar="MANIFEST",
+        help="the manifest's name (its newest run), or NAME#RUN for another run",
+    )
     parser.add_argument(
         "--hooks",
         action="store_true",
@@ -30,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         noun = "delivery" if count == 1 else "deliveries"
         print(f"{args.manifest}: {count} hook {noun} cancelled")
         return 0
-    count = change_and_log(
+    count, note = change_and_log(
         args, lambda store, name, now: store.cancel_manifest(name, now), "manifest.cancelled"
     )
-    print(f"{args.manifest}: {count} job(s) cancelled")
+    print(f"{args.manifest}: {count} job(s) cancelled{note}")
     return 0

@@ -14,19 +14,27 @@ from collections.abc import Awaitable, Callable
 from orchestrator.commands.common import read_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.jobs import Job
+from orchestrator.core.runs import parse_run
 from orchestrator.store import Store, StoreError, open_store
 from orchestrator.telemetry import logs
 
 Action = Callable[[Store, str, float], Awaitable[int]]
 
 
-async def _jobs_of_latest(store: Store, name: str) -> tuple[int | None, dict[int, Job]]:
-    """The latest manifest ``name``'s id and jobs by id (None, {}: no such manifest; the
-    action then says so)."""
-    ids = [m.id for m in await store.manifests() if m.name == name]
-    if not ids:
-        return None, {}
-    return max(ids), {job.id: job for job in await store.manifest_jobs(max(ids))}
+async def _jobs_of(store: Store, ref: str) -> tuple[int | None, str, dict[int, Job]]:
+    """The id of the manifest ``ref`` names (``NAME``: its newest run, or ``NAME#RUN``),
+    which run that is when there are several, and its jobs by id (None, "", {}: no such
+    manifest or run; the action then says so)."""
+    name, run = parse_run(ref)
+    ids = sorted(m.id for m in await store.manifests() if m.name == name)
+    if run is not None and not ids:
+        name, run, ids = ref, None, sorted(m.id for m in await store.manifests() if m.name == ref)
+    if not ids or (run is not None and run > len(ids)):
+        return None, "", {}
+    chosen = ids[-1] if run is None else ids[run - 1]
+    note = f" (the newest of {len(ids)} runs: {name}#{len(ids)})" if run is None else ""
+    note = note if len(ids) > 1 else ""
+    return chosen, note, {job.id: job for job in await store.manifest_jobs(chosen)}
 
 
 def log_moves(
@@ -56,11 +64,12 @@ def log_moves(
     log.info(event, manifest_id=manifest_id, jobs=changed, moved_from=dict(sorted(moved.items())))
 
 
-def change_and_log(args: argparse.Namespace, action: Action, event: str) -> int:
-    """Run ``action(store, name, now)`` on the latest manifest ``args.manifest`` and log
-    what moved (see the module); how many jobs it changed."""
+def change_and_log(args: argparse.Namespace, action: Action, event: str) -> tuple[int, str]:
+    """Run ``action(store, ref, now)`` on the manifest ``args.manifest`` names and log
+    what moved (see the module); how many jobs it changed, and which run it was when the
+    name alone chose the newest of several (else "")."""
 
-    async def go() -> int:
+    async def go() -> tuple[int, str]:
         config = read_config(args, resolve_secrets=False, resolve_state=True)
         logs.configure(config.logging.level, config.logging.format, stream=sys.stderr)
         try:
@@ -68,7 +77,7 @@ def change_and_log(args: argparse.Namespace, action: Action, event: str) -> int:
         except StoreError as exc:
             raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
         try:
-            manifest_id, before = await _jobs_of_latest(store, args.manifest)
+            manifest_id, note, before = await _jobs_of(store, args.manifest)
             changed = await action(store, args.manifest, time.time())
             after = await store.manifest_jobs(manifest_id) if manifest_id is not None else []
         except StoreError as exc:
@@ -76,6 +85,6 @@ def change_and_log(args: argparse.Namespace, action: Action, event: str) -> int:
         finally:
             await store.close()
         log_moves(event, args.manifest, manifest_id, changed, before, after)
-        return changed
+        return changed, note
 
     return asyncio.run(go())

@@ -14,6 +14,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.parts import Part
 from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
+from orchestrator.core.runs import parse_run
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import claims
 from orchestrator.store.batches import batches
@@ -407,10 +408,19 @@ class SqlStore:
             await tx.execute("cancel_parts", manifest_id=manifest_id, now=now)
             return await tx.execute("cancel_jobs", manifest_id=manifest_id, now=now)
 
-    async def _latest_manifest(self, tx: Session, name: str) -> int:
-        row = await tx.fetch_one("latest_manifest_by_name", name=name)
+    async def _latest_manifest(self, tx: Session, ref: str) -> int:
+        """The manifest ``ref`` names: ``NAME`` (its newest run) or ``NAME#RUN``."""
+        name, run = parse_run(ref)
+        if run is not None:
+            ids = [int(row["id"]) for row in await tx.fetch_all("manifest_runs_by_name", name=name)]
+            if ids and run <= len(ids):
+                return ids[run - 1]
+            if ids:
+                raise StoreError(f"manifest {name!r} has {len(ids)} run(s), not {run}")
+            # No manifest NAME: perhaps one is called NAME#RUN itself.
+        row = await tx.fetch_one("latest_manifest_by_name", name=ref)
         if row is None:
-            raise StoreError(f"no manifest named {name!r} in {self.db.description}")
+            raise StoreError(f"no manifest named {ref!r} in {self.db.description}")
         return int(row["id"])
 
     async def counts_by_state(self) -> dict[str, int]:

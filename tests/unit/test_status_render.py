@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.commands.status import render
+from orchestrator.core.runs import parse_run
 
 
 def manifest(counts: dict[str, int]) -> dict[str, Any]:
@@ -48,3 +49,13 @@ def test_the_daemons_and_the_inbox_are_said_first() -> None:
         "inbox /in: cannot be read here",
         "no manifests yet",
     ]
+
+
+def test_runs_of_one_name_are_told_apart() -> None:
+    first, second, other = manifest({"done": 1}), manifest({"done": 2}), manifest({"done": 3})
+    second["id"], other["id"], other["name"] = 2, 3, "other"
+    shown = render({"manifests": [first, second, other]}).splitlines()
+    assert [line.split()[0] for line in shown[1:]] == ["calls#1", "calls#2", "other"]
+    assert parse_run("calls#2") == ("calls", 2)
+    assert parse_run("calls") == ("calls", None)
+    assert parse_run("calls#x") == ("calls#x", None)
