@@ -6,13 +6,12 @@ import argparse
 import asyncio
 import json
 import time
-from collections import Counter
 from typing import Any
 
 from orchestrator.commands.common import add_config_argument, duration, hook_line, read_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.jobs import ManifestStatus
-from orchestrator.core.runs import run_label
+from orchestrator.core.runs import run_labels
 from orchestrator.service.liveness import daemons, waiting_in_inbox
 from orchestrator.service.progress import snapshot
 from orchestrator.store import StoreError, open_store
@@ -54,17 +53,14 @@ def render(snap: dict[str, Any], now: float | None = None) -> str:
     ]
     # Runs of one name (a folder manifest submitted again) are told apart as NAME#RUN,
     # as `retry` and `cancel` take them.
-    runs = Counter(m["name"] for m in rows)
-    run_of = {
-        m["id"]: sum(1 for o in rows if o["name"] == m["name"] and o["id"] <= m["id"]) for m in rows
-    }
+    label_of = run_labels((m["id"], m["name"]) for m in rows)
     for m in rows:
         done = m["counts"].get("done", 0)
         # Failed and cancelled apart from done: "ENDED 100%" alone reads as all went well.
         failed = m["counts"].get("failed", 0) + m["counts"].get("cancelled", 0)
         states = ", ".join(f"{n} {s}" for s, n in m["counts"].items())
         state = "standing" if m.get("standing") and m["state"] == "active" else m["state"]
-        label = run_label(m["name"], run_of[m["id"]], runs[m["name"]])
+        label = label_of[m["id"]]
         lines.append(
             f"{label:<28} {state:<9} {done:>4}/{m['jobs']:<4} {failed:>6} "
             f"{m['progress'] * 100:>6.1f}% {duration(m['eta_s']):>7}  {states}"
