@@ -390,6 +390,7 @@ class SqlStore:
         """Queue the failed and cancelled jobs of the latest manifest ``name`` again."""
         async with self.db.transaction() as tx:
             manifest_id = await self._latest_manifest(tx, name)
+            await _no_other_run_active(tx, name, manifest_id)
             # A split job's failed and cancelled parts go with it (its parts done are
             # kept); the count is of the manifest's own jobs.
             await tx.execute("retry_parts", manifest_id=manifest_id, now=now)
@@ -608,3 +609,14 @@ async def _check_name_free(tx: Session, name: str, digest: str) -> None:
             f"results are under {name}/: give this one another name so that they are not "
             f"overwritten (`retry {name}` runs the first one's failed jobs again)"
         )
+
+
+async def _no_other_run_active(tx: Session, ref: str, manifest_id: int) -> None:
+    """StoreError when an older run is to be reopened while another run of its name is
+    active (one run of a name is active at a time)."""
+    for name in {parse_run(ref)[0], ref}:
+        row = await tx.fetch_one("active_manifest_by_name", name=name)
+        if row is not None and int(row["id"]) != manifest_id:
+            raise StoreError(
+                f"{ref}: another run of {name!r} is active; retry this one once it has finished"
+            )

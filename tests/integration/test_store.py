@@ -216,6 +216,8 @@ async def test_a_run_of_a_manifest_is_named_name_hash_run(store: Store) -> None:
         "day1", "/day1.1.yaml", "d1", new_jobs(1, "b"), 13.0, rerun=True
     )
     assert await store.cancel_manifest("day1", 14.0) == 1  # the newest run's one job
+    with pytest.raises(StoreError, match="another run of 'day1' is active"):
+        await store.retry_manifest("day1#1", 14.2)  # one run of a name is active at a time
     await store.finish_manifest(second, "/r.json", "/day1.1.yaml", 14.5)
     assert await store.retry_manifest("day1#1", 15.0) == 2  # the first run's two
     assert await store.counts_by_state() == {"queued": 2, "cancelled": 1}
