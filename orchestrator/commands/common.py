@@ -49,12 +49,25 @@ def read_config(
     ``resolve_state`` reads the state store's password even when ``resolve_secrets`` is
     False (for the commands that open the store and nothing else). Its warnings go to
     stderr unless ``quiet`` (the daemon logs them instead)."""
-    config = load_config(
-        config_path(args), resolve_secrets=resolve_secrets, resolve_state=resolve_state
-    )
+    path = config_path(args)
+    if args.config is None and not path.exists():
+        raise UserInputError([Problem(str(path), _no_config_hint())])
+    config = load_config(path, resolve_secrets=resolve_secrets, resolve_state=resolve_state)
     if not quiet:
         print_warnings(config)
     return config
+
+
+def _no_config_hint() -> str:
+    """Why the default config file was looked for, and how to name another: a user who
+    did not pass ``--config`` may not know it exists."""
+    named = (
+        f"named by ${DEFAULT_CONFIG_ENV}" if os.environ.get(DEFAULT_CONFIG_ENV) else "the default"
+    )
+    return (
+        f"file not found ({named}); name the daemon's config with --config FILE "
+        f"or the environment variable {DEFAULT_CONFIG_ENV}"
+    )
 
 
 def print_warnings(config: Config) -> None:
@@ -86,27 +99,6 @@ def change_manifest(
             await store.close()
 
     return asyncio.run(go())
-
-
-def add_manifest_change(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    help_text: str,
-    action: Callable[[Store, str, float], Awaitable[int]],
-    done: str,
-) -> None:
-    """Add ``NAME [--config FILE] MANIFEST``: ``action`` on the manifest's jobs (see
-    ``change_manifest``), then ``MANIFEST: N job(s) DONE`` printed."""
-    parser = sub.add_parser(name, help=help_text)
-    add_config_argument(parser)
-    parser.add_argument("manifest", metavar="MANIFEST", help="the manifest's name")
-
-    def run(args: argparse.Namespace) -> int:
-        count = change_manifest(args, action)
-        print(f"{args.manifest}: {count} job(s) {done}")
-        return 0
-
-    parser.set_defaults(handler=run)
 
 
 def add_manifests_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:

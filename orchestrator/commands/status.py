@@ -11,6 +11,8 @@ from typing import Any
 from orchestrator.commands.common import add_config_argument, duration, hook_line, read_config
 from orchestrator.core.errors import Problem, UserInputError
 from orchestrator.core.jobs import ManifestStatus, failure_line
+from orchestrator.core.runs import run_labels
+from orchestrator.service.liveness import daemons, waiting_in_inbox
 from orchestrator.service.progress import snapshot
 from orchestrator.store import StoreError, open_store
 
@@ -34,7 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="with --watch: how often to look (default: 1 on a terminal, 10 otherwise)",
+        help="with --watch: how often to look (default: 1 s; off a terminal, a manifest's "
+        "line at most every 10 s, its end at once)",
     )
     parser.set_defaults(handler=run)
 
@@ -42,21 +45,64 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def render(snap: dict[str, Any], now: float | None = None) -> str:
     """The snapshot as a table for a terminal (``now``: for when hooks try again)."""
     rows = snap["manifests"]
+    head = [*daemon_lines(snap.get("daemons")), *inbox_lines(snap.get("inbox"))]
     if not rows:
-        return "no manifests yet\n"
-    lines = [f"{'MANIFEST':<28} {'STATE':<9} {'DONE':>9} {'PROGRESS':>8} {'ETA':>7}  STATES"]
+        return "\n".join([*head, "no manifests yet"]) + "\n"
+    lines = [
+        *head,
+        f"{'MANIFEST':<28} {'STATE':<9} {'DONE':>9} {'FAILED':>6} {'ENDED':>7} {'ETA':>7}  STATES",
+    ]
+    # Runs of one name (a folder manifest submitted again) are told apart as NAME#RUN,
+    # as `retry` and `cancel` take them.
+    label_of = run_labels((m["id"], m["name"]) for m in rows)
     for m in rows:
         done = m["counts"].get("done", 0)
+        # Failed and cancelled apart from done: "ENDED 100%" alone reads as all went well.
+        failed = m["counts"].get("failed", 0) + m["counts"].get("cancelled", 0)
         states = ", ".join(f"{n} {s}" for s, n in m["counts"].items())
         state = "standing" if m.get("standing") and m["state"] == "active" else m["state"]
+        label = label_of[m["id"]]
         lines.append(
-            f"{m['name']:<28} {state:<9} {done:>4}/{m['jobs']:<4} "
-            f"{m['progress'] * 100:>7.1f}% {duration(m['eta_s']):>7}  {states}"
+            f"{label:<28} {state:<9} {done:>4}/{m['jobs']:<4} {failed:>6} "
+            f"{m['progress'] * 100:>6.1f}% {duration(m['eta_s']):>7}  {states}"
         )
         for failure in m.get("failures", []):
             lines.append(f"    failed: {failure_line(failure['source'], failure['reason'])}")
         lines.extend(f"    hook: {hook_line(hook, now)}" for hook in m.get("hooks", []))
     return "\n".join(lines) + "\n"
+
+
+def daemon_lines(daemons: list[dict[str, Any]] | None) -> list[str]:
+    """A line per daemon that ran on the store: at work, stopped, or silent (down)."""
+    if daemons is None:
+        return []
+    if not daemons:
+        return ["daemon: none has run on this store yet; start one (`run`, or its service)"]
+    lines = []
+    for d in daemons:
+        node = f" (node {d['node']})" if d["node"] else ""
+        where = f"pid {d['pid']} on {d['host']}"
+        ago = duration(d["seen_s_ago"])
+        said = {
+            "running": f"running, {where}",
+            "stopped": f"stopped {ago} ago ({where}); nothing is being worked on",
+            "silent": f"not heard of for {ago} ({where}): down? nothing is being worked on",
+        }[d["state"]]
+        lines.append(f"daemon{node}: {said}")
+    return lines
+
+
+def inbox_lines(inbox: dict[str, Any] | None) -> list[str]:
+    """What waits in the inbox, not yet taken in by a daemon."""
+    if inbox is None:
+        return []
+    waiting = inbox["waiting"]
+    if waiting is None:
+        return [f"inbox {inbox['path']}: cannot be read here"]
+    if not waiting:
+        return []
+    names = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+    return [f"inbox {inbox['path']}: {len(waiting)} manifest(s) not yet taken in: {names}"]
 
 
 async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,9 +112,14 @@ async def _snapshot(args: argparse.Namespace) -> dict[str, Any]:
     except StoreError as exc:
         raise UserInputError([Problem(config.source, str(exc), field="state")]) from None
     try:
-        return await snapshot(store, time.time())
+        now = time.time()
+        snap = await snapshot(store, now)
+        snap["daemons"] = await daemons(store, now)
     finally:
         await store.close()
+    inbox = config.paths.inbox
+    snap["inbox"] = {"path": str(inbox), "waiting": waiting_in_inbox(inbox)}
+    return snap
 
 
 async def _watch(args: argparse.Namespace) -> None:

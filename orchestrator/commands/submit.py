@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="with --wait: how often to look (default: 1 on a terminal, 10 otherwise)",
+        help="with --wait: how often to look (default: 1 s; off a terminal, a manifest's "
+        "line at most every 10 s, its end at once)",
     )
     parser.add_argument(
         "--intake-timeout",

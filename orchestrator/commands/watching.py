@@ -24,10 +24,12 @@ from orchestrator.commands.plan import human_duration
 from orchestrator.core.jobs import State
 from orchestrator.service.watching import Progress
 
-# Terminal: redrawn this often. Not a terminal: a line per manifest at most this often,
-# and only when something changed.
+# The store is read this often, on a terminal or not, so that the end is seen at once.
 LIVE_INTERVAL_S = 1.0
-PLAIN_INTERVAL_S = 10.0
+PLAIN_INTERVAL_S = LIVE_INTERVAL_S
+# Not a terminal: a line per manifest when something changed, at most this often (a log
+# is not a screen), except the line that says the manifest ended, which is never held.
+PLAIN_LINE_S = 10.0
 # A look that took long (a slow store) is not followed by another at once.
 LOOK_COST_FACTOR = 4.0
 STATE_ORDER = tuple(s.value for s in State)
@@ -153,6 +155,7 @@ class Watch:
         self.interval_s = interval_s or (LIVE_INTERVAL_S if self.live else PLAIN_INTERVAL_S)
         self.clock = clock
         self._said: dict[str, str] = {}
+        self._said_at: dict[str, float] = {}
 
     async def run(self, look: Callable[[float], Awaitable[Frame]]) -> Frame:
         """Watch until ``look`` says it is done; its last frame."""
@@ -184,9 +187,15 @@ class Watch:
             *((f"m{p.id}", plain_line(p, now)) for p in frame.progress),
             *((f"w{i}", line) for i, line in enumerate(frame.waiting)),
         ] or [("none", "no active manifests")]
+        ended = {f"m{p.id}" for p in frame.progress if p.state != "active"}
         for key, line in lines:
             # The elapsed time changes every second: it alone is no news.
             news = line.split(" | elapsed ")[0] + line.rsplit(" | ", 1)[-1]
-            if self._said.get(key) != news:
-                self._said[key] = news
-                self.console.print(f"{stamp} {line}", highlight=False, soft_wrap=True)
+            if self._said.get(key) == news:
+                continue
+            held = now - self._said_at.get(key, float("-inf")) < PLAIN_LINE_S
+            if held and not frame.done and key not in ended:
+                continue
+            self._said[key] = news
+            self._said_at[key] = now
+            self.console.print(f"{stamp} {line}", highlight=False, soft_wrap=True)

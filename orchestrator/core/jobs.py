@@ -177,8 +177,10 @@ class ManifestStatus:
 
     @property
     def any_failed(self) -> bool:
-        """A job failed or was cancelled: the manifest's file goes to ``failed/``."""
-        return any(self.counts.get(s.value, 0) for s in (State.FAILED, State.CANCELLED))
+        """A job failed: the manifest's file goes to ``failed/``. Jobs the operator
+        cancelled are no failure of the manifest's: with none failed, it goes to
+        ``processed/`` (its report says what was cancelled)."""
+        return bool(self.counts.get(State.FAILED.value, 0))
 
 
 def reason_beside(source: str, reason: str | None) -> str:

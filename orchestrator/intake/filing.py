@@ -24,7 +24,8 @@ def active_path(active_dir: Path, digest: str, name: str) -> Path:
 
 
 def filed_folder(manifest: ManifestStatus, processed: Path, failed: Path) -> Path:
-    """Where a finished manifest is filed: ``failed/`` when a job failed or was cancelled."""
+    """Where a finished manifest is filed: ``failed/`` when a job failed (cancelled ones
+    alone file it in ``processed/``)."""
     return failed if manifest.any_failed else processed
 
 

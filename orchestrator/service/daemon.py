@@ -33,6 +33,7 @@ from orchestrator.service import loop_errors
 from orchestrator.service.control import Control, log_warnings
 from orchestrator.service.finisher import Finisher
 from orchestrator.service.hooks import HookRunner
+from orchestrator.service.liveness import BEAT_S, beat
 from orchestrator.service.notify import Notifier, watchdog_task
 from orchestrator.service.progress import status_line
 from orchestrator.service.recovery import sweep
@@ -53,7 +54,7 @@ INBOX_SCAN_S = 1.0
 STORE_STALE_S = 120.0
 # STATUS= is sent when a manifest comes in or a job ends, at most once per gap, and at
 # least every STATUS_EVERY_S when it changed.
-STATUS_EVERY_S = 5.0
+STATUS_EVERY_S = BEAT_S
 STATUS_MIN_GAP_S = 1.0
 # How often manifests whose report could not be written are tried again.
 FINISH_RETRY_S = 10.0
@@ -342,6 +343,8 @@ class Daemon:
         # The hooks' runner ends its attempts in flight (or leaves them pending) by itself.
         await asyncio.gather(hooks, return_exceptions=True)
         await self._finish_manifests()
+        with contextlib.suppress(StoreError):
+            await beat(store, self.config.service.node, time.time(), stopped=True)
         log.info("daemon.stopped", jobs=await store.counts_by_state())
         return 0
 
@@ -390,6 +393,8 @@ class Daemon:
             self._status_wake.clear()
             counts = await store.counts_by_state()
             self._store_seen_at = time.monotonic()
+            # `status` tells a daemon at work from one gone by this (every STATUS_EVERY_S).
+            await beat(store, self.config.service.node, time.time())
             self.metrics.set_jobs_by_state(counts)
             line = status_line(counts)
             if line != last:

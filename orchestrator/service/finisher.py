@@ -118,7 +118,9 @@ class Finisher:
             manifest=manifest.name,
             manifest_id=manifest_id,
             counts=report["counts"],
-            failed=len(report["failures"]),
+            # Counted apart: jobs the operator cancelled did not fail.
+            failed=report["counts"].get("failed", 0),
+            cancelled=report["counts"].get("cancelled", 0),
             audio_hours=report["audio_hours"],
             billable_units=report["billable_units"],
             saved_units=report["saved_units"],

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from orchestrator.core.apis import ApiCatalogue, QuotaDecl
 from orchestrator.core.jobs import TERMINAL, ManifestStatus, State, reason_beside
 from orchestrator.core.quota import QuotaUsage
+from orchestrator.core.runs import run_labels
 from orchestrator.service.overview import FailedJob, Overview
 from orchestrator.service.progress import eta_seconds
 from orchestrator.speechkit.catalogue import CATALOGUE
@@ -96,7 +97,7 @@ def _bar(segments: Iterable[tuple[str, float]], label: str) -> Html:
     )
 
 
-def _manifest_row(manifest: ManifestStatus, now: float) -> Html:
+def _manifest_row(manifest: ManifestStatus, now: float, label_of: dict[int, str]) -> Html:
     counts, total = manifest.counts, manifest.total
     under_way = sum(n for state, n in counts.items() if state not in {s.value for s in TERMINAL})
     queued = counts.get(State.QUEUED.value, 0)
@@ -108,12 +109,13 @@ def _manifest_row(manifest: ManifestStatus, now: float) -> Html:
     states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     return _h(
         '<tr data-manifest="{name}" data-state="{state}">'
-        '<td class="name">{name}</td><td class="state">{state}</td>'
+        '<td class="name">{shown}</td><td class="state">{state}</td>'
         '<td class="progress">{bar}<span class="pct">{progress}%</span></td>'
         '<td class="num done">{done}</td><td class="num failed{none}">{failed}</td>'
         '<td class="num total">{total}</td><td class="eta">{eta}</td>'
         '<td class="states">{states}</td></tr>',
         name=manifest.name,
+        shown=label_of.get(manifest.id, manifest.name),  # NAME#RUN for a name's runs
         state=manifest.shown_state,
         bar=_bar(segments, label),
         progress=f"{progress:.1f}",
@@ -136,7 +138,8 @@ def _manifests(overview: Overview) -> Html:
     shown = [*active, *finished[:FINISHED_SHOWN]]
     if not shown:
         return Html('<p class="empty">No manifests yet: drop one in the inbox.</p>')
-    rows = _join(_manifest_row(m, overview.now) for m in shown)
+    label_of = run_labels((m.id, m.name) for m in overview.manifests)
+    rows = _join(_manifest_row(m, overview.now, label_of) for m in shown)
     older = len(finished) - FINISHED_SHOWN
     more = (
         _h('<p class="note">and {n} older finished manifests (all are in /status)</p>', n=older)

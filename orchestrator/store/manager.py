@@ -14,6 +14,7 @@ from orchestrator.core.jobs import Job, ManifestStatus, State
 from orchestrator.core.parts import Part
 from orchestrator.core.quota import Pause
 from orchestrator.core.refs import is_object_uri
+from orchestrator.core.runs import parse_run
 from orchestrator.core.settings import RecognitionSettings
 from orchestrator.store import claims
 from orchestrator.store.batches import batches
@@ -389,6 +390,7 @@ class SqlStore:
         """Queue the failed and cancelled jobs of the latest manifest ``name`` again."""
         async with self.db.transaction() as tx:
             manifest_id = await self._latest_manifest(tx, name)
+            await _no_other_run_active(tx, name, manifest_id)
             # A split job's failed and cancelled parts go with it (its parts done are
             # kept); the count is of the manifest's own jobs.
             await tx.execute("retry_parts", manifest_id=manifest_id, now=now)
@@ -407,10 +409,19 @@ class SqlStore:
             await tx.execute("cancel_parts", manifest_id=manifest_id, now=now)
             return await tx.execute("cancel_jobs", manifest_id=manifest_id, now=now)
 
-    async def _latest_manifest(self, tx: Session, name: str) -> int:
-        row = await tx.fetch_one("latest_manifest_by_name", name=name)
+    async def _latest_manifest(self, tx: Session, ref: str) -> int:
+        """The manifest ``ref`` names: ``NAME`` (its newest run) or ``NAME#RUN``."""
+        name, run = parse_run(ref)
+        if run is not None:
+            ids = [int(row["id"]) for row in await tx.fetch_all("manifest_runs_by_name", name=name)]
+            if ids and run <= len(ids):
+                return ids[run - 1]
+            if ids:
+                raise StoreError(f"manifest {name!r} has {len(ids)} run(s), not {run}")
+            # No manifest NAME: perhaps one is called NAME#RUN itself.
+        row = await tx.fetch_one("latest_manifest_by_name", name=ref)
         if row is None:
-            raise StoreError(f"no manifest named {name!r} in {self.db.description}")
+            raise StoreError(f"no manifest named {ref!r} in {self.db.description}")
         return int(row["id"])
 
     async def counts_by_state(self) -> dict[str, int]:
@@ -598,3 +609,14 @@ async def _check_name_free(tx: Session, name: str, digest: str) -> None:
             f"results are under {name}/: give this one another name so that they are not "
             f"overwritten (`retry {name}` runs the first one's failed jobs again)"
         )
+
+
+async def _no_other_run_active(tx: Session, ref: str, manifest_id: int) -> None:
+    """StoreError when an older run is to be reopened while another run of its name is
+    active (one run of a name is active at a time)."""
+    for name in {parse_run(ref)[0], ref}:
+        row = await tx.fetch_one("active_manifest_by_name", name=name)
+        if row is not None and int(row["id"]) != manifest_id:
+            raise StoreError(
+                f"{ref}: another run of {name!r} is active; retry this one once it has finished"
+            )

@@ -152,3 +152,32 @@ def test_a_secret_too_short_is_refused_and_one_others_may_read_is_warned_of(
     assert warning["event"] == "config.warning"
     assert "readable by other users (mode 0644)" in warning["warning"]
     assert "a-key-long-enough-to-mask" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "retry", "cancel"])
+def test_no_config_named_and_none_found_says_how_to_name_one(
+    tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "absent.yaml"
+    monkeypatch.setenv("SPEECHKIT_ORCHESTRATOR_CONFIG", str(missing))
+    result = cli(command, *(["m"] if command != "status" else []))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: {missing}: file not found (named by $SPEECHKIT_ORCHESTRATOR_CONFIG); name "
+        "the daemon's config with --config FILE or the environment variable "
+        "SPEECHKIT_ORCHESTRATOR_CONFIG"
+    )
+
+
+@pytest.mark.skipif(
+    Path("/etc/speechkit-orchestrator/config.yaml").exists(), reason="a config is installed"
+)
+def test_the_default_config_missing_says_how_to_name_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPEECHKIT_ORCHESTRATOR_CONFIG", raising=False)
+    result = cli("status")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: /etc/speechkit-orchestrator/config.yaml: file not found (the default); name "
+        "the daemon's config with --config FILE or the environment variable "
+        "SPEECHKIT_ORCHESTRATOR_CONFIG"
+    )

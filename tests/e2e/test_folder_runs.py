@@ -52,6 +52,20 @@ async def test_a_folder_submitted_again_takes_the_new_files_and_again_takes_all(
         finally:
             await env.stop(daemon)
         accepted = env.events("manifest.accepted")
+        # The runs told apart: in status, and by retry (NAME alone: the newest, said).
+        status = await env.cli("status")
+        assert [line.split()[0] for line in status.stdout.splitlines() if "day1" in line] == [
+            "day1#1",
+            "day1#2",
+            "day1#3",
+        ]
+        newest = await env.cli("retry", "day1")
+        assert newest.stdout == "day1: 0 job(s) queued again (the newest of 3 runs: day1#3)\n"
+        one = await env.cli("retry", "day1#1")
+        assert one.stdout == "day1#1: 0 job(s) queued again\n"
+        none = await env.cli("retry", "day1#4")
+        assert none.returncode == 2
+        assert "manifest 'day1' has 3 run(s), not 4" in none.stderr
 
     assert not [line for line in first if "new run" in line or "run 1" in line]
     assert f"{manifest}: a new run of day1 taking 1 new or changed files; 2 taken by " in (

@@ -74,4 +74,5 @@ async def test_reports_go_where_the_results_go(tmp_path: Path, store: SQLiteStor
     assert not (paths.output / "m").exists()  # objects only: no files
     (finished,) = await store.manifests()
     assert finished.report_path == "s3://bucket/out/m/report.json"
-    assert finished.path == str(paths.failed / "m.yaml")  # cancelled: filed in failed/
+    # Cancelled by the operator, none failed: filed in processed/.
+    assert finished.path == str(paths.processed / "m.yaml")

@@ -218,15 +218,16 @@ async def test_a_finished_manifest_taken_again_is_filed_where_the_first_went(
     assert await intake.scan() == 1
     (manifest,) = await store.manifests()
     assert await store.cancel_manifest("calls", 1.0) == 1  # its one job ends, not done
-    failed.mkdir()
-    first = failed / "calls.yaml"
+    # Only cancelled, none failed: the finisher files it in processed/.
+    processed.mkdir()
+    first = processed / "calls.yaml"
     os.replace(manifest.path, first)  # as the finisher files it
     await store.finish_manifest(manifest.id, str(tmp_path / "report.json"), str(first), 2.0)
 
     (inbox / "calls.yaml").write_text(manifest_text("calls"), "utf-8")  # the same bytes
     assert await intake.scan() == 0
-    assert sorted(p.name for p in failed.iterdir()) == ["calls.1.yaml", "calls.yaml"]
-    assert not processed.exists()
+    assert sorted(p.name for p in processed.iterdir()) == ["calls.1.yaml", "calls.yaml"]
+    assert not failed.exists()
     assert not list(intake.active_dir.iterdir())
     assert [m.id for m in await store.manifests()] == [manifest.id]
     assert await store.counts_by_state() == {"cancelled": 1}  # nothing queued again

@@ -207,6 +207,26 @@ async def test_cancel_then_retry(store: Store) -> None:
         await store.retry_manifest("x", 13.0)
 
 
+async def test_a_run_of_a_manifest_is_named_name_hash_run(store: Store) -> None:
+    # A folder manifest submitted again: two runs of one name; NAME alone is the newest.
+    first, _ = await store.add_manifest("day1", "/day1.yaml", "d1", new_jobs(2), 10.0)
+    assert await store.cancel_manifest("day1", 11.0) == 2
+    await store.finish_manifest(first, "/r.json", "/day1.yaml", 12.0)
+    second, _ = await store.add_manifest(
+        "day1", "/day1.1.yaml", "d1", new_jobs(1, "b"), 13.0, rerun=True
+    )
+    assert await store.cancel_manifest("day1", 14.0) == 1  # the newest run's one job
+    with pytest.raises(StoreError, match="another run of 'day1' is active"):
+        await store.retry_manifest("day1#1", 14.2)  # one run of a name is active at a time
+    await store.finish_manifest(second, "/r.json", "/day1.1.yaml", 14.5)
+    assert await store.retry_manifest("day1#1", 15.0) == 2  # the first run's two
+    assert await store.counts_by_state() == {"queued": 2, "cancelled": 1}
+    with pytest.raises(StoreError, match="manifest 'day1' has 2 run"):
+        await store.retry_manifest("day1#3", 16.0)
+    with pytest.raises(StoreError, match="no manifest named 'x#1'"):
+        await store.retry_manifest("x#1", 16.0)
+
+
 async def test_recent_failures_are_the_newest_failed_jobs_first(store: Store) -> None:
     await store.add_manifest("calls", "/m.yaml", "d", new_jobs(6), 10.0)
     jobs = sorted(await store.jobs_in([State.QUEUED]), key=lambda job: job.id)

@@ -71,4 +71,8 @@ def test_a_command_loads_its_own_modules_only(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["no manifests yet", "none"]
+    assert done.stdout.splitlines() == [
+        "daemon: none has run on this store yet; start one (`run`, or its service)",
+        "no manifests yet",
+        "none",
+    ]

@@ -39,5 +39,8 @@ async def test_filed_where_its_jobs_ends_send_it(tmp_path: Path) -> None:
         return ManifestStatus(1, "calls", str(path), "done", 0.0, 1.0, None, counts, digest)
 
     assert filed_folder(status(done=2), processed, failed) == processed
-    assert filed_folder(status(done=1, cancelled=1), processed, failed) == failed
+    # Cancelled by the operator is not failed: processed/, unless a job failed as well.
+    assert filed_folder(status(done=1, cancelled=1), processed, failed) == processed
+    assert filed_folder(status(cancelled=2), processed, failed) == processed
+    assert filed_folder(status(cancelled=1, failed=1), processed, failed) == failed
     assert await file_finished(status(done=1, failed=1), processed, failed) == failed / "calls.yaml"

@@ -87,6 +87,21 @@ def test_a_standing_manifest_is_shown_as_standing() -> None:
     assert page.one("tr", data_manifest="calls").one("td", class_="state").text == "active"
 
 
+def test_runs_of_one_name_are_told_apart() -> None:
+    runs = [
+        manifest(3, "day1", "finished", NOW - 60, done=2),
+        manifest(5, "day1", done=1),
+        manifest(4, "calls", queued=1),
+    ]
+    page = parse(render_page(overview(manifests=runs)))
+    shown = [
+        (r.attrs["data-manifest"], r.one("td", class_="name").text)
+        for r in page.find_all("tr")
+        if "data-manifest" in r.attrs
+    ]
+    assert sorted(shown) == [("calls", "calls"), ("day1", "day1#1"), ("day1", "day1#2")]
+
+
 def test_user_input_is_text_never_markup() -> None:
     text = render_page(overview())
     page = parse(text)

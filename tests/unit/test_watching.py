@@ -3,12 +3,13 @@ ETA, and the plain line and the rich frame drawn from it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 from rich.console import Console
 
-from orchestrator.commands.watching import Frame, frame_view, plain_line
+from orchestrator.commands.watching import Frame, Watch, frame_view, plain_line
 from orchestrator.core.audio import AudioFacts
 from orchestrator.core.finish_time import Quotas, Window, throughput, work_of
 from orchestrator.core.jobs import Job, ManifestStatus, State
@@ -134,3 +135,31 @@ def test_a_split_jobs_parts_are_its_work_left_not_jobs_of_the_manifest() -> None
     assert progress.eta_s == 60.0 + 60 * RATIO
     assert progress.failures == ()
     assert progress.total == 1
+
+
+def test_off_a_terminal_the_store_is_read_every_second_and_lines_are_held() -> None:
+    # The end is seen a second after it happens, not up to 10 s later; a log still gets a
+    # manifest's changes at most every 10 s, and the line saying it ended at once.
+    console = Console(record=True, width=200, force_terminal=False)
+    assert Watch(console, "waiting").interval_s == 1.0
+    assert Watch(Console(force_terminal=True), "waiting").interval_s == 1.0
+    times = iter(float(t) for t in range(100, 200))
+    watch = Watch(console, "waiting", interval_s=0.001, clock=lambda: next(times))
+    manifest = ManifestStatus(1, "calls", "/in", "active", 0.0, None, None, {})
+    frames = []
+    for done in range(4):
+        counts = {"done": done, "queued": 4 - done}
+        frames.append(Frame([progress_of(dataclasses.replace(manifest, counts=counts), [], 100.0)]))
+    final = dataclasses.replace(manifest, state="finished", finished_at=110.0, counts={"done": 4})
+    frames.append(Frame([progress_of(final, [], 110.0)], done=True))
+    looks = iter(frames)
+
+    async def look(_now: float) -> Frame:
+        return next(looks)
+
+    asyncio.run(watch.run(look))
+    lines = console.export_text().splitlines()
+    assert [line.split(" ", 1)[1].split(" |")[0] for line in lines] == [
+        "calls: 0/4 ended (0%)",
+        "calls: 4/4 ended (100%)",
+    ]

@@ -21,6 +21,9 @@ UPDATE manifests SET standing = 0 WHERE id = :id;
 -- name: close_standing
 UPDATE manifests SET standing = 0 WHERE name = :name AND state = 'active' AND standing = 1;
 
+-- name: manifest_runs_by_name
+SELECT id FROM manifests WHERE name = :name ORDER BY id;
+
 -- name: active_manifest_by_name
 SELECT id FROM manifests WHERE name = :name AND state = 'active';
 
