@@ -110,6 +110,7 @@ def test_a_failure_reason_that_starts_with_its_path_does_not_say_it_twice() -> N
 
 def test_status_says_a_failures_path_once() -> None:
     manifest = {
+        "id": 1,
         "name": "m",
         "state": "active",
         "jobs": 1,
