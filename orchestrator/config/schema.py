@@ -248,9 +248,11 @@ class ConcurrencyConfig:
     asr_xml_requests: int = setting(
         10, "asr_xml requests waiting for their answer at once, across daemons sharing the store"
     )
-    # Conversions run in worker processes, one file each; None: one per core.
+    # Conversions run in worker processes, one file each; None: one fewer than the cores.
     conversions: int | None = setting(
-        None, "simultaneous audio conversions (worker processes)", shown="auto: the cores"
+        None,
+        "simultaneous audio conversions (worker processes)",
+        shown="auto: one fewer than the cores, at least 1",
     )
     # Requests waiting for their answer at once, by API: wins over a key above for it.
     requests: Mapping[str, int] = setting_factory(

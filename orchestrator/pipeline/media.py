@@ -28,8 +28,14 @@ PROBE_BOUND_S = 30.0
 
 
 def workers(configured: int | None) -> int:
-    """Conversions at once: as configured, else one per core."""
-    return configured if configured is not None else max(1, os.cpu_count() or 1)
+    """Conversions at once: as configured, else one fewer than the cores (at least one).
+
+    A core is left to the daemon: with every core converting, its event loop waited for the
+    CPU (the status endpoint's p99 answer 71 ms while converting on two cores; 42 ms with
+    one worker, `python -m bench.convert`), and so would its requests' timing."""
+    if configured is not None:
+        return configured
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 class Media:
